@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench system-deps clean
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## run: install, then run the core in the foreground with the simulated demo plant
+run: $(STAMP)
+	$(BIN)/edgeos --demo --config var/config --data var/data --run var/run
+
+## test: install what the tests need (Python and Debian packages), run the whole suite
+test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+system-deps:
+	scripts/install-system-deps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/supervisor.py
+	$(BIN)/python bench/router.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,2 @@
+"""Shipped configuration data: JSON Schemas, examples and the demo (installed as
+the ``edgeos_config`` package so the daemon finds them however it was installed)."""

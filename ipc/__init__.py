@@ -1,0 +1,1 @@
+"""Inter-process plumbing: wire protocol, socket addresses, RPC, the broker, routing."""

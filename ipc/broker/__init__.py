@@ -1,0 +1,1 @@
+"""The broker process (``edgeos: broker``): every datapoint passes through it."""

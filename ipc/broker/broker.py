@@ -1,0 +1,338 @@
+"""The broker: receives datapoint batches, keeps last values, routes, delivers.
+
+Hot path (``_on_batch``): per datapoint one string join, one route lookup (a dict hit
+for addresses without routes), one dict store, one append to the change batch. The
+inbound socket is drained without awaiting between messages, and everything a drain
+produced goes out once: commands per target instance, changes per source topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from ipc import addresses, protocol
+from ipc.broker.spamguard import SpamGuard
+from ipc.broker.store import LastValues
+from ipc.child import InstanceSpec, SupervisorLink
+from ipc.routing import Router, RoutingError, load_routing_file, resolve
+from ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError, RpcServer
+
+log = logging.getLogger("broker")
+syslog = logging.getLogger("log")
+
+QUALITY = frozenset(protocol.QUALITIES)
+DRAIN_MAX = 256  # messages handled per wake-up before yielding to other tasks
+LOG_INSTANCE = "log"
+
+
+class Broker:
+    def __init__(self, spec: InstanceSpec) -> None:
+        self.spec = spec
+        self.config_dir = Path(spec.config_dir)
+        self.ctx = zmq.asyncio.Context()
+        self.link = SupervisorLink(self.ctx, spec)
+        self.workers = self._bind(zmq.ROUTER, addresses.BROKER)
+        self.workers.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.workers.setsockopt(zmq.RCVHWM, 1000)
+        self.raw = zmq.Socket.shadow(self.workers.underlying)
+        self.changes = zmq.Socket.shadow(self._bind(zmq.PUB, addresses.CHANGES).underlying)
+        self.ctl = self._bind(zmq.ROUTER, addresses.BROKER_CTL)
+        self.values = LastValues(Path(spec.data_dir) / "last_values.db")
+        self.meta: dict[str, dict[str, Any]] = {}
+        self.blobs: dict[str, zmq.Frame] = {}
+        self.instances: dict[str, dict[str, Any]] = spec.extra.get("instances", {})
+        self.cut: set[str] = {i for i, d in self.instances.items() if d.get("cut")}
+        self.guard = SpamGuard(limits=self._limits())
+        self.router = Router(load_routing_file(self.config_dir / "routing.json",
+                                               instance_ids=self._ids()), self._lookup)
+        self.counters: defaultdict[str, int] = defaultdict(int)
+        self._rate_mark = (time.monotonic(), 0, 0)
+
+    # -- setup -----------------------------------------------------------------------
+    def _bind(self, kind: int, name: str) -> zmq.asyncio.Socket:
+        sock = self.ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        path = addresses.socket_path(self.spec.run_dir, name)
+        path.unlink(missing_ok=True)
+        sock.bind(addresses.endpoint(self.spec.run_dir, name))
+        os.chmod(path, 0o600)
+        return sock
+
+    def _ids(self) -> list[str]:
+        return [*self.instances, LOG_INSTANCE]
+
+    def _limits(self) -> dict[str, float]:
+        return {i: float(d.get("max_pps", 500)) for i, d in self.instances.items()}
+
+    def _lookup(self, address: str) -> Any:
+        entry = self.values.values.get(address)
+        return None if entry is None else entry[0]
+
+    # -- hot path --------------------------------------------------------------------
+    async def inbound(self) -> None:
+        raw = self.raw
+        while True:
+            await self.workers.poll(zmq.POLLIN)
+            out: defaultdict[str, list[list[Any]]] = defaultdict(list)
+            for _ in range(DRAIN_MAX):
+                try:
+                    frames = raw.recv_multipart(zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    break
+                self._on_message(frames, out)
+            self._send_commands(out)
+
+    def _on_message(self, frames: list[zmq.Frame], out: dict[str, list[list[Any]]]) -> None:
+        if len(frames) < 3:
+            self.counters["malformed"] += 1
+            return
+        source = frames[0].bytes.decode("utf-8", "replace")
+        kind = frames[1].bytes
+        body = frames[2]
+        if len(body) > protocol.MAX_MESSAGE_BYTES:
+            self.counters["oversized"] += 1
+            return
+        if source in self.guard.suspended or source in self.cut:
+            self.counters["dropped_suspended" if source in self.guard.suspended
+                          else "dropped_cut"] += 1
+            return
+        try:
+            if kind == protocol.DP:
+                self._on_batch(source, protocol.unpack(body.buffer), out)
+            elif kind == protocol.CMD:
+                for address, value in protocol.unpack(body.buffer):
+                    self._command(str(address), value, out, origin=())
+            elif kind == protocol.META:
+                prefix = source + "."
+                for path, meta in protocol.unpack(body.buffer).items():
+                    self.meta[prefix + path] = meta
+            elif kind == protocol.BLOB and len(frames) == 4:
+                self._on_blob(source, body, frames[3])
+            else:
+                self.counters["malformed"] += 1
+        except (ValueError, TypeError, AttributeError, IndexError):
+            self.counters["malformed"] += 1
+
+    def _on_batch(self, source: str, items: list[Any],
+                  out: dict[str, list[list[Any]]]) -> None:
+        prefix = source + "."
+        store = self.values.values
+        dirty = self.values.dirty
+        route = self.router.route
+        changes = []
+        n = 0
+        for item in items:
+            try:
+                path, value, ts, quality, ack, unit = item[:6]
+            except (ValueError, TypeError):
+                self.counters["malformed"] += 1
+                continue
+            if type(path) is not str or quality not in QUALITY:
+                self.counters["malformed"] += 1
+                continue
+            address = prefix + path
+            origin = tuple(item[6]) if len(item) > 6 else ()
+            deliveries = route(address, value, ts, quality, ack, origin)
+            if deliveries:
+                self._queue(deliveries, ts, (*origin, address), out)
+            entry = [value, ts, quality, ack, unit]
+            store[address] = entry
+            dirty.add(address)
+            changes.append([address, value, ts, quality, ack, unit])
+            n += 1
+        self.guard.counts[source] += n
+        self.counters["dp_in"] += n
+        if changes:
+            self.changes.send_multipart([prefix.encode(), protocol.pack(changes)])
+
+    def _on_blob(self, source: str, header: zmq.Frame, data: zmq.Frame) -> None:
+        path, ts, quality, ack, unit = protocol.unpack(header.buffer)
+        address = f"{source}.{path}"
+        self.blobs[address] = data  # the frame itself: no copy of the payload
+        self.values.values[address] = [{"blob_bytes": len(data)}, ts, quality, ack, unit]
+        self.guard.counts[source] += 1
+        self.changes.send_multipart(
+            [f"{source}.".encode(), protocol.pack([[address, None, ts, quality, ack, unit]]),
+             data], copy=False)
+
+    def _queue(self, deliveries: list[Any], ts: int, origin: tuple[str, ...],
+               out: dict[str, list[list[Any]]]) -> None:
+        for target, value, route_id in deliveries:
+            resolved = resolve(target, self._ids())
+            if resolved is None:
+                self.counters["undeliverable"] += 1
+                continue
+            instance, path = resolved
+            if instance == LOG_INSTANCE:
+                syslog.info("%s: %s = %r (route %s)", path, origin[-1] if origin else "-",
+                            value, route_id)
+                continue
+            out[instance].append([path, value, ts, list(origin)])
+
+    def _command(self, address: str, value: Any, out: dict[str, list[list[Any]]],
+                 origin: tuple[str, ...]) -> None:
+        """A command to ``address`` (from ``set``, a bridge, Node-RED): deliver it, and let
+        bidirectional routes carry it back to their source."""
+        ts = protocol.now_ms()
+        self._queue([(address, value, "")], ts, origin, out)
+        back = self.router.route(address, value, ts, "good", False, origin)
+        if back:
+            self._queue(back, ts, (*origin, address), out)
+
+    def _send_commands(self, out: dict[str, list[list[Any]]]) -> None:
+        for instance, items in out.items():
+            if instance in self.cut or instance in self.guard.suspended:
+                self.counters["undeliverable"] += len(items)
+                continue
+            try:
+                self.raw.send_multipart([instance.encode(), protocol.CMD, protocol.pack(items)],
+                                        zmq.NOBLOCK)
+                self.counters["cmd_out"] += len(items)
+            except zmq.ZMQError:  # not connected (EHOSTUNREACH) or its queue is full
+                self.counters["undeliverable"] += len(items)
+
+    # -- periodic --------------------------------------------------------------------
+    async def tick(self) -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for iid, pps, limit in self.guard.tick(now - last):
+                log.warning("spam guard: %s sent %.0f pps (limit %.0f): suspended", iid, pps,
+                            limit)
+                self.link.event("spam", instance=iid, pps=pps, limit=limit)
+            last = now
+            try:
+                await self.values.flush()
+            except Exception as exc:  # a full disk must not stop routing
+                log.error("persisting last values failed: %s", exc)
+
+    def stats(self) -> dict[str, Any]:
+        now = time.monotonic()
+        t0, in0, out0 = self._rate_mark
+        dt = max(now - t0, 1e-3)
+        self._rate_mark = (now, self.counters["dp_in"], self.counters["cmd_out"])
+        return {"pps_in": round((self.counters["dp_in"] - in0) / dt, 1),
+                "pps_out": round((self.counters["cmd_out"] - out0) / dt, 1),
+                "in_total": self.counters["dp_in"], "out_total": self.counters["cmd_out"],
+                "error_count": self.counters["malformed"] + self.counters["oversized"],
+                "dropped": self.counters["dropped_suspended"] + self.counters["dropped_cut"],
+                "last_error": None,
+                "bus": {**self.counters, "datapoints": len(self.values.values),
+                        "routes": len(self.router.counters()),
+                        "loops_stopped": self.router.loops_stopped,
+                        "source_pps": {k: round(v, 1) for k, v in self.guard.rates.items()},
+                        "suspended": dict(self.guard.suspended), "cut": sorted(self.cut)}}
+
+    # -- control ---------------------------------------------------------------------
+    async def handle(self, cmd: str, args: dict[str, Any]) -> Any:
+        handler = getattr(self, f"cmd_{cmd}", None)
+        if handler is None:
+            raise RpcError(f"unknown broker command {cmd!r}", BAD_REQUEST)
+        return await handler(**args)
+
+    def _entry(self, address: str) -> dict[str, Any]:
+        value, ts, quality, ack, unit = self.values.values[address]
+        return {"address": address, "value": value, "ts": ts, "quality": quality, "ack": ack,
+                "unit": unit, "meta": self.meta.get(address, {})}
+
+    async def cmd_get(self, address: str) -> dict[str, Any]:
+        if address not in self.values.values:
+            raise RpcError(f"no value for {address!r}", NOT_FOUND)
+        return self._entry(address)
+
+    async def cmd_set(self, address: str, value: Any) -> dict[str, Any]:
+        resolved = resolve(address, self._ids())
+        if resolved is None:
+            raise RpcError(f"{address!r} belongs to no instance", NOT_FOUND)
+        if resolved[0] in self.cut:
+            raise RpcError(f"{resolved[0]} is disconnected from the router", REFUSED)
+        out: defaultdict[str, list[list[Any]]] = defaultdict(list)
+        self._command(address, value, out, origin=())
+        self._send_commands(out)
+        return {"address": address, "value": value, "sent_to": sorted(out)}
+
+    async def cmd_route_test(self, address: str, value: Any, ack: bool = True) -> Any:
+        return {"address": address, "value": value, "routes": self.router.dry_run(address,
+                                                                                  value, ack)}
+
+    async def cmd_datapoints(self, prefix: str = "", q: str = "", limit: int = 1000) -> Any:
+        q = q.lower()
+        found = [a for a in self.values.values if a.startswith(prefix) and q in a.lower()]
+        found.sort()
+        return {"total": len(found), "datapoints": [self._entry(a) for a in found[:limit]]}
+
+    async def cmd_routes(self) -> Any:
+        return {"routes": self.router.table.to_doc().get("routes", []),
+                "counters": self.router.counters(), "warnings": self.router.table.warnings,
+                "loops_stopped": self.router.loops_stopped}
+
+    def _load_table(self, ids: list[str]) -> Any:
+        try:
+            return load_routing_file(self.config_dir / "routing.json",
+                                     instance_ids=[*ids, LOG_INSTANCE])
+        except RoutingError as exc:
+            raise RpcError("invalid routing.json, routes unchanged", BAD_REQUEST,
+                           exc.errors) from None
+
+    async def cmd_validate_routes(self, instance_ids: list[str]) -> Any:
+        return {"warnings": self._load_table(instance_ids).warnings}
+
+    async def cmd_reload(self, instances: dict[str, dict[str, Any]]) -> Any:
+        table = self._load_table(list(instances))
+        await self.cmd_instances(instances)
+        self.router.swap(table)
+        log.info("routes reloaded: %d routes", len(table.routes))
+        return {"routes": len(table.routes), "warnings": table.warnings}
+
+    async def cmd_instances(self, instances: dict[str, dict[str, Any]]) -> Any:
+        self.instances = instances
+        self.guard.limits = self._limits()
+        self.cut = {i for i, d in instances.items() if d.get("cut")}
+        return {"instances": len(instances)}
+
+    async def cmd_cut(self, id: str, cut: bool) -> Any:
+        (self.cut.add if cut else self.cut.discard)(id)
+        return {"id": id, "cut": cut}
+
+    async def cmd_reactivate(self, id: str) -> Any:
+        self.guard.reactivate(id)
+        return {"id": id}
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def main(self) -> int:
+        restored = self.values.restore()
+        log.info("broker up: %d last values restored, %d routes", restored,
+                 len(self.router.table.routes))
+        self.link.hello()
+        server = RpcServer(self.ctl, self.handle)
+        tasks = [asyncio.create_task(self.inbound()), asyncio.create_task(self.tick()),
+                 asyncio.create_task(server.serve()),
+                 asyncio.create_task(self.link.heartbeat_loop(self.stats))]
+        self.link.ready()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.values.flush()
+        self.values.close()
+        for sock in (self.workers, self.ctl, self.link.sock):
+            sock.close(0)
+        self.changes.close(0)
+        self.ctx.term()
+        return 0

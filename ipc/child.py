@@ -1,0 +1,131 @@
+"""What every child of the supervisor shares: bootstrap and the link back to it.
+
+The supervisor starts each child with its instance spec as JSON on stdin (secrets
+never show in ``ps`` or the environment), titles it, and expects it to say HELLO,
+then READY, then a HEARTBEAT at least every ``heartbeat_s`` from its event loop, so
+a blocked loop reads as hung even while the process exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import logging
+import os
+import signal
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from ipc import addresses, protocol
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class InstanceSpec:
+    """Everything a child needs to know about itself."""
+
+    id: str
+    type: str
+    name: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)
+    run_dir: str = "."
+    data_dir: str = "."
+    config_dir: str = "."
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Seconds between heartbeats: 1 Hz for live stats, faster for short watchdogs."""
+        return min(1.0, float(self.limits.get("heartbeat_s", 5)) / 3)
+
+
+def read_spec() -> InstanceSpec:
+    """Read the spec the supervisor wrote to our stdin."""
+    raw = sys.stdin.read()
+    sys.stdin.close()
+    data = json.loads(raw)
+    return InstanceSpec(**data)
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL us when the supervisor dies, and exit if it already has."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the supervisor's own cleanup still applies
+        return
+    expected = os.environ.get("EDGEOS_SUPERVISOR_PID")
+    if expected and os.getppid() != int(expected):
+        os._exit(0)
+
+
+def set_title(title: str) -> None:
+    """Show up in ``ps`` as ``edgeos: ...`` (CONTRACT section 3)."""
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle(title)
+    except ImportError:  # pragma: no cover - declared dependency
+        pass
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Log to stderr, which the supervisor captures; the level leads each line."""
+    logging.basicConfig(stream=sys.stderr, level=level,
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+class SupervisorLink:
+    """The DEALER socket to the supervisor: hello, ready, heartbeats, errors, events."""
+
+    def __init__(self, ctx: zmq.asyncio.Context, spec: InstanceSpec) -> None:
+        self.spec = spec
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.IDENTITY, spec.id.encode())
+        self.sock.setsockopt(zmq.LINGER, 500)
+        self.sock.setsockopt(zmq.SNDHWM, 100)
+        self.sock.connect(addresses.endpoint(spec.run_dir, addresses.SUPERVISOR))
+
+    def _send(self, kind: bytes, body: Any) -> None:
+        # Never block the event loop on the supervisor; a full queue means it is gone.
+        fut = self.sock.send_multipart([kind, protocol.pack(body)], flags=zmq.DONTWAIT)
+        if fut.done():
+            fut.exception()  # mark seen; Again only means the supervisor is not reading now
+
+    def hello(self) -> None:
+        self._send(protocol.HELLO, {"pid": os.getpid(), "type": self.spec.type})
+
+    def ready(self) -> None:
+        self._send(protocol.READY, {"pid": os.getpid()})
+
+    def heartbeat(self, counters: dict[str, Any]) -> None:
+        self._send(protocol.HEARTBEAT, counters)
+
+    def event(self, kind: str, **data: Any) -> None:
+        self._send(protocol.EVENT, {"kind": kind, **data})
+
+    def error(self, exc: BaseException, *, fatal: bool, where: str = "") -> None:
+        tb = "".join(traceback.format_exception(exc))
+        self._send(protocol.ERROR, {"message": f"{type(exc).__name__}: {exc}",
+                                    "traceback": tb, "fatal": fatal, "where": where,
+                                    "ts": protocol.now_ms()})
+
+    async def heartbeat_loop(self, counters: Any) -> None:
+        """Send ``counters()`` at the heartbeat interval, from the event loop itself."""
+        interval = self.spec.heartbeat_interval
+        while True:
+            self.heartbeat(counters())
+            await asyncio.sleep(interval)
+
+    def close(self) -> None:
+        self.sock.close()

@@ -1,0 +1,61 @@
+"""The wire protocol spoken between edgeos processes.
+
+Every message is a ZeroMQ multipart message ``[kind, body, *blobs]``: ``kind`` is one
+of the byte strings below, ``body`` is msgpack. Large values travel as extra frames
+(``blobs``) so the broker can pass them on without copying.
+
+Sockets (all ``ipc://`` in the run dir, see :mod:`ipc.addresses`):
+
+* ``supervisor.sock`` ROUTER (supervisor) <- DEALER per worker, identity = instance id.
+  Worker -> supervisor: HELLO, READY, HEARTBEAT, ERROR, EVENT.
+* ``broker.sock`` ROUTER (broker) <- DEALER per worker, identity = instance id.
+  Worker -> broker: DP (datapoint batch), META, BLOB. Broker -> worker: CMD.
+* ``changes.sock`` PUB (broker): topic frame ``b"<instance-id>."``, then a DP-style batch
+  of absolute addresses. Subscribers (UI, MQTT bridge, uplink) filter by prefix.
+* ``events.sock`` PUB (supervisor): topic frame (``b"state"``, ``b"stats"``,
+  ``b"mode"``, ``b"log.<id>"``), then a msgpack body.
+* ``control.sock`` ROUTER (supervisor) and ``broker-ctl.sock`` ROUTER (broker): RPC,
+  see :mod:`ipc.rpc`.
+
+A datapoint on the wire is a list ``[path, value, ts_ms, quality, ack, unit]``; in a
+worker's DP batch ``path`` is relative to the sending instance (the broker prefixes the
+authenticated identity), in CMD and on ``changes.sock`` it is absolute or relative as
+documented per kind.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgpack
+
+HELLO = b"hello"
+READY = b"ready"
+HEARTBEAT = b"hb"
+ERROR = b"error"
+EVENT = b"event"
+DP = b"dp"
+META = b"meta"
+BLOB = b"blob"
+CMD = b"cmd"
+
+QUALITIES = ("good", "uncertain", "bad")
+
+# A single message larger than this is dropped and counted by its receiver.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+def pack(obj: Any) -> bytes:
+    """Encode one body."""
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def unpack(data: bytes | memoryview) -> Any:
+    """Decode one body; raises ``ValueError`` (and subclasses) on garbage."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+def now_ms() -> int:
+    """Wall-clock timestamp in milliseconds, the ``ts`` of every datapoint."""
+    return time.time_ns() // 1_000_000

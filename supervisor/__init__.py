@@ -1,0 +1,1 @@
+"""The edgeos supervisor: process table, state machines, limits, control endpoint, CLIs."""

@@ -1,0 +1,378 @@
+"""The arbiter: the process table and everything that acts on it.
+
+It owns the instances (the broker, the admin UI and one worker per enabled
+connection), the worker channel (HELLO/READY/HEARTBEAT/ERROR from children), the
+events feed, the 1 Hz stats sampling, reload, and ordered start-up and shutdown.
+Commands reach it through :mod:`supervisor.controller`; it never imports device
+libraries and never runs user code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from ipc import addresses, protocol
+from ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
+from supervisor import config as cfgmod
+from supervisor.errors import ErrorStore
+from supervisor.logs import LogBook
+from supervisor.paths import Paths
+from supervisor.policy import RestartPolicy
+from supervisor.process import ALIVE, Instance, InstanceConfig, State
+from supervisor.seam import Spawned, System
+from supervisor.stats import Sampler
+
+log = logging.getLogger(__name__)
+
+BROKER_ID = "broker"
+UI_ID = "admin-ui"
+SYSTEM_START_TIMEOUT_S = 15.0
+
+
+class Arbiter:
+    """Spawns and watches every child process; the single owner of their state."""
+
+    def __init__(self, paths: Paths, system: System, *, demo: bool = False,
+                 headless: bool = False, web: dict[str, Any] | None = None,
+                 performance: str = "BALANCED") -> None:
+        self.paths = paths
+        self.sys = system
+        self.headless = headless
+        self.demo = demo
+        self.web = web or {}
+        self.performance = performance
+        self.settings = cfgmod.Settings()
+        self.instances: dict[str, Instance] = {}
+        self.mode = "normal"
+        self.ctx = zmq.asyncio.Context()
+        self.sampler = Sampler()
+        self.samples: dict[str, dict[str, Any]] = {}
+        self.logbook = LogBook(paths.data / "logs", self._on_log_line)
+        self.errors = ErrorStore(paths.data / "system_logs.db")
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiters: list[tuple[str, Callable[[Instance], bool], asyncio.Future[None]]] = []
+        self._stopping = False
+        self.broker_rpc: AsyncRpcClient | None = None
+
+    # -- sockets ---------------------------------------------------------------------
+    def bind(self) -> None:
+        self.channel = self._bind(zmq.ROUTER, addresses.SUPERVISOR)
+        self.channel.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self.events = self._bind(zmq.PUB, addresses.EVENTS)
+        self.broker_rpc = AsyncRpcClient(self.ctx, addresses.endpoint(self.paths.run,
+                                                                      addresses.BROKER_CTL))
+
+    def _bind(self, kind: int, name: str) -> zmq.asyncio.Socket:
+        sock = self.ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        path = addresses.socket_path(self.paths.run, name)
+        path.unlink(missing_ok=True)
+        sock.bind(addresses.endpoint(self.paths.run, name))
+        os.chmod(path, 0o600)
+        return sock
+
+    def publish(self, topic: str, body: Any) -> None:
+        with contextlib.suppress(zmq.ZMQError):
+            self.events.send_multipart([topic.encode(), protocol.pack(body)],
+                                       flags=zmq.DONTWAIT)
+
+    # -- instances -------------------------------------------------------------------
+    def _make(self, cfg: InstanceConfig) -> Instance:
+        r = self.settings.restart
+        policy = RestartPolicy(**{k: r[k] for k in ("base_s", "max_s", "stable_s", "flap_max",
+                                                     "flap_window_s") if k in r})
+        inst = Instance(cfg, self.sys, self._launch, self._on_change, self._on_spawned, policy)
+        self._locks.setdefault(cfg.id, asyncio.Lock())
+        return inst
+
+    def lock(self, instance_id: str) -> asyncio.Lock:
+        """The per-instance command lock: commands on one instance queue, others don't."""
+        return self._locks.setdefault(instance_id, asyncio.Lock())
+
+    def _launch(self, inst: Instance) -> tuple[list[str], dict[str, str], bytes]:
+        module = {"worker": "workers", "broker": "ipc.broker", "admin-ui": "admin_ui"}
+        argv = [sys.executable, "-m", module[inst.cfg.role]]
+        env = dict(os.environ)
+        env["EDGEOS_SUPERVISOR_PID"] = str(os.getpid())
+        env["EDGEOS_RUN"] = str(self.paths.run)
+        extra: dict[str, Any] = {"log_level": self.settings.log_level}
+        if inst.cfg.role == "broker":
+            extra["instances"] = self.instance_table()
+        elif inst.cfg.role == "admin-ui":
+            extra["web"] = self.web
+        spec = {"id": inst.id, "type": inst.cfg.type, "name": inst.cfg.name,
+                "config": inst.cfg.config, "limits": inst.cfg.limits,
+                "run_dir": str(self.paths.run), "data_dir": str(self.paths.data),
+                "config_dir": str(self.paths.config), "extra": extra}
+        return argv, env, json.dumps(spec).encode()
+
+    def _on_spawned(self, inst: Instance, spawned: Spawned) -> None:
+        for fd, stream in ((spawned.stdout, "stdout"), (spawned.stderr, "stderr")):
+            if fd is not None:
+                self.logbook.attach(inst.id, fd, stream, self.sys.watch_fd, self.sys.unwatch_fd)
+
+    def _on_change(self, inst: Instance, old: State, new: State, reason: str) -> None:
+        self.logbook.get(inst.id).add("event", f"state {old} -> {new}: {reason}",
+                                      "WARNING" if new in (State.ERROR, State.KILLED) else "INFO")
+        self.publish("state", {"id": inst.id, "old": old, "new": new, "reason": reason,
+                               "pid": inst.pid, "ts": protocol.now_ms()})
+        if new == State.ERROR:
+            self.errors.add(inst.id, inst.cfg.type, f"gave up: {reason}", None, True)
+        for waiter in list(self._waiters):
+            iid, pred, fut = waiter
+            if iid == inst.id and pred(inst) and not fut.done():
+                fut.set_result(None)
+                self._waiters.remove(waiter)
+        if inst.cfg.role == "broker" and new == State.RUNNING:
+            asyncio.get_running_loop().create_task(self._sync_broker())
+
+    async def wait_for(self, inst: Instance, pred: Callable[[Instance], bool],
+                       timeout: float) -> bool:
+        """Wait (event-driven) until ``pred(inst)`` holds; False on timeout."""
+        if pred(inst):
+            return True
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = (inst.id, pred, fut)
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(fut, timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _on_log_line(self, entry: dict[str, Any]) -> None:
+        self.publish(f"log.{entry['instance']}", entry)
+
+    def workers(self) -> list[Instance]:
+        return [i for i in self.instances.values() if i.cfg.role == "worker"]
+
+    def instance_table(self) -> dict[str, dict[str, Any]]:
+        """What the broker needs to know of each instance: type and pps limit."""
+        return {i.id: {"type": i.cfg.type, "max_pps": i.cfg.limits.get("max_pps", 500),
+                       "cut": i.cut} for i in self.workers()}
+
+    async def _sync_broker(self) -> None:
+        """Tell a (re)started broker the current instance table."""
+        with contextlib.suppress(RpcError):
+            await self.broker_call("instances", instances=self.instance_table())
+
+    async def broker_call(self, cmd: str, **args: Any) -> Any:
+        broker = self.instances.get(BROKER_ID)
+        if broker is None or broker.state not in (State.RUNNING, State.STARTING):
+            raise RpcError("the broker is not running", UNAVAILABLE)
+        assert self.broker_rpc is not None
+        return await self.broker_rpc.call(cmd, **args)
+
+    # -- worker channel --------------------------------------------------------------
+    async def serve_channel(self) -> None:
+        while True:
+            frames = await self.channel.recv_multipart()
+            if len(frames) < 3:
+                continue
+            ident, kind, body = frames[0].decode(errors="replace"), frames[1], frames[2]
+            inst = self.instances.get(ident)
+            if inst is None or inst.pid is None:
+                continue
+            try:
+                msg = protocol.unpack(body)
+            except ValueError:
+                continue
+            self._on_message(inst, kind, msg)
+
+    def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> None:
+        if kind == protocol.HEARTBEAT:
+            inst.on_heartbeat(msg)
+        elif kind == protocol.READY:
+            inst.on_ready(msg.get("pid", -1))
+        elif kind == protocol.ERROR:
+            inst.on_error(msg.get("message", "error"))
+            self.errors.add(inst.id, inst.cfg.type, msg.get("message", "error"),
+                            msg.get("traceback"), bool(msg.get("fatal")), msg.get("ts"))
+            self.publish("error", {"instance": inst.id, **msg})
+        elif kind == protocol.EVENT:
+            self._on_event(inst, msg)
+
+    def _on_event(self, inst: Instance, msg: dict[str, Any]) -> None:
+        """Events children raise for the supervisor to act on."""
+        if inst.id == BROKER_ID and msg.get("kind") == "spam":
+            target = self.instances.get(msg.get("instance", ""))
+            if target is not None and target.alive:
+                reason = (f"spam guard: {msg.get('pps', 0):.0f} pps over limit "
+                          f"{msg.get('limit')} pps")
+                target.counters["spam_pps"] = msg.get("pps")
+                target.on_error(reason)
+                self.errors.add(target.id, target.cfg.type, reason, None, False)
+                target.stop(reason, target=State.SUSPENDED_BY_SPAM)
+
+    # -- sampling --------------------------------------------------------------------
+    async def sample_loop(self) -> None:
+        while True:
+            live = {i.pid: i for i in self.instances.values() if i.pid is not None}
+            for pid, inst in live.items():
+                self.samples[inst.id] = self.sampler.sample(pid)
+            self.sampler.forget(set(live))
+            self.publish("stats", self.status())
+            await asyncio.sleep(1.0)
+
+    def status(self, instance_id: str | None = None) -> list[dict[str, Any]]:
+        insts = ([self.instances[instance_id]] if instance_id else self.instances.values())
+        now = self.sys.monotonic()
+        out = []
+        for inst in insts:
+            sample = self.samples.get(inst.id, {}) if inst.pid else {}
+            c = inst.counters if inst.pid else {}
+            bus = c.get("bus") or {}
+            out.append({
+                "id": inst.id, "name": inst.cfg.name, "type": inst.cfg.type,
+                "role": inst.cfg.role, "status": str(inst.state), "reason": inst.reason,
+                "enabled": inst.cfg.enabled, "critical": inst.cfg.critical,
+                "pid": inst.pid, "nice": sample.get("nice", inst.cfg.limits.get("nice")),
+                "cpu_percent": sample.get("cpu_percent", 0.0),
+                "memory_mb": sample.get("memory_mb", 0.0),
+                "memory_percent": sample.get("memory_percent", 0.0),
+                "disk_io_read_mb": sample.get("disk_io_read_mb", 0.0),
+                "disk_io_write_mb": sample.get("disk_io_write_mb", 0.0),
+                "network_packets_sent": bus.get("packets_sent", c.get("out_total", 0)),
+                "network_packets_recv": bus.get("packets_recv", c.get("in_total", 0)),
+                "pps_in": c.get("pps_in", 0.0), "pps_out": c.get("pps_out", 0.0),
+                "uptime_seconds": round(now - inst.started_at, 1)
+                if inst.pid and inst.started_at else 0,
+                "restarts": inst.restarts,
+                "error_count": inst.error_count + int(c.get("error_count", 0)),
+                "last_error": c.get("last_error") or inst.last_error,
+                "heartbeat_age_s": round(now - inst.last_heartbeat, 2)
+                if inst.pid and inst.last_heartbeat else None,
+                "limits": inst.cfg.limits, "dropped": c.get("dropped", 0),
+                "bus": bus, "spam_pps": inst.counters.get("spam_pps"),
+            })
+        return out
+
+    # -- start-up, reload, shutdown --------------------------------------------------
+    def load(self) -> list[InstanceConfig]:
+        """Read the config dir; raises ConfigError (nothing applied)."""
+        self.settings = cfgmod.load_settings(self.paths.config)
+        return cfgmod.load_connections(self.paths.config, self.settings)
+
+    def _system_config(self, iid: str, role: str) -> InstanceConfig:
+        limits = {**self.settings.limits, "max_ram_mb": 512, "nice": -2 if os.geteuid() == 0
+                  else 0, "heartbeat_s": 5}
+        return InstanceConfig(id=iid, type=role, name=iid, role=role, limits=limits)
+
+    async def start(self, configs: list[InstanceConfig]) -> None:
+        """Ordered start-up: broker, then workers (in parallel), then the admin UI."""
+        broker = self.instances[BROKER_ID] = self._make(self._system_config(BROKER_ID,
+                                                                            "broker"))
+        for cfg in configs:
+            self.instances[cfg.id] = self._make(cfg)
+        broker.start("daemon start")
+        if not await self.wait_for(broker, lambda i: i.state == State.RUNNING,
+                                   SYSTEM_START_TIMEOUT_S):
+            log.error("broker did not become ready; starting workers anyway")
+        if self.mode == "normal":
+            for inst in self.workers():
+                if inst.cfg.enabled:
+                    inst.start("daemon start")
+        if not self.headless:
+            ui = self.instances[UI_ID] = self._make(self._system_config(UI_ID, "admin-ui"))
+            ui.start("daemon start")
+
+    async def reload(self) -> dict[str, list[str]]:
+        """Apply a changed config dir: only instances that changed are touched."""
+        settings = cfgmod.load_settings(self.paths.config)
+        configs = cfgmod.validate_connections(
+            cfgmod.read_json(self.paths.config / cfgmod.CONNECTIONS)
+            if (self.paths.config / cfgmod.CONNECTIONS).exists() else {"connections": []},
+            settings)
+        new_ids = [c.id for c in configs]
+        routes_ok = True
+        try:  # the broker checks routing.json against the new instance set first
+            await self.broker_call("validate_routes", instance_ids=new_ids)
+        except RpcError as exc:
+            if exc.code != UNAVAILABLE:
+                raise
+            routes_ok = False
+        self.settings = settings
+        wanted = {c.id: c for c in configs}
+        report: dict[str, list[str]] = {"added": [], "removed": [], "changed": [],
+                                        "unchanged": []}
+        stops = []
+        for iid, inst in list(self.instances.items()):
+            if inst.cfg.role != "worker":
+                continue
+            if iid not in wanted:
+                report["removed"].append(iid)
+                stops.append(self._retire(inst))
+            elif dataclasses.asdict(wanted[iid]) != dataclasses.asdict(inst.cfg):
+                report["changed"].append(iid)
+                stops.append(self._replace(inst, wanted[iid]))
+            else:
+                report["unchanged"].append(iid)
+        for iid, cfg in wanted.items():
+            if iid not in self.instances:
+                report["added"].append(iid)
+                inst = self.instances[iid] = self._make(cfg)
+                if cfg.enabled and self.mode == "normal":
+                    inst.start("added by reload")
+        await asyncio.gather(*stops)
+        started = [self.instances[i] for i in report["added"] + report["changed"]]
+        await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,
+                                             i.READY_TIMEOUT_S) for i in started))
+        if routes_ok:
+            await self.broker_call("reload", instances=self.instance_table())
+        return report
+
+    async def _retire(self, inst: Instance) -> None:
+        async with self.lock(inst.id):
+            await self.stop_instance(inst, "removed by reload")
+            self.instances.pop(inst.id, None)
+
+    async def _replace(self, inst: Instance, cfg: InstanceConfig) -> None:
+        async with self.lock(inst.id):
+            was_alive = inst.alive
+            await self.stop_instance(inst, "changed by reload")
+            fresh = self.instances[inst.id] = self._make(cfg)
+            fresh.restarts = inst.restarts
+            if cfg.enabled and self.mode == "normal" and (was_alive or not inst.cfg.enabled):
+                fresh.start("changed by reload")
+
+    async def stop_instance(self, inst: Instance, reason: str,
+                            target: State = State.STOPPED) -> None:
+        inst.stop(reason, target)
+        timeout = inst.cfg.limit("stop_timeout_s", 5.0) + 5.0
+        await self.wait_for(inst, lambda i: i.state not in ALIVE, timeout)
+
+    async def shutdown(self) -> None:
+        """Stop in reverse order: admin UI, workers (in parallel), then the broker."""
+        self._stopping = True
+        for inst in self.instances.values():
+            inst.frozen = True
+        order = [[self.instances[UI_ID]] if UI_ID in self.instances else [],
+                 self.workers(),
+                 [self.instances[BROKER_ID]] if BROKER_ID in self.instances else []]
+        for group in order:
+            await asyncio.gather(*(self.stop_instance(i, "daemon stop") for i in group))
+
+    def close(self) -> None:
+        if self.broker_rpc is not None:
+            self.broker_rpc.close()
+        for name in ("channel", "events"):
+            sock = getattr(self, name, None)
+            if sock is not None:
+                sock.close(0)
+        self.ctx.term()
+        self.logbook.close()
+        self.errors.close()

@@ -1,0 +1,151 @@
+"""``edgeos``: the daemon (CONTRACT section 2)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+from importlib import resources
+
+from supervisor import performance, sdnotify
+from supervisor.arbiter import Arbiter
+from supervisor.config import CONNECTIONS, ROUTING, ConfigError
+from supervisor.controller import Controller
+from supervisor.files import atomic_write_json
+from supervisor.paths import Paths
+from supervisor.seam import AsyncioSystem
+
+log = logging.getLogger("edgeos")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="edgeos", description="SmartHome Edge OS daemon")
+    p.add_argument("--config", help="config dir (env EDGEOS_CONFIG, default ./config)")
+    p.add_argument("--data", help="data dir (env EDGEOS_DATA, default ./data)")
+    p.add_argument("--run", help="run dir for sockets (env EDGEOS_RUN)")
+    p.add_argument("--demo", action="store_true",
+                   help="seed an empty config dir with the simulated demo plant")
+    p.add_argument("--headless", action="store_true", help="no admin UI, no web port")
+    p.add_argument("--satellite", action="store_true", help="run as a satellite of a core")
+    p.add_argument("--core-host")
+    p.add_argument("--core-port", type=int, default=50051)
+    p.add_argument("--satellite-id")
+    p.add_argument("--performance", help="LOW_POWER, BALANCED or HIGH_PERFORMANCE")
+    p.add_argument("--web-port", type=int, default=8080)
+    p.add_argument("--web-host", default="127.0.0.1")
+    p.add_argument("--log-level", default=os.environ.get("EDGEOS_LOG_LEVEL", "INFO"))
+    return p.parse_args(argv)
+
+
+def seed_demo(paths: Paths) -> None:
+    """Copy the built-in demo config into an empty config dir (never over user files)."""
+    if (paths.config / CONNECTIONS).exists():
+        return
+    demo = resources.files("edgeos_config").joinpath("demo")
+    for name in (CONNECTIONS, ROUTING):
+        target = paths.config / name
+        if not target.exists():
+            atomic_write_json(target, json.loads(demo.joinpath(name).read_text("utf-8")))
+    log.info("demo config written to %s", paths.config)
+
+
+def take_lock(paths: Paths) -> int:
+    """One daemon per run dir: hold an exclusive lock for our lifetime."""
+    fd = os.open(paths.run / "edgeos.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"edgeos: another daemon is running on {paths.run}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+async def serve(args: argparse.Namespace, paths: Paths, profile: str) -> int:
+    loop = asyncio.get_running_loop()
+    system = AsyncioSystem(loop)
+    arbiter = Arbiter(paths, system, demo=args.demo, headless=args.headless,
+                      web={"host": args.web_host, "port": args.web_port},
+                      performance=profile)
+    try:
+        configs = arbiter.load()
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(f"edgeos: {line}", file=sys.stderr)
+        return 1
+    arbiter.bind()
+    controller = Controller(arbiter)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(arbiter.serve_channel()),
+             asyncio.create_task(controller.server.serve()),
+             asyncio.create_task(arbiter.sample_loop())]
+    try:
+        starting = asyncio.create_task(arbiter.start(configs))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()
+            sdnotify.notify("READY=1")
+            log.info("edgeos running: config %s, data %s, run %s, profile %s",
+                     paths.config, paths.data, paths.run, profile)
+            interval = sdnotify.watchdog_interval()
+            if interval:
+                tasks.append(asyncio.create_task(_watchdog(interval)))
+        else:
+            starting.cancel()
+        await stopped
+        log.info("stopping")
+        sdnotify.notify("STOPPING=1")
+        await arbiter.shutdown()
+    finally:
+        for task in tasks:
+            task.cancel()
+        system.reap_all()
+        controller.close()
+        arbiter.close()
+    return 0
+
+
+async def _watchdog(interval: float) -> None:
+    while True:
+        sdnotify.notify("WATCHDOG=1")
+        await asyncio.sleep(interval)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        profile = performance.choose(args.performance)
+    except ValueError as exc:
+        print(f"edgeos: {exc}", file=sys.stderr)
+        return 2
+    if args.satellite:
+        print("edgeos: satellite mode is not available yet", file=sys.stderr)
+        return 2
+    paths = Paths.resolve(args.config, args.data, args.run)
+    paths.prepare()
+    lock_fd = take_lock(paths)
+    from ipc.child import set_title
+
+    set_title("edgeos: supervisor")
+    if args.demo:
+        seed_demo(paths)
+    try:
+        return asyncio.run(serve(args, paths, profile))
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(lock_fd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""The control commands, one class each; the docstring's first line is the help text.
+
+A command runs in its own task; commands on one instance take that instance's lock,
+so a slow stop of one instance never blocks a start of another.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
+from supervisor.config import ConfigError
+from supervisor.process import ALIVE, Instance, State
+
+if TYPE_CHECKING:
+    from supervisor.arbiter import Arbiter
+
+COMMANDS: dict[str, type[Command]] = {}
+
+
+class Command:
+    """Base class: subclasses set ``name`` and implement ``execute``."""
+
+    name: ClassVar[str] = ""
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        if cls.name:
+            COMMANDS[cls.name] = cls
+
+    def __init__(self, arbiter: Arbiter) -> None:
+        self.arbiter = arbiter
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def help(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0]
+
+    def instance(self, args: dict[str, Any]) -> Instance:
+        iid = args.get("id")
+        if not isinstance(iid, str):
+            raise RpcError("an instance id is required", BAD_REQUEST)
+        inst = self.arbiter.instances.get(iid)
+        if inst is None:
+            raise RpcError(f"no instance {iid!r}", NOT_FOUND)
+        return inst
+
+
+class Status(Command):
+    """Show the state and live figures of every instance, or of one."""
+
+    name = "status"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        iid = args.get("id")
+        if iid is not None:
+            self.instance(args)
+        return {"mode": self.arbiter.mode, "performance": self.arbiter.performance,
+                "instances": self.arbiter.status(iid)}
+
+
+class List(Command):
+    """List the instances with their type and state."""
+
+    name = "list"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return [{"id": i.id, "type": i.cfg.type, "role": i.cfg.role, "status": str(i.state),
+                 "enabled": i.cfg.enabled, "pid": i.pid}
+                for i in self.arbiter.instances.values()]
+
+
+class Start(Command):
+    """Start an instance and wait until it reports ready."""
+
+    name = "start"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        inst = self.instance(args)
+        if self.arbiter.mode == "panic" and inst.cfg.role == "worker":
+            raise RpcError("the system is in panic mode; recover first", REFUSED)
+        async with self.arbiter.lock(inst.id):
+            if inst.state == State.STOPPING:
+                await self.arbiter.wait_for(inst, lambda i: i.state not in ALIVE, 30)
+            inst.start("start requested")
+            await self.arbiter.wait_for(
+                inst, lambda i: i.state not in (State.STARTING, State.STOPPED),
+                inst.READY_TIMEOUT_S + 1)
+        return self.arbiter.status(inst.id)[0]
+
+
+class Stop(Command):
+    """Stop an instance gracefully (SIGTERM, SIGKILL after its stop timeout)."""
+
+    name = "stop"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        inst = self.instance(args)
+        async with self.arbiter.lock(inst.id):
+            await self.arbiter.stop_instance(inst, "stop requested")
+        return self.arbiter.status(inst.id)[0]
+
+
+class Restart(Command):
+    """Stop an instance, then start it again."""
+
+    name = "restart"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        inst = self.instance(args)
+        if self.arbiter.mode == "panic" and inst.cfg.role == "worker":
+            raise RpcError("the system is in panic mode; recover first", REFUSED)
+        async with self.arbiter.lock(inst.id):
+            await self.arbiter.stop_instance(inst, "restart requested")
+            inst.start("restart requested")
+            await self.arbiter.wait_for(
+                inst, lambda i: i.state not in (State.STARTING, State.STOPPED),
+                inst.READY_TIMEOUT_S + 1)
+        return self.arbiter.status(inst.id)[0]
+
+
+class Kill(Command):
+    """Force-kill an instance: SIGKILL on its whole process tree, no grace; it restarts."""
+
+    name = "kill"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        inst = self.instance(args)
+        if inst.pid is None:
+            raise RpcError(f"{inst.id} has no process ({inst.state})", REFUSED)
+        old_pid = inst.pid
+        inst.kill("kill requested")
+        await self.arbiter.wait_for(inst, lambda i: i.pid != old_pid, 5)
+        return self.arbiter.status(inst.id)[0]
+
+
+class Reload(Command):
+    """Re-read the config dir and apply only what changed; an invalid file changes nothing."""
+
+    name = "reload"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        try:
+            return await self.arbiter.reload()
+        except ConfigError as exc:
+            raise RpcError("invalid configuration, nothing changed", BAD_REQUEST,
+                           exc.errors) from None
+
+
+class Logs(Command):
+    """Show the last lines an instance wrote (stdout, stderr, state events)."""
+
+    name = "logs"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        iid = args.get("id")
+        if iid not in self.arbiter.instances and iid not in self.arbiter.logbook.logs:
+            raise RpcError(f"no instance {iid!r}", NOT_FOUND)
+        return self.arbiter.logbook.get(iid).tail(int(args.get("n", 100)), args.get("level"))
+
+
+class Errors(Command):
+    """List recent uncaught errors with their stack traces."""
+
+    name = "errors"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return self.arbiter.errors.recent(args.get("id"), int(args.get("n", 100)))
+
+
+class BrokerCommand(Command):
+    """Base for commands the broker answers; the supervisor passes them on."""
+
+    broker_cmd: ClassVar[str] = ""
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return await self.arbiter.broker_call(self.broker_cmd, **args)
+
+
+class Get(BrokerCommand):
+    """Read the last value of a datapoint."""
+
+    name = broker_cmd = "get"
+
+
+class Set(BrokerCommand):
+    """Send a command (ack false) to a datapoint."""
+
+    name = broker_cmd = "set"
+
+
+class RouteTest(BrokerCommand):
+    """Dry-run a value through the routes: which fire, and what each target would get."""
+
+    name = broker_cmd = "route_test"
+
+
+class Datapoints(BrokerCommand):
+    """List datapoints under a prefix, or matching a search."""
+
+    name = broker_cmd = "datapoints"
+
+
+class Routes(BrokerCommand):
+    """Show the routes in force with their counters."""
+
+    name = broker_cmd = "routes"
+
+
+class Cut(Command):
+    """Base of disconnect/reconnect: cut an instance from the router or put it back."""
+
+    cut: ClassVar[bool] = True
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        inst = self.instance(args)
+        if inst.cfg.role != "worker":
+            raise RpcError(f"{inst.id} is a system process", REFUSED)
+        await self.arbiter.broker_call("cut", id=inst.id, cut=self.cut)
+        inst.set_cut(self.cut)
+        return self.arbiter.status(inst.id)[0]
+
+
+class Disconnect(Cut):
+    """Cut an instance from the router without stopping it."""
+
+    name = "disconnect"
+    cut = True
+
+
+class Reconnect(Cut):
+    """Put a disconnected instance back on the router."""
+
+    name = "reconnect"
+    cut = False
+
+
+class Reactivate(Command):
+    """Start an instance again after the spam guard suspended it."""
+
+    name = "reactivate"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        inst = self.instance(args)
+        if inst.state != State.SUSPENDED_BY_SPAM:
+            raise RpcError(f"{inst.id} is not suspended (it is {inst.state})", REFUSED)
+        await self.arbiter.broker_call("reactivate", id=inst.id)
+        return await Start(self.arbiter).execute(args)
+
+
+class Help(Command):
+    """List the commands the daemon understands."""
+
+    name = "help"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return {name: cls.help() for name, cls in sorted(COMMANDS.items())}
+
+
+class NotYet(Command):
+    """Base for verbs of the contract whose feature is not built yet (exit 1)."""
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        raise RpcError(f"{self.name}: not available yet", REFUSED)
+
+
+class Satellites(NotYet):
+    """List connected satellites (not available yet)."""
+
+    name = "satellites"
+
+
+class Passwd(NotYet):
+    """Set the admin password (not available yet)."""
+
+    name = "passwd"
+
+
+class TokenCreate(NotYet):
+    """Create an API token (not available yet)."""
+
+    name = "token_create"
+
+
+class TokenList(NotYet):
+    """List API tokens (not available yet)."""
+
+    name = "token_list"
+
+
+class TokenRevoke(NotYet):
+    """Revoke an API token (not available yet)."""
+
+    name = "token_revoke"

@@ -1,0 +1,134 @@
+"""Loading and validating the config dir: connections.json and edgeos.json.
+
+Validation is all-or-nothing: a file with any error is refused as a whole with every
+error listed (file, instance, field), and the caller keeps what it had.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from supervisor import schemas
+from supervisor.process import InstanceConfig
+from workers import registry
+
+CONNECTIONS = "connections.json"
+ROUTING = "routing.json"
+SETTINGS = "edgeos.json"
+
+DEFAULT_LIMITS: dict[str, Any] = {
+    "nice": 0,
+    "max_ram_mb": 256,
+    "max_cpu_share": 100,
+    "max_pps": 500,
+    "heartbeat_s": 5,
+    "stop_timeout_s": 5,
+}
+RESERVED_IDS = frozenset({"log", "broker", "admin-ui", "supervisor", "system"})
+
+
+class ConfigError(Exception):
+    """A config file was refused; ``errors`` has one line per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass
+class Settings:
+    """edgeos.json after validation, defaults filled in."""
+
+    limits: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    types: dict[str, dict[str, Any]] = field(default_factory=dict)
+    restart: dict[str, Any] = field(default_factory=dict)
+    log_level: str = "INFO"
+
+    def limits_for(self, type_name: str, own: dict[str, Any]) -> dict[str, Any]:
+        """Defaults, then the type's overrides, then the instance's own limits."""
+        return {**self.limits, **self.types.get(type_name, {}).get("limits", {}), **own}
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file; errors name the file, line and column."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError([f"{path.name}: invalid JSON at line {exc.lineno} column "
+                           f"{exc.colno}: {exc.msg}"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path.name}: cannot read: {exc.strerror}"]) from None
+
+
+def load_settings(config_dir: Path) -> Settings:
+    path = config_dir / SETTINGS
+    if not path.exists():
+        return Settings()
+    doc = read_json(path)
+    problems = [f"{SETTINGS}: {e}" for e in schemas.errors("edgeos", doc)]
+    if problems:
+        raise ConfigError(problems)
+    return Settings(limits={**DEFAULT_LIMITS, **doc.get("limits", {})},
+                    types=doc.get("types", {}), restart=doc.get("restart", {}),
+                    log_level=doc.get("log_level", "INFO"))
+
+
+def validate_connections(doc: Any, settings: Settings,
+                         source: str = CONNECTIONS) -> list[InstanceConfig]:
+    """Check a connections document; returns the instances or raises ConfigError."""
+    problems = [f"{source}: {_name_instance(e, doc)}" for e in schemas.errors("connections", doc)]
+    if problems:
+        raise ConfigError(problems)
+    seen: set[str] = set()
+    out: list[InstanceConfig] = []
+    for n, entry in enumerate(doc["connections"]):
+        label = f"{source}: connections[{n}] (id {entry['id']!r})"
+        iid, type_name = entry["id"], entry["type"]
+        if iid in seen:
+            problems.append(f"{label}: duplicate id")
+        if iid in RESERVED_IDS:
+            problems.append(f"{label}: id {iid!r} is reserved")
+        seen.add(iid)
+        try:
+            manifest = registry.manifest(type_name)
+        except registry.UnknownWorkerType as exc:
+            problems.append(f"{label}: type: {exc}")
+            continue
+        config = entry.get("config", {})
+        for err in schemas.validate_against(manifest.get("config_schema", {}), config):
+            problems.append(f"{label}: config.{err}" if not err.startswith("(") else
+                            f"{label}: config: {err.split(': ', 1)[1]}")
+        out.append(InstanceConfig(
+            id=iid, type=type_name, name=entry.get("name", iid),
+            enabled=entry.get("enabled", True), config=config,
+            limits=settings.limits_for(type_name, entry.get("limits", {})),
+            critical=entry.get("critical", False), failsafe=entry.get("failsafe", {})))
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def _name_instance(error: str, doc: Any) -> str:
+    """``connections[1].limits.nice: ...`` -> ``connections[1] (id 'b'): limits.nice: ...``."""
+    match = re.match(r"connections\[(\d+)\]\.?", error)
+    if not match:
+        return error
+    try:
+        iid = doc["connections"][int(match.group(1))]["id"]
+    except (KeyError, IndexError, TypeError):
+        return error
+    rest = error[match.end():]
+    return f"connections[{match.group(1)}] (id {iid!r}): {rest.lstrip(': ')}" if rest \
+        else error
+
+
+def load_connections(config_dir: Path, settings: Settings) -> list[InstanceConfig]:
+    """Read and check connections.json; a missing file means no instances."""
+    path = config_dir / CONNECTIONS
+    if not path.exists():
+        return []
+    return validate_connections(read_json(path), settings)

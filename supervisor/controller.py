@@ -1,0 +1,37 @@
+"""The control endpoint: ``control.sock`` (0600) answering msgpack RPC with commands."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import zmq
+
+from ipc import addresses
+from ipc.rpc import BAD_REQUEST, RpcError, RpcServer
+from supervisor.commands import COMMANDS
+
+if TYPE_CHECKING:
+    from supervisor.arbiter import Arbiter
+
+
+class Controller:
+    def __init__(self, arbiter: Arbiter) -> None:
+        self.arbiter = arbiter
+        sock = arbiter.ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        path = addresses.socket_path(arbiter.paths.run, addresses.CONTROL)
+        path.unlink(missing_ok=True)
+        sock.bind(addresses.endpoint(arbiter.paths.run, addresses.CONTROL))
+        os.chmod(path, 0o600)
+        self.sock = sock
+        self.server = RpcServer(sock, self.dispatch)
+
+    async def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:
+        command = COMMANDS.get(cmd)
+        if command is None:
+            raise RpcError(f"unknown command {cmd!r}", BAD_REQUEST)
+        return await command(self.arbiter).execute(args)
+
+    def close(self) -> None:
+        self.sock.close(0)

@@ -1,0 +1,76 @@
+"""Error tracking: uncaught errors of every process with stack traces, in SQLite.
+
+``system_logs.db`` in the data dir is bounded (row cap and retention). A crash loop
+raises one row whose ``count`` grows, not a flood: the same instance and message
+within ``dedupe_s`` updates the existing row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS errors (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,          -- first occurrence, ms
+    last_ts INTEGER NOT NULL,     -- last occurrence, ms
+    count INTEGER NOT NULL DEFAULT 1,
+    instance TEXT NOT NULL,
+    type TEXT,
+    message TEXT NOT NULL,
+    traceback TEXT,
+    fatal INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS errors_instance ON errors(instance, last_ts);
+"""
+
+
+class ErrorStore:
+    def __init__(self, path: Path, max_rows: int = 10_000, retention_days: float = 30,
+                 dedupe_s: float = 300) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+        self.max_rows = max_rows
+        self.retention_ms = int(retention_days * 86_400_000)
+        self.dedupe_ms = int(dedupe_s * 1000)
+
+    def add(self, instance: str, type_name: str | None, message: str,
+            traceback: str | None, fatal: bool, ts: int | None = None) -> int:
+        """Record one error; returns its row id (an existing one for a repeat)."""
+        ts = ts or int(time.time() * 1000)
+        row = self.db.execute(
+            "SELECT id FROM errors WHERE instance=? AND message=? AND last_ts>=? "
+            "ORDER BY last_ts DESC LIMIT 1", (instance, message, ts - self.dedupe_ms)).fetchone()
+        if row:
+            self.db.execute("UPDATE errors SET count=count+1, last_ts=?, traceback=? WHERE id=?",
+                            (ts, traceback, row[0]))
+            return int(row[0])
+        cur = self.db.execute(
+            "INSERT INTO errors(ts, last_ts, instance, type, message, traceback, fatal) "
+            "VALUES (?,?,?,?,?,?,?)", (ts, ts, instance, type_name, message, traceback, fatal))
+        self._trim(ts)
+        return int(cur.lastrowid or 0)
+
+    def _trim(self, now: int) -> None:
+        self.db.execute("DELETE FROM errors WHERE last_ts < ?", (now - self.retention_ms,))
+        self.db.execute("DELETE FROM errors WHERE id <= (SELECT id FROM errors ORDER BY id DESC "
+                        "LIMIT 1 OFFSET ?)", (self.max_rows,))
+
+    def recent(self, instance: str | None = None, n: int = 100) -> list[dict[str, Any]]:
+        sql = "SELECT id, ts, last_ts, count, instance, type, message, traceback, fatal FROM errors"
+        args: tuple[Any, ...] = ()
+        if instance:
+            sql += " WHERE instance=?"
+            args = (instance,)
+        rows = self.db.execute(sql + " ORDER BY last_ts DESC LIMIT ?", (*args, n)).fetchall()
+        keys = ("id", "ts", "last_ts", "count", "instance", "type", "message", "traceback",
+                "fatal")
+        return [dict(zip(keys, r, strict=True)) | {"fatal": bool(r[8])} for r in rows]
+
+    def close(self) -> None:
+        self.db.close()

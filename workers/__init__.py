@@ -1,0 +1,1 @@
+"""Device workers: the shared runtime and one package per worker type."""

@@ -1,0 +1,1 @@
+"""The ``simulator`` worker type: realistic demo devices and provoked misbehaviour."""

@@ -1,0 +1,71 @@
+"""The simulator worker: one profile, a rate, and optionally a fault."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from typing import Any
+
+from workers.runtime import CommandRejected, Worker
+from workers.simulator import faults
+from workers.simulator.profiles import PROFILES, Profile
+
+
+class SimulatorWorker(Worker):
+    """Publishes realistic values for a PLC, BMS, inverter or meter."""
+
+    type_name = "simulator"
+    profile: Profile
+
+    async def setup(self) -> None:
+        self.profile = PROFILES[self.config["profile"]](zlib.crc32(self.id.encode()))
+        self.rate = float(self.config.get("rate_hz", 1))
+        self.fault: dict[str, Any] = dict(self.config.get("fault") or {})
+        if self.fault.get("kind") == "slow_stop":
+            faults.ignore_sigterm()
+        for path, meta in self.profile.meta().items():
+            self.publish_meta(path, **meta)
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self._tick_loop())]
+        fault_task = self._start_fault()
+        if fault_task is not None:
+            tasks.append(fault_task)
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # re-raises a simulated crash into the runtime
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _tick_loop(self) -> None:
+        period = 1.0 / self.rate
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            for path, value, unit in self.profile.tick(period):
+                self.publish(path, value, unit=unit)
+            next_at = max(next_at + period, loop.time() - period)
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+
+    def _start_fault(self) -> asyncio.Task[None] | None:
+        kind = self.fault.pop("kind", None)
+        if kind in (None, "slow_stop"):
+            return None
+        if kind == "spam":
+            return asyncio.create_task(faults.spam(self._spam_burst, **self.fault))
+        return asyncio.create_task(getattr(faults, kind)(**self.fault))
+
+    def _spam_burst(self, n: int) -> None:
+        for i in range(n):
+            self.publish(f"spam.{i % 50}", i)
+
+    async def on_command(self, path: str, value: Any) -> None:
+        try:
+            reported = self.profile.write(path, value)
+        except KeyError:
+            raise CommandRejected(f"{self.id}.{path} is not writable") from None
+        except (TypeError, ValueError):
+            raise CommandRejected(f"{self.id}.{path}: bad value {value!r}") from None
+        self.publish(path, reported, unit=self.profile.setpoint_unit)
