@@ -131,6 +131,10 @@ class Runtime:
         header = protocol.pack([path, protocol.now_ms(), quality, True, unit])
         self._enqueue([protocol.BLOB, header, data], 1)
 
+    def send_commands(self, commands: list[tuple[str, Any]]) -> None:
+        """Ask the broker to deliver commands to absolute addresses (bridges, Node-RED)."""
+        self._enqueue([protocol.CMD, protocol.pack([[a, v] for a, v in commands])], 0)
+
     def _cut(self) -> None:
         self._cut_scheduled = False
         if self._batch:
