@@ -26,16 +26,20 @@ from ipc import addresses, protocol
 from ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from supervisor import config as cfgmod
 from supervisor.errors import ErrorStore
+from supervisor.files import atomic_write_json
+from supervisor.limits import RAM_PERIOD_S, CpuThrottle, RamGuard
 from supervisor.logs import LogBook
 from supervisor.paths import Paths
 from supervisor.policy import RestartPolicy
 from supervisor.process import ALIVE, Instance, InstanceConfig, State
 from supervisor.seam import Spawned, System
+from supervisor.sentry import SentryReporter
 from supervisor.stats import Sampler
 
 log = logging.getLogger(__name__)
 
 BROKER_ID = "broker"
+STATE_FILE = "state.json"
 UI_ID = "admin-ui"
 SYSTEM_START_TIMEOUT_S = 15.0
 
@@ -60,9 +64,12 @@ class Arbiter:
         self.samples: dict[str, dict[str, Any]] = {}
         self.logbook = LogBook(paths.data / "logs", self._on_log_line)
         self.errors = ErrorStore(paths.data / "system_logs.db")
+        self.sentry = SentryReporter()
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiters: list[tuple[str, Callable[[Instance], bool], asyncio.Future[None]]] = []
         self._stopping = False
+        self.ram = RamGuard(system, self._on_limit_event)
+        self.throttles: dict[str, CpuThrottle] = {}
         self.broker_rpc: AsyncRpcClient | None = None
 
     # -- sockets ---------------------------------------------------------------------
@@ -109,6 +116,7 @@ class Arbiter:
         extra: dict[str, Any] = {"log_level": self.settings.log_level}
         if inst.cfg.role == "broker":
             extra["instances"] = self.instance_table()
+            extra["frozen"] = self.mode == "panic"
         elif inst.cfg.role == "admin-ui":
             extra["web"] = self.web
         spec = {"id": inst.id, "type": inst.cfg.type, "name": inst.cfg.name,
@@ -128,7 +136,7 @@ class Arbiter:
         self.publish("state", {"id": inst.id, "old": old, "new": new, "reason": reason,
                                "pid": inst.pid, "ts": protocol.now_ms()})
         if new == State.ERROR:
-            self.errors.add(inst.id, inst.cfg.type, f"gave up: {reason}", None, True)
+            self.record_error(inst, f"gave up: {reason}", None, True)
         for waiter in list(self._waiters):
             iid, pred, fut = waiter
             if iid == inst.id and pred(inst) and not fut.done():
@@ -136,6 +144,21 @@ class Arbiter:
                 self._waiters.remove(waiter)
         if inst.cfg.role == "broker" and new == State.RUNNING:
             asyncio.get_running_loop().create_task(self._sync_broker())
+        if new == State.RUNNING and old == State.STARTING:
+            self._engage_throttle(inst)
+        elif new not in (State.RUNNING, State.DISCONNECTED):
+            throttle = self.throttles.pop(inst.id, None)
+            if throttle is not None:
+                throttle.release()
+
+    def record_error(self, inst: Instance, message: str, traceback: str | None, fatal: bool,
+                     ts: int | None = None) -> None:
+        """Store an error (a repeat only counts) and report new ones to Sentry."""
+        _, new = self.errors.add(inst.id, inst.cfg.type, message, traceback, fatal, ts)
+        self.publish("error", {"instance": inst.id, "message": message, "fatal": fatal,
+                               "traceback": traceback, "new": new})
+        if new:
+            self.sentry.report(inst.id, inst.cfg.type, message, traceback, fatal)
 
     async def wait_for(self, inst: Instance, pred: Callable[[Instance], bool],
                        timeout: float) -> bool:
@@ -166,9 +189,10 @@ class Arbiter:
                        "cut": i.cut} for i in self.workers()}
 
     async def _sync_broker(self) -> None:
-        """Tell a (re)started broker the current instance table."""
+        """Tell a (re)started broker the current instance table and mode."""
         with contextlib.suppress(RpcError):
             await self.broker_call("instances", instances=self.instance_table())
+            await self.broker_call("freeze", frozen=self.mode == "panic")
 
     async def broker_call(self, cmd: str, **args: Any) -> Any:
         broker = self.instances.get(BROKER_ID)
@@ -200,9 +224,8 @@ class Arbiter:
             inst.on_ready(msg.get("pid", -1))
         elif kind == protocol.ERROR:
             inst.on_error(msg.get("message", "error"))
-            self.errors.add(inst.id, inst.cfg.type, msg.get("message", "error"),
-                            msg.get("traceback"), bool(msg.get("fatal")), msg.get("ts"))
-            self.publish("error", {"instance": inst.id, **msg})
+            self.record_error(inst, msg.get("message", "error"), msg.get("traceback"),
+                              bool(msg.get("fatal")), msg.get("ts"))
         elif kind == protocol.EVENT:
             self._on_event(inst, msg)
 
@@ -215,8 +238,39 @@ class Arbiter:
                           f"{msg.get('limit')} pps")
                 target.counters["spam_pps"] = msg.get("pps")
                 target.on_error(reason)
-                self.errors.add(target.id, target.cfg.type, reason, None, False)
+                self.record_error(target, reason, None, False)
                 target.stop(reason, target=State.SUSPENDED_BY_SPAM)
+
+    # -- limits ----------------------------------------------------------------------
+    def _on_limit_event(self, inst: Instance, kind: str, message: str) -> None:
+        level = "ERROR" if kind.endswith("exceeded") else "WARNING"
+        self.logbook.get(inst.id).add("event", message, level)
+        self.publish("limit", {"id": inst.id, "kind": kind, "message": message,
+                               "ts": protocol.now_ms()})
+        if level == "ERROR":
+            self.record_error(inst, message, None, False)
+
+    async def ram_loop(self) -> None:
+        """RSS of every capped process at 4 Hz (a leak is caught within a quarter second)."""
+        while True:
+            for inst in list(self.instances.values()):
+                if inst.pid is not None and inst.state in (State.RUNNING, State.DISCONNECTED,
+                                                           State.STARTING):
+                    self.ram.check(inst)
+            await asyncio.sleep(RAM_PERIOD_S)
+
+    def _engage_throttle(self, inst: Instance) -> None:
+        share = inst.cfg.limits.get("max_cpu_share")
+        if not share or float(share) >= 100 or inst.pid is None:
+            return
+        throttle = self.throttles[inst.id] = CpuThrottle(self.sys, inst, float(share))
+
+        async def cycle() -> None:
+            while self.throttles.get(inst.id) is throttle and inst.pid == throttle.pid:
+                await asyncio.sleep(throttle.step())
+            throttle.release()
+
+        asyncio.get_running_loop().create_task(cycle())
 
     # -- sampling --------------------------------------------------------------------
     async def sample_loop(self) -> None:
@@ -258,8 +312,76 @@ class Arbiter:
                 if inst.pid and inst.last_heartbeat else None,
                 "limits": inst.cfg.limits, "dropped": c.get("dropped", 0),
                 "bus": bus, "spam_pps": inst.counters.get("spam_pps"),
+                "throttled_s": round(self.throttles[inst.id].throttled_s, 1)
+                if inst.id in self.throttles else 0.0,
             })
         return out
+
+    # -- panic -----------------------------------------------------------------------
+    def load_mode(self) -> None:
+        """A daemon restarted in panic stays in panic until an admin recovers."""
+        path = self.paths.data / STATE_FILE
+        if path.exists():
+            with contextlib.suppress(ValueError, OSError):
+                self.mode = json.loads(path.read_text()).get("mode", "normal")
+        if self.mode == "panic":
+            log.warning("starting in PANIC mode (persisted); no device worker is started")
+
+    def _persist_mode(self, who: str, why: str) -> None:
+        record = {"mode": self.mode, "since": protocol.now_ms(), "who": who, "why": why}
+        atomic_write_json(self.paths.data / STATE_FILE, record)
+        self.audit("panic" if self.mode == "panic" else "recover", who, why)
+        self.publish("mode", record)
+
+    def audit(self, action: str, who: str, why: str = "", **data: Any) -> None:
+        """Append one line to the audit log (who did what, when, why)."""
+        entry = {"ts": protocol.now_ms(), "action": action, "who": who, "why": why, **data}
+        with open(self.paths.data / "audit.log", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
+        log.warning("audit: %s by %s: %s", action, who, why)
+
+    async def panic(self, who: str, why: str) -> dict[str, Any]:
+        """Fail-safe values first, then stop every device worker and routed delivery,
+        freeze restarts, keep the supervisor and UI up, and persist the mode."""
+        t0 = self.sys.monotonic()
+        if self.mode == "panic":
+            return {"mode": self.mode, "already": True}
+        self.mode = "panic"
+        self._persist_mode(who, why)
+        writes = {f"{i.id}.{path}": value for i in self.workers() if i.alive
+                  for path, value in i.cfg.failsafe.items()}
+        failsafe: dict[str, Any] = {}
+        if writes:
+            try:
+                failsafe = await self.broker_call("failsafe", writes=writes, timeout=1.0)
+            except RpcError as exc:
+                failsafe = {"error": str(exc)}
+        with contextlib.suppress(RpcError):
+            await self.broker_call("freeze", frozen=True)
+        for inst in self.workers():
+            inst.frozen = True
+        await asyncio.gather(*(self.stop_instance(i, f"panic: {why}") for i in self.workers()))
+        took = self.sys.monotonic() - t0
+        self.audit("panic_done", who, why, seconds=round(took, 3), failsafe=failsafe)
+        return {"mode": self.mode, "failsafe": failsafe, "seconds": round(took, 3)}
+
+    async def recover(self, who: str) -> dict[str, Any]:
+        """Leave panic: unfreeze, resume routing, start the enabled workers again."""
+        if self.mode != "panic":
+            return {"mode": self.mode, "already": True}
+        self.mode = "normal"
+        self._persist_mode(who, "recover")
+        with contextlib.suppress(RpcError):
+            await self.broker_call("freeze", frozen=False)
+        started = []
+        for inst in self.workers():
+            inst.frozen = False
+            if inst.cfg.enabled:
+                inst.start("recovered from panic")
+                started.append(inst)
+        await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,
+                                             i.READY_TIMEOUT_S) for i in started))
+        return {"mode": self.mode, "started": [i.id for i in started]}
 
     # -- start-up, reload, shutdown --------------------------------------------------
     def load(self) -> list[InstanceConfig]:
@@ -277,7 +399,8 @@ class Arbiter:
         broker = self.instances[BROKER_ID] = self._make(self._system_config(BROKER_ID,
                                                                             "broker"))
         for cfg in configs:
-            self.instances[cfg.id] = self._make(cfg)
+            inst = self.instances[cfg.id] = self._make(cfg)
+            inst.frozen = self.mode == "panic"
         broker.start("daemon start")
         if not await self.wait_for(broker, lambda i: i.state == State.RUNNING,
                                    SYSTEM_START_TIMEOUT_S):
@@ -325,6 +448,7 @@ class Arbiter:
             if iid not in self.instances:
                 report["added"].append(iid)
                 inst = self.instances[iid] = self._make(cfg)
+                inst.frozen = self.mode == "panic"
                 if cfg.enabled and self.mode == "normal":
                     inst.start("added by reload")
         await asyncio.gather(*stops)
@@ -346,6 +470,7 @@ class Arbiter:
             await self.stop_instance(inst, "changed by reload")
             fresh = self.instances[inst.id] = self._make(cfg)
             fresh.restarts = inst.restarts
+            fresh.frozen = self.mode == "panic"
             if cfg.enabled and self.mode == "normal" and (was_alive or not inst.cfg.enabled):
                 fresh.start("changed by reload")
 
@@ -376,3 +501,4 @@ class Arbiter:
         self.ctx.term()
         self.logbook.close()
         self.errors.close()
+        self.sentry.close()

@@ -73,6 +73,7 @@ async def serve(args: argparse.Namespace, paths: Paths, profile: str) -> int:
     arbiter = Arbiter(paths, system, demo=args.demo, headless=args.headless,
                       web={"host": args.web_host, "port": args.web_port},
                       performance=profile)
+    arbiter.load_mode()
     try:
         configs = arbiter.load()
     except ConfigError as exc:
@@ -86,7 +87,8 @@ async def serve(args: argparse.Namespace, paths: Paths, profile: str) -> int:
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(arbiter.serve_channel()),
              asyncio.create_task(controller.server.serve()),
-             asyncio.create_task(arbiter.sample_loop())]
+             asyncio.create_task(arbiter.sample_loop()),
+             asyncio.create_task(arbiter.ram_loop())]
     try:
         starting = asyncio.create_task(arbiter.start(configs))
         stopped = asyncio.create_task(stop.wait())

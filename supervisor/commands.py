@@ -259,6 +259,37 @@ class Help(Command):
         return {name: cls.help() for name, cls in sorted(COMMANDS.items())}
 
 
+class Panic(Command):
+    """Panic: write fail-safe values, stop every device worker and routing; persists."""
+
+    name = "panic"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return await self.arbiter.panic(str(args.get("who") or "edgectl"),
+                                        str(args.get("why") or "panic requested"))
+
+
+class Recover(Command):
+    """Leave panic mode and start the enabled workers again."""
+
+    name = "recover"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return await self.arbiter.recover(str(args.get("who") or "edgectl"))
+
+
+class System(Command):
+    """Host CPU, RAM and disk, the performance profile and the mode."""
+
+    name = "system"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        from supervisor.stats import host
+
+        return {**host(), "performance": self.arbiter.performance, "mode": self.arbiter.mode,
+                "headless": self.arbiter.headless}
+
+
 class NotYet(Command):
     """Base for verbs of the contract whose feature is not built yet (exit 1)."""
 
@@ -270,27 +301,3 @@ class Satellites(NotYet):
     """List connected satellites (not available yet)."""
 
     name = "satellites"
-
-
-class Passwd(NotYet):
-    """Set the admin password (not available yet)."""
-
-    name = "passwd"
-
-
-class TokenCreate(NotYet):
-    """Create an API token (not available yet)."""
-
-    name = "token_create"
-
-
-class TokenList(NotYet):
-    """List API tokens (not available yet)."""
-
-    name = "token_list"
-
-
-class TokenRevoke(NotYet):
-    """Revoke an API token (not available yet)."""
-
-    name = "token_revoke"

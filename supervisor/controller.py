@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
+import supervisor.auth_commands  # noqa: F401
 from ipc import addresses
 from ipc.rpc import BAD_REQUEST, RpcError, RpcServer
 from supervisor.commands import COMMANDS

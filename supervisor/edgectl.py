@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                        ("reconnect", "put an instance back on the router"),
                        ("reactivate", "bring back an instance suspended by the spam guard")):
         sub.add_parser(verb, help=text).add_argument("id")
-    sub.add_parser("panic", help="fail-safe values, then stop every device worker")
+    pn = sub.add_parser("panic", help="fail-safe values, then stop every device worker")
+    pn.add_argument("--reason", default="panic requested from edgectl")
     sub.add_parser("recover", help="leave panic mode")
     sub.add_parser("reload", help="apply changed config files")
     lg = sub.add_parser("logs", help="an instance's log lines")
@@ -163,7 +164,11 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
                                                  ("status", "STATUS"), ("pid", "PID")])
     if v in ("start", "stop", "restart", "kill", "disconnect", "reconnect", "reactivate"):
         return v, {"id": args.id}, show_generic
-    if v in ("panic", "recover", "reload", "satellites", "errors"):
+    if v == "panic":
+        return "panic", {"who": f"edgectl:{_user()}", "why": args.reason}, show_generic
+    if v == "recover":
+        return "recover", {"who": f"edgectl:{_user()}"}, show_generic
+    if v in ("reload", "satellites", "errors"):
         return v, {}, show_generic
     if v == "logs":
         return "logs", {"id": args.id, "n": args.n, "level": args.level}, show_logs
@@ -184,6 +189,15 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
             return "token_list", {}, show_generic
         return "token_revoke", {"name": args.name}, show_generic
     raise Usage(f"unknown verb {v!r}")
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def read_password() -> str:

@@ -40,8 +40,8 @@ class ErrorStore:
         self.dedupe_ms = int(dedupe_s * 1000)
 
     def add(self, instance: str, type_name: str | None, message: str,
-            traceback: str | None, fatal: bool, ts: int | None = None) -> int:
-        """Record one error; returns its row id (an existing one for a repeat)."""
+            traceback: str | None, fatal: bool, ts: int | None = None) -> tuple[int, bool]:
+        """Record one error; returns its row id and whether it is new (not a repeat)."""
         ts = ts or int(time.time() * 1000)
         row = self.db.execute(
             "SELECT id FROM errors WHERE instance=? AND message=? AND last_ts>=? "
@@ -49,12 +49,12 @@ class ErrorStore:
         if row:
             self.db.execute("UPDATE errors SET count=count+1, last_ts=?, traceback=? WHERE id=?",
                             (ts, traceback, row[0]))
-            return int(row[0])
+            return int(row[0]), False
         cur = self.db.execute(
             "INSERT INTO errors(ts, last_ts, instance, type, message, traceback, fatal) "
             "VALUES (?,?,?,?,?,?,?)", (ts, ts, instance, type_name, message, traceback, fatal))
         self._trim(ts)
-        return int(cur.lastrowid or 0)
+        return int(cur.lastrowid or 0), True
 
     def _trim(self, now: int) -> None:
         self.db.execute("DELETE FROM errors WHERE last_ts < ?", (now - self.retention_ms,))

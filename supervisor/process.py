@@ -198,14 +198,23 @@ class Instance:
         self.started_at = self.sys.monotonic()
         self.last_heartbeat = None
         self._on_output(self, spawned)
-        nice = self.cfg.limits.get("nice")
-        if nice is not None:
-            try:
-                self.sys.setpriority(spawned.pid, int(nice))
-            except OSError as exc:
-                self.on_error(f"setpriority({nice}) failed: {exc}")
+        self._apply_priorities(spawned.pid)
         self._timer("ready", self.READY_TIMEOUT_S,
                     lambda: self.kill("did not report ready in time"))
+
+    def _apply_priorities(self, pid: int) -> None:
+        """nice, ionice and CPU affinity from the limits; a failure is an error, not fatal."""
+        limits = self.cfg.limits
+        calls = (("nice", self.sys.setpriority, int), ("ionice", self.sys.set_ionice, int),
+                 ("cpu_affinity", self.sys.set_affinity, list))
+        for key, call, conv in calls:
+            value = limits.get(key)
+            if value is None:
+                continue
+            try:
+                call(pid, conv(value))
+            except Exception as exc:  # OSError, or psutil's own error types
+                self.on_error(f"{key}={value} could not be applied: {exc}")
 
     def _schedule_restart(self, uptime: float, reason: str) -> None:
         if self.frozen:

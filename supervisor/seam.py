@@ -51,8 +51,22 @@ class System(Protocol):
         """Send ``sig`` to the process group led by ``pid`` and to all descendants."""
         ...
     def setpriority(self, pid: int, nice: int) -> None: ...
+    def set_ionice(self, pid: int, level: int) -> None:
+        """Best-effort I/O priority 0 (high) .. 7 (low)."""
+        ...
+    def set_affinity(self, pid: int, cpus: list[int]) -> None: ...
     def watch_fd(self, fd: int, callback: Callable[[], None]) -> None: ...
     def unwatch_fd(self, fd: int) -> None: ...
+    def rss_mb(self, pid: int) -> float | None:
+        """Resident memory of ``pid`` in MB, None if it is gone."""
+        ...
+    def cpu_seconds(self, pid: int) -> float | None:
+        """User + system CPU time ``pid`` has used, None if it is gone."""
+        ...
+
+
+PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 
 
 class AsyncioSystem:
@@ -127,11 +141,34 @@ class AsyncioSystem:
     def setpriority(self, pid: int, nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, nice)
 
+    def set_ionice(self, pid: int, level: int) -> None:
+        import psutil
+
+        psutil.Process(pid).ionice(psutil.IOPRIO_CLASS_BE, level)
+
+    def set_affinity(self, pid: int, cpus: list[int]) -> None:
+        os.sched_setaffinity(pid, cpus)
+
     def watch_fd(self, fd: int, callback: Callable[[], None]) -> None:
         self.loop.add_reader(fd, callback)
 
     def unwatch_fd(self, fd: int) -> None:
         self.loop.remove_reader(fd)
+
+    def rss_mb(self, pid: int) -> float | None:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                return int(fh.read().split()[1]) * PAGE_MB
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def cpu_seconds(self, pid: int) -> float | None:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) * TICK_S
+        except (OSError, IndexError, ValueError):
+            return None
 
     def reap_all(self) -> None:
         """Last resort at shutdown: SIGKILL whatever is still alive and wait for it."""

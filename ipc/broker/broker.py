@@ -25,7 +25,7 @@ from ipc import addresses, protocol
 from ipc.broker.spamguard import SpamGuard
 from ipc.broker.store import LastValues
 from ipc.child import InstanceSpec, SupervisorLink
-from ipc.routing import Router, RoutingError, load_routing_file, resolve
+from ipc.routing import AddressResolver, Router, RoutingError, load_routing_file
 from ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError, RpcServer
 
 log = logging.getLogger("broker")
@@ -45,8 +45,8 @@ class Broker:
         self.workers = self._bind(zmq.ROUTER, addresses.BROKER)
         self.workers.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.workers.setsockopt(zmq.RCVHWM, 1000)
-        self.raw = zmq.Socket.shadow(self.workers.underlying)
-        self.changes = zmq.Socket.shadow(self._bind(zmq.PUB, addresses.CHANGES).underlying)
+        # Publishing never waits, so the PUB socket is a plain (synchronous) one.
+        self.changes = self._bind(zmq.PUB, addresses.CHANGES, sync=True)
         self.ctl = self._bind(zmq.ROUTER, addresses.BROKER_CTL)
         self.values = LastValues(Path(spec.data_dir) / "last_values.db")
         self.meta: dict[str, dict[str, Any]] = {}
@@ -54,14 +54,17 @@ class Broker:
         self.instances: dict[str, dict[str, Any]] = spec.extra.get("instances", {})
         self.cut: set[str] = {i for i, d in self.instances.items() if d.get("cut")}
         self.guard = SpamGuard(limits=self._limits())
+        self.resolver = AddressResolver(self._ids())
         self.router = Router(load_routing_file(self.config_dir / "routing.json",
                                                instance_ids=self._ids()), self._lookup)
         self.counters: defaultdict[str, int] = defaultdict(int)
+        self.frozen = bool(spec.extra.get("frozen"))  # panic: no routed delivery to devices
+        self._ack_waiters: dict[str, asyncio.Future[Any]] = {}
         self._rate_mark = (time.monotonic(), 0, 0)
 
     # -- setup -----------------------------------------------------------------------
-    def _bind(self, kind: int, name: str) -> zmq.asyncio.Socket:
-        sock = self.ctx.socket(kind)
+    def _bind(self, kind: int, name: str, sync: bool = False) -> Any:
+        sock = zmq.Socket(self.ctx, kind) if sync else self.ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
         path = addresses.socket_path(self.spec.run_dir, name)
         path.unlink(missing_ok=True)
@@ -81,16 +84,16 @@ class Broker:
 
     # -- hot path --------------------------------------------------------------------
     async def inbound(self) -> None:
-        raw = self.raw
+        sock = self.workers
         while True:
-            await self.workers.poll(zmq.POLLIN)
+            frames = await sock.recv_multipart(copy=False)
             out: defaultdict[str, list[list[Any]]] = defaultdict(list)
-            for _ in range(DRAIN_MAX):
-                try:
-                    frames = raw.recv_multipart(zmq.NOBLOCK, copy=False)
-                except zmq.Again:
+            self._on_message(frames, out)
+            for _ in range(DRAIN_MAX):  # drain what is queued without yielding
+                fut = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                if fut.exception() is not None:  # zmq.Again: nothing more queued
                     break
-                self._on_message(frames, out)
+                self._on_message(fut.result(), out)
             self._send_commands(out)
 
     def _on_message(self, frames: list[zmq.Frame], out: dict[str, list[list[Any]]]) -> None:
@@ -148,6 +151,10 @@ class Broker:
                 self._queue(deliveries, ts, (*origin, address), out)
             entry = [value, ts, quality, ack, unit]
             store[address] = entry
+            if self._ack_waiters and ack and address in self._ack_waiters:
+                waiter = self._ack_waiters.pop(address)
+                if not waiter.done():
+                    waiter.set_result(value)
             dirty.add(address)
             changes.append([address, value, ts, quality, ack, unit])
             n += 1
@@ -169,7 +176,7 @@ class Broker:
     def _queue(self, deliveries: list[Any], ts: int, origin: tuple[str, ...],
                out: dict[str, list[list[Any]]]) -> None:
         for target, value, route_id in deliveries:
-            resolved = resolve(target, self._ids())
+            resolved = self.resolver.resolve(target)
             if resolved is None:
                 self.counters["undeliverable"] += 1
                 continue
@@ -190,16 +197,19 @@ class Broker:
         if back:
             self._queue(back, ts, (*origin, address), out)
 
-    def _send_commands(self, out: dict[str, list[list[Any]]]) -> None:
+    def _send_commands(self, out: dict[str, list[list[Any]]], force: bool = False) -> None:
         for instance, items in out.items():
+            if self.frozen and not force:
+                self.counters["dropped_frozen"] += len(items)
+                continue
             if instance in self.cut or instance in self.guard.suspended:
                 self.counters["undeliverable"] += len(items)
                 continue
-            try:
-                self.raw.send_multipart([instance.encode(), protocol.CMD, protocol.pack(items)],
-                                        zmq.NOBLOCK)
+            fut = self.workers.send_multipart(
+                [instance.encode(), protocol.CMD, protocol.pack(items)], zmq.NOBLOCK)
+            if fut.exception() is None:
                 self.counters["cmd_out"] += len(items)
-            except zmq.ZMQError:  # not connected (EHOSTUNREACH) or its queue is full
+            else:  # not connected (EHOSTUNREACH) or its queue is full
                 self.counters["undeliverable"] += len(items)
 
     # -- periodic --------------------------------------------------------------------
@@ -253,15 +263,39 @@ class Broker:
         return self._entry(address)
 
     async def cmd_set(self, address: str, value: Any) -> dict[str, Any]:
-        resolved = resolve(address, self._ids())
+        resolved = self.resolver.resolve(address)
         if resolved is None:
             raise RpcError(f"{address!r} belongs to no instance", NOT_FOUND)
         if resolved[0] in self.cut:
             raise RpcError(f"{resolved[0]} is disconnected from the router", REFUSED)
+        if self.frozen:
+            raise RpcError("panic mode: commands to devices are blocked", REFUSED)
         out: defaultdict[str, list[list[Any]]] = defaultdict(list)
         self._command(address, value, out, origin=())
         self._send_commands(out)
         return {"address": address, "value": value, "sent_to": sorted(out)}
+
+    async def cmd_failsafe(self, writes: dict[str, Any], timeout: float = 1.0) -> Any:
+        """Panic's first step: write fail-safe values (even when frozen) and wait for each
+        device to report the value back (ack true), at most ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        out: defaultdict[str, list[list[Any]]] = defaultdict(list)
+        waiters = {}
+        for address, value in writes.items():
+            self._queue([(address, value, "failsafe")], protocol.now_ms(), (), out)
+            waiters[address] = self._ack_waiters[address] = loop.create_future()
+        self._send_commands(out, force=True)
+        if waiters:
+            await asyncio.wait(list(waiters.values()), timeout=timeout)
+        result = {a: {"value": writes[a], "acked": f.done()} for a, f in waiters.items()}
+        for address in waiters:
+            self._ack_waiters.pop(address, None)
+        return result
+
+    async def cmd_freeze(self, frozen: bool) -> Any:
+        self.frozen = frozen
+        log.warning("routing delivery %s", "frozen (panic)" if frozen else "resumed")
+        return {"frozen": frozen}
 
     async def cmd_route_test(self, address: str, value: Any, ack: bool = True) -> Any:
         return {"address": address, "value": value, "routes": self.router.dry_run(address,
@@ -299,8 +333,12 @@ class Broker:
     async def cmd_instances(self, instances: dict[str, dict[str, Any]]) -> Any:
         self.instances = instances
         self.guard.limits = self._limits()
+        self.resolver = AddressResolver(self._ids())
         self.cut = {i for i, d in instances.items() if d.get("cut")}
         return {"instances": len(instances)}
+
+    async def cmd_stats(self) -> Any:
+        return self.stats()
 
     async def cmd_cut(self, id: str, cut: bool) -> Any:
         (self.cut.add if cut else self.cut.discard)(id)
@@ -311,7 +349,14 @@ class Broker:
         return {"id": id}
 
     # -- lifecycle -------------------------------------------------------------------
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        log.error("%s", context.get("message"), exc_info=exc)
+        if exc is not None:
+            self.link.error(exc, fatal=False, where="broker event loop")
+
     async def main(self) -> int:
+        asyncio.get_running_loop().set_exception_handler(self._on_loop_error)
         restored = self.values.restore()
         log.info("broker up: %d last values restored, %d routes", restored,
                  len(self.router.table.routes))

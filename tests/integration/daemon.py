@@ -39,7 +39,8 @@ class Daemon:
     def __init__(self, root: Path, connections: list[dict[str, Any]] | None = None,
                  routes: list[dict[str, Any]] | None = None,
                  settings: dict[str, Any] | None = None, headless: bool = True,
-                 extra_args: list[str] | None = None) -> None:
+                 extra_args: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.root = root
         self.config = root / "config"
         self.data = root / "data"
@@ -54,6 +55,7 @@ class Daemon:
             (self.config / "edgeos.json").write_text(json.dumps(settings))
         self.args = ["--config", str(self.config), "--data", str(self.data), "--run",
                      str(self.run), *(["--headless"] if headless else []), *(extra_args or [])]
+        self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[str] | None = None
         self._client: RpcClient | None = None
 
@@ -69,15 +71,19 @@ class Daemon:
     def start(self, wait: bool = True, timeout: float = 30) -> Daemon:
         self.log = open(self.root / "daemon.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen([str(BIN / "edgeos"), *self.args], stdout=self.log,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True, env=self.env)
         if wait:
             self.wait_for(lambda: addresses.socket_path(self.run, addresses.CONTROL).exists(),
                           timeout, "control socket")
-            self.wait_for(lambda: all(i["status"] not in ("starting", "stopped")
-                                      or not i["enabled"]
-                                      for i in self.status()["instances"]), timeout,
-                          "instances running")
+            self.wait_for(self._settled, timeout, "instances running")
         return self
+
+    def _settled(self) -> bool:
+        """Every enabled instance is past start-up (in panic, workers stay stopped)."""
+        status = self.status()
+        return all(i["status"] != "starting" and (i["status"] != "stopped" or not i["enabled"]
+                                                  or status["mode"] == "panic")
+                   for i in status["instances"])
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         assert self.proc is not None

@@ -32,6 +32,8 @@ class FakeSystem:
         self.signals: list[tuple[int, int]] = []
         self.priorities: list[tuple[int, int]] = []
         self._on_exit: dict[int, Callable[[int, int], None]] = {}
+        self.rss: dict[int, float] = {}
+        self.cpu: dict[int, float] = {}
 
     # System protocol
     def monotonic(self) -> float:
@@ -61,11 +63,23 @@ class FakeSystem:
     def setpriority(self, pid: int, nice: int) -> None:
         self.priorities.append((pid, nice))
 
+    def set_ionice(self, pid: int, level: int) -> None:
+        self.priorities.append((pid, 100 + level))
+
+    def set_affinity(self, pid: int, cpus: list[int]) -> None:
+        self.affinity = (pid, cpus)
+
     def watch_fd(self, fd: int, callback: Callable[[], None]) -> None:
         pass
 
     def unwatch_fd(self, fd: int) -> None:
         pass
+
+    def rss_mb(self, pid: int) -> float | None:
+        return self.rss.get(pid)
+
+    def cpu_seconds(self, pid: int) -> float | None:
+        return self.cpu.get(pid)
 
     # test controls
     def exit(self, pid: int, code: int) -> None:

@@ -1,0 +1,112 @@
+"""Enforcement of per-instance limits on the real OS process.
+
+* RAM: ``max_ram_mb`` — RSS sampled at 4 Hz; an event at 80 %, kill and restart (with
+  back-off) at 100 %. Where the daemon owns a delegated cgroup v2 subtree the kernel
+  enforces ``memory.max`` as well (see :mod:`supervisor.cgroups`).
+* CPU: ``max_cpu_share`` (percent of one core) — ``cpu.max`` in a cgroup where one is
+  available, else SIGSTOP/SIGCONT duty cycling driven by the CPU time the process
+  really used. A token bucket holding ``BURST_S`` seconds of budget lets brief spikes
+  through; only sustained use beyond the share is throttled.
+
+All readings and signals go through the :class:`~supervisor.seam.System` seam.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from supervisor.process import Instance
+from supervisor.seam import System
+
+log = logging.getLogger(__name__)
+
+RAM_WARN = 0.8
+RAM_REARM = 0.7
+RAM_PERIOD_S = 0.25
+CPU_PERIOD_S = 0.1
+BURST_S = 1.0  # seconds at the full share a worker may spend in a spike
+
+
+@dataclass
+class RamState:
+    warned: bool = False
+
+
+class RamGuard:
+    """Samples the RSS of capped instances and escalates (event, then kill)."""
+
+    def __init__(self, system: System, on_event: Callable[[Instance, str, str], None]) -> None:
+        self.sys = system
+        self.on_event = on_event
+        self._state: dict[str, RamState] = {}
+
+    def check(self, inst: Instance) -> None:
+        cap = inst.cfg.limits.get("max_ram_mb")
+        if inst.pid is None or not cap:
+            return
+        rss = self.sys.rss_mb(inst.pid)
+        if rss is None:
+            return
+        state = self._state.setdefault(inst.id, RamState())
+        ratio = rss / float(cap)
+        if ratio >= 1.0:
+            msg = f"RAM limit exceeded: {rss:.1f} MB RSS > max_ram_mb {cap} MB; killed"
+            self.on_event(inst, "ram_exceeded", msg)
+            inst.on_error(msg)
+            inst.kill(msg, restart=True)
+            state.warned = False
+        elif ratio >= RAM_WARN and not state.warned:
+            state.warned = True
+            self.on_event(inst, "ram_warning",
+                          f"RAM at {ratio:.0%} of its limit: {rss:.1f} of {cap} MB")
+        elif ratio < RAM_REARM:
+            state.warned = False
+
+
+class CpuThrottle:
+    """Duty-cycles one process with SIGSTOP/SIGCONT so it averages ``share`` % of a core."""
+
+    def __init__(self, system: System, inst: Instance, share: float) -> None:
+        self.sys = system
+        self.inst = inst
+        self.rate = share / 100.0  # CPU seconds allowed per wall second
+        self.tokens = self.rate * BURST_S
+        self.pid = inst.pid
+        self.last_cpu = system.cpu_seconds(inst.pid) if inst.pid else None
+        self.last_t = system.monotonic()
+        self.stopped = False
+        self.throttled_s = 0.0
+
+    def step(self) -> float:
+        """Account CPU used since the last step; returns how long to wait until the next.
+
+        While over budget the process is stopped for exactly the time it takes the
+        budget to refill, then continued.
+        """
+        if self.inst.pid != self.pid or self.pid is None:
+            return CPU_PERIOD_S
+        now = self.sys.monotonic()
+        cpu = self.sys.cpu_seconds(self.pid)
+        if cpu is None or self.last_cpu is None:
+            return CPU_PERIOD_S
+        used = cpu - self.last_cpu
+        self.tokens = min(self.rate * BURST_S, self.tokens + self.rate * (now - self.last_t) - used)
+        self.last_cpu, self.last_t = cpu, now
+        if self.tokens < -1e-6:  # (float noise around zero is not debt)
+            pause = max(0.01, min(1.0, -self.tokens / self.rate))
+            if not self.stopped:
+                self.sys.signal(self.pid, signal.SIGSTOP)
+                self.stopped = True
+            self.throttled_s += pause
+            return pause
+        self.release()
+        return CPU_PERIOD_S
+
+    def release(self) -> None:
+        """Let the process run (always before it is stopped or killed)."""
+        if self.stopped and self.pid is not None:
+            self.sys.signal(self.pid, signal.SIGCONT)
+        self.stopped = False
