@@ -1,7 +1,9 @@
 """Subscribing to datapoint changes published by the broker (``changes.sock``).
 
 Each message is ``[topic, batch]`` where topic is ``b"<instance-id>."`` and the batch
-a list of ``[address, value, ts, quality, ack, unit]``; a blob adds a third frame.
+is the list of ``[path, value, ts, quality, ack, unit]`` exactly as the worker sent it
+(paths relative to the topic; the broker forwards it without re-packing); a blob adds a
+third frame. :class:`ChangeFeed` turns them into absolute addresses.
 ZeroMQ filters by topic prefix, so a subscriber to ``plc_001.`` never receives the
 other instances' traffic; finer prefixes are filtered here.
 """
@@ -56,8 +58,9 @@ class ChangeFeed:
         while True:
             frames = await self.sock.recv_multipart()
             try:
-                batch = protocol.unpack(frames[1])
-            except (ValueError, IndexError):
+                prefix = frames[0].decode()
+                batch = [[prefix + item[0], *item[1:6]] for item in protocol.unpack(frames[1])]
+            except (ValueError, IndexError, TypeError):
                 continue
             if "" not in self.prefixes:
                 batch = [item for item in batch if self._wanted(item[0])]

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 BATCH_MAX = 1000  # datapoints per DP message
 OUTBOX_MAX = 100_000  # datapoints buffered while the broker is away
 TEARDOWN_S = 2.0
+ORIGIN_TTL_S = 5.0  # how long a command's origin sticks to the value reported back
 
 
 class CommandRejected(Exception):
@@ -111,11 +112,19 @@ class Runtime:
         self.last_error: str | None = None
         self._rate_mark = (time.monotonic(), 0, 0)
         self.worker: Worker | None = None
+        # Origin chains of recent commands, per path: the value a device reports back
+        # carries them, so the broker never routes it back where it came from.
+        self._origins: dict[str, tuple[list[str], float]] = {}
 
     # -- publishing ------------------------------------------------------------------
     def publish(self, path: str, value: Any, *, quality: str = "good", unit: str | None = None,
                 ts: int | None = None, ack: bool = True) -> None:
-        self._batch.append([path, value, ts or protocol.now_ms(), quality, ack, unit])
+        item = [path, value, ts or protocol.now_ms(), quality, ack, unit]
+        if self._origins and path in self._origins:
+            hops, until = self._origins.pop(path)
+            if until > time.monotonic():
+                item.append(hops)
+        self._batch.append(item)
         if len(self._batch) >= BATCH_MAX:
             self._cut()
         elif not self._cut_scheduled:
@@ -185,6 +194,8 @@ class Runtime:
             for item in items:
                 self.in_total += 1
                 path, value = item[0], item[1]
+                if len(item) > 3 and item[3]:
+                    self._origins[path] = (list(item[3]), time.monotonic() + ORIGIN_TTL_S)
                 try:
                     await self.worker.on_command(path, value)
                 except CommandRejected as exc:

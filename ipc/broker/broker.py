@@ -44,6 +44,7 @@ class Broker:
         self.link = SupervisorLink(self.ctx, spec)
         self.workers = self._bind(zmq.ROUTER, addresses.BROKER)
         self.workers.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.workers.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted worker takes its id over
         self.workers.setsockopt(zmq.RCVHWM, 1000)
         # Publishing never waits, so the PUB socket is a plain (synchronous) one.
         self.changes = self._bind(zmq.PUB, addresses.CHANGES, sync=True)
@@ -80,7 +81,7 @@ class Broker:
 
     def _lookup(self, address: str) -> Any:
         entry = self.values.values.get(address)
-        return None if entry is None else entry[0]
+        return None if entry is None else entry[1]
 
     # -- hot path --------------------------------------------------------------------
     async def inbound(self) -> None:
@@ -112,7 +113,7 @@ class Broker:
             return
         try:
             if kind == protocol.DP:
-                self._on_batch(source, protocol.unpack(body.buffer), out)
+                self._on_batch(source, body, out)
             elif kind == protocol.CMD:
                 for address, value in protocol.unpack(body.buffer):
                     self._command(str(address), value, out, origin=())
@@ -127,51 +128,65 @@ class Broker:
         except (ValueError, TypeError, AttributeError, IndexError):
             self.counters["malformed"] += 1
 
-    def _on_batch(self, source: str, items: list[Any],
+    def _on_batch(self, source: str, body: zmq.Frame,
                   out: dict[str, list[list[Any]]]) -> None:
+        items = protocol.unpack(body.buffer)
         prefix = source + "."
         store = self.values.values
-        dirty = self.values.dirty
+        dirty_add = self.values.dirty.add
         route = self.router.route
-        changes = []
+        waiters = self._ack_waiters
+        clean = True
         n = 0
         for item in items:
             try:
-                path, value, ts, quality, ack, unit = item[:6]
+                path, value, ts, quality, ack, _unit = item
+                origin: tuple[str, ...] = ()
             except (ValueError, TypeError):
-                self.counters["malformed"] += 1
-                continue
+                if type(item) is not list or len(item) != 7 or type(item[6]) is not list:
+                    self.counters["malformed"] += 1
+                    clean = False
+                    continue
+                path, value, ts, quality, ack, _unit, hops = item
+                origin = tuple(hops)
             if type(path) is not str or quality not in QUALITY:
                 self.counters["malformed"] += 1
+                clean = False
                 continue
             address = prefix + path
-            origin = tuple(item[6]) if len(item) > 6 else ()
             deliveries = route(address, value, ts, quality, ack, origin)
             if deliveries:
                 self._queue(deliveries, ts, (*origin, address), out)
-            entry = [value, ts, quality, ack, unit]
-            store[address] = entry
-            if self._ack_waiters and ack and address in self._ack_waiters:
-                waiter = self._ack_waiters.pop(address)
+            store[address] = item
+            dirty_add(address)
+            if waiters and ack and address in waiters:
+                waiter = waiters.pop(address)
                 if not waiter.done():
                     waiter.set_result(value)
-            dirty.add(address)
-            changes.append([address, value, ts, quality, ack, unit])
             n += 1
         self.guard.counts[source] += n
         self.counters["dp_in"] += n
-        if changes:
-            self.changes.send_multipart([prefix.encode(), protocol.pack(changes)])
+        if not n:
+            return
+        # Subscribers get the batch as the worker sent it (paths relative to the topic),
+        # passed on without copying; only a batch with bad items is re-packed.
+        topic = prefix.encode()
+        if clean:
+            self.changes.send_multipart([topic, body], copy=False)
+        else:
+            good = [i for i in items if isinstance(i, list) and len(i) >= 6
+                    and isinstance(i[0], str) and i[3] in QUALITY]
+            self.changes.send_multipart([topic, protocol.pack(good)])
 
     def _on_blob(self, source: str, header: zmq.Frame, data: zmq.Frame) -> None:
         path, ts, quality, ack, unit = protocol.unpack(header.buffer)
         address = f"{source}.{path}"
         self.blobs[address] = data  # the frame itself: no copy of the payload
-        self.values.values[address] = [{"blob_bytes": len(data)}, ts, quality, ack, unit]
+        item = [path, {"blob_bytes": len(data)}, ts, quality, ack, unit]
+        self.values.values[address] = item
         self.guard.counts[source] += 1
-        self.changes.send_multipart(
-            [f"{source}.".encode(), protocol.pack([[address, None, ts, quality, ack, unit]]),
-             data], copy=False)
+        self.changes.send_multipart([f"{source}.".encode(), protocol.pack([item]), data],
+                                    copy=False)
 
     def _queue(self, deliveries: list[Any], ts: int, origin: tuple[str, ...],
                out: dict[str, list[list[Any]]]) -> None:
@@ -185,7 +200,7 @@ class Broker:
                 syslog.info("%s: %s = %r (route %s)", path, origin[-1] if origin else "-",
                             value, route_id)
                 continue
-            out[instance].append([path, value, ts, list(origin)])
+            out[instance].append([path, value, ts, origin])  # msgpack packs tuples as arrays
 
     def _command(self, address: str, value: Any, out: dict[str, list[list[Any]]],
                  origin: tuple[str, ...]) -> None:
@@ -253,7 +268,7 @@ class Broker:
         return await handler(**args)
 
     def _entry(self, address: str) -> dict[str, Any]:
-        value, ts, quality, ack, unit = self.values.values[address]
+        _, value, ts, quality, ack, unit = self.values.values[address][:6]
         return {"address": address, "value": value, "ts": ts, "quality": quality, "ack": ack,
                 "unit": unit, "meta": self.meta.get(address, {})}
 

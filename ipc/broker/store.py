@@ -17,7 +17,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# A stored value: [value, ts_ms, quality, ack, unit]
+# A stored value is the wire item itself: [path, value, ts_ms, quality, ack, unit, ...]
+# (path relative to its instance), so the hot path stores without copying.
 Entry = list[Any]
 
 
@@ -42,7 +43,8 @@ class LastValues:
                 decoded = json.loads(value)
             except (TypeError, ValueError):
                 continue
-            self.values[address] = [decoded, ts, quality, bool(ack), unit]
+            path = address.split(".", 1)[1] if "." in address else address
+            self.values[address] = [path, decoded, ts, quality, bool(ack), unit]
         return len(self.values)
 
     def _write(self, rows: list[tuple[Any, ...]], gone: list[str]) -> None:
@@ -65,10 +67,11 @@ class LastValues:
                     gone.append(address)
                     continue
                 try:
-                    encoded = json.dumps(entry[0])
+                    encoded = json.dumps(entry[1])
                 except (TypeError, ValueError):
                     continue  # blobs and other non-JSON values are not persisted
-                rows.append((address, encoded, entry[1], entry[2], int(entry[3]), entry[4]))
+                rows.append((address, encoded, entry[2], entry[3], int(bool(entry[4])),
+                             entry[5]))
             await asyncio.get_running_loop().run_in_executor(None, self._write, rows, gone)
 
     def close(self) -> None:

@@ -1,0 +1,185 @@
+"""Router figures, in one run on this machine:
+
+* end-to-end datapoints/s from a source through the real broker process to a target,
+  with 1,000 routes loaded (10 % wildcard);
+* p50/p99 latency at a fixed 10,000 datapoints/s;
+* raw pyzmq PUSH/PULL of the same msgpack payloads: the ceiling.
+
+    python bench/router.py [--json] [--batches 300]
+
+The source and target are the real wire protocol (DEALER sockets with the instance
+ids ``src`` and ``dst``, configured in connections.json but disabled so no simulator
+takes their identity). Targets (issue 3): >= 200,000/s end-to-end, >= 0.35 of raw
+pyzmq, p99 <= 5 ms at 10,000/s, zero loss. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import msgpack
+import zmq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ipc import addresses, protocol
+from tests.integration.daemon import Daemon
+
+BATCH = 1000
+EXACT = 900
+
+
+def routes() -> list[dict]:
+    out = [{"id": f"e{i}", "from": f"src.p{i}", "to": f"dst.q{i}"} for i in range(EXACT)]
+    out += [{"id": f"w{i}", "from": f"src.w{i}.*", "to": f"dst.w{i}"} for i in range(100)]
+    return out
+
+
+def batch(start: int, ts: int) -> list[list]:
+    return [[f"p{(start + i) % EXACT}", start + i, ts, "good", True, None] for i in range(BATCH)]
+
+
+def dealer(ctx: zmq.Context, run: Path, ident: bytes) -> zmq.Socket:
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.IDENTITY, ident)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVHWM, 0)
+    sock.connect(addresses.endpoint(run, addresses.BROKER))
+    return sock
+
+
+def end_to_end(run: Path, batches: int) -> tuple[float, int]:
+    ctx = zmq.Context.instance()
+    src, dst = dealer(ctx, run, b"src"), dealer(ctx, run, b"dst")
+    dst.send_multipart([protocol.DP, protocol.pack([])])  # make the broker know dst
+    time.sleep(0.5)
+    payloads = [protocol.pack(batch(n * BATCH, 0)) for n in range(batches)]
+    expected = batches * BATCH
+    got = 0
+
+    def receive() -> None:
+        nonlocal got
+        while got < expected and dst.poll(3000):
+            frames = dst.recv_multipart()
+            got += len(msgpack.unpackb(frames[1]))
+
+    rx = threading.Thread(target=receive)
+    rx.start()
+    t0 = time.perf_counter()
+    for p in payloads:
+        src.send_multipart([protocol.DP, p])
+    rx.join()
+    elapsed = time.perf_counter() - t0 - (0 if got >= expected else 3.0)
+    src.close()
+    dst.close()
+    return got / elapsed, expected - got
+
+
+def latency(run: Path, rate: int, seconds: float) -> list[float]:
+    ctx = zmq.Context.instance()
+    src, dst = dealer(ctx, run, b"src"), dealer(ctx, run, b"dst")
+    time.sleep(0.3)
+    per_tick, tick = rate // 100, 0.01
+    lat: list[float] = []
+    stop = threading.Event()
+
+    def receive() -> None:
+        while not stop.is_set() or dst.poll(500):
+            if not dst.poll(100):
+                continue
+            now = time.perf_counter_ns()
+            for item in msgpack.unpackb(dst.recv_multipart()[1]):
+                lat.append((now - item[1]) / 1e6)
+
+    rx = threading.Thread(target=receive)
+    rx.start()
+    n = 0
+    next_at = time.perf_counter()
+    end = next_at + seconds
+    while next_at < end:
+        items = [[f"p{(n + i) % EXACT}", time.perf_counter_ns(), 0, "good", True, None]
+                 for i in range(per_tick)]
+        src.send_multipart([protocol.DP, protocol.pack(items)])
+        n += per_tick
+        next_at += tick
+        time.sleep(max(0.0, next_at - time.perf_counter()))
+    stop.set()
+    rx.join()
+    src.close()
+    dst.close()
+    return lat
+
+
+def raw_pyzmq(batches: int) -> float:
+    ctx = zmq.Context.instance()
+    endpoint = f"ipc://{tempfile.mkdtemp(prefix='raw-')}/raw.sock"
+    pull = ctx.socket(zmq.PULL)
+    pull.bind(endpoint)
+    push = ctx.socket(zmq.PUSH)
+    push.connect(endpoint)
+    payloads = [protocol.pack(batch(n * BATCH, 0)) for n in range(batches)]
+    got = 0
+
+    def receive() -> None:
+        nonlocal got
+        while got < batches * BATCH:
+            for item in msgpack.unpackb(pull.recv_multipart()[1]):
+                got += item[4]  # touch every item, as the broker must
+    rx = threading.Thread(target=receive)
+    rx.start()
+    t0 = time.perf_counter()
+    for p in payloads:
+        push.send_multipart([protocol.DP, p])
+    rx.join()
+    rate = got / (time.perf_counter() - t0)
+    push.close()
+    pull.close()
+    return rate
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--batches", type=int, default=300)
+    ap.add_argument("--latency-seconds", type=float, default=5)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-router-"))
+    conns = [{"id": i, "type": "simulator", "enabled": False, "config": {"profile": "plc"},
+              "limits": {"max_pps": 1e9}} for i in ("src", "dst")]
+    d = Daemon(root, conns, routes())
+    try:
+        d.start()
+        e2e, lost = end_to_end(d.run, args.batches)
+        lat = latency(d.run, 10_000, args.latency_seconds)
+        broker_cpu = d.instance("broker")["cpu_percent"]
+    finally:
+        d.stop()
+        d.cleanup()
+    raw = raw_pyzmq(args.batches)
+    lat.sort()
+    result = {"end_to_end_per_s": round(e2e), "raw_pyzmq_per_s": round(raw),
+              "ratio_to_raw": round(e2e / raw, 3),
+              "p50_ms": round(statistics.median(lat), 3) if lat else None,
+              "p99_ms": round(lat[int(len(lat) * 0.99) - 1], 3) if lat else None,
+              "latency_samples": len(lat), "lost": lost, "routes": 1000,
+              "broker_cpu_percent_last": broker_cpu}
+    print(f"end-to-end through the broker (1,000 routes, 10 % wildcard): "
+          f"{result['end_to_end_per_s']:,} datapoints/s (target >= 200,000), lost {lost}")
+    print(f"raw pyzmq PUSH/PULL, same payloads: {result['raw_pyzmq_per_s']:,}/s; "
+          f"ratio {result['ratio_to_raw']} (target >= 0.35)")
+    print(f"latency at 10,000/s: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
+          f"(target p99 <= 5 ms), {len(lat)} samples")
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
