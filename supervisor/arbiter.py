@@ -406,9 +406,11 @@ class Arbiter:
                                    SYSTEM_START_TIMEOUT_S):
             log.error("broker did not become ready; starting workers anyway")
         if self.mode == "normal":
-            for inst in self.workers():
-                if inst.cfg.enabled:
-                    inst.start("daemon start")
+            started = [i for i in self.workers() if i.cfg.enabled]
+            for inst in started:
+                inst.start("daemon start")
+            await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,
+                                                 SYSTEM_START_TIMEOUT_S) for i in started))
         if not self.headless:
             ui = self.instances[UI_ID] = self._make(self._system_config(UI_ID, "admin-ui"))
             ui.start("daemon start")
