@@ -35,6 +35,7 @@ from supervisor.process import ALIVE, Instance, InstanceConfig, State
 from supervisor.seam import Spawned, System
 from supervisor.sentry import SentryReporter
 from supervisor.stats import Sampler
+from workers import registry
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,10 @@ class Arbiter:
         env["EDGEOS_SUPERVISOR_PID"] = str(os.getpid())
         env["EDGEOS_RUN"] = str(self.paths.run)
         extra: dict[str, Any] = {"log_level": self.settings.log_level}
-        if inst.cfg.role == "broker":
+        if inst.cfg.role == "worker":
+            extra["entry"] = registry.entry(inst.cfg.type)
+            extra["no_tls"] = registry.manifest(inst.cfg.type).get("needs_tls") is False
+        elif inst.cfg.role == "broker":
             extra["instances"] = self.instance_table()
             extra["frozen"] = self.mode == "panic"
         elif inst.cfg.role == "admin-ui":

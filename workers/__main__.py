@@ -1,25 +1,34 @@
 """``python -m workers``: the entry point of every worker process.
 
-The supervisor starts it with the instance spec as JSON on stdin.
+The supervisor starts it with the instance spec as JSON on stdin. Imports are kept to
+what the type needs: a type whose manifest says ``"needs_tls": false`` runs without
+the ``ssl`` module (asyncio imports it otherwise, about 5 MB of RSS per worker).
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import sys
-
-from ipc.child import die_with_parent, read_spec, set_title, setup_logging
 
 
 def main() -> int:
+    spec_doc = json.loads(sys.stdin.read())
+    sys.stdin.close()
+    extra = spec_doc.get("extra", {})
+    if extra.get("no_tls"):
+        sys.modules["ssl"] = None  # type: ignore[assignment]  # asyncio copes without it
+    import asyncio
+
+    from ipc.child import InstanceSpec, die_with_parent, set_title, setup_logging
+
     die_with_parent()
-    spec = read_spec()
+    spec = InstanceSpec(**spec_doc)
     set_title(f"edgeos: worker {spec.id} [{spec.type}]")
-    setup_logging(spec.extra.get("log_level", "INFO"))
+    setup_logging(extra.get("log_level", "INFO"))
     from workers import registry
     from workers.runtime import Runtime
 
-    worker_cls = registry.load(spec.type)
+    worker_cls = registry.load(extra["entry"])
     return asyncio.run(Runtime(spec, worker_cls).main())
 
 
