@@ -25,6 +25,7 @@ import zmq.asyncio
 from ipc import addresses, protocol
 from ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from supervisor import config as cfgmod
+from supervisor.cgroups import Cgroups
 from supervisor.errors import ErrorStore
 from supervisor.files import atomic_write_json
 from supervisor.limits import RAM_PERIOD_S, CpuThrottle, RamGuard
@@ -71,6 +72,9 @@ class Arbiter:
         self._stopping = False
         self.ram = RamGuard(system, self._on_limit_event)
         self.throttles: dict[str, CpuThrottle] = {}
+        self.cgroups = None if os.environ.get("EDGEOS_CGROUPS") == "off" else Cgroups.detect()
+        if self.cgroups is not None:
+            log.info("limits enforced by cgroup v2 under %s", self.cgroups.base)
         self.broker_rpc: AsyncRpcClient | None = None
 
     # -- sockets ---------------------------------------------------------------------
@@ -130,6 +134,11 @@ class Arbiter:
         return argv, env, json.dumps(spec).encode()
 
     def _on_spawned(self, inst: Instance, spawned: Spawned) -> None:
+        if self.cgroups is not None and inst.cfg.role == "worker":
+            try:
+                self.cgroups.place(inst.id, spawned.pid, inst.cfg.limits)
+            except OSError as exc:
+                log.warning("%s: cgroup placement failed (%s); sampling instead", inst.id, exc)
         for fd, stream in ((spawned.stdout, "stdout"), (spawned.stderr, "stderr")):
             if fd is not None:
                 self.logbook.attach(inst.id, fd, stream, self.sys.watch_fd, self.sys.unwatch_fd)
@@ -265,8 +274,8 @@ class Arbiter:
 
     def _engage_throttle(self, inst: Instance) -> None:
         share = inst.cfg.limits.get("max_cpu_share")
-        if not share or float(share) >= 100 or inst.pid is None:
-            return
+        if not share or float(share) >= 100 or inst.pid is None or self.cgroups is not None:
+            return  # (with cgroups the kernel enforces cpu.max)
         throttle = self.throttles[inst.id] = CpuThrottle(self.sys, inst, float(share))
 
         async def cycle() -> None:
@@ -316,6 +325,8 @@ class Arbiter:
                 if inst.pid and inst.last_heartbeat else None,
                 "limits": inst.cfg.limits, "dropped": c.get("dropped", 0),
                 "bus": bus, "spam_pps": inst.counters.get("spam_pps"),
+                "enforcement": "cgroup" if self.cgroups and inst.cfg.role == "worker"
+                else "sampling",
                 "throttled_s": round(self.throttles[inst.id].throttled_s, 1)
                 if inst.id in self.throttles else 0.0,
             })
@@ -394,6 +405,7 @@ class Arbiter:
         return cfgmod.load_connections(self.paths.config, self.settings)
 
     def _system_config(self, iid: str, role: str) -> InstanceConfig:
+        # The broker and the UI run above the device workers (default nice 5).
         limits = {**self.settings.limits, "max_ram_mb": 512, "nice": -2 if os.geteuid() == 0
                   else 0, "heartbeat_s": 5}
         return InstanceConfig(id=iid, type=role, name=iid, role=role, limits=limits)
@@ -469,6 +481,8 @@ class Arbiter:
         async with self.lock(inst.id):
             await self.stop_instance(inst, "removed by reload")
             self.instances.pop(inst.id, None)
+            if self.cgroups is not None:
+                self.cgroups.remove(inst.id)
 
     async def _replace(self, inst: Instance, cfg: InstanceConfig) -> None:
         async with self.lock(inst.id):

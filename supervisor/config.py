@@ -21,7 +21,7 @@ ROUTING = "routing.json"
 SETTINGS = "edgeos.json"
 
 DEFAULT_LIMITS: dict[str, Any] = {
-    "nice": 0,
+    "nice": 5,  # device workers run below the broker and the admin UI (nice 0)
     "max_ram_mb": 256,
     "max_cpu_share": 100,
     "max_pps": 500,
@@ -48,9 +48,13 @@ class Settings:
     restart: dict[str, Any] = field(default_factory=dict)
     log_level: str = "INFO"
 
-    def limits_for(self, type_name: str, own: dict[str, Any]) -> dict[str, Any]:
-        """Defaults, then the type's overrides, then the instance's own limits."""
-        return {**self.limits, **self.types.get(type_name, {}).get("limits", {}), **own}
+    def limits_for(self, type_name: str, own: dict[str, Any],
+                   type_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Global defaults, the type's own defaults (its manifest's ``default_limits``, so a
+        heavy plugin can ask to run below the others), edgeos.json's overrides for the
+        type, then the instance's own limits."""
+        return {**self.limits, **(type_defaults or {}),
+                **self.types.get(type_name, {}).get("limits", {}), **own}
 
 
 def read_json(path: Path) -> Any:
@@ -105,7 +109,8 @@ def validate_connections(doc: Any, settings: Settings,
         out.append(InstanceConfig(
             id=iid, type=type_name, name=entry.get("name", iid),
             enabled=entry.get("enabled", True), config=config,
-            limits=settings.limits_for(type_name, entry.get("limits", {})),
+            limits=settings.limits_for(type_name, entry.get("limits", {}),
+                                       manifest.get("default_limits")),
             critical=entry.get("critical", False), failsafe=entry.get("failsafe", {})))
     if problems:
         raise ConfigError(problems)

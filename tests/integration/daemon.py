@@ -56,6 +56,7 @@ class Daemon:
         self.args = ["--config", str(self.config), "--data", str(self.data), "--run",
                      str(self.run), *(["--headless"] if headless else []), *(extra_args or [])]
         self.env = {**os.environ, **(env or {})}
+        self.command = [str(BIN / "edgeos")]
         self.proc: subprocess.Popen[str] | None = None
         self._client: RpcClient | None = None
 
@@ -70,7 +71,7 @@ class Daemon:
     # -- lifecycle -------------------------------------------------------------------
     def start(self, wait: bool = True, timeout: float = 30) -> Daemon:
         self.log = open(self.root / "daemon.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen([str(BIN / "edgeos"), *self.args], stdout=self.log,
+        self.proc = subprocess.Popen([*self.command, *self.args], stdout=self.log,
                                      stderr=subprocess.STDOUT, text=True, env=self.env)
         if wait:
             self.wait_for(lambda: addresses.socket_path(self.run, addresses.CONTROL).exists(),
