@@ -1,16 +1,26 @@
-"""The admin UI process: Tornado on the configured host/port, talking to the
-supervisor's control endpoint like any other client."""
+"""The admin UI process: Tornado on the configured host/port, a client of the
+supervisor's control endpoint and events feed and of the broker's change feed."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import logging
 import signal
+import ssl
+from pathlib import Path
 from typing import Any
 
-import tornado.web
 import zmq.asyncio
 
+from admin_ui.app import make_app
+from admin_ui.auth import ADMIN_USER, AuthStore
+from admin_ui.context import Ui
+from admin_ui.hub import Hub, keep_running
+from admin_ui.plugins import Plugins
+from admin_ui.sessions import LoginLimiter, SessionStore
+from admin_ui.widgets import WidgetStore
 from ipc import addresses
 from ipc.child import InstanceSpec, SupervisorLink
 from ipc.rpc import AsyncRpcClient, RpcError
@@ -18,37 +28,66 @@ from ipc.rpc import AsyncRpcClient, RpcError
 log = logging.getLogger("admin_ui")
 
 
-class HealthHandler(tornado.web.RequestHandler):
-    """``GET /health``: 200 when the supervisor answers, 503 otherwise. No auth."""
+def announce_first_password(auth: AuthStore) -> None:
+    """First start: create the admin password and show it once (stderr -> the log)."""
+    password = auth.ensure_admin_password()
+    if password is not None:
+        log.warning("FIRST START: admin password for user %r is: %s  (shown once; change it "
+                    "with 'edgectl passwd')", ADMIN_USER, password)
 
-    async def get(self) -> None:
-        control: AsyncRpcClient = self.settings["control"]
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_context(web: dict[str, Any]) -> ssl.SSLContext | None:
+    """``web.certfile``/``web.keyfile`` turn on HTTPS (and Secure cookies)."""
+    if not web.get("certfile"):
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(web["certfile"], web.get("keyfile"))
+    return ctx
+
+
+async def sync_mode(ui: Ui) -> None:
+    """The events feed tells mode changes; the mode at start comes from ``status``."""
+    while True:
         try:
-            status = await control.call("status", timeout=2.0)
-        except RpcError as exc:
-            self.set_status(503)
-            self.write({"status": "unavailable", "detail": str(exc)})
-            return
-        self.write({"status": "ok", "mode": status["mode"],
-                    "instances": len(status["instances"])})
-
-
-def make_app(control: AsyncRpcClient) -> tornado.web.Application:
-    return tornado.web.Application([(r"/health", HealthHandler)], control=control)
+            status = await ui.control.call("status", timeout=5)
+        except RpcError:
+            await asyncio.sleep(1)
+            continue
+        ui.hub.mode = status["mode"]
+        return
 
 
 async def serve(spec: InstanceSpec) -> int:
     ctx = zmq.asyncio.Context()
     link = SupervisorLink(ctx, spec)
     link.hello()
-    control = AsyncRpcClient(ctx, addresses.endpoint(spec.run_dir, addresses.CONTROL))
+    data_dir, config_dir, run_dir = Path(spec.data_dir), Path(spec.config_dir), Path(spec.run_dir)
     web: dict[str, Any] = spec.extra.get("web", {})
     host, port = web.get("host", "127.0.0.1"), int(web.get("port", 8080))
-    if host in ("0.0.0.0", "::", ""):
-        log.warning("admin UI bound to all interfaces (%s): reachable from the network", host)
-    server = make_app(control).listen(port, address=host)
-    log.info("admin UI on http://%s:%d", host, port)
-    heartbeat = asyncio.create_task(link.heartbeat_loop(lambda: {}))
+    ssl_ctx = tls_context(web)
+    ui = Ui(ctx=ctx, run_dir=run_dir, data_dir=data_dir, config_dir=config_dir,
+            control=AsyncRpcClient(ctx, addresses.endpoint(run_dir, addresses.CONTROL)),
+            auth=AuthStore(data_dir), sessions=SessionStore(), limiter=LoginLimiter(),
+            hub=Hub(ctx, run_dir), widgets=WidgetStore(config_dir, data_dir / "backups"),
+            plugins=Plugins(data_dir), tls=ssl_ctx is not None)
+    announce_first_password(ui.auth)
+    if not is_loopback(host):
+        log.warning("admin UI bound to %s: reachable from the network%s", host or "all "
+                    "interfaces", "" if ssl_ctx else " WITHOUT TLS (passwords travel in clear)")
+    server = make_app(ui).listen(port, address=host, ssl_options=ssl_ctx)
+    log.info("admin UI on %s://%s:%d", "https" if ssl_ctx else "http", host, port)
+    tasks = [asyncio.create_task(keep_running(ui.hub)), asyncio.create_task(sync_mode(ui)),
+             asyncio.create_task(link.heartbeat_loop(lambda: {
+                 "websockets": len(ui.hub.clients), "sessions": len(ui.sessions.sessions)}))]
     link.ready()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -56,8 +95,13 @@ async def serve(spec: InstanceSpec) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     server.stop()
-    heartbeat.cancel()
-    control.close()
+    for client in list(ui.hub.clients):
+        with contextlib.suppress(Exception):
+            client.close()  # type: ignore[attr-defined]
+    for task in tasks:
+        task.cancel()
+    ui.hub.close()
+    ui.control.close()
     link.close()
-    ctx.term()
+    ctx.destroy(linger=0)
     return 0

@@ -29,7 +29,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def test_nice_read_back_from_proc(daemon_factory) -> None:
-    d = daemon_factory([sim("n5", limits={"nice": 5}), sim("n12", limits={"nice": 12})]).start()
+    d = daemon_factory([sim("n5", limits={"nice": 5}), sim("n12", limits={"nice": 12}),
+                        sim("default")]).start()
+    # by role: device workers default to nice 5, below the broker
+    assert int(proc_stat(d.instance("default")["pid"])[16]) == 5
+    assert int(proc_stat(d.instance("broker")["pid"])[16]) <= 0
     assert int(proc_stat(d.instance("n5")["pid"])[16]) == 5
     assert int(proc_stat(d.instance("n12")["pid"])[16]) == 12
     assert d.instance("n12")["nice"] == 12
