@@ -4,11 +4,13 @@ the OS (/proc), not from the supervisor's own bookkeeping."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import psutil
 import pytest
 import zmq
 
@@ -29,8 +31,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 def test_nice_read_back_from_proc(daemon_factory) -> None:
-    d = daemon_factory([sim("n5", limits={"nice": 5}), sim("n12", limits={"nice": 12}),
+    d = daemon_factory([sim("n5", limits={"nice": 5}),
+                        sim("n12", limits={"nice": 12, "ionice": 7, "cpu_affinity": [0]}),
                         sim("default")]).start()
+    pid12 = d.instance("n12")["pid"]
+    assert os.sched_getaffinity(pid12) == {0}
+    assert psutil.Process(pid12).ionice().value == 7
     # by role: device workers default to nice 5, below the broker
     assert int(proc_stat(d.instance("default")["pid"])[16]) == 5
     assert int(proc_stat(d.instance("broker")["pid"])[16]) <= 0
