@@ -30,6 +30,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/supervisor.py
 	$(BIN)/python bench/router.py
+	$(BIN)/python bench/modbus.py
+	$(BIN)/python bench/ads.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
