@@ -192,11 +192,3 @@ def test_edgectl_exit_codes(daemon_factory, tmp_path) -> None:
     assert d.ctl("satellites").returncode == 1  # not built yet: refused
     unreachable = d.ctl("--run", str(tmp_path / "nowhere"), "status")
     assert unreachable.returncode == 3
-
-
-def test_nice_is_applied_to_the_process(daemon_factory) -> None:
-    d = daemon_factory([sim("nice5", limits={"nice": 5})]).start()
-    pid = d.instance("nice5")["pid"]
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    assert int(fields[16]) == 5  # field 19 of /proc/PID/stat: nice
