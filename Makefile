@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/router.py
 	$(BIN)/python bench/modbus.py
 	$(BIN)/python bench/ads.py
+	$(BIN)/python bench/admin_ui.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

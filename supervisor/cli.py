@@ -81,6 +81,8 @@ async def serve(args: argparse.Namespace, paths: Paths, profile: str) -> int:
             print(f"edgeos: {line}", file=sys.stderr)
         return 1
     arbiter.bind()
+    if not args.headless:
+        announce_first_password(paths)
     controller = Controller(arbiter)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -114,6 +116,17 @@ async def serve(args: argparse.Namespace, paths: Paths, profile: str) -> int:
         controller.close()
         arbiter.close()
     return 0
+
+
+def announce_first_password(paths: Paths) -> None:
+    """On the very first start, generate the admin password and show it once, here on
+    the daemon's own terminal/journal (it is stored only as a salted scrypt hash)."""
+    from admin_ui.auth import ADMIN_USER, AuthStore
+
+    password = AuthStore(paths.data).ensure_admin_password()
+    if password is not None:
+        print(f"edgeos: FIRST START: admin password for user {ADMIN_USER!r} is: {password}  "
+              "(shown once; change it with 'edgectl passwd')", file=sys.stderr, flush=True)
 
 
 async def _watchdog(interval: float) -> None:

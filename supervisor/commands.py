@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
+from supervisor import config as cfgmod
 from supervisor.config import ConfigError
+from supervisor.files import atomic_write_json
 from supervisor.process import ALIVE, Instance, State
 
 if TYPE_CHECKING:
@@ -288,6 +290,67 @@ class System(Command):
 
         return {**host(), "performance": self.arbiter.performance, "mode": self.arbiter.mode,
                 "headless": self.arbiter.headless}
+
+
+class RoutesCommand(Command):
+    """Base: check a routing document with the broker's own loader."""
+
+    def check(self, doc: Any, ids: list[str] | None = None) -> Any:
+        from ipc.routing import RoutingError, load_routing
+
+        ids = [i.id for i in self.arbiter.workers()] if ids is None else ids
+        try:
+            return load_routing(doc, source=cfgmod.ROUTING, instance_ids=[*ids, "log"])
+        except RoutingError as exc:
+            raise RpcError("invalid routing.json, routes unchanged", BAD_REQUEST,
+                           exc.errors) from None
+
+
+class ValidateRoutes(RoutesCommand):
+    """Check a routing document against the running instances without applying it."""
+
+    name = "validate_routes"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return {"warnings": self.check(args.get("doc")).warnings}
+
+
+class SaveRoutes(RoutesCommand):
+    """Replace routing.json (checked, atomic, backed up) and put it in force."""
+
+    name = "save_routes"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        doc = args.get("doc")
+        self.check(doc)
+        atomic_write_json(self.arbiter.paths.config / cfgmod.ROUTING, doc,
+                          backup_dir=self.arbiter.paths.backups)
+        return await self.arbiter.broker_call("reload", instances=self.arbiter.instance_table())
+
+
+class Connections(RoutesCommand):
+    """Show connections.json, or replace it with ``doc`` (checked, atomic, backed up)
+    and apply it like ``reload``."""
+
+    name = "connections"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        path = self.arbiter.paths.config / cfgmod.CONNECTIONS
+        doc = args.get("doc")
+        if doc is None:
+            return cfgmod.read_json(path) if path.exists() else {"version": "1.0",
+                                                                 "connections": []}
+        try:
+            configs = cfgmod.validate_connections(
+                doc, cfgmod.load_settings(self.arbiter.paths.config))
+        except ConfigError as exc:
+            raise RpcError("invalid connections.json, nothing changed", BAD_REQUEST,
+                           exc.errors) from None
+        routes = self.arbiter.paths.config / cfgmod.ROUTING
+        if routes.exists():  # the routes in force must still resolve: refuse before writing
+            self.check(cfgmod.read_json(routes), [c.id for c in configs])
+        atomic_write_json(path, doc, backup_dir=self.arbiter.paths.backups)
+        return await Reload(self.arbiter).execute({})
 
 
 class NotYet(Command):

@@ -1,0 +1,31 @@
+"""Everything the handlers share, passed to Tornado as the ``edge`` setting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import zmq.asyncio
+
+from admin_ui.auth import AuthStore
+from admin_ui.hub import Hub
+from admin_ui.plugins import Plugins
+from admin_ui.sessions import LoginLimiter, SessionStore
+from admin_ui.widgets import WidgetStore
+from ipc.rpc import AsyncRpcClient
+
+
+@dataclass
+class Ui:
+    ctx: zmq.asyncio.Context
+    run_dir: Path
+    data_dir: Path
+    config_dir: Path
+    control: AsyncRpcClient
+    auth: AuthStore
+    sessions: SessionStore
+    limiter: LoginLimiter
+    hub: Hub
+    widgets: WidgetStore
+    plugins: Plugins
+    tls: bool = False

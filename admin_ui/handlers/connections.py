@@ -1,0 +1,129 @@
+"""Connections: the entries of connections.json joined with their live status.
+
+Changes go through the supervisor (``connections`` with a ``doc``), which writes the
+file atomically with a backup and reloads only what changed. The UI checks an entry
+first with the same validation the daemon uses, so a bad form comes back as a 400
+listing every problem, and the file is not touched.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from admin_ui.handlers.base import LONG_RPC_S, ApiError, ApiHandler
+from admin_ui.handlers.instances import ID_SCHEMA
+from supervisor import config as cfgmod
+
+ENTRY_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "type"],
+    "properties": {"id": ID_SCHEMA, "type": {"type": "string", "minLength": 1},
+                   "name": {"type": "string"}, "enabled": {"type": "boolean"},
+                   "critical": {"type": "boolean"}, "config": {"type": "object"},
+                   "limits": {"type": "object"}, "failsafe": {"type": "object"}},
+}
+
+
+class ConnectionsBase(ApiHandler):
+    tag = "connections"
+
+    async def load(self) -> dict[str, Any]:
+        doc = await self.rpc("connections")
+        doc.setdefault("connections", [])
+        return doc
+
+    async def save(self, doc: dict[str, Any]) -> Any:
+        settings = cfgmod.load_settings(self.edge.config_dir)
+        try:
+            cfgmod.validate_connections(doc, settings)
+        except cfgmod.ConfigError as exc:
+            raise ApiError(400, "invalid connection", exc.errors) from None
+        return await self.rpc("connections", timeout=LONG_RPC_S, doc=doc)
+
+    def check_type(self, entry: dict[str, Any]) -> None:
+        if entry["type"] in self.edge.plugins.disabled():
+            raise ApiError(409, f"the plugin {entry['type']!r} is disabled")
+
+    async def runtime(self) -> dict[str, dict[str, Any]]:
+        status = await self.rpc("status")
+        return {i["id"]: i for i in status["instances"]}
+
+    @staticmethod
+    def find(doc: dict[str, Any], cid: str) -> int:
+        for n, entry in enumerate(doc["connections"]):
+            if entry.get("id") == cid:
+                return n
+        raise ApiError(404, f"no connection {cid!r}")
+
+
+class Connections(ConnectionsBase):
+    bodies = {"POST": ENTRY_BODY}
+
+    async def get(self) -> None:
+        """Every configured connection with its live status (``runtime``: the figures of
+        the instance, null while it has never run)."""
+        doc, live = await self.load(), await self.runtime()
+        self.send({"version": doc.get("version", "1.0"),
+                   "connections": [{**e, "runtime": live.get(e.get("id"))}
+                                   for e in doc["connections"]]})
+
+    async def post(self) -> None:
+        """Add a connection (409 if the id exists); it starts when enabled."""
+        entry = self.json_body()
+        self.check_type(entry)
+        doc = copy.deepcopy(await self.load())
+        if any(e.get("id") == entry["id"] for e in doc["connections"]):
+            raise ApiError(409, f"a connection {entry['id']!r} exists")
+        doc["connections"].append(entry)
+        report = await self.save(doc)
+        self.send({"connection": entry, "reload": report}, 201)
+
+
+class ConnectionItem(ConnectionsBase):
+    path_params = {"id": ID_SCHEMA}
+    bodies = {"PUT": ENTRY_BODY}
+
+    async def get(self, cid: str) -> None:
+        """One connection's entry and live status."""
+        doc = await self.load()
+        entry = doc["connections"][self.find(doc, cid)]
+        self.send({**entry, "runtime": (await self.runtime()).get(cid)})
+
+    async def put(self, cid: str) -> None:
+        """Replace a connection's entry (the id must stay); it restarts if it changed."""
+        entry = self.json_body()
+        if entry["id"] != cid:
+            raise ApiError(400, "the id in the body differs from the URL")
+        self.check_type(entry)
+        doc = copy.deepcopy(await self.load())
+        doc["connections"][self.find(doc, cid)] = entry
+        self.send({"connection": entry, "reload": await self.save(doc)})
+
+    async def delete(self, cid: str) -> None:
+        """Remove a connection: its instance is stopped and forgotten."""
+        doc = copy.deepcopy(await self.load())
+        del doc["connections"][self.find(doc, cid)]
+        self.send({"deleted": cid, "reload": await self.save(doc)})
+
+
+class ConnectionStats(ConnectionsBase):
+    path_params = {"id": ID_SCHEMA}
+
+    async def get(self, cid: str) -> None:
+        """The live figures of one connection's instance."""
+        self.send((await self.rpc("status", id=cid))["instances"][0])
+
+
+class ConnectionSwitch(ConnectionsBase):
+    path_params = {"id": ID_SCHEMA, "action": {"enum": ["connect", "disconnect"]}}
+
+    async def post(self, cid: str, action: str) -> None:
+        """disconnect: cut the instance from the router (it keeps running); connect: put
+        it back, or start it when it is not running."""
+        if action == "disconnect":
+            self.send(await self.rpc("disconnect", timeout=LONG_RPC_S, id=cid))
+            return
+        inst = (await self.rpc("status", id=cid))["instances"][0]
+        cmd = "reconnect" if inst["status"] == "disconnected" else "start"
+        self.send(await self.rpc(cmd, timeout=LONG_RPC_S, id=cid))

@@ -1,0 +1,64 @@
+"""Widgets: CRUD on config/widgets.json, import and export."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from admin_ui.handlers.base import ApiError, ApiHandler
+from admin_ui.widgets import ID_RE, IMPORT_SCHEMA, WIDGET_SCHEMA, WidgetError
+
+
+class WidgetsBase(ApiHandler):
+    tag = "widgets"
+
+    def store_call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except WidgetError as exc:
+            raise ApiError(exc.status, str(exc)) from None
+
+
+class Widgets(WidgetsBase):
+    bodies = {"POST": WIDGET_SCHEMA}
+
+    async def get(self) -> None:
+        """Every widget, keyed by id."""
+        self.send(self.store_call(self.edge.widgets.doc))
+
+    async def post(self) -> None:
+        """Create a widget (id generated when absent; 409 when it exists)."""
+        self.send(self.store_call(self.edge.widgets.create, self.json_body()), 201)
+
+
+class WidgetItem(WidgetsBase):
+    path_params = {"id": {"type": "string", "pattern": ID_RE}}
+    bodies = {"PUT": WIDGET_SCHEMA}
+
+    async def get(self, wid: str) -> None:
+        """One widget."""
+        self.send(self.store_call(self.edge.widgets.get, wid))
+
+    async def put(self, wid: str) -> None:
+        """Replace a widget."""
+        self.send(self.store_call(self.edge.widgets.replace, wid, self.json_body()))
+
+    async def delete(self, wid: str) -> None:
+        """Delete a widget."""
+        self.store_call(self.edge.widgets.delete, wid)
+        self.send({"deleted": wid})
+
+
+class WidgetImport(WidgetsBase):
+    bodies = {"POST": IMPORT_SCHEMA}
+
+    async def post(self) -> None:
+        """Import widgets: ``mode`` merge (default; same ids are replaced) or replace all."""
+        self.send(self.store_call(self.edge.widgets.import_doc, self.json_body()))
+
+
+class WidgetExport(WidgetsBase):
+    async def get(self) -> None:
+        """The whole widgets document as a download (the format import takes)."""
+        self.set_header("Content-Disposition", 'attachment; filename="widgets.json"')
+        self.send(self.store_call(self.edge.widgets.doc))

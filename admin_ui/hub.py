@@ -1,0 +1,134 @@
+"""One subscription to the supervisor's events feed, fanned out to the live sockets.
+
+The supervisor publishes ``stats`` (every instance, 1 Hz), ``state``, ``mode``,
+``error`` and ``log.<id>``. The hub keeps the latest stats and a short history per
+instance (for the sparklines a page shows as soon as it opens), encodes each message
+once and hands the same text to every client, whatever the number of browsers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Protocol
+
+import zmq
+import zmq.asyncio
+
+from ipc import addresses, protocol
+
+log = logging.getLogger(__name__)
+
+HISTORY_SAMPLES = 180  # 3 minutes at 1 Hz
+TOPICS = (b"stats", b"state", b"mode", b"error", b"log.")
+
+
+class Client(Protocol):
+    """What the hub needs of a live socket."""
+
+    follow_logs: str | None
+
+    def push_stats(self, text: str) -> None: ...
+    def push_event(self, text: str) -> None: ...
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class Hub:
+    def __init__(self, ctx: zmq.asyncio.Context, run_dir: Path | str) -> None:
+        self.sock = ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.RCVHWM, 10_000)
+        self.sock.connect(addresses.endpoint(run_dir, addresses.EVENTS))
+        for topic in TOPICS:
+            self.sock.setsockopt(zmq.SUBSCRIBE, topic)
+        self.clients: set[Client] = set()
+        self.instances: list[dict[str, Any]] = []
+        self.stats_at = 0.0  # monotonic time of the last stats message
+        self.mode = "normal"
+        self.mode_record: dict[str, Any] = {}
+        self.history: dict[str, deque[list[float]]] = {}
+
+    def fresh(self, max_age_s: float = 3.0) -> bool:
+        """True when the last stats are recent enough to answer from."""
+        return bool(self.instances) and time.monotonic() - self.stats_at < max_age_s
+
+    def history_doc(self) -> dict[str, list[list[float]]]:
+        """Per instance ``[ts_ms, cpu_percent, memory_mb, pps_in, pps_out]`` samples."""
+        return {iid: list(samples) for iid, samples in self.history.items()}
+
+    async def run(self) -> None:
+        while True:
+            try:
+                topic, body = await self.sock.recv_multipart()
+                msg = protocol.unpack(body)
+            except (ValueError, zmq.ZMQError) as exc:
+                log.debug("bad event: %s", exc)
+                continue
+            self.dispatch(topic.decode(errors="replace"), msg)
+
+    def dispatch(self, topic: str, msg: Any) -> None:
+        if topic == "stats" and isinstance(msg, list):
+            self._on_stats(msg)
+        elif topic == "mode" and isinstance(msg, dict):
+            self.mode = str(msg.get("mode", self.mode))
+            self.mode_record = msg
+            self._broadcast({"type": "mode", **msg})
+        elif topic in ("state", "error"):
+            self._broadcast({"type": topic, **msg} if isinstance(msg, dict) else
+                            {"type": topic, "data": msg})
+        elif topic.startswith("log."):
+            iid = topic[4:]
+            text = None
+            for client in list(self.clients):
+                if client.follow_logs == iid:
+                    text = text or dumps({"type": "log", "entry": msg})
+                    client.push_event(text)
+
+    def _on_stats(self, instances: list[dict[str, Any]]) -> None:
+        self.instances = instances
+        self.stats_at = time.monotonic()
+        now = protocol.now_ms()
+        seen = set()
+        for inst in instances:
+            iid = inst.get("id")
+            seen.add(iid)
+            samples = self.history.setdefault(iid, deque(maxlen=HISTORY_SAMPLES))
+            samples.append([now, inst.get("cpu_percent") or 0, inst.get("memory_mb") or 0,
+                            inst.get("pps_in") or 0, inst.get("pps_out") or 0])
+        for gone in set(self.history) - seen:
+            del self.history[gone]
+        if self.clients:
+            text = dumps({"type": "stats", "ts": now, "mode": self.mode,
+                          "instances": instances})
+            for client in list(self.clients):
+                client.push_stats(text)
+
+    def _broadcast(self, doc: dict[str, Any]) -> None:
+        if self.clients:
+            text = dumps(doc)
+            for client in list(self.clients):
+                client.push_event(text)
+
+    def close(self) -> None:
+        with contextlib.suppress(zmq.ZMQError):
+            self.sock.close(0)
+
+
+async def keep_running(hub: Hub) -> None:
+    """Run the hub, logging (not dying on) an unexpected error."""
+    while True:
+        try:
+            await hub.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("event hub failed; restarting it")
+            await asyncio.sleep(1)

@@ -1,0 +1,81 @@
+// The one live socket of the page: stats, events, log lines and datapoint changes.
+// Reconnects by itself and re-sends what the page subscribed to.
+const listeners = new Map();
+let socket = null;
+let prefixes = [];
+let logsOf = null;
+let retry = 500;
+
+export const state = {instances: [], mode: "normal", history: {}, user: null, role: null};
+
+export function on(type, fn) {
+  if (!listeners.has(type)) listeners.set(type, new Set());
+  listeners.get(type).add(fn);
+  return () => listeners.get(type).delete(fn);
+}
+
+function emit(type, msg) {
+  for (const fn of listeners.get(type) || []) {
+    try { fn(msg); } catch (e) { console.error(e); }
+  }
+}
+
+function send(doc) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(doc));
+}
+
+export function subscribe(list) {
+  prefixes = [...new Set(list.filter((p) => p))].slice(0, 50);
+  send({op: "subscribe", prefixes});
+}
+
+export function followLogs(id) {
+  logsOf = id || null;
+  send({op: "logs", id: logsOf});
+}
+
+const HISTORY = 180;
+
+function remember(instances, ts) {
+  for (const i of instances) {
+    const h = state.history[i.id] || (state.history[i.id] = []);
+    h.push([ts, i.cpu_percent || 0, i.memory_mb || 0, i.pps_in || 0, i.pps_out || 0]);
+    if (h.length > HISTORY) h.splice(0, h.length - HISTORY);
+  }
+}
+
+export function connect() {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  socket = new WebSocket(`${proto}//${location.host}/api/ws`);
+  socket.onopen = () => {
+    retry = 500;
+    document.getElementById("live-dot").classList.add("on");
+    if (prefixes.length) send({op: "subscribe", prefixes});
+    if (logsOf) send({op: "logs", id: logsOf});
+    emit("open", {});
+  };
+  socket.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (msg.type === "hello") {
+      state.history = msg.history || {};
+      state.mode = msg.mode;
+      emit("mode", {mode: msg.mode});
+    } else if (msg.type === "stats") {
+      state.instances = msg.instances;
+      remember(msg.instances, msg.ts || Date.now());
+      if (msg.mode && msg.mode !== state.mode) {
+        state.mode = msg.mode;
+        emit("mode", {mode: msg.mode});
+      }
+    } else if (msg.type === "mode") {
+      state.mode = msg.mode;
+    }
+    emit(msg.type, msg);
+  };
+  socket.onclose = () => {
+    document.getElementById("live-dot").classList.remove("on");
+    socket = null;
+    setTimeout(connect, retry);
+    retry = Math.min(retry * 2, 10000);
+  };
+}

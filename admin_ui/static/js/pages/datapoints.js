@@ -1,0 +1,122 @@
+// Datapoints: one tree over all instances, search, live values of the open level only,
+// and writing to writable points.
+import {api} from "../api.js";
+import * as live from "../live.js";
+import {clear, fmtTime, fmtValue, h, parseValue, showError, toast} from "../ui.js";
+
+const LIMIT = 500;
+
+export default {
+  title: "Datapoints",
+  mount(root, params) {
+    const prefix = params.get("prefix") || "";
+    const q = params.get("q") || "";
+    const rows = new Map();  // address -> {row, value, ts, quality}
+    const crumbs = h("nav", {class: "crumbs", id: "crumbs", "aria-label": "tree path"});
+    const nodes = h("div", {class: "nodes", id: "dp-nodes"});
+    const tbody = h("tbody");
+    const note = h("p", {class: "muted", id: "dp-note"});
+    const search = h("input", {type: "search", id: "dp-search", value: q,
+                               placeholder: prefix ? `search under ${prefix}` : "search all",
+                               "aria-label": "search"});
+    const form = h("form", {class: "toolbar", onsubmit: (ev) => {
+      ev.preventDefault();
+      const p = new URLSearchParams({prefix});
+      if (search.value) p.set("q", search.value);
+      location.hash = `#/datapoints?${p}`;
+    }}, h("h1", {text: "Datapoints"}), h("span", {class: "spacer"}), search,
+       h("button", {type: "submit", class: "btn"}, "Search"));
+    root.append(form, crumbs, nodes,
+      h("div", {class: "table-wrap"}, h("table", {id: "dp-table"},
+        h("thead", {}, h("tr", {}, h("th", {text: "Datapoint"}), h("th", {text: "Value"}),
+          h("th", {text: "Unit"}), h("th", {class: "hide-narrow", text: "Quality"}),
+          h("th", {class: "hide-narrow", text: "Updated"}), h("th", {text: ""}))), tbody)),
+      note);
+
+    const go = (p) => `#/datapoints?${new URLSearchParams({prefix: p})}`;
+    crumbs.append(h("a", {href: go(""), text: "all"}));
+    let acc = "";
+    for (const part of prefix.split(".").filter(Boolean)) {
+      acc += `${part}.`;
+      crumbs.append(h("span", {class: "muted", text: "›"}), h("a", {href: go(acc), text: part}));
+    }
+
+    async function write(address, input) {
+      const value = parseValue(input.value);
+      try {
+        await api("PUT", `/api/datapoints/${encodeURIComponent(address)}`, {value});
+        toast(`${address} ← ${fmtValue(value)}`, "ok");
+      } catch (e) { showError(e); }
+    }
+
+    function row(dp) {
+      const label = q ? dp.address : dp.address.slice(prefix.length);
+      const valueCell = h("td", {class: "value", dataset: {field: "value"}, text: fmtValue(dp.value)});
+      const tsCell = h("td", {class: "hide-narrow muted", text: fmtTime(dp.ts)});
+      const qCell = h("td", {class: "hide-narrow", text: `${dp.quality}${dp.ack ? "" : " (cmd)"}`});
+      let writeCell = h("td");
+      if (dp.meta && dp.meta.writable) {
+        const input = h("input", {"aria-label": `new value for ${dp.address}`,
+                                  value: fmtValue(dp.value)});
+        writeCell = h("td", {}, h("form", {class: "write-form admin-only", onsubmit: (ev) => {
+          ev.preventDefault(); write(dp.address, input);
+        }}, input, h("button", {type: "submit", class: "btn small primary"}, "Write")));
+      }
+      const tr = h("tr", {dataset: {address: dp.address}},
+        h("td", {class: "mono", title: dp.address, text: label}), valueCell,
+        h("td", {text: dp.unit || ""}), qCell, tsCell, writeCell);
+      rows.set(dp.address, {tr, valueCell, tsCell, qCell});
+      return tr;
+    }
+
+    function onChanges(msg) {
+      const touched = [];
+      for (const [address, value, ts, quality, ack] of msg.items) {
+        const r = rows.get(address);
+        if (!r) continue;
+        r.valueCell.textContent = fmtValue(value);
+        r.tsCell.textContent = fmtTime(ts);
+        r.qCell.textContent = `${quality}${ack ? "" : " (cmd)"}`;
+        touched.push(r.tr);
+      }
+      if (!touched.length) return;
+      touched.forEach((tr) => tr.classList.remove("flash"));
+      void tbody.offsetWidth;  // one reflow restarts every row's animation
+      touched.forEach((tr) => tr.classList.add("flash"));
+    }
+
+    async function load() {
+      try {
+        if (q) {
+          const res = await api("GET", `/api/datapoints?${new URLSearchParams({prefix, q, limit: LIMIT})}`);
+          clear(nodes);
+          clear(tbody).append(...res.datapoints.map(row));
+          note.textContent = `${res.total} match${res.total === 1 ? "" : "es"}` +
+            (res.total > res.datapoints.length ? `, showing ${res.datapoints.length}` : "");
+          const addrs = res.datapoints.map((d) => d.address);
+          live.subscribe(addrs.length <= 50 ? addrs : (prefix ? [prefix] : []));
+          return;
+        }
+        const res = await api("GET", `/api/datapoints?${new URLSearchParams({prefix, limit: LIMIT})}`);
+        clear(nodes).append(...res.children.map((c) => h("a", {
+          class: "node", href: go(c.prefix), dataset: {prefix: c.prefix}},
+          h("span", {class: "mono", text: c.name}), h("span", {class: "count", text: String(c.count)}))));
+        clear(tbody).append(...res.datapoints.map(row));
+        note.textContent = res.leaves_total > res.datapoints.length
+          ? `showing ${res.datapoints.length} of ${res.leaves_total} here; search to narrow`
+          : `${res.total} datapoint${res.total === 1 ? "" : "s"} under ${prefix || "all instances"}`;
+        // live values only for what this level shows
+        live.subscribe(res.datapoints.length ? [prefix] : []);
+      } catch (e) {
+        note.textContent = "";
+        clear(tbody);
+        showError(e);
+      }
+    }
+
+    const off = live.on("changes", onChanges);
+    const offOpen = live.on("open", load);
+    load();
+    return () => { off(); offOpen(); };
+  },
+};
