@@ -1,0 +1,97 @@
+"""The ``webhook`` worker: every value routed to it becomes one HTTP request.
+
+Requests go out one at a time, in arrival order, from a bounded queue; a failed one is
+retried with exponential back-off before the next is sent. When the queue is full the
+oldest waiting value is dropped and counted (``dropped`` in stats), never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any, NamedTuple
+
+from ipc.protocol import now_ms
+from workers.runtime import Worker
+from workers.webhook import template
+from workers.webhook.delivery import Outcome, send
+
+
+class Pending(NamedTuple):
+    path: str
+    value: Any
+    ts: int
+
+
+class WebhookWorker(Worker):
+    """POSTs (or PUTs, ...) routed values to ``url``."""
+
+    type_name = "webhook"
+
+    async def setup(self) -> None:
+        c = self.config
+        self.url: str = c["url"]
+        self.method = str(c.get("method", "POST")).upper()
+        self.body_template: str | None = c.get("body")
+        self.headers = {str(k): str(v) for k, v in (c.get("headers") or {}).items()}
+        if self.method not in ("GET", "DELETE") and not any(
+                k.lower() == "content-type" for k in self.headers):
+            self.headers["Content-Type"] = "application/json"
+        self.timeout_s = float(c.get("timeout_s", 10))
+        self.retries = int(c.get("retries", 3))
+        self.backoff_s = float(c.get("backoff_s", 1))
+        self.backoff_max_s = float(c.get("backoff_max_s", 60))
+        self.queue: deque[Pending] = deque()
+        self.queue_max = int(c.get("queue_max", 1000))
+        self._wake = asyncio.Event()
+        self.sent = 0
+        self.failed = 0
+        self.retried = 0
+        self.dropped = 0
+        self.latency_ms: float | None = None
+        self.last_status: str | None = None
+
+    async def on_command(self, path: str, value: Any) -> None:
+        if len(self.queue) >= self.queue_max:
+            self.queue.popleft()
+            self.dropped += 1
+        self.queue.append(Pending(path, value, now_ms()))
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            while not self.queue:
+                self._wake.clear()
+                await self._wake.wait()
+            await self._deliver(self.queue.popleft())
+
+    async def _deliver(self, item: Pending) -> None:
+        values = template.fields(self.id, item.path, item.value, item.ts)
+        url = template.render(self.url, values, url=True)
+        data = None if self.method in ("GET", "DELETE") else template.body(
+            self.body_template, values)
+        outcome = Outcome(False, True, "not sent")
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.retried += 1
+                await asyncio.sleep(min(self.backoff_s * 2 ** (attempt - 1), self.backoff_max_s))
+            started = time.monotonic()
+            outcome = await asyncio.to_thread(send, url, self.method, self.headers, data,
+                                              self.timeout_s)
+            self.latency_ms = round((time.monotonic() - started) * 1000, 1)
+            self.last_status = outcome.detail
+            if outcome.ok:
+                self.sent += 1
+                return
+            self.log.info("%s %s failed (attempt %d): %s", self.method, url, attempt + 1,
+                          outcome.detail)
+            if not outcome.retry:
+                break
+        self.failed += 1
+        self.count_error(f"{self.method} {url}: {outcome.detail}")
+
+    def stats(self) -> dict[str, Any]:
+        return {"queued": len(self.queue), "sent": self.sent, "failed": self.failed,
+                "retried": self.retried, "dropped": self.dropped, "latency_ms": self.latency_ms,
+                "last_status": self.last_status, "packets_sent": self.sent + self.failed}
