@@ -88,11 +88,7 @@ class Arbiter:
     def _bind(self, kind: int, name: str) -> zmq.asyncio.Socket:
         sock = self.ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
-        path = addresses.socket_path(self.paths.run, name)
-        path.unlink(missing_ok=True)
-        sock.bind(addresses.endpoint(self.paths.run, name))
-        os.chmod(path, 0o600)
-        return sock
+        return addresses.bind(sock, self.paths.run, name)
 
     def publish(self, topic: str, body: Any) -> None:
         with contextlib.suppress(zmq.ZMQError):

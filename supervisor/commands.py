@@ -80,17 +80,24 @@ class Start(Command):
     name = "start"
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        inst = self.instance(args)
-        if self.arbiter.mode == "panic" and inst.cfg.role == "worker":
-            raise RpcError("the system is in panic mode; recover first", REFUSED)
+        inst = self.startable(args)
         async with self.arbiter.lock(inst.id):
             if inst.state == State.STOPPING:
                 await self.arbiter.wait_for(inst, lambda i: i.state not in ALIVE, 30)
-            inst.start("start requested")
-            await self.arbiter.wait_for(
-                inst, lambda i: i.state not in (State.STARTING, State.STOPPED),
-                inst.READY_TIMEOUT_S + 1)
+            await self.start_and_wait(inst, "start requested")
         return self.arbiter.status(inst.id)[0]
+
+    def startable(self, args: dict[str, Any]) -> Instance:
+        inst = self.instance(args)
+        if self.arbiter.mode == "panic" and inst.cfg.role == "worker":
+            raise RpcError("the system is in panic mode; recover first", REFUSED)
+        return inst
+
+    async def start_and_wait(self, inst: Instance, reason: str) -> None:
+        inst.start(reason)
+        await self.arbiter.wait_for(
+            inst, lambda i: i.state not in (State.STARTING, State.STOPPED),
+            inst.READY_TIMEOUT_S + 1)
 
 
 class Stop(Command):
@@ -105,21 +112,16 @@ class Stop(Command):
         return self.arbiter.status(inst.id)[0]
 
 
-class Restart(Command):
+class Restart(Start):
     """Stop an instance, then start it again."""
 
     name = "restart"
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        inst = self.instance(args)
-        if self.arbiter.mode == "panic" and inst.cfg.role == "worker":
-            raise RpcError("the system is in panic mode; recover first", REFUSED)
+        inst = self.startable(args)
         async with self.arbiter.lock(inst.id):
             await self.arbiter.stop_instance(inst, "restart requested")
-            inst.start("restart requested")
-            await self.arbiter.wait_for(
-                inst, lambda i: i.state not in (State.STARTING, State.STOPPED),
-                inst.READY_TIMEOUT_S + 1)
+            await self.start_and_wait(inst, "restart requested")
         return self.arbiter.status(inst.id)[0]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 import zmq
@@ -21,11 +20,7 @@ class Controller:
         self.arbiter = arbiter
         sock = arbiter.ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
-        path = addresses.socket_path(arbiter.paths.run, addresses.CONTROL)
-        path.unlink(missing_ok=True)
-        sock.bind(addresses.endpoint(arbiter.paths.run, addresses.CONTROL))
-        os.chmod(path, 0o600)
-        self.sock = sock
+        self.sock = addresses.bind(sock, arbiter.paths.run, addresses.CONTROL)
         self.server = RpcServer(sock, self.dispatch)
 
     async def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:

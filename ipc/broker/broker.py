@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import time
 from collections import defaultdict
@@ -67,11 +66,7 @@ class Broker:
     def _bind(self, kind: int, name: str, sync: bool = False) -> Any:
         sock = zmq.Socket(self.ctx, kind) if sync else self.ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
-        path = addresses.socket_path(self.spec.run_dir, name)
-        path.unlink(missing_ok=True)
-        sock.bind(addresses.endpoint(self.spec.run_dir, name))
-        os.chmod(path, 0o600)
-        return sock
+        return addresses.bind(sock, self.spec.run_dir, name)
 
     def _ids(self) -> list[str]:
         return [*self.instances, LOG_INSTANCE]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import termios  # pty/tty failures (EIO, EINVAL) surface as termios.error
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -132,7 +133,7 @@ class Master:
                 self.port, baudrate=self.baudrate, bytesize=serial.EIGHTBITS,
                 parity=serial.PARITY_EVEN, stopbits=serial.STOPBITS_ONE,
                 timeout=READ_SLICE_S, write_timeout=self.timeout_s + self._frame_s)
-        except (serial.SerialException, OSError, ValueError) as exc:
+        except (serial.SerialException, OSError, termios.error, ValueError) as exc:
             raise PortError(f"cannot open {self.port}: {exc}") from exc
         log.info("opened M-Bus port %s at %d baud", self.port, self.baudrate)
 
@@ -141,7 +142,7 @@ class Master:
             port, self._serial = self._serial, None
             try:
                 port.close()
-            except (serial.SerialException, OSError) as exc:
+            except (serial.SerialException, OSError, termios.error) as exc:
                 log.debug("closing %s: %s", self.port, exc)
 
     # -- requests ------------------------------------------------------------------
@@ -195,7 +196,7 @@ class Master:
             self._serial.write(frame)
             self._serial.flush()
             return self._receive(self._serial, accept)
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             self.close()
             raise PortError(f"serial port {self.port}: {exc}") from exc
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import termios  # pty/tty failures (EIO, EINVAL) surface as termios.error
 import time
 
 import serial
@@ -60,7 +61,7 @@ class SerialTransport(RequestResponse):
             return serial.serial_for_url(
                 self.port, baudrate=self.baudrate, timeout=READ_SLICE_S, write_timeout=self.timeout
             )
-        except (serial.SerialException, ValueError, OSError) as err:
+        except (serial.SerialException, ValueError, OSError, termios.error) as err:
             raise TransportError(f"cannot open serial port {self.port}: {err}") from err
 
     def _exchange_blocking(
@@ -83,7 +84,7 @@ class SerialTransport(RequestResponse):
                 received += [f for f in self._reassembler.feed(chunk) if request.answered_by(f)]
         except BmsTimeout:
             raise  # a TimeoutError is an OSError too, but the port is fine
-        except (serial.SerialException, OSError) as err:
+        except (serial.SerialException, OSError, termios.error) as err:
             port.close()
             self._serial = None
             raise TransportError(f"serial port {self.port} failed: {err}") from err
