@@ -3,10 +3,13 @@ folder (schemas, examples, demo) ships as the ``edgeos_config`` package."""
 
 from setuptools import find_packages, setup
 
+DATA = ("schemas", "demo", "examples")
+
 setup(
     packages=[*find_packages(include=["supervisor*", "workers*", "ipc*", "admin_ui*"]),
-              "edgeos_config"],
-    package_dir={"edgeos_config": "config"},
-    package_data={"edgeos_config": ["schemas/*.json", "demo/*.json", "examples/*.json"],
+              "edgeos_config", *(f"edgeos_config.{d}" for d in DATA)],
+    package_dir={"edgeos_config": "config", **{f"edgeos_config.{d}": f"config/{d}"
+                                               for d in DATA}},
+    package_data={**{f"edgeos_config.{d}": ["*.json"] for d in DATA},
                   "": ["*.json", "*.md", "static/*", "static/**/*"]},
 )
