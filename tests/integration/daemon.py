@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import psutil
 
 from ipc import addresses
 from ipc.rpc import RpcClient
+from tests.integration.support import wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -147,21 +147,13 @@ class Daemon:
 
     def wait_for(self, pred: Callable[[], Any], timeout: float = 20, what: str = "condition",
                  interval: float = 0.05) -> Any:
-        deadline = time.monotonic() + timeout
-        last_exc: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited with {self.proc.returncode} waiting for "
-                                     f"{what}:\n{self.daemon_log()}")
-            try:
-                result = pred()
-                if result:
-                    return result
-            except Exception as exc:  # not there yet
-                last_exc = exc
-            time.sleep(interval)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what} "
-                             f"(last error: {last_exc})\n{self.daemon_log()[-3000:]}")
+        return wait_until(pred, timeout, what, interval, check=self._alive,
+                          context=lambda: self.daemon_log()[-3000:])
+
+    def _alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited with {self.proc.returncode}:\n"
+                                 f"{self.daemon_log()}")
 
     def wait_state(self, iid: str, *states: str, timeout: float = 20) -> dict[str, Any]:
         return self.wait_for(lambda: (i := self.instance(iid))["status"] in states and i,

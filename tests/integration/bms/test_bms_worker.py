@@ -5,14 +5,12 @@ whose Bluetooth adapter is missing."""
 from __future__ import annotations
 
 import json
-import select
 import shutil
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 from bms_link_support import vectors
@@ -20,7 +18,8 @@ from bms_pty_device import capture_answers
 
 from tests.integration.daemon import Daemon
 from tests.integration.mqtt.ha_schema import match_topic, problems
-from tests.integration.mqtt.mosquitto import Mosquitto, Watcher, wait_until
+from tests.integration.mqtt.mosquitto import Mosquitto, Watcher
+from tests.integration.support import Peer, wait_until
 from workers.bms import decode
 from workers.bms.protocols import jbd
 
@@ -28,45 +27,17 @@ HERE = Path(__file__).resolve().parent
 CAPTURE = "JBD-SP04S034-L4S-200A-B-U.txt"
 
 
-def first_line(stream: IO[str], timeout: float = 10) -> str:
-    ready, _, _ = select.select([stream], [], [], timeout)
-    return stream.readline().strip() if ready else ""
-
-
-class Peer:
-    """A helper process that prints one line when it serves; ended by pid."""
-
-    def __init__(self, argv: list[str], ready: str) -> None:
-        self.argv, self.ready = argv, ready
-        self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        self.line = first_line(self.proc.stdout)
-        if not self.line.startswith(self.ready):
-            self.stop()
-            raise AssertionError(f"{self.argv[:2]} did not start: {self.line!r}")
+class Device(Peer):
+    """The JBD pty device emulator (``bms_pty_device.py``), silenced with SIGUSR1."""
 
     def toggle_silence(self) -> None:
         self.proc.send_signal(signal.SIGUSR1)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
 
 @pytest.fixture
-def jbd_device(tmp_path: Path, testdata: Path) -> Iterator[tuple[Peer, Path]]:
+def jbd_device(tmp_path: Path, testdata: Path) -> Iterator[tuple[Device, Path]]:
     link = tmp_path / "ttyBMS"
-    device = Peer([sys.executable, str(HERE / "bms_pty_device.py"), "--pty-link", str(link),
+    device = Device([sys.executable, str(HERE / "bms_pty_device.py"), "--pty-link", str(link),
                    "--capture", str(testdata / "bms" / "jbd" / CAPTURE)], "ready ")
     try:
         yield device, link

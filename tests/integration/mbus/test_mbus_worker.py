@@ -4,7 +4,6 @@ replaying captured meter telegrams on a pty."""
 from __future__ import annotations
 
 import json
-import select
 import signal
 import subprocess
 import sys
@@ -16,42 +15,25 @@ import pytest
 
 from tests.integration.daemon import Daemon
 from tests.integration.mqtt.ha_schema import match_topic, problems
-from tests.integration.mqtt.mosquitto import Mosquitto, Watcher, wait_until
+from tests.integration.mqtt.mosquitto import Mosquitto, Watcher
+from tests.integration.support import Peer, wait_until
 from workers.mbus import decode
 
 KAMSTRUP = "kamstrup_multical_601"  # heat meter, id 6855817
 EMU = "EMU_EMU-Professional-375-M-Bus"  # electricity meter, id 32629, secondary 00032629B5151002
 
 
-class Emulator:
+class Emulator(Peer):
     """``python -m workers.mbus.emulator`` serving ``frames`` (name -> primary address)."""
 
     def __init__(self, link: Path, testdata: Path, frames: dict[str, int]) -> None:
         argv = [sys.executable, "-m", "workers.mbus.emulator", "--pty-link", str(link)]
         for name, address in frames.items():
             argv += ["--frame", f"{testdata / 'mbus' / name}.hex@{address}"]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True)
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line.startswith("ready /dev/"):
-            self.stop()
-            raise AssertionError(f"emulator did not start: {line!r}")
+        super().__init__(argv, "ready /dev/", stderr=subprocess.DEVNULL)
 
     def toggle_silence(self) -> None:
         self.proc.send_signal(signal.SIGUSR1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 @pytest.fixture

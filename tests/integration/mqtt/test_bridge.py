@@ -13,7 +13,8 @@ import pytest
 
 from tests.integration.daemon import Daemon, sim
 from tests.integration.mqtt.ha_schema import match_topic, problems
-from tests.integration.mqtt.mosquitto import Mosquitto, Watcher, wait_until
+from tests.integration.mqtt.mosquitto import Mosquitto, Watcher
+from tests.integration.support import wait_until
 
 HEARTBEAT_S = 2
 

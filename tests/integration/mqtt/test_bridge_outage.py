@@ -13,7 +13,8 @@ import zmq.asyncio
 
 from ipc.changes import ChangeFeed
 from tests.integration.daemon import sim
-from tests.integration.mqtt.mosquitto import Mosquitto, Watcher, wait_until
+from tests.integration.mqtt.mosquitto import Mosquitto, Watcher
+from tests.integration.support import wait_until
 
 COUNTER = "plc_1.MAIN.nCycle"  # strictly increasing: every value is a change
 

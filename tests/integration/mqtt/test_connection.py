@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 from tests.integration.daemon import sim
-from tests.integration.mqtt.mosquitto import Mosquitto, wait_until
+from tests.integration.mqtt.mosquitto import Mosquitto
+from tests.integration.support import wait_until
 
 
 def make_tls_broker(root: Path) -> tuple[Mosquitto, Path]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.integration.daemon import sim
-from tests.integration.mqtt.mosquitto import wait_until
+from tests.integration.support import wait_until
 
 
 def test_removed_instance_clears_its_retained_configs(daemon_factory, mosquitto, watch) -> None:

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.admin_ui.web import free_port
+from tests.integration.support import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -181,18 +181,10 @@ class NodeRed:
 
     def wait_for(self, pred: Callable[[], Any], timeout: float = 20,
                  what: str = "condition", interval: float = 0.05) -> Any:
-        deadline = time.monotonic() + timeout
-        last_exc: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"Node-RED exited with {self.proc.returncode} waiting "
-                                     f"for {what}:\n{self.log_text()[-4000:]}")
-            try:
-                result = pred()
-                if result:
-                    return result
-            except Exception as exc:  # not there yet
-                last_exc = exc
-            time.sleep(interval)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what} (last error: "
-                             f"{last_exc})\n--- Node-RED log ---\n{self.log_text()[-4000:]}")
+        return wait_until(pred, timeout, what, interval, check=self._alive,
+                          context=lambda: "--- Node-RED log ---\n" + self.log_text()[-4000:])
+
+    def _alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"Node-RED exited with {self.proc.returncode}:\n"
+                                 f"{self.log_text()[-4000:]}")

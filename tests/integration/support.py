@@ -1,0 +1,65 @@
+"""Helpers every integration test shares: waiting for a condition, and helper
+processes (device emulators, peers) that say "ready" on stdout and are ended by pid."""
+
+from __future__ import annotations
+
+import select
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def wait_until(pred: Callable[[], Any], timeout: float = 20, what: str = "condition",
+               interval: float = 0.05, check: Callable[[], None] | None = None,
+               context: Callable[[], str] | None = None) -> Any:
+    """Poll ``pred`` until it returns something truthy; exceptions count as "not yet".
+
+    ``check`` is called each round and may raise (a peer process died); ``context``
+    adds text (a log tail) to the timeout message.
+    """
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        if check is not None:
+            check()
+        try:
+            result = pred()
+            if result:
+                return result
+        except Exception as exc:  # not there yet
+            last_exc = exc
+        time.sleep(interval)
+    tail = f"\n{context()}" if context is not None else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} "
+                         f"(last error: {last_exc}){tail}")
+
+
+class Peer:
+    """A helper process that prints a line starting with ``ready`` once it serves."""
+
+    def __init__(self, argv: list[str], ready: str, timeout: float = 10,
+                 stderr: int | None = None) -> None:
+        self.argv, self.ready, self.timeout, self.stderr = argv, ready, timeout, stderr
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self.stderr,
+                                     text=True)
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout)
+        self.line = self.proc.stdout.readline().strip() if ready else ""
+        if not self.line.startswith(self.ready):
+            self.stop()
+            raise AssertionError(f"{self.argv[:3]} did not start: {self.line!r}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
