@@ -62,7 +62,7 @@ class Arbiter:
         self.instances: dict[str, Instance] = {}
         self.mode = "normal"
         self.ctx = zmq.asyncio.Context()
-        self.sampler = Sampler()
+        self.sampler = Sampler(system)
         self.samples: dict[str, dict[str, Any]] = {}
         self.logbook = LogBook(paths.data / "logs", self._on_log_line)
         self.errors = ErrorStore(paths.data / "system_logs.db")
@@ -79,7 +79,11 @@ class Arbiter:
 
     # -- sockets ---------------------------------------------------------------------
     def bind(self) -> None:
-        self.channel = self._bind(zmq.ROUTER, addresses.SUPERVISOR)
+        # The worker channel is read by a plain fd callback, not zmq.asyncio: heartbeats
+        # are the supervisor's busiest traffic, and this costs no future or task per message.
+        self.channel = addresses.bind(zmq.Socket(self.ctx, zmq.ROUTER), self.paths.run,
+                                      addresses.SUPERVISOR)
+        self.channel.setsockopt(zmq.LINGER, 0)
         self.channel.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self.events = self._bind(zmq.PUB, addresses.EVENTS)
         self.broker_rpc = AsyncRpcClient(self.ctx, addresses.endpoint(self.paths.run,
@@ -211,20 +215,25 @@ class Arbiter:
         return await self.broker_rpc.call(cmd, **args)
 
     # -- worker channel --------------------------------------------------------------
-    async def serve_channel(self) -> None:
-        while True:
-            frames = await self.channel.recv_multipart()
+    def watch_channel(self) -> None:
+        """Read the worker channel whenever its (edge-triggered) fd signals."""
+        self.sys.watch_fd(self.channel.getsockopt(zmq.FD), self._drain_channel)
+        self._drain_channel()
+
+    def _drain_channel(self) -> None:
+        sock = self.channel
+        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            frames = sock.recv_multipart(zmq.NOBLOCK)
             if len(frames) < 3:
                 continue
-            ident, kind, body = frames[0].decode(errors="replace"), frames[1], frames[2]
-            inst = self.instances.get(ident)
+            inst = self.instances.get(frames[0].decode(errors="replace"))
             if inst is None or inst.pid is None:
                 continue
             try:
-                msg = protocol.unpack(body)
+                msg = protocol.unpack(frames[2])
             except ValueError:
                 continue
-            self._on_message(inst, kind, msg)
+            self._on_message(inst, frames[1], msg)
 
     def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> None:
         if kind == protocol.HEARTBEAT:
@@ -510,10 +519,11 @@ class Arbiter:
     def close(self) -> None:
         if self.broker_rpc is not None:
             self.broker_rpc.close()
-        for name in ("channel", "events"):
-            sock = getattr(self, name, None)
-            if sock is not None:
-                sock.close(0)
+        if getattr(self, "channel", None) is not None:
+            self.sys.unwatch_fd(self.channel.getsockopt(zmq.FD))
+            self.channel.close(0)
+        if getattr(self, "events", None) is not None:
+            self.events.close(0)
         self.ctx.term()
         self.logbook.close()
         self.errors.close()

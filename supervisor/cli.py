@@ -87,8 +87,8 @@ async def serve(args: argparse.Namespace, paths: Paths, profile: str) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(arbiter.serve_channel()),
-             asyncio.create_task(controller.server.serve()),
+    arbiter.watch_channel()
+    tasks = [asyncio.create_task(controller.server.serve()),
              asyncio.create_task(arbiter.sample_loop()),
              asyncio.create_task(arbiter.ram_loop())]
     try:

@@ -63,6 +63,18 @@ class System(Protocol):
     def cpu_seconds(self, pid: int) -> float | None:
         """User + system CPU time ``pid`` has used, None if it is gone."""
         ...
+    def proc_stats(self, pid: int) -> ProcStats | None:
+        """CPU time, RSS, nice and disk I/O of ``pid`` in one go, None if it is gone."""
+        ...
+
+
+@dataclass
+class ProcStats:
+    cpu_s: float
+    rss_mb: float
+    nice: int
+    read_bytes: int
+    write_bytes: int
 
 
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
@@ -169,6 +181,25 @@ class AsyncioSystem:
             return (int(fields[11]) + int(fields[12])) * TICK_S
         except (OSError, IndexError, ValueError):
             return None
+
+    def proc_stats(self, pid: int) -> ProcStats | None:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                stat = fh.read().rsplit(b")", 1)[1].split()
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                rss_pages = int(fh.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            return None
+        io = {}
+        try:  # /proc/PID/io needs the same user (or root)
+            with open(f"/proc/{pid}/io", "rb") as fh:
+                io = dict(line.split(b": ") for line in fh.read().splitlines())
+        except (OSError, ValueError):
+            pass
+        return ProcStats(cpu_s=(int(stat[11]) + int(stat[12])) * TICK_S,
+                         rss_mb=rss_pages * PAGE_MB, nice=int(stat[16]),
+                         read_bytes=int(io.get(b"read_bytes", 0)),
+                         write_bytes=int(io.get(b"write_bytes", 0)))
 
     def reap_all(self) -> None:
         """Last resort at shutdown: SIGKILL whatever is still alive and wait for it."""

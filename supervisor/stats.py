@@ -6,42 +6,38 @@ from typing import Any
 
 import psutil
 
+from supervisor.seam import System
+
 MB = 1024 * 1024
 
 
 class Sampler:
-    """Keeps one psutil.Process per pid so CPU percent is measured between samples."""
+    """Per-process figures from /proc through the seam; CPU percent between samples."""
 
-    def __init__(self) -> None:
-        self._procs: dict[int, psutil.Process] = {}
+    def __init__(self, system: System) -> None:
+        self.sys = system
+        self.total_mb = psutil.virtual_memory().total / MB
+        self._last: dict[int, tuple[float, float]] = {}  # pid -> (monotonic, cpu seconds)
 
     def sample(self, pid: int) -> dict[str, Any]:
-        proc = self._procs.get(pid)
-        try:
-            if proc is None:
-                proc = self._procs[pid] = psutil.Process(pid)
-            with proc.oneshot():
-                cpu = proc.cpu_percent(None)
-                mem = proc.memory_info()
-                mem_pct = proc.memory_percent()
-                nice = proc.nice()
-                try:
-                    io = proc.io_counters()
-                    read_mb, write_mb = io.read_bytes / MB, io.write_bytes / MB
-                except (psutil.AccessDenied, AttributeError):
-                    read_mb = write_mb = 0.0
-        except psutil.Error:
-            self._procs.pop(pid, None)
+        stats = self.sys.proc_stats(pid)
+        if stats is None:
+            self._last.pop(pid, None)
             return {}
-        return {"cpu_percent": round(cpu, 1), "memory_mb": round(mem.rss / MB, 2),
-                "memory_percent": round(mem_pct, 2), "nice": nice,
-                "disk_io_read_mb": round(read_mb, 3), "disk_io_write_mb": round(write_mb, 3)}
+        now = self.sys.monotonic()
+        t0, cpu0 = self._last.get(pid, (now, stats.cpu_s))
+        self._last[pid] = (now, stats.cpu_s)
+        cpu = (stats.cpu_s - cpu0) / (now - t0) * 100 if now > t0 else 0.0
+        return {"cpu_percent": round(cpu, 1), "memory_mb": round(stats.rss_mb, 2),
+                "memory_percent": round(stats.rss_mb / self.total_mb * 100, 2),
+                "nice": stats.nice, "disk_io_read_mb": round(stats.read_bytes / MB, 3),
+                "disk_io_write_mb": round(stats.write_bytes / MB, 3)}
 
     def forget(self, keep: set[int]) -> None:
-        """Drop handles of pids that are gone."""
-        for pid in list(self._procs):
+        """Drop the history of pids that are gone."""
+        for pid in list(self._last):
             if pid not in keep:
-                del self._procs[pid]
+                del self._last[pid]
 
 
 def host() -> dict[str, Any]:

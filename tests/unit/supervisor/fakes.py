@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from supervisor.seam import Spawned
+from supervisor.seam import ProcStats, Spawned
 
 
 @dataclass(order=True)
@@ -80,6 +80,11 @@ class FakeSystem:
 
     def cpu_seconds(self, pid: int) -> float | None:
         return self.cpu.get(pid)
+
+    def proc_stats(self, pid: int) -> ProcStats | None:
+        if pid not in self.rss and pid not in self.cpu:
+            return None
+        return ProcStats(self.cpu.get(pid, 0.0), self.rss.get(pid, 0.0), 0, 0, 0)
 
     # test controls
     def exit(self, pid: int, code: int) -> None:

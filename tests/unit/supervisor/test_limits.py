@@ -90,3 +90,17 @@ def test_released_throttle_continues_the_process() -> None:
     assert throttle.stopped
     throttle.release()
     assert sys_.signals[-1] == (pid, signal.SIGCONT)
+
+
+def test_sampler_cpu_percent_between_samples() -> None:
+    from supervisor.stats import Sampler
+
+    sys_ = FakeSystem()
+    sampler = Sampler(sys_)
+    sys_.cpu[7], sys_.rss[7] = 10.0, 30.0
+    first = sampler.sample(7)
+    assert first["cpu_percent"] == 0.0 and first["memory_mb"] == 30.0
+    sys_.advance(2)
+    sys_.cpu[7] = 11.0  # one CPU second in two wall seconds
+    assert sampler.sample(7)["cpu_percent"] == 50.0
+    assert sampler.sample(8) == {}
