@@ -49,13 +49,12 @@ SYSTEM_START_TIMEOUT_S = 15.0
 class Arbiter:
     """Spawns and watches every child process; the single owner of their state."""
 
-    def __init__(self, paths: Paths, system: System, *, demo: bool = False,
-                 headless: bool = False, web: dict[str, Any] | None = None,
+    def __init__(self, paths: Paths, system: System, *, headless: bool = False,
+                 web: dict[str, Any] | None = None,
                  performance: str = "BALANCED") -> None:
         self.paths = paths
         self.sys = system
         self.headless = headless
-        self.demo = demo
         self.web = web or {}
         self.performance = performance
         self.settings = cfgmod.Settings()
@@ -69,7 +68,6 @@ class Arbiter:
         self.sentry = SentryReporter()
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiters: list[tuple[str, Callable[[Instance], bool], asyncio.Future[None]]] = []
-        self._stopping = False
         self.ram = RamGuard(system, self._on_limit_event)
         self.throttles: dict[str, CpuThrottle] = {}
         self.cgroups = None if os.environ.get("EDGEOS_CGROUPS") == "off" else Cgroups.detect()
@@ -157,7 +155,7 @@ class Arbiter:
                 self._waiters.remove(waiter)
         if inst.cfg.role == "broker" and new == State.RUNNING:
             asyncio.get_running_loop().create_task(self._sync_broker())
-        if new == State.RUNNING and old == State.STARTING:
+        if old == State.STARTING and new in (State.RUNNING, State.DISCONNECTED):
             self._engage_throttle(inst)
         elif new not in (State.RUNNING, State.DISCONNECTED):
             throttle = self.throttles.pop(inst.id, None)
@@ -368,6 +366,8 @@ class Arbiter:
             return {"mode": self.mode, "already": True}
         self.mode = "panic"
         self._persist_mode(who, why)
+        for inst in self.workers():  # from now on nothing restarts
+            inst.frozen = True
         writes = {f"{i.id}.{path}": value for i in self.workers() if i.alive
                   for path, value in i.cfg.failsafe.items()}
         failsafe: dict[str, Any] = {}
@@ -378,8 +378,6 @@ class Arbiter:
                 failsafe = {"error": str(exc)}
         with contextlib.suppress(RpcError):
             await self.broker_call("freeze", frozen=True)
-        for inst in self.workers():
-            inst.frozen = True
         await asyncio.gather(*(self.stop_instance(i, f"panic: {why}") for i in self.workers()))
         took = self.sys.monotonic() - t0
         self.audit("panic_done", who, why, seconds=round(took, 3), failsafe=failsafe)
@@ -507,7 +505,6 @@ class Arbiter:
 
     async def shutdown(self) -> None:
         """Stop in reverse order: admin UI, workers (in parallel), then the broker."""
-        self._stopping = True
         for inst in self.instances.values():
             inst.frozen = True
         order = [[self.instances[UI_ID]] if UI_ID in self.instances else [],

@@ -70,7 +70,7 @@ def take_lock(paths: Paths) -> int:
 async def serve(args: argparse.Namespace, paths: Paths, profile: str) -> int:
     loop = asyncio.get_running_loop()
     system = AsyncioSystem(loop)
-    arbiter = Arbiter(paths, system, demo=args.demo, headless=args.headless,
+    arbiter = Arbiter(paths, system, headless=args.headless,
                       web={"host": args.web_host, "port": args.web_port},
                       performance=profile)
     arbiter.load_mode()
