@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -244,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         (lambda r, fmt: print(json.dumps(r, ensure_ascii=False, default=str)))
         if args.json else (lambda r, fmt: print(fmt(r))))
     if args.verb == "validate":
-        result = validate_dir(Path(args.dir or "config").resolve())
+        result = validate_dir(Path(args.dir or os.environ.get("EDGEOS_CONFIG") or "config")
+                              .resolve())
         if args.json:
             print(json.dumps(result))
         else:
