@@ -13,6 +13,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from workers.coerce import to_bool
+
 # ADS data type ids (TcAdsDef.h)
 ADST_INT16, ADST_INT32, ADST_REAL32, ADST_REAL64 = 2, 3, 4, 5
 ADST_INT8, ADST_UINT8, ADST_UINT16, ADST_UINT32, ADST_INT64, ADST_UINT64 = 16, 17, 18, 19, 20, 21
@@ -34,8 +36,6 @@ _BY_ADST: dict[int, str] = {
     ADST_REAL32: "f", ADST_REAL64: "d",
 }
 _STRING = re.compile(r"^(W?STRING)\s*(?:\(\s*(\d+)\s*\)|\[\s*(\d+)\s*\])?$", re.IGNORECASE)
-_TRUE = {"true", "1", "on", "yes"}
-_FALSE = {"false", "0", "off", "no"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Codec:
         if self.fmt in ("str", "wstr"):
             return self._encode_text(value)
         if self.fmt == "?":
-            return b"\x01" if _to_bool(value) else b"\x00"
+            return b"\x01" if to_bool(value, "BOOL") else b"\x00"
         number = _to_number(value, integer=self.fmt not in "fd")
         try:
             return struct.pack("<" + self.fmt, number)
@@ -99,16 +99,6 @@ def _short_float32(value: float) -> float:
         if struct.pack("<f", short) == raw:
             return short
     return value
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError(f"{value!r} is not a BOOL")
 
 
 def _to_number(value: Any, *, integer: bool) -> int | float:

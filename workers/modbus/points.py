@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from workers.coerce import to_bool
 from workers.modbus import registers
 
 BIT_TABLES = frozenset({"coil", "discrete"})
@@ -21,8 +22,6 @@ WRITABLE_TABLES = frozenset({"coil", "holding"})
 META_KEYS = ("description", "device_class", "state_class")
 SUNSSF_LIMIT = 10  # SunSpec scale factors lie in -10..10; anything else means "not set"
 
-_TRUE = {"true", "on", "1", "yes"}
-_FALSE = {"false", "off", "0", "no"}
 
 
 class MapError(ValueError):
@@ -96,7 +95,7 @@ class Point:
     def encode(self, value: Any, exponent: int | None = None) -> list[int] | list[bool]:
         """The registers (or bits) to write so the device reports ``value``."""
         if self.bits:
-            return [_as_bool(value)]
+            return [to_bool(value)]
         if self.type == "string":
             if not isinstance(value, str):
                 raise ValueError(f"{value!r} is not a string")
@@ -120,16 +119,6 @@ def _decimals(scale: float) -> int:
     """Decimal places of ``scale`` as written (0.1 -> 1, 0.25 -> 2, 10 -> 0)."""
     exponent = Decimal(repr(scale)).normalize().as_tuple().exponent
     return max(0, -int(exponent))
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError(f"{value!r} is not a boolean")
 
 
 def exponent_of(point: Point, points: Mapping[str, Point],
