@@ -11,26 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipc.routing import MAX_HOPS, Delivery, Router, RouteTable, RoutingError, load_routing
-
-CONTRACT_INSTANCES = ["bt.bms_001", "plc_001", "mqtt.broker_local", "webhook.alert_service"]
-CONTRACT_EXAMPLE = {
-    "version": "1.0",
-    "routes": [
-        {
-            "id": "bms_to_plc",
-            "from": "bt.bms_001.voltage",
-            "to": "plc_001.MAIN.fbBattery.fVoltage",
-            "transform": "scale(0.001)",
-            "enabled": True,
-        },
-        {
-            "id": "alarm_multi_target",
-            "from": "plc_001.MAIN.bAlarmActive",
-            "to": ["mqtt.broker_local.alarms/critical", "webhook.alert_service", "log.system"],
-            "condition": "value == true",
-        },
-    ],
-}
+from tests.unit.routing.examples import CONTRACT_EXAMPLE, CONTRACT_INSTANCES
 
 RouterOf = Callable[..., Router]
 

@@ -11,28 +11,10 @@ import jsonschema
 import pytest
 
 from ipc.routing import RouteTable, RoutingError, load_routing, load_routing_file, routing_schema
+from tests.unit.routing.examples import CONTRACT_EXAMPLE, CONTRACT_INSTANCES
 
 INSTANCES = ("bt.bms_001", "plc_001", "mqtt.broker_local", "webhook.alert_service", "bt")
 
-CONTRACT_EXAMPLE = {
-    "version": "1.0",
-    "routes": [
-        {
-            "id": "bms_to_plc",
-            "from": "bt.bms_001.voltage",
-            "to": "plc_001.MAIN.fbBattery.fVoltage",
-            "transform": "scale(0.001)",
-            "enabled": True,
-        },
-        {
-            "id": "alarm_multi_target",
-            "from": "plc_001.MAIN.bAlarmActive",
-            "to": ["mqtt.broker_local.alarms/critical", "webhook.alert_service", "log.system"],
-            "condition": "value == true",
-        },
-    ],
-}
-CONTRACT_INSTANCES = ["bt.bms_001", "plc_001", "mqtt.broker_local", "webhook.alert_service"]
 
 
 def errors_of(*routes: dict[str, Any], extra: dict[str, Any] | None = None) -> list[str]:
