@@ -115,6 +115,9 @@ class Runtime:
         # Origin chains of recent commands, per path: the value a device reports back
         # carries them, so the broker never routes it back where it came from.
         self._origins: dict[str, tuple[list[str], float]] = {}
+        # The origin chain of the command on_command() is handling: its last entry is the
+        # address the routed value came from (empty for a direct set).
+        self.command_origin: tuple[str, ...] = ()
 
     # -- publishing ------------------------------------------------------------------
     def publish(self, path: str, value: Any, *, quality: str = "good", unit: str | None = None,
@@ -194,7 +197,8 @@ class Runtime:
             for item in items:
                 self.in_total += 1
                 path, value = item[0], item[1]
-                if len(item) > 3 and item[3]:
+                self.command_origin = tuple(item[3]) if len(item) > 3 and item[3] else ()
+                if self.command_origin:
                     self._origins[path] = (list(item[3]), time.monotonic() + ORIGIN_TTL_S)
                 try:
                     await self.worker.on_command(path, value)

@@ -22,6 +22,7 @@ class Pending(NamedTuple):
     path: str
     value: Any
     ts: int
+    source: str  # the address the routed value came from ("" for a direct set)
 
 
 class WebhookWorker(Worker):
@@ -56,7 +57,8 @@ class WebhookWorker(Worker):
         if len(self.queue) >= self.queue_max:
             self.queue.popleft()
             self.dropped += 1
-        self.queue.append(Pending(path, value, now_ms()))
+        origin = self.runtime.command_origin
+        self.queue.append(Pending(path, value, now_ms(), origin[-1] if origin else ""))
         self._wake.set()
 
     async def run(self) -> None:
@@ -67,7 +69,7 @@ class WebhookWorker(Worker):
             await self._deliver(self.queue.popleft())
 
     async def _deliver(self, item: Pending) -> None:
-        values = template.fields(self.id, item.path, item.value, item.ts)
+        values = template.fields(self.id, item.path, item.value, item.ts, item.source)
         url = template.render(self.url, values, url=True)
         data = None if self.method in ("GET", "DELETE") else template.body(
             self.body_template, values)

@@ -81,7 +81,8 @@ def hook(iid: str, url: str, **config: Any) -> dict[str, Any]:
 
 def test_routed_values_arrive_with_the_template_body(daemon_factory, endpoints) -> None:
     e = endpoints()
-    template = '{"alarm": "{address}", "on": {value}, "text": "{value_text}", "at": {ts}}'
+    template = ('{"alarm": "{address}", "from": "{source}", "on": {value}, '
+                '"text": "{value_text}", "at": {ts}}')
     d = daemon_factory(
         [sim("plc_1", "plc", rate_hz=5),
          hook("alert_service", f"http://127.0.0.1:{e.port}/hook/{{path}}", body=template,
@@ -102,6 +103,7 @@ def test_routed_values_arrive_with_the_template_body(daemon_factory, endpoints) 
     assert templated["headers"]["Content-Type"] == "application/json"
     doc = json.loads(templated["body"])
     assert doc["alarm"] == "alert_service.setpoint" and doc["on"] == 25.0
+    assert doc["from"] == "plc_1.MAIN.setpoint"  # where the routed value came from
     assert doc["text"] == "25.0" and doc["at"] > 1_600_000_000_000
     # without a template: {"address", "value", "ts"}; the address is the instance itself
     plain = json.loads(d.wait_for(lambda: latest("/plain"), 10, "plain request")["body"])
