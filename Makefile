@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint bench system-deps clean
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py ipc/broker/_fastpath.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

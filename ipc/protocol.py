@@ -56,6 +56,12 @@ def unpack(data: bytes | memoryview) -> Any:
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
 
 
+def unpack_batch(data: bytes | memoryview) -> Any:
+    """Decode a DP batch with arrays as tuples (faster to build, and a stored last value
+    cannot be changed in place by whoever reads it)."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=False)
+
+
 def now_ms() -> int:
     """Wall-clock timestamp in milliseconds, the ``ts`` of every datapoint."""
     return time.time_ns() // 1_000_000

@@ -1,9 +1,9 @@
 """The broker: receives datapoint batches, keeps last values, routes, delivers.
 
-Hot path (``_on_batch``): per datapoint one string join, one route lookup (a dict hit
-for addresses without routes), one dict store, one append to the change batch. The
-inbound socket is drained without awaiting between messages, and everything a drain
-produced goes out once: commands per target instance, changes per source topic.
+This module owns the sockets and the control commands; the per-datapoint work is
+:class:`~ipc.broker.dispatch.Dispatcher`'s. The inbound socket is drained without
+awaiting between messages, each batch goes to subscribers as it came (one zero-copy
+send), and the commands a drain produced go out once per target instance.
 """
 
 from __future__ import annotations
@@ -21,18 +21,17 @@ import zmq
 import zmq.asyncio
 
 from ipc import addresses, protocol
+from ipc.broker.dispatch import LOG_INSTANCE, Dispatcher, Outbox
 from ipc.broker.spamguard import SpamGuard
 from ipc.broker.store import LastValues
 from ipc.child import InstanceSpec, SupervisorLink
-from ipc.routing import AddressResolver, Router, RoutingError, load_routing_file
+from ipc.routing import Router, RoutingError, load_routing_file
 from ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError, RpcServer
 
 log = logging.getLogger("broker")
-syslog = logging.getLogger("log")
 
-QUALITY = frozenset(protocol.QUALITIES)
 DRAIN_MAX = 256  # messages handled per wake-up before yielding to other tasks
-LOG_INSTANCE = "log"
+SEND_AT = 1000  # queued commands sent during a drain once this many: targets start early
 
 
 class Broker:
@@ -41,11 +40,12 @@ class Broker:
         self.config_dir = Path(spec.config_dir)
         self.ctx = zmq.asyncio.Context()
         self.link = SupervisorLink(self.ctx, spec)
-        self.workers = self._bind(zmq.ROUTER, addresses.BROKER)
+        # The data path uses plain sockets, read when their fd signals: no future per
+        # message. The PUB socket never waits either.
+        self.workers = self._bind(zmq.ROUTER, addresses.BROKER, sync=True)
         self.workers.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.workers.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted worker takes its id over
         self.workers.setsockopt(zmq.RCVHWM, 1000)
-        # Publishing never waits, so the PUB socket is a plain (synchronous) one.
         self.changes = self._bind(zmq.PUB, addresses.CHANGES, sync=True)
         self.ctl = self._bind(zmq.ROUTER, addresses.BROKER_CTL)
         self.values = LastValues(Path(spec.data_dir) / "last_values.db")
@@ -54,12 +54,12 @@ class Broker:
         self.instances: dict[str, dict[str, Any]] = spec.extra.get("instances", {})
         self.cut: set[str] = {i for i, d in self.instances.items() if d.get("cut")}
         self.guard = SpamGuard(limits=self._limits())
-        self.resolver = AddressResolver(self._ids())
         self.router = Router(load_routing_file(self.config_dir / "routing.json",
                                                instance_ids=self._ids()), self._lookup)
         self.counters: defaultdict[str, int] = defaultdict(int)
+        self.dispatch = Dispatcher(self.values, self.router, list(self.instances),
+                                   self.counters)
         self.frozen = bool(spec.extra.get("frozen"))  # panic: no routed delivery to devices
-        self._ack_waiters: dict[str, asyncio.Future[Any]] = {}
         self._rate_mark = (time.monotonic(), 0, 0)
 
     # -- setup -----------------------------------------------------------------------
@@ -75,24 +75,35 @@ class Broker:
         return {i: float(d.get("max_pps", 500)) for i, d in self.instances.items()}
 
     def _lookup(self, address: str) -> Any:
-        entry = self.values.values.get(address)
+        entry = self.values.get(address)
         return None if entry is None else entry[1]
 
     # -- hot path --------------------------------------------------------------------
-    async def inbound(self) -> None:
+    def _on_readable(self) -> None:
+        """Drain the worker socket (its fd is edge-triggered: read until nothing is
+        queued), at most DRAIN_MAX messages before letting other tasks run. Commands go
+        out per target once SEND_AT are queued, so targets start early, and at the end."""
         sock = self.workers
-        while True:
-            frames = await sock.recv_multipart(copy=False)
-            out: defaultdict[str, list[list[Any]]] = defaultdict(list)
-            self._on_message(frames, out)
-            for _ in range(DRAIN_MAX):  # drain what is queued without yielding
-                fut = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-                if fut.exception() is not None:  # zmq.Again: nothing more queued
-                    break
-                self._on_message(fut.result(), out)
-            self._send_commands(out)
+        outbox = self.dispatch.outbox
+        for _ in range(DRAIN_MAX):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                break
+            self._on_message(frames)
+            if sum(map(len, outbox.values())) >= SEND_AT:
+                self._send_commands(outbox)
+        else:
+            asyncio.get_running_loop().call_soon(self._on_readable)
+        self._send_commands(outbox)
 
-    def _on_message(self, frames: list[zmq.Frame], out: dict[str, list[list[Any]]]) -> None:
+    def _send_elsewhere(self, out: Outbox, force: bool = False) -> None:
+        """Send from outside :meth:`_on_readable`: a send may swallow the fd's edge, so
+        look for queued input afterwards."""
+        self._send_commands(out, force)
+        asyncio.get_running_loop().call_soon(self._on_readable)
+
+    def _on_message(self, frames: list[zmq.Frame]) -> None:
         if len(frames) < 3:
             self.counters["malformed"] += 1
             return
@@ -108,10 +119,10 @@ class Broker:
             return
         try:
             if kind == protocol.DP:
-                self._on_batch(source, body, out)
+                self._on_batch(source, body)
             elif kind == protocol.CMD:
                 for address, value in protocol.unpack(body.buffer):
-                    self._command(str(address), value, out, origin=())
+                    self.dispatch.command(str(address), value)
             elif kind == protocol.META:
                 prefix = source + "."
                 for path, meta in protocol.unpack(body.buffer).items():
@@ -123,104 +134,51 @@ class Broker:
         except (ValueError, TypeError, AttributeError, IndexError):
             self.counters["malformed"] += 1
 
-    def _on_batch(self, source: str, body: zmq.Frame,
-                  out: dict[str, list[list[Any]]]) -> None:
-        items = protocol.unpack(body.buffer)
-        prefix = source + "."
-        store = self.values.values
-        dirty_add = self.values.dirty.add
-        route = self.router.route
-        waiters = self._ack_waiters
-        clean = True
-        n = 0
-        for item in items:
-            try:
-                path, value, ts, quality, ack, _unit = item
-                origin: tuple[str, ...] = ()
-            except (ValueError, TypeError):
-                if type(item) is not list or len(item) != 7 or type(item[6]) is not list:
-                    self.counters["malformed"] += 1
-                    clean = False
-                    continue
-                path, value, ts, quality, ack, _unit, hops = item
-                origin = tuple(hops)
-            if type(path) is not str or quality not in QUALITY:
-                self.counters["malformed"] += 1
-                clean = False
-                continue
-            address = prefix + path
-            deliveries = route(address, value, ts, quality, ack, origin)
-            if deliveries:
-                self._queue(deliveries, ts, (*origin, address), out)
-            store[address] = item
-            dirty_add(address)
-            if waiters and ack and address in waiters:
-                waiter = waiters.pop(address)
-                if not waiter.done():
-                    waiter.set_result(value)
-            n += 1
+    def _on_batch(self, source: str, body: zmq.Frame) -> None:
+        items = protocol.unpack_batch(body.buffer)
+        n, clean = self.dispatch.batch(source, items)
         self.guard.counts[source] += n
         self.counters["dp_in"] += n
         if not n:
             return
         # Subscribers get the batch as the worker sent it (paths relative to the topic),
         # passed on without copying; only a batch with bad items is re-packed.
-        topic = prefix.encode()
+        topic = f"{source}.".encode()
         if clean:
             self.changes.send_multipart([topic, body], copy=False)
         else:
-            good = [i for i in items if isinstance(i, list) and len(i) >= 6
-                    and isinstance(i[0], str) and i[3] in QUALITY]
+            good = [i for i in items if isinstance(i, list | tuple) and len(i) >= 6
+                    and isinstance(i[0], str) and i[3] in protocol.QUALITIES]
             self.changes.send_multipart([topic, protocol.pack(good)])
 
     def _on_blob(self, source: str, header: zmq.Frame, data: zmq.Frame) -> None:
         path, ts, quality, ack, unit = protocol.unpack(header.buffer)
         address = f"{source}.{path}"
         self.blobs[address] = data  # the frame itself: no copy of the payload
-        item = [path, {"blob_bytes": len(data)}, ts, quality, ack, unit]
-        self.values.values[address] = item
+        item = (path, {"blob_bytes": len(data)}, ts, quality, ack, unit)
+        self.values.put(source, item)
         self.guard.counts[source] += 1
         self.changes.send_multipart([f"{source}.".encode(), protocol.pack([item]), data],
                                     copy=False)
 
-    def _queue(self, deliveries: list[Any], ts: int, origin: tuple[str, ...],
-               out: dict[str, list[list[Any]]]) -> None:
-        for target, value, route_id in deliveries:
-            resolved = self.resolver.resolve(target)
-            if resolved is None:
-                self.counters["undeliverable"] += 1
-                continue
-            instance, path = resolved
-            if instance == LOG_INSTANCE:
-                syslog.info("%s: %s = %r (route %s)", path, origin[-1] if origin else "-",
-                            value, route_id)
-                continue
-            out[instance].append([path, value, ts, origin])  # msgpack packs tuples as arrays
-
-    def _command(self, address: str, value: Any, out: dict[str, list[list[Any]]],
-                 origin: tuple[str, ...]) -> None:
-        """A command to ``address`` (from ``set``, a bridge, Node-RED): deliver it, and let
-        bidirectional routes carry it back to their source."""
-        ts = protocol.now_ms()
-        self._queue([(address, value, "")], ts, origin, out)
-        back = self.router.route(address, value, ts, "good", False, origin)
-        if back:
-            self._queue(back, ts, (*origin, address), out)
-
-    def _send_commands(self, out: dict[str, list[list[Any]]], force: bool = False) -> None:
+    def _send_commands(self, out: Outbox, force: bool = False) -> None:
+        """Send each instance's queued commands as one CMD message, and empty the lists
+        (in place: the dispatcher's plans hold their ``append``)."""
         for instance, items in out.items():
+            if not items:
+                continue
             if self.frozen and not force:
                 self.counters["dropped_frozen"] += len(items)
-                continue
-            if instance in self.cut or instance in self.guard.suspended:
+            elif instance in self.cut or instance in self.guard.suspended:
                 self.counters["undeliverable"] += len(items)
-                continue
-            fut = self.workers.send_multipart(
-                [instance.encode(), protocol.CMD, protocol.pack(items)], zmq.NOBLOCK)
-            if fut.exception() is None:
-                self.counters["cmd_out"] += len(items)
-            else:  # not connected (EHOSTUNREACH) or its queue is full
-                self.counters["undeliverable"] += len(items)
+            else:
+                try:
+                    self.workers.send_multipart(
+                        [instance.encode(), protocol.CMD, protocol.pack(items)], zmq.NOBLOCK)
+                    self.counters["cmd_out"] += len(items)
+                except zmq.ZMQError:  # not connected (EHOSTUNREACH) or its queue is full
+                    self.counters["undeliverable"] += len(items)
+            items.clear()
 
     # -- periodic --------------------------------------------------------------------
     async def tick(self) -> None:
@@ -249,7 +207,7 @@ class Broker:
                 "error_count": self.counters["malformed"] + self.counters["oversized"],
                 "dropped": self.counters["dropped_suspended"] + self.counters["dropped_cut"],
                 "last_error": None,
-                "bus": {**self.counters, "datapoints": len(self.values.values),
+                "bus": {**self.counters, "datapoints": len(self.values),
                         "routes": len(self.router.counters()),
                         "loops_stopped": self.router.loops_stopped,
                         "source_pps": {k: round(v, 1) for k, v in self.guard.rates.items()},
@@ -262,44 +220,45 @@ class Broker:
             raise RpcError(f"unknown broker command {cmd!r}", BAD_REQUEST)
         return await handler(**args)
 
-    def _entry(self, address: str) -> dict[str, Any]:
-        _, value, ts, quality, ack, unit = self.values.values[address][:6]
+    def _entry(self, address: str, entry: Any) -> dict[str, Any]:
+        _, value, ts, quality, ack, unit = entry[:6]
         return {"address": address, "value": value, "ts": ts, "quality": quality, "ack": ack,
                 "unit": unit, "meta": self.meta.get(address, {})}
 
     async def cmd_get(self, address: str) -> dict[str, Any]:
-        if address not in self.values.values:
+        entry = self.values.get(address)
+        if entry is None:
             raise RpcError(f"no value for {address!r}", NOT_FOUND)
-        return self._entry(address)
+        return self._entry(address, entry)
 
     async def cmd_set(self, address: str, value: Any) -> dict[str, Any]:
-        resolved = self.resolver.resolve(address)
+        resolved = self.dispatch.resolver.resolve(address)
         if resolved is None:
             raise RpcError(f"{address!r} belongs to no instance", NOT_FOUND)
         if resolved[0] in self.cut:
             raise RpcError(f"{resolved[0]} is disconnected from the router", REFUSED)
         if self.frozen:
             raise RpcError("panic mode: commands to devices are blocked", REFUSED)
-        out: defaultdict[str, list[list[Any]]] = defaultdict(list)
-        self._command(address, value, out, origin=())
-        self._send_commands(out)
+        out: Outbox = {}
+        self.dispatch.command(address, value, out=out)
+        self._send_elsewhere(out)
         return {"address": address, "value": value, "sent_to": sorted(out)}
 
     async def cmd_failsafe(self, writes: dict[str, Any], timeout: float = 1.0) -> Any:
         """Panic's first step: write fail-safe values (even when frozen) and wait for each
         device to report the value back (ack true), at most ``timeout`` seconds."""
         loop = asyncio.get_running_loop()
-        out: defaultdict[str, list[list[Any]]] = defaultdict(list)
+        out: Outbox = {}
         waiters = {}
         for address, value in writes.items():
-            self._queue([(address, value, "failsafe")], protocol.now_ms(), (), out)
-            waiters[address] = self._ack_waiters[address] = loop.create_future()
-        self._send_commands(out, force=True)
+            self.dispatch.queue([(address, value, "failsafe")], protocol.now_ms(), (), out)
+            waiters[address] = self.dispatch.ack_waiters[address] = loop.create_future()
+        self._send_elsewhere(out, force=True)
         if waiters:
             await asyncio.wait(list(waiters.values()), timeout=timeout)
         result = {a: {"value": writes[a], "acked": f.done()} for a, f in waiters.items()}
         for address in waiters:
-            self._ack_waiters.pop(address, None)
+            self.dispatch.ack_waiters.pop(address, None)
         return result
 
     async def cmd_freeze(self, frozen: bool) -> Any:
@@ -313,9 +272,9 @@ class Broker:
 
     async def cmd_datapoints(self, prefix: str = "", q: str = "", limit: int = 1000) -> Any:
         q = q.lower()
-        found = [a for a in self.values.values if a.startswith(prefix) and q in a.lower()]
-        found.sort()
-        return {"total": len(found), "datapoints": [self._entry(a) for a in found[:limit]]}
+        found = sorted(((a, e) for a, e in self.values.items()
+                        if a.startswith(prefix) and q in a.lower()), key=lambda ae: ae[0])
+        return {"total": len(found), "datapoints": [self._entry(a, e) for a, e in found[:limit]]}
 
     async def cmd_routes(self) -> Any:
         return {"routes": self.router.table.to_doc().get("routes", []),
@@ -336,14 +295,14 @@ class Broker:
     async def cmd_reload(self, instances: dict[str, dict[str, Any]]) -> Any:
         table = self._load_table(list(instances))
         await self.cmd_instances(instances)
-        self.router.swap(table)
+        self.dispatch.swap(table)
         log.info("routes reloaded: %d routes", len(table.routes))
         return {"routes": len(table.routes), "warnings": table.warnings}
 
     async def cmd_instances(self, instances: dict[str, dict[str, Any]]) -> Any:
         self.instances = instances
         self.guard.limits = self._limits()
-        self.resolver = AddressResolver(self._ids())
+        self.dispatch.set_instances(list(instances))
         self.cut = {i for i, d in instances.items() if d.get("cut")}
         return {"instances": len(instances)}
 
@@ -367,20 +326,23 @@ class Broker:
 
     async def main(self) -> int:
         asyncio.get_running_loop().set_exception_handler(self._on_loop_error)
-        restored = self.values.restore()
+        restored = self.values.restore(self.dispatch.resolver.resolve)
         log.info("broker up: %d last values restored, %d routes", restored,
                  len(self.router.table.routes))
         self.link.hello()
         server = RpcServer(self.ctl, self.handle)
-        tasks = [asyncio.create_task(self.inbound()), asyncio.create_task(self.tick()),
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.workers.getsockopt(zmq.FD), self._on_readable)
+        loop.call_soon(self._on_readable)
+        tasks = [asyncio.create_task(self.tick()),
                  asyncio.create_task(server.serve()),
                  asyncio.create_task(self.link.heartbeat_loop(self.stats))]
         self.link.ready()
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        loop.remove_reader(self.workers.getsockopt(zmq.FD))
         for task in tasks:
             task.cancel()
         with contextlib.suppress(Exception):

@@ -1,9 +1,19 @@
 """Last value of every datapoint, in memory, persisted behind to SQLite.
 
-Writes are batched: changed addresses are marked dirty and flushed about once a
-second in a worker thread, so the hot path only touches a dict. On start the file is
-read back, so last values survive a restart of the broker or the daemon (they keep
-their old ``ts``).
+Datapoints are kept per source instance as *points* (``sources[instance][path]``), so
+the hot path stores a value with one dict lookup and without building its address. A
+point is a list ``[entry, plan, unsaved]``:
+
+- ``entry``: the wire item itself, ``(path, value, ts_ms, quality, ack, unit, ...)``
+  (path relative to its instance), stored without copying; None until a value came;
+- ``plan``: the dispatcher's routing plan for values on this path (see
+  :mod:`ipc.broker.fastpath`), ``UNPLANNED`` until it made one;
+- ``unsaved``: True while the entry waits for the next flush; the point is then also
+  in its source's ``unsaved`` list.
+
+Writes are batched: unsaved points are flushed about once a second in a worker
+thread. On start the file is read back, so last values survive a restart of the broker
+or the daemon (they keep their old ``ts``).
 """
 
 from __future__ import annotations
@@ -12,21 +22,22 @@ import asyncio
 import json
 import logging
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-# A stored value is the wire item itself: [path, value, ts_ms, quality, ack, unit, ...]
-# (path relative to its instance), so the hot path stores without copying.
-Entry = list[Any]
+Entry = tuple[Any, ...] | list[Any]
+Point = list[Any]
+UNPLANNED = False
 
 
 class LastValues:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.values: dict[str, Entry] = {}
-        self.dirty: set[str] = set()
+        self.sources: dict[str, dict[str, Point]] = {}
+        self.unsaved: dict[str, list[Point]] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -35,44 +46,104 @@ class LastValues:
                          "value TEXT, ts INTEGER, quality TEXT, ack INTEGER, unit TEXT)")
         self._lock = asyncio.Lock()
 
-    def restore(self) -> int:
-        """Load what was persisted; returns the number of datapoints restored."""
+    def of(self, source: str) -> tuple[dict[str, Point], list[Point]]:
+        """The points and the unsaved list of one source; the hot path updates both."""
+        points = self.sources.get(source)
+        if points is None:
+            points = self.sources[source] = {}
+            self.unsaved[source] = []
+        return points, self.unsaved[source]
+
+    def point(self, source: str, path: str) -> Point:
+        """The point of ``path``, created (empty, unplanned) if new."""
+        points, _ = self.of(source)
+        point = points.get(path)
+        if point is None:
+            point = points[path] = [None, UNPLANNED, False]
+        return point
+
+    def put(self, source: str, entry: Entry) -> None:
+        point = self.point(source, entry[0])
+        point[0] = entry
+        if not point[2]:
+            point[2] = True
+            self.unsaved[source].append(point)
+
+    def forget_plans(self) -> None:
+        """Routes or instances changed: every plan must be made again."""
+        for points in self.sources.values():
+            for point in points.values():
+                point[1] = UNPLANNED
+
+    def get(self, address: str) -> Entry | None:
+        """The entry of an absolute address. Instance ids may contain dots: the longest
+        source holding the rest as a path wins, as in address resolution."""
+        end = len(address)
+        while (end := address.rfind(".", 0, end)) > 0:
+            points = self.sources.get(address[:end])
+            if points is not None:
+                point = points.get(address[end + 1:])
+                if point is not None and point[0] is not None:
+                    return point[0]
+        return None
+
+    def items(self) -> Iterator[tuple[str, Entry]]:
+        """Every ``(address, entry)``."""
+        for source, points in self.sources.items():
+            for path, point in points.items():
+                if point[0] is not None:
+                    yield f"{source}.{path}", point[0]
+
+    def __len__(self) -> int:
+        return sum(point[0] is not None for points in self.sources.values()
+                   for point in points.values())
+
+    def restore(self, split: Callable[[str], tuple[str, str] | None]) -> int:
+        """Load what was persisted; returns the number of datapoints restored.
+
+        ``split`` maps an address to ``(instance, path)`` for the instances configured now;
+        addresses of instances no longer configured split at their first dot.
+        """
         rows = self._db.execute("SELECT address, value, ts, quality, ack, unit FROM last_values")
+        n = 0
         for address, value, ts, quality, ack, unit in rows:
             try:
                 decoded = json.loads(value)
             except (TypeError, ValueError):
                 continue
-            path = address.split(".", 1)[1] if "." in address else address
-            self.values[address] = [path, decoded, ts, quality, bool(ack), unit]
-        return len(self.values)
+            parts = split(address)
+            if parts is None or not parts[1]:
+                if "." not in address:
+                    continue
+                parts = tuple(address.split(".", 1))
+            source, path = parts
+            self.point(source, path)[0] = (path, decoded, ts, quality, bool(ack), unit)
+            n += 1
+        return n
 
-    def _write(self, rows: list[tuple[Any, ...]], gone: list[str]) -> None:
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
         with self._db:
             self._db.execute("BEGIN")
             self._db.executemany("INSERT OR REPLACE INTO last_values VALUES (?,?,?,?,?,?)", rows)
-            self._db.executemany("DELETE FROM last_values WHERE address=?",
-                                 [(a,) for a in gone])
 
     async def flush(self) -> None:
-        """Persist dirty entries (in a thread; the event loop keeps routing)."""
-        if not self.dirty:
-            return
+        """Persist unsaved entries (in a thread; the event loop keeps routing)."""
         async with self._lock:
-            dirty, self.dirty = self.dirty, set()
-            rows, gone = [], []
-            for address in dirty:
-                entry = self.values.get(address)
-                if entry is None:
-                    gone.append(address)
-                    continue
-                try:
-                    encoded = json.dumps(entry[1])
-                except (TypeError, ValueError):
-                    continue  # blobs and other non-JSON values are not persisted
-                rows.append((address, encoded, entry[2], entry[3], int(bool(entry[4])),
-                             entry[5]))
-            await asyncio.get_running_loop().run_in_executor(None, self._write, rows, gone)
+            rows = []
+            for source, unsaved in self.unsaved.items():
+                points = unsaved[:]
+                unsaved.clear()  # the same list: the hot path holds it
+                for point in points:
+                    point[2] = False
+                    entry = point[0]
+                    try:
+                        encoded = json.dumps(entry[1])
+                    except (TypeError, ValueError):
+                        continue  # blobs and other non-JSON values are not persisted
+                    rows.append((f"{source}.{entry[0]}", encoded, entry[2], entry[3],
+                                 int(bool(entry[4])), entry[5]))
+            if rows:
+                await asyncio.get_running_loop().run_in_executor(None, self._write, rows)
 
     def close(self) -> None:
         self._db.close()

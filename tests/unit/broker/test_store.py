@@ -1,0 +1,50 @@
+"""Last values: per-source points, lookups by address, write-behind and restore."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ipc.broker.store import UNPLANNED, LastValues
+from ipc.routing import AddressResolver
+
+
+def test_get_finds_the_longest_source_holding_the_path(tmp_path) -> None:
+    lv = LastValues(tmp_path / "lv.db")
+    lv.put("bt", ("bms_001.voltage", 1, 0, "good", True, None))
+    lv.put("bt.bms_001", ("voltage", 2, 0, "good", True, None))
+    lv.put("bt", ("other.x", 3, 0, "good", True, None))
+    assert lv.get("bt.bms_001.voltage")[1] == 2
+    assert lv.get("bt.other.x")[1] == 3
+    assert lv.get("bt.nothing") is None and lv.get("nodot") is None
+    assert len(lv) == 3
+    lv.point("bt", "planned.only")  # a point without a value yet is not a datapoint
+    assert len(lv) == 3 and lv.get("bt.planned.only") is None
+
+
+def test_flush_then_restore_keeps_values_and_old_ts(tmp_path) -> None:
+    lv = LastValues(tmp_path / "lv.db")
+    lv.put("bt.bms_001", ("voltage", 52.1, 1000, "good", True, "V"))
+    lv.put("plc", ("MAIN.mode", "auto", 2000, "uncertain", False, None))
+    lv.put("plc", ("blob", object(), 3000, "good", True, None))  # not JSON: not persisted
+    asyncio.run(lv.flush())
+    assert all(not points for points in lv.unsaved.values())
+    assert all(point[2] is False for points in lv.sources.values()
+               for point in points.values())
+    lv.close()
+
+    again = LastValues(tmp_path / "lv.db")
+    # bt.bms_001 is configured; "plc" is not any more and splits at its first dot.
+    assert again.restore(AddressResolver(["bt", "bt.bms_001"]).resolve) == 2
+    assert again.get("bt.bms_001.voltage") == ("voltage", 52.1, 1000, "good", True, "V")
+    assert again.sources["plc"]["MAIN.mode"][0] == ("MAIN.mode", "auto", 2000, "uncertain",
+                                                   False, None)
+    assert again.sources["plc"]["MAIN.mode"][1] is UNPLANNED
+
+
+def test_a_point_is_listed_unsaved_once(tmp_path) -> None:
+    lv = LastValues(tmp_path / "lv.db")
+    for v in range(3):
+        lv.put("s", ("p", v, 0, "good", True, None))
+    assert [p[0][1] for p in lv.unsaved["s"]] == [2]
+    lv.forget_plans()
+    assert lv.sources["s"]["p"][1] is UNPLANNED
