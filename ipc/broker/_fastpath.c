@@ -2,8 +2,9 @@
  * (read its docstrings first). Same arguments, same result; tests compare the two.
  *
  * Nothing here calls back into Python code: items come from msgpack (exact tuples,
- * exact str, bool singletons), dict keys are exact str, points and tallies are lists. Anything unexpected makes run() stop at that item and leave it to
- * the general path.
+ * exact str, bool singletons), dict keys are exact str, points and tallies are lists.
+ * An item that is anything else makes run() stop there and leave it to the general
+ * path; a malformed point or hop is a bug in the dispatcher and raises TypeError.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -56,7 +57,7 @@ hop(PyObject *h, PyObject *value, PyObject *ts)
 }
 
 static PyObject *
-run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+run(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "run(items, start, points, unsaved)");
@@ -126,6 +127,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_fastpath", "The broker's fast path in C.", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
