@@ -10,8 +10,11 @@ import json
 import logging
 import os
 import signal
+import ssl
 import sys
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 from supervisor import performance, sdnotify
 from supervisor.arbiter import Arbiter
@@ -39,8 +42,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--performance", help="LOW_POWER, BALANCED or HIGH_PERFORMANCE")
     p.add_argument("--web-port", type=int, default=8080)
     p.add_argument("--web-host", default="127.0.0.1")
+    p.add_argument("--web-certfile", help="PEM certificate (chain): serve the UI over HTTPS")
+    p.add_argument("--web-keyfile", help="PEM private key, if not in --web-certfile")
     p.add_argument("--log-level", default=os.environ.get("EDGEOS_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
+
+
+def web_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Where the admin UI listens and, with a certificate, its TLS files (checked here,
+    so a wrong path or key stops the daemon with a clear message instead of the UI
+    crash-looping). ValueError names the flag and the file."""
+    web: dict[str, Any] = {"host": args.web_host, "port": args.web_port}
+    if args.web_keyfile and not args.web_certfile:
+        raise ValueError("--web-keyfile needs --web-certfile")
+    if args.web_certfile:
+        cert = str(Path(args.web_certfile).resolve())
+        key = str(Path(args.web_keyfile).resolve()) if args.web_keyfile else None
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            flag = "--web-certfile" if key is None else "--web-certfile/--web-keyfile"
+            raise ValueError(f"{flag} {cert}{'' if key is None else ' ' + key}: cannot load "
+                             f"the certificate and key: {exc}") from None
+        web.update(certfile=cert, keyfile=key)
+    return web
 
 
 def seed_demo(paths: Paths) -> None:
@@ -67,11 +92,12 @@ def take_lock(paths: Paths) -> int:
     return fd
 
 
-async def serve(args: argparse.Namespace, paths: Paths, profile: str) -> int:
+async def serve(args: argparse.Namespace, paths: Paths, profile: str,
+                web: dict[str, Any]) -> int:
     loop = asyncio.get_running_loop()
     system = AsyncioSystem(loop)
     arbiter = Arbiter(paths, system, headless=args.headless,
-                      web={"host": args.web_host, "port": args.web_port},
+                      web=web,
                       performance=profile)
     arbiter.load_mode()
     try:
@@ -141,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         profile = performance.choose(args.performance)
+        web = web_settings(args)
     except ValueError as exc:
         print(f"edgeos: {exc}", file=sys.stderr)
         return 2
@@ -156,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         seed_demo(paths)
     try:
-        return asyncio.run(serve(args, paths, profile))
+        return asyncio.run(serve(args, paths, profile, web))
     finally:
         with contextlib.suppress(OSError):
             os.close(lock_fd)

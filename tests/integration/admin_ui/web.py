@@ -6,6 +6,7 @@ import http.cookiejar
 import json
 import re
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -39,15 +40,18 @@ class Response:
 
 @dataclass
 class Web:
-    """A client with its own cookie jar; ``token`` sends a bearer token instead."""
+    """A client with its own cookie jar; ``token`` sends a bearer token instead;
+    ``tls`` is the context that verifies an https server."""
 
     base: str
     token: str | None = None
     csrf: str | None = None
     jar: http.cookiejar.CookieJar = field(default_factory=http.cookiejar.CookieJar)
+    tls: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
+                                                  urllib.request.HTTPSHandler(context=self.tls))
 
     def request(self, method: str, path: str, body: Any = NO_BODY, *,
                 headers: dict[str, str] | None = None, csrf: bool = True,
