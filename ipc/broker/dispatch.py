@@ -60,7 +60,8 @@ class Dispatcher:
         self.resolver = AddressResolver([*instance_ids, LOG_INSTANCE])
         self.counters = counters
         self.outbox: defaultdict[str, list[tuple[Any, ...]]] = defaultdict(list)
-        """Commands per target instance, sent and cleared by the broker after each drain."""
+        """Commands per target instance; the broker sends them and empties the lists in
+        place (plans hold the lists themselves)."""
         self.ack_waiters: dict[str, asyncio.Future[Any]] = {}
 
     # -- what plans depend on -----------------------------------------------------------
