@@ -1,18 +1,29 @@
-"""Package layout that pyproject.toml alone cannot express: the repo's ``config/``
-folder (schemas, examples, demo) ships as the ``edgeos_config`` package, and the
-broker's fast path is compiled when a C compiler is there (optional: without one,
-ipc/broker/fastpath.py does the same work in Python)."""
+"""Package layout that pyproject.toml alone cannot express.
+
+The repository's top-level folders install under one namespace, ``edgeos``
+(``supervisor/`` -> ``edgeos.supervisor`` and so on, ``config/`` with its schemas,
+examples and demo -> ``edgeos.config``), and the broker's fast path is compiled when a
+C compiler is there (optional: without one, ipc/broker/fastpath.py does the same work
+in Python)."""
 
 from setuptools import Extension, find_packages, setup
 
+FOLDERS = ("supervisor", "ipc", "workers", "admin_ui")
 DATA = ("schemas", "demo", "examples")
 
+packages = ["edgeos", "edgeos.config", *(f"edgeos.config.{d}" for d in DATA)]
+package_dir = {"edgeos": "edgeos", "edgeos.config": "config",
+               **{f"edgeos.config.{d}": f"config/{d}" for d in DATA}}
+for folder in FOLDERS:
+    for sub in ["", *(f".{p}" for p in find_packages(where=folder))]:
+        packages.append(f"edgeos.{folder}{sub}")
+        package_dir[f"edgeos.{folder}{sub}"] = folder + sub.replace(".", "/")
+
 setup(
-    packages=[*find_packages(include=["supervisor*", "workers*", "ipc*", "admin_ui*"]),
-              "edgeos_config", *(f"edgeos_config.{d}" for d in DATA)],
-    package_dir={"edgeos_config": "config", **{f"edgeos_config.{d}": f"config/{d}"
-                                               for d in DATA}},
-    ext_modules=[Extension("ipc.broker._fastpath", ["ipc/broker/_fastpath.c"], optional=True)],
-    package_data={**{f"edgeos_config.{d}": ["*.json"] for d in DATA},
+    packages=packages,
+    package_dir=package_dir,
+    ext_modules=[Extension("edgeos.ipc.broker._fastpath", ["ipc/broker/_fastpath.c"],
+                           optional=True)],
+    package_data={**{f"edgeos.config.{d}": ["*.json"] for d in DATA},
                   "": ["*.json", "*.md", "static/*", "static/**/*"]},
 )

@@ -1,11 +1,11 @@
-"""``python -m admin_ui``: started by the supervisor with its spec on stdin."""
+"""``python -m edgeos.admin_ui``: started by the supervisor with its spec on stdin."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 
-from ipc.child import die_with_parent, read_spec, set_title, setup_logging
+from edgeos.ipc.child import die_with_parent, read_spec, set_title, setup_logging
 
 
 def main() -> int:
@@ -13,7 +13,7 @@ def main() -> int:
     spec = read_spec()
     set_title("edgeos: admin-ui")
     setup_logging(spec.extra.get("log_level", "INFO"))
-    from admin_ui.server import serve
+    from edgeos.admin_ui.server import serve
 
     return asyncio.run(serve(spec))
 

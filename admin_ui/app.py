@@ -11,10 +11,9 @@ import re
 from typing import Any
 
 import tornado.web
-
-from admin_ui import openapi
-from admin_ui.context import Ui
-from admin_ui.handlers import (
+from edgeos.admin_ui import openapi
+from edgeos.admin_ui.context import Ui
+from edgeos.admin_ui.handlers import (
     connections,
     datapoints,
     health,
@@ -25,8 +24,8 @@ from admin_ui.handlers import (
     system,
     widgets,
 )
-from admin_ui.handlers.base import NotFound
-from admin_ui.live import LiveSocket
+from edgeos.admin_ui.handlers.base import NotFound
+from edgeos.admin_ui.live import LiveSocket
 
 ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     ("/health", health.Health),

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zmq.asyncio
-
-from admin_ui.auth import AuthStore
-from admin_ui.hub import Hub
-from admin_ui.plugins import Plugins
-from admin_ui.sessions import LoginLimiter, SessionStore
-from admin_ui.widgets import WidgetStore
-from ipc.rpc import AsyncRpcClient
+from edgeos.admin_ui.auth import AuthStore
+from edgeos.admin_ui.hub import Hub
+from edgeos.admin_ui.plugins import Plugins
+from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
+from edgeos.admin_ui.widgets import WidgetStore
+from edgeos.ipc.rpc import AsyncRpcClient
 
 
 @dataclass

@@ -19,8 +19,7 @@ from typing import Any, Protocol
 
 import zmq
 import zmq.asyncio
-
-from ipc import addresses, protocol
+from edgeos.ipc import addresses, protocol
 
 log = logging.getLogger(__name__)
 

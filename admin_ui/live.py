@@ -21,10 +21,9 @@ from collections import deque
 from typing import Any
 
 import tornado.websocket
-
-from admin_ui.handlers.base import authenticate
-from admin_ui.hub import dumps
-from ipc.changes import ChangeFeed
+from edgeos.admin_ui.handlers.base import authenticate
+from edgeos.admin_ui.hub import dumps
+from edgeos.ipc.changes import ChangeFeed
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document, built from the route table and the handlers themselves.
 
-Paths come from :data:`admin_ui.app.ROUTES`; per method the summary is the handler
+Paths come from :data:`edgeos.admin_ui.app.ROUTES`; per method the summary is the handler
 method's docstring, the required role, the request body schema (the very schema the
 handler validates against), query and path parameters come from the handler's class
 attributes. A route cannot exist without showing up here.
@@ -14,9 +14,8 @@ from typing import Any
 
 import tornado.web
 import tornado.websocket
-
-from admin_ui.handlers.base import ApiHandler
-from admin_ui.sessions import CSRF_HEADER, SESSION_COOKIE
+from edgeos.admin_ui.handlers.base import ApiHandler
+from edgeos.admin_ui.sessions import CSRF_HEADER, SESSION_COOKIE
 
 METHODS = ("get", "post", "put", "delete")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")

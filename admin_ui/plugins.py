@@ -18,8 +18,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from supervisor.files import atomic_write_json
-from workers import registry
+from edgeos.supervisor.files import atomic_write_json
+from edgeos.workers import registry
 
 CORE_DISTRIBUTION = "smarthome-edge-os"
 STATE_FILE = "plugins.json"

@@ -13,17 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import zmq.asyncio
-
-from admin_ui.app import make_app
-from admin_ui.auth import ADMIN_USER, AuthStore
-from admin_ui.context import Ui
-from admin_ui.hub import Hub, keep_running
-from admin_ui.plugins import Plugins
-from admin_ui.sessions import LoginLimiter, SessionStore
-from admin_ui.widgets import WidgetStore
-from ipc import addresses
-from ipc.child import InstanceSpec, SupervisorLink
-from ipc.rpc import AsyncRpcClient, RpcError
+from edgeos.admin_ui.app import make_app
+from edgeos.admin_ui.auth import ADMIN_USER, AuthStore
+from edgeos.admin_ui.context import Ui
+from edgeos.admin_ui.hub import Hub, keep_running
+from edgeos.admin_ui.plugins import Plugins
+from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
+from edgeos.admin_ui.widgets import WidgetStore
+from edgeos.ipc import addresses
+from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.rpc import AsyncRpcClient, RpcError
 
 log = logging.getLogger("admin_ui")
 

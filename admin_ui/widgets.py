@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from supervisor.files import atomic_write_json
+from edgeos.supervisor.files import atomic_write_json
 
 WIDGETS_FILE = "widgets.json"
 ID_RE = r"^[A-Za-z0-9_.-]{1,64}$"

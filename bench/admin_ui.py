@@ -28,7 +28,8 @@ import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ipc import addresses, protocol
+from edgeos.ipc import addresses, protocol
+
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.admin_ui.web import WebDaemon
 from tests.integration.daemon import sim

@@ -33,8 +33,9 @@ import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ipc import addresses, protocol
-from ipc.broker import dispatch
+from edgeos.ipc import addresses, protocol
+from edgeos.ipc.broker import dispatch
+
 from tests.integration.daemon import Daemon
 
 BATCH = 1000

@@ -1,4 +1,4 @@
-"""Micro-benchmark of ipc.routing: load time and Router.route cost per datapoint.
+"""Micro-benchmark of edgeos.ipc.routing: load time and Router.route cost per datapoint.
 
 Loads 1,000 routes (10% wildcard) over 50 instances and times the hot-path cases the broker
 sees. Prints figures only; nothing here asserts on time.
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ipc.routing import Router, load_routing
+from edgeos.ipc.routing import Router, load_routing
 
 log = logging.getLogger("bench.routing_engine")
 

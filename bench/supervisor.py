@@ -24,7 +24,8 @@ import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ipc import addresses, protocol
+from edgeos.ipc import addresses, protocol
+
 from tests.integration.daemon import Daemon, sim
 
 MB = 1024 * 1024

@@ -1,2 +1,2 @@
 """Shipped configuration data: JSON Schemas, examples and the demo (installed as
-the ``edgeos_config`` package so the daemon finds them however it was installed)."""
+the ``edgeos.config`` package so the daemon finds them however it was installed)."""

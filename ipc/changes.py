@@ -16,8 +16,7 @@ from typing import Any
 
 import zmq
 import zmq.asyncio
-
-from ipc import addresses, protocol
+from edgeos.ipc import addresses, protocol
 
 
 class ChangeFeed:

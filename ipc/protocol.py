@@ -4,7 +4,7 @@ Every message is a ZeroMQ multipart message ``[kind, body, *blobs]``: ``kind`` i
 of the byte strings below, ``body`` is msgpack. Large values travel as extra frames
 (``blobs``) so the broker can pass them on without copying.
 
-Sockets (all ``ipc://`` in the run dir, see :mod:`ipc.addresses`):
+Sockets (all ``ipc://`` in the run dir, see :mod:`edgeos.ipc.addresses`):
 
 * ``supervisor.sock`` ROUTER (supervisor) <- DEALER per worker, identity = instance id.
   Worker -> supervisor: HELLO, READY, HEARTBEAT, ERROR, EVENT.
@@ -15,7 +15,7 @@ Sockets (all ``ipc://`` in the run dir, see :mod:`ipc.addresses`):
 * ``events.sock`` PUB (supervisor): topic frame (``b"state"``, ``b"stats"``,
   ``b"mode"``, ``b"log.<id>"``), then a msgpack body.
 * ``control.sock`` ROUTER (supervisor) and ``broker-ctl.sock`` ROUTER (broker): RPC,
-  see :mod:`ipc.rpc`.
+  see :mod:`edgeos.ipc.rpc`.
 
 A datapoint on the wire is a list ``[path, value, ts_ms, quality, ack, unit]``; in a
 worker's DP batch ``path`` is relative to the sending instance (the broker prefixes the

@@ -18,8 +18,7 @@ from typing import Any
 
 import zmq
 import zmq.asyncio
-
-from ipc.protocol import pack, unpack
+from edgeos.ipc.protocol import pack, unpack
 
 log = logging.getLogger(__name__)
 

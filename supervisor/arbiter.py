@@ -3,7 +3,7 @@
 It owns the instances (the broker, the admin UI and one worker per enabled
 connection), the worker channel (HELLO/READY/HEARTBEAT/ERROR from children), the
 events feed, the 1 Hz stats sampling, reload, and ordered start-up and shutdown.
-Commands reach it through :mod:`supervisor.controller`; it never imports device
+Commands reach it through :mod:`edgeos.supervisor.controller`; it never imports device
 libraries and never runs user code.
 """
 
@@ -21,22 +21,21 @@ from typing import Any
 
 import zmq
 import zmq.asyncio
-
-from ipc import addresses, protocol
-from ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
-from supervisor import config as cfgmod
-from supervisor.cgroups import Cgroups
-from supervisor.errors import ErrorStore
-from supervisor.files import atomic_write_json
-from supervisor.limits import RAM_PERIOD_S, CpuThrottle, RamGuard
-from supervisor.logs import LogBook
-from supervisor.paths import Paths
-from supervisor.policy import RestartPolicy
-from supervisor.process import ALIVE, Instance, InstanceConfig, State
-from supervisor.seam import Spawned, System
-from supervisor.sentry import SentryReporter
-from supervisor.stats import Sampler
-from workers import registry
+from edgeos.ipc import addresses, protocol
+from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
+from edgeos.supervisor import config as cfgmod
+from edgeos.supervisor.cgroups import Cgroups
+from edgeos.supervisor.errors import ErrorStore
+from edgeos.supervisor.files import atomic_write_json
+from edgeos.supervisor.limits import RAM_PERIOD_S, CpuThrottle, RamGuard
+from edgeos.supervisor.logs import LogBook
+from edgeos.supervisor.paths import Paths
+from edgeos.supervisor.policy import RestartPolicy
+from edgeos.supervisor.process import ALIVE, Instance, InstanceConfig, State
+from edgeos.supervisor.seam import Spawned, System
+from edgeos.supervisor.sentry import SentryReporter
+from edgeos.supervisor.stats import Sampler
+from edgeos.workers import registry
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +110,8 @@ class Arbiter:
         return self._locks.setdefault(instance_id, asyncio.Lock())
 
     def _launch(self, inst: Instance) -> tuple[list[str], dict[str, str], bytes]:
-        module = {"worker": "workers", "broker": "ipc.broker", "admin-ui": "admin_ui"}
+        module = {"worker": "edgeos.workers", "broker": "edgeos.ipc.broker",
+                  "admin-ui": "edgeos.admin_ui"}
         argv = [sys.executable, "-m", module[inst.cfg.role]]
         env = dict(os.environ)
         env["EDGEOS_SUPERVISOR_PID"] = str(os.getpid())

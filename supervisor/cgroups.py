@@ -8,7 +8,7 @@ supervisor first moves itself into a leaf ``supervisor/``, enables ``memory`` an
 Force-kill writes ``cgroup.kill`` when the kernel has it.
 
 Without such a subtree (cgroup v1, no delegation, no permission) :meth:`Cgroups.detect`
-returns None and the sampling/duty-cycle fallback in :mod:`supervisor.limits` applies.
+returns None and the sampling/duty-cycle fallback in :mod:`edgeos.supervisor.limits` applies.
 """
 
 from __future__ import annotations

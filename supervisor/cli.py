@@ -16,13 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from supervisor import performance, sdnotify
-from supervisor.arbiter import Arbiter
-from supervisor.config import CONNECTIONS, ROUTING, ConfigError
-from supervisor.controller import Controller
-from supervisor.files import atomic_write_json
-from supervisor.paths import Paths
-from supervisor.seam import AsyncioSystem
+from edgeos.supervisor import performance, sdnotify
+from edgeos.supervisor.arbiter import Arbiter
+from edgeos.supervisor.config import CONNECTIONS, ROUTING, ConfigError
+from edgeos.supervisor.controller import Controller
+from edgeos.supervisor.files import atomic_write_json
+from edgeos.supervisor.paths import Paths
+from edgeos.supervisor.seam import AsyncioSystem
 
 log = logging.getLogger("edgeos")
 
@@ -72,7 +72,7 @@ def seed_demo(paths: Paths) -> None:
     """Copy the built-in demo config into an empty config dir (never over user files)."""
     if (paths.config / CONNECTIONS).exists():
         return
-    demo = resources.files("edgeos_config").joinpath("demo")
+    demo = resources.files("edgeos.config").joinpath("demo")
     for name in (CONNECTIONS, ROUTING):
         target = paths.config / name
         if not target.exists():
@@ -147,7 +147,7 @@ async def serve(args: argparse.Namespace, paths: Paths, profile: str,
 def announce_first_password(paths: Paths) -> None:
     """On the very first start, generate the admin password and show it once, here on
     the daemon's own terminal/journal (it is stored only as a salted scrypt hash)."""
-    from admin_ui.auth import ADMIN_USER, AuthStore
+    from edgeos.admin_ui.auth import ADMIN_USER, AuthStore
 
     password = AuthStore(paths.data).ensure_admin_password()
     if password is not None:
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = Paths.resolve(args.config, args.data, args.run)
     paths.prepare()
     lock_fd = take_lock(paths)
-    from ipc.child import set_title
+    from edgeos.ipc.child import set_title
 
     set_title("edgeos: supervisor")
     if args.demo:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
-from supervisor import config as cfgmod
-from supervisor.config import ConfigError
-from supervisor.files import atomic_write_json
-from supervisor.process import ALIVE, Instance, State
+from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
+from edgeos.supervisor import config as cfgmod
+from edgeos.supervisor.config import ConfigError
+from edgeos.supervisor.files import atomic_write_json
+from edgeos.supervisor.process import ALIVE, Instance, State
 
 if TYPE_CHECKING:
-    from supervisor.arbiter import Arbiter
+    from edgeos.supervisor.arbiter import Arbiter
 
 COMMANDS: dict[str, type[Command]] = {}
 
@@ -288,7 +288,7 @@ class System(Command):
     name = "system"
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        from supervisor.stats import host
+        from edgeos.supervisor.stats import host
 
         return {**host(), "performance": self.arbiter.performance, "mode": self.arbiter.mode,
                 "headless": self.arbiter.headless}
@@ -298,7 +298,7 @@ class RoutesCommand(Command):
     """Base: check a routing document with the broker's own loader."""
 
     def check(self, doc: Any, ids: list[str] | None = None) -> Any:
-        from ipc.routing import RoutingError, load_routing
+        from edgeos.ipc.routing import RoutingError, load_routing
 
         ids = [i.id for i in self.arbiter.workers()] if ids is None else ids
         try:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from supervisor import schemas
-from supervisor.process import InstanceConfig
-from workers import registry
+from edgeos.supervisor import schemas
+from edgeos.supervisor.process import InstanceConfig
+from edgeos.workers import registry
 
 CONNECTIONS = "connections.json"
 ROUTING = "routing.json"

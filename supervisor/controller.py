@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import edgeos.supervisor.auth_commands  # noqa: F401
 import zmq
-
-import supervisor.auth_commands  # noqa: F401
-from ipc import addresses
-from ipc.rpc import BAD_REQUEST, RpcError, RpcServer
-from supervisor.commands import COMMANDS
+from edgeos.ipc import addresses
+from edgeos.ipc.rpc import BAD_REQUEST, RpcError, RpcServer
+from edgeos.supervisor.commands import COMMANDS
 
 if TYPE_CHECKING:
-    from supervisor.arbiter import Arbiter
+    from edgeos.supervisor.arbiter import Arbiter
 
 
 class Controller:

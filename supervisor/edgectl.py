@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ipc import addresses
-from ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
-from supervisor.paths import resolve_run_dir
+from edgeos.ipc import addresses
+from edgeos.ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
+from edgeos.supervisor.paths import resolve_run_dir
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -135,8 +135,8 @@ def show_route_test(result: dict[str, Any]) -> str:
 # -- verbs -----------------------------------------------------------------------------
 def validate_dir(directory: Path) -> dict[str, Any]:
     """Check a config dir locally, exactly as the daemon would at start or reload."""
-    from ipc.routing import RoutingError, load_routing_file
-    from supervisor import config as cfgmod
+    from edgeos.ipc.routing import RoutingError, load_routing_file
+    from edgeos.supervisor import config as cfgmod
 
     errors: list[str] = []
     warnings: list[str] = []
@@ -215,8 +215,7 @@ def read_password() -> str:
 def follow_logs(args: argparse.Namespace, run_dir: Path) -> int:
     """Print new log lines of one instance as they arrive (events feed)."""
     import zmq
-
-    from ipc.protocol import unpack
+    from edgeos.ipc.protocol import unpack
 
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)

@@ -2,13 +2,13 @@
 
 * RAM: ``max_ram_mb`` — RSS sampled at 4 Hz; an event at 80 %, kill and restart (with
   back-off) at 100 %. Where the daemon owns a delegated cgroup v2 subtree the kernel
-  enforces ``memory.max`` as well (see :mod:`supervisor.cgroups`).
+  enforces ``memory.max`` as well (see :mod:`edgeos.supervisor.cgroups`).
 * CPU: ``max_cpu_share`` (percent of one core) — ``cpu.max`` in a cgroup where one is
   available, else SIGSTOP/SIGCONT duty cycling driven by the CPU time the process
   really used. A token bucket holding ``BURST_S`` seconds of budget lets brief spikes
   through; only sustained use beyond the share is throttled.
 
-All readings and signals go through the :class:`~supervisor.seam.System` seam.
+All readings and signals go through the :class:`~edgeos.supervisor.seam.System` seam.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from supervisor.process import Instance
-from supervisor.seam import System
+from edgeos.supervisor.process import Instance
+from edgeos.supervisor.seam import System
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ipc.protocol import now_ms
+from edgeos.ipc.protocol import now_ms
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LEVEL_RANK = {name: n for n, name in enumerate(LEVELS)}

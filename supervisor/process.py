@@ -2,7 +2,7 @@
 
 Every transition happens in one of the public methods (commands) or in the ``_on_*``
 callbacks (events from the OS or the worker), all synchronous and driven through the
-:class:`~supervisor.seam.System` seam, so unit tests can play any sequence of events
+:class:`~edgeos.supervisor.seam.System` seam, so unit tests can play any sequence of events
 with a fake clock.
 
     stopped --start--> starting --READY--> running <--> disconnected (cut from router)
@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from supervisor.policy import RestartPolicy
-from supervisor.seam import Spawned, System, Timer
+from edgeos.supervisor.policy import RestartPolicy
+from edgeos.supervisor.seam import Spawned, System, Timer
 
 log = logging.getLogger(__name__)
 

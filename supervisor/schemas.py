@@ -14,7 +14,7 @@ from referencing import Registry, Resource
 @cache
 def _registry() -> Registry:
     resources_ = []
-    for entry in resources.files("edgeos_config").joinpath("schemas").iterdir():
+    for entry in resources.files("edgeos.config").joinpath("schemas").iterdir():
         if entry.name.endswith(".schema.json"):
             doc = json.loads(entry.read_text(encoding="utf-8"))
             resources_.append((doc["$id"], Resource.from_contents(doc)))
@@ -24,7 +24,7 @@ def _registry() -> Registry:
 @cache
 def schema(name: str) -> dict[str, Any]:
     """The schema ``config/schemas/<name>.schema.json``."""
-    text = resources.files("edgeos_config").joinpath("schemas", f"{name}.schema.json")
+    text = resources.files("edgeos.config").joinpath("schemas", f"{name}.schema.json")
     return json.loads(text.read_text(encoding="utf-8"))
 
 

@@ -2,7 +2,7 @@
 
 Every child reports its uncaught errors to the supervisor with the stack trace; the
 supervisor forwards each NEW error (not repeats of a crash loop, see
-:class:`supervisor.errors.ErrorStore`) to Sentry, tagged with instance id, type and
+:class:`edgeos.supervisor.errors.ErrorStore`) to Sentry, tagged with instance id, type and
 version. sentry-sdk is imported only when a DSN is set.
 """
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import psutil
-
-from supervisor.seam import System
+from edgeos.supervisor.seam import System
 
 MB = 1024 * 1024
 

@@ -1,4 +1,4 @@
-"""``python -m workers``: the entry point of every worker process.
+"""``python -m edgeos.workers``: the entry point of every worker process.
 
 The supervisor starts it with the instance spec as JSON on stdin. Imports are kept to
 what the type needs: a type whose manifest says ``"needs_tls": false`` runs without
@@ -19,14 +19,14 @@ def main() -> int:
         sys.modules["ssl"] = None  # type: ignore[assignment]  # asyncio copes without it
     import asyncio
 
-    from ipc.child import InstanceSpec, die_with_parent, set_title, setup_logging
+    from edgeos.ipc.child import InstanceSpec, die_with_parent, set_title, setup_logging
 
     die_with_parent()
     spec = InstanceSpec(**spec_doc)
     set_title(f"edgeos: worker {spec.id} [{spec.type}]")
     setup_logging(extra.get("log_level", "INFO"))
-    from workers import registry
-    from workers.runtime import Runtime
+    from edgeos.workers import registry
+    from edgeos.workers.runtime import Runtime
 
     worker_cls = registry.load(extra["entry"])
     return asyncio.run(Runtime(spec, worker_cls).main())

@@ -16,7 +16,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from workers.runtime import Worker
+    from edgeos.workers.runtime import Worker
 
 GROUP = "edgeos.workers"
 

@@ -22,9 +22,8 @@ from typing import Any, ClassVar
 
 import zmq
 import zmq.asyncio
-
-from ipc import addresses, protocol
-from ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc import addresses, protocol
+from edgeos.ipc.child import InstanceSpec, SupervisorLink
 
 log = logging.getLogger(__name__)
 

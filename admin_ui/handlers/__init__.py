@@ -1,1 +1,1 @@
-"""HTTP handlers, one module per resource; :mod:`admin_ui.app` lists the routes."""
+"""HTTP handlers, one module per resource; :mod:`edgeos.admin_ui.app` lists the routes."""

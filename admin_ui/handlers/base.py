@@ -1,7 +1,7 @@
 """What every API handler shares: authentication, roles, CSRF, JSON bodies and errors.
 
 A handler declares what it needs as class attributes, which the OpenAPI document is
-built from (:mod:`admin_ui.openapi`), so the document cannot drift from the code:
+built from (:mod:`edgeos.admin_ui.openapi`), so the document cannot drift from the code:
 
 * ``roles``: the role each HTTP method needs (default: reads ``viewer``, writes
   ``admin``); ``public = True`` for routes without login (``/health``, login).
@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 import tornado.web
-
-from admin_ui.auth import Principal
-from admin_ui.sessions import CSRF_HEADER, SESSION_COOKIE, Session
-from ipc.rpc import BAD_REQUEST, INTERNAL, NOT_FOUND, REFUSED, UNAVAILABLE, RpcError
+from edgeos.admin_ui.auth import Principal
+from edgeos.admin_ui.sessions import CSRF_HEADER, SESSION_COOKIE, Session
+from edgeos.ipc.rpc import BAD_REQUEST, INTERNAL, NOT_FOUND, REFUSED, UNAVAILABLE, RpcError
 
 if TYPE_CHECKING:
-    from admin_ui.context import Ui
+    from edgeos.admin_ui.context import Ui
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from admin_ui.handlers.base import LONG_RPC_S, ApiError, ApiHandler
-from admin_ui.handlers.instances import ID_SCHEMA
-from supervisor import config as cfgmod
+from edgeos.admin_ui.handlers.base import LONG_RPC_S, ApiError, ApiHandler
+from edgeos.admin_ui.handlers.instances import ID_SCHEMA
+from edgeos.supervisor import config as cfgmod
 
 ENTRY_BODY: dict[str, Any] = {
     "type": "object",

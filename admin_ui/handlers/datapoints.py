@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin_ui.handlers.base import ApiError, ApiHandler
+from edgeos.admin_ui.handlers.base import ApiError, ApiHandler
 
 ALL = 1_000_000  # the broker's limit when a level of the tree is grouped here
 WRITE_BODY = {"type": "object", "required": ["value"], "additionalProperties": False,

@@ -6,10 +6,9 @@ import contextlib
 from collections import Counter
 from typing import Any
 
+from edgeos.admin_ui import metrics
+from edgeos.admin_ui.handlers.base import ApiError, ApiHandler
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-
-from admin_ui import metrics
-from admin_ui.handlers.base import ApiError, ApiHandler
 
 HEALTH_TIMEOUT_S = 2.0
 

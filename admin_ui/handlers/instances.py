@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from admin_ui.handlers.base import LONG_RPC_S, ApiHandler
+from edgeos.admin_ui.handlers.base import LONG_RPC_S, ApiHandler
 
 ACTIONS = ("start", "stop", "restart", "kill", "disconnect", "reconnect", "reactivate")
 ID_SCHEMA = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin_ui.handlers.base import ApiError, ApiHandler
-from admin_ui.plugins import PluginError
+from edgeos.admin_ui.handlers.base import ApiError, ApiHandler
+from edgeos.admin_ui.plugins import PluginError
 
 NAME_BODY = {"type": "object", "required": ["name"], "additionalProperties": False,
              "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin_ui.handlers.base import LONG_RPC_S, ApiError, ApiHandler
+from edgeos.admin_ui.handlers.base import LONG_RPC_S, ApiError, ApiHandler
 
 ROUTING_DOC: dict[str, Any] = {
     "type": "object",

@@ -7,9 +7,8 @@ import math
 from pathlib import Path
 
 import tornado.web
-
-from admin_ui.handlers.base import SECURITY_HEADERS, ApiError, ApiHandler, authenticate
-from admin_ui.sessions import SESSION_COOKIE
+from edgeos.admin_ui.handlers.base import SECURITY_HEADERS, ApiError, ApiHandler, authenticate
+from edgeos.admin_ui.sessions import SESSION_COOKIE
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 

@@ -7,8 +7,7 @@ import os
 from typing import Any
 
 import psutil
-
-from admin_ui.handlers.base import ApiError, ApiHandler
+from edgeos.admin_ui.handlers.base import ApiError, ApiHandler
 
 LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 

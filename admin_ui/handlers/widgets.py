@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from admin_ui.handlers.base import ApiError, ApiHandler
-from admin_ui.widgets import ID_RE, IMPORT_SCHEMA, WIDGET_SCHEMA, WidgetError
+from edgeos.admin_ui.handlers.base import ApiError, ApiHandler
+from edgeos.admin_ui.widgets import ID_RE, IMPORT_SCHEMA, WIDGET_SCHEMA, WidgetError
 
 
 class WidgetsBase(ApiHandler):

@@ -121,7 +121,7 @@ run(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"run", (PyCFunction)(void (*)(void))run, METH_FASTCALL,
-     "run(items, start, points, unsaved) -> index: see ipc.broker.fastpath.run"},
+     "run(items, start, points, unsaved) -> index: see edgeos.ipc.broker.fastpath.run"},
     {NULL, NULL, 0, NULL},
 };
 

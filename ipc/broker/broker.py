@@ -1,7 +1,7 @@
 """The broker: receives datapoint batches, keeps last values, routes, delivers.
 
 This module owns the sockets and the control commands; the per-datapoint work is
-:class:`~ipc.broker.dispatch.Dispatcher`'s. The inbound socket is drained without
+:class:`~edgeos.ipc.broker.dispatch.Dispatcher`'s. The inbound socket is drained without
 awaiting between messages, each batch goes to subscribers as it came (one zero-copy
 send), and the commands a drain produced go out once per target instance.
 """
@@ -19,14 +19,13 @@ from typing import Any
 
 import zmq
 import zmq.asyncio
-
-from ipc import addresses, protocol
-from ipc.broker.dispatch import LOG_INSTANCE, Dispatcher, Outbox
-from ipc.broker.spamguard import SpamGuard
-from ipc.broker.store import LastValues
-from ipc.child import InstanceSpec, SupervisorLink
-from ipc.routing import Router, RoutingError, load_routing_file
-from ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError, RpcServer
+from edgeos.ipc import addresses, protocol
+from edgeos.ipc.broker.dispatch import LOG_INSTANCE, Dispatcher, Outbox
+from edgeos.ipc.broker.spamguard import SpamGuard
+from edgeos.ipc.broker.store import LastValues
+from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.routing import Router, RoutingError, load_routing_file
+from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError, RpcServer
 
 log = logging.getLogger("broker")
 

@@ -2,7 +2,7 @@
 
 Two paths give the same result:
 
-- the fast path (:mod:`ipc.broker.fastpath`, in C when built) for the common case: a
+- the fast path (:mod:`edgeos.ipc.broker.fastpath`, in C when built) for the common case: a
   reported value (ack true, no origin chain, a known quality) whose routes all deliver
   it unchanged. What happens to such a value depends only on its source and path, so
   it is worked out once into a *plan*: per target, that instance's outbox list, the
@@ -25,13 +25,13 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ipc import protocol
-from ipc.broker import fastpath
-from ipc.broker.store import UNPLANNED, LastValues
-from ipc.routing import AddressResolver, Router, RouteTable
+from edgeos.ipc import protocol
+from edgeos.ipc.broker import fastpath
+from edgeos.ipc.broker.store import UNPLANNED, LastValues
+from edgeos.ipc.routing import AddressResolver, Router, RouteTable
 
 try:
-    from ipc.broker._fastpath import run as fast_run
+    from edgeos.ipc.broker._fastpath import run as fast_run
 except ImportError:  # built without a C compiler
     fast_run = fastpath.run
 

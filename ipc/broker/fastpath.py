@@ -7,17 +7,18 @@ tests run one against the other.
 
 A *plan* says what to do with a reported value on one path of one source: a tuple of
 hops ``(outbox list, target path, origin chain, route tally)`` (the tally is the
-route's ``[fired, last_fired_ts]``, see :meth:`ipc.routing.Router.plain_targets`), empty when no
+route's ``[fired, last_fired_ts]``, see
+:meth:`edgeos.ipc.routing.Router.plain_targets`), empty when no
 route starts there, None when the general path must decide (transforms, conditions,
 schedules, the ``log`` target), ``UNPLANNED`` (False) until the dispatcher made it.
-Plans live in the points of :mod:`ipc.broker.store`, beside the value they route.
+Plans live in the points of :mod:`edgeos.ipc.broker.store`, beside the value they route.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ipc import protocol
+from edgeos.ipc import protocol
 
 QUALITIES = protocol.QUALITIES
 

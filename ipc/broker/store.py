@@ -7,7 +7,7 @@ point is a list ``[entry, plan, unsaved]``:
 - ``entry``: the wire item itself, ``(path, value, ts_ms, quality, ack, unit, ...)``
   (path relative to its instance), stored without copying; None until a value came;
 - ``plan``: the dispatcher's routing plan for values on this path (see
-  :mod:`ipc.broker.fastpath`), ``UNPLANNED`` until it made one;
+  :mod:`edgeos.ipc.broker.fastpath`), ``UNPLANNED`` until it made one;
 - ``unsaved``: True while the entry waits for the next flush; the point is then also
   in its source's ``unsaved`` list.
 

@@ -314,8 +314,8 @@ def _validator() -> jsonschema.Draft202012Validator:
     in_tree = Path(__file__).resolve().parents[2] / "config" / "schemas" / _SCHEMA_NAME
     if in_tree.is_file():
         text = in_tree.read_text(encoding="utf-8")
-    else:  # installed: config/ is the edgeos_config package
-        text = (importlib.resources.files("edgeos_config") / "schemas" / _SCHEMA_NAME).read_text(
+    else:  # installed: config/ is the edgeos.config package
+        text = (importlib.resources.files("edgeos.config") / "schemas" / _SCHEMA_NAME).read_text(
             encoding="utf-8"
         )
     return jsonschema.Draft202012Validator(json.loads(text))

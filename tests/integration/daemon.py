@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from edgeos.ipc import addresses
+from edgeos.ipc.rpc import RpcClient
 
-from ipc import addresses
-from ipc.rpc import RpcClient
 from tests.integration.support import wait_until
 
 BIN = Path(sys.executable).parent

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from workers.coerce import to_bool
+from edgeos.workers.coerce import to_bool
 
 # ADS data type ids (TcAdsDef.h)
 ADST_INT16, ADST_INT32, ADST_REAL32, ADST_REAL64 = 2, 3, 4, 5

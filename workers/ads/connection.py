@@ -26,16 +26,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pyads
-from pyads import constants
-from pyads.structs import SAdsNotificationHeader, SAdsSumRequest
-
-from workers.ads.symbols import (
+from edgeos.workers.ads.symbols import (
     DataType,
     SymbolEntry,
     UploadError,
     parse_datatype_upload,
     parse_symbol_upload,
 )
+from pyads import constants
+from pyads.structs import SAdsNotificationHeader, SAdsSumRequest
 
 log = logging.getLogger(__name__)
 

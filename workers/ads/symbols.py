@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.ads.codec import Codec, codec_for
+from edgeos.workers.ads.codec import Codec, codec_for
 
 SYMBOLFLAG_BITVALUE = 0x0002
 SYMBOLFLAG_READONLY = 0x0020

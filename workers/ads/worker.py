@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workers.ads.connection import AdsLink, AdsThread, Backoff, Inbox, LinkError
-from workers.ads.symbols import Block, Leaf, blocks, flatten, rules_from_config, select
-from workers.runtime import CommandRejected, Worker
+from edgeos.workers.ads.connection import AdsLink, AdsThread, Backoff, Inbox, LinkError
+from edgeos.workers.ads.symbols import Block, Leaf, blocks, flatten, rules_from_config, select
+from edgeos.workers.runtime import CommandRejected, Worker
 
 
 class AdsWorker(Worker):

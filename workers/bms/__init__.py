@@ -5,7 +5,7 @@ transport or the Victron decoder is used.
 
 Decoding (pure, transport-agnostic)::
 
-    from workers.bms import Options, decode
+    from edgeos.workers.bms import Options, decode
     reading = decode("jbd", [frame_0x03, frame_0x04])      # {"voltage": 15.6, "cells.1": ...}
     decode("victron", [manufacturer_data], Options(key=bytes.fromhex("aff4...")))
 
@@ -18,7 +18,7 @@ checks raises :class:`DecodeError` (a ``ValueError``) and nothing else escapes a
 
 Transports (asyncio), the interface a ``bms`` worker drives::
 
-    from workers.bms.transports import create
+    from edgeos.workers.bms.transports import create
     transport = create(instance_config)   # keys of connections.json's "config" for type bms
     try:
         while running:
@@ -42,8 +42,8 @@ Transports (asyncio), the interface a ``bms`` worker drives::
 
 A BLE link that drops during a poll is reconnected and the cycle run once more. Victron
 devices are read from their advertisements (no connection), one advertisement per poll.
-``workers.bms.transports.ble.scan()`` lists nearby devices with name, MAC, RSSI and the
-BMS kind they look like; ``python -m workers.bms scan`` prints that list as JSON.
+``edgeos.workers.bms.transports.ble.scan()`` lists nearby devices with name, MAC, RSSI and the
+BMS kind they look like; ``python -m edgeos.workers.bms scan`` prints that list as JSON.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Command line: decode captured frames, scan for BLE devices, poll a BMS once.
 
-    python -m workers.bms decode --protocol jbd|daly|ant|victron [--key HEX] HEX [HEX ...]
-    python -m workers.bms scan [--timeout S]
-    python -m workers.bms poll --protocol P (--serial-port PORT | --address MAC) [...]
+    python -m edgeos.workers.bms decode --protocol jbd|daly|ant|victron [--key HEX] HEX [HEX ...]
+    python -m edgeos.workers.bms scan [--timeout S]
+    python -m edgeos.workers.bms poll --protocol P (--serial-port PORT | --address MAC) [...]
 
 ``decode`` prints one JSON object (the frames merged); a frame failing its checks exits 1
 with the reason on stderr. HEX may separate bytes with spaces, ``:``, ``.``, ``-`` or ``,``
@@ -86,7 +86,7 @@ def _key(text: str) -> bytes:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m workers.bms", description=__doc__.split("\n")[0]
+        prog="python -m edgeos.workers.bms", description=__doc__.split("\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
 

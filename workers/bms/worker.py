@@ -23,10 +23,10 @@ import contextlib
 import time
 from typing import Any
 
-from workers.bms.errors import AdapterMissing, BmsError, BmsTimeout
-from workers.bms.model import Reading, Value
-from workers.bms.transports import Transport, create
-from workers.runtime import CommandRejected, Worker
+from edgeos.workers.bms.errors import AdapterMissing, BmsError, BmsTimeout
+from edgeos.workers.bms.model import Reading, Value
+from edgeos.workers.bms.transports import Transport, create
+from edgeos.workers.runtime import CommandRejected, Worker
 
 POLL_INTERVAL_S = 5.0
 BACKOFF_MAX_S = 60.0
@@ -235,7 +235,7 @@ class BmsWorker(Worker):
         self._scan_task = asyncio.create_task(self._scan())
 
     async def _scan(self) -> None:
-        from workers.bms.transports.ble import scan  # bleak only when a scan is asked for
+        from edgeos.workers.bms.transports.ble import scan  # bleak only when a scan is asked for
 
         self.publish("scan", True)
         try:

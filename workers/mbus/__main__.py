@@ -1,4 +1,4 @@
-"""Command line: `python -m workers.mbus decode HEX` prints the decoded frame as JSON.
+"""Command line: `python -m edgeos.workers.mbus decode HEX` prints the decoded frame as JSON.
 
 HEX may be split over several arguments or contain spaces (as in the .hex capture
 files); `-` reads it from stdin. A frame that fails its checks exits 1 with the
@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from workers.mbus.decoder import DecodeError, decode
+from edgeos.workers.mbus.decoder import DecodeError, decode
 
 
 def _parse_hex(parts: list[str]) -> bytes:
@@ -23,7 +23,7 @@ def _parse_hex(parts: list[str]) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workers.mbus",
+    parser = argparse.ArgumentParser(prog="python -m edgeos.workers.mbus",
                                      description="Wired M-Bus tools.")
     commands = parser.add_subparsers(dest="command", required=True)
     decode_cmd = commands.add_parser("decode", help="decode one RSP_UD long frame")

@@ -5,7 +5,7 @@ address, or at 0xFD after a secondary-address selection), and can go silent or
 put garbage on the line, so tests exercise the master's timeouts and resync.
 
 In a thread:   with MeterEmulator([EmulatedMeter(frame)]) as emu: Master(emu.port) ...
-As a process:  python -m workers.mbus.emulator --pty-link /tmp/mbus0 --frame meter.hex@5
+As a process:  python -m edgeos.workers.mbus.emulator --pty-link /tmp/mbus0 --frame meter.hex@5
                (prints "ready <pty>" when serving; SIGUSR1 toggles all meters silent;
                SIGTERM/SIGINT stop it and remove the link).
 """
@@ -23,7 +23,7 @@ import tty
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workers.mbus.decoder.frame import (
+from edgeos.workers.mbus.decoder.frame import (
     ACK,
     ADDRESS_BROADCAST,
     ADDRESS_NETWORK,
@@ -216,7 +216,7 @@ def _meter_arg(spec: str) -> EmulatedMeter:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workers.mbus.emulator",
+    parser = argparse.ArgumentParser(prog="python -m edgeos.workers.mbus.emulator",
                                      description="Emulated M-Bus meters on a pty.")
     parser.add_argument("--pty-link", required=True, type=Path,
                         help="create this symlink to the pty the master should open")

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import serial
-
-from workers.mbus.decoder import DecodeError, decode
-from workers.mbus.decoder.frame import (
+from edgeos.workers.mbus.decoder import DecodeError, decode
+from edgeos.workers.mbus.decoder.frame import (
     ACK,
     ADDRESS_NETWORK,
     C_REQ_UD2,

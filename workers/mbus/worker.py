@@ -2,7 +2,7 @@
 
 Reliability follows the M-Bus MQTT gateway v2 (planning summary):
 
-- every serial read has a deadline (:class:`~workers.mbus.master.Master`), and the blocking
+- every serial read has a deadline (:class:`~edgeos.workers.mbus.master.Master`), and the blocking
   I/O runs in one thread, so the event loop keeps its heartbeats;
 - one meter offline never stops the others: each meter has its own poll interval and its
   own circuit breaker with exponential back-off, so a dead meter costs one bounded timeout
@@ -37,10 +37,16 @@ from pathlib import Path
 from typing import Any
 
 import serial
-
-from supervisor.files import atomic_write_json
-from workers.mbus.master import CircuitBreaker, Master, MBusError, MBusTimeout, Meter, PortError
-from workers.runtime import Worker
+from edgeos.supervisor.files import atomic_write_json
+from edgeos.workers.mbus.master import (
+    CircuitBreaker,
+    Master,
+    MBusError,
+    MBusTimeout,
+    Meter,
+    PortError,
+)
+from edgeos.workers.runtime import Worker
 
 POLL_INTERVAL_S = 60.0
 CLOSE_TIMEOUT_S = 1.5
@@ -63,7 +69,7 @@ def record_names(records: Sequence[Mapping[str, Any]]) -> list[str | None]:
     ``<quantity>[_<function>][_s<storage>][_t<tariff>][_u<subunit>]``, slugified: function is
     left out for current values and is ``max``, ``min``, ``err`` (value during error state)
     or ``stored``; storage, tariff and subunit only when not 0. A quantity the decoder could
-    not name gives ``record_<index>`` (0-based, as ``python -m workers.mbus decode`` lists
+    not name gives ``record_<index>`` (0-based, as ``python -m edgeos.workers.mbus decode`` lists
     them), manufacturer-specific data ``manufacturer_specific``. The second and later
     records with the same name get ``_2``, ``_3``, ... in frame order (meters send their
     records in a fixed order, so the names are stable).

@@ -2,7 +2,7 @@
 
 Built on pymodbus's *synchronous* clients, run from the worker's single I/O thread:
 a sync client reads the port only while a request is outstanding, which is what lets
-several processes share one RS485 line (see :mod:`workers.modbus.bus`). pymodbus's own
+several processes share one RS485 line (see :mod:`edgeos.workers.modbus.bus`). pymodbus's own
 retries are off; :meth:`ModbusLink.request` retries so that every attempt, timeout and
 CRC error is counted here.
 """
@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from edgeos.workers.modbus.bus import LineBusy, LineLock
 from pymodbus import FramerType
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 from pymodbus.framer import FramerRTU
 from pymodbus.pdu import DecodePDU, ModbusPDU
-
-from workers.modbus.bus import LineBusy, LineLock
 
 
 class LinkError(Exception):

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from workers.modbus.points import BIT_TABLES, Point
+from edgeos.workers.modbus.points import BIT_TABLES, Point
 
 MAX_REGISTERS = 125
 MAX_BITS = 2000

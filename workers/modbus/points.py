@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from workers.coerce import to_bool
-from workers.modbus import registers
+from edgeos.workers.coerce import to_bool
+from edgeos.workers.modbus import registers
 
 BIT_TABLES = frozenset({"coil", "discrete"})
 WRITABLE_TABLES = frozenset({"coil", "holding"})

@@ -13,18 +13,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from workers.modbus.breaker import CircuitBreaker
-from workers.modbus.link import (
+from edgeos.workers.modbus.breaker import CircuitBreaker
+from edgeos.workers.modbus.link import (
     BusCounters,
     DeviceRejected,
     DeviceUnreachable,
     LinkError,
     ModbusLink,
 )
-from workers.modbus.plan import MAX_BITS, MAX_REGISTERS, Block, plan
-from workers.modbus.points import Point, ScaleUnknown, exponent_of
-from workers.modbus.points import load as load_map
-from workers.runtime import CommandRejected, Worker
+from edgeos.workers.modbus.plan import MAX_BITS, MAX_REGISTERS, Block, plan
+from edgeos.workers.modbus.points import Point, ScaleUnknown, exponent_of
+from edgeos.workers.modbus.points import load as load_map
+from edgeos.workers.runtime import CommandRejected, Worker
 
 Result = tuple[Block, list[Any] | None, LinkError | None]
 

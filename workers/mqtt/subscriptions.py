@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgeos.workers.mqtt import payload
 from paho.mqtt.client import topic_matches_sub
-
-from workers.mqtt import payload
 
 META_KEYS = ("unit", "type", "writable", "device_class", "state_class", "description")
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from workers.mqtt import payload
-from workers.mqtt.client import MqttLink, Subscription, default_client_id
-from workers.mqtt.subscriptions import (
+from edgeos.workers.mqtt import payload
+from edgeos.workers.mqtt.client import MqttLink, Subscription, default_client_id
+from edgeos.workers.mqtt.subscriptions import (
     PublishRule,
     TopicSubscription,
     parse_publish_rules,
     parse_subscriptions,
     topic_problem,
 )
-from workers.runtime import CommandRejected, Worker
+from edgeos.workers.runtime import CommandRejected, Worker
 
 
 class MqttWorker(Worker):

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import zmq.asyncio
-
-from ipc import addresses
-from ipc.routing import AddressResolver
-from ipc.rpc import AsyncRpcClient
-from workers.mqtt_bridge.discovery import Point
+from edgeos.ipc import addresses
+from edgeos.ipc.routing import AddressResolver
+from edgeos.ipc.rpc import AsyncRpcClient
+from edgeos.workers.mqtt_bridge.discovery import Point
 
 BRIDGE_TYPE = "mqtt_bridge"
 POINTS_LIMIT = 1_000_000

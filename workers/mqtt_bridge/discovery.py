@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.mqtt_bridge.topics import SET_SUFFIX, Topics, safe_id
+from edgeos.workers.mqtt_bridge.topics import SET_SUFFIX, Topics, safe_id
 
 EXPIRE_FACTOR = 5
 MANUFACTURER = "SmartHome Edge OS"

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from workers.mqtt import payload as payloads
-from workers.mqtt_bridge.queue import Message
-from workers.mqtt_bridge.topics import Topics
+from edgeos.workers.mqtt import payload as payloads
+from edgeos.workers.mqtt_bridge.queue import Message
+from edgeos.workers.mqtt_bridge.topics import Topics
 
 
 @dataclass

@@ -15,8 +15,8 @@ import contextlib
 import logging
 from typing import Any
 
-from workers.mqtt.client import MqttLink
-from workers.mqtt_bridge.queue import Message, OfflineQueue
+from edgeos.workers.mqtt.client import MqttLink
+from edgeos.workers.mqtt_bridge.queue import Message, OfflineQueue
 
 QOS = 1
 WINDOW = 500  # queued rows handed to the client per round trip

@@ -10,19 +10,19 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from ipc.changes import ChangeFeed
-from ipc.rpc import RpcError
-from workers.mqtt import payload as payloads
-from workers.mqtt.client import MqttLink, Subscription, default_client_id
-from workers.mqtt_bridge import discovery
-from workers.mqtt_bridge.catalog import Catalog
-from workers.mqtt_bridge.discovery import Point, Settings
-from workers.mqtt_bridge.ledger import Ledger
-from workers.mqtt_bridge.mirror import StateMirror
-from workers.mqtt_bridge.outbox import Outbox
-from workers.mqtt_bridge.queue import Message, OfflineQueue
-from workers.mqtt_bridge.topics import SET_SUFFIX, Topics
-from workers.runtime import Worker
+from edgeos.ipc.changes import ChangeFeed
+from edgeos.ipc.rpc import RpcError
+from edgeos.workers.mqtt import payload as payloads
+from edgeos.workers.mqtt.client import MqttLink, Subscription, default_client_id
+from edgeos.workers.mqtt_bridge import discovery
+from edgeos.workers.mqtt_bridge.catalog import Catalog
+from edgeos.workers.mqtt_bridge.discovery import Point, Settings
+from edgeos.workers.mqtt_bridge.ledger import Ledger
+from edgeos.workers.mqtt_bridge.mirror import StateMirror
+from edgeos.workers.mqtt_bridge.outbox import Outbox
+from edgeos.workers.mqtt_bridge.queue import Message, OfflineQueue
+from edgeos.workers.mqtt_bridge.topics import SET_SUFFIX, Topics
+from edgeos.workers.runtime import Worker
 
 INSTANCES_EVERY_S = 2.0  # instance states -> availability topics
 POINTS_EVERY_S = 15.0  # datapoint metadata -> discovery (sooner when new points appear)

@@ -6,9 +6,9 @@ import asyncio
 import zlib
 from typing import Any
 
-from workers.runtime import CommandRejected, Worker
-from workers.simulator import faults
-from workers.simulator.profiles import PROFILES, Profile
+from edgeos.workers.runtime import CommandRejected, Worker
+from edgeos.workers.simulator import faults
+from edgeos.workers.simulator.profiles import PROFILES, Profile
 
 
 class SimulatorWorker(Worker):

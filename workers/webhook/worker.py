@@ -12,10 +12,10 @@ import time
 from collections import deque
 from typing import Any, NamedTuple
 
-from ipc.protocol import now_ms
-from workers.runtime import Worker
-from workers.webhook import template
-from workers.webhook.delivery import Outcome, send
+from edgeos.ipc.protocol import now_ms
+from edgeos.workers.runtime import Worker
+from edgeos.workers.webhook import template
+from edgeos.workers.webhook.delivery import Outcome, send
 
 
 class Pending(NamedTuple):

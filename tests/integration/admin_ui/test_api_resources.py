@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import tornado.httpclient
 import tornado.websocket
+from edgeos.admin_ui.app import ROUTES
+from edgeos.admin_ui.openapi import implemented
 from prometheus_client.parser import text_string_to_metric_families
 
-from admin_ui.app import ROUTES
-from admin_ui.openapi import implemented
 from tests.integration.admin_ui.conftest import operations
 from tests.integration.admin_ui.web import Web, WebDaemon
 from tests.integration.daemon import pid_alive, sim

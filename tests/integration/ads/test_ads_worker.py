@@ -8,8 +8,8 @@ import signal
 from typing import Any
 
 import pytest
+from edgeos.ipc.rpc import RpcError
 
-from ipc.rpc import RpcError
 from tests.integration.ads.plc_server import PlcProcess
 
 FAST = {"check_interval_s": 0.2, "timeout_s": 0.5, "reconnect_min_s": 0.1,

@@ -20,10 +20,9 @@ from bleak.exc import (
     BleakError,
 )
 from bms_link_support import hex_frames, vectors
-
-from workers.bms import AdapterMissing, BmsTimeout, ConnectFailed, Options, decode
-from workers.bms.protocols import ant, jbd
-from workers.bms.transports.ble import GATT, BleTransport, Gatt, VictronAdvertisements, scan
+from edgeos.workers.bms import AdapterMissing, BmsTimeout, ConnectFailed, Options, decode
+from edgeos.workers.bms.protocols import ant, jbd
+from edgeos.workers.bms.transports.ble import GATT, BleTransport, Gatt, VictronAdvertisements, scan
 
 V = vectors()
 MAC = "A4:C1:38:00:00:01"

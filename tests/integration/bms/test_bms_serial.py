@@ -7,10 +7,9 @@ import time
 
 import pytest
 from bms_link_support import TESTDATA, DeviceEmulator, hex_frames, vectors
-
-from workers.bms import BmsTimeout, Options, TransportError, decode
-from workers.bms.protocols import ant, daly, jbd
-from workers.bms.transports.serial import SerialTransport
+from edgeos.workers.bms import BmsTimeout, Options, TransportError, decode
+from edgeos.workers.bms.protocols import ant, daly, jbd
+from edgeos.workers.bms.transports.serial import SerialTransport
 
 V = vectors()
 

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from bms_link_support import vectors
 from bms_pty_device import capture_answers
+from edgeos.workers.bms import decode
+from edgeos.workers.bms.protocols import jbd
 
 from tests.integration.daemon import Daemon
 from tests.integration.mqtt.ha_schema import match_topic, problems
 from tests.integration.mqtt.mosquitto import Mosquitto, Watcher
 from tests.integration.support import Peer, wait_until
-from workers.bms import decode
-from workers.bms.protocols import jbd
 
 HERE = Path(__file__).resolve().parent
 CAPTURE = "JBD-SP04S034-L4S-200A-B-U.txt"

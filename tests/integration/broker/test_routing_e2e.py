@@ -7,8 +7,8 @@ import signal
 import time
 
 import zmq
+from edgeos.ipc import addresses, protocol
 
-from ipc import addresses, protocol
 from tests.integration.daemon import pid_alive, sim
 
 

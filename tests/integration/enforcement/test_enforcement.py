@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import psutil
 import pytest
 import zmq
+from edgeos.ipc import addresses, protocol
 
-from ipc import addresses, protocol
 from tests.integration.daemon import Daemon, pid_alive, sim
 
 TICK = 1 / 100  # USER_HZ

@@ -14,9 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from workers.mbus.emulator import EmulatedMeter, MeterEmulator
-from workers.mbus.master import (
+from edgeos.workers.mbus.emulator import EmulatedMeter, MeterEmulator
+from edgeos.workers.mbus.master import (
     CircuitBreaker,
     Master,
     MBusTimeout,
@@ -156,7 +155,7 @@ def _falls_silent(master: Master, meter: Meter, within_s: float = 5) -> bool:
 def test_emulator_as_a_process(tmp_path: Path) -> None:
     link = tmp_path / "mbus0"
     process = subprocess.Popen(
-        [sys.executable, "-m", "workers.mbus.emulator", "--pty-link", str(link),
+        [sys.executable, "-m", "edgeos.workers.mbus.emulator", "--pty-link", str(link),
          "--frame", f"{TESTDATA / 'kamstrup_multical_601.hex'}@5",
          "--frame", str(TESTDATA / "tecson.hex")],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

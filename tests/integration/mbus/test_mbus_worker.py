@@ -1,4 +1,5 @@
-"""The ``mbus`` worker in a real daemon, against ``python -m workers.mbus.emulator`` processes
+"""The ``mbus`` worker in a real daemon, against
+``python -m edgeos.workers.mbus.emulator`` processes
 replaying captured meter telegrams on a pty."""
 
 from __future__ import annotations
@@ -12,22 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from edgeos.workers.mbus import decode
 
 from tests.integration.daemon import Daemon
 from tests.integration.mqtt.ha_schema import match_topic, problems
 from tests.integration.mqtt.mosquitto import Mosquitto, Watcher
 from tests.integration.support import Peer, wait_until
-from workers.mbus import decode
 
 KAMSTRUP = "kamstrup_multical_601"  # heat meter, id 6855817
 EMU = "EMU_EMU-Professional-375-M-Bus"  # electricity meter, id 32629, secondary 00032629B5151002
 
 
 class Emulator(Peer):
-    """``python -m workers.mbus.emulator`` serving ``frames`` (name -> primary address)."""
+    """``python -m edgeos.workers.mbus.emulator`` serving ``frames`` (name -> primary address)."""
 
     def __init__(self, link: Path, testdata: Path, frames: dict[str, int]) -> None:
-        argv = [sys.executable, "-m", "workers.mbus.emulator", "--pty-link", str(link)]
+        argv = [sys.executable, "-m", "edgeos.workers.mbus.emulator", "--pty-link", str(link)]
         for name, address in frames.items():
             argv += ["--frame", f"{testdata / 'mbus' / name}.hex@{address}"]
         super().__init__(argv, "ready /dev/", stderr=subprocess.DEVNULL)

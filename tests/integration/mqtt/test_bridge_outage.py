@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import zmq.asyncio
+from edgeos.ipc.changes import ChangeFeed
 
-from ipc.changes import ChangeFeed
 from tests.integration.daemon import sim
 from tests.integration.mqtt.mosquitto import Mosquitto, Watcher
 from tests.integration.support import wait_until

@@ -1,5 +1,5 @@
 """``smarthome-in`` promises the pattern syntax of routing.json: the palette's matcher
-(run in Node.js) must agree with the core's own (ipc.routing.patterns) on every case, and
+(run in Node.js) must agree with the core's own (edgeos.ipc.routing.patterns) on every case, and
 the prefix it asks the core for must select everything the pattern matches."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import json
 import random
 import subprocess
 
-from ipc.routing.patterns import PatternIndex, pattern_problem
+from edgeos.ipc.routing.patterns import PatternIndex, pattern_problem
+
 from tests.integration.nodered.nodered import PALETTE_DIR, require_tools
 
 SEGMENTS = ["a", "b", "plc_001", "MAIN", "cells", "1", "12", "fTemp"]

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from edgeos.workers import registry
 
 from tests.integration.daemon import BIN, sim
-from workers import registry
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "config" / "examples"
 
@@ -63,6 +63,6 @@ def test_systemd_notify_ready_watchdog_stopping(daemon_factory, tmp_path: Path) 
 
 
 def test_edgeos_help_and_bad_profile() -> None:
-    done = subprocess.run([sys.executable, "-m", "supervisor.cli", "--performance", "TURBO"],
+    done = subprocess.run([sys.executable, "-m", "edgeos.supervisor.cli", "--performance", "TURBO"],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "performance profile 'TURBO'" in done.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from workers.webhook import template
+from edgeos.workers.webhook import template
 
 
 def test_body_template_fills_json_safely() -> None:

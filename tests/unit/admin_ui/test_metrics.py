@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from edgeos.admin_ui.metrics import render
 from prometheus_client.parser import text_string_to_metric_families
-
-from admin_ui.metrics import render
 
 INSTANCES = [
     {"id": "broker", "type": "broker", "role": "broker", "status": "running",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
+from edgeos.admin_ui import openapi
+from edgeos.admin_ui.app import ROUTES, to_regex
 from openapi_spec_validator import validate
-
-from admin_ui import openapi
-from admin_ui.app import ROUTES, to_regex
 
 
 def test_document_is_valid_openapi() -> None:

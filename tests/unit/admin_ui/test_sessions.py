@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from admin_ui.sessions import LoginLimiter, SessionStore
+from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
 
 
 def test_sessions_are_random_and_end() -> None:

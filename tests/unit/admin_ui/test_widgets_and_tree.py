@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from admin_ui.handlers.datapoints import tree_level
-from admin_ui.widgets import WidgetError, WidgetStore
+from edgeos.admin_ui.handlers.datapoints import tree_level
+from edgeos.admin_ui.widgets import WidgetError, WidgetStore
 
 
 def test_widget_store_writes_atomically_with_backups(tmp_path: Path) -> None:

@@ -6,10 +6,7 @@ import math
 import struct
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from workers.ads.codec import (
+from edgeos.workers.ads.codec import (
     ADST_BIGTYPE,
     ADST_INT16,
     ADST_REAL32,
@@ -17,6 +14,8 @@ from workers.ads.codec import (
     ADST_UINT32,
     codec_for,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 INTS = {"SINT": (1, -128, 127), "USINT": (1, 0, 255), "BYTE": (1, 0, 255),
         "INT": (2, -32768, 32767), "UINT": (2, 0, 65535), "WORD": (2, 0, 65535),

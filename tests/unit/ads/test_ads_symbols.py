@@ -5,9 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from pyads.testserver.advanced_handler import PLCVariable
-
-from workers.ads.symbols import (
+from edgeos.workers.ads.symbols import (
     Block,
     UploadError,
     blocks,
@@ -18,6 +16,7 @@ from workers.ads.symbols import (
     rules_from_config,
     select,
 )
+from pyads.testserver.advanced_handler import PLCVariable
 
 IG = 0x4020
 GUID = bytes(range(16))

@@ -10,7 +10,7 @@ import json
 import re
 from pathlib import Path
 
-from workers.bms.protocols import ant, daly, jbd
+from edgeos.workers.bms.protocols import ant, daly, jbd
 
 TESTDATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "testdata" / "bms"
 

@@ -6,10 +6,9 @@ import re
 
 import pytest
 from bms_unit_support import load_vectors, read_capture
-
-from workers.bms import DecodeError, decode
-from workers.bms.__main__ import parse_hex
-from workers.bms.protocols import ant
+from edgeos.workers.bms import DecodeError, decode
+from edgeos.workers.bms.__main__ import parse_hex
+from edgeos.workers.bms.protocols import ant
 
 VECTORS = {v["id"]: v for v in load_vectors()}
 

@@ -1,4 +1,5 @@
-"""``python -m workers.bms decode`` as a user runs it: JSON on stdout, exit 1 with a reason."""
+"""``python -m edgeos.workers.bms decode`` as a user runs it: JSON on stdout, exit 1 with a
+reason."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from bms_unit_support import load_vectors
+from edgeos.workers.bms.__main__ import group_arguments, main, parse_hex
 from test_bms_vectors import check_expected
-
-from workers.bms.__main__ import group_arguments, main, parse_hex
 
 REPO = Path(__file__).resolve().parents[3]
 VECTORS = {v["id"]: v for v in load_vectors()}
@@ -20,7 +20,7 @@ SHUNT = VECTORS["victron_smartshunt_battery_monitor"]
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "workers.bms", *args],
+        [sys.executable, "-m", "edgeos.workers.bms", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from bms_unit_support import ant_frame, ant_legacy_seal, daly_frame, jbd_frame, load_vectors
-
-from workers.bms import DecodeError, Options, decode
-from workers.bms.model import add_cells
-from workers.bms.protocols import ant, get, victron
+from edgeos.workers.bms import DecodeError, Options, decode
+from edgeos.workers.bms.model import add_cells
+from edgeos.workers.bms.protocols import ant, get, victron
 
 VECTORS = {v["id"]: v for v in load_vectors()}
 JBD_BASIC = bytes.fromhex(VECTORS["jbd_basic_4s_sp04s034"]["frame_hex"])

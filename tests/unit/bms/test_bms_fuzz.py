@@ -7,12 +7,11 @@ import contextlib
 import math
 
 from bms_unit_support import ant_frame, ant_legacy_seal, daly_frame, jbd_frame, load_vectors, reseal
+from edgeos.workers.bms import DecodeError, Options, decode
+from edgeos.workers.bms.protocols import NAMES, victron
+from edgeos.workers.bms.reassembly import Reassembler, split_frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from workers.bms import DecodeError, Options, decode
-from workers.bms.protocols import NAMES, victron
-from workers.bms.reassembly import Reassembler, split_frames
 
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 VECTORS = load_vectors()

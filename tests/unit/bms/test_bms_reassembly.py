@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 from bms_unit_support import load_vectors
-
-from workers.bms import DecodeError
-from workers.bms.reassembly import Reassembler, split_frames
+from edgeos.workers.bms import DecodeError
+from edgeos.workers.bms.reassembly import Reassembler, split_frames
 
 VECTORS = {v["id"]: v for v in load_vectors()}
 JBD_BASIC = bytes.fromhex(VECTORS["jbd_basic_4s_sp04s034"]["frame_hex"])

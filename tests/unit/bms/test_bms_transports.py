@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from workers.bms.protocols import Options
-from workers.bms.transports import create, options_from
-from workers.bms.transports.ble import BleTransport, VictronAdvertisements
-from workers.bms.transports.serial import SerialTransport
+from edgeos.workers.bms.protocols import Options
+from edgeos.workers.bms.transports import create, options_from
+from edgeos.workers.bms.transports.ble import BleTransport, VictronAdvertisements
+from edgeos.workers.bms.transports.serial import SerialTransport
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -64,8 +63,9 @@ def test_options_from_config() -> None:
 
 def test_importing_the_package_loads_no_device_library() -> None:
     code = (
-        "import sys, workers.bms, workers.bms.transports, workers.bms.reassembly;"
-        "from workers.bms import decode;"
+        "import sys, edgeos.workers.bms, edgeos.workers.bms.transports,"
+        " edgeos.workers.bms.reassembly;"
+        "from edgeos.workers.bms import decode;"
         "decode('jbd', [bytes.fromhex('DD0400080F450F3D0F370F3DFEC677')]);"
         "print(sorted({m.split('.')[0] for m in sys.modules}"
         " & {'bleak', 'serial', 'cryptography'}))"

@@ -11,9 +11,8 @@ import math
 
 import pytest
 from bms_unit_support import load_vectors
-
-from workers.bms import Options, decode
-from workers.bms.protocols import ant, daly, jbd, victron
+from edgeos.workers.bms import Options, decode
+from edgeos.workers.bms.protocols import ant, daly, jbd, victron
 
 VECTORS = load_vectors()
 

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from edgeos.ipc import protocol
+from edgeos.ipc.broker import fastpath
+from edgeos.ipc.broker.dispatch import Dispatcher
+from edgeos.ipc.broker.store import LastValues
+from edgeos.ipc.routing import Router, load_routing
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ipc import protocol
-from ipc.broker import fastpath
-from ipc.broker.dispatch import Dispatcher
-from ipc.broker.store import LastValues
-from ipc.routing import Router, load_routing
 
 INSTANCES = ["src", "dst", "bt", "bt.bms_001"]
 ROUTES = [
@@ -39,7 +38,7 @@ ROUTES = [
     {"id": "dotted", "from": "bt.bms_001.v", "to": "dst.v"},
 ]
 try:
-    from ipc.broker._fastpath import run as c_run
+    from edgeos.ipc.broker._fastpath import run as c_run
 except ImportError:
     if shutil.which("cc") or shutil.which("gcc"):
         raise  # a compiler is here, so `pip install -e .` should have built it

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from ipc.broker.store import UNPLANNED, LastValues
-from ipc.routing import AddressResolver
+from edgeos.ipc.broker.store import UNPLANNED, LastValues
+from edgeos.ipc.routing import AddressResolver
 
 
 def test_get_finds_the_longest_source_holding_the_path(tmp_path) -> None:

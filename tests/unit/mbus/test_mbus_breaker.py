@@ -7,8 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-
-from workers.mbus.master import (
+from edgeos.workers.mbus.master import (
     CircuitBreaker,
     MBusTimeout,
     Meter,

@@ -1,4 +1,4 @@
-"""`python -m workers.mbus decode HEX` as a user runs it: a subprocess."""
+"""`python -m edgeos.workers.mbus decode HEX` as a user runs it: a subprocess."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ RECORD_KEYS = {"value", "unit", "quantity", "function", "storage", "tariff", "su
 
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "workers.mbus", *args], cwd=REPO, input=stdin,
+    return subprocess.run([sys.executable, "-m", "edgeos.workers.mbus", *args], cwd=REPO,
+                          input=stdin,
                           capture_output=True, text=True, encoding="utf-8", timeout=30)
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
+from edgeos.workers.mbus import DecodeError, decode
+from edgeos.workers.mbus.decoder.frame import long_frame, pop_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mbus_testdata import frame_names, load_frame
-
-from workers.mbus import DecodeError, decode
-from workers.mbus.decoder.frame import long_frame, pop_frame
 
 RECORD_KEYS = {"value", "unit", "quantity", "function", "storage", "tariff", "subunit"}
 VALID_FRAMES = [load_frame(name) for name in frame_names()]

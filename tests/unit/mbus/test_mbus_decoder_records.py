@@ -6,11 +6,10 @@ import math
 import struct
 
 import pytest
+from edgeos.workers.mbus import DecodeError, decode
+from edgeos.workers.mbus.decoder import values
+from edgeos.workers.mbus.decoder.frame import long_frame
 from mbus_testdata import load_frame
-
-from workers.mbus import DecodeError, decode
-from workers.mbus.decoder import values
-from workers.mbus.decoder.frame import long_frame
 
 # ID 12345678, manufacturer KAM (2D 2C), version 1, medium 02 electricity, access 3, status 0
 HEADER = bytes.fromhex("78563412 2D2C 01 02 03 00 0000")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from edgeos.workers.mbus import decode
 from mbus_testdata import frame_names, load_frame, load_norm_xml
-
-from workers.mbus import decode
 
 NAMES = frame_names()
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from edgeos.workers.mbus import decode
+from edgeos.workers.mbus.emulator import EmulatedMeter
+from edgeos.workers.mbus.master import secondary_mask
 from mbus_testdata import load_frame
-
-from workers.mbus import decode
-from workers.mbus.emulator import EmulatedMeter
-from workers.mbus.master import secondary_mask
 
 KAMSTRUP = load_frame("kamstrup_382_005")  # A=0x78, secondary 14839120 2D2C 01 02
 

@@ -7,10 +7,16 @@ from collections.abc import Callable
 
 import pytest
 import serial
+from edgeos.workers.mbus.decoder.frame import long_frame, short_frame
+from edgeos.workers.mbus.master import (
+    Master,
+    MBusError,
+    MBusTimeout,
+    Meter,
+    PortError,
+    secondary_mask,
+)
 from mbus_testdata import load_frame
-
-from workers.mbus.decoder.frame import long_frame, short_frame
-from workers.mbus.master import Master, MBusError, MBusTimeout, Meter, PortError, secondary_mask
 
 KAMSTRUP = load_frame("kamstrup_382_005")
 

@@ -1,7 +1,7 @@
 """Cross-check against pyMeterBus (test-only dependency), a second independent decoder.
 
 pyMeterBus 0.8.5 agrees with us on every numeric value it can decode. Its gaps are why
-workers.mbus.decoder owns the parser; they are pinned here so an upgrade that fixes
+edgeos.workers.mbus.decoder owns the parser; they are pinned here so an upgrade that fixes
 them shows up.
 """
 
@@ -11,9 +11,8 @@ import math
 from decimal import Decimal
 
 import pytest
+from edgeos.workers.mbus import decode
 from mbus_testdata import frame_names, load_frame
-
-from workers.mbus import decode
 
 meterbus = pytest.importorskip("meterbus")
 

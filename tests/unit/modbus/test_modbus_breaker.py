@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.modbus.breaker import CircuitBreaker
+from edgeos.workers.modbus.breaker import CircuitBreaker
 
 
 class Clock:

@@ -9,12 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-
-from workers.modbus.bus import LineBusy, LineLock
+from edgeos.workers.modbus.bus import LineBusy, LineLock
 
 HOLDER = """
 import sys, time
-from workers.modbus.bus import LineLock
+from edgeos.workers.modbus.bus import LineLock
 lock = LineLock(sys.argv[1], sys.argv[2])
 with lock.held(5):
     print("held", flush=True)

@@ -16,11 +16,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-
-from supervisor.config import Settings, validate_connections
-from workers.modbus.plan import plan
-from workers.modbus.points import load
-from workers.modbus.registers import width
+from edgeos.supervisor.config import Settings, validate_connections
+from edgeos.workers.modbus.plan import plan
+from edgeos.workers.modbus.points import load
+from edgeos.workers.modbus.registers import width
 
 REPO = Path(__file__).resolve().parents[3]
 MANIFEST = REPO / "workers" / "modbus" / "manifest.json"

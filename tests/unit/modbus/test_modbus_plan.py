@@ -6,11 +6,10 @@ from functools import cache
 from typing import Any
 
 import pytest
+from edgeos.workers.modbus.plan import plan
+from edgeos.workers.modbus.points import Point, load
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from workers.modbus.plan import plan
-from workers.modbus.points import Point, load
 
 
 def points(*entries: dict[str, Any], **device: Any) -> list[Point]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from workers.modbus.points import MapError, ScaleUnknown, exponent_of, load
+from edgeos.workers.modbus.points import MapError, ScaleUnknown, exponent_of, load
 
 
 def one(**entry: Any) -> Any:

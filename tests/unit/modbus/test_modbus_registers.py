@@ -5,10 +5,9 @@ from __future__ import annotations
 import struct
 
 import pytest
+from edgeos.workers.modbus.registers import FORMATS, decode, encode, width
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from workers.modbus.registers import FORMATS, decode, encode, width
 
 # 0x12345678 as int32 and 1.0 as float32 in the four layouts devices use
 VECTORS = [

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from edgeos.workers.mqtt_bridge import discovery
+from edgeos.workers.mqtt_bridge.discovery import Point, Settings
+from edgeos.workers.mqtt_bridge.topics import Topics
 
 from tests.integration.mqtt.ha_schema import match_topic, problems
-from workers.mqtt_bridge import discovery
-from workers.mqtt_bridge.discovery import Point, Settings
-from workers.mqtt_bridge.topics import Topics
 
 ORIGIN = {"name": "SmartHome Edge OS", "sw_version": "0.1.0"}
 

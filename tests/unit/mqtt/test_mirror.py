@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from workers.mqtt_bridge.mirror import StateMirror
-from workers.mqtt_bridge.topics import Topics
+from edgeos.workers.mqtt_bridge.mirror import StateMirror
+from edgeos.workers.mqtt_bridge.topics import Topics
 
 
 def test_only_changes_and_heartbeats_are_published() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from workers.mqtt_bridge.queue import Message, OfflineQueue
+from edgeos.workers.mqtt_bridge.queue import Message, OfflineQueue
 
 
 def messages(start: int, n: int) -> list[Message]:

@@ -6,11 +6,10 @@ import json
 import logging
 
 import pytest
-
-from workers.mqtt import payload
-from workers.mqtt.client import MqttLink
-from workers.mqtt.subscriptions import filter_problem, parse_subscriptions, topic_problem
-from workers.mqtt_bridge.topics import Topics, safe_id
+from edgeos.workers.mqtt import payload
+from edgeos.workers.mqtt.client import MqttLink
+from edgeos.workers.mqtt.subscriptions import filter_problem, parse_subscriptions, topic_problem
+from edgeos.workers.mqtt_bridge.topics import Topics, safe_id
 
 
 def test_state_and_set_topics() -> None:

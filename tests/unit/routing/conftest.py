@@ -6,8 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from ipc.routing import Router, RouteTable, load_routing
+from edgeos.ipc.routing import Router, RouteTable, load_routing
 
 INSTANCES = ("bt.bms_001", "plc_001", "mqtt.broker_local", "webhook.alert_service", "bt")
 

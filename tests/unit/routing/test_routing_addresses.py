@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ipc.routing import AddressResolver, resolve
-from ipc.routing.addresses import CACHE_LIMIT, address_problem
+from edgeos.ipc.routing import AddressResolver, resolve
+from edgeos.ipc.routing.addresses import CACHE_LIMIT, address_problem
 
 IDS = {"bt", "bt.bms_001", "plc_001", "mqtt.broker_local", "webhook.alert_service"}
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from edgeos.ipc.routing import MAX_HOPS, Delivery, Router, RouteTable, RoutingError, load_routing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ipc.routing import MAX_HOPS, Delivery, Router, RouteTable, RoutingError, load_routing
 from tests.unit.routing.examples import CONTRACT_EXAMPLE, CONTRACT_INSTANCES
 
 RouterOf = Callable[..., Router]

@@ -9,15 +9,14 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from ipc.routing.expressions import (
+from edgeos.ipc.routing.expressions import (
     MAX_SOURCE,
     EvalError,
     ExpressionError,
     compile_expression,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 LAST_VALUES = {"plc_001.MAIN.bManual": False, "src.x": 20.5, "plc_001.MAIN.s": "auto"}
 

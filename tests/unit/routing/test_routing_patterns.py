@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from edgeos.ipc.routing.patterns import PatternIndex, literal_prefix, pattern_problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ipc.routing.patterns import PatternIndex, literal_prefix, pattern_problem
 
 
 def reference_match(pattern: list[str], address: list[str]) -> bool:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from ipc.routing.schedule import ScheduleError, parse_schedule
+from edgeos.ipc.routing.schedule import ScheduleError, parse_schedule
 
 # 2024-01-01 was a Monday.
 DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}

@@ -9,8 +9,14 @@ from typing import Any
 
 import jsonschema
 import pytest
+from edgeos.ipc.routing import (
+    RouteTable,
+    RoutingError,
+    load_routing,
+    load_routing_file,
+    routing_schema,
+)
 
-from ipc.routing import RouteTable, RoutingError, load_routing, load_routing_file, routing_schema
 from tests.unit.routing.examples import CONTRACT_EXAMPLE, CONTRACT_INSTANCES
 
 INSTANCES = ("bt.bms_001", "plc_001", "mqtt.broker_local", "webhook.alert_service", "bt")

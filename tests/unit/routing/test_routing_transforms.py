@@ -6,8 +6,7 @@ import math
 from typing import Any
 
 import pytest
-
-from ipc.routing.transforms import (
+from edgeos.ipc.routing.transforms import (
     SUPPRESS,
     WINDOW_LIMIT,
     Transform,

@@ -1,4 +1,4 @@
-"""A fake :class:`supervisor.seam.System`: records OS calls, time moves by hand."""
+"""A fake :class:`edgeos.supervisor.seam.System`: records OS calls, time moves by hand."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from supervisor.seam import ProcStats, Spawned
+from edgeos.supervisor.seam import ProcStats, Spawned
 
 
 @dataclass(order=True)

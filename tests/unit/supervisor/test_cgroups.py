@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from supervisor.cgroups import Cgroups
+from edgeos.supervisor.cgroups import Cgroups
 
 
 def fake_mount(tmp_path: Path, controllers: str = "cpuset cpu io memory pids") -> Path:

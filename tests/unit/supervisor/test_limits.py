@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import signal
 
-from supervisor.limits import BURST_S, CpuThrottle, RamGuard
-from supervisor.process import Instance, InstanceConfig, State
+from edgeos.supervisor.limits import BURST_S, CpuThrottle, RamGuard
+from edgeos.supervisor.process import Instance, InstanceConfig, State
+
 from tests.unit.supervisor.fakes import FakeSystem
 
 
@@ -93,7 +94,7 @@ def test_released_throttle_continues_the_process() -> None:
 
 
 def test_sampler_cpu_percent_between_samples() -> None:
-    from supervisor.stats import Sampler
+    from edgeos.supervisor.stats import Sampler
 
     sys_ = FakeSystem()
     sampler = Sampler(sys_)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import signal
 
 import pytest
+from edgeos.supervisor.policy import RestartPolicy
+from edgeos.supervisor.process import Instance, InstanceConfig, State
 
-from supervisor.policy import RestartPolicy
-from supervisor.process import Instance, InstanceConfig, State
 from tests.unit.supervisor.fakes import FakeSystem
 
 

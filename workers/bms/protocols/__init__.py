@@ -3,7 +3,7 @@
 Each protocol module (``jbd``, ``daly``, ``ant``, ``victron``) provides:
 
 - ``decode(frames, options) -> Reading``: merge the readings of whole frames; raises only
-  :class:`~workers.bms.errors.DecodeError`.
+  :class:`~edgeos.workers.bms.errors.DecodeError`.
 - ``FRAMING``: how to find frames in a byte stream (``None`` for Victron, whose data are
   BLE advertisements, not a stream).
 - ``poll_plan(link, options) -> list[Request]``: the requests of one poll cycle over a

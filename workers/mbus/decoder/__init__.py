@@ -18,7 +18,7 @@ Layout: `frame` (link layer, shared with the master and emulator), `tables`
 records), `telegram` (header + dispatch by CI).
 """
 
-from workers.mbus.decoder.frame import DecodeError
-from workers.mbus.decoder.telegram import decode
+from edgeos.workers.mbus.decoder.frame import DecodeError
+from edgeos.workers.mbus.decoder.telegram import decode
 
 __all__ = ["DecodeError", "decode"]

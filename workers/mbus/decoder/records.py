@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from workers.mbus.decoder import tables, values
-from workers.mbus.decoder.frame import DecodeError
+from edgeos.workers.mbus.decoder import tables, values
+from edgeos.workers.mbus.decoder.frame import DecodeError
 
 FUNCTIONS = ("Instantaneous value", "Maximum value", "Minimum value", "Value during error state")
 MAX_EXTENSIONS = 10  # DIFEs or VIFEs per record; EN 13757-3 allows at most 10 each

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.mbus.decoder import tables, values
-from workers.mbus.decoder.frame import CI_RSP_FIXED, CI_RSP_VARIABLE, DecodeError, parse_long_frame
-from workers.mbus.decoder.records import parse_records
+from edgeos.workers.mbus.decoder import tables, values
+from edgeos.workers.mbus.decoder.frame import (
+    CI_RSP_FIXED,
+    CI_RSP_VARIABLE,
+    DecodeError,
+    parse_long_frame,
+)
+from edgeos.workers.mbus.decoder.records import parse_records
 
 VARIABLE_HEADER_SIZE = 12  # ID(4) manufacturer(2) version medium access status signature(2)
 FIXED_DATA_SIZE = 16  # ID(4) access status units(2) counter1(4) counter2(4)
