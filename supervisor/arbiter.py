@@ -32,6 +32,7 @@ from edgeos.supervisor.logs import LogBook
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.policy import RestartPolicy
 from edgeos.supervisor.process import ALIVE, Instance, InstanceConfig, State
+from edgeos.supervisor.satellite_setup import satellite_instances
 from edgeos.supervisor.seam import Spawned, System
 from edgeos.supervisor.sentry import SentryReporter
 from edgeos.supervisor.stats import Sampler
@@ -73,6 +74,7 @@ class Arbiter:
         if self.cgroups is not None:
             log.info("limits enforced by cgroup v2 under %s", self.cgroups.base)
         self.broker_rpc: AsyncRpcClient | None = None
+        self.links: dict[str, dict[str, Any]] = {}  # satellite link roles (satellite_setup)
 
     # -- sockets ---------------------------------------------------------------------
     def bind(self) -> None:
@@ -111,7 +113,8 @@ class Arbiter:
 
     def _launch(self, inst: Instance) -> tuple[list[str], dict[str, str], bytes]:
         module = {"worker": "edgeos.workers", "broker": "edgeos.ipc.broker",
-                  "admin-ui": "edgeos.admin_ui"}
+                  "admin-ui": "edgeos.admin_ui", "uplink": "edgeos.ipc.satellite",
+                  "satellite-gateway": "edgeos.ipc.satellite"}
         argv = [sys.executable, "-m", module[inst.cfg.role]]
         env = dict(os.environ)
         env["EDGEOS_SUPERVISOR_PID"] = str(os.getpid())
@@ -125,6 +128,9 @@ class Arbiter:
             extra["frozen"] = self.mode == "panic"
         elif inst.cfg.role == "admin-ui":
             extra["web"] = self.web
+        elif inst.cfg.role in self.links:
+            argv.append(self.links[inst.cfg.role]["arg"])
+            extra["link"] = self.links[inst.cfg.role]["link"]
         spec = {"id": inst.id, "type": inst.cfg.type, "name": inst.cfg.name,
                 "config": inst.cfg.config, "limits": inst.cfg.limits,
                 "run_dir": str(self.paths.run), "data_dir": str(self.paths.data),
@@ -196,8 +202,11 @@ class Arbiter:
 
     def instance_table(self) -> dict[str, dict[str, Any]]:
         """What the broker needs to know of each instance: type and pps limit."""
-        return {i.id: {"type": i.cfg.type, "max_pps": i.cfg.limits.get("max_pps", 500),
-                       "cut": i.cut} for i in self.workers()}
+        table = {i.id: {"type": i.cfg.type, "max_pps": i.cfg.limits.get("max_pps", 500),
+                        "cut": i.cut} for i in self.workers()}
+        if "satellite-gateway" in self.links:
+            table.update(satellite_instances(self.paths.data))
+        return table
 
     async def _sync_broker(self) -> None:
         """Tell a (re)started broker the current instance table and mode."""
@@ -424,6 +433,12 @@ class Arbiter:
         if not await self.wait_for(broker, lambda i: i.state == State.RUNNING,
                                    SYSTEM_START_TIMEOUT_S):
             log.error("broker did not become ready; starting workers anyway")
+        links = [self._make(self._system_config(role, role)) for role in self.links]
+        for link in links:  # the uplink subscribes before the first device value
+            self.instances[link.id] = link
+            link.start("daemon start")
+        await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,
+                                             SYSTEM_START_TIMEOUT_S) for i in links))
         if self.mode == "normal":
             started = [i for i in self.workers() if i.cfg.enabled]
             for inst in started:
@@ -509,6 +524,7 @@ class Arbiter:
             inst.frozen = True
         order = [[self.instances[UI_ID]] if UI_ID in self.instances else [],
                  self.workers(),
+                 [self.instances[r] for r in self.links if r in self.instances],
                  [self.instances[BROKER_ID]] if BROKER_ID in self.instances else []]
         for group in order:
             await asyncio.gather(*(self.stop_instance(i, "daemon stop") for i in group))

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edgeos.supervisor import performance, sdnotify
+from edgeos.supervisor import performance, satellite_setup, sdnotify
 from edgeos.supervisor.arbiter import Arbiter
 from edgeos.supervisor.config import CONNECTIONS, ROUTING, ConfigError
 from edgeos.supervisor.controller import Controller
@@ -39,6 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--core-host")
     p.add_argument("--core-port", type=int, default=50051)
     p.add_argument("--satellite-id")
+    satellite_setup.add_arguments(p)
     p.add_argument("--performance", help="LOW_POWER, BALANCED or HIGH_PERFORMANCE")
     p.add_argument("--web-port", type=int, default=8080)
     p.add_argument("--web-host", default="127.0.0.1")
@@ -93,12 +94,13 @@ def take_lock(paths: Paths) -> int:
 
 
 async def serve(args: argparse.Namespace, paths: Paths, profile: str,
-                web: dict[str, Any]) -> int:
+                web: dict[str, Any], links: dict[str, dict[str, Any]]) -> int:
     loop = asyncio.get_running_loop()
     system = AsyncioSystem(loop)
     arbiter = Arbiter(paths, system, headless=args.headless,
                       web=web,
                       performance=profile)
+    arbiter.links = links
     arbiter.load_mode()
     try:
         configs = arbiter.load()
@@ -171,11 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"edgeos: {exc}", file=sys.stderr)
         return 2
-    if args.satellite:
-        print("edgeos: satellite mode is not available yet", file=sys.stderr)
-        return 2
     paths = Paths.resolve(args.config, args.data, args.run)
     paths.prepare()
+    try:
+        links = satellite_setup.link_roles(args, paths.data, paths.config)
+    except ValueError as exc:
+        print(f"edgeos: {exc}", file=sys.stderr)
+        return 2
     lock_fd = take_lock(paths)
     from edgeos.ipc.child import set_title
 
@@ -183,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         seed_demo(paths)
     try:
-        return asyncio.run(serve(args, paths, profile, web))
+        return asyncio.run(serve(args, paths, profile, web, links))
     finally:
         with contextlib.suppress(OSError):
             os.close(lock_fd)

@@ -353,16 +353,3 @@ class Connections(RoutesCommand):
             self.check(cfgmod.read_json(routes), [c.id for c in configs])
         atomic_write_json(path, doc, backup_dir=self.arbiter.paths.backups)
         return await Reload(self.arbiter).execute({})
-
-
-class NotYet(Command):
-    """Base for verbs of the contract whose feature is not built yet (exit 1)."""
-
-    async def execute(self, args: dict[str, Any]) -> Any:
-        raise RpcError(f"{self.name}: not available yet", REFUSED)
-
-
-class Satellites(NotYet):
-    """List connected satellites (not available yet)."""
-
-    name = "satellites"

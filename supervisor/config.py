@@ -28,7 +28,8 @@ DEFAULT_LIMITS: dict[str, Any] = {
     "heartbeat_s": 5,
     "stop_timeout_s": 5,
 }
-RESERVED_IDS = frozenset({"log", "broker", "admin-ui", "supervisor", "system"})
+RESERVED_IDS = frozenset({"log", "broker", "admin-ui", "supervisor", "system", "uplink",
+                          "satellite-gateway"})
 
 
 class ConfigError(Exception):

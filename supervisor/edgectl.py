@@ -16,6 +16,7 @@ from typing import Any
 
 from edgeos.ipc import addresses
 from edgeos.ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
+from edgeos.supervisor import satellite_cli
 from edgeos.supervisor.paths import resolve_run_dir
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("address")
     st.add_argument("value")
     sub.add_parser("errors", help="recent uncaught errors with stack traces")
-    sub.add_parser("satellites", help="connected satellites")
+    satellite_cli.add_parsers(sub)
     sub.add_parser("passwd", help="set the admin password")
     tk = sub.add_parser("token", help="API tokens")
     tsub = tk.add_subparsers(dest="token_verb", required=True)
@@ -169,7 +170,9 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
         return "panic", {"who": f"edgectl:{_user()}", "why": args.reason}, show_generic
     if v == "recover":
         return "recover", {"who": f"edgectl:{_user()}"}, show_generic
-    if v in ("reload", "satellites", "errors"):
+    if v in satellite_cli.VERBS:
+        return satellite_cli.request(args)
+    if v in ("reload", "errors"):
         return v, {}, show_generic
     if v == "logs":
         return "logs", {"id": args.id, "n": args.n, "level": args.level}, show_logs

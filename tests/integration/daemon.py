@@ -55,6 +55,8 @@ class Daemon:
             (self.config / "edgeos.json").write_text(json.dumps(settings))
         self.args = ["--config", str(self.config), "--data", str(self.data), "--run",
                      str(self.run), *(["--headless"] if headless else []), *(extra_args or [])]
+        if not {"--satellite", "--satellite-listen"} & set(self.args):
+            self.args += ["--satellite-listen", "off"]  # parallel daemons never collide
         self.env = {**os.environ, **(env or {})}
         self.command = [str(BIN / "edgeos")]
         self.proc: subprocess.Popen[str] | None = None

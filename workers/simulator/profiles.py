@@ -140,5 +140,33 @@ class MeterProfile(Profile):
         yield "return_temperature", round(t_return, 2), "°C"
 
 
+class CounterProfile(Profile):
+    """For delivery checks: ``seq`` grows by one per tick from 1 (a gap is a lost value,
+    a repeat a doubled one); ``commands_seen`` counts the commands on ``setpoint``.
+    ``setpoint`` and ``commands_seen`` are published when they change (and at the first
+    tick), so the rate is one datapoint per tick."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.seq = 0
+        self.commands_seen = 0
+        self._reported: tuple[float, int] | None = None
+
+    def write(self, path: str, value: Any) -> Any:
+        reported = super().write(path, value)
+        self.commands_seen += 1
+        return reported
+
+    def tick(self, dt: float) -> Iterator[Sample]:
+        self.t += dt
+        self.seq += 1
+        yield "seq", self.seq, None
+        if self._reported != (self.setpoint, self.commands_seen):
+            self._reported = (self.setpoint, self.commands_seen)
+            yield self.setpoint_path, self.setpoint, self.setpoint_unit
+            yield "commands_seen", self.commands_seen, None
+
+
 PROFILES: dict[str, type[Profile]] = {"plc": PlcProfile, "bms": BmsProfile,
-                                      "inverter": InverterProfile, "meter": MeterProfile}
+                                      "inverter": InverterProfile, "meter": MeterProfile,
+                                      "counter": CounterProfile}

@@ -189,6 +189,6 @@ def test_edgectl_exit_codes(daemon_factory, tmp_path) -> None:
     d = daemon_factory([sim("a")]).start()
     assert d.ctl("stop", "nosuch").returncode == 1
     assert d.ctl("frobnicate").returncode == 2
-    assert d.ctl("satellites").returncode == 1  # not built yet: refused
+    assert d.ctl("satellites", "revoke", "nosuch").returncode == 1  # refused: unknown
     unreachable = d.ctl("--run", str(tmp_path / "nowhere"), "status")
     assert unreachable.returncode == 3

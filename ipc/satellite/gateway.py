@@ -1,0 +1,440 @@
+"""``edgeos: satellite-gateway``: the core's end of every satellite link.
+
+A CURVE ROUTER bound on ``--satellite-listen`` with a ZAP authenticator (pyzmq's, in
+this process) that refuses revoked keys. Each message is tied to the key the
+handshake authenticated (the frame's ``User-Id``), never to the id a peer claims:
+a key that is not in the trust store gets REFUSED and is listed as pending, and
+nothing it sends is taken.
+
+For each trusted satellite the gateway holds a DEALER on the core broker's worker
+socket whose identity is the satellite id, so ``<sat>.<instance>.<path>`` resolves
+to "instance" ``<sat>`` with path ``<instance>.<path>`` and routes, ``get``, ``set``
+and the bridges work unchanged; commands the broker sends to that identity go to
+the satellite. Datapoints are deduplicated by (satellite, epoch, sequence) against a
+high-water mark persisted in ``<data>/satellites.db`` before the acknowledgement.
+A link that goes down (socket monitor: the connection's fd closed, after ZeroMQ
+heartbeats time out) marks the satellite ``offline`` and its datapoints
+``uncertain``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import signal
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from edgeos.ipc import addresses, protocol
+from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, UNAVAILABLE, RpcError, RpcServer
+from edgeos.ipc.satellite import keys, wire
+from edgeos.ipc.satellite.trust import TrustError, TrustStore
+from edgeos.ipc.satellite.wire import CTL_SOCK
+from zmq.auth.asyncio import AsyncioAuthenticator
+from zmq.utils.monitor import recv_monitor_message
+
+log = logging.getLogger("satellite-gateway")
+
+
+HWM_FILE = "satellites.db"
+MAX_PENDING = 100
+MAX_ADDRESSES = 100_000  # last values kept per satellite (to mark them uncertain)
+PENDING_TTL_S = 3600
+
+
+@dataclass
+class Satellite:
+    """One trusted satellite and its link's figures."""
+
+    id: str
+    key: str
+    broker: zmq.asyncio.Socket
+    rid: bytes | None = None  # the ROUTER routing id of its current connection
+    fd: int | None = None
+    state: str = "offline"
+    address: str | None = None
+    last_seen: float | None = None
+    epoch: str = ""
+    hwm: int = 0
+    backlog: int = 0
+    overflow: int = 0
+    rtt_ms: float | None = None
+    delivered: int = 0
+    duplicates_dropped: int = 0
+    last: dict[str, list[Any]] = field(default_factory=dict)
+    stats: list[dict[str, Any]] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        return {"id": self.id, "key": self.key, "state": self.state, "address": self.address,
+                "last_seen": self.last_seen, "backlog": self.backlog, "rtt_ms": self.rtt_ms,
+                "delivered": self.delivered, "duplicates_dropped": self.duplicates_dropped,
+                "overflow": self.overflow, "epoch": self.epoch, "acked": self.hwm}
+
+
+class HighWater:
+    """Per satellite: the epoch of its buffer and the last sequence the core took."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None)
+        path.chmod(0o600)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS hwm (id TEXT PRIMARY KEY, epoch TEXT, "
+                        "seq INTEGER)")
+
+    def get(self, sat_id: str) -> tuple[str, int]:
+        row = self.db.execute("SELECT epoch, seq FROM hwm WHERE id = ?", (sat_id,)).fetchone()
+        return (row[0], row[1]) if row else ("", 0)
+
+    def put(self, sat_id: str, epoch: str, seq: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO hwm VALUES (?, ?, ?)", (sat_id, epoch, seq))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class Gateway:
+    """The ROUTER, the ZAP handler, one broker DEALER per trusted satellite."""
+
+    def __init__(self, spec: InstanceSpec) -> None:
+        self.spec = spec
+        self.data = Path(spec.data_dir)
+        self.host, self.port = wire.parse_hostport(spec.extra["link"]["listen"])
+        self.ctx = zmq.asyncio.Context()
+        self.link = SupervisorLink(self.ctx, spec)
+        self.public, self.secret = keys.load_node_keys(self.data)
+        self.trust = TrustStore.load(self.data)
+        self.hwm = HighWater(self.data / HWM_FILE)
+        self.sats: dict[str, Satellite] = {}
+        self.by_key: dict[str, Satellite] = {}
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.refused = 0
+        self._ctl_ids = itertools.count(1)
+        self._ctl_waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.auth = AsyncioAuthenticator(self.ctx)
+        self.auth.configure_curve_callback("*", self)
+
+    # -- ZAP -------------------------------------------------------------------------
+    def callback(self, domain: str, key: bytes) -> bool:
+        """ZAP: a revoked key never gets a link; an unknown one is listed as pending
+        (and refused at its HELLO)."""
+        z85 = key.decode("ascii")
+        if self.trust.is_revoked(z85) and self.trust.id_of(z85) is None:
+            log.warning("refused revoked key %s...", z85[:8])
+            return False
+        if self.trust.id_of(z85) is None:
+            self._note_pending(z85, None, None)
+        return True
+
+    def _note_pending(self, key: str, claimed: str | None, address: str | None) -> None:
+        now = time.time()
+        for k in [k for k, p in self.pending.items() if now - p["last_seen"] > PENDING_TTL_S]:
+            del self.pending[k]
+        entry = self.pending.get(key)
+        if entry is None:
+            if len(self.pending) >= MAX_PENDING:
+                oldest = min(self.pending, key=lambda k: self.pending[k]["last_seen"])
+                del self.pending[oldest]
+            entry = self.pending[key] = {"key": key, "id": None, "address": None,
+                                         "first_seen": now, "attempts": 0}
+            log.warning("untrusted satellite key %s... tried to connect: pending", key[:8])
+        entry["attempts"] += 1
+        entry["last_seen"] = now
+        entry["id"] = claimed or entry["id"]
+        entry["address"] = address or entry["address"]
+
+    # -- sockets ---------------------------------------------------------------------
+    def _open_router(self) -> None:
+        sock = self.ctx.socket(zmq.ROUTER)
+        wire.link_options(sock)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        sock.curve_server = True
+        sock.curve_publickey = self.public
+        sock.curve_secretkey = self.secret
+        self.monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED
+                                               | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                               | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        sock.bind(wire.tcp(self.host, self.port))
+        self.router = sock
+
+    def _close_router(self) -> None:
+        self.router.disable_monitor()
+        self.monitor.close(0)
+        self.router.close(0)
+
+    def _satellite(self, sat_id: str, key: str) -> Satellite:
+        dealer = self.ctx.socket(zmq.DEALER)
+        dealer.setsockopt(zmq.IDENTITY, sat_id.encode())
+        dealer.setsockopt(zmq.LINGER, 0)
+        dealer.setsockopt(zmq.SNDHWM, 1000)
+        dealer.connect(addresses.endpoint(self.spec.run_dir, addresses.BROKER))
+        epoch, hwm = self.hwm.get(sat_id)
+        sat = Satellite(sat_id, key, dealer, epoch=epoch, hwm=hwm)
+        self._spawn(self._broker_loop(sat))
+        return sat
+
+    def sync_trust(self) -> None:
+        """Bring the satellites in line with the trust store; cut revoked links."""
+        self.trust = TrustStore.load(self.data)
+        cut = False
+        for sat_id, sat in list(self.sats.items()):
+            entry = self.trust.trusted.get(sat_id)
+            if entry is None or entry["key"] != sat.key:
+                log.warning("satellite %s: trust withdrawn; closing its link", sat_id)
+                if sat.rid is not None:
+                    self._send(sat.rid, wire.REFUSED, {"reason": "revoked", "pending": False})
+                    cut = True
+                self._go_offline(sat, "revoked")
+                sat.broker.close(0)
+                del self.sats[sat_id]
+                self.by_key.pop(sat.key, None)
+        for sat_id, entry in self.trust.trusted.items():
+            if sat_id not in self.sats:
+                sat = self.sats[sat_id] = self._satellite(sat_id, entry["key"])
+                self.by_key[sat.key] = sat
+                self.pending.pop(sat.key, None)
+        if cut:  # ZeroMQ cannot drop one peer of a ROUTER: rebind, the others reconnect
+            self._close_router()
+            self._open_router()
+            self._restart_router_tasks()
+
+    # -- link ------------------------------------------------------------------------
+    def _send(self, rid: bytes, kind: bytes, body: Any) -> bool:
+        # False: the peer is gone (ROUTER_MANDATORY) or its queue is full
+        return wire.try_send(self.router, [rid, kind, protocol.pack(body)])
+
+    async def _router_loop(self) -> None:
+        sock = self.router
+        while True:
+            frames = await sock.recv_multipart(copy=False)
+            if len(frames) < 3:
+                continue
+            key = frames[1].get("User-Id")
+            rid = frames[0].bytes
+            sat = self.by_key.get(key)
+            kind = frames[1].bytes
+            if sat is None:
+                self._untrusted(rid, key, kind, frames)
+                continue
+            if sat.rid != rid:
+                sat.rid = rid
+                sat.fd = frames[1].get(zmq.SRCFD)
+                sat.address = frames[1].get("Peer-Address")
+            sat.last_seen = time.time()
+            try:
+                if kind == wire.DATA and len(frames) == 4:
+                    self._data(sat, protocol.unpack(frames[2].buffer), frames[3])
+                elif kind == wire.PING:
+                    self._ping(sat, protocol.unpack(frames[2].buffer))
+                elif kind == wire.HELLO:
+                    self._hello(sat, protocol.unpack(frames[2].buffer))
+                elif kind == wire.RESULT:
+                    reply = protocol.unpack(frames[2].buffer)
+                    fut = self._ctl_waiters.pop(reply.get("id"), None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(reply)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("satellite %s: malformed %s message: %s", sat.id, kind, exc)
+
+    def _untrusted(self, rid: bytes, key: str, kind: bytes, frames: list[zmq.Frame]) -> None:
+        self.refused += 1
+        claimed = None
+        if kind == wire.HELLO:
+            with contextlib.suppress(ValueError, AttributeError):
+                claimed = str(protocol.unpack(frames[2].buffer).get("id"))[:64]
+        self._note_pending(key, claimed, frames[1].get("Peer-Address"))
+        if kind == wire.HELLO:
+            bound = self.trust.trusted.get(claimed or "")
+            reason = (f"id {claimed!r} is bound to another key" if bound else
+                      "key not trusted by the core (pending: edgectl satellites trust "
+                      f"--pending {claimed})")
+            self._send(rid, wire.REFUSED, {"reason": reason, "pending": not bound})
+
+    def _hello(self, sat: Satellite, body: dict[str, Any]) -> None:
+        epoch = str(body.get("epoch", ""))
+        if epoch != sat.epoch:  # a new buffer on the satellite: its sequence starts over
+            log.info("satellite %s: new buffer epoch %s (was %s)", sat.id, epoch,
+                     sat.epoch or "-")
+            sat.epoch, sat.hwm = epoch, 0
+            self.hwm.put(sat.id, epoch, 0)
+        sat.state = "connected"
+        log.info("satellite %s connected from %s (core has up to seq %d)", sat.id,
+                 sat.address, sat.hwm)
+        self._send(sat.rid or b"", wire.WELCOME, {"id": sat.id, "acked": sat.hwm})
+
+    def _data(self, sat: Satellite, head: dict[str, Any], chunk: zmq.Frame) -> None:
+        if head.get("e") != sat.epoch or sat.state != "connected":
+            return  # before its HELLO was answered: it will resend
+        first = int(head["s"])
+        items = protocol.unpack(chunk.buffer)
+        skip = max(0, min(len(items), sat.hwm - first + 1))
+        if skip:
+            sat.duplicates_dropped += skip
+            items = items[skip:]
+        if items:
+            body = chunk if not skip else protocol.pack(items)
+            if not wire.try_send(sat.broker, [protocol.DP, body], copy=False):
+                return  # the broker is not taking: no ack, the satellite resends
+            sat.delivered += len(items)
+            last = sat.last
+            for item in items:
+                if len(last) < MAX_ADDRESSES or item[0] in last:
+                    last[item[0]] = item
+            sat.hwm = first + skip + len(items) - 1
+            self.hwm.put(sat.id, sat.epoch, sat.hwm)
+        self._send(sat.rid or b"", wire.ACK, {"acked": sat.hwm})
+
+    def _ping(self, sat: Satellite, body: dict[str, Any]) -> None:
+        sat.backlog = int(body.get("backlog", 0))
+        sat.overflow = int(body.get("overflow", 0))
+        sat.rtt_ms = body.get("rtt_ms")
+        if isinstance(body.get("stats"), list):
+            sat.stats = body["stats"][:1000]
+        self._send(sat.rid or b"", wire.PONG, {"t": body.get("t")})
+
+    def _go_offline(self, sat: Satellite, why: str) -> None:
+        """Down: state offline, and its last values again with quality ``uncertain``."""
+        if sat.state != "connected":
+            return
+        sat.state = "offline"
+        sat.rid = sat.fd = None
+        log.warning("satellite %s offline: %s", sat.id, why)
+        marked = [[a, i[1], i[2], "uncertain", i[4], i[5]] for a, i in sat.last.items()
+                  if i[3] != "uncertain"]
+        for start in range(0, len(marked), 1000):
+            wire.try_send(sat.broker, [protocol.DP, protocol.pack(marked[start:start + 1000])])
+
+    async def _monitor_loop(self) -> None:
+        monitor = self.monitor
+        while True:
+            event = await recv_monitor_message(monitor)
+            if event["event"] == zmq.EVENT_DISCONNECTED:
+                for sat in self.sats.values():
+                    if sat.fd is not None and sat.fd == event["value"]:
+                        self._go_offline(sat, "link lost")
+            else:
+                log.warning("a peer failed the CURVE handshake on %s (it does not hold "
+                            "this core's key?)", event["endpoint"].decode(errors="replace"))
+
+    async def _broker_loop(self, sat: Satellite) -> None:
+        """Commands the core broker sends to ``<sat>.*``: on to the satellite."""
+        while True:
+            frames = await sat.broker.recv_multipart()
+            if len(frames) < 2 or frames[0] != protocol.CMD:
+                continue
+            items = [[i[0], i[1]] for i in protocol.unpack(frames[1])]
+            if sat.state != "connected" or sat.rid is None \
+                    or not self._send(sat.rid, wire.CMD, items):
+                log.warning("satellite %s offline: %d commands not delivered", sat.id,
+                            len(items))
+
+    # -- control (from the supervisor) -----------------------------------------------
+    async def handle(self, cmd: str, args: dict[str, Any]) -> Any:
+        if cmd == "list":
+            return self.listing()
+        if cmd == "reload":
+            try:
+                self.sync_trust()
+            except TrustError as exc:
+                raise RpcError(str(exc), BAD_REQUEST) from None
+            return self.listing()
+        if cmd == "instance":
+            return await self.instance_command(str(args.get("satellite")),
+                                               str(args.get("cmd")), args.get("args") or {})
+        raise RpcError(f"unknown gateway command {cmd!r}", BAD_REQUEST)
+
+    def listing(self) -> list[dict[str, Any]]:
+        rows = [s.row() for s in self.sats.values()]
+        rows += [{"id": p["id"], "key": k, "state": "pending", "address": p["address"],
+                  "last_seen": p["last_seen"], "attempts": p["attempts"]}
+                 for k, p in self.pending.items()]
+        rows += [{"id": i, "key": e["key"], "state": "revoked", "address": None,
+                  "last_seen": None} for i, e in self.trust.revoked.items()]
+        return rows
+
+    async def instance_command(self, sat_id: str, cmd: str, args: dict[str, Any]) -> Any:
+        sat = self.sats.get(sat_id)
+        if sat is None:
+            raise RpcError(f"no trusted satellite {sat_id!r}", NOT_FOUND)
+        if sat.state != "connected" or sat.rid is None:
+            raise RpcError(f"satellite {sat_id} is {sat.state}", UNAVAILABLE)
+        req = next(self._ctl_ids)
+        fut = self._ctl_waiters[req] = asyncio.get_running_loop().create_future()
+        self._send(sat.rid, wire.CTL, {"id": req, "cmd": cmd, "args": args})
+        try:
+            reply = await asyncio.wait_for(fut, 30)
+        except TimeoutError:
+            raise RpcError(f"satellite {sat_id} did not answer {cmd!r}", UNAVAILABLE) from None
+        finally:
+            self._ctl_waiters.pop(req, None)
+        if not reply.get("ok"):
+            raise RpcError(f"{sat_id}: {reply.get('error')}", reply.get("code") or REFUSED)
+        return reply.get("result")
+
+    def counters(self) -> dict[str, Any]:
+        connected = sum(s.state == "connected" for s in self.sats.values())
+        return {"in_total": sum(s.delivered for s in self.sats.values()),
+                "bus": {"listen": f"{self.host}:{self.port}", "connected": connected,
+                        "trusted": len(self.sats), "pending": len(self.pending),
+                        "refused_messages": self.refused}}
+
+    # -- lifecycle -------------------------------------------------------------------
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("gateway task failed", exc_info=task.exception())
+            self.link.error(task.exception(), fatal=True, where="satellite-gateway")
+            self._stop.set()
+
+    def _restart_router_tasks(self) -> None:
+        for task in self._router_tasks:
+            task.cancel()
+        self._router_tasks = [self._spawn(self._router_loop()),
+                              self._spawn(self._monitor_loop())]
+
+    async def main(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self.link.hello()
+        self.auth.start()
+        self._open_router()
+        ctl = self.ctx.socket(zmq.ROUTER)
+        ctl.setsockopt(zmq.LINGER, 0)
+        addresses.bind(ctl, self.spec.run_dir, CTL_SOCK)
+        self._router_tasks: list[asyncio.Task[Any]] = []
+        self._restart_router_tasks()
+        self.sync_trust()
+        self._spawn(RpcServer(ctl, self.handle).serve())
+        self._spawn(self.link.heartbeat_loop(self.counters))
+        self.link.ready()
+        log.info("satellite gateway on %s:%d, key %s (%d trusted)", self.host, self.port,
+                 self.public.decode(), len(self.sats))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        await self._stop.wait()
+        for task in list(self._tasks):
+            task.cancel()
+        self.auth.stop()
+        self._close_router()
+        for sat in self.sats.values():
+            sat.broker.close(0)
+        ctl.close(0)
+        self.link.sock.close(0)
+        self.hwm.close()
+        self.ctx.term()
+        return 0

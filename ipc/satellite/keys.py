@@ -1,0 +1,107 @@
+"""The node's long-term CURVE key pair and the pinned core key (CONTRACT section 8).
+
+``<data>/keys/`` (0700) holds ``node.key`` (public, 0644) and ``node.key_secret``
+(0600), made at first start with :func:`zmq.auth.create_certificates`; a satellite
+also keeps the core's public key it pinned in ``core.pub``. Only public halves ever
+leave this directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import zmq
+import zmq.auth
+
+KEYS_DIR = "keys"
+NODE = "node"
+CORE_PIN = "core.pub"
+KEY_LEN = 40  # Z85 of 32 bytes
+
+
+class KeyFileError(Exception):
+    """A key file that is missing, unreadable or malformed; the message names it."""
+
+
+def require_curve() -> None:
+    """Stop with a clear message when libzmq was built without CURVE."""
+    if not zmq.has("curve"):
+        raise KeyFileError(f"libzmq {zmq.zmq_version()} has no CURVE support (zmq.has('curve') "
+                        "is false): install a pyzmq/libzmq built with libsodium")
+
+
+def check_key(text: str, what: str = "key") -> bytes:
+    """A Z85 public key (40 characters) as bytes; ValueError names ``what``."""
+    text = text.strip()
+    if len(text) != KEY_LEN:
+        raise ValueError(f"{what} must be a Z85 public key of {KEY_LEN} characters, "
+                         f"got {len(text)}: {text[:60]!r}")
+    try:
+        raw = zmq.utils.z85.decode(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError, KeyError):
+        raise ValueError(f"{what} is not valid Z85: {text!r}") from None
+    if len(raw) != 32:
+        raise ValueError(f"{what} does not decode to 32 bytes: {text!r}")
+    return text.encode("ascii")
+
+
+def fingerprint(public: bytes | str) -> str:
+    """A short, stable fingerprint of a public key (for mDNS TXT and listings)."""
+    key = public.encode() if isinstance(public, str) else public
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def keys_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / KEYS_DIR
+
+
+def ensure_node_keys(data_dir: Path) -> bytes:
+    """Make the key pair on first start (dir 0700, secret 0600); returns the public key."""
+    require_curve()
+    kdir = keys_dir(data_dir)
+    kdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(kdir, 0o700)
+    secret = kdir / f"{NODE}.key_secret"
+    if not secret.exists():
+        old = os.umask(0o077)
+        try:
+            zmq.auth.create_certificates(kdir, NODE)
+        finally:
+            os.umask(old)
+        os.chmod(kdir / f"{NODE}.key", 0o644)
+    os.chmod(secret, 0o600)
+    return load_node_keys(data_dir)[0]
+
+
+def load_node_keys(data_dir: Path) -> tuple[bytes, bytes]:
+    """(public, secret) Z85 keys of this node."""
+    secret = keys_dir(data_dir) / f"{NODE}.key_secret"
+    try:
+        public, private = zmq.auth.load_certificate(secret)
+    except (OSError, ValueError) as exc:
+        raise KeyFileError(f"{secret}: cannot load the node key: {exc}") from None
+    if private is None:
+        raise KeyFileError(f"{secret}: holds no secret key")
+    return public, private
+
+
+def load_pinned_core(data_dir: Path) -> bytes | None:
+    """The core key this satellite pinned on first use, if any."""
+    path = keys_dir(data_dir) / CORE_PIN
+    if not path.exists():
+        return None
+    try:
+        return check_key(path.read_text(encoding="ascii"), str(path))
+    except (OSError, ValueError) as exc:
+        raise KeyFileError(f"{path}: {exc}") from None
+
+
+def pin_core(data_dir: Path, key: bytes) -> None:
+    """Pin the core's public key (atomic write, 0644: it is public)."""
+    path = keys_dir(data_dir) / CORE_PIN
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(key.decode("ascii") + "\n", encoding="ascii")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)

@@ -1,0 +1,283 @@
+"""``edgeos: uplink``: a satellite's link to its core (CONTRACT section 8).
+
+Takes every datapoint change from the local broker (``changes.sock``), commits it to
+the on-disk :class:`~edgeos.ipc.satellite.buffer.Buffer` and sends it over a CURVE
+DEALER to the core, at most ``WINDOW`` datapoints ahead of the core's cumulative
+acknowledgement. After every (re)connect the core's WELCOME says what it already has
+and sending resumes right after it, so a cut link, a core restart or a killed
+satellite loses and doubles nothing. Commands from the core go to the local broker
+as commands of this process; instance commands go to the local supervisor.
+
+The link's state comes from the socket monitor (handshake succeeded, disconnected,
+handshake failed) and ZeroMQ heartbeats, never from polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from edgeos.ipc import addresses, protocol
+from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.rpc import AsyncRpcClient, RpcError
+from edgeos.ipc.satellite import keys, wire
+from edgeos.ipc.satellite.buffer import Buffer
+from zmq.utils.monitor import recv_monitor_message
+
+log = logging.getLogger("uplink")
+
+FEED_HWM = 200_000  # change messages the SUB socket may queue while the disk is busy
+DRAIN_MAX = 500
+FLUSH_S = 0.2
+INSTANCE_CMDS = ("start", "stop", "restart", "kill", "status")
+
+
+class Uplink:
+    """The satellite end of the link; its state is reported in every heartbeat."""
+
+    def __init__(self, spec: InstanceSpec) -> None:
+        self.spec = spec
+        link = spec.extra["link"]
+        self.sat_id: str = link["satellite_id"]
+        self.core = wire.tcp(link["core_host"], int(link["core_port"]))
+        self.core_key: bytes = link["core_key"].encode("ascii")
+        self.ctx = zmq.asyncio.Context()
+        self.link = SupervisorLink(self.ctx, spec)
+        self.buffer = Buffer(spec.data_dir, int(link.get("buffer_mb", 256)) * 1024 * 1024)
+        self.state = "connecting"
+        self.reason = ""
+        self.welcomed = False
+        self.handshaken = False  # CURVE is up; a HELLO is pending or was refused
+        self.sent_upto = self.buffer.acked
+        self.rtt_ms: float | None = None
+        self.sent_total = 0
+        self.cmds_in = 0
+        self._wake = asyncio.Event()
+        self._rate_mark = (time.monotonic(), 0, 0)
+
+    # -- sockets ---------------------------------------------------------------------
+    def _open(self) -> None:
+        public, secret = keys.load_node_keys(self.spec.data_dir)
+        sock = self.ctx.socket(zmq.DEALER)
+        wire.link_options(sock)
+        sock.setsockopt(zmq.IMMEDIATE, 1)  # nothing queued on a link not yet up
+        sock.setsockopt(zmq.CONNECT_TIMEOUT, wire.CONNECT_TIMEOUT_MS)
+        sock.curve_publickey = public
+        sock.curve_secretkey = secret
+        sock.curve_serverkey = self.core_key
+        self.monitor = sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+            | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        sock.connect(self.core)
+        self.sock = sock
+        # read when its (edge-triggered) fd signals, drained without awaiting
+        self.feed = zmq.Socket(self.ctx, zmq.SUB)
+        self.feed.setsockopt(zmq.LINGER, 0)
+        self.feed.setsockopt(zmq.RCVHWM, FEED_HWM)
+        self.feed.setsockopt(zmq.SUBSCRIBE, b"")
+        self.feed.connect(addresses.endpoint(self.spec.run_dir, addresses.CHANGES))
+        self.local = self.ctx.socket(zmq.DEALER)  # commands into the local broker
+        self.local.setsockopt(zmq.LINGER, 0)
+        self.local.setsockopt(zmq.IDENTITY, b"uplink")
+        self.local.connect(addresses.endpoint(self.spec.run_dir, addresses.BROKER))
+        self.control = AsyncRpcClient(self.ctx, addresses.endpoint(self.spec.run_dir,
+                                                                   addresses.CONTROL))
+
+    def _set_state(self, state: str, reason: str = "") -> None:
+        if (state, reason) != (self.state, self.reason):
+            level = logging.WARNING if state in ("offline", "refused", "wrong_key") \
+                else logging.INFO
+            log.log(level, "link to core %s: %s%s", self.core, state,
+                    f" ({reason})" if reason else "")
+        self.state, self.reason = state, reason
+
+    # -- local changes -> buffer -----------------------------------------------------
+    def _on_feed(self) -> None:
+        """Commit every change batch to the buffer; one transaction per drain of at most
+        DRAIN_MAX messages (then the loop runs others and comes back)."""
+        items: list[list[Any]] = []
+        for _ in range(DRAIN_MAX):
+            try:
+                frames = self.feed.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            self._take(frames, items)
+        else:
+            asyncio.get_running_loop().call_soon(self._on_feed)
+        if items:
+            self.buffer.append(items)
+            self._wake.set()
+
+    @staticmethod
+    def _take(frames: Any, items: list[list[Any]]) -> None:
+        try:
+            prefix = frames[0].decode()
+            for item in protocol.unpack(frames[1]):
+                items.append([prefix + item[0], *item[1:6]])
+        except (ValueError, IndexError, TypeError, UnicodeDecodeError):
+            log.warning("malformed change message skipped")
+
+    # -- buffer -> core --------------------------------------------------------------
+    async def _send_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self.welcomed and self.sent_upto - self.buffer.acked < wire.WINDOW:
+                got = self.buffer.read(self.sent_upto, wire.CHUNK_MAX)
+                if got is None:
+                    break
+                first, n, chunk = got
+                head = protocol.pack({"e": self.buffer.epoch, "s": first})
+                if not wire.try_send(self.sock, [wire.DATA, head, chunk]):
+                    break  # not connected (IMMEDIATE) or its queue is full
+                self.sent_upto = first + n - 1
+                self.sent_total += n
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_S)
+            self.buffer.flush()
+
+    # -- core -> us ------------------------------------------------------------------
+    async def _recv_loop(self) -> None:
+        while True:
+            frames = await self.sock.recv_multipart()
+            if len(frames) < 2:
+                continue
+            kind = frames[0]
+            try:
+                body = protocol.unpack(frames[1])
+            except ValueError:
+                continue
+            if kind == wire.ACK:
+                self.buffer.ack(int(body["acked"]))
+                self._wake.set()
+            elif kind == wire.PONG:
+                self.rtt_ms = round((time.monotonic() - float(body["t"])) * 1000, 2)
+            elif kind == wire.CMD:
+                self._commands(body)
+            elif kind == wire.CTL:
+                asyncio.get_running_loop().create_task(self._instance_command(body))
+            elif kind == wire.WELCOME:
+                self._welcome(body)
+            elif kind == wire.REFUSED:
+                self.welcomed = False
+                self._set_state("refused", str(body.get("reason")))
+
+    def _welcome(self, body: dict[str, Any]) -> None:
+        acked = int(body.get("acked", 0))
+        self.buffer.ack(acked)
+        self.sent_upto = max(self.buffer.acked, min(acked, self.buffer.last_seq))
+        self.welcomed = True
+        self._set_state("connected", f"as {body.get('id')}, core has up to seq {acked}")
+        self._wake.set()
+
+    def _commands(self, items: list[list[Any]]) -> None:
+        """Commands from the core for ``<instance>.<path>``: into the local broker."""
+        cmds = [[str(i[0]), i[1]] for i in items if isinstance(i, list | tuple) and len(i) >= 2]
+        self.cmds_in += len(cmds)
+        if cmds:
+            wire.try_send(self.local, [protocol.CMD, protocol.pack(cmds)])
+
+    async def _instance_command(self, body: dict[str, Any]) -> None:
+        cmd, args = body.get("cmd"), body.get("args") or {}
+        reply: dict[str, Any] = {"id": body.get("id"), "ok": False}
+        if cmd not in INSTANCE_CMDS:
+            reply.update(error=f"{cmd!r} is not allowed over the link", code="refused")
+        else:
+            try:
+                reply.update(ok=True, result=await self.control.call(cmd, **args))
+            except RpcError as exc:
+                reply.update(error=str(exc), code=exc.code)
+        wire.try_send(self.sock, [wire.RESULT, protocol.pack(reply)])
+
+    # -- link health -----------------------------------------------------------------
+    async def _monitor_loop(self) -> None:
+        while True:
+            event = await recv_monitor_message(self.monitor)
+            kind = event["event"]
+            if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.handshaken = True
+                self._set_state("handshake", "waiting for the core's welcome")
+                self._hello()
+            elif kind == zmq.EVENT_DISCONNECTED:
+                self.welcomed = self.handshaken = False
+                self.sent_upto = self.buffer.acked  # resend what was not acknowledged
+                if self.state != "refused":
+                    self._set_state("offline", "link lost; reconnecting")
+            elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                self.welcomed = False
+                self._set_state("refused", "the core refused our key (revoked?)")
+            else:
+                self.welcomed = False
+                self._set_state("wrong_key", "CURVE handshake failed: the core does not "
+                                "hold the key we pinned (or is not an edgeos core)")
+
+    def _hello(self) -> None:
+        hello = {"id": self.sat_id, "epoch": self.buffer.epoch, "version": "1"}
+        wire.try_send(self.sock, [wire.HELLO, protocol.pack(hello)])
+
+    async def _ping_loop(self) -> None:
+        """Once a second: a PING on a live link, or the HELLO again while the core has
+        not admitted us (an admin may have trusted our key meanwhile)."""
+        while True:
+            await asyncio.sleep(wire.PING_S)
+            if self.handshaken and not self.welcomed:
+                self._hello()
+            elif self.welcomed:
+                ping = {"t": time.monotonic(), "backlog": self.buffer.backlog,
+                        "rtt_ms": self.rtt_ms, "overflow": self.buffer.overflow}
+                wire.try_send(self.sock, [wire.PING, protocol.pack(ping)])
+
+    def counters(self) -> dict[str, Any]:
+        now = time.monotonic()
+        t0, out0, in0 = self._rate_mark
+        dt = max(now - t0, 1e-3)
+        self._rate_mark = (now, self.sent_total, self.cmds_in)
+        return {"pps_out": round((self.sent_total - out0) / dt, 1),
+                "pps_in": round((self.cmds_in - in0) / dt, 1),
+                "out_total": self.sent_total, "in_total": self.cmds_in,
+                "dropped": self.buffer.overflow, "last_error": self.reason or None,
+                "bus": {"state": self.state, "reason": self.reason, "core": self.core,
+                        "backlog": self.buffer.backlog, "acked": self.buffer.acked,
+                        "last_seq": self.buffer.last_seq, "overflow": self.buffer.overflow,
+                        "buffer_bytes": self.buffer.size, "rtt_ms": self.rtt_ms,
+                        "epoch": self.buffer.epoch}}
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def main(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.link.hello()
+        self._open()
+        loop.add_reader(self.feed.getsockopt(zmq.FD), self._on_feed)
+        loop.call_soon(self._on_feed)
+        tasks = [asyncio.create_task(c) for c in (
+            self._send_loop(), self._recv_loop(), self._monitor_loop(),
+            self._ping_loop(), self._flush_loop(), self.link.heartbeat_loop(self.counters))]
+        self.link.ready()
+        log.info("uplink %s -> %s: %d datapoints buffered (epoch %s)", self.sat_id, self.core,
+                 self.buffer.backlog, self.buffer.epoch)
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+        loop.remove_reader(self.feed.getsockopt(zmq.FD))
+        for task in tasks:
+            task.cancel()
+        self.buffer.close()
+        self.control.close()
+        self.sock.disable_monitor()
+        for sock in (self.sock, self.monitor, self.feed, self.local, self.link.sock):
+            sock.close(0)
+        self.ctx.term()
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        return 0

@@ -1,0 +1,201 @@
+"""Control commands for satellites: ``node-key``, ``satellites [trust|revoke]`` and the
+instance verbs acting on ``<satellite-id>.<instance-id>`` (CONTRACT section 8).
+
+The trust store is written here only (atomic, with a backup); the gateway process is
+then told to re-read it (it cuts a revoked satellite's link at once) and the broker
+gets the new instance table, so ``<sat>.*`` addresses resolve from that moment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeos.ipc import addresses
+from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, UNAVAILABLE, AsyncRpcClient, RpcError
+from edgeos.ipc.satellite import keys
+from edgeos.ipc.satellite.trust import TrustError, TrustStore
+from edgeos.ipc.satellite.wire import CTL_SOCK
+from edgeos.supervisor.commands import Command, Kill, Restart, Start, Stop
+from edgeos.supervisor.satellite_setup import GATEWAY, UPLINK
+
+
+class SatelliteCommand(Command):
+    """Base: the trust store and the gateway's control socket."""
+
+    def store(self) -> TrustStore:
+        try:
+            return TrustStore.load(self.arbiter.paths.data)
+        except TrustError as exc:
+            raise RpcError(str(exc), BAD_REQUEST) from None
+
+    async def gateway(self, cmd: str, **args: Any) -> Any:
+        if GATEWAY not in self.arbiter.links:
+            raise RpcError("this daemon takes no satellites (--satellite-listen off, or "
+                           "it is a satellite)", UNAVAILABLE)
+        client = AsyncRpcClient(self.arbiter.ctx,
+                                addresses.endpoint(self.arbiter.paths.run, CTL_SOCK), 35)
+        try:
+            return await client.call(cmd, **args)
+        finally:
+            client.close()
+
+    async def apply(self) -> None:
+        """Put a changed trust store in force: gateway first, then the broker's table."""
+        try:
+            await self.gateway("reload")
+        except RpcError as exc:
+            if exc.code != UNAVAILABLE:
+                raise
+        try:
+            await self.arbiter.broker_call("instances", instances=self.arbiter.instance_table())
+        except RpcError as exc:
+            if exc.code != UNAVAILABLE:
+                raise
+
+
+class NodeKey(SatelliteCommand):
+    """Print this node's public key (Z85, 40 characters) and its fingerprint."""
+
+    name = "node_key"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        try:
+            public, _ = keys.load_node_keys(self.arbiter.paths.data)
+        except keys.KeyFileError as exc:
+            raise RpcError(str(exc), UNAVAILABLE) from None
+        return {"key": public.decode("ascii"), "fingerprint": keys.fingerprint(public)}
+
+
+class Satellites(SatelliteCommand):
+    """List satellites: id, key, state, address, last_seen, backlog, rtt_ms, delivered."""
+
+    name = "satellites"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        if UPLINK in self.arbiter.links:
+            inst = self.arbiter.instances.get(UPLINK)
+            bus = (inst.counters.get("bus") or {}) if inst is not None else {}
+            return [{"id": self.arbiter.links[UPLINK]["link"]["satellite_id"],
+                     "role": "satellite", "state": bus.get("state", "starting"),
+                     "core": bus.get("core"), "backlog": bus.get("backlog"),
+                     "rtt_ms": bus.get("rtt_ms"), "reason": bus.get("reason")}]
+        try:
+            return await self.gateway("list")
+        except RpcError as exc:
+            if exc.code != UNAVAILABLE:
+                raise
+        store = self.store()
+        return ([{"id": i, "key": e["key"], "state": "offline"} for i, e in
+                 store.trusted.items()]
+                + [{"id": i, "key": e["key"], "state": "revoked"} for i, e in
+                   store.revoked.items()])
+
+
+class SatellitesTrust(SatelliteCommand):
+    """Trust a satellite key (``key`` and ``id``, or ``pending``: the id a pending key
+    claimed); an id already bound to another key is refused."""
+
+    name = "satellites_trust"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        key, sat_id = args.get("key"), args.get("id")
+        if args.get("pending"):
+            sat_id = str(args["pending"])
+            rows = [r for r in await self.gateway("list")
+                    if r.get("state") == "pending" and r.get("id") == sat_id]
+            if not rows:
+                raise RpcError(f"no pending satellite claims the id {sat_id!r}", NOT_FOUND)
+            if len(rows) > 1:
+                raise RpcError(f"{len(rows)} pending keys claim the id {sat_id!r}: trust "
+                               "one by its KEY", BAD_REQUEST)
+            key = rows[0]["key"]
+        if not isinstance(key, str) or not key:
+            raise RpcError("a KEY or --pending ID is required", BAD_REQUEST)
+        if not sat_id:
+            raise RpcError("--id ID is required with a KEY", BAD_REQUEST)
+        store = self.store()
+        local = {i for i in self.arbiter.instances}
+        try:
+            entry = store.trust(key, str(sat_id), local)
+        except (TrustError, ValueError) as exc:
+            raise RpcError(str(exc), BAD_REQUEST) from None
+        store.save()
+        self.arbiter.audit("satellite_trust", "edgectl", f"satellite {sat_id}",
+                           key=entry["key"])
+        await self.apply()
+        return entry
+
+
+class SatellitesRevoke(SatelliteCommand):
+    """Revoke a satellite: its link is closed at once and its key refused from now on."""
+
+    name = "satellites_revoke"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        store = self.store()
+        try:
+            entry = store.revoke(str(args.get("id")))
+        except TrustError as exc:
+            raise RpcError(str(exc), NOT_FOUND) from None
+        store.save()
+        self.arbiter.audit("satellite_revoke", "edgectl", f"satellite {entry['id']}")
+        await self.apply()
+        return entry
+
+
+class RemoteInstance(SatelliteCommand):
+    """Base of the instance verbs: ``<satellite>.<instance>`` acts on the satellite."""
+
+    async def remote(self, args: dict[str, Any]) -> Any:
+        iid = args.get("id")
+        if not isinstance(iid, str) or iid in self.arbiter.instances or "." not in iid \
+                or GATEWAY not in self.arbiter.links:
+            return None
+        sat_id, inst_id = iid.split(".", 1)
+        if sat_id not in self.store().trusted:
+            return None
+        result = await self.gateway("instance", satellite=sat_id, cmd=self.name,
+                                    args={"id": inst_id})
+        if isinstance(result, dict) and "id" in result:
+            result = {**result, "id": f"{sat_id}.{result['id']}", "host": sat_id}
+        return result
+
+
+class RemoteStart(RemoteInstance, Start):
+    """Start an instance and wait until it reports ready (``<sat>.<id>``: on the satellite)."""
+
+    name = "start"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        result = await self.remote(args)
+        return result if result is not None else await Start.execute(self, args)
+
+
+class RemoteStop(RemoteInstance, Stop):
+    """Stop an instance gracefully (``<sat>.<id>``: on the satellite)."""
+
+    name = "stop"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        result = await self.remote(args)
+        return result if result is not None else await Stop.execute(self, args)
+
+
+class RemoteRestart(RemoteInstance, Restart):
+    """Stop an instance, then start it again (``<sat>.<id>``: on the satellite)."""
+
+    name = "restart"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        result = await self.remote(args)
+        return result if result is not None else await Restart.execute(self, args)
+
+
+class RemoteKill(RemoteInstance, Kill):
+    """Force-kill an instance's process tree; it restarts (``<sat>.<id>``: remotely)."""
+
+    name = "kill"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        result = await self.remote(args)
+        return result if result is not None else await Kill.execute(self, args)

@@ -1,0 +1,123 @@
+"""What ``edgeos`` needs before it starts the satellite link processes.
+
+The flags of CONTRACT sections 2 and 8 become the specs of the two supervised link
+roles: ``uplink`` on a satellite (``--satellite``) and ``satellite-gateway`` on a core
+(``--satellite-listen``, unless ``off``). Everything a user can get wrong (a missing
+id, a malformed key, a port already taken, libzmq without CURVE) is a ValueError with
+a one-line reason here, at start, never a child that crash-loops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+from edgeos.ipc.satellite import keys, wire
+from edgeos.ipc.satellite.trust import TrustError, TrustStore, check_id
+
+log = logging.getLogger("edgeos")
+
+UPLINK = "uplink"
+GATEWAY = "satellite-gateway"
+ROLE_ARG = {UPLINK: "uplink", GATEWAY: "gateway"}
+DEFAULT_BUFFER_MB = 256
+SATELLITE_MAX_PPS = 1e9  # a satellite's traffic is its devices', limited on the satellite
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags not yet declared by the daemon's parser."""
+    p.add_argument("--core-key", help="the core's public key (Z85, `edgectl node-key` on "
+                                      "the core); default: the key pinned on first use")
+    p.add_argument("--satellite-listen", default=f"0.0.0.0:{wire.DEFAULT_PORT}",
+                   help="HOST:PORT for satellites and remote edgectl, or 'off'")
+
+
+def buffer_mb(config_dir: Path) -> int:
+    """``edgeos.json`` -> ``satellite.buffer_mb`` (default 256)."""
+    path = config_dir / "edgeos.json"
+    if not path.exists():
+        return DEFAULT_BUFFER_MB
+    try:
+        value = json.loads(path.read_text("utf-8")).get("satellite", {}).get("buffer_mb",
+                                                                              DEFAULT_BUFFER_MB)
+    except (ValueError, AttributeError):
+        return DEFAULT_BUFFER_MB  # the settings loader reports the broken file
+    if not isinstance(value, int | float) or not 1 <= value <= 1_000_000:
+        raise ValueError(f"{path}: satellite.buffer_mb must be a number of MB from 1 to "
+                         f"1000000, got {value!r}")
+    return int(value)
+
+
+def _check_bindable(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ValueError(f"--satellite-listen {host}:{port}: cannot bind: "
+                             f"{exc.strerror}") from None
+
+
+def _core_key(args: argparse.Namespace, data: Path) -> str:
+    pinned = keys.load_pinned_core(data)
+    if args.core_key:
+        given = keys.check_key(args.core_key, "--core-key")
+        if pinned is not None and pinned != given:
+            log.warning("--core-key differs from the pinned core key; pinning the new one")
+        if pinned != given:
+            keys.pin_core(data, given)
+        return given.decode("ascii")
+    if pinned is None:
+        raise ValueError("no core key: pass --core-key KEY (the core prints it with "
+                         "'edgectl node-key'); it is pinned in "
+                         f"{keys.keys_dir(data) / keys.CORE_PIN} for later starts")
+    return pinned.decode("ascii")
+
+
+def link_roles(args: argparse.Namespace, data: Path, config: Path) -> dict[str, dict[str, Any]]:
+    """Role -> ``{"arg", "link"}`` for the link processes this daemon runs."""
+    try:
+        keys.ensure_node_keys(data)
+    except keys.KeyFileError as exc:
+        raise ValueError(str(exc)) from None
+    roles: dict[str, dict[str, Any]] = {}
+    if args.satellite:
+        if not args.satellite_id:
+            raise ValueError("--satellite needs --satellite-id ID")
+        try:
+            check_id(args.satellite_id)
+        except TrustError as exc:
+            raise ValueError(f"--satellite-id: {exc}") from None
+        if not args.core_host:
+            raise ValueError("--satellite needs --core-host HOST[:PORT] (discovery is not "
+                             "built yet)")
+        host, port = wire.parse_hostport(args.core_host.split(",")[0], args.core_port)
+        roles[UPLINK] = {"arg": ROLE_ARG[UPLINK], "link": {
+            "satellite_id": args.satellite_id, "core_host": host, "core_port": port,
+            "core_key": _core_key(args, data), "buffer_mb": buffer_mb(config)}}
+    elif args.satellite_listen != "off":
+        host, port = wire.parse_hostport(args.satellite_listen)
+        _check_bindable(host, port)
+        try:
+            TrustStore.load(data)
+        except TrustError as exc:
+            raise ValueError(str(exc)) from None
+        roles[GATEWAY] = {"arg": ROLE_ARG[GATEWAY],
+                          "link": {"listen": f"{host}:{port}"}}
+    return roles
+
+
+def satellite_instances(data: Path) -> dict[str, dict[str, Any]]:
+    """The broker's view of trusted satellites: one instance per satellite id, so
+    ``<sat>.<instance>.<path>`` resolves to it (the gateway speaks for it)."""
+    try:
+        trusted = TrustStore.load(data).trusted
+    except TrustError:
+        return {}
+    return {sat_id: {"type": "satellite", "max_pps": SATELLITE_MAX_PPS, "cut": False}
+            for sat_id in trusted}
