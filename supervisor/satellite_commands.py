@@ -78,7 +78,9 @@ class Satellites(SatelliteCommand):
             return [{"id": self.arbiter.links[UPLINK]["link"]["satellite_id"],
                      "role": "satellite", "state": bus.get("state", "starting"),
                      "core": bus.get("core"), "backlog": bus.get("backlog"),
-                     "rtt_ms": bus.get("rtt_ms"), "reason": bus.get("reason")}]
+                     "rtt_ms": bus.get("rtt_ms"), "reason": bus.get("reason"),
+                     "last_seq": bus.get("last_seq"), "acked": bus.get("acked"),
+                     "overflow": bus.get("overflow")}]
         try:
             return await self.gateway("list")
         except RpcError as exc:

@@ -64,6 +64,7 @@ class Satellite:
     last_seen: float | None = None
     epoch: str = ""
     hwm: int = 0
+    rewound_at: int = -1  # the hwm a rewind was last asked at (one per gap)
     backlog: int = 0
     overflow: int = 0
     rtt_ms: float | None = None
@@ -232,7 +233,7 @@ class Gateway:
             sat.last_seen = time.time()
             try:
                 if kind == wire.DATA and len(frames) == 4:
-                    self._data(sat, protocol.unpack(frames[2].buffer), frames[3])
+                    await self._data(sat, protocol.unpack(frames[2].buffer), frames[3])
                 elif kind == wire.PING:
                     self._ping(sat, protocol.unpack(frames[2].buffer))
                 elif kind == wire.HELLO:
@@ -271,10 +272,15 @@ class Gateway:
                  sat.address, sat.hwm)
         self._send(sat.rid or b"", wire.WELCOME, {"id": sat.id, "acked": sat.hwm})
 
-    def _data(self, sat: Satellite, head: dict[str, Any], chunk: zmq.Frame) -> None:
+    async def _data(self, sat: Satellite, head: dict[str, Any], chunk: zmq.Frame) -> None:
         if head.get("e") != sat.epoch or sat.state != "connected":
             return  # before its HELLO was answered: it will resend
         first = int(head["s"])
+        if first > sat.hwm + 1:  # a message went missing: have it resend from the gap
+            if sat.rewound_at != sat.hwm:
+                sat.rewound_at = sat.hwm
+                self._send(sat.rid or b"", wire.ACK, {"acked": sat.hwm, "rewind": True})
+            return
         items = protocol.unpack(chunk.buffer)
         skip = max(0, min(len(items), sat.hwm - first + 1))
         if skip:
@@ -282,8 +288,8 @@ class Gateway:
             items = items[skip:]
         if items:
             body = chunk if not skip else protocol.pack(items)
-            if not wire.try_send(sat.broker, [protocol.DP, body], copy=False):
-                return  # the broker is not taking: no ack, the satellite resends
+            # waits while the broker's queue is full: back-pressure up to the satellite
+            await sat.broker.send_multipart([protocol.DP, body], copy=False)
             sat.delivered += len(items)
             last = sat.last
             for item in items:

@@ -157,6 +157,9 @@ class Uplink:
                 continue
             if kind == wire.ACK:
                 self.buffer.ack(int(body["acked"]))
+                if body.get("rewind"):  # the core missed a message: resend from there
+                    self.sent_upto = max(self.buffer.acked, min(int(body["acked"]),
+                                                                self.buffer.last_seq))
                 self._wake.set()
             elif kind == wire.PONG:
                 self.rtt_ms = round((time.monotonic() - float(body["t"])) * 1000, 2)

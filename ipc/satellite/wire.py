@@ -14,7 +14,8 @@ satellite -> core
 core -> satellite
   WELCOME ``{"id", "acked"}``: trusted; resend from ``acked + 1``.
   REFUSED ``{"reason", "pending"}``: not trusted (pending), revoked, or id conflict.
-  ACK     ``{"acked"}``: everything up to this sequence is on the core (cumulative).
+  ACK     ``{"acked"}``: everything up to this sequence is on the core (cumulative);
+          with ``"rewind": true`` a message after it went missing: resend from there.
   PONG    ``{"t"}``: the PING's ``t`` echoed, for the round-trip time.
   CMD     list of ``[<instance>.<path>, value]``: commands for the satellite's devices.
   CTL     ``{"id", "cmd", "args"}``: an instance command (start/stop/...), answered by
@@ -46,6 +47,7 @@ HEARTBEAT_TTL_MS = 3000
 RECONNECT_IVL_MS = 200
 RECONNECT_IVL_MAX_MS = 1000  # back-off doubles up to this: no storm, resume within ~1 s
 CONNECT_TIMEOUT_MS = 1500
+HANDSHAKE_IVL_MS = 3000  # a connection that stalls in the handshake is retried, not held
 CHUNK_MAX = 2000  # datapoints per DATA message
 WINDOW = 20_000  # datapoints sent and not yet acknowledged
 PING_S = 1.0
@@ -59,6 +61,7 @@ def link_options(sock: zmq.Socket[Any]) -> None:
     sock.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TTL_MS)
     sock.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+    sock.setsockopt(zmq.HANDSHAKE_IVL, HANDSHAKE_IVL_MS)
     sock.setsockopt(zmq.SNDHWM, 10_000)
     sock.setsockopt(zmq.RCVHWM, 10_000)
     sock.setsockopt(zmq.MAXMSGSIZE, 32 * 1024 * 1024)
