@@ -161,10 +161,14 @@ class Gateway:
         sock.curve_server = True
         sock.curve_publickey = self.public
         sock.curve_secretkey = self.secret
+        try:
+            sock.bind(wire.tcp(self.host, self.port))
+        except zmq.ZMQError:
+            sock.close(0)
+            raise
         self.monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED
                                                | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                                                | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-        sock.bind(wire.tcp(self.host, self.port))
         self.router = sock
 
     def _close_router(self) -> None:
@@ -183,7 +187,26 @@ class Gateway:
         self._spawn(self._broker_loop(sat))
         return sat
 
-    def sync_trust(self) -> None:
+    async def _rebind(self) -> None:
+        """Close every link (ZeroMQ cannot drop one peer of a ROUTER) and listen again;
+        the port is released by ZeroMQ's I/O thread, so the bind is retried briefly."""
+        for task in self._router_tasks:
+            task.cancel()
+        self._close_router()
+        for _ in range(100):
+            try:
+                self._open_router()
+                break
+            except zmq.ZMQError as exc:
+                if exc.errno != zmq.EADDRINUSE:
+                    raise
+                await asyncio.sleep(0.01)
+        else:
+            self._open_router()  # raises: the gateway fails and is restarted
+        self._router_tasks = [self._spawn(self._router_loop()),
+                              self._spawn(self._monitor_loop())]
+
+    async def sync_trust(self) -> None:
         """Bring the satellites in line with the trust store; cut revoked links."""
         self.trust = TrustStore.load(self.data)
         cut = False
@@ -203,10 +226,8 @@ class Gateway:
                 sat = self.sats[sat_id] = self._satellite(sat_id, entry["key"])
                 self.by_key[sat.key] = sat
                 self.pending.pop(sat.key, None)
-        if cut:  # ZeroMQ cannot drop one peer of a ROUTER: rebind, the others reconnect
-            self._close_router()
-            self._open_router()
-            self._restart_router_tasks()
+        if cut:  # the others reconnect at once and resume from their last ack
+            await self._rebind()
 
     # -- link ------------------------------------------------------------------------
     def _send(self, rid: bytes, kind: bytes, body: Any) -> bool:
@@ -349,7 +370,7 @@ class Gateway:
             return self.listing()
         if cmd == "reload":
             try:
-                self.sync_trust()
+                await self.sync_trust()
             except TrustError as exc:
                 raise RpcError(str(exc), BAD_REQUEST) from None
             return self.listing()
@@ -407,12 +428,6 @@ class Gateway:
             self.link.error(task.exception(), fatal=True, where="satellite-gateway")
             self._stop.set()
 
-    def _restart_router_tasks(self) -> None:
-        for task in self._router_tasks:
-            task.cancel()
-        self._router_tasks = [self._spawn(self._router_loop()),
-                              self._spawn(self._monitor_loop())]
-
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
@@ -422,9 +437,9 @@ class Gateway:
         ctl = self.ctx.socket(zmq.ROUTER)
         ctl.setsockopt(zmq.LINGER, 0)
         addresses.bind(ctl, self.spec.run_dir, CTL_SOCK)
-        self._router_tasks: list[asyncio.Task[Any]] = []
-        self._restart_router_tasks()
-        self.sync_trust()
+        self._router_tasks = [self._spawn(self._router_loop()),
+                              self._spawn(self._monitor_loop())]
+        await self.sync_trust()
         self._spawn(RpcServer(ctl, self.handle).serve())
         self._spawn(self.link.heartbeat_loop(self.counters))
         self.link.ready()

@@ -212,7 +212,7 @@ class Uplink:
             elif kind == zmq.EVENT_DISCONNECTED:
                 self.welcomed = self.handshaken = False
                 self.sent_upto = self.buffer.acked  # resend what was not acknowledged
-                if self.state != "refused":
+                if self.state not in ("refused", "wrong_key"):  # those say more
                     self._set_state("offline", "link lost; reconnecting")
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 self.welcomed = False

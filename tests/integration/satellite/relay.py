@@ -42,8 +42,9 @@ class Relay:
             self._writers.discard(writer)
             return
         self._writers.add(up_writer)
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer),
-                             return_exceptions=True)
+        with contextlib.suppress(asyncio.CancelledError):  # close() ends it quietly
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer),
+                                 return_exceptions=True)
         for w in (writer, up_writer):
             self._writers.discard(w)
             w.close()
