@@ -20,6 +20,7 @@ from edgeos.admin_ui.handlers import (
     instances,
     plugins,
     router,
+    satellites,
     session,
     system,
     widgets,
@@ -60,6 +61,8 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     ("/api/system/resources", system.Resources),
     ("/api/logs", system.Logs),
     ("/api/errors", system.Errors),
+    ("/api/satellites", satellites.Satellites),
+    ("/api/satellites/{action}", satellites.SatelliteAction),
 ]
 
 
