@@ -82,8 +82,9 @@ class Buffer:
         """Datapoints buffered and not yet acknowledged."""
         return self.last_seq - self.acked
 
-    def append(self, items: list[list[object]]) -> int:
-        """Store ``items`` as one chunk (committed when this returns); their first seq."""
+    def append(self, items: list[list[object]]) -> tuple[int, bytes]:
+        """Store ``items`` as one chunk (committed when this returns); returns their first
+        sequence number and the chunk as stored."""
         data = protocol.pack(items)
         first = self.last_seq + 1
         self.db.execute("BEGIN")
@@ -93,7 +94,7 @@ class Buffer:
             self._drop_oldest()
         self.db.execute("COMMIT")
         self.last_seq = first + len(items) - 1
-        return first
+        return first, data
 
     def _drop_oldest(self) -> None:
         """Delete the oldest chunks until a tenth of the bound is free (inside a write)."""

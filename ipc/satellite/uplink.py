@@ -110,9 +110,14 @@ class Uplink:
             self._take(frames, items)
         else:
             asyncio.get_running_loop().call_soon(self._on_feed)
-        if items:
-            self.buffer.append(items)
-            self._wake.set()
+        if not items:
+            return
+        first, chunk = self.buffer.append(items)
+        if self.welcomed and self.sent_upto == first - 1 \
+                and self.sent_upto - self.buffer.acked < wire.WINDOW \
+                and self._send_chunk(first, len(items), chunk):
+            return  # live: sent as committed, without reading it back
+        self._wake.set()
 
     @staticmethod
     def _take(frames: Any, items: list[list[Any]]) -> None:
@@ -132,12 +137,16 @@ class Uplink:
                 got = self.buffer.read(self.sent_upto, wire.CHUNK_MAX)
                 if got is None:
                     break
-                first, n, chunk = got
-                head = protocol.pack({"e": self.buffer.epoch, "s": first})
-                if not wire.try_send(self.sock, [wire.DATA, head, chunk]):
+                if not self._send_chunk(*got):
                     break  # not connected (IMMEDIATE) or its queue is full
-                self.sent_upto = first + n - 1
-                self.sent_total += n
+
+    def _send_chunk(self, first: int, n: int, chunk: bytes) -> bool:
+        head = protocol.pack({"e": self.buffer.epoch, "s": first})
+        if not wire.try_send(self.sock, [wire.DATA, head, chunk]):
+            return False
+        self.sent_upto = first + n - 1
+        self.sent_total += n
+        return True
 
     async def _flush_loop(self) -> None:
         while True:

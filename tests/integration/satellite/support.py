@@ -8,6 +8,7 @@ import itertools
 import random
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,8 @@ def counter(iid: str = "c1", rate_hz: float = 500) -> dict[str, Any]:
 
 
 class Recorder:
-    """Every datapoint the core's broker publishes under ``prefix``, in arrival order."""
+    """Every datapoint the core's broker publishes under ``prefix``, in arrival order:
+    ``(address, value, quality, ts, arrived)`` (both in ms of the same wall clock)."""
 
     def __init__(self, run_dir: Any, prefix: str) -> None:
         self.ctx = zmq.Context()
@@ -40,7 +42,7 @@ class Recorder:
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
         self.sock.connect(addresses.endpoint(run_dir, addresses.CHANGES))
-        self.items: list[tuple[str, Any, str]] = []
+        self.items: list[tuple[str, Any, str, int, float]] = []
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -50,12 +52,14 @@ class Recorder:
             if not self.sock.poll(100):
                 continue
             topic, body, *_ = self.sock.recv_multipart()
+            arrived = time.time() * 1000
             for item in protocol.unpack(body):
-                self.items.append((topic.decode() + item[0], item[1], item[3]))
+                self.items.append((topic.decode() + item[0], item[1], item[3], item[2],
+                                   arrived))
 
     def seqs(self, address: str) -> list[int]:
         """The good values of ``address`` (a counter's ``seq``), in arrival order."""
-        return [v for a, v, q in list(self.items) if a == address and q == "good"]
+        return [i[1] for i in list(self.items) if i[0] == address and i[2] == "good"]
 
     def close(self) -> None:
         self._stop.set()
@@ -83,7 +87,7 @@ class Pair:
     listen: tuple[str, int]
 
     def trust(self, sat_id: str = "sat1") -> None:
-        done = self.core.ctl("satellites", "trust", self.sat_key, "--id", sat_id)
+        done = self.core.ctl("satellites", "trust", "--id", sat_id, "--", self.sat_key)
         assert done.returncode == 0, done.stderr
 
     def sat_link(self) -> dict[str, Any]:

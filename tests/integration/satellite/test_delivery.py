@@ -74,7 +74,9 @@ def test_core_restart_and_satellite_power_cut(daemon_factory) -> None:
         pair.relay.cut()
         pair.sat.wait_for(lambda: pair.sat_link()["backlog"] > 1000, 20, "backlog")
         before = len(rec.seqs("sat1.c1.seq"))
-        procs = [psutil.Process(pair.sat.proc.pid), *pair.sat.children_by_run_dir()]
+        supervisor = psutil.Process(pair.sat.proc.pid)
+        procs = [supervisor, *supervisor.children(recursive=True)]
+        assert len(procs) >= 4  # supervisor, broker, uplink, worker
         for p in procs:
             os.kill(p.pid, signal.SIGKILL)
         pair.sat.proc.wait(10)

@@ -1,0 +1,235 @@
+"""Satellite link figures, in one run on this machine (issue 12):
+
+* live latency p50/p99 from the satellite's device to the core's broker at 200
+  datapoints/s (a counter simulator; ``ts`` set by the worker, arrival seen by a
+  subscriber of the core's change feed: the same wall clock);
+* cut detection (``detect_s``: the core marks the satellite offline; the satellite's
+  own figure is ``detect_satellite_s``), resume after the restore (``resume_s``: first
+  live value on the core), and the catch-up rate of the backlog of a ``--outage``
+  second cut at 500 datapoints/s (``catchup_per_s``);
+* ``lost`` and ``duplicated`` over the whole counter series that reached the core;
+* ``curve_ratio``: DEALER -> ROUTER over loopback TCP with CURVE versus plain, the
+  same 2,000-datapoint chunks, alternating rounds in this run;
+* the satellite's memory: PSS and RSS of supervisor, broker, uplink and the simulator
+  worker, and their total (``satellite_pss_mb``).
+
+    python bench/satellite.py [--json] [--outage 60] [--live-seconds 10]
+
+The link runs through a TCP relay in this process (cut = silence on both ends, as a
+pulled cable); two real ``edgeos`` daemons with their own dirs on 127.0.0.x.
+Targets: catch-up >= 20,000/s, p99 <= 20 ms, detection <= 3 s, resume <= 2 s, 0 lost,
+0 duplicated. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import zmq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edgeos.ipc import protocol
+
+from tests.integration.daemon import Daemon
+from tests.integration.satellite.support import Pair, Recorder, counter, make_pair
+
+SEQ = "sat1.c1.seq"
+
+
+def series_faults(values: list[int]) -> tuple[int, int]:
+    """(lost, duplicated) over counter runs (a run restarts at 1 when the worker does)."""
+    lost = duplicated = 0
+    for prev, cur in itertools.pairwise(values):
+        if cur == 1:
+            continue
+        if cur <= prev:
+            duplicated += 1
+        elif cur > prev + 1:
+            lost += cur - prev - 1
+    return lost, duplicated
+
+
+def wait(pred: Any, timeout: float, step: float = 0.01) -> float | None:
+    """Seconds until ``pred()`` holds, or None."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            if pred():
+                return time.monotonic() - t0
+        except Exception:  # not there yet
+            pass
+        time.sleep(step)
+    return None
+
+
+def core_state(pair: Pair) -> str | None:
+    rows = [r for r in pair.core.call("satellites") if r["id"] == "sat1"]
+    return rows[0]["state"] if rows else None
+
+
+def sat_state(pair: Pair) -> str:
+    return pair.sat.call("satellites")[0]["state"]
+
+
+def memory(pair: Pair) -> dict[str, Any]:
+    """PSS/RSS in MB of each satellite process, by title, and the total."""
+    supervisor = psutil.Process(pair.sat.proc.pid)
+    rows = {}
+    for p in [supervisor, *supervisor.children(recursive=True)]:
+        try:
+            info = p.memory_full_info()
+            title = p.cmdline()[0].strip() if p is not supervisor else "edgeos: supervisor"
+        except psutil.Error:
+            continue
+        rows[title] = {"pss_mb": round(info.pss / 2**20, 1), "rss_mb": round(info.rss / 2**20, 1)}
+    return {"processes": rows,
+            "pss_total_mb": round(sum(r["pss_mb"] for r in rows.values()), 1),
+            "rss_total_mb": round(sum(r["rss_mb"] for r in rows.values()), 1)}
+
+
+def link_throughput(curve: bool, chunks: int = 400) -> float:
+    """Datapoints/s through one DEALER -> ROUTER TCP link, CURVE or plain."""
+    ctx = zmq.Context()
+    router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    for s in (router, dealer):
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.SNDHWM, 0)
+        s.setsockopt(zmq.RCVHWM, 0)
+    if curve:
+        spub, ssec = zmq.curve_keypair()
+        cpub, csec = zmq.curve_keypair()
+        router.curve_server, router.curve_publickey, router.curve_secretkey = True, spub, ssec
+        dealer.curve_publickey, dealer.curve_secretkey, dealer.curve_serverkey = cpub, csec, spub
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    dealer.connect(f"tcp://127.0.0.1:{port}")
+    ts = protocol.now_ms()
+    chunk = protocol.pack([[f"c1.p{i}", i, ts, "good", True, None] for i in range(2000)])
+    dealer.send(b"warm")
+    router.recv_multipart()
+
+    def send() -> None:
+        for _ in range(chunks):
+            dealer.send_multipart([b"data", chunk])
+
+    t0 = time.perf_counter()
+    sender = threading.Thread(target=send)
+    sender.start()
+    for _ in range(chunks):
+        router.recv_multipart()
+    took = time.perf_counter() - t0
+    sender.join()
+    router.close()
+    dealer.close()
+    ctx.term()
+    return chunks * 2000 / took
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--outage", type=float, default=60.0, help="seconds the link is cut")
+    p.add_argument("--live-seconds", type=float, default=10.0)
+    p.add_argument("--rounds", type=int, default=3, help="CURVE/plain throughput rounds")
+    args = p.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-sat-"))
+    made: list[Daemon] = []
+
+    def factory(*a: Any, **kw: Any) -> Daemon:
+        d = Daemon(root / f"d{len(made)}", *a, **kw)
+        made.append(d)
+        return d
+
+    pair = make_pair(factory, [counter(rate_hz=200)])
+    rec = Recorder(pair.core.run, "sat1.")
+    try:
+        pair.trust()
+        wait(lambda: core_state(pair) == "connected", 20)
+        time.sleep(2)
+        # live latency at 200/s
+        t_live = time.time() * 1000
+        time.sleep(args.live_seconds)
+        lat = sorted(i[4] - i[3] for i in list(rec.items)
+                     if i[0] == SEQ and i[3] >= t_live and i[2] == "good")
+        mem = memory(pair)
+        # 500/s for the outage (connections.json changed and applied: c1 restarts)
+        doc = {"version": "1.0", "connections": [counter(rate_hz=500)]}
+        pair.sat.call("connections", doc=doc)
+        time.sleep(2)
+        pair.relay.cut()
+        detect = wait(lambda: core_state(pair) == "offline", 30)
+        detect_sat = wait(lambda: sat_state(pair) == "offline", 30)
+        detect_sat = None if detect_sat is None else detect_sat + (detect or 0)
+        time.sleep(max(0.0, args.outage - (detect or 0) - (detect_sat or 0)))
+        backlog_last = pair.sat.call("satellites")[0]["last_seq"]
+        before = len(rec.items)
+        t_restore = time.time() * 1000
+        pair.relay.restore()
+        resume = wait(lambda: any(i[4] >= t_restore for i in rec.items[before:]), 30)
+        wait(lambda: (pair.core.call("satellites")[0].get("acked") or 0) >= backlog_last, 120,
+             0.05)
+        # the backlog: values made during the outage that arrived after the restore
+        caught = [i for i in list(rec.items)[before:] if i[0] == SEQ and i[2] == "good"
+                  and i[4] >= t_restore > i[3]]
+        span_ms = (caught[-1][4] - caught[0][4]) if len(caught) > 1 else 0
+        catchup = len(caught) / (span_ms / 1000) if span_ms > 0 else None
+        time.sleep(2)
+        lost, duplicated = series_faults(rec.seqs(SEQ))
+    finally:
+        rec.close()
+        pair.relay.close()
+        for d in made:
+            if d.proc is not None and d.proc.poll() is None:
+                d.stop()
+            d.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+    curve_rounds, plain_rounds = [], []
+    for _ in range(args.rounds):
+        curve_rounds.append(link_throughput(True))
+        plain_rounds.append(link_throughput(False))
+    curve, plain = statistics.median(curve_rounds), statistics.median(plain_rounds)
+    result = {
+        "catchup_per_s": round(catchup) if catchup else None,
+        "catchup_datapoints": len(caught),
+        "live_p50_ms": round(statistics.median(lat), 2) if lat else None,
+        "live_p99_ms": round(lat[int(len(lat) * 0.99) - 1], 2) if lat else None,
+        "live_samples": len(lat),
+        "detect_s": round(detect, 2) if detect is not None else None,
+        "detect_satellite_s": round(detect_sat, 2) if detect_sat is not None else None,
+        "resume_s": round(resume, 2) if resume is not None else None,
+        "outage_s": args.outage, "lost": lost, "duplicated": duplicated,
+        "curve_per_s": round(curve), "plain_per_s": round(plain),
+        "curve_ratio": round(curve / plain, 3),
+        "satellite_pss_mb": mem["pss_total_mb"], "satellite_rss_mb": mem["rss_total_mb"],
+        "satellite_processes": mem["processes"]}
+    print(f"live latency at 200/s: p50 {result['live_p50_ms']} ms, p99 "
+          f"{result['live_p99_ms']} ms (target p99 <= 20 ms), {len(lat)} samples")
+    print(f"cut noticed: core {result['detect_s']} s, satellite "
+          f"{result['detect_satellite_s']} s (target <= 3 s); resume {result['resume_s']} s "
+          f"after restore (target <= 2 s)")
+    print(f"catch-up after a {args.outage:g} s outage at 500/s: {result['catchup_per_s']} "
+          f"datapoints/s over {len(caught)} (target >= 20,000/s); lost {lost}, "
+          f"duplicated {duplicated}")
+    print(f"link throughput, same chunks: CURVE {curve:,.0f}/s, plain {plain:,.0f}/s, "
+          f"ratio {result['curve_ratio']}")
+    print(f"satellite memory: PSS {mem['pss_total_mb']} MB, RSS {mem['rss_total_mb']} MB")
+    for title, row in mem["processes"].items():
+        print(f"  {title}: PSS {row['pss_mb']} MB, RSS {row['rss_mb']} MB")
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
