@@ -208,6 +208,11 @@ class Arbiter:
             table.update(satellite_instances(self.paths.data))
         return table
 
+    def satellite_ids(self) -> list[str]:
+        """Trusted satellites: their ids prefix addresses like instance ids do."""
+        return list(satellite_instances(self.paths.data)) if "satellite-gateway" in self.links \
+            else []
+
     async def _sync_broker(self) -> None:
         """Tell a (re)started broker the current instance table and mode."""
         with contextlib.suppress(RpcError):
@@ -459,7 +464,8 @@ class Arbiter:
         new_ids = [c.id for c in configs]
         routes_ok = True
         try:  # the broker checks routing.json against the new instance set first
-            await self.broker_call("validate_routes", instance_ids=new_ids)
+            await self.broker_call("validate_routes",
+                                   instance_ids=[*new_ids, *self.satellite_ids()])
         except RpcError as exc:
             if exc.code != UNAVAILABLE:
                 raise

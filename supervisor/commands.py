@@ -301,6 +301,7 @@ class RoutesCommand(Command):
         from edgeos.ipc.routing import RoutingError, load_routing
 
         ids = [i.id for i in self.arbiter.workers()] if ids is None else ids
+        ids = [*ids, *self.arbiter.satellite_ids()]
         try:
             return load_routing(doc, source=cfgmod.ROUTING, instance_ids=[*ids, "log"])
         except RoutingError as exc:

@@ -15,7 +15,7 @@ from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, UNAVAILABLE, AsyncRpcClient, 
 from edgeos.ipc.satellite import keys
 from edgeos.ipc.satellite.trust import TrustError, TrustStore
 from edgeos.ipc.satellite.wire import CTL_SOCK
-from edgeos.supervisor.commands import Command, Kill, Restart, Start, Stop
+from edgeos.supervisor.commands import Command, Kill, Restart, Start, Status, Stop
 from edgeos.supervisor.satellite_setup import GATEWAY, UPLINK
 
 
@@ -156,7 +156,7 @@ class RemoteInstance(SatelliteCommand):
         sat_id, inst_id = iid.split(".", 1)
         if sat_id not in self.store().trusted:
             return None
-        result = await self.gateway("instance", satellite=sat_id, cmd=self.name,
+        result = await self.gateway("instance", satellite=sat_id, verb=self.name,
                                     args={"id": inst_id})
         if isinstance(result, dict) and "id" in result:
             result = {**result, "id": f"{sat_id}.{result['id']}", "host": sat_id}
@@ -201,3 +201,34 @@ class RemoteKill(RemoteInstance, Kill):
     async def execute(self, args: dict[str, Any]) -> Any:
         result = await self.remote(args)
         return result if result is not None else await Kill.execute(self, args)
+
+
+class RemoteStatus(SatelliteCommand, Status):
+    """Show the state and live figures of every instance, or of one; a core adds its
+    satellites' instances as ``<sat>.<id>`` with ``host`` set to the satellite."""
+
+    name = "status"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        iid = args.get("id")
+        local = iid is None or iid in self.arbiter.instances
+        result = await Status.execute(self, args) if local else {
+            "mode": self.arbiter.mode, "performance": self.arbiter.performance,
+            "instances": []}
+        if GATEWAY not in self.arbiter.links:
+            return result
+        try:
+            remote = await self.gateway("stats")
+        except RpcError:
+            remote = {}
+        rows = [{**row, "id": f"{sat_id}.{row['id']}", "host": sat_id}
+                for sat_id, sat in remote.items() for row in sat["instances"]
+                if row.get("role") == "worker"]
+        if iid is not None and not local:
+            rows = [r for r in rows if r["id"] == iid]
+            if not rows:
+                raise RpcError(f"no instance {iid!r}", NOT_FOUND)
+        elif iid is not None:
+            rows = []
+        result["instances"] = [*result["instances"], *rows]
+        return result

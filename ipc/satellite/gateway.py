@@ -374,9 +374,12 @@ class Gateway:
             except TrustError as exc:
                 raise RpcError(str(exc), BAD_REQUEST) from None
             return self.listing()
+        if cmd == "stats":
+            return {i: {"state": s.state, "instances": s.stats if s.state == "connected"
+                        else []} for i, s in self.sats.items()}
         if cmd == "instance":
             return await self.instance_command(str(args.get("satellite")),
-                                               str(args.get("cmd")), args.get("args") or {})
+                                               str(args.get("verb")), args.get("args") or {})
         raise RpcError(f"unknown gateway command {cmd!r}", BAD_REQUEST)
 
     def listing(self) -> list[dict[str, Any]]:

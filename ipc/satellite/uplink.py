@@ -35,6 +35,10 @@ FEED_HWM = 200_000  # change messages the SUB socket may queue while the disk is
 DRAIN_MAX = 500
 FLUSH_S = 0.2
 INSTANCE_CMDS = ("start", "stop", "restart", "kill", "status")
+STAT_KEYS = ("id", "name", "type", "role", "status", "reason", "enabled", "pid", "nice",
+             "cpu_percent", "memory_mb", "memory_percent", "pps_in", "pps_out",
+             "uptime_seconds", "restarts", "error_count", "last_error", "heartbeat_age_s",
+             "dropped", "limits")
 
 
 class Uplink:
@@ -244,8 +248,17 @@ class Uplink:
                 self._hello()
             elif self.welcomed:
                 ping = {"t": time.monotonic(), "backlog": self.buffer.backlog,
-                        "rtt_ms": self.rtt_ms, "overflow": self.buffer.overflow}
+                        "rtt_ms": self.rtt_ms, "overflow": self.buffer.overflow,
+                        "stats": await self._stats()}
                 wire.try_send(self.sock, [wire.PING, protocol.pack(ping)])
+
+    async def _stats(self) -> list[dict[str, Any]]:
+        """This satellite's instances with their live figures, for the core's status."""
+        try:
+            status = await self.control.call("status", timeout=0.5)
+        except RpcError:
+            return []
+        return [{k: row.get(k) for k in STAT_KEYS} for row in status["instances"]]
 
     def counters(self) -> dict[str, Any]:
         now = time.monotonic()
