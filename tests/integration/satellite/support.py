@@ -109,6 +109,6 @@ def make_pair(factory: Any, connections: list[dict[str, Any]], sat_id: str = "sa
     relay = Relay(*listen)
     sat = factory(connections, extra_args=[
         "--satellite", "--satellite-id", sat_id, "--core-host", f"127.0.0.1:{relay.port}",
-        "--core-key", core_key or key]).start()
+        f"--core-key={core_key or key}"]).start()
     sat_key = sat.ctl_json("node-key")["key"]
     return Pair(core, sat, relay, key, sat_key, listen)

@@ -20,7 +20,7 @@ def test_satellites_api_lists_trusts_and_revokes(tmp_path, daemon_factory) -> No
         key = ui.d.ctl_json("node-key")["key"]
         sat = daemon_factory([counter(rate_hz=20)], extra_args=[
             "--satellite", "--satellite-id", "sat1", "--core-host", f"{host}:{port}",
-            "--core-key", key]).start()
+            f"--core-key={key}"]).start()
         admin = ui.admin()
 
         def state() -> str | None:

@@ -68,7 +68,7 @@ def test_id_bound_to_key_and_wrong_core_key(daemon_factory) -> None:
         host, port = pair.listen
         impostor = daemon_factory([counter("c2", 50)], extra_args=[
             "--satellite", "--satellite-id", "sat1", "--core-host", f"{host}:{port}",
-            "--core-key", pair.core_key]).start()
+            f"--core-key={pair.core_key}"]).start()
         impostor.wait_for(lambda: impostor.ctl_json("satellites")[0]["state"] == "refused",
                           10, "impostor refused")
         assert "bound to another key" in impostor.ctl_json("satellites")[0]["reason"]
@@ -78,7 +78,7 @@ def test_id_bound_to_key_and_wrong_core_key(daemon_factory) -> None:
         other_core = zmq.curve_keypair()[0].decode()
         lost = daemon_factory([counter("c3", 50)], extra_args=[
             "--satellite", "--satellite-id", "sat3", "--core-host", f"{host}:{port}",
-            "--core-key", other_core]).start()
+            f"--core-key={other_core}"]).start()
         lost.wait_for(lambda: lost.ctl_json("satellites")[0]["state"] == "wrong_key", 10,
                       "wrong core key reported")
         time.sleep(1)
