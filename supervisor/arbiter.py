@@ -23,7 +23,9 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
+from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import config as cfgmod
+from edgeos.supervisor import modefile
 from edgeos.supervisor.cgroups import Cgroups
 from edgeos.supervisor.errors import ErrorStore
 from edgeos.supervisor.files import atomic_write_json
@@ -338,11 +340,16 @@ class Arbiter:
     # -- panic -----------------------------------------------------------------------
     def load_mode(self) -> None:
         """A daemon restarted in panic stays in panic until an admin recovers."""
-        path = self.paths.data / STATE_FILE
-        if path.exists():
-            with contextlib.suppress(ValueError, OSError):
-                self.mode = json.loads(path.read_text()).get("mode", "normal")
-        if self.mode == "panic":
+        self.mode, refused = modefile.read_mode(self.paths.data / STATE_FILE)
+        if refused:  # fail safe: a state file we cannot trust never means "normal"
+            log.error("%s; staying in PANIC (fail safe) until an admin runs 'edgectl "
+                      "recover'", refused)
+            move_aside(self.paths.data / STATE_FILE, refused)
+            why = f"state file refused: {refused}"
+            atomic_write_json(self.paths.data / STATE_FILE, {
+                "mode": "panic", "since": protocol.now_ms(), "who": "system", "why": why})
+            self.audit("panic", "system", why)
+        elif self.mode == "panic":
             log.warning("starting in PANIC mode (persisted); no device worker is started")
 
     def _persist_mode(self, who: str, why: str) -> None:

@@ -16,11 +16,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edgeos.supervisor import performance, sdnotify
+from edgeos.supervisor import datadir, performance, sdnotify
 from edgeos.supervisor.arbiter import Arbiter
 from edgeos.supervisor.config import CONNECTIONS, ROUTING, ConfigError
 from edgeos.supervisor.controller import Controller
 from edgeos.supervisor.files import atomic_write_json
+from edgeos.supervisor.modefile import StateUnreadable
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.seam import AsyncioSystem
 
@@ -99,7 +100,11 @@ async def serve(args: argparse.Namespace, paths: Paths, profile: str,
     arbiter = Arbiter(paths, system, headless=args.headless,
                       web=web,
                       performance=profile)
-    arbiter.load_mode()
+    try:
+        arbiter.load_mode()
+    except StateUnreadable as exc:
+        print(f"edgeos: {exc}", file=sys.stderr)
+        return 1
     try:
         configs = arbiter.load()
     except ConfigError as exc:
@@ -175,8 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         print("edgeos: satellite mode is not available yet", file=sys.stderr)
         return 2
     paths = Paths.resolve(args.config, args.data, args.run)
+    datadir.restrict_umask()
     paths.prepare()
     lock_fd = take_lock(paths)
+    data_lock_fd = datadir.lock(paths.data)
+    datadir.secure(paths.data)
     from edgeos.ipc.child import set_title
 
     set_title("edgeos: supervisor")
@@ -187,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         with contextlib.suppress(OSError):
             os.close(lock_fd)
+        with contextlib.suppress(OSError):
+            os.close(data_lock_fd)
 
 
 if __name__ == "__main__":

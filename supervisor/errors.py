@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edgeos.ipc.storage.sqlite import open_db
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS errors (
     id INTEGER PRIMARY KEY,
@@ -28,13 +30,15 @@ CREATE INDEX IF NOT EXISTS errors_instance ON errors(instance, last_ts);
 """
 
 
+def _setup(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(SCHEMA)
+
+
 class ErrorStore:
     def __init__(self, path: Path, max_rows: int = 10_000, retention_days: float = 30,
                  dedupe_s: float = 300) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
+        self.db = open_db(path, _setup, isolation_level=None)
         self.max_rows = max_rows
         self.retention_ms = int(retention_days * 86_400_000)
         self.dedupe_ms = int(dedupe_s * 1000)

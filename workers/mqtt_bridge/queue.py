@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from edgeos.ipc.storage.sqlite import open_db
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -23,6 +25,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload BLOB NOT NULL,
     retain INTEGER NOT NULL
 )"""
+
+
+def _setup(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(SCHEMA)
+    db.commit()
 
 
 class Message(NamedTuple):
@@ -55,12 +64,7 @@ class OfflineQueue:
 
     # -- on the queue's thread -------------------------------------------------------
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(SCHEMA)
-        db.commit()
+        db = open_db(self.path, _setup)
         self._db = db
         self.size = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
 
