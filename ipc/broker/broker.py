@@ -20,6 +20,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
+from edgeos.ipc.broker import routesfile
 from edgeos.ipc.broker.dispatch import LOG_INSTANCE, Dispatcher, Outbox
 from edgeos.ipc.broker.spamguard import SpamGuard
 from edgeos.ipc.broker.store import LastValues
@@ -53,8 +54,9 @@ class Broker:
         self.instances: dict[str, dict[str, Any]] = spec.extra.get("instances", {})
         self.cut: set[str] = {i for i, d in self.instances.items() if d.get("cut")}
         self.guard = SpamGuard(limits=self._limits())
-        self.router = Router(load_routing_file(self.config_dir / "routing.json",
-                                               instance_ids=self._ids()), self._lookup)
+        table, self.routing_refused = routesfile.load_at_start(
+            self.config_dir, Path(spec.data_dir), self._ids())
+        self.router = Router(table, self._lookup)
         self.counters: defaultdict[str, int] = defaultdict(int)
         self.dispatch = Dispatcher(self.values, self.router, list(self.instances),
                                    self.counters)
@@ -205,7 +207,7 @@ class Broker:
                 "in_total": self.counters["dp_in"], "out_total": self.counters["cmd_out"],
                 "error_count": self.counters["malformed"] + self.counters["oversized"],
                 "dropped": self.counters["dropped_suspended"] + self.counters["dropped_cut"],
-                "last_error": None,
+                "last_error": str(self.routing_refused) if self.routing_refused else None,
                 "bus": {**self.counters, "datapoints": len(self.values),
                         "routes": len(self.router.counters()),
                         "loops_stopped": self.router.loops_stopped,
@@ -295,6 +297,8 @@ class Broker:
         table = self._load_table(list(instances))
         await self.cmd_instances(instances)
         self.dispatch.swap(table)
+        routesfile.keep(table, Path(self.spec.data_dir))
+        self.routing_refused = None
         log.info("routes reloaded: %d routes", len(table.routes))
         return {"routes": len(table.routes), "warnings": table.warnings}
 
@@ -329,6 +333,8 @@ class Broker:
         log.info("broker up: %d last values restored, %d routes", restored,
                  len(self.router.table.routes))
         self.link.hello()
+        if self.routing_refused is not None:
+            self.link.error(self.routing_refused, fatal=False, where="routing.json at start")
         server = RpcServer(self.ctl, self.handle)
         loop = asyncio.get_running_loop()
         loop.add_reader(self.workers.getsockopt(zmq.FD), self._on_readable)
