@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS errors (
 CREATE INDEX IF NOT EXISTS errors_instance ON errors(instance, last_ts);
 """
 
+MAX_MESSAGE = 4096  # characters kept of an error's message
+MAX_TRACEBACK = 65536  # and of its traceback (the end, where the error is)
+
 
 def _setup(db: sqlite3.Connection) -> None:
     db.execute("PRAGMA journal_mode=WAL")
@@ -47,6 +50,8 @@ class ErrorStore:
             traceback: str | None, fatal: bool, ts: int | None = None) -> tuple[int, bool]:
         """Record one error; returns its row id and whether it is new (not a repeat)."""
         ts = ts or int(time.time() * 1000)
+        message = message[:MAX_MESSAGE]  # bounded, whatever a child sends
+        traceback = traceback[-MAX_TRACEBACK:] if traceback else traceback
         row = self.db.execute(
             "SELECT id FROM errors WHERE instance=? AND message=? AND last_ts>=? "
             "ORDER BY last_ts DESC LIMIT 1", (instance, message, ts - self.dedupe_ms)).fetchone()

@@ -44,4 +44,10 @@ def errors(name: str, doc: Any) -> list[str]:
 def validate_against(schema_doc: dict[str, Any], doc: Any) -> list[str]:
     validator = jsonschema.Draft202012Validator(schema_doc, registry=_registry())
     found = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
-    return [f"{where(e)}: {e.message}" for e in found]
+    return [f"{where(e)}: {clip(e.message)}" for e in found]
+
+
+def clip(message: str, limit: int = 300) -> str:
+    """jsonschema quotes the offending value whole (a 50 MB name, a huge map): keep the
+    start, say how long it was."""
+    return message if len(message) <= limit else f"{message[:limit]}... ({len(message)} chars)"

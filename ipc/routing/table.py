@@ -330,7 +330,12 @@ def _schema_message(source: str, doc: Any, error: ValidationError) -> str:
         path = path[2:]
     where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
     where = where.lstrip(".")
-    return f"{label}: {where + ': ' if where else ''}{_schema_reason(error)}"
+    return f"{label}: {where + ': ' if where else ''}{_clip(_schema_reason(error))}"
+
+
+def _clip(reason: str, limit: int = 300) -> str:
+    """jsonschema quotes the offending value whole: a 3 M entry map made a 50 MB line."""
+    return reason if len(reason) <= limit else f"{reason[:limit]}... ({len(reason)} chars)"
 
 
 def _most_specific(error: ValidationError) -> ValidationError:
