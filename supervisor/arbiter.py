@@ -36,6 +36,7 @@ from edgeos.supervisor.policy import RestartPolicy
 from edgeos.supervisor.process import ALIVE, Instance, InstanceConfig, State
 from edgeos.supervisor.seam import Spawned, System
 from edgeos.supervisor.sentry import SentryReporter
+from edgeos.supervisor.spawner import Spawner
 from edgeos.supervisor.stats import Sampler
 from edgeos.workers import registry
 
@@ -45,6 +46,7 @@ BROKER_ID = "broker"
 STATE_FILE = "state.json"
 UI_ID = "admin-ui"
 SYSTEM_START_TIMEOUT_S = 15.0
+ROUTES_TIMEOUT_S = 60.0  # a large (size-limited) routing.json on a slow board
 
 
 class Arbiter:
@@ -75,6 +77,7 @@ class Arbiter:
         if self.cgroups is not None:
             log.info("limits enforced by cgroup v2 under %s", self.cgroups.base)
         self.broker_rpc: AsyncRpcClient | None = None
+        self.spawner = Spawner(self)
 
     # -- sockets ---------------------------------------------------------------------
     def bind(self) -> None:
@@ -441,7 +444,7 @@ class Arbiter:
             ui = self.instances[UI_ID] = self._make(self._system_config(UI_ID, "admin-ui"))
             ui.start("daemon start")
 
-    async def reload(self) -> dict[str, list[str]]:
+    async def reload(self) -> dict[str, Any]:
         """Apply a changed config dir: only instances that changed are touched."""
         settings = cfgmod.load_settings(self.paths.config)
         configs = cfgmod.validate_connections(
@@ -472,20 +475,44 @@ class Arbiter:
                 stops.append(self._replace(inst, wanted[iid]))
             else:
                 report["unchanged"].append(iid)
+        fresh = []
         for iid, cfg in wanted.items():
             if iid not in self.instances:
                 report["added"].append(iid)
                 inst = self.instances[iid] = self._make(cfg)
                 inst.frozen = self.mode == "panic"
                 if cfg.enabled and self.mode == "normal":
-                    inst.start("added by reload")
+                    fresh.append(inst)
         await asyncio.gather(*stops)
-        started = [self.instances[i] for i in report["added"] + report["changed"]]
+        started = [self.instances[i] for i in report["changed"]]
         await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,
                                              i.READY_TIMEOUT_S) for i in started))
-        if routes_ok:
-            await self.broker_call("reload", instances=self.instance_table())
+        left = await self.spawner.start(fresh, "added by reload")
+        if left:  # cancelled
+            report["not_started"] = left
+        await self._broker_takes_routes(routes_ok)
         return report
+
+    async def _broker_takes_routes(self, validated: bool) -> Any:
+        """Reload succeeds only once the broker runs the new set: a (re)starting broker
+        is waited for, and an answer that does not come is an error, never a success."""
+        broker = self.instances.get(BROKER_ID)
+        if broker is not None:
+            await self.wait_for(broker, lambda i: i.state == State.RUNNING,
+                                SYSTEM_START_TIMEOUT_S)
+        try:
+            if not validated:  # the broker was away when the reload began
+                await self.broker_call("validate_routes",
+                                       instance_ids=[i.id for i in self.workers()])
+            if broker is None or broker.state != State.RUNNING or self.broker_rpc is None:
+                raise RpcError("the broker is not running", UNAVAILABLE)
+            return await self.broker_rpc.call("reload", ROUTES_TIMEOUT_S,
+                                              instances=self.instance_table())
+        except RpcError as exc:
+            if exc.code != UNAVAILABLE:
+                raise
+            raise RpcError(f"instances applied, but the broker did not take the new routes "
+                           f"({exc}); it keeps the last good routes", UNAVAILABLE) from None
 
     async def _retire(self, inst: Instance) -> None:
         async with self.lock(inst.id):

@@ -366,3 +366,13 @@ class Satellites(NotYet):
     """List connected satellites (not available yet)."""
 
     name = "satellites"
+
+
+class ReloadCancel(Command):
+    """Stop a running reload before its next batch of instances starts; those not
+    started yet stay configured and stopped."""
+
+    name = "reload_cancel"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return {"cancelled": self.arbiter.spawner.cancel()}

@@ -25,7 +25,8 @@ def test_refused_reload_then_broker_crash_keeps_last_good_routes(daemon_factory)
     d = daemon_factory([sim("bms_1", "bms", rate_hz=5), sim("plc_1", rate_hz=5)],
                        routes=[ROUTE]).start()
     kept = d.data / "routing.last-good.json"
-    assert json.loads(kept.read_text())["routes"] == [ROUTE]
+    d.wait_for(lambda: json.loads(kept.read_text())["routes"] == [ROUTE], what="kept")
+    assert not (d.data / "routing.taking").exists()
     (d.config / "routing.json").write_text(json.dumps(BAD))
     done = d.ctl("reload")
     assert done.returncode != 0 and "nobody" in done.stderr + done.stdout
@@ -46,7 +47,8 @@ def test_refused_reload_then_broker_crash_keeps_last_good_routes(daemon_factory)
     # a fixed file and reload clear it
     d.write_routes([ROUTE, {**ROUTE, "id": "second", "transform": "scale(2)"}])
     assert d.ctl("reload").returncode == 0
-    assert [r["id"] for r in json.loads(kept.read_text())["routes"]] == ["v2sp", "second"]
+    d.wait_for(lambda: [r["id"] for r in json.loads(kept.read_text())["routes"]]
+               == ["v2sp", "second"], what="new set kept once it ran")
     restart_broker(d)
     assert [r["id"] for r in d.call("routes")["routes"]] == ["v2sp", "second"]
 
