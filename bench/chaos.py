@@ -54,7 +54,7 @@ def main() -> int:
                 traceback.print_exc(file=sys.stderr)
                 rows.append(Outcome(fault.name, fault.injected, False, None, -1,
                                     fault.limit_s, f"{type(exc).__name__}: "
-                                    f"{str(exc).splitlines()[0][:100]}"))
+                                    f"{(str(exc).splitlines() or [''])[0][:100]}"))
     print(f"baseline: cold start to values flowing {base:.2f} s")
     print(f"{'fault':30} {'survived':8} {'back after':>10} {'limit':>6} {'lost':>5}  "
           "injected / detail")
