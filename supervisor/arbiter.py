@@ -23,7 +23,9 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
+from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import config as cfgmod
+from edgeos.supervisor import modefile
 from edgeos.supervisor.cgroups import Cgroups
 from edgeos.supervisor.errors import ErrorStore
 from edgeos.supervisor.files import atomic_write_json
@@ -35,6 +37,7 @@ from edgeos.supervisor.process import ALIVE, Instance, InstanceConfig, State
 from edgeos.supervisor.satellite_setup import satellite_instances
 from edgeos.supervisor.seam import Spawned, System
 from edgeos.supervisor.sentry import SentryReporter
+from edgeos.supervisor.spawner import Spawner
 from edgeos.supervisor.stats import Sampler
 from edgeos.workers import registry
 
@@ -44,6 +47,7 @@ BROKER_ID = "broker"
 STATE_FILE = "state.json"
 UI_ID = "admin-ui"
 SYSTEM_START_TIMEOUT_S = 15.0
+ROUTES_TIMEOUT_S = 60.0  # a large (size-limited) routing.json on a slow board
 
 
 class Arbiter:
@@ -75,6 +79,7 @@ class Arbiter:
             log.info("limits enforced by cgroup v2 under %s", self.cgroups.base)
         self.broker_rpc: AsyncRpcClient | None = None
         self.links: dict[str, dict[str, Any]] = {}  # satellite link roles (satellite_setup)
+        self.spawner = Spawner(self)
 
     # -- sockets ---------------------------------------------------------------------
     def bind(self) -> None:
@@ -352,11 +357,16 @@ class Arbiter:
     # -- panic -----------------------------------------------------------------------
     def load_mode(self) -> None:
         """A daemon restarted in panic stays in panic until an admin recovers."""
-        path = self.paths.data / STATE_FILE
-        if path.exists():
-            with contextlib.suppress(ValueError, OSError):
-                self.mode = json.loads(path.read_text()).get("mode", "normal")
-        if self.mode == "panic":
+        self.mode, refused = modefile.read_mode(self.paths.data / STATE_FILE)
+        if refused:  # fail safe: a state file we cannot trust never means "normal"
+            log.error("%s; staying in PANIC (fail safe) until an admin runs 'edgectl "
+                      "recover'", refused)
+            move_aside(self.paths.data / STATE_FILE, refused)
+            why = f"state file refused: {refused}"
+            atomic_write_json(self.paths.data / STATE_FILE, {
+                "mode": "panic", "since": protocol.now_ms(), "who": "system", "why": why})
+            self.audit("panic", "system", why)
+        elif self.mode == "panic":
             log.warning("starting in PANIC mode (persisted); no device worker is started")
 
     def _persist_mode(self, who: str, why: str) -> None:
@@ -454,7 +464,7 @@ class Arbiter:
             ui = self.instances[UI_ID] = self._make(self._system_config(UI_ID, "admin-ui"))
             ui.start("daemon start")
 
-    async def reload(self) -> dict[str, list[str]]:
+    async def reload(self) -> dict[str, Any]:
         """Apply a changed config dir: only instances that changed are touched."""
         settings = cfgmod.load_settings(self.paths.config)
         configs = cfgmod.validate_connections(
@@ -486,20 +496,44 @@ class Arbiter:
                 stops.append(self._replace(inst, wanted[iid]))
             else:
                 report["unchanged"].append(iid)
+        fresh = []
         for iid, cfg in wanted.items():
             if iid not in self.instances:
                 report["added"].append(iid)
                 inst = self.instances[iid] = self._make(cfg)
                 inst.frozen = self.mode == "panic"
                 if cfg.enabled and self.mode == "normal":
-                    inst.start("added by reload")
+                    fresh.append(inst)
         await asyncio.gather(*stops)
-        started = [self.instances[i] for i in report["added"] + report["changed"]]
+        started = [self.instances[i] for i in report["changed"]]
         await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,
                                              i.READY_TIMEOUT_S) for i in started))
-        if routes_ok:
-            await self.broker_call("reload", instances=self.instance_table())
+        left = await self.spawner.start(fresh, "added by reload")
+        if left:  # cancelled
+            report["not_started"] = left
+        await self._broker_takes_routes(routes_ok)
         return report
+
+    async def _broker_takes_routes(self, validated: bool) -> Any:
+        """Reload succeeds only once the broker runs the new set: a (re)starting broker
+        is waited for, and an answer that does not come is an error, never a success."""
+        broker = self.instances.get(BROKER_ID)
+        if broker is not None:
+            await self.wait_for(broker, lambda i: i.state == State.RUNNING,
+                                SYSTEM_START_TIMEOUT_S)
+        try:
+            if not validated:  # the broker was away when the reload began
+                await self.broker_call("validate_routes",
+                                       instance_ids=[i.id for i in self.workers()])
+            if broker is None or broker.state != State.RUNNING or self.broker_rpc is None:
+                raise RpcError("the broker is not running", UNAVAILABLE)
+            return await self.broker_rpc.call("reload", ROUTES_TIMEOUT_S,
+                                              instances=self.instance_table())
+        except RpcError as exc:
+            if exc.code != UNAVAILABLE:
+                raise
+            raise RpcError(f"instances applied, but the broker did not take the new routes "
+                           f"({exc}); it keeps the last good routes", UNAVAILABLE) from None
 
     async def _retire(self, inst: Instance) -> None:
         async with self.lock(inst.id):

@@ -16,11 +16,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edgeos.supervisor import performance, satellite_setup, sdnotify
+from edgeos.supervisor import datadir, performance, satellite_setup, sdnotify
 from edgeos.supervisor.arbiter import Arbiter
 from edgeos.supervisor.config import CONNECTIONS, ROUTING, ConfigError
 from edgeos.supervisor.controller import Controller
 from edgeos.supervisor.files import atomic_write_json
+from edgeos.supervisor.modefile import StateUnreadable
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.seam import AsyncioSystem
 
@@ -101,7 +102,11 @@ async def serve(args: argparse.Namespace, paths: Paths, profile: str,
                       web=web,
                       performance=profile)
     arbiter.links = links
-    arbiter.load_mode()
+    try:
+        arbiter.load_mode()
+    except StateUnreadable as exc:
+        print(f"edgeos: {exc}", file=sys.stderr)
+        return 1
     try:
         configs = arbiter.load()
     except ConfigError as exc:
@@ -174,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edgeos: {exc}", file=sys.stderr)
         return 2
     paths = Paths.resolve(args.config, args.data, args.run)
+    datadir.restrict_umask()
     paths.prepare()
     try:
         links = satellite_setup.link_roles(args, paths.data, paths.config)
@@ -181,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edgeos: {exc}", file=sys.stderr)
         return 2
     lock_fd = take_lock(paths)
+    data_lock_fd = datadir.lock(paths.data)
+    datadir.secure(paths.data)
     from edgeos.ipc.child import set_title
 
     set_title("edgeos: supervisor")
@@ -191,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         with contextlib.suppress(OSError):
             os.close(lock_fd)
+        with contextlib.suppress(OSError):
+            os.close(data_lock_fd)
 
 
 if __name__ == "__main__":

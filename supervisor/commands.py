@@ -354,3 +354,13 @@ class Connections(RoutesCommand):
             self.check(cfgmod.read_json(routes), [c.id for c in configs])
         atomic_write_json(path, doc, backup_dir=self.arbiter.paths.backups)
         return await Reload(self.arbiter).execute({})
+
+
+class ReloadCancel(Command):
+    """Stop a running reload before its next batch of instances starts; those not
+    started yet stay configured and stopped."""
+
+    name = "reload_cancel"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return {"cancelled": self.arbiter.spawner.cancel()}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeos.supervisor import schemas
+from edgeos.supervisor import capacity, schemas
 from edgeos.supervisor.process import InstanceConfig
 from edgeos.workers import registry
 
@@ -48,6 +48,7 @@ class Settings:
     types: dict[str, dict[str, Any]] = field(default_factory=dict)
     restart: dict[str, Any] = field(default_factory=dict)
     log_level: str = "INFO"
+    max_instances: int = capacity.DEFAULT_MAX_INSTANCES
 
     def limits_for(self, type_name: str, own: dict[str, Any],
                    type_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -60,6 +61,9 @@ class Settings:
 
 def read_json(path: Path) -> Any:
     """Parse a JSON file; errors name the file, line and column."""
+    too_big = capacity.size_problem(path)
+    if too_big:
+        raise ConfigError([too_big])
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -79,7 +83,8 @@ def load_settings(config_dir: Path) -> Settings:
         raise ConfigError(problems)
     return Settings(limits={**DEFAULT_LIMITS, **doc.get("limits", {})},
                     types=doc.get("types", {}), restart=doc.get("restart", {}),
-                    log_level=doc.get("log_level", "INFO"))
+                    log_level=doc.get("log_level", "INFO"),
+                    max_instances=capacity.settings_max_instances(doc))
 
 
 def validate_connections(doc: Any, settings: Settings,
@@ -87,6 +92,12 @@ def validate_connections(doc: Any, settings: Settings,
     """Check a connections document; returns the instances or raises ConfigError."""
     problems = [f"{source}: {_name_instance(e, doc)}" for e in schemas.errors("connections", doc)]
     if problems:
+        raise ConfigError(problems)
+    entries = doc["connections"]
+    problems = capacity.instance_problems(
+        source, len(entries), sum(e.get("enabled", True) is not False for e in entries),
+        settings.max_instances)
+    if problems:  # before any per-instance work: 10,000 entries are refused at once
         raise ConfigError(problems)
     seen: set[str] = set()
     out: list[InstanceConfig] = []

@@ -14,12 +14,15 @@ from edgeos.supervisor.commands import COMMANDS
 if TYPE_CHECKING:
     from edgeos.supervisor.arbiter import Arbiter
 
+MAX_REQUEST_BYTES = 16 << 20  # a control request (a whole config document at most)
+
 
 class Controller:
     def __init__(self, arbiter: Arbiter) -> None:
         self.arbiter = arbiter
         sock = arbiter.ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # bounded before it is read
         self.sock = addresses.bind(sock, arbiter.paths.run, addresses.CONTROL)
         self.server = RpcServer(sock, self.dispatch)
 

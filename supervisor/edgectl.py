@@ -18,6 +18,7 @@ from edgeos.ipc import addresses
 from edgeos.ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
 from edgeos.supervisor import satellite_cli
 from edgeos.supervisor.paths import resolve_run_dir
+from edgeos.supervisor.progress import call_with_progress
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -54,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     pn = sub.add_parser("panic", help="fail-safe values, then stop every device worker")
     pn.add_argument("--reason", default="panic requested from edgectl")
     sub.add_parser("recover", help="leave panic mode")
-    sub.add_parser("reload", help="apply changed config files")
+    rl = sub.add_parser("reload", help="apply changed config files (prints progress)")
+    rl.add_argument("--cancel", action="store_true",
+                    help="stop a running reload before its next batch of instances")
     lg = sub.add_parser("logs", help="an instance's log lines")
     lg.add_argument("id")
     lg.add_argument("-f", "--follow", action="store_true")
@@ -172,6 +175,8 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
         return "recover", {"who": f"edgectl:{_user()}"}, show_generic
     if v in satellite_cli.VERBS:
         return satellite_cli.request(args)
+    if v == "reload" and args.cancel:
+        return "reload_cancel", {}, show_generic
     if v in ("reload", "errors"):
         return v, {}, show_generic
     if v == "logs":
@@ -273,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
             emit(client.call(cmd, **rpc_args), fmt)
             sys.stdout.flush()
             return follow_logs(args, run_dir)
+        if cmd == "reload" and not args.endpoint:  # long reloads: no time-out while busy
+            emit(call_with_progress(endpoint, addresses.endpoint(run_dir, addresses.EVENTS),
+                                    cmd, rpc_args, args.timeout), fmt)
+            return EXIT_OK
         emit(client.call(cmd, **rpc_args), fmt)
         return EXIT_OK
     except RpcError as exc:

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edgeos.ipc.storage.sqlite import open_db
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS errors (
     id INTEGER PRIMARY KEY,
@@ -27,14 +29,19 @@ CREATE TABLE IF NOT EXISTS errors (
 CREATE INDEX IF NOT EXISTS errors_instance ON errors(instance, last_ts);
 """
 
+MAX_MESSAGE = 4096  # characters kept of an error's message
+MAX_TRACEBACK = 65536  # and of its traceback (the end, where the error is)
+
+
+def _setup(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(SCHEMA)
+
 
 class ErrorStore:
     def __init__(self, path: Path, max_rows: int = 10_000, retention_days: float = 30,
                  dedupe_s: float = 300) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
+        self.db = open_db(path, _setup, isolation_level=None)
         self.max_rows = max_rows
         self.retention_ms = int(retention_days * 86_400_000)
         self.dedupe_ms = int(dedupe_s * 1000)
@@ -43,6 +50,8 @@ class ErrorStore:
             traceback: str | None, fatal: bool, ts: int | None = None) -> tuple[int, bool]:
         """Record one error; returns its row id and whether it is new (not a repeat)."""
         ts = ts or int(time.time() * 1000)
+        message = message[:MAX_MESSAGE]  # bounded, whatever a child sends
+        traceback = traceback[-MAX_TRACEBACK:] if traceback else traceback
         row = self.db.execute(
             "SELECT id FROM errors WHERE instance=? AND message=? AND last_ts>=? "
             "ORDER BY last_ts DESC LIMIT 1", (instance, message, ts - self.dedupe_ms)).fetchone()

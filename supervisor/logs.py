@@ -12,6 +12,7 @@ from typing import Any
 
 from edgeos.ipc.protocol import now_ms
 
+MAX_LINE = 16 * 1024  # bytes of one line kept; a longer one is cut (and says so)
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LEVEL_RANK = {name: n for n, name in enumerate(LEVELS)}
 
@@ -53,20 +54,37 @@ class InstanceLog:
         self.ring: deque[dict[str, Any]] = deque(maxlen=ring)
         self.file = RotatingFile(log_dir / f"{instance_id}.log")
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+        self._cut: dict[str, int] = {"stdout": 0, "stderr": 0}  # bytes dropped of a long line
         self._level = "INFO"
 
     def feed(self, stream: str, data: bytes) -> list[dict[str, Any]]:
-        """Split ``data`` into lines (keeping a partial tail) and record them."""
-        buf = self._partial[stream] + data
-        *lines, self._partial[stream] = buf.split(b"\n")
-        return [self.add(stream, raw.decode("utf-8", "replace")) for raw in lines]
+        """Split ``data`` into lines (keeping a partial tail) and record them.
+
+        A line is kept up to MAX_LINE bytes: a child printing one huge line (a 50 MB
+        repr in an error message) must neither fill the disk past the rotation limit
+        nor the supervisor's memory, so the rest is dropped and counted."""
+        *lines, tail = data.split(b"\n")
+        out = []
+        for raw in lines:
+            out.append(self._line(stream, self._partial[stream] + raw[:MAX_LINE],
+                                  len(raw) - len(raw[:MAX_LINE])))
+            self._partial[stream], self._cut[stream] = b"", 0
+        room = MAX_LINE - len(self._partial[stream])
+        self._partial[stream] += tail[:max(room, 0)]
+        self._cut[stream] += len(tail) - len(tail[:max(room, 0)])
+        return out
+
+    def _line(self, stream: str, raw: bytes, more: int) -> dict[str, Any]:
+        line = raw[:MAX_LINE].decode("utf-8", "replace")
+        more += self._cut[stream] + max(len(raw) - MAX_LINE, 0)
+        return self.add(stream, f"{line} [... {more} more bytes cut]" if more else line)
 
     def flush_partial(self) -> list[dict[str, Any]]:
         out = []
         for stream, rest in self._partial.items():
             if rest:
-                out.append(self.add(stream, rest.decode("utf-8", "replace")))
-                self._partial[stream] = b""
+                out.append(self._line(stream, rest, 0))
+                self._partial[stream], self._cut[stream] = b"", 0
         return out
 
     def add(self, stream: str, line: str, level: str | None = None) -> dict[str, Any]:

@@ -10,13 +10,55 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
+MAX_STRING = 4096  # default maxLength of every string a schema does not bound itself
+MAX_ANY_STRING = 65536  # any string or key anywhere, schema'd or free-form (failsafe, maps)
+
+
+def bounded(node: Any) -> Any:
+    """A copy of a schema in which every string without a ``maxLength`` (and without an
+    enum or const) gets MAX_STRING: a 50 MB name must be refused, and a worker
+    manifest's schema may forget the bound."""
+    if isinstance(node, list):
+        return [bounded(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: bounded(value) for key, value in node.items()}
+    kind = out.get("type")
+    if (kind == "string" or (isinstance(kind, list) and "string" in kind)) \
+            and not {"maxLength", "enum", "const"} & set(out):
+        out["maxLength"] = MAX_STRING
+    return out
+
+
+def oversized(doc: Any, path: str = "", found: list[str] | None = None,
+              limit: int = MAX_ANY_STRING) -> list[str]:
+    """``path: ...`` lines for strings (values or keys) longer than ``limit``, anywhere in
+    ``doc``, also where no schema looks (free-form objects); at most 10."""
+    found = [] if found is None else found
+    if len(found) >= 10:
+        return found
+    if isinstance(doc, str) and len(doc) > limit:
+        found.append(f"{path or '(top level)'}: string of {len(doc)} characters is longer "
+                     f"than the limit of {limit}")
+    elif isinstance(doc, dict):
+        for key, value in doc.items():
+            sub = f"{path}.{str(key)[:40]}" if path else str(key)[:40]
+            if isinstance(key, str) and len(key) > limit:
+                found.append(f"{sub}...: key of {len(key)} characters is longer than the "
+                             f"limit of {limit}")
+            oversized(value, sub, found, limit)
+    elif isinstance(doc, list):
+        for n, value in enumerate(doc):
+            oversized(value, f"{path}[{n}]", found, limit)
+    return found
+
 
 @cache
 def _registry() -> Registry:
     resources_ = []
     for entry in resources.files("edgeos.config").joinpath("schemas").iterdir():
         if entry.name.endswith(".schema.json"):
-            doc = json.loads(entry.read_text(encoding="utf-8"))
+            doc = bounded(json.loads(entry.read_text(encoding="utf-8")))
             resources_.append((doc["$id"], Resource.from_contents(doc)))
     return Registry().with_resources(resources_)
 
@@ -25,7 +67,7 @@ def _registry() -> Registry:
 def schema(name: str) -> dict[str, Any]:
     """The schema ``config/schemas/<name>.schema.json``."""
     text = resources.files("edgeos.config").joinpath("schemas", f"{name}.schema.json")
-    return json.loads(text.read_text(encoding="utf-8"))
+    return bounded(json.loads(text.read_text(encoding="utf-8")))
 
 
 def where(error: jsonschema.ValidationError) -> str:
@@ -42,6 +84,12 @@ def errors(name: str, doc: Any) -> list[str]:
 
 
 def validate_against(schema_doc: dict[str, Any], doc: Any) -> list[str]:
-    validator = jsonschema.Draft202012Validator(schema_doc, registry=_registry())
+    validator = jsonschema.Draft202012Validator(bounded(schema_doc), registry=_registry())
     found = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
-    return [f"{where(e)}: {e.message}" for e in found]
+    return oversized(doc) + [f"{where(e)}: {clip(e.message)}" for e in found]
+
+
+def clip(message: str, limit: int = 300) -> str:
+    """jsonschema quotes the offending value whole (a 50 MB name, a huge map): keep the
+    start, say how long it was."""
+    return message if len(message) <= limit else f"{message[:limit]}... ({len(message)} chars)"

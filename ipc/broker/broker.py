@@ -20,11 +20,12 @@ from typing import Any
 import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
+from edgeos.ipc.broker import routesfile
 from edgeos.ipc.broker.dispatch import LOG_INSTANCE, Dispatcher, Outbox
 from edgeos.ipc.broker.spamguard import SpamGuard
 from edgeos.ipc.broker.store import LastValues
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
-from edgeos.ipc.routing import Router, RoutingError, load_routing_file
+from edgeos.ipc.routing import Router, RoutingError
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError, RpcServer
 
 log = logging.getLogger("broker")
@@ -53,8 +54,12 @@ class Broker:
         self.instances: dict[str, dict[str, Any]] = spec.extra.get("instances", {})
         self.cut: set[str] = {i for i, d in self.instances.items() if d.get("cut")}
         self.guard = SpamGuard(limits=self._limits())
-        self.router = Router(load_routing_file(self.config_dir / "routing.json",
-                                               instance_ids=self._ids()), self._lookup)
+        self.routes_file = routesfile.RoutesFile(self.config_dir, Path(spec.data_dir))
+        table, self.routing_refused = self.routes_file.at_start(self._ids())
+        self.router = Router(table, self._lookup)
+        # routing.json counts as good once it ran STABLE_S (see routesfile)
+        self._settle_at = (None if self.routing_refused
+                           else time.monotonic() + routesfile.STABLE_S)
         self.counters: defaultdict[str, int] = defaultdict(int)
         self.dispatch = Dispatcher(self.values, self.router, list(self.instances),
                                    self.counters)
@@ -190,6 +195,12 @@ class Broker:
                             limit)
                 self.link.event("spam", instance=iid, pps=pps, limit=limit)
             last = now
+            if self._settle_at is not None and now >= self._settle_at:
+                self._settle_at = None
+                try:
+                    self.routes_file.settled(self.router.table)
+                except OSError as exc:
+                    log.error("keeping the last good routes failed: %s", exc)
             try:
                 await self.values.flush()
             except Exception as exc:  # a full disk must not stop routing
@@ -205,7 +216,7 @@ class Broker:
                 "in_total": self.counters["dp_in"], "out_total": self.counters["cmd_out"],
                 "error_count": self.counters["malformed"] + self.counters["oversized"],
                 "dropped": self.counters["dropped_suspended"] + self.counters["dropped_cut"],
-                "last_error": None,
+                "last_error": str(self.routing_refused) if self.routing_refused else None,
                 "bus": {**self.counters, "datapoints": len(self.values),
                         "routes": len(self.router.counters()),
                         "loops_stopped": self.router.loops_stopped,
@@ -282,19 +293,22 @@ class Broker:
 
     def _load_table(self, ids: list[str]) -> Any:
         try:
-            return load_routing_file(self.config_dir / "routing.json",
-                                     instance_ids=[*ids, LOG_INSTANCE])
+            return self.routes_file.load([*ids, LOG_INSTANCE])
         except RoutingError as exc:
             raise RpcError("invalid routing.json, routes unchanged", BAD_REQUEST,
                            exc.errors) from None
 
     async def cmd_validate_routes(self, instance_ids: list[str]) -> Any:
-        return {"warnings": self._load_table(instance_ids).warnings}
+        warnings = self._load_table(instance_ids).warnings
+        self.routes_file.done_taking()  # only checked: nothing is being taken
+        return {"warnings": warnings}
 
     async def cmd_reload(self, instances: dict[str, dict[str, Any]]) -> Any:
         table = self._load_table(list(instances))
         await self.cmd_instances(instances)
         self.dispatch.swap(table)
+        self.routing_refused = None
+        self._settle_at = time.monotonic() + routesfile.STABLE_S
         log.info("routes reloaded: %d routes", len(table.routes))
         return {"routes": len(table.routes), "warnings": table.warnings}
 
@@ -329,6 +343,8 @@ class Broker:
         log.info("broker up: %d last values restored, %d routes", restored,
                  len(self.router.table.routes))
         self.link.hello()
+        if self.routing_refused is not None:
+            self.link.error(self.routing_refused, fatal=False, where="routing.json at start")
         server = RpcServer(self.ctl, self.handle)
         loop = asyncio.get_running_loop()
         loop.add_reader(self.workers.getsockopt(zmq.FD), self._on_readable)

@@ -26,7 +26,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from edgeos.ipc.storage.sqlite import open_db
+
 log = logging.getLogger(__name__)
+
+
+def _setup(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE IF NOT EXISTS last_values (address TEXT PRIMARY KEY, "
+               "value TEXT, ts INTEGER, quality TEXT, ack INTEGER, unit TEXT)")
+    db.execute("SELECT COUNT(*) FROM last_values").fetchone()  # corrupt pages show here
+
 
 Entry = tuple[Any, ...] | list[Any]
 Point = list[Any]
@@ -38,12 +49,7 @@ class LastValues:
         self.path = path
         self.sources: dict[str, dict[str, Point]] = {}
         self.unsaved: dict[str, list[Point]] = {}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS last_values (address TEXT PRIMARY KEY, "
-                         "value TEXT, ts INTEGER, quality TEXT, ack INTEGER, unit TEXT)")
+        self._db = open_db(path, _setup, check_same_thread=False, isolation_level=None)
         self._lock = asyncio.Lock()
 
     def of(self, source: str) -> tuple[dict[str, Point], list[Point]]:

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from edgeos.supervisor.capacity import size_problem
+from edgeos.supervisor.schemas import bounded, oversized
 from jsonschema.exceptions import ValidationError, best_match
 
 from .addresses import AddressResolver, address_problem
@@ -115,6 +117,9 @@ class RouteTable:
 def load_routing_file(path: Path, *, instance_ids: Collection[str]) -> RouteTable:
     """Read and load ``path``; a missing file is an empty table."""
     source = str(path)
+    too_big = size_problem(Path(path))
+    if too_big:
+        raise RoutingError([f"{source}: {too_big.split(': ', 1)[1]}"])
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -147,6 +152,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def load_routing(doc: Any, *, source: str, instance_ids: Collection[str]) -> RouteTable:
     """Validate and compile a routing document; RoutingError lists every problem."""
+    too_long = oversized(doc)
+    if too_long:  # refused before anything looks at (or quotes) the huge value
+        raise RoutingError([f"{source}: {line}" for line in too_long])
     schema_errors = sorted(_validator().iter_errors(doc), key=lambda error: list(error.path))
     if not isinstance(doc, dict) or not isinstance(doc.get("routes"), list):
         raise RoutingError([_schema_message(source, doc, error) for error in schema_errors])
@@ -306,11 +314,16 @@ def _source_problems(source: str, resolver: AddressResolver) -> list[str]:
 
 def routing_schema() -> dict[str, Any]:
     """The JSON Schema of routing.json (config/schemas/routing.schema.json)."""
-    return copy.deepcopy(_validator().schema)
+    return copy.deepcopy(_schema_doc())
 
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(bounded(_schema_doc()))
+
+
+@cache
+def _schema_doc() -> dict[str, Any]:
     in_tree = Path(__file__).resolve().parents[2] / "config" / "schemas" / _SCHEMA_NAME
     if in_tree.is_file():
         text = in_tree.read_text(encoding="utf-8")
@@ -318,7 +331,7 @@ def _validator() -> jsonschema.Draft202012Validator:
         text = (importlib.resources.files("edgeos.config") / "schemas" / _SCHEMA_NAME).read_text(
             encoding="utf-8"
         )
-    return jsonschema.Draft202012Validator(json.loads(text))
+    return json.loads(text)
 
 
 def _schema_message(source: str, doc: Any, error: ValidationError) -> str:
@@ -330,7 +343,12 @@ def _schema_message(source: str, doc: Any, error: ValidationError) -> str:
         path = path[2:]
     where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
     where = where.lstrip(".")
-    return f"{label}: {where + ': ' if where else ''}{_schema_reason(error)}"
+    return f"{label}: {where + ': ' if where else ''}{_clip(_schema_reason(error))}"
+
+
+def _clip(reason: str, limit: int = 300) -> str:
+    """jsonschema quotes the offending value whole: a 3 M entry map made a 50 MB line."""
+    return reason if len(reason) <= limit else f"{reason[:limit]}... ({len(reason)} chars)"
 
 
 def _most_specific(error: ValidationError) -> ValidationError:

@@ -1,18 +1,22 @@
 """The ``webhook`` worker: every value routed to it becomes one HTTP request.
 
-Requests go out one at a time, in arrival order, from a bounded queue; a failed one is
-retried with exponential back-off before the next is sent. When the queue is full the
-oldest waiting value is dropped and counted (``dropped`` in stats), never silently.
+Requests go out one at a time, in arrival order, from a bounded queue on disk
+(:mod:`edgeos.ipc.storage.queue`, ``<data>/webhook/<id>.db``), so a restart or a crash
+loses nothing that waits: delivery resumes in order (at least once: a request cut off
+by a crash is sent again). A failed one is retried with exponential back-off before the
+next is sent. When the queue is full the oldest waiting value is dropped and counted
+(``dropped`` in stats), never silently.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from edgeos.ipc.protocol import now_ms
+from edgeos.ipc.storage.queue import DurableQueue
 from edgeos.workers.runtime import Worker
 from edgeos.workers.webhook import template
 from edgeos.workers.webhook.delivery import Outcome, send
@@ -43,30 +47,33 @@ class WebhookWorker(Worker):
         self.retries = int(c.get("retries", 3))
         self.backoff_s = float(c.get("backoff_s", 1))
         self.backoff_max_s = float(c.get("backoff_max_s", 60))
-        self.queue: deque[Pending] = deque()
-        self.queue_max = int(c.get("queue_max", 1000))
+        self.queue = DurableQueue(Path(self.spec.data_dir) / "webhook" / f"{self.id}.db",
+                                  int(c.get("queue_max", 1000)), name="webhook-queue")
+        await self.queue.open()
         self._wake = asyncio.Event()
         self.sent = 0
         self.failed = 0
         self.retried = 0
-        self.dropped = 0
         self.latency_ms: float | None = None
         self.last_status: str | None = None
 
     async def on_command(self, path: str, value: Any) -> None:
-        if len(self.queue) >= self.queue_max:
-            self.queue.popleft()
-            self.dropped += 1
         origin = self.runtime.command_origin
-        self.queue.append(Pending(path, value, now_ms(), origin[-1] if origin else ""))
+        await self.queue.append([[path, value, now_ms(), origin[-1] if origin else ""]])
         self._wake.set()
 
     async def run(self) -> None:
         while True:
-            while not self.queue:
-                self._wake.clear()
+            self._wake.clear()
+            entries = await self.queue.peek(1, hold=True)
+            if not entries:
                 await self._wake.wait()
-            await self._deliver(self.queue.popleft())
+                continue
+            await self._deliver(Pending(*entries[0].item))
+            await self.queue.delete_upto(entries[0].id)
+
+    async def teardown(self) -> None:
+        await self.queue.close()
 
     async def _deliver(self, item: Pending) -> None:
         values = template.fields(self.id, item.path, item.value, item.ts, item.source)
@@ -94,6 +101,7 @@ class WebhookWorker(Worker):
         self.count_error(f"{self.method} {url}: {outcome.detail}")
 
     def stats(self) -> dict[str, Any]:
-        return {"queued": len(self.queue), "sent": self.sent, "failed": self.failed,
-                "retried": self.retried, "dropped": self.dropped, "latency_ms": self.latency_ms,
+        return {"queued": self.queue.waiting, "sent": self.sent, "failed": self.failed,
+                "retried": self.retried, "dropped": self.queue.dropped,
+                "latency_ms": self.latency_ms,
                 "last_status": self.last_status, "packets_sent": self.sent + self.failed}
