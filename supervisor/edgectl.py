@@ -431,9 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     client = RpcClient(endpoint, timeout=timeout)
     try:
         if args.verb == "logs" and args.follow:
-            emit(client.call(cmd, **rpc_args), fmt)
-            sys.stdout.flush()
-            return follow_logs(args, run_dir)
+            try:  # Ctrl-C is how following ends, whenever it comes
+                emit(client.call(cmd, **rpc_args), fmt)
+                sys.stdout.flush()
+                return follow_logs(args, run_dir)
+            except KeyboardInterrupt:
+                return EXIT_OK
         result = client.call(cmd, **rpc_args)
         emit(result, fmt)
         if args.verb == "set" and result.get("outcome") in ("refused", "timeout"):
