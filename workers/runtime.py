@@ -230,7 +230,8 @@ class Runtime:
             self._refuse(cmd_id, path, protocol.DEVICE_ERROR, failure, None)
 
     def _await_report(self, cmd_id: int, path: str) -> None:
-        if self._awaiting_n >= PENDING_MAX:  # the oldest waits are the first to go
+        if self._awaiting_n >= PENDING_MAX:  # full: expired waits go, else all of them
+            # (their callers hear "timeout", as they would from a device that is silent)
             now = time.monotonic()
             for key in list(self._awaiting):
                 kept = [w for w in self._awaiting[key] if w[1] > now]
