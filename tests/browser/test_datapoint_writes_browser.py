@@ -91,3 +91,16 @@ def test_a_routed_datapoint_warns_that_the_route_overwrites_it(page: Any,
     status = write(row, "1")
     page.wait_for_function("(el) => el.classList.contains('ok')", arg=status.element_handle())
     assert status.inner_text() == "confirmed (route voltage_to_setpoint will overwrite it)"
+
+
+def test_the_routes_page_counts_refused_writes(page: Any, ui: WebDaemon) -> None:
+    ui.d.write_routes([*ROUTES, {"id": "to_read_only", "from": "bms_1.voltage",
+                                 "to": "plc_1.MAIN.fTemp"}])
+    assert ui.d.ctl("reload").returncode == 0
+    ui.d.wait_for(lambda: ui.d.call("routes")["counters"]["to_read_only"]["refused"] > 0, 10,
+                  "a refusal counted")
+    page.goto(f"{ui.base}/#/routes")
+    cell = page.locator('tr[data-route="to_read_only"] [data-field="refused"]')
+    cell.wait_for()
+    assert int(cell.inner_text()) > 0
+    assert cell.get_attribute("title") == "plc_1.MAIN.fTemp is read-only"
