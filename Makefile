@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml setup.py ipc/broker/_fastpath.c
 
 ## run: install, then run the core in the foreground with the simulated demo plant
 run: $(STAMP)
-	$(BIN)/edgeos --demo --config var/config --data var/data --run var/run
+	$(BIN)/edgeos --demo --config var/config --data var/data
 
 ## test: install what the tests need (Python and Debian packages), run the whole suite
 test: $(STAMP) system-deps
@@ -35,4 +35,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/admin_ui.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var run .pytest_cache

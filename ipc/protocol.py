@@ -9,7 +9,8 @@ Sockets (all ``ipc://`` in the run dir, see :mod:`edgeos.ipc.addresses`):
 * ``supervisor.sock`` ROUTER (supervisor) <- DEALER per worker, identity = instance id.
   Worker -> supervisor: HELLO, READY, HEARTBEAT, ERROR, EVENT.
 * ``broker.sock`` ROUTER (broker) <- DEALER per worker, identity = instance id.
-  Worker -> broker: DP (datapoint batch), META, BLOB. Broker -> worker: CMD.
+  Worker -> broker: DP (datapoint batch), META, BLOB, CMD (bridges), REPLY.
+  Broker -> worker: CMD, REPLY (the refusals of the commands that worker sent).
 * ``changes.sock`` PUB (broker): topic frame ``b"<instance-id>."``, then a DP-style batch
   of absolute addresses. Subscribers (UI, MQTT bridge, uplink) filter by prefix.
 * ``events.sock`` PUB (supervisor): topic frame (``b"state"``, ``b"stats"``,
@@ -21,6 +22,17 @@ A datapoint on the wire is a list ``[path, value, ts_ms, quality, ack, unit]``; 
 worker's DP batch ``path`` is relative to the sending instance (the broker prefixes the
 authenticated identity), in CMD and on ``changes.sock`` it is absolute or relative as
 documented per kind.
+
+Writes are acknowledged end to end. A command on the wire from the broker to a worker
+is ``[path, value, ts_ms, origin]`` with an optional 5th element, the command id (an
+int) when someone waits for the outcome. The worker answers with a REPLY batch of
+``[id, path, refusal, message, origin]``: ``refusal`` is None when the device took the
+command (then the device reports the value back with ack true, which is what
+``confirmed`` means) or one of :data:`REFUSALS`. A command without an id is answered
+only when refused, so routes count their refused writes. A worker sending commands
+(bridges) gives each ``[address, value]`` a 3rd element, its own reference; refusals
+come back to it as ``REPLY`` items ``[ref, address, refusal, message, None]``. Reported
+values (ack true) are unchanged, so the broker's fast path is too.
 """
 
 from __future__ import annotations
@@ -39,6 +51,16 @@ DP = b"dp"
 META = b"meta"
 BLOB = b"blob"
 CMD = b"cmd"
+REPLY = b"reply"
+
+# Why a write was refused (the ``refusal`` of a REPLY item, the API's ``refusal``).
+BAD_VALUE = "bad_value"  # the value does not fit the datapoint's type or range
+READ_ONLY = "read_only"  # the datapoint exists and cannot be written
+UNKNOWN_DATAPOINT = "unknown_datapoint"  # no such datapoint or instance
+DEVICE_ERROR = "device_error"  # the device or its link failed or said no
+PANIC = "panic"  # panic mode: commands to devices are blocked
+NOT_DELIVERED = "not_delivered"  # instance not running, disconnected or suspended
+REFUSALS = (BAD_VALUE, READ_ONLY, UNKNOWN_DATAPOINT, DEVICE_ERROR, PANIC, NOT_DELIVERED)
 
 QUALITIES = ("good", "uncertain", "bad")
 

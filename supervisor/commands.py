@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
+from edgeos.ipc.broker.writes import WAIT_DEFAULT_S
+from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, UNAVAILABLE, RpcError
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor.config import ConfigError
 from edgeos.supervisor.files import atomic_write_json
@@ -146,11 +147,30 @@ class Reload(Command):
     name = "reload"
 
     async def execute(self, args: dict[str, Any]) -> Any:
+        before = await self.routes()
         try:
-            return await self.arbiter.reload()
+            report: dict[str, Any] = await self.arbiter.reload()
         except ConfigError as exc:
             raise RpcError("invalid configuration, nothing changed", BAD_REQUEST,
                            exc.errors) from None
+        after = await self.routes()
+        if before is not None and after is not None:
+            old, new = before["routes"], after["routes"]
+            report["routes"] = {
+                "added": sorted(set(new) - set(old)), "removed": sorted(set(old) - set(new)),
+                "changed": sorted(i for i in set(old) & set(new) if old[i] != new[i]),
+                "total": len(new), "warnings": after["warnings"]}
+        return report
+
+    async def routes(self) -> dict[str, Any] | None:
+        """The routes in force by id, or None while the broker is down."""
+        try:
+            doc = await self.arbiter.broker_call("routes")
+        except RpcError as exc:
+            if exc.code != UNAVAILABLE:
+                raise
+            return None
+        return {"routes": {r["id"]: r for r in doc["routes"]}, "warnings": doc["warnings"]}
 
 
 class Logs(Command):
@@ -189,10 +209,17 @@ class Get(BrokerCommand):
     name = broker_cmd = "get"
 
 
-class Set(BrokerCommand):
-    """Send a command (ack false) to a datapoint."""
+class Set(Command):
+    """Write a datapoint and wait for the device: confirmed, refused (why) or timeout."""
 
-    name = broker_cmd = "set"
+    name = "set"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        wait_s = float(args.get("wait_s", WAIT_DEFAULT_S))
+        # ``timeout`` is this call's own deadline, a little longer than the broker waits
+        return await self.arbiter.broker_call(
+            "set", address=args["address"], value=args.get("value"),
+            wait=bool(args.get("wait", True)), wait_s=wait_s, timeout=wait_s + 5.0)
 
 
 class RouteTest(BrokerCommand):
@@ -291,7 +318,8 @@ class System(Command):
         from edgeos.supervisor.stats import host
 
         return {**host(), "performance": self.arbiter.performance, "mode": self.arbiter.mode,
-                "headless": self.arbiter.headless}
+                "headless": self.arbiter.headless,
+                "config_dir": str(self.arbiter.paths.config)}
 
 
 class RoutesCommand(Command):

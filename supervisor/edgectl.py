@@ -21,6 +21,7 @@ from edgeos.supervisor.paths import resolve_run_dir
 from edgeos.supervisor.progress import call_with_progress
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+WAIT_S = 5.0  # how long ``set`` waits for the device by default
 
 
 class Usage(Exception):
@@ -72,9 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("value")
     g = sub.add_parser("get", help="last value of a datapoint")
     g.add_argument("address")
-    st = sub.add_parser("set", help="send a command to a datapoint")
+    st = sub.add_parser("set", help="write a datapoint and wait for the device to confirm")
     st.add_argument("address")
     st.add_argument("value")
+    st.add_argument("--no-wait", action="store_true",
+                    help="send the command and return at once (fire and forget)")
+    st.add_argument("--timeout", dest="set_timeout", type=float, default=WAIT_S,
+                    help=f"seconds to wait for the device (default {WAIT_S:g})")
     sub.add_parser("errors", help="recent uncaught errors with stack traces")
     satellite_cli.add_parsers(sub)
     sub.add_parser("passwd", help="set the admin password")
@@ -86,7 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
     tsub.add_parser("list")
     tr = tsub.add_parser("revoke")
     tr.add_argument("name")
+    _json_after_verb(p)
     return p
+
+
+def _json_after_verb(parser: argparse.ArgumentParser) -> None:
+    """Accept ``--json`` after the verb too (``edgectl status --json``). SUPPRESS keeps
+    a sub-command from resetting a ``--json`` given before the verb."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                                   help="print one JSON document")
+                _json_after_verb(child)
 
 
 # -- human-readable output -------------------------------------------------------------
@@ -122,6 +139,100 @@ def format_log(e: dict[str, Any]) -> str:
     return f"{stamp} {e['instance']} {e['level']:<7} {e['line']}"
 
 
+def show_set(result: dict[str, Any]) -> str:
+    """``confirmed``, ``refused: <reason>``, ``timeout`` or ``sent``, then what and how long."""
+    outcome = result["outcome"]
+    what = f"{result['address']} = {result['value']!r}"
+    if outcome == "confirmed":
+        reported = result.get("reported", result["value"])
+        back = "" if reported == result["value"] else f", device reports {reported!r}"
+        routes = result.get("routes_in") or []
+        later = f"\nnote: route {', '.join(routes)} writes this datapoint and will " \
+            "overwrite the value when it fires" if routes else ""
+        return f"confirmed: {what} ({result['seconds']:g} s{back}){later}"
+    if outcome == "refused":
+        return f"refused: {result['reason']}"
+    if outcome == "timeout":
+        return f"timeout: {what}: {result['reason']}"
+    return f"sent: {what} to {', '.join(result.get('sent_to') or []) or 'nobody'} (not waiting)"
+
+
+def show_panic(result: dict[str, Any]) -> str:
+    if result.get("already"):
+        return f"already in {result['mode']} mode"
+    out = [f"PANIC: mode {result['mode']} (took {result.get('seconds', 0):g} s)"]
+    failsafe = result.get("failsafe") or {}
+    if "error" in failsafe:
+        out.append(f"  fail-safe values not written: {failsafe['error']}")
+    for address, f in sorted(failsafe.items()):
+        if isinstance(f, dict):
+            state = "acknowledged" if f.get("acked") else "NOT acknowledged"
+            out.append(f"  fail-safe {address} = {f.get('value')!r}: {state}")
+    if not failsafe:
+        out.append("  no fail-safe values configured")
+    out.append("leave it with: edgectl recover")
+    return "\n".join(out)
+
+
+def show_recover(result: dict[str, Any]) -> str:
+    if result.get("already"):
+        return f"not in panic (mode {result['mode']})"
+    started = ", ".join(sorted(result.get("started") or [])) or "none"
+    return f"recovered: mode {result['mode']}; workers started: {started}"
+
+
+def show_reload(result: dict[str, Any]) -> str:
+    def names(key: str) -> str:
+        return ", ".join(sorted(result.get(key) or [])) or "none"
+
+    out = [f"instances started: {names('added')}; stopped: {names('removed')}; "
+           f"restarted: {names('changed')}; unchanged: {len(result.get('unchanged') or [])}"]
+    routes = result.get("routes")
+    if isinstance(routes, dict):
+        out.append(f"routes added: {', '.join(routes['added']) or 'none'}; removed: "
+                   f"{', '.join(routes['removed']) or 'none'}; changed: "
+                   f"{', '.join(routes['changed']) or 'none'}; total: {routes['total']}")
+        out += [f"  warning: {w}" for w in routes.get("warnings") or []]
+    elif routes is not None:
+        out.append(f"routes: {routes}")
+    return "\n".join(out)
+
+
+def _local(ts_ms: Any) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts_ms / 1000)) if ts_ms else "-"
+
+
+def show_errors(rows: list[dict[str, Any]]) -> str:
+    """One block per error: local time, instance, how often; message; stack trace."""
+    if not rows:
+        return "no errors recorded"
+    out = []
+    for e in rows:
+        times = f" (x{e['count']}, first {_local(e['ts'])})" if e.get("count", 1) > 1 else ""
+        fatal = " FATAL" if e.get("fatal") else ""
+        out.append(f"{_local(e.get('last_ts') or e['ts'])}  {e['instance']} "
+                   f"[{e.get('type') or '-'}]{fatal}{times}")
+        out.append(f"  {e['message']}")
+        out += [f"    {line}" for line in (e.get("traceback") or "").rstrip().splitlines()]
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+def show_token(result: Any) -> str:
+    if isinstance(result, list):
+        return _table([{**t, "created": _local(t.get("created"))} for t in result],
+                      [("name", "NAME"), ("role", "ROLE"), ("created", "CREATED"),
+                       ("hint", "HINT")]) if result else "no tokens"
+    if result.get("revoked"):
+        return f"token {result['name']} revoked"
+    return (f"token {result['name']} (role {result['role']}), shown only this once:\n"
+            f"{result['token']}")
+
+
+def show_passwd(result: dict[str, Any]) -> str:
+    return f"password of {result['user']} set; open sessions of that user end"
+
+
 def show_route_test(result: dict[str, Any]) -> str:
     out = [f"{result['address']} = {result['value']!r}"]
     for r in result["routes"]:
@@ -144,19 +255,61 @@ def validate_dir(directory: Path) -> dict[str, Any]:
 
     errors: list[str] = []
     warnings: list[str] = []
-    ids: list[str] = []
+    ids: list[str] | None = []
     try:
         settings = cfgmod.load_settings(directory)
         ids = [c.id for c in cfgmod.load_connections(directory, settings)]
     except cfgmod.ConfigError as exc:
         errors += exc.errors
-    try:
-        table = load_routing_file(directory / cfgmod.ROUTING, instance_ids=[*ids, "log"])
-        warnings += table.warnings
-    except RoutingError as exc:
-        errors += exc.errors
+        # Check the routes against the instances the file names, so one bad field
+        # there is reported once, not again as an unknown instance in every route.
+        ids = named_ids(directory / cfgmod.CONNECTIONS)
+    if ids is None:
+        warnings.append(f"{cfgmod.ROUTING} not checked: {cfgmod.CONNECTIONS} cannot be read")
+    else:
+        try:
+            table = load_routing_file(directory / cfgmod.ROUTING, instance_ids=[*ids, "log"])
+            warnings += table.warnings
+        except RoutingError as exc:
+            errors += exc.errors
     return {"dir": str(directory), "valid": not errors, "errors": errors,
             "warnings": warnings, "instances": ids}
+
+
+def named_ids(path: Path) -> list[str] | None:
+    """The instance ids a connections file names, valid or not; None if unreadable."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError):
+        return None
+    entries = doc.get("connections") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        return None
+    return [e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
+
+
+def config_dir_to_validate(args: argparse.Namespace) -> Path:
+    """The dir given; else the running daemon's config dir; else EDGEOS_CONFIG or
+    ./config. A dir that does not exist is bad usage."""
+    if args.dir:
+        directory = Path(args.dir).resolve()
+    else:
+        directory = Path(os.environ.get("EDGEOS_CONFIG") or "config").resolve()
+        run_dir = resolve_run_dir(args.run)
+        if addresses.socket_path(run_dir, addresses.CONTROL).exists():
+            client = RpcClient(addresses.endpoint(run_dir, addresses.CONTROL), timeout=3.0)
+            try:
+                directory = Path(client.call("system")["config_dir"])
+            except (RpcError, KeyError, TypeError):
+                pass  # no daemon answering there, or an older one: the fallback stands
+            finally:
+                client.close()
+    if not directory.is_dir():
+        raise Usage(f"no config dir {directory}" if not directory.exists()
+                    else f"{directory} is not a directory")
+    return directory
 
 
 def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[Any], str]]:
@@ -170,15 +323,17 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
     if v in ("start", "stop", "restart", "kill", "disconnect", "reconnect", "reactivate"):
         return v, {"id": args.id}, show_generic
     if v == "panic":
-        return "panic", {"who": f"edgectl:{_user()}", "why": args.reason}, show_generic
+        return "panic", {"who": f"edgectl:{_user()}", "why": args.reason}, show_panic
     if v == "recover":
-        return "recover", {"who": f"edgectl:{_user()}"}, show_generic
+        return "recover", {"who": f"edgectl:{_user()}"}, show_recover
     if v in satellite_cli.VERBS:
         return satellite_cli.request(args)
     if v == "reload" and args.cancel:
         return "reload_cancel", {}, show_generic
-    if v in ("reload", "errors"):
-        return v, {}, show_generic
+    if v == "reload":
+        return "reload", {}, show_reload
+    if v == "errors":
+        return "errors", {}, show_errors
     if v == "logs":
         return "logs", {"id": args.id, "n": args.n, "level": args.level}, show_logs
     if v == "route":
@@ -188,15 +343,18 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
         return "get", {"address": args.address}, lambda r: f"{r['address']} = {r['value']!r} " \
             f"({r['quality']}, ack={str(r['ack']).lower()}, ts={r['ts']})"
     if v == "set":
-        return "set", {"address": args.address, "value": parse_value(args.value)}, show_generic
+        if not 0 < args.set_timeout <= 300:
+            raise Usage(f"--timeout must be between 0 and 300 s, not {args.set_timeout:g}")
+        return "set", {"address": args.address, "value": parse_value(args.value),
+                       "wait": not args.no_wait, "wait_s": args.set_timeout}, show_set
     if v == "passwd":
-        return "passwd", {"password": read_password()}, show_generic
+        return "passwd", {"password": read_password()}, show_passwd
     if v == "token":
         if args.token_verb == "create":
-            return "token_create", {"role": args.role, "name": args.name}, show_generic
+            return "token_create", {"role": args.role, "name": args.name}, show_token
         if args.token_verb == "list":
-            return "token_list", {}, show_generic
-        return "token_revoke", {"name": args.name}, show_generic
+            return "token_list", {}, show_token
+        return "token_revoke", {"name": args.name}, show_token
     raise Usage(f"unknown verb {v!r}")
 
 
@@ -252,8 +410,11 @@ def main(argv: list[str] | None = None) -> int:
         (lambda r, fmt: print(json.dumps(r, ensure_ascii=False, default=str)))
         if args.json else (lambda r, fmt: print(fmt(r))))
     if args.verb == "validate":
-        result = validate_dir(Path(args.dir or os.environ.get("EDGEOS_CONFIG") or "config")
-                              .resolve())
+        try:
+            result = validate_dir(config_dir_to_validate(args))
+        except Usage as exc:
+            print(f"edgectl: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         if args.json:
             print(json.dumps(result))
         else:
@@ -272,17 +433,24 @@ def main(argv: list[str] | None = None) -> int:
     except Usage as exc:
         print(f"edgectl: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    client = RpcClient(endpoint, timeout=args.timeout)
+    timeout = max(args.timeout, args.set_timeout + 10) if args.verb == "set" else args.timeout
+    client = RpcClient(endpoint, timeout=timeout)
     try:
         if args.verb == "logs" and args.follow:
-            emit(client.call(cmd, **rpc_args), fmt)
-            sys.stdout.flush()
-            return follow_logs(args, run_dir)
+            try:  # Ctrl-C is how following ends, whenever it comes
+                emit(client.call(cmd, **rpc_args), fmt)
+                sys.stdout.flush()
+                return follow_logs(args, run_dir)
+            except KeyboardInterrupt:
+                return EXIT_OK
         if cmd == "reload" and not args.endpoint:  # long reloads: no time-out while busy
             emit(call_with_progress(endpoint, addresses.endpoint(run_dir, addresses.EVENTS),
                                     cmd, rpc_args, args.timeout), fmt)
             return EXIT_OK
-        emit(client.call(cmd, **rpc_args), fmt)
+        result = client.call(cmd, **rpc_args)
+        emit(result, fmt)
+        if args.verb == "set" and result.get("outcome") in ("refused", "timeout"):
+            return EXIT_REFUSED
         return EXIT_OK
     except RpcError as exc:
         if exc.code == UNAVAILABLE and "no answer" in str(exc):

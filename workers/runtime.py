@@ -33,8 +33,39 @@ TEARDOWN_S = 2.0
 ORIGIN_TTL_S = 5.0  # how long a command's origin sticks to the value reported back
 
 
+PENDING_MAX = 1000  # commands waiting for their device report (bounded by the worker)
+PENDING_TTL_S = 120.0  # a report later than this no longer confirms the command
+
+
 class CommandRejected(Exception):
-    """A command the worker cannot carry out (read-only point, bad value)."""
+    """A command the worker cannot carry out. Raise a subclass from ``on_command``: its
+    ``refusal`` travels back to whoever wrote (CLI, API, UI, route, bridge)."""
+
+    refusal = protocol.DEVICE_ERROR
+
+
+class BadValue(CommandRejected):
+    """The value does not fit the datapoint (type, range, encoding)."""
+
+    refusal = protocol.BAD_VALUE
+
+
+class ReadOnly(CommandRejected):
+    """The datapoint exists and cannot be written."""
+
+    refusal = protocol.READ_ONLY
+
+
+class UnknownDatapoint(CommandRejected):
+    """The instance has no such datapoint."""
+
+    refusal = protocol.UNKNOWN_DATAPOINT
+
+
+class DeviceError(CommandRejected):
+    """The device or its link failed or said no."""
+
+    refusal = protocol.DEVICE_ERROR
 
 
 class Worker:
@@ -62,8 +93,14 @@ class Worker:
         await asyncio.Event().wait()
 
     async def on_command(self, path: str, value: Any) -> None:
-        """A command (ack false) routed to ``<id>.<path>``."""
-        raise CommandRejected(f"{self.id}.{path} is not writable")
+        """A command (ack false) routed to ``<id>.<path>``. Carry it out and report the
+        device's new value with :meth:`publish` (now or when the device tells), or raise
+        a :class:`CommandRejected` subclass saying why not."""
+        raise ReadOnly(f"{self.id}.{path} is read-only: {self.type_name or 'this type'} "
+                       "takes no commands")
+
+    def on_write_refused(self, address: str, refusal: str, message: str) -> None:
+        """A command this worker sent (:meth:`Runtime.send_commands`) was refused."""
 
     async def teardown(self) -> None:
         """Release devices on a graceful stop (bounded by ``TEARDOWN_S``)."""
@@ -82,6 +119,11 @@ class Worker:
 
     def count_error(self, message: str) -> None:
         self.runtime.count_error(message)
+
+    def command_done(self, path: str, failure: str | None = None) -> None:
+        """For a type with nothing to report back (a webhook): the commands on ``path``
+        that were accepted are now carried out (confirmed), or failed for ``failure``."""
+        self.runtime.command_done(path, failure)
 
 
 class Runtime:
@@ -117,6 +159,13 @@ class Runtime:
         # The origin chain of the command on_command() is handling: its last entry is the
         # address the routed value came from (empty for a direct set).
         self.command_origin: tuple[str, ...] = ()
+        # Accepted commands whose caller waits for the device's report, per path:
+        # [(command id, deadline)]. The next report of the path confirms them.
+        self._awaiting: dict[str, list[tuple[int, float]]] = {}
+        self._awaiting_n = 0
+        self._sent_refs = 0
+        self.refused = 0
+        self.last_refusal: str | None = None
 
     # -- publishing ------------------------------------------------------------------
     def publish(self, path: str, value: Any, *, quality: str = "good", unit: str | None = None,
@@ -127,7 +176,9 @@ class Runtime:
             if until > time.monotonic():
                 item.append(hops)
         self._batch.append(item)
-        if len(self._batch) >= BATCH_MAX:
+        if ack and self._awaiting and path in self._awaiting:
+            self._confirm(path)
+        elif len(self._batch) >= BATCH_MAX:
             self._cut()
         elif not self._cut_scheduled:
             self._cut_scheduled = True
@@ -143,8 +194,71 @@ class Runtime:
         self._enqueue([protocol.BLOB, header, data], 1)
 
     def send_commands(self, commands: list[tuple[str, Any]]) -> None:
-        """Ask the broker to deliver commands to absolute addresses (bridges, Node-RED)."""
-        self._enqueue([protocol.CMD, protocol.pack([[a, v] for a, v in commands])], 0)
+        """Ask the broker to deliver commands to absolute addresses (bridges, Node-RED).
+        Refusals come back through :meth:`Worker.on_write_refused`."""
+        items = []
+        for address, value in commands:
+            self._sent_refs += 1
+            items.append([address, value, self._sent_refs])
+        self._enqueue([protocol.CMD, protocol.pack(items)], 0)
+
+    # -- write outcomes --------------------------------------------------------------
+    def _reply(self, cmd_id: int | None, path: str, refusal: str | None,
+               message: str | None, origin: Any) -> None:
+        self._enqueue([protocol.REPLY, protocol.pack([[cmd_id, path, refusal, message,
+                                                        origin]])], 0)
+
+    def _confirm(self, path: str) -> None:
+        """The device reported ``path``: the batch holding the report goes first, then
+        the confirmation of every command on it still waited for."""
+        self._cut()
+        now = time.monotonic()
+        for cmd_id, deadline in self._awaiting.pop(path):
+            self._awaiting_n -= 1
+            if deadline > now:
+                self._reply(cmd_id, path, None, "confirmed", None)
+
+    def command_done(self, path: str, failure: str | None) -> None:
+        if path not in self._awaiting:
+            return
+        if failure is None:
+            self._confirm(path)
+            return
+        waits = self._awaiting.pop(path)
+        self._awaiting_n -= len(waits)
+        for cmd_id, _ in waits:
+            self._refuse(cmd_id, path, protocol.DEVICE_ERROR, failure, None)
+
+    def _await_report(self, cmd_id: int, path: str) -> None:
+        if self._awaiting_n >= PENDING_MAX:  # full: expired waits go, else all of them
+            # (their callers hear "timeout", as they would from a device that is silent)
+            now = time.monotonic()
+            for key in list(self._awaiting):
+                kept = [w for w in self._awaiting[key] if w[1] > now]
+                self._awaiting_n -= len(self._awaiting[key]) - len(kept)
+                if kept:
+                    self._awaiting[key] = kept
+                else:
+                    del self._awaiting[key]
+            if self._awaiting_n >= PENDING_MAX:
+                self._awaiting.clear()
+                self._awaiting_n = 0
+        self._awaiting.setdefault(path, []).append((cmd_id, time.monotonic() + PENDING_TTL_S))
+        self._awaiting_n += 1
+
+    def _refuse(self, cmd_id: int | None, path: str, refusal: str, message: str,
+                origin: Any) -> None:
+        self.refused += 1
+        self.last_refusal = message
+        self._origins.pop(path, None)
+        self.count_error(message)  # the instance's last error too: someone should look
+        self._reply(cmd_id, path, refusal, message, list(origin) if origin else None)
+
+    def _on_replies(self, body: bytes) -> None:
+        """Refusals of commands this worker sent: ``[ref, address, refusal, message, _]``."""
+        assert self.worker is not None
+        for _ref, address, refusal, message, *_ in protocol.unpack(body):
+            self.worker.on_write_refused(str(address), str(refusal), str(message))
 
     def _cut(self) -> None:
         self._cut_scheduled = False
@@ -186,26 +300,63 @@ class Runtime:
         assert self.worker is not None
         while True:
             frames = await self.broker.recv_multipart()
-            if len(frames) < 2 or frames[0] != protocol.CMD:
+            if len(frames) < 2 or frames[0] not in (protocol.CMD, protocol.REPLY):
                 continue
             try:
+                if frames[0] == protocol.REPLY:
+                    self._on_replies(frames[1])
+                    continue
                 items = protocol.unpack(frames[1])
-            except ValueError:
+            except (ValueError, TypeError):
                 self.count_error("malformed command batch from broker")
                 continue
             for item in items:
-                self.in_total += 1
-                path, value = item[0], item[1]
-                self.command_origin = tuple(item[3]) if len(item) > 3 and item[3] else ()
-                if self.command_origin:
-                    self._origins[path] = (list(item[3]), time.monotonic() + ORIGIN_TTL_S)
-                try:
-                    await self.worker.on_command(path, value)
-                except CommandRejected as exc:
-                    self.count_error(str(exc))
-                except Exception as exc:
-                    self.count_error(f"command {path}: {type(exc).__name__}: {exc}")
-                    self.link.error(exc, fatal=False, where=f"on_command({path})")
+                await self._command(item)
+
+    async def _command(self, item: Any) -> None:
+        """Carry out one command and answer: accepted (then confirmed by the device's
+        report) or refused with a reason. Commands without an id (routes) are answered
+        only when refused."""
+        assert self.worker is not None
+        self.in_total += 1
+        path, value = item[0], item[1]
+        origin = item[3] if len(item) > 3 and item[3] else ()
+        cmd_id = item[4] if len(item) > 4 else None
+        self.command_origin = tuple(origin)
+        if origin:
+            self._origins[path] = (list(origin), time.monotonic() + ORIGIN_TTL_S)
+        self._cut()  # what was reported before the command goes out before its answer
+        if cmd_id is not None:
+            self._await_report(cmd_id, path)
+        try:
+            await self.worker.on_command(path, value)
+        except CommandRejected as exc:
+            self._forget(cmd_id, path)
+            self._refuse(cmd_id, path, exc.refusal, str(exc), origin)
+            return
+        except Exception as exc:
+            self._forget(cmd_id, path)
+            self.count_error(f"command {path}: {type(exc).__name__}: {exc}")
+            self.link.error(exc, fatal=False, where=f"on_command({path})")
+            self._refuse(cmd_id, path, protocol.DEVICE_ERROR,
+                         f"{self.spec.id}.{path}: {type(exc).__name__}: {exc}", origin)
+            return
+        if cmd_id is not None and self._waiting(cmd_id, path):
+            self._reply(cmd_id, path, None, "accepted", None)
+
+    def _waiting(self, cmd_id: int, path: str) -> bool:
+        return any(w[0] == cmd_id for w in self._awaiting.get(path, ()))
+
+    def _forget(self, cmd_id: int | None, path: str) -> None:
+        waits = self._awaiting.get(path)
+        if cmd_id is None or not waits:
+            return
+        kept = [w for w in waits if w[0] != cmd_id]
+        self._awaiting_n -= len(waits) - len(kept)
+        if kept:
+            self._awaiting[path] = kept
+        else:
+            del self._awaiting[path]
 
     # -- counters --------------------------------------------------------------------
     def count_error(self, message: str) -> None:
@@ -228,7 +379,9 @@ class Runtime:
                 "pps_out": round((self.out_total - out0) / dt, 1),
                 "in_total": self.in_total, "out_total": self.out_total,
                 "dropped": self.dropped, "queued": self._queued,
-                "error_count": self.errors, "last_error": self.last_error, "bus": stats}
+                "error_count": self.errors, "last_error": self.last_error,
+                "bus": {**stats, "commands_refused": self.refused,
+                        "last_refusal": self.last_refusal}}
 
     # -- lifecycle -------------------------------------------------------------------
     def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

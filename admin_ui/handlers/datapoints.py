@@ -7,6 +7,10 @@ from typing import Any
 from edgeos.admin_ui.handlers.base import ApiError, ApiHandler
 
 ALL = 1_000_000  # the broker's limit when a level of the tree is grouped here
+WAIT_S, WAIT_MAX_S = 5.0, 60.0  # how long a write waits for the device
+# A refused write's HTTP status, by the reason (see edgeos.ipc.protocol.REFUSALS).
+REFUSAL_STATUS = {"bad_value": 422, "unknown_datapoint": 404, "read_only": 409,
+                  "device_error": 409, "panic": 409, "not_delivered": 409}
 WRITE_BODY = {"type": "object", "required": ["value"], "additionalProperties": False,
               "properties": {"value": {"description": "any JSON value"}}}
 
@@ -58,21 +62,38 @@ class DatapointItem(ApiHandler):
     path_params = {"address": {"type": "string",
                                "description": "<instance-id>.<path>, URL-encoded"}}
     bodies = {"PUT": WRITE_BODY}
+    query = {"PUT": [
+        {"name": "wait", "schema": {"type": "boolean", "default": True},
+         "description": "false: send and answer 202 at once (fire and forget)"},
+        {"name": "timeout", "schema": {"type": "number", "exclusiveMinimum": 0,
+                                       "maximum": WAIT_MAX_S, "default": WAIT_S},
+         "description": "seconds to wait for the device to report the value back"},
+    ]}
 
     async def get(self, address: str) -> None:
         """The last value: value, ts, quality, ack, unit, meta."""
         self.send(await self.rpc("get", address=address))
 
     async def put(self, address: str) -> None:
-        """Send a command (ack false) to a datapoint. A known datapoint must be writable
-        (``meta.writable``); the device reports the new value back with ack true."""
+        """Write a datapoint (a command, ack false) and wait for the device's answer:
+        200 ``confirmed`` (it reported the value back with ack true), 422/404/409
+        ``refused`` with ``refusal`` and the reason (bad value, unknown datapoint,
+        read-only, device error, panic, not delivered), 504 ``timeout``; with
+        ``wait=false`` 202 ``sent``. The worker decides, as for every other writer."""
         value = self.json_body()["value"]
+        wait = self.get_query_argument("wait", "true").lower() not in ("false", "0", "no")
         try:
-            current = await self.rpc("get", address=address)
-        except ApiError as exc:
-            if exc.status_code != 404:
-                raise
-            current = None
-        if current is not None and not (current.get("meta") or {}).get("writable"):
-            raise ApiError(409, f"{address} is read-only", {"meta": current.get("meta")})
-        self.send(await self.rpc("set", address=address, value=value))
+            wait_s = float(self.get_query_argument("timeout", str(WAIT_S)))
+        except ValueError:
+            raise ApiError(400, "timeout must be a number of seconds") from None
+        if not 0 < wait_s <= WAIT_MAX_S:
+            raise ApiError(400, f"timeout must be between 0 and {WAIT_MAX_S:g} s")
+        result = await self.rpc("set", timeout=wait_s + 10, address=address, value=value,
+                                wait=wait, wait_s=wait_s)
+        outcome = result["outcome"]
+        if outcome == "refused":
+            raise ApiError(REFUSAL_STATUS.get(result["refusal"], 409),
+                           f"refused: {result['reason']}", result)
+        if outcome == "timeout":
+            raise ApiError(504, f"timeout: {result['reason']}", result)
+        self.send(result, 202 if outcome == "sent" else 200)

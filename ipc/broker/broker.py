@@ -24,9 +24,19 @@ from edgeos.ipc.broker import routesfile
 from edgeos.ipc.broker.dispatch import LOG_INSTANCE, Dispatcher, Outbox
 from edgeos.ipc.broker.spamguard import SpamGuard
 from edgeos.ipc.broker.store import LastValues
+from edgeos.ipc.broker.writes import (
+    CONFIRMED,
+    REFUSED,
+    SENT,
+    TIMEOUT,
+    WAIT_DEFAULT_S,
+    WAIT_MAX_S,
+    Relay,
+    Writes,
+)
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
 from edgeos.ipc.routing import Router, RoutingError
-from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError, RpcServer
+from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, RpcError, RpcServer
 
 log = logging.getLogger("broker")
 
@@ -64,6 +74,7 @@ class Broker:
         self.dispatch = Dispatcher(self.values, self.router, list(self.instances),
                                    self.counters)
         self.frozen = bool(spec.extra.get("frozen"))  # panic: no routed delivery to devices
+        self.writes = Writes()
         self._rate_mark = (time.monotonic(), 0, 0)
 
     # -- setup -----------------------------------------------------------------------
@@ -125,8 +136,9 @@ class Broker:
             if kind == protocol.DP:
                 self._on_batch(source, body)
             elif kind == protocol.CMD:
-                for address, value in protocol.unpack(body.buffer):
-                    self.dispatch.command(str(address), value)
+                self._on_worker_commands(source, body)
+            elif kind == protocol.REPLY:
+                self._on_replies(source, body)
             elif kind == protocol.META:
                 prefix = source + "."
                 for path, meta in protocol.unpack(body.buffer).items():
@@ -155,6 +167,50 @@ class Broker:
                     and isinstance(i[0], str) and i[3] in protocol.QUALITIES]
             self.changes.send_multipart([topic, protocol.pack(good)])
 
+    def _on_worker_commands(self, source: str, body: zmq.Frame) -> None:
+        """Commands a worker sent (bridges): ``[address, value]`` or, to hear of a
+        refusal, ``[address, value, ref]``."""
+        for address, value, *ref in protocol.unpack(body.buffer):
+            address = str(address)
+            if not ref:
+                self.dispatch.command(address, value)
+            elif self.dispatch.resolver.resolve(address) is None:
+                self._tell(Relay(source, ref[0], address), protocol.UNKNOWN_DATAPOINT,
+                           f"{address!r} belongs to no instance")
+            else:
+                cmd_id = self.writes.relay(source, ref[0], address)
+                self.dispatch.command(address, value, cmd_id=cmd_id)
+
+    def _on_replies(self, source: str, body: zmq.Frame) -> None:
+        """A worker's answers to commands: ``[id, path, refusal, message, origin]``."""
+        for cmd_id, path, refusal, message, origin in protocol.unpack(body.buffer):
+            if refusal is not None:
+                refusal, message = str(refusal), str(message)
+                self.writes.refused[source] += 1
+                if origin:
+                    self.router.count_refusal(str(origin[-1]), f"{source}.{path}", message)
+            if cmd_id is not None:
+                relay = self.writes.answer(cmd_id, refusal, message)
+                if relay is not None:
+                    self._tell(relay, refusal, message)
+
+    def _tell(self, relay: Relay, refusal: str, message: str) -> None:
+        """Tell the worker that sent a command that it was refused."""
+        body = protocol.pack([[relay.ref, relay.address, refusal, message, None]])
+        try:
+            self.workers.send_multipart([relay.source.encode(), protocol.REPLY, body],
+                                        zmq.NOBLOCK)
+        except zmq.ZMQError:
+            self.counters["undeliverable"] += 1
+
+    def _undelivered(self, items: list[tuple[Any, ...]], refusal: str, message: str) -> None:
+        """Commands that could not go out: their waiting callers hear why."""
+        for item in items:
+            if len(item) > 4:
+                relay = self.writes.answer(item[4], refusal, message)
+                if relay is not None:
+                    self._tell(relay, refusal, message)
+
     def _on_blob(self, source: str, header: zmq.Frame, data: zmq.Frame) -> None:
         path, ts, quality, ack, unit = protocol.unpack(header.buffer)
         address = f"{source}.{path}"
@@ -173,8 +229,12 @@ class Broker:
                 continue
             if self.frozen and not force:
                 self.counters["dropped_frozen"] += len(items)
+                self._undelivered(items, protocol.PANIC,
+                                  "panic mode: commands to devices are blocked")
             elif instance in self.cut or instance in self.guard.suspended:
                 self.counters["undeliverable"] += len(items)
+                self._undelivered(items, protocol.NOT_DELIVERED,
+                                  f"{instance} is disconnected from the router")
             else:
                 try:
                     self.workers.send_multipart(
@@ -182,6 +242,9 @@ class Broker:
                     self.counters["cmd_out"] += len(items)
                 except zmq.ZMQError:  # not connected (EHOSTUNREACH) or its queue is full
                     self.counters["undeliverable"] += len(items)
+                    self._undelivered(items, protocol.NOT_DELIVERED,
+                                      f"{instance} is not running (not connected to the "
+                                      "broker) or cannot take more commands")
             items.clear()
 
     # -- periodic --------------------------------------------------------------------
@@ -221,7 +284,9 @@ class Broker:
                         "routes": len(self.router.counters()),
                         "loops_stopped": self.router.loops_stopped,
                         "source_pps": {k: round(v, 1) for k, v in self.guard.rates.items()},
-                        "suspended": dict(self.guard.suspended), "cut": sorted(self.cut)}}
+                        "suspended": dict(self.guard.suspended), "cut": sorted(self.cut),
+                        "writes_refused": dict(self.writes.refused),
+                        "writes_pending": len(self.writes.pending)}}
 
     # -- control ---------------------------------------------------------------------
     async def handle(self, cmd: str, args: dict[str, Any]) -> Any:
@@ -230,10 +295,22 @@ class Broker:
             raise RpcError(f"unknown broker command {cmd!r}", BAD_REQUEST)
         return await handler(**args)
 
-    def _entry(self, address: str, entry: Any) -> dict[str, Any]:
+    def _entry(self, address: str, entry: Any,
+               routed: dict[str, list[str]] | None = None) -> dict[str, Any]:
         _, value, ts, quality, ack, unit = entry[:6]
         return {"address": address, "value": value, "ts": ts, "quality": quality, "ack": ack,
-                "unit": unit, "meta": self.meta.get(address, {})}
+                "unit": unit, "meta": self.meta.get(address, {}),
+                "routes_in": (routed if routed is not None else self._routed()).get(address, [])}
+
+    def _routed(self) -> dict[str, list[str]]:
+        """Per target address, the enabled routes that write to it: a manual write there
+        is overwritten when one of them fires."""
+        routed: dict[str, list[str]] = {}
+        for route in self.router.table.routes:
+            if route.enabled:
+                for target in route.targets:
+                    routed.setdefault(target, []).append(route.id)
+        return routed
 
     async def cmd_get(self, address: str) -> dict[str, Any]:
         entry = self.values.get(address)
@@ -241,18 +318,58 @@ class Broker:
             raise RpcError(f"no value for {address!r}", NOT_FOUND)
         return self._entry(address, entry)
 
-    async def cmd_set(self, address: str, value: Any) -> dict[str, Any]:
+    def _refusal_before(self, address: str) -> tuple[str, str] | None:
+        """Why a command to ``address`` cannot even be sent, if it cannot."""
         resolved = self.dispatch.resolver.resolve(address)
-        if resolved is None:
-            raise RpcError(f"{address!r} belongs to no instance", NOT_FOUND)
-        if resolved[0] in self.cut:
-            raise RpcError(f"{resolved[0]} is disconnected from the router", REFUSED)
+        if resolved is None or resolved[0] == LOG_INSTANCE:
+            return protocol.UNKNOWN_DATAPOINT, f"{address!r} belongs to no instance"
         if self.frozen:
-            raise RpcError("panic mode: commands to devices are blocked", REFUSED)
+            return protocol.PANIC, "panic mode: commands to devices are blocked"
+        if resolved[0] in self.cut or resolved[0] in self.guard.suspended:
+            return protocol.NOT_DELIVERED, f"{resolved[0]} is disconnected from the router"
+        return None
+
+    async def cmd_set(self, address: str, value: Any, wait: bool = True,
+                      wait_s: float = WAIT_DEFAULT_S) -> dict[str, Any]:
+        """Write ``value`` to ``address`` and, unless ``wait`` is false, wait up to
+        ``wait_s`` seconds for the outcome: ``confirmed`` (the device reported the value
+        back), ``refused`` (with ``refusal`` and ``reason``) or ``timeout``."""
+        if not 0 < float(wait_s) <= WAIT_MAX_S:
+            raise RpcError(f"wait_s must be between 0 and {WAIT_MAX_S:g} s, not {wait_s!r}",
+                           BAD_REQUEST)
+        t0 = time.monotonic()
+        result: dict[str, Any] = {"address": address, "value": value, "refusal": None,
+                                  "reason": None,
+                                  "routes_in": self._routed().get(address, [])}
+        refused = self._refusal_before(address)
+        if refused is not None:
+            self.writes.refused[address.partition(".")[0]] += 1
+            return {**result, "outcome": REFUSED, "refusal": refused[0], "reason": refused[1],
+                    "seconds": 0.0}
         out: Outbox = {}
-        self.dispatch.command(address, value, out=out)
-        self._send_elsewhere(out)
-        return {"address": address, "value": value, "sent_to": sorted(out)}
+        if not wait:
+            self.dispatch.command(address, value, out=out)
+            self._send_elsewhere(out)
+            return {**result, "outcome": SENT, "sent_to": sorted(out), "seconds": 0.0}
+        cmd_id, waiter = self.writes.wait(address)
+        try:
+            self.dispatch.command(address, value, out=out, cmd_id=cmd_id)
+            self._send_elsewhere(out)
+            try:
+                outcome, refusal, reason = await asyncio.wait_for(
+                    asyncio.shield(waiter.future), float(wait_s))
+            except TimeoutError:
+                outcome, refusal = TIMEOUT, None
+                reason = (f"accepted, but the device reported no value within {wait_s:g} s"
+                          if waiter.accepted else f"no answer within {wait_s:g} s")
+        finally:
+            self.writes.drop(cmd_id)
+        result.update(outcome=outcome, refusal=refusal, reason=reason, sent_to=sorted(out),
+                      seconds=round(time.monotonic() - t0, 3))
+        if outcome == CONFIRMED:
+            entry = self.values.get(address)
+            result["reported"] = None if entry is None else entry[1]
+        return result
 
     async def cmd_failsafe(self, writes: dict[str, Any], timeout: float = 1.0) -> Any:
         """Panic's first step: write fail-safe values (even when frozen) and wait for each
@@ -284,7 +401,9 @@ class Broker:
         q = q.lower()
         found = sorted(((a, e) for a, e in self.values.items()
                         if a.startswith(prefix) and q in a.lower()), key=lambda ae: ae[0])
-        return {"total": len(found), "datapoints": [self._entry(a, e) for a, e in found[:limit]]}
+        routed = self._routed()
+        return {"total": len(found),
+                "datapoints": [self._entry(a, e, routed) for a, e in found[:limit]]}
 
     async def cmd_routes(self) -> Any:
         return {"routes": self.router.table.to_doc().get("routes", []),

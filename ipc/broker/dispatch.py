@@ -157,11 +157,18 @@ class Dispatcher:
             out.setdefault(instance, []).append((path, value, ts, origin))
 
     def command(self, address: str, value: Any, origin: tuple[str, ...] = (),
-                out: Outbox | None = None) -> None:
+                out: Outbox | None = None, cmd_id: int | None = None) -> None:
         """A command to ``address`` (from ``set``, a bridge, Node-RED): deliver it, and let
-        bidirectional routes carry it back to their source."""
+        bidirectional routes carry it back to their source. With ``cmd_id`` the target
+        answers accepted, confirmed or refused (see :mod:`edgeos.ipc.protocol`)."""
         ts = protocol.now_ms()
-        self.queue([(address, value, "")], ts, origin, out)
+        if cmd_id is None:
+            self.queue([(address, value, "")], ts, origin, out)
+        else:
+            resolved = self.resolver.resolve(address)
+            if resolved is not None and resolved[0] != LOG_INSTANCE:
+                out = self.outbox if out is None else out
+                out.setdefault(resolved[0], []).append((resolved[1], value, ts, origin, cmd_id))
         back = self.router.route(address, value, ts, "good", False, origin)
         if back:
             self.queue(back, ts, (*origin, address), out)

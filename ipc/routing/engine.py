@@ -53,7 +53,7 @@ class Delivery(NamedTuple):
 
 
 class _Counters:
-    __slots__ = ("errors", "last_error", "suppressed", "tally")
+    __slots__ = ("errors", "last_error", "last_refusal", "refused", "suppressed", "tally")
 
     def __init__(self) -> None:
         self.tally: list[Any] = [0, None]
@@ -62,6 +62,8 @@ class _Counters:
         self.suppressed = 0
         self.errors = 0
         self.last_error: str | None = None
+        self.refused = 0
+        self.last_refusal: str | None = None
 
 
 class _Live:
@@ -149,7 +151,8 @@ class Router:
 
     def counters(self) -> dict[str, dict[str, Any]]:
         """Per route id: fired, suppressed, errors, last_fired_ts (ts in ms of the value that
-        fired last) and last_error."""
+        fired last), last_error, refused (writes the target device refused) and
+        last_refusal."""
         return {
             route_id: {
                 "fired": live.counters.tally[0],
@@ -157,6 +160,8 @@ class Router:
                 "errors": live.counters.errors,
                 "last_fired_ts": live.counters.tally[1],
                 "last_error": live.counters.last_error,
+                "refused": live.counters.refused,
+                "last_refusal": live.counters.last_refusal,
             }
             for route_id, live in self._generation.live.items()
         }
@@ -197,6 +202,18 @@ class Router:
             else:
                 self._forward(live, address, value, ts, quality, origin, deliveries)
         return deliveries
+
+    def count_refusal(self, source: str, target: str, message: str) -> list[str]:
+        """The device at ``target`` refused a command carrying a value from ``source``:
+        count it on every route that delivers from one to the other; returns their ids."""
+        generation = self._generation
+        hit = [r.id for r in generation.table.forward_candidates(source) if target in r.targets]
+        hit += [r.id for r in generation.table.reverse_candidates(source) if r.source == target]
+        for route_id in hit:
+            counters = generation.live[route_id].counters
+            counters.refused += 1
+            counters.last_refusal = message
+        return hit
 
     def plain_targets(self, address: str) -> list[tuple[str, list[Any]]] | None:
         """What :meth:`route` would do with a reported value (ack true, no origin) on

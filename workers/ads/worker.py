@@ -19,7 +19,7 @@ from typing import Any
 
 from edgeos.workers.ads.connection import AdsLink, AdsThread, Backoff, Inbox, LinkError
 from edgeos.workers.ads.symbols import Block, Leaf, blocks, flatten, rules_from_config, select
-from edgeos.workers.runtime import CommandRejected, Worker
+from edgeos.workers.runtime import BadValue, DeviceError, ReadOnly, UnknownDatapoint, Worker
 
 
 class AdsWorker(Worker):
@@ -217,21 +217,21 @@ class AdsWorker(Worker):
     async def on_command(self, path: str, value: Any) -> None:
         leaf = self.leaves.get(path.lower())
         if not self.connected:
-            raise CommandRejected(f"{self.id}.{path}: PLC not connected, write dropped")
+            raise DeviceError(f"{self.id}.{path}: PLC not connected, write dropped")
         if leaf is None:
-            raise CommandRejected(f"{self.id}.{path}: no such symbol in the PLC")
+            raise UnknownDatapoint(f"{self.id}.{path}: no such symbol in the PLC")
         if not leaf.writable:
-            raise CommandRejected(f"{self.id}.{path} is read-only")
+            raise ReadOnly(f"{self.id}.{path} is read-only")
         try:
             data = leaf.codec.encode(value)
         except ValueError as exc:
-            raise CommandRejected(f"{self.id}.{path} ({leaf.type_name}): {exc}") from None
+            raise BadValue(f"{self.id}.{path} ({leaf.type_name}): {exc}") from None
         try:
             await self.thread.call(self.link.write, leaf.index_group, leaf.index_offset, data)
             raw = await self.thread.call(self.link.read, leaf.index_group, leaf.index_offset,
                                          leaf.codec.size)
         except LinkError as exc:
-            raise CommandRejected(f"{self.id}.{path}: write failed: {exc}") from None
+            raise DeviceError(f"{self.id}.{path}: write failed: {exc}") from None
         self.raw[leaf.path] = raw
         reported = self.values[leaf.path] = leaf.codec.decode(raw)
         self.publish(leaf.path, reported, unit=leaf.codec.unit)

@@ -26,7 +26,7 @@ from typing import Any
 from edgeos.workers.bms.errors import AdapterMissing, BmsError, BmsTimeout
 from edgeos.workers.bms.model import Reading, Value
 from edgeos.workers.bms.transports import Transport, create
-from edgeos.workers.runtime import CommandRejected, Worker
+from edgeos.workers.runtime import BadValue, ReadOnly, UnknownDatapoint, Worker
 
 POLL_INTERVAL_S = 5.0
 BACKOFF_MAX_S = 60.0
@@ -223,11 +223,17 @@ class BmsWorker(Worker):
     # -- BLE scan --------------------------------------------------------------------
     async def on_command(self, path: str, value: Any) -> None:
         if path != "scan":
-            raise CommandRejected(f"{self.id}.{path} is not writable")
-        if value is True or str(value).lower() in ("true", "1", "on"):
+            if path in self._last or path in self._meta_sent:
+                raise ReadOnly(f"{self.id}.{path} is read-only")
+            raise UnknownDatapoint(f"{self.id} has no datapoint {path!r}")
+        flag = str(value).lower()
+        if value is True or flag in ("true", "1", "on"):
             self._start_scan()
-        elif self._scan_task is None or self._scan_task.done():
-            self.publish("scan", False)
+        elif value is False or flag in ("false", "0", "off"):
+            if self._scan_task is None or self._scan_task.done():
+                self.publish("scan", False)
+        else:
+            raise BadValue(f"{self.id}.scan: bad value {value!r}, expected true or false")
 
     def _start_scan(self) -> None:
         if self._scan_task is not None and not self._scan_task.done():

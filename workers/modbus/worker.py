@@ -24,7 +24,7 @@ from edgeos.workers.modbus.link import (
 from edgeos.workers.modbus.plan import MAX_BITS, MAX_REGISTERS, Block, plan
 from edgeos.workers.modbus.points import Point, ScaleUnknown, exponent_of
 from edgeos.workers.modbus.points import load as load_map
-from edgeos.workers.runtime import CommandRejected, Worker
+from edgeos.workers.runtime import BadValue, DeviceError, ReadOnly, UnknownDatapoint, Worker
 
 Result = tuple[Block, list[Any] | None, LinkError | None]
 
@@ -175,25 +175,27 @@ class ModbusWorker(Worker):
     # -- commands --------------------------------------------------------------------
     async def on_command(self, path: str, value: Any) -> None:
         point = self.points.get(path)
-        if point is None or not point.writable:
-            raise CommandRejected(f"{self.id}.{path} is not writable")
+        if point is None:
+            raise UnknownDatapoint(f"{self.id} has no register map entry {path!r}")
+        if not point.writable:
+            raise ReadOnly(f"{self.id}.{path} is read-only")
         try:
             payload = point.encode(value, exponent_of(point, self.points, self._raw))
         except (ValueError, ScaleUnknown) as exc:
-            raise CommandRejected(f"{self.id}.{path}: {exc}") from None
+            raise BadValue(f"{self.id}.{path}: {exc}") from None
         if not self.breaker.allow():
-            raise CommandRejected(f"{self.id}.{path}: device unreachable, next try in "
+            raise DeviceError(f"{self.id}.{path}: device unreachable, next try in "
                                   f"{self.breaker.retry_in():.1f} s")
         loop = asyncio.get_running_loop()
         try:
             data = await loop.run_in_executor(self._io, self._write, point, payload)
         except DeviceRejected as exc:
             self._answered()
-            raise CommandRejected(f"{self.id}.{path}: {exc}") from None
+            raise DeviceError(f"{self.id}.{path}: {exc}") from None
         except LinkError as exc:
             if isinstance(exc, DeviceUnreachable):
                 self._unreachable(exc)
-            raise CommandRejected(f"{self.id}.{path}: write failed: {exc}") from None
+            raise DeviceError(f"{self.id}.{path}: write failed: {exc}") from None
         self._answered()
         self._raw[point.name] = data
         reported, quality = self._value(point, data)

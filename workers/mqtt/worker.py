@@ -14,7 +14,7 @@ from edgeos.workers.mqtt.subscriptions import (
     parse_subscriptions,
     topic_problem,
 )
-from edgeos.workers.runtime import CommandRejected, Worker
+from edgeos.workers.runtime import DeviceError, UnknownDatapoint, Worker
 
 
 class MqttWorker(Worker):
@@ -76,13 +76,13 @@ class MqttWorker(Worker):
     async def on_command(self, path: str, value: Any) -> None:
         problem = topic_problem(path)
         if problem:
-            raise CommandRejected(f"{self.id}.{path}: {problem}")
+            raise UnknownDatapoint(f"{self.id}.{path}: {problem}")
         rule = next((r for r in self.rules if r.matches(path)), None)
         qos, retain = (rule.qos, rule.retain) if rule else (self.qos, self.retain)
         if not self.link.connected and qos == 0:
-            raise CommandRejected(f"{self.id}.{path}: not connected, QoS 0 message not sent")
+            raise DeviceError(f"{self.id}.{path}: not connected, QoS 0 message not sent")
         if self.link.publish(path, payload.encode(value), qos, retain) is None:
-            raise CommandRejected(f"{self.id}.{path}: {self.link.last_error}")
+            raise DeviceError(f"{self.id}.{path}: {self.link.last_error}")
         self.commands_sent += 1
         if not any(s.matches(path) for s in self.subs):
             # nobody echoes this topic back to us: report what went out as its state

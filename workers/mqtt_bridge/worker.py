@@ -72,6 +72,8 @@ class MqttBridgeWorker(Worker):
         self._rediscovery: asyncio.Task[None] | None = None
         self.writes = 0
         self.writes_refused = 0
+        # Writes the target device refused, per target instance (bounded by the config).
+        self.refused_by_instance: dict[str, int] = {}
         subs = [Subscription(self.topics.everything, 1, no_local=True, skip_retained=True)]
         if self.discovery_on:
             subs.append(Subscription(f"{self.discovery_prefix}/status", 1))
@@ -233,6 +235,15 @@ class MqttBridgeWorker(Worker):
         self.runtime.send_commands([(address, value)])
         self.writes += 1
 
+    def on_write_refused(self, address: str, refusal: str, message: str) -> None:
+        """A write that came in over MQTT was refused by its device (or never reached
+        it): counted per target instance, and the reason kept as the last error."""
+        self.writes_refused += 1
+        instance = address.partition(".")[0]
+        if instance in self.refused_by_instance or len(self.refused_by_instance) < 1000:
+            self.refused_by_instance[instance] = self.refused_by_instance.get(instance, 0) + 1
+        self.count_error(f"write to {address} refused ({refusal}): {message}")
+
     def _address_of(self, state_topic: str) -> str | None:
         address = self.mirror.address_for(state_topic)
         if address is not None:
@@ -263,4 +274,6 @@ class MqttBridgeWorker(Worker):
     def stats(self) -> dict[str, Any]:
         return {**self.link.stats(), **self.outbox.stats(), "mirrored": len(self.mirror.states),
                 "entities": len(self.announced.configs), "writes": self.writes,
-                "writes_refused": self.writes_refused, "last_error": self.link.last_error}
+                "writes_refused": self.writes_refused,
+                "writes_refused_by_instance": dict(self.refused_by_instance),
+                "last_error": self.link.last_error}

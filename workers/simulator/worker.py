@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import zlib
 from typing import Any
 
-from edgeos.workers.runtime import CommandRejected, Worker
+from edgeos.workers.runtime import BadValue, DeviceError, ReadOnly, UnknownDatapoint, Worker
 from edgeos.workers.simulator import faults
 from edgeos.workers.simulator.profiles import PROFILES, Profile
 
@@ -21,6 +22,10 @@ class SimulatorWorker(Worker):
         self.profile = PROFILES[self.config["profile"]](zlib.crc32(self.id.encode()))
         self.rate = float(self.config.get("rate_hz", 1))
         self.fault: dict[str, Any] = dict(self.config.get("fault") or {})
+        # Provoked write outcomes for demos and tests: the device says no, or it takes
+        # the command and never reports the setpoint (the caller's timeout).
+        self.write_fault: str | None = self.config.get("write_fault")
+        self.known: set[str] = set(self.profile.meta())
         if self.fault.get("kind") == "slow_stop":
             faults.ignore_sigterm()
         for path, meta in self.profile.meta().items():
@@ -45,6 +50,9 @@ class SimulatorWorker(Worker):
         next_at = loop.time()
         while True:
             for path, value, unit in self.profile.tick(period):
+                self.known.add(path)
+                if self.write_fault == "no_report" and path == self.profile.setpoint_path:
+                    continue
                 self.publish(path, value, unit=unit)
             next_at = max(next_at + period, loop.time() - period)
             await asyncio.sleep(max(0.0, next_at - loop.time()))
@@ -62,10 +70,20 @@ class SimulatorWorker(Worker):
             self.publish(f"spam.{i % 50}", i)
 
     async def on_command(self, path: str, value: Any) -> None:
+        if path != self.profile.setpoint_path:
+            if path in self.known:
+                raise ReadOnly(f"{self.id}.{path} is read-only")
+            raise UnknownDatapoint(f"{self.id} has no datapoint {path!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise BadValue(f"{self.id}.{path}: bad value {value!r}, expected a number")
         try:
-            reported = self.profile.write(path, value)
-        except KeyError:
-            raise CommandRejected(f"{self.id}.{path} is not writable") from None
-        except (TypeError, ValueError):
-            raise CommandRejected(f"{self.id}.{path}: bad value {value!r}") from None
-        self.publish(path, reported, unit=self.profile.setpoint_unit)
+            number = float(value)
+        except ValueError:
+            raise BadValue(f"{self.id}.{path}: bad value {value!r}, expected a number") from None
+        if not math.isfinite(number):
+            raise BadValue(f"{self.id}.{path}: bad value {value!r}, expected a finite number")
+        if self.write_fault == "device_error":
+            raise DeviceError(f"{self.id}.{path}: the device refused the write (simulated)")
+        reported = self.profile.write(path, number)
+        if self.write_fault != "no_report":
+            self.publish(path, reported, unit=self.profile.setpoint_unit)

@@ -92,6 +92,7 @@ class WebhookWorker(Worker):
             self.last_status = outcome.detail
             if outcome.ok:
                 self.sent += 1
+                self.command_done(item.path)
                 return
             self.log.info("%s %s failed (attempt %d): %s", self.method, url, attempt + 1,
                           outcome.detail)
@@ -99,6 +100,8 @@ class WebhookWorker(Worker):
                 break
         self.failed += 1
         self.count_error(f"{self.method} {url}: {outcome.detail}")
+        self.command_done(item.path, f"{self.id}.{item.path}: {self.method} {url}: "
+                                     f"{outcome.detail}")
 
     def stats(self) -> dict[str, Any]:
         return {"queued": self.queue.waiting, "sent": self.sent, "failed": self.failed,

@@ -86,10 +86,10 @@ def test_writes_are_converted_read_back_and_acked(daemon_factory, plc_factory) -
         assert held == (pytest.approx(value, rel=1e-6) if isinstance(held, float) else value)
     errors_before = d.instance("plc_1")["error_count"]
     # out of the PLC type's range, read-only, unknown, not a number: refused, PLC untouched
-    d.call("set", address="plc_1.MAIN.aTemps.1", value=40000)
-    d.call("set", address="plc_1.MAIN.nVersion", value=4)
-    d.call("set", address="plc_1.MAIN.nope", value=1)
-    d.call("set", address="plc_1.MAIN.setpoint", value="warm")
+    refusals = [d.call("set", address=f"plc_1.{path}", value=value)["refusal"]
+                for path, value in (("MAIN.aTemps.1", 40000), ("MAIN.nVersion", 4),
+                                    ("MAIN.nope", 1), ("MAIN.setpoint", "warm"))]
+    assert refusals == ["bad_value", "read_only", "unknown_datapoint", "bad_value"]
     inst = d.wait_for(lambda: (i := d.instance("plc_1"))["error_count"] >= errors_before + 4
                       and i, what="four rejections counted")
     assert "MAIN.setpoint (LREAL): 'warm' is not a number" in inst["last_error"]
@@ -132,7 +132,7 @@ def test_plc_restart_marks_points_bad_then_reconnects(daemon_factory, plc_factor
                      and b["last_error"] and b, what="disconnected in stats")
     assert bus["last_error"].startswith("plc_1: ")
     assert d.instance("plc_1")["status"] == "running"  # a lost PLC is not a crash
-    d.call("set", address="plc_1.MAIN.setpoint", value=30.0)
+    assert d.call("set", address="plc_1.MAIN.setpoint", value=30.0)["refusal"] == "device_error"
     d.wait_for(lambda: "MAIN.setpoint: PLC not connected, write dropped"
                in d.instance("plc_1")["last_error"], what="write refused")
     assert d.instance("plc_1")["bus"]["connected"] is False

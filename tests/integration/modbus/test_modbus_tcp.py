@@ -175,8 +175,9 @@ def test_unit_id_exception_responses_and_refused_writes(daemon_factory,
     assert bus["connected"] is True and bus["breaker"] == "closed"
     assert "exception 2 (illegal_address)" in d.instance("dev7")["last_error"]
 
-    d.call("set", address="dev7.ro", value=1)
-    d.wait_for(lambda: "dev7.ro is not writable" in (d.instance("dev7")["last_error"] or ""),
+    result = d.call("set", address="dev7.ro", value=1)
+    assert (result["outcome"], result["refusal"]) == ("refused", "read_only")
+    d.wait_for(lambda: "dev7.ro is read-only" in (d.instance("dev7")["last_error"] or ""),
                what="read-only refusal")
     assert tcp_server.get("holding", 21, unit_id=7) == [0]
 
@@ -186,7 +187,8 @@ def test_out_of_range_write_lands_nothing_and_a_stop_marks_points_bad(
     regs = [{"name": "sp", "address": 3, "type": "int16", "writable": True}]
     d = daemon_factory([modbus("mb_1", tcp_server.port, regs)]).start()
     d.wait_for(lambda: get(d, "mb_1.sp")["quality"] == "good", what="first read")
-    d.call("set", address="mb_1.sp", value=40000)
+    result = d.call("set", address="mb_1.sp", value=40000)
+    assert (result["outcome"], result["refusal"]) == ("refused", "bad_value")
     d.wait_for(lambda: "does not fit int16" in (d.instance("mb_1")["last_error"] or ""),
                what="range refusal")
     assert tcp_server.get("holding", 3) == [0]

@@ -272,3 +272,20 @@ def test_mqtt_worker_publishes_set_and_routed_commands(env: Env) -> None:
         assert env.bus("mqtt_local")["commands_sent"] >= 2
     finally:
         w.close()
+
+
+def test_writes_the_device_refuses_are_counted_per_instance(env: Env) -> None:
+    w = env.watcher(["smarthome/plc_1/MAIN/fTemp"])
+    try:
+        before = env.bus("bridge").get("writes_refused_by_instance", {})
+        w.publish("smarthome/plc_1/MAIN/fTemp/set", "30")  # read-only
+        w.publish("smarthome/bms_1/setpoint/set", "abc")  # not a number
+
+        def counted() -> bool:
+            now = env.bus("bridge")["writes_refused_by_instance"]
+            return all(now.get(i, 0) > before.get(i, 0) for i in ("plc_1", "bms_1"))
+
+        env.d.wait_for(counted, 10, "refusals counted per instance")
+        assert env.bus("plc_1")["last_refusal"] == "plc_1.MAIN.fTemp is read-only"
+    finally:
+        w.close()

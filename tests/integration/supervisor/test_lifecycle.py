@@ -115,7 +115,9 @@ def test_reload_adds_removes_and_changes_only_what_changed(daemon_factory) -> No
     d.write_connections([sim("keep"), sim("change", rate_hz=2), sim("new")])
     report = d.ctl_json("reload")
     assert report == {"added": ["new"], "removed": ["drop"], "changed": ["change"],
-                      "unchanged": ["keep"]}
+                      "unchanged": ["keep"],
+                      "routes": {"added": [], "removed": [], "changed": [], "total": 0,
+                                 "warnings": []}}
     d.wait_state("new", "running")
     now = {i["id"]: i for i in d.status()["instances"]}
     assert "drop" not in now and not pid_alive(pids["drop"])

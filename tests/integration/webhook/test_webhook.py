@@ -132,10 +132,11 @@ def test_full_queue_drops_the_oldest_and_counts_them(daemon_factory, endpoints) 
     e.gate.clear()  # the server takes the first request and holds it
     d = daemon_factory([hook("hook", f"http://127.0.0.1:{e.port}/x", queue_max=3,
                              timeout_s=20)]).start()
-    d.call("set", address="hook.n", value=0)
+    # fire and forget: a waiting set would wait for the held delivery
+    d.call("set", address="hook.n", value=0, wait=False)
     d.wait_for(lambda: e.arrived == 1, 10, "first request held by the server")
     for n in range(1, 11):
-        d.call("set", address="hook.n", value=n)
+        d.call("set", address="hook.n", value=n, wait=False)
     bus = d.wait_for(lambda: (b := d.instance("hook")["bus"])["dropped"] == 7 and b, 10,
                      "overflow counted")
     assert bus["queued"] == 3
@@ -144,3 +145,15 @@ def test_full_queue_drops_the_oldest_and_counts_them(daemon_factory, endpoints) 
     # in order, and the newest values are the ones kept
     assert [b["value"] for b in e.bodies()] == [0, 8, 9, 10]
     d.wait_for(lambda: d.instance("hook")["bus"]["sent"] == 4, 10, "sent")
+
+
+def test_a_write_is_confirmed_once_delivered_and_refused_when_delivery_fails(
+        daemon_factory, endpoints) -> None:
+    e = endpoints()
+    d = daemon_factory([hook("hook", f"http://127.0.0.1:{e.port}/x"),
+                        hook("dead", "http://127.0.0.1:9/x", retries=0)]).start()
+    result = d.call("set", address="hook.alarm", value="fire")
+    assert result["outcome"] == "confirmed" and len(e.requests) == 1
+    result = d.call("set", address="dead.alarm", value="fire")
+    assert (result["outcome"], result["refusal"]) == ("refused", "device_error")
+    assert result["reason"].startswith("dead.alarm: POST http://127.0.0.1:9/x: ")

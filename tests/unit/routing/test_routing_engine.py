@@ -51,6 +51,8 @@ def test_contract_examples_route_as_written() -> None:
         "errors": 0,
         "last_fired_ts": 1000,
         "last_error": None,
+        "refused": 0,
+        "last_refusal": None,
     }
 
 
@@ -467,3 +469,18 @@ def test_any_route_loads_or_is_refused_and_routing_never_raises(
     deliveries = router.route(address, value, 0, "good", ack)
     assert all(isinstance(delivery, Delivery) for delivery in deliveries)
     router.dry_run(address, value, ack)
+
+
+def test_a_refused_write_counts_on_the_routes_between_source_and_target() -> None:
+    table = load_routing({"routes": [
+        {"id": "fwd", "from": "a.x", "to": ["b.y", "c.z"]},
+        {"id": "other", "from": "a.x", "to": "c.z"},
+        {"id": "back", "from": "b.q", "to": "a.w", "bidirectional": True},
+    ]}, source="routing.json", instance_ids=["a", "b", "c"])
+    router = Router(table, lookup=lambda address: None)
+    assert router.count_refusal("a.x", "b.y", "b.y is read-only") == ["fwd"]
+    assert router.count_refusal("a.w", "b.q", "bad value") == ["back"]  # the way back
+    assert router.count_refusal("a.x", "d.d", "nobody") == []
+    counters = router.counters()
+    assert (counters["fwd"]["refused"], counters["fwd"]["last_refusal"]) == (1, "b.y is read-only")
+    assert counters["back"]["refused"] == 1 and counters["other"]["refused"] == 0

@@ -5,7 +5,7 @@ tolerated): ``10 <prefix> <model LE16> <record type> <nonce LE16> <key[0]> <ciph
 The ciphertext is AES-128-CTR with the device key; the counter block is the nonce as a
 128-bit little-endian integer, counting up per block. Decoded records: 0x01 solar charger,
 0x02 battery monitor, 0x0D DC energy meter. Fields the device marks "not available" are
-left out.
+left out (the aux input: 0xFFFF, whatever its mode).
 """
 
 from __future__ import annotations
@@ -161,6 +161,8 @@ def _dc_common(centivolts: int, alarm: int, aux: int, aux_mode: int, milliamps: 
     if "voltage" in reading and "current" in reading:
         reading["power"] = centivolts * milliamps / 100_000
     add_alarms(reading, alarm, ALARM_REASONS)
+    if aux == 0xFFFF:  # "not available" in every aux mode (else e.g. 382.2 °C)
+        return reading
     if aux_mode == 0:
         reading["starter_voltage"] = (aux - 0x10000 if aux & 0x8000 else aux) / 100
     elif aux_mode == 1:

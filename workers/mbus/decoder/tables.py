@@ -126,6 +126,9 @@ def lookup(table: dict[int, Unit], code: int) -> Unit:
     return table.get(code & 0x7F, _RESERVED)
 
 
+# Medium of the variable data structure (EN 13757-3), worded as libmbus prints it, so
+# our names match what integrators see from libmbus-based tools. Codes libmbus lists
+# as reserved say "Reserved"; the ones it has no case for, "Unknown medium (0x..)".
 MEDIA: dict[int, str] = {
     0x00: "Other", 0x01: "Oil", 0x02: "Electricity", 0x03: "Gas", 0x04: "Heat: Outlet",
     0x05: "Steam", 0x06: "Warm water (30-90°C)", 0x07: "Water", 0x08: "Heat Cost Allocator",
@@ -134,17 +137,17 @@ MEDIA: dict[int, str] = {
     0x0E: "Bus/System", 0x0F: "Unknown Medium", 0x10: "Irrigation Water",
     0x11: "Water Logger", 0x12: "Gas Logger", 0x13: "Gas Converter", 0x14: "Calorific value",
     0x15: "Hot water (>90°C)", 0x16: "Cold water", 0x17: "Dual water", 0x18: "Pressure",
-    0x19: "A/D Converter", 0x1A: "Smoke detector", 0x1B: "Room sensor", 0x1C: "Gas detector",
-    0x20: "Breaker (electricity)", 0x21: "Valve (gas or water)",
-    0x25: "Customer unit (display device)", 0x28: "Waste water", 0x29: "Garbage",
-    0x2A: "Carbon dioxide", 0x31: "Communication controller",
-    0x32: "Unidirectional repeater", 0x33: "Bidirectional repeater",
-    0x36: "Radio converter (system side)", 0x37: "Radio converter (meter side)",
+    0x19: "A/D Converter", 0x1A: "Smoke Detector", 0x1B: "Ambient Sensor",
+    0x1C: "Gas Detector", 0x20: "Breaker: Electricity", 0x21: "Valve: Gas or Water",
+    0x25: "Customer Unit: Display Device", 0x28: "Waste Water", 0x29: "Garbage",
+    0x30: "Service Unit", 0x36: "Radio Converter: System", 0x37: "Radio Converter: Meter",
+    **dict.fromkeys((0x22, 0x23, 0x24, 0x26, 0x27, 0x2A, 0x2B, 0x2C, 0x2D, 0x2E, 0x2F, 0x31,
+                     0x32, 0x33, 0x34, *range(0x38, 0x40)), "Reserved"),
 }
 
 
 def medium_name(code: int) -> str:
-    return MEDIA.get(code, "Reserved")
+    return MEDIA.get(code, f"Unknown medium (0x{code:02x})")
 
 
 # Fixed data structure (CI 0x73): 4-bit medium and 6-bit counter units.

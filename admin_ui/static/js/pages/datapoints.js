@@ -1,5 +1,6 @@
 // Datapoints: one tree over all instances, search, live values of the open level only,
-// and writing to writable points.
+// and writing to writable points: a write shows pending, then confirmed (the device
+// reported the value back) or failed with the reason. A point a route writes says so.
 import {api} from "../api.js";
 import * as live from "../live.js";
 import {clear, fmtTime, fmtValue, h, parseValue, showError, toast} from "../ui.js";
@@ -41,12 +42,25 @@ export default {
       crumbs.append(h("span", {class: "muted", text: "›"}), h("a", {href: go(acc), text: part}));
     }
 
-    async function write(address, input) {
+    function setStatus(el, kind, text) {
+      el.className = `write-status ${kind}`;
+      el.textContent = text;
+    }
+
+    async function write(dp, input, status) {
       const value = parseValue(input.value);
+      const routes = dp.routes_in || [];
+      setStatus(status, "pending", "pending…");
       try {
-        await api("PUT", `/api/datapoints/${encodeURIComponent(address)}`, {value});
-        toast(`${address} ← ${fmtValue(value)}`, "ok");
-      } catch (e) { showError(e); }
+        await api("PUT", `/api/datapoints/${encodeURIComponent(dp.address)}`, {value});
+        const later = routes.length ? ` (route ${routes.join(", ")} will overwrite it)` : "";
+        setStatus(status, "ok", `confirmed${later}`);
+        toast(`${dp.address} ← ${fmtValue(value)}: confirmed${later}`, routes.length ? "" : "ok");
+      } catch (e) {
+        // the API says "refused: <reason>" or "timeout: <reason>"
+        setStatus(status, "failed", `failed: ${e.message}`);
+        showError(e);
+      }
     }
 
     function row(dp) {
@@ -54,16 +68,26 @@ export default {
       const valueCell = h("td", {class: "value", dataset: {field: "value"}, text: fmtValue(dp.value)});
       const tsCell = h("td", {class: "hide-narrow muted", text: fmtTime(dp.ts)});
       const qCell = h("td", {class: "hide-narrow", text: `${dp.quality}${dp.ack ? "" : " (cmd)"}`});
+      const routes = dp.routes_in || [];
       let writeCell = h("td");
       if (dp.meta && dp.meta.writable) {
         const input = h("input", {"aria-label": `new value for ${dp.address}`,
                                   value: fmtValue(dp.value)});
+        const status = h("span", {class: "write-status", role: "status"});
+        const warn = routes.length ? h("div", {class: "write-warning", text:
+          `route ${routes.join(", ")} writes this datapoint: a value written here is ` +
+          "overwritten when it fires"}) : "";
         writeCell = h("td", {}, h("form", {class: "write-form admin-only", onsubmit: (ev) => {
-          ev.preventDefault(); write(dp.address, input);
-        }}, input, h("button", {type: "submit", class: "btn small primary"}, "Write")));
+          ev.preventDefault(); write(dp, input, status);
+        }}, input, h("button", {type: "submit", class: "btn small primary"}, "Write"), status),
+        warn);
       }
-      const tr = h("tr", {dataset: {address: dp.address}},
-        h("td", {class: "mono", title: dp.address, text: label}), valueCell,
+      const nameCell = h("td", {class: "mono", title: dp.address, text: label});
+      if (routes.length) {
+        nameCell.append(h("span", {class: "routed-by", title: `written by route ${routes.join(", ")}`,
+                                   text: `← ${routes.join(", ")}`}));
+      }
+      const tr = h("tr", {dataset: {address: dp.address}}, nameCell, valueCell,
         h("td", {text: dp.unit || ""}), qCell, tsCell, writeCell);
       rows.set(dp.address, {tr, valueCell, tsCell, qCell});
       return tr;

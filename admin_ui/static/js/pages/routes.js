@@ -21,7 +21,7 @@ export default {
       warnings,
       h("div", {class: "table-wrap"}, h("table", {id: "routes-table"},
         h("thead", {}, h("tr", {}, ["Route", "From", "To", "Fired", "Suppressed", "Errors",
-                                    "Last fired"].map((t) => h("th", {text: t})))), tbody)),
+                                    "Refused", "Last fired"].map((t) => h("th", {text: t})))), tbody)),
       h("h2", {text: "Dry run"}),
       h("form", {class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); dryRun(); }},
         testAddr, testValue, h("button", {type: "submit", class: "btn", id: "test-run"}, "Test")),
@@ -99,9 +99,11 @@ export default {
           h("td", {class: "mono", text: to}), h("td", {class: "num", dataset: {field: "fired"}, text: String(c.fired ?? 0)}),
           h("td", {class: "num", text: String(c.suppressed ?? 0)}),
           h("td", {class: "num", title: c.last_error || "", text: String(c.errors ?? 0)}),
+          h("td", {class: "num", title: c.last_refusal || "", dataset: {field: "refused"},
+                   text: String(c.refused ?? 0)}),
           h("td", {class: "muted", text: fmtTime(c.last_fired_ts)}));
       }));
-      if (!res.routes.length) tbody.append(h("tr", {}, h("td", {colspan: 7, class: "empty", text: "No routes."})));
+      if (!res.routes.length) tbody.append(h("tr", {}, h("td", {colspan: 8, class: "empty", text: "No routes."})));
       clear(warnings).append(problemList([], res.warnings || []));
       if (fillEditor || !editor.value) {
         editor.value = JSON.stringify({version: "1.0", routes: res.routes}, null, 2);
