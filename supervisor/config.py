@@ -47,6 +47,7 @@ class Settings:
     types: dict[str, dict[str, Any]] = field(default_factory=dict)
     restart: dict[str, Any] = field(default_factory=dict)
     log_level: str = "INFO"
+    web: dict[str, Any] = field(default_factory=dict)  # admin UI: allowed_hosts
 
     def limits_for(self, type_name: str, own: dict[str, Any],
                    type_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def load_settings(config_dir: Path) -> Settings:
         raise ConfigError(problems)
     return Settings(limits={**DEFAULT_LIMITS, **doc.get("limits", {})},
                     types=doc.get("types", {}), restart=doc.get("restart", {}),
-                    log_level=doc.get("log_level", "INFO"))
+                    log_level=doc.get("log_level", "INFO"), web=doc.get("web", {}))
 
 
 def validate_connections(doc: Any, settings: Settings,

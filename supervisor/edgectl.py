@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edgeos.ipc import addresses
+from edgeos.ipc import addresses, strictjson
 from edgeos.ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
 from edgeos.supervisor.paths import resolve_run_dir
 
@@ -26,10 +26,13 @@ class Usage(Exception):
 
 
 def parse_value(text: str) -> Any:
-    """``set``/``route test`` values: JSON when it parses (42, true, "x", [1]), else text."""
+    """``set``/``route test`` values: JSON when it parses (42, true, "x", [1]), else text;
+    never a non-finite number (NaN, Infinity, 1e999), which no JSON reader accepts."""
     try:
-        return json.loads(text)
-    except ValueError:
+        return strictjson.loads(text)
+    except strictjson.NonFiniteError as exc:
+        raise Usage(f"value {text!r}: {exc}") from None
+    except strictjson.JsonValueError:
         return text
 
 
