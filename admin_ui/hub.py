@@ -60,6 +60,13 @@ class Hub:
         """True when the last stats are recent enough to answer from."""
         return bool(self.instances) and time.monotonic() - self.stats_at < max_age_s
 
+    def panic_record(self) -> dict[str, Any] | None:
+        """Who, since and why while in panic (from the mode event or the status at
+        start), else None."""
+        if self.mode != "panic":
+            return None
+        return {k: self.mode_record.get(k) for k in ("who", "since", "why")}
+
     def history_doc(self) -> dict[str, list[list[float]]]:
         """Per instance ``[ts_ms, cpu_percent, memory_mb, pps_in, pps_out]`` samples."""
         return {iid: list(samples) for iid, samples in self.history.items()}

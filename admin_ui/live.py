@@ -72,6 +72,7 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
         hub.clients.add(self)
         self._events.append(dumps({"type": "hello", "user": self.principal.label,
                                    "role": self.principal.role, "mode": hub.mode,
+                                   "panic": hub.panic_record(),
                                    "history": hub.history_doc()}))
         if hub.instances:
             self._stats = dumps({"type": "stats", "mode": hub.mode,

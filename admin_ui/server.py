@@ -74,6 +74,7 @@ async def sync_mode(ui: Ui) -> None:
             await asyncio.sleep(1)
             continue
         ui.hub.mode = status["mode"]
+        ui.hub.mode_record = {"mode": status["mode"], **(status.get("panic") or {})}
         return
 
 

@@ -97,8 +97,18 @@ def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> str:
                      for row in cells)
 
 
+def show_panic(record: dict[str, Any] | None) -> str:
+    """``PANIC since 14:02:11 by admin: water in the basement``."""
+    if not record:
+        return ""
+    since = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["since"] / 1000))
+             if record.get("since") else "?")
+    return f"\nPANIC since {since} by {record.get('who') or '?'}: {record.get('why') or '-'}"
+
+
 def show_status(result: dict[str, Any]) -> str:
     head = f"mode: {result['mode']}  profile: {result.get('performance', '-')}"
+    head += show_panic(result.get("panic"))
     cols = [("id", "ID"), ("type", "TYPE"), ("status", "STATUS"), ("pid", "PID"),
             ("cpu_percent", "CPU%"), ("memory_mb", "RSS MB"), ("pps_in", "IN/s"),
             ("pps_out", "OUT/s"), ("uptime_seconds", "UPTIME"), ("restarts", "RESTARTS"),

@@ -6,7 +6,8 @@ let prefixes = [];
 let logsOf = null;
 let retry = 500;
 
-export const state = {instances: [], mode: "normal", history: {}, user: null, role: null};
+export const state = {instances: [], mode: "normal", panic: null, history: {}, user: null,
+                      role: null};
 
 export function on(type, fn) {
   if (!listeners.has(type)) listeners.set(type, new Set());
@@ -59,7 +60,8 @@ export function connect() {
     if (msg.type === "hello") {
       state.history = msg.history || {};
       state.mode = msg.mode;
-      emit("mode", {mode: msg.mode});
+      state.panic = msg.panic || null;
+      emit("mode", {mode: msg.mode, ...(msg.panic || {})});
     } else if (msg.type === "stats") {
       state.instances = msg.instances;
       remember(msg.instances, msg.ts || Date.now());
@@ -69,6 +71,7 @@ export function connect() {
       }
     } else if (msg.type === "mode") {
       state.mode = msg.mode;
+      state.panic = msg.mode === "panic" ? msg : null;
     }
     emit(msg.type, msg);
   };
