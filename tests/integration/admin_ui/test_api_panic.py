@@ -81,3 +81,15 @@ def test_panic_reason_who_and_when_everywhere_and_after_a_ui_restart(ui: WebDaem
     finally:
         ui.admin().ok("POST", "/api/admin/recover")
     assert ui.admin().ok("GET", "/status")["panic"] is None
+
+
+def test_restarting_the_admin_ui_from_itself_answers_before_it_goes(ui: WebDaemon) -> None:
+    web = ui.admin()
+    pid = ui.d.instance("admin-ui")["pid"]
+    res = web.post("/api/admin/instances/admin-ui/restart")
+    assert res.status == 202 and res.json()["status"] == "accepted", res.text
+    ui.d.wait_for(lambda: (i := ui.d.instance("admin-ui"))["status"] == "running"
+                  and i["pid"] not in (None, pid), 30, "a new admin UI process")
+    ui.d.wait_for(lambda: Web(ui.base).get("/health").status == 200, 20, "UI back")
+    assert web.get("/api/session").status == 401  # sessions lived in the old process
+    assert ui.admin().ok("GET", "/api/session")["user"] == "admin"
