@@ -21,8 +21,9 @@ from tests.integration.admin_ui.web import Web, WebDaemon
 from tests.integration.daemon import sim
 
 SECRET = "s3cret-pw-4711"
-MQTT = {"id": "mq_1", "type": "mqtt", "enabled": False,
-        "config": {"host": "127.0.0.1", "port": 1883, "username": "edge", "password": SECRET}}
+# enabled, against a port where no broker listens: the worker runs, fails and logs
+MQTT = {"id": "mq_1", "type": "mqtt", "enabled": True,
+        "config": {"host": "127.0.0.1", "port": 9, "username": "edge", "password": SECRET}}
 
 
 @pytest.fixture(scope="module")
@@ -180,16 +181,18 @@ def test_secrets_are_redacted_for_every_role_and_kept_on_write(ui: WebDaemon) ->
     # the form sends back what it got, with one field changed: the secret is kept
     entry = {k: v for k, v in admin.ok("GET", "/api/connections/mq_1").items()
              if k != "runtime"}
-    entry["config"]["port"] = 1884
+    entry["config"]["port"] = 7
     admin.ok("PUT", "/api/connections/mq_1", entry)
     on_disk = json.loads((ui.d.config / "connections.json").read_text())
     stored = next(c for c in on_disk["connections"] if c["id"] == "mq_1")
-    assert stored["config"] == {**MQTT["config"], "port": 1884}
+    assert stored["config"] == {**MQTT["config"], "port": 7}
+    ui.d.wait_for(lambda: ui.d.call("logs", id="mq_1", n=50), what="the worker logged")
     # a placeholder where nothing is stored is an error, not a password of asterisks
     res = admin.post("/api/connections", {**MQTT, "id": "mq_2"} | {
         "config": {**MQTT["config"], "password": PLACEHOLDER}})
     assert res.status == 400 and "placeholder" in json.dumps(res.json()["detail"])
     admin.ok("DELETE", "/api/connections/mq_1")
+    assert not [e for e in ui.d.call("logs", id="mq_1", n=2000) if SECRET in e["line"]]
     for path in [*Path(ui.d.data).rglob("*.log"), *Path(ui.d.data).rglob("*.log.*")]:
         assert SECRET not in path.read_text(errors="replace"), path
     assert SECRET not in ui.d.daemon_log()
