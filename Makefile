@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml setup.py ipc/broker/_fastpath.c
 	touch $(STAMP)
 
 ## run: install, then run the core in the foreground with the simulated demo plant
+##      (make run PORT=8081 when 8080 is taken)
+PORT   ?= 8080
 run: $(STAMP)
-	$(BIN)/edgeos --demo --config var/config --data var/data
+	$(BIN)/edgeos --demo --config var/config --data var/data --web-port $(PORT)
 
 ## test: install what the tests need (Python and Debian packages), run the whole suite
 test: $(STAMP) system-deps

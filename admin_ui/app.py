@@ -25,7 +25,8 @@ from edgeos.admin_ui.handlers import (
     system,
     widgets,
 )
-from edgeos.admin_ui.handlers.base import NotFound
+from edgeos.admin_ui.handlers.base import MAX_BODY, NotFound
+from edgeos.admin_ui.hostcheck import HostCheckedApplication, HostPolicy, log_request
 from edgeos.admin_ui.live import LiveSocket
 
 ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
@@ -81,7 +82,8 @@ def to_regex(path: str, handler: type[tornado.web.RequestHandler]) -> str:
                                    .replace(r"\}", "}")) + "$"
 
 
-def make_app(ui: Ui, **settings: Any) -> tornado.web.Application:
+def make_app(ui: Ui, host_policy: HostPolicy | None = None,
+             **settings: Any) -> tornado.web.Application:
     static = session.STATIC
     rules: list[Any] = [
         (r"/", session.Page, {"page": "index.html", "login_required": True}),
@@ -89,8 +91,10 @@ def make_app(ui: Ui, **settings: Any) -> tornado.web.Application:
         (r"/static/(.*)", session.Static, {"path": str(static)}),
     ]
     rules += [(to_regex(path, handler), handler) for path, handler in ROUTES]
-    return tornado.web.Application(
+    return HostCheckedApplication(
         rules, edge=ui, openapi=openapi.build(ROUTES), default_handler_class=NotFound,
         xsrf_cookies=False,  # CSRF is the session's own token (handlers.base)
-        websocket_ping_interval=20, **settings)
+        websocket_ping_interval=20, websocket_max_message_size=MAX_BODY,
+        host_policy=host_policy or HostPolicy("127.0.0.1"), log_function=log_request,
+        **settings)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import zmq.asyncio
@@ -28,3 +29,4 @@ class Ui:
     widgets: WidgetStore
     plugins: Plugins
     tls: bool = False
+    pending: set[asyncio.Task[object]] = field(default_factory=set)  # fire-and-forget work

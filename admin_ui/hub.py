@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
@@ -19,7 +18,7 @@ from typing import Any, Protocol
 
 import zmq
 import zmq.asyncio
-from edgeos.ipc import addresses, protocol
+from edgeos.ipc import addresses, protocol, strictjson
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +33,12 @@ class Client(Protocol):
 
     def push_stats(self, text: str) -> None: ...
     def push_event(self, text: str) -> None: ...
+    def recheck(self) -> None: ...
 
 
 def dumps(doc: Any) -> str:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Compact JSON for the live sockets; a non-finite number becomes null."""
+    return strictjson.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
 class Hub:
@@ -58,6 +59,13 @@ class Hub:
     def fresh(self, max_age_s: float = 3.0) -> bool:
         """True when the last stats are recent enough to answer from."""
         return bool(self.instances) and time.monotonic() - self.stats_at < max_age_s
+
+    def panic_record(self) -> dict[str, Any] | None:
+        """Who, since and why while in panic (from the mode event or the status at
+        start), else None."""
+        if self.mode != "panic":
+            return None
+        return {k: self.mode_record.get(k) for k in ("who", "since", "why")}
 
     def history_doc(self) -> dict[str, list[list[float]]]:
         """Per instance ``[ts_ms, cpu_percent, memory_mb, pps_in, pps_out]`` samples."""
@@ -115,6 +123,11 @@ class Hub:
             text = dumps(doc)
             for client in list(self.clients):
                 client.push_event(text)
+
+    def recheck(self) -> None:
+        """A session ended: every socket checks its credential now."""
+        for client in list(self.clients):
+            client.recheck()
 
     def close(self) -> None:
         with contextlib.suppress(zmq.ZMQError):

@@ -6,6 +6,11 @@ and ``changes`` of the datapoint prefixes the page subscribed to.
 Page -> server: ``{"op": "subscribe", "prefixes": [...]}`` (replaces the set; a page
 only subscribes to what it shows) and ``{"op": "logs", "id": "<instance>" | null}``.
 
+The credential the socket was opened with is checked again before every push: after
+logout, a password change or a token's revocation the socket is closed with code
+4401 (the page then goes to the login page), at the latest on the next 1 Hz stats.
+Logout wakes every socket at once.
+
 Each socket has one sender task that awaits every write, so a slow browser delays
 only itself: stats are latest-wins, datapoint changes are merged per address and
 flushed at most ``CHANGE_INTERVAL_S`` apart, events queue in a bounded deque.
@@ -15,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import deque
 from typing import Any
@@ -23,6 +27,7 @@ from typing import Any
 import tornado.websocket
 from edgeos.admin_ui.handlers.base import authenticate
 from edgeos.admin_ui.hub import dumps
+from edgeos.ipc import strictjson
 from edgeos.ipc.changes import ChangeFeed
 
 log = logging.getLogger(__name__)
@@ -32,6 +37,7 @@ MAX_CHANGES_PER_MESSAGE = 2000
 MAX_PREFIXES = 50
 MAX_PREFIX_LEN = 512
 EVENT_BACKLOG = 500
+CLOSE_UNAUTHORIZED = 4401  # the page's cue to go to the login page
 
 
 class LiveSocket(tornado.websocket.WebSocketHandler):
@@ -49,9 +55,14 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._feed: ChangeFeed | None = None
+        self.session: Any = None
+        self._token: str | None = None
 
     async def prepare(self) -> None:
         self.principal = authenticate(self)
+        header = self.request.headers.get("Authorization", "")
+        if header[:7].lower() == "bearer ":
+            self._token = header[7:].strip()
         if self.principal is None:
             self.set_status(401)
             self.finish({"error": "authentication required", "detail": None})
@@ -61,6 +72,7 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
         hub.clients.add(self)
         self._events.append(dumps({"type": "hello", "user": self.principal.label,
                                    "role": self.principal.role, "mode": hub.mode,
+                                   "panic": hub.panic_record(),
                                    "history": hub.history_doc()}))
         if hub.instances:
             self._stats = dumps({"type": "stats", "mode": hub.mode,
@@ -77,10 +89,23 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
         self._events.append(text)
         self._wake.set()
 
+    def recheck(self) -> None:
+        """Check the credential now (a session ended somewhere)."""
+        self._wake.set()
+
+    def still_allowed(self) -> bool:
+        """The session or token the socket was opened with is still good (without
+        counting as use of the session)."""
+        auth = self.edge.auth
+        if self._token is not None:
+            return auth.check_token(self._token) is not None
+        session = self.edge.sessions.sessions.get(self.session.id if self.session else "")
+        return session is not None and auth.generation(session.user) == session.generation
+
     # -- from the page ---------------------------------------------------------------
     def on_message(self, message: str | bytes) -> None:
         try:
-            msg = json.loads(message)
+            msg = strictjson.loads(message, max_depth=4)
             op = msg["op"]
         except (ValueError, KeyError, TypeError):
             self.push_event(dumps({"type": "problem", "detail": "bad message"}))
@@ -127,6 +152,9 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
             while True:
                 await self._wake.wait()
                 self._wake.clear()
+                if not self.still_allowed():
+                    self.close(CLOSE_UNAUTHORIZED, "session ended: log in again")
+                    return
                 while self._events:
                     await self.write_message(self._events.popleft())
                 if self._stats is not None:

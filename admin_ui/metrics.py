@@ -1,7 +1,9 @@
 """``/metrics``: Prometheus text from the supervisor's stats and the broker's counters.
 
 Built per scrape from plain data (the ``status`` instance list and the ``routes``
-answer), so the numbers are exactly what ``edgectl status`` shows.
+answer), so the numbers are exactly what ``edgectl status`` shows. Series name the
+edgeos instance in the label ``id``: Prometheus sets ``instance`` (and ``job``) on
+every scraped series itself.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class Snapshot:
         self.routes = routes or {}
 
     def collect(self) -> Iterator[Metric]:
-        labels = ["instance", "type"]
+        labels = ["id", "type"]
         yield GaugeMetricFamily("edgeos_panic", "1 while the system is in panic mode",
                                 value=1.0 if self.mode == "panic" else 0.0)
         gauges = {
@@ -87,7 +89,7 @@ class Snapshot:
             drops.add_metric([reason], float(bus.get(reason, 0)))
         yield drops
         source = GaugeMetricFamily("edgeos_broker_source_pps", "inbound rate per source "
-                                   "as the spam guard measures it", labels=["instance"])
+                                   "as the spam guard measures it", labels=["id"])
         for iid, pps in sorted((bus.get("source_pps") or {}).items()):
             source.add_metric([str(iid)], float(pps))
         yield source

@@ -65,8 +65,11 @@ def _operation(path: str, method: str, handler: type[ApiHandler]) -> dict[str, A
     else:
         op["security"] = [{"session": [], "csrf": []}, {"bearer": []}]
     if verb in handler.bodies:
-        op["requestBody"] = {"required": True, "content": {
+        op["requestBody"] = {"required": True, "x-max-bytes": handler.max_body, "content": {
             "application/json": {"schema": handler.bodies[verb]}}}
+        op["responses"]["413"] = {
+            "description": f"the body is over {handler.max_body} bytes (detail.max_bytes)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     if not op["parameters"]:
         del op["parameters"]
     return op

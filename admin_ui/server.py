@@ -16,6 +16,8 @@ import zmq.asyncio
 from edgeos.admin_ui.app import make_app
 from edgeos.admin_ui.auth import ADMIN_USER, AuthStore
 from edgeos.admin_ui.context import Ui
+from edgeos.admin_ui.handlers.base import MAX_UPLOAD
+from edgeos.admin_ui.hostcheck import HostPolicy
 from edgeos.admin_ui.hub import Hub, keep_running
 from edgeos.admin_ui.plugins import Plugins
 from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
@@ -23,6 +25,7 @@ from edgeos.admin_ui.widgets import WidgetStore
 from edgeos.ipc import addresses
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError
+from edgeos.supervisor import config as cfgmod
 
 log = logging.getLogger("admin_ui")
 
@@ -53,6 +56,15 @@ def tls_context(web: dict[str, Any]) -> ssl.SSLContext | None:
     return ctx
 
 
+def web_settings(config_dir: Path) -> dict[str, Any]:
+    """``edgeos.json`` -> ``web`` (the daemon validated the file before starting us)."""
+    try:
+        return cfgmod.load_settings(config_dir).web
+    except cfgmod.ConfigError as exc:
+        log.error("edgeos.json: %s (admin UI: web settings ignored)", exc)
+        return {}
+
+
 async def sync_mode(ui: Ui) -> None:
     """The events feed tells mode changes; the mode at start comes from ``status``."""
     while True:
@@ -62,6 +74,7 @@ async def sync_mode(ui: Ui) -> None:
             await asyncio.sleep(1)
             continue
         ui.hub.mode = status["mode"]
+        ui.hub.mode_record = {"mode": status["mode"], **(status.get("panic") or {})}
         return
 
 
@@ -82,7 +95,9 @@ async def serve(spec: InstanceSpec) -> int:
     if not is_loopback(host):
         log.warning("admin UI bound to %s: reachable from the network%s", host or "all "
                     "interfaces", "" if ssl_ctx else " WITHOUT TLS (passwords travel in clear)")
-    server = make_app(ui).listen(port, address=host, ssl_options=ssl_ctx)
+    policy = HostPolicy(host, web_settings(config_dir).get("allowed_hosts", ()))
+    server = make_app(ui, policy).listen(port, address=host, ssl_options=ssl_ctx,
+                                         max_body_size=MAX_UPLOAD)
     log.info("admin UI on %s://%s:%d", "https" if ssl_ctx else "http", host, port)
     tasks = [asyncio.create_task(keep_running(ui.hub)), asyncio.create_task(sync_mode(ui)),
              asyncio.create_task(link.heartbeat_loop(lambda: {

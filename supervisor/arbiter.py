@@ -569,6 +569,18 @@ class Arbiter:
         for group in order:
             await asyncio.gather(*(self.stop_instance(i, "daemon stop") for i in group))
 
+    def panic_record(self) -> dict[str, Any] | None:
+        """In panic: who triggered it, when (``since``, ms) and why, as persisted in
+        state.json, so status shows it after any restart; None in normal mode."""
+        if self.mode != "panic":
+            return None
+        try:
+            doc = json.loads((self.paths.data / STATE_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            return {"who": None, "since": None, "why": f"unknown: {STATE_FILE}: {exc}"}
+        doc = doc if isinstance(doc, dict) else {}
+        return {"who": doc.get("who"), "since": doc.get("since"), "why": doc.get("why")}
+
     def close(self) -> None:
         if self.broker_rpc is not None:
             self.broker_rpc.close()

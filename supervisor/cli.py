@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import ssl
 import sys
 from importlib import resources
@@ -68,6 +69,24 @@ def web_settings(args: argparse.Namespace) -> dict[str, Any]:
                              f"the certificate and key: {exc}") from None
         web.update(certfile=cert, keyfile=key)
     return web
+
+
+def check_web_port(web: dict[str, Any]) -> None:
+    """Bind the admin UI's address once and let go, so a busy port stops the daemon
+    at start with a clear message instead of the UI crash-looping behind an
+    "edgeos running". ValueError names the address and the flag."""
+    host, port = web["host"], web["port"]
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, addr in infos:
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Tornado
+                probe.bind(addr)
+    except OSError as exc:
+        raise ValueError(f"cannot listen on {host or '*'}:{port} for the admin UI: "
+                         f"{exc.strerror or exc}; choose another port with --web-port "
+                         "(make run PORT=8081) or another address with --web-host") from None
 
 
 def seed_demo(paths: Paths) -> None:
@@ -189,6 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     lock_fd = take_lock(paths)
     data_lock_fd = datadir.lock(paths.data)
     datadir.secure(paths.data)
+    if not args.headless:
+        try:
+            check_web_port(web)
+        except ValueError as exc:
+            print(f"edgeos: {exc}", file=sys.stderr)
+            os.close(lock_fd)
+            return 2
     from edgeos.ipc.child import set_title
 
     set_title("edgeos: supervisor")

@@ -61,6 +61,7 @@ class Status(Command):
         if iid is not None:
             self.instance(args)
         return {"mode": self.arbiter.mode, "performance": self.arbiter.performance,
+                "panic": self.arbiter.panic_record(),
                 "instances": self.arbiter.status(iid)}
 
 

@@ -49,6 +49,7 @@ class Settings:
     restart: dict[str, Any] = field(default_factory=dict)
     log_level: str = "INFO"
     max_instances: int = capacity.DEFAULT_MAX_INSTANCES
+    web: dict[str, Any] = field(default_factory=dict)  # admin UI: allowed_hosts
 
     def limits_for(self, type_name: str, own: dict[str, Any],
                    type_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def load_settings(config_dir: Path) -> Settings:
     return Settings(limits={**DEFAULT_LIMITS, **doc.get("limits", {})},
                     types=doc.get("types", {}), restart=doc.get("restart", {}),
                     log_level=doc.get("log_level", "INFO"),
-                    max_instances=capacity.settings_max_instances(doc))
+                    max_instances=capacity.settings_max_instances(doc), web=doc.get("web", {}))
 
 
 def validate_connections(doc: Any, settings: Settings,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edgeos.ipc import addresses
+from edgeos.ipc import addresses, strictjson
 from edgeos.ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
 from edgeos.supervisor import satellite_cli
 from edgeos.supervisor.paths import resolve_run_dir
@@ -29,10 +29,13 @@ class Usage(Exception):
 
 
 def parse_value(text: str) -> Any:
-    """``set``/``route test`` values: JSON when it parses (42, true, "x", [1]), else text."""
+    """``set``/``route test`` values: JSON when it parses (42, true, "x", [1]), else text;
+    never a non-finite number (NaN, Infinity, 1e999), which no JSON reader accepts."""
     try:
-        return json.loads(text)
-    except ValueError:
+        return strictjson.loads(text)
+    except strictjson.NonFiniteError as exc:
+        raise Usage(f"value {text!r}: {exc}") from None
+    except strictjson.JsonValueError:
         return text
 
 
@@ -115,8 +118,18 @@ def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> str:
                      for row in cells)
 
 
+def show_panic(record: dict[str, Any] | None) -> str:
+    """``PANIC since 14:02:11 by admin: water in the basement``."""
+    if not record:
+        return ""
+    since = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["since"] / 1000))
+             if record.get("since") else "?")
+    return f"\nPANIC since {since} by {record.get('who') or '?'}: {record.get('why') or '-'}"
+
+
 def show_status(result: dict[str, Any]) -> str:
     head = f"mode: {result['mode']}  profile: {result.get('performance', '-')}"
+    head += show_panic(result.get("panic"))
     cols = [("id", "ID"), ("type", "TYPE"), ("status", "STATUS"), ("pid", "PID"),
             ("cpu_percent", "CPU%"), ("memory_mb", "RSS MB"), ("pps_in", "IN/s"),
             ("pps_out", "OUT/s"), ("uptime_seconds", "UPTIME"), ("restarts", "RESTARTS"),

@@ -89,16 +89,17 @@ class InstanceLog:
 
     def add(self, stream: str, line: str, level: str | None = None) -> dict[str, Any]:
         if level is None:
-            head = line.split(" ", 1)[0]
-            # Continuation lines (tracebacks) keep the level of the line they belong to.
-            level = head if head in LEVEL_RANK else (self._level if line[:1] in " \t"
-                                                     or line.startswith("Traceback")
-                                                     else "INFO")
+            head, _, rest = line.partition(" ")
+            if head in LEVEL_RANK:  # the child's "LEVEL name: message": the level once
+                level, line = head, rest
+            else:  # continuation lines (tracebacks) keep the level of their line
+                level = self._level if line[:1] in " \t" or line.startswith(
+                    "Traceback") else "INFO"
         self._level = level
         entry = {"ts": now_ms(), "instance": self.instance_id, "stream": stream,
                  "level": level, "line": line}
         self.ring.append(entry)
-        self.file.write(f"{entry['ts']} {stream} {line}\n")
+        self.file.write(f"{entry['ts']} {stream} {level} {line}\n")
         return entry
 
     def tail(self, n: int = 100, level: str | None = None) -> list[dict[str, Any]]:

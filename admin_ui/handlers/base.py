@@ -9,12 +9,15 @@ built from (:mod:`edgeos.admin_ui.openapi`), so the document cannot drift from t
   handler runs (a bad body is a 400 with every problem listed, and nothing changes).
 * ``query``: the query parameters of each method; ``path_params``: schemas of the
   URL's ``{placeholders}``.
+* ``max_body``: the largest request body the route takes. Bodies are streamed, so the
+  limit is checked against ``Content-Length`` (and enforced on chunked bodies) after
+  the headers and before a byte of the body is read: an oversized body is a 413 that
+  costs the process no memory.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,6 +25,7 @@ import jsonschema
 import tornado.web
 from edgeos.admin_ui.auth import Principal
 from edgeos.admin_ui.sessions import CSRF_HEADER, SESSION_COOKIE, Session
+from edgeos.ipc import strictjson
 from edgeos.ipc.rpc import BAD_REQUEST, INTERNAL, NOT_FOUND, REFUSED, UNAVAILABLE, RpcError
 
 if TYPE_CHECKING:
@@ -32,6 +36,9 @@ log = logging.getLogger(__name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RPC_STATUS = {REFUSED: 409, NOT_FOUND: 404, BAD_REQUEST: 400, UNAVAILABLE: 503, INTERNAL: 500}
 LONG_RPC_S = 45.0  # start/stop/restart/panic wait for processes
+KIB = 1024
+MAX_BODY = 64 * KIB  # a JSON API body
+MAX_UPLOAD = 2 * 1024 * KIB  # the largest any route takes (config documents, imports)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -70,6 +77,7 @@ def authenticate(handler: tornado.web.RequestHandler) -> Principal | None:
     return Principal(session.user, session.role, "user", session.generation)
 
 
+@tornado.web.stream_request_body
 class ApiHandler(tornado.web.RequestHandler):
     """Base of every JSON handler."""
 
@@ -79,6 +87,7 @@ class ApiHandler(tornado.web.RequestHandler):
     query: ClassVar[dict[str, list[dict[str, Any]]]] = {}
     path_params: ClassVar[dict[str, dict[str, Any]]] = {}
     tag: ClassVar[str] = "misc"
+    max_body: ClassVar[int] = MAX_BODY
 
     principal: Principal | None
     session: Session | None
@@ -101,8 +110,12 @@ class ApiHandler(tornado.web.RequestHandler):
     async def prepare(self) -> None:
         self.session = None
         self.principal = None
+        self._chunks: list[bytes] = []
         method = self.request.method or "GET"
-        if method not in SAFE_METHODS and self.request.body:
+        self.limit_body()
+        has_body = (self.request.headers.get("Content-Length", "0") != "0"
+                    or "Transfer-Encoding" in self.request.headers)
+        if method not in SAFE_METHODS and has_body:
             ctype = self.request.headers.get("Content-Type", "").split(";")[0].strip()
             if ctype != "application/json":
                 raise ApiError(415, "request bodies must be application/json")
@@ -120,6 +133,24 @@ class ApiHandler(tornado.web.RequestHandler):
             sent = self.request.headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(sent.encode(), self.session.csrf.encode()):
                 raise ApiError(403, "CSRF token missing or wrong", {"header": CSRF_HEADER})
+
+    def limit_body(self) -> None:
+        """413 for a declared length over ``max_body``; a chunked body that grows past it
+        makes the connection drop it (Tornado counts while it reads)."""
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            raise ApiError(413, f"request body too large: {int(declared)} bytes, this route "
+                           f"takes at most {self.max_body}", {"max_bytes": self.max_body})
+        self.request.connection.set_max_body_size(self.max_body)  # type: ignore[union-attr]
+
+    def data_received(self, chunk: bytes) -> None:
+        if not self._finished:  # after an early error the rest is discarded
+            self._chunks.append(chunk)
+
+    @property
+    def body(self) -> bytes:
+        """The request body (at most ``max_body`` bytes, see :meth:`limit_body`)."""
+        return b"".join(self._chunks)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, ApiError) and value.status_code < 500:
@@ -139,22 +170,22 @@ class ApiHandler(tornado.web.RequestHandler):
         else:
             error, detail = "internal error", None
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps({"error": error, "detail": detail}, default=str))
+        self.finish(strictjson.dumps({"error": error, "detail": detail}))
 
     def send(self, doc: Any, status: int = 200) -> None:
         """Write any JSON document (lists too, which ``write`` refuses)."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps(doc, ensure_ascii=False, default=str))
+        self.finish(strictjson.dumps(doc, ensure_ascii=False))
 
     def json_body(self) -> Any:
         """The request body, parsed and checked against ``bodies[method]``."""
         method = self.request.method or ""
-        raw = self.request.body
+        raw = self.body
         try:
-            doc = json.loads(raw) if raw else None
-        except ValueError as exc:
-            raise ApiError(400, f"invalid JSON: {exc}") from None
+            doc = strictjson.loads(raw) if raw else None
+        except strictjson.JsonValueError as exc:
+            raise ApiError(400, f"request body: {exc}") from None
         schema = self.bodies.get(method)
         if schema is not None:
             if doc is None:

@@ -4,6 +4,10 @@ Changes go through the supervisor (``connections`` with a ``doc``), which writes
 file atomically with a backup and reloads only what changed. The UI checks an entry
 first with the same validation the daemon uses, so a bad form comes back as a 400
 listing every problem, and the file is not touched.
+
+Secret config keys (``writeOnly`` in the type's schema) go out as a placeholder for
+every role; a write carrying the placeholder keeps the stored secret
+(:mod:`edgeos.admin_ui.redact`).
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from edgeos.admin_ui.handlers.base import LONG_RPC_S, ApiError, ApiHandler
+from edgeos.admin_ui import redact
+from edgeos.admin_ui.handlers.base import LONG_RPC_S, MAX_UPLOAD, ApiError, ApiHandler
 from edgeos.admin_ui.handlers.instances import ID_SCHEMA
 from edgeos.supervisor import config as cfgmod
+from edgeos.workers import registry
 
 ENTRY_BODY: dict[str, Any] = {
     "type": "object",
@@ -23,6 +29,35 @@ ENTRY_BODY: dict[str, Any] = {
                    "critical": {"type": "boolean"}, "config": {"type": "object"},
                    "limits": {"type": "object"}, "failsafe": {"type": "object"}},
 }
+
+
+def config_schema(type_name: Any) -> dict[str, Any]:
+    """The type's config schema; empty for a type that is not installed."""
+    try:
+        return registry.manifest(str(type_name)).get("config_schema", {})
+    except registry.UnknownWorkerType:
+        return {}
+
+
+def redacted(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry as it may be shown: secrets replaced by the placeholder."""
+    if not isinstance(entry.get("config"), dict):
+        return entry
+    return {**entry, "config": redact.redact(entry["config"], config_schema(entry.get("type")))}
+
+
+def with_stored_secrets(entry: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The entry with each placeholder replaced by the stored secret (400 when none)."""
+    if not isinstance(entry.get("config"), dict):
+        return entry
+    old = (stored or {}).get("config") if (stored or {}).get("type") == entry["type"] else None
+    try:
+        config = redact.restore(entry["config"], old or {}, config_schema(entry["type"]))
+    except redact.PlaceholderError as exc:
+        raise ApiError(400, "invalid connection", [f"config.{exc}: the placeholder "
+                       f"{redact.PLACEHOLDER!r} stands for a stored secret, but none is "
+                       "stored: enter the value"]) from None
+    return {**entry, "config": config}
 
 
 class ConnectionsBase(ApiHandler):
@@ -59,13 +94,14 @@ class ConnectionsBase(ApiHandler):
 
 class Connections(ConnectionsBase):
     bodies = {"POST": ENTRY_BODY}
+    max_body = MAX_UPLOAD  # a Modbus entry with its register table
 
     async def get(self) -> None:
         """Every configured connection with its live status (``runtime``: the figures of
         the instance, null while it has never run)."""
         doc, live = await self.load(), await self.runtime()
         self.send({"version": doc.get("version", "1.0"),
-                   "connections": [{**e, "runtime": live.get(e.get("id"))}
+                   "connections": [{**redacted(e), "runtime": live.get(e.get("id"))}
                                    for e in doc["connections"]]})
 
     async def post(self) -> None:
@@ -75,20 +111,21 @@ class Connections(ConnectionsBase):
         doc = copy.deepcopy(await self.load())
         if any(e.get("id") == entry["id"] for e in doc["connections"]):
             raise ApiError(409, f"a connection {entry['id']!r} exists")
-        doc["connections"].append(entry)
+        doc["connections"].append(with_stored_secrets(entry, None))
         report = await self.save(doc)
-        self.send({"connection": entry, "reload": report}, 201)
+        self.send({"connection": redacted(entry), "reload": report}, 201)
 
 
 class ConnectionItem(ConnectionsBase):
     path_params = {"id": ID_SCHEMA}
     bodies = {"PUT": ENTRY_BODY}
+    max_body = MAX_UPLOAD
 
     async def get(self, cid: str) -> None:
         """One connection's entry and live status."""
         doc = await self.load()
         entry = doc["connections"][self.find(doc, cid)]
-        self.send({**entry, "runtime": (await self.runtime()).get(cid)})
+        self.send({**redacted(entry), "runtime": (await self.runtime()).get(cid)})
 
     async def put(self, cid: str) -> None:
         """Replace a connection's entry (the id must stay); it restarts if it changed."""
@@ -97,8 +134,9 @@ class ConnectionItem(ConnectionsBase):
             raise ApiError(400, "the id in the body differs from the URL")
         self.check_type(entry)
         doc = copy.deepcopy(await self.load())
-        doc["connections"][self.find(doc, cid)] = entry
-        self.send({"connection": entry, "reload": await self.save(doc)})
+        n = self.find(doc, cid)
+        doc["connections"][n] = with_stored_secrets(entry, doc["connections"][n])
+        self.send({"connection": redacted(entry), "reload": await self.save(doc)})
 
     async def delete(self, cid: str) -> None:
         """Remove a connection: its instance is stopped and forgotten."""

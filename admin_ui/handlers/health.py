@@ -35,11 +35,13 @@ class Status(ApiHandler):
     tag = "health"
 
     async def get(self) -> None:
-        """Mode, performance profile and each instance's state in one small document."""
+        """Mode (in panic: ``panic`` with who, since and why), performance profile and
+        each instance's state in one small document."""
         status = await self.rpc("status")
         instances = [{k: i.get(k) for k in ("id", "type", "status", "pid", "restarts",
                                             "error_count")} for i in status["instances"]]
         self.send({"mode": status["mode"], "performance": status.get("performance"),
+                   "panic": status.get("panic"),
                    "counts": dict(Counter(i["status"] for i in instances)),
                    "instances": instances})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeos.admin_ui.handlers.base import LONG_RPC_S, ApiError, ApiHandler
+from edgeos.admin_ui.handlers.base import LONG_RPC_S, MAX_UPLOAD, ApiError, ApiHandler
 
 ROUTING_DOC: dict[str, Any] = {
     "type": "object",
@@ -26,6 +26,7 @@ TEST_BODY: dict[str, Any] = {
 class Routes(ApiHandler):
     tag = "router"
     bodies = {"PUT": ROUTING_DOC}
+    max_body = MAX_UPLOAD
 
     async def get(self) -> None:
         """The routes in force, per-route counters (fired, suppressed, errors) and
@@ -42,6 +43,7 @@ class Validate(ApiHandler):
     tag = "router"
     roles = {"POST": "viewer"}
     bodies = {"POST": ROUTING_DOC}
+    max_body = MAX_UPLOAD
 
     async def post(self) -> None:
         """Check a routing document against the running instances without applying it:

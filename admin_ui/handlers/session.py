@@ -7,7 +7,13 @@ import math
 from pathlib import Path
 
 import tornado.web
-from edgeos.admin_ui.handlers.base import SECURITY_HEADERS, ApiError, ApiHandler, authenticate
+from edgeos.admin_ui.handlers.base import (
+    KIB,
+    SECURITY_HEADERS,
+    ApiError,
+    ApiHandler,
+    authenticate,
+)
 from edgeos.admin_ui.sessions import SESSION_COOKIE
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -25,6 +31,7 @@ class Login(ApiHandler):
     public = True
     tag = "auth"
     bodies = {"POST": LOGIN_BODY}
+    max_body = 4 * KIB
 
     async def post(self) -> None:
         """Log in with user name and password: sets the session cookie, returns the CSRF
@@ -57,6 +64,7 @@ class Logout(ApiHandler):
         """End the session and clear its cookie."""
         if self.session is not None:
             self.edge.sessions.end(self.session.id)
+            self.edge.hub.recheck()  # its open live sockets close now
         self.clear_cookie(SESSION_COOKIE, path="/")
         self.send({"logged_out": True})
 

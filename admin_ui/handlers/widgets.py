@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from edgeos.admin_ui.handlers.base import ApiError, ApiHandler
+from edgeos.admin_ui.handlers.base import MAX_UPLOAD, ApiError, ApiHandler
 from edgeos.admin_ui.widgets import ID_RE, IMPORT_SCHEMA, WIDGET_SCHEMA, WidgetError
 
 
@@ -51,6 +51,7 @@ class WidgetItem(WidgetsBase):
 
 class WidgetImport(WidgetsBase):
     bodies = {"POST": IMPORT_SCHEMA}
+    max_body = MAX_UPLOAD
 
     async def post(self) -> None:
         """Import widgets: ``mode`` merge (default; same ids are replaced) or replace all."""

@@ -273,6 +273,28 @@ def test_panic_through_the_countdown_and_recover(page: Any, ui: WebDaemon,
     assert ui.d.status()["mode"] == "normal"
 
 
+# Text nodes without a space that the browser laid out on more than one line.
+MID_WORD_WRAPS = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll("td.value, .card .fig, .gauge .big, #page td")) {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (!n.data.trim() || /\\s/.test(n.data.trim())) continue;
+      const range = document.createRange();
+      range.selectNodeContents(n);
+      const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+      if (tops.size > 1) out.push(n.data);
+    }
+  }
+  return out;
+}"""
+# Nav links outside the screen (reachable only by a hidden horizontal scroll).
+NAV_OFF_SCREEN = """() => [...document.querySelectorAll("#nav a")].filter((a) => {
+  const r = a.getBoundingClientRect();
+  return r.width === 0 || r.left < 0 || r.right > window.innerWidth;
+}).map((a) => a.dataset.page)"""
+
+
 def test_every_page_fits_a_phone(browser: Any, ui: WebDaemon, shots: Path) -> None:
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
                               has_touch=True)
@@ -281,12 +303,16 @@ def test_every_page_fits_a_phone(browser: Any, ui: WebDaemon, shots: Path) -> No
     pg.fill("#password", WebDaemon.PASSWORD)
     pg.click("#login-button")
     pg.wait_for_selector('.card[data-id="plc_001"] .status-running')
+    assert pg.evaluate(NAV_OFF_SCREEN) == []  # every page is one tap away
     for name in ("instances", "connections", "datapoints?prefix=bms_001.", "routes", "logs",
                  "errors", "system", "plugins"):
-        pg.goto(f"{ui.base}/#/{name}")
+        pg.click(f'#nav a[data-page="{name.split("?")[0]}"]')
+        if "?" in name:
+            pg.goto(f"{ui.base}/#/{name}")
         pg.wait_for_timeout(400)
         width = pg.evaluate("document.documentElement.scrollWidth")
         assert width <= 392, f"{name} is {width}px wide on a 390px phone"
+        assert pg.evaluate(MID_WORD_WRAPS) == [], f"{name}: values broken mid-word"
         pg.screenshot(path=shots / f"phone-{name.split('?')[0]}.png", full_page=True)
     ctx.close()
 

@@ -2,7 +2,7 @@
 import {api, loadSession, logout} from "./api.js";
 import * as live from "./live.js";
 import {clear, showError, toast} from "./ui.js";
-import {panicDialog, recover} from "./panic.js";
+import {panicDialog, panicText, recover} from "./panic.js";
 import instances from "./pages/instances.js";
 import connections from "./pages/connections.js";
 import datapoints from "./pages/datapoints.js";
@@ -43,10 +43,10 @@ function showMode(mode, record) {
   banner.hidden = mode !== "panic";
   document.body.classList.toggle("in-panic", mode === "panic");
   document.getElementById("panic-button").disabled = mode === "panic";
-  if (mode === "panic" && record && record.who) {
+  if (mode === "panic") {
+    if (record && record.since) live.state.panic = record;
     document.getElementById("panic-text").textContent =
-      `since ${new Date(record.since || Date.now()).toLocaleTimeString()} by ${record.who}` +
-      (record.why ? `: ${record.why}` : "") + ". Every device worker is stopped.";
+      `${panicText(live.state.panic)}. Every device worker is stopped.`;
   }
 }
 
@@ -65,7 +65,8 @@ async function main() {
   document.getElementById("panic-button").addEventListener("click", panicDialog);
   document.getElementById("recover-button").addEventListener("click", recover);
   live.on("mode", (msg) => showMode(msg.mode, msg));
-  live.on("open", () => api("GET", "/status").then((s) => showMode(s.mode)).catch(showError));
+  live.on("open", () => api("GET", "/status").then((s) => showMode(s.mode, s.panic))
+    .catch(showError));
   live.on("problem", (msg) => toast(msg.detail, "error"));
   window.addEventListener("hashchange", route);
   live.connect();

@@ -1,12 +1,17 @@
 // The one live socket of the page: stats, events, log lines and datapoint changes.
-// Reconnects by itself and re-sends what the page subscribed to.
+// Reconnects by itself and re-sends what the page subscribed to. While it is down a
+// banner says so (figures on the page are stale); before each attempt the session is
+// checked, and a page whose session is gone (logout elsewhere, a restarted admin UI,
+// close code 4401) goes to the login page.
 const listeners = new Map();
 let socket = null;
 let prefixes = [];
 let logsOf = null;
 let retry = 500;
+const UNAUTHORIZED = 4401;
 
-export const state = {instances: [], mode: "normal", history: {}, user: null, role: null};
+export const state = {instances: [], mode: "normal", panic: null, history: {}, user: null,
+                      role: null};
 
 export function on(type, fn) {
   if (!listeners.has(type)) listeners.set(type, new Set());
@@ -50,6 +55,7 @@ export function connect() {
   socket.onopen = () => {
     retry = 500;
     document.getElementById("live-dot").classList.add("on");
+    document.getElementById("conn-banner").hidden = true;
     if (prefixes.length) send({op: "subscribe", prefixes});
     if (logsOf) send({op: "logs", id: logsOf});
     emit("open", {});
@@ -59,7 +65,8 @@ export function connect() {
     if (msg.type === "hello") {
       state.history = msg.history || {};
       state.mode = msg.mode;
-      emit("mode", {mode: msg.mode});
+      state.panic = msg.panic || null;
+      emit("mode", {mode: msg.mode, ...(msg.panic || {})});
     } else if (msg.type === "stats") {
       state.instances = msg.instances;
       remember(msg.instances, msg.ts || Date.now());
@@ -69,13 +76,36 @@ export function connect() {
       }
     } else if (msg.type === "mode") {
       state.mode = msg.mode;
+      state.panic = msg.mode === "panic" ? msg : null;
     }
     emit(msg.type, msg);
   };
-  socket.onclose = () => {
+  socket.onclose = (ev) => {
     document.getElementById("live-dot").classList.remove("on");
     socket = null;
-    setTimeout(connect, retry);
-    retry = Math.min(retry * 2, 10000);
+    if (ev.code === UNAUTHORIZED) {
+      window.location.href = "/login";
+      return;
+    }
+    document.getElementById("conn-banner").hidden = false;
+    setTimeout(reconnect, retry);
+    retry = Math.min(retry * 2, 5000);
   };
+}
+
+// Before a new socket: is the admin UI back, and is the session still good?
+async function reconnect() {
+  let res;
+  try {
+    res = await fetch("/api/session", {credentials: "same-origin", cache: "no-store"});
+  } catch (e) {
+    setTimeout(reconnect, retry);  // not back yet
+    retry = Math.min(retry * 2, 5000);
+    return;
+  }
+  if (res.status === 401) {
+    window.location.href = "/login";
+    return;
+  }
+  connect();
 }

@@ -4,6 +4,16 @@ import {confirm, dialog, h, showError, toast} from "./ui.js";
 
 const COUNTDOWN_S = 5;
 
+// "since 14:02:11 by admin: water in the basement" (record: who, since, why).
+export function panicText(record) {
+  if (!record || !record.since) return "reason unknown";
+  const since = new Date(record.since);
+  const day = since.toDateString() === new Date().toDateString() ? "" :
+    `${since.toLocaleDateString()} `;
+  return `since ${day}${since.toLocaleTimeString()} by ${record.who || "?"}` +
+    (record.why ? `: ${record.why}` : "");
+}
+
 export async function panicDialog() {
   const why = h("input", {id: "panic-why", placeholder: "reason (optional)", maxlength: 500,
                           style: "width:100%"});

@@ -45,6 +45,8 @@ export function fmtTime(ms) {
 
 export function fmtValue(v) {
   if (v === null || v === undefined) return "null";
+  // 53.1 * 1.1 is 58.410000000000004 in floating point: show 58.41
+  if (typeof v === "number" && !Number.isInteger(v)) return String(parseFloat(v.toPrecision(10)));
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
 }

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
+import tornado.httpclient
+import tornado.websocket
 
 from tests.integration.admin_ui.web import Web, WebDaemon
 from tests.integration.daemon import pid_alive, sim
@@ -43,3 +48,48 @@ def test_panic_and_recover(ui: WebDaemon) -> None:
     ui.d.wait_state("plc_1", "running")
     ui.d.wait_state("bms_1", "running")
     assert web.ok("GET", "/status")["mode"] == "normal"
+
+
+async def _hello(ui: WebDaemon, web: Web) -> dict:
+    cookie = "; ".join(f"{c.name}={c.value}" for c in web.jar)
+    conn = await tornado.websocket.websocket_connect(tornado.httpclient.HTTPRequest(
+        ui.base.replace("http", "ws") + "/api/ws", headers={"Cookie": cookie,
+                                                            "Origin": ui.base}))
+    try:
+        return json.loads(await asyncio.wait_for(conn.read_message(), 10))
+    finally:
+        conn.close()
+
+
+def test_panic_reason_who_and_when_everywhere_and_after_a_ui_restart(ui: WebDaemon) -> None:
+    web = ui.admin()
+    web.ok("POST", "/api/admin/panic", {"why": "water in the basement"})
+    try:
+        for doc in (web.ok("GET", "/status"), web.ok("GET", "/api/admin/instances/stats"),
+                    ui.d.ctl_json("status")):
+            assert doc["panic"]["who"] == "admin", doc
+            assert doc["panic"]["why"] == "water in the basement"
+            assert doc["panic"]["since"] > 0
+        text = ui.d.ctl("status").stdout
+        assert "PANIC since" in text and "by admin: water in the basement" in text
+        assert asyncio.run(_hello(ui, web))["panic"]["why"] == "water in the basement"
+        # a new admin UI process (a page reload after it restarted) still knows
+        assert ui.d.ctl("restart", "admin-ui").returncode == 0
+        ui.d.wait_for(lambda: Web(ui.base).get("/health").status == 200, 20, "UI back")
+        hello = asyncio.run(_hello(ui, ui.admin()))
+        assert hello["mode"] == "panic" and hello["panic"]["who"] == "admin"
+    finally:
+        ui.admin().ok("POST", "/api/admin/recover")
+    assert ui.admin().ok("GET", "/status")["panic"] is None
+
+
+def test_restarting_the_admin_ui_from_itself_answers_before_it_goes(ui: WebDaemon) -> None:
+    web = ui.admin()
+    pid = ui.d.instance("admin-ui")["pid"]
+    res = web.post("/api/admin/instances/admin-ui/restart")
+    assert res.status == 202 and res.json()["status"] == "accepted", res.text
+    ui.d.wait_for(lambda: (i := ui.d.instance("admin-ui"))["status"] == "running"
+                  and i["pid"] not in (None, pid), 30, "a new admin UI process")
+    ui.d.wait_for(lambda: Web(ui.base).get("/health").status == 200, 20, "UI back")
+    assert web.get("/api/session").status == 401  # sessions lived in the old process
+    assert ui.admin().ok("GET", "/api/session")["user"] == "admin"

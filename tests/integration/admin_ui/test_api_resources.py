@@ -306,10 +306,10 @@ def test_metrics_are_prometheus_text(ui: WebDaemon, admin: Web) -> None:
     families = ui.d.wait_for(  # the broker's counters arrive with its next heartbeat
         lambda: (f := scrape())["edgeos_broker_datapoints_in"].samples[0].value > 0
         and f["edgeos_route_fired"].samples[0].value > 0 and f, what="counters")
-    cpu = {s.labels["instance"] for s in families["edgeos_instance_cpu_percent"].samples}
+    cpu = {s.labels["id"] for s in families["edgeos_instance_cpu_percent"].samples}
     assert {"broker", "plc_1", "bms_1", "spare", "admin-ui"} <= cpu
     states = [s for s in families["edgeos_instance_state"].samples
-              if s.labels["instance"] == "plc_1" and s.value == 1]
+              if s.labels["id"] == "plc_1" and s.value == 1]
     assert [s.labels["state"] for s in states] == ["running"]
     fired = {s.labels["route"]: s.value for s in families["edgeos_route_fired"].samples}
     assert fired["volt_log"] >= 1

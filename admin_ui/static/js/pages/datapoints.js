@@ -65,7 +65,8 @@ export default {
 
     function row(dp) {
       const label = q ? dp.address : dp.address.slice(prefix.length);
-      const valueCell = h("td", {class: "value", dataset: {field: "value"}, text: fmtValue(dp.value)});
+      const valueCell = h("td", {class: "value", dataset: {field: "value"}, text: fmtValue(dp.value),
+                                 title: fmtValue(dp.value)});
       const tsCell = h("td", {class: "hide-narrow muted", text: fmtTime(dp.ts)});
       const qCell = h("td", {class: "hide-narrow", text: `${dp.quality}${dp.ack ? "" : " (cmd)"}`});
       const routes = dp.routes_in || [];
@@ -98,7 +99,7 @@ export default {
       for (const [address, value, ts, quality, ack] of msg.items) {
         const r = rows.get(address);
         if (!r) continue;
-        r.valueCell.textContent = fmtValue(value);
+        r.valueCell.textContent = r.valueCell.title = fmtValue(value);
         r.tsCell.textContent = fmtTime(ts);
         r.qCell.textContent = `${quality}${ack ? "" : " (cmd)"}`;
         touched.push(r.tr);

@@ -146,12 +146,22 @@ export default {
             "tree with no chance to write fail-safe values. It restarts afterwards."
           : `SIGKILL ${id} and its children now? It restarts afterwards.`;
         if (!await confirm(`Kill ${id}?`, text, {danger: true, ok: "Kill"})) return;
+      } else if (id === "admin-ui" && ["stop", "restart"].includes(action)) {
+        const text = action === "restart"
+          ? "This page loses its connection for a few seconds and reconnects when the " +
+            "admin UI is back. Sessions live in the admin UI: you log in again."
+          : "The admin UI stops and this page stops working until it is started again " +
+            "with 'edgectl start admin-ui' on the host.";
+        if (!await confirm(`${action === "restart" ? "Restart" : "Stop"} the admin UI?`, text,
+                           {danger: action === "stop", ok: action === "restart" ? "Restart" : "Stop"})) {
+          return;
+        }
       }
       const card = cards.get(id);
       card.querySelectorAll("button").forEach((b) => { b.disabled = true; });
       try {
         const res = await api("POST", `/api/admin/instances/${encodeURIComponent(id)}/${action}`);
-        toast(`${id}: ${action} → ${res.status}`, "ok");
+        toast(`${id}: ${action} → ${res.status}`, res.status === "accepted" ? "" : "ok");
       } catch (e) {
         showError(e);
       }
@@ -175,8 +185,9 @@ export default {
         clear(grid).append(...shown.map((i) => cards.get(i.id)));
         if (!shown.length) grid.append(h("p", {class: "empty", text: "No instances yet."}));
       }
-      const running = all.filter((i) => i.status === "running").length;
-      summary.textContent = `${running} of ${all.length} running`;
+      const running = shown.filter((i) => i.status === "running").length;
+      summary.textContent = `${running} of ${shown.length} running` +
+        (shown.length < all.length ? ` (filter: ${shown.length} of ${all.length} shown)` : "");
     }
 
     const off = [live.on("stats", render), live.on("mode", render)];

@@ -1,5 +1,7 @@
 // System: host CPU, RAM, disk, load, the performance profile and the mode.
 import {api} from "../api.js";
+import * as live from "../live.js";
+import {panicText} from "../panic.js";
 import {clear, fmtNum, h, showError} from "../ui.js";
 
 function gauge(title, big, sub, share) {
@@ -27,7 +29,8 @@ export default {
           gauge("Disk", `${fmtNum(s.disk_percent)} %`,
                 `${s.disk_used_gb} of ${s.disk_total_gb} GB`, s.disk_percent / 100),
           gauge("Performance profile", s.performance, "auto-detected or --performance", null),
-          gauge("Mode", s.mode, s.mode === "panic" ? "device workers stopped" : "routing active", null),
+          gauge("Mode", s.mode, s.mode === "panic" ? `device workers stopped, ${
+            panicText(live.state.panic)}` : "routing active", null),
           s.admin_ui ? gauge("Admin UI", `${fmtNum(s.admin_ui.memory_mb)} MB`,
                              `pid ${s.admin_ui.pid} · ${s.admin_ui.websockets} live page(s)`, null) : null);
       } catch (e) { showError(e); }
