@@ -23,10 +23,11 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
+from edgeos.supervisor import cgroups
 from edgeos.supervisor import config as cfgmod
-from edgeos.supervisor.cgroups import Cgroups
 from edgeos.supervisor.errors import ErrorStore
 from edgeos.supervisor.files import atomic_write_json
+from edgeos.supervisor.kernel_limits import KernelLimits
 from edgeos.supervisor.limits import RAM_PERIOD_S, CpuThrottle, RamGuard
 from edgeos.supervisor.logs import LogBook
 from edgeos.supervisor.paths import Paths
@@ -69,9 +70,8 @@ class Arbiter:
         self._waiters: list[tuple[str, Callable[[Instance], bool], asyncio.Future[None]]] = []
         self.ram = RamGuard(system, self._on_limit_event)
         self.throttles: dict[str, CpuThrottle] = {}
-        self.cgroups = None if os.environ.get("EDGEOS_CGROUPS") == "off" else Cgroups.detect()
-        if self.cgroups is not None:
-            log.info("limits enforced by cgroup v2 under %s", self.cgroups.base)
+        backend = None if os.environ.get("EDGEOS_CGROUPS") == "off" else cgroups.detect(system)
+        self.kernel = KernelLimits(backend, self._on_limit_event) if backend else None
         self.broker_rpc: AsyncRpcClient | None = None
 
     # -- sockets ---------------------------------------------------------------------
@@ -102,6 +102,8 @@ class Arbiter:
         policy = RestartPolicy(**{k: r[k] for k in ("base_s", "max_s", "stable_s", "flap_max",
                                                      "flap_window_s") if k in r})
         inst = Instance(cfg, self.sys, self._launch, self._on_change, self._on_spawned, policy)
+        if self.kernel is not None:
+            inst.explain_exit = self.kernel.explain_exit
         self._locks.setdefault(cfg.id, asyncio.Lock())
         return inst
 
@@ -132,11 +134,8 @@ class Arbiter:
         return argv, env, json.dumps(spec).encode()
 
     def _on_spawned(self, inst: Instance, spawned: Spawned) -> None:
-        if self.cgroups is not None and inst.cfg.role == "worker":
-            try:
-                self.cgroups.place(inst.id, spawned.pid, inst.cfg.limits)
-            except OSError as exc:
-                log.warning("%s: cgroup placement failed (%s); sampling instead", inst.id, exc)
+        if self.kernel is not None:
+            self.kernel.place(inst, spawned.pid)
         for fd, stream in ((spawned.stdout, "stdout"), (spawned.stderr, "stderr")):
             if fd is not None:
                 self.logbook.attach(inst.id, fd, stream, self.sys.watch_fd, self.sys.unwatch_fd)
@@ -158,6 +157,8 @@ class Arbiter:
         if old == State.STARTING and new in (State.RUNNING, State.DISCONNECTED):
             self._engage_throttle(inst)
         elif new not in (State.RUNNING, State.DISCONNECTED):
+            if self.kernel is not None and new not in ALIVE:
+                self.kernel.exited(inst)
             throttle = self.throttles.pop(inst.id, None)
             if throttle is not None:
                 throttle.release()
@@ -271,14 +272,16 @@ class Arbiter:
         while True:
             for inst in list(self.instances.values()):
                 if inst.pid is not None and inst.state in (State.RUNNING, State.DISCONNECTED,
-                                                           State.STARTING):
+                                                           State.STARTING) and not (
+                        self.kernel is not None and self.kernel.enforces(inst)):
                     self.ram.check(inst)
             await asyncio.sleep(RAM_PERIOD_S)
 
     def _engage_throttle(self, inst: Instance) -> None:
         share = inst.cfg.limits.get("max_cpu_share")
-        if not share or float(share) >= 100 or inst.pid is None or self.cgroups is not None:
-            return  # (with cgroups the kernel enforces cpu.max)
+        if not share or float(share) >= 100 or inst.pid is None or (
+                self.kernel is not None and self.kernel.enforces(inst)):
+            return  # (with cgroups the kernel enforces the CPU quota)
         throttle = self.throttles[inst.id] = CpuThrottle(self.sys, inst, float(share))
 
         async def cycle() -> None:
@@ -328,10 +331,10 @@ class Arbiter:
                 if inst.pid and inst.last_heartbeat else None,
                 "limits": inst.cfg.limits, "dropped": c.get("dropped", 0),
                 "bus": bus, "spam_pps": inst.counters.get("spam_pps"),
-                "enforcement": "cgroup" if self.cgroups and inst.cfg.role == "worker"
-                else "sampling",
+                "enforcement": self.kernel.label(inst) if self.kernel else "sampling",
                 "throttled_s": round(self.throttles[inst.id].throttled_s, 1)
-                if inst.id in self.throttles else 0.0,
+                if inst.id in self.throttles else
+                round(self.kernel.throttled_s(inst), 1) if self.kernel else 0.0,
             })
         return out
 
@@ -484,8 +487,8 @@ class Arbiter:
         async with self.lock(inst.id):
             await self.stop_instance(inst, "removed by reload")
             self.instances.pop(inst.id, None)
-            if self.cgroups is not None:
-                self.cgroups.remove(inst.id)
+            if self.kernel is not None:
+                self.kernel.remove(inst.id)
 
     async def _replace(self, inst: Instance, cfg: InstanceConfig) -> None:
         async with self.lock(inst.id):
@@ -522,6 +525,8 @@ class Arbiter:
         if getattr(self, "events", None) is not None:
             self.events.close(0)
         self.ctx.term()
+        if self.kernel is not None:
+            self.kernel.close()
         self.logbook.close()
         self.errors.close()
         self.sentry.close()

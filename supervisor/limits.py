@@ -1,12 +1,12 @@
-"""Enforcement of per-instance limits on the real OS process.
+"""Enforcement of per-instance limits by sampling: the fallback where no cgroup can
+be made (see :mod:`edgeos.supervisor.cgroups` for the kernel path, which replaces both
+of these for the instances it holds).
 
-* RAM: ``max_ram_mb`` — RSS sampled at 4 Hz; an event at 80 %, kill and restart (with
-  back-off) at 100 %. Where the daemon owns a delegated cgroup v2 subtree the kernel
-  enforces ``memory.max`` as well (see :mod:`edgeos.supervisor.cgroups`).
-* CPU: ``max_cpu_share`` (percent of one core) — ``cpu.max`` in a cgroup where one is
-  available, else SIGSTOP/SIGCONT duty cycling driven by the CPU time the process
-  really used. A token bucket holding ``BURST_S`` seconds of budget lets brief spikes
-  through; only sustained use beyond the share is throttled.
+* RAM: ``max_ram_mb`` — RSS sampled; an event at 80 %, kill and restart (with
+  back-off) at 100 %.
+* CPU: ``max_cpu_share`` (percent of one core) — SIGSTOP/SIGCONT duty cycling driven
+  by the CPU time the process really used. A token bucket holding ``BURST_S`` seconds
+  of budget lets brief spikes through; only sustained use beyond the share is throttled.
 
 All readings and signals go through the :class:`~edgeos.supervisor.seam.System` seam.
 """
