@@ -73,6 +73,9 @@ def test_leak_is_killed_by_the_kernel_after_the_warning_event_without_polling(
     inst = d.instance("leaky")
     assert inst["enforcement"] in ("cgroup-v1", "cgroup-v2")
     first = inst["pid"]
+    table = d.ctl("status").stdout
+    row = next(line for line in table.splitlines() if line.startswith("leaky "))
+    assert "LIMITS BY" in table and row.split()[-1] == inst["enforcement"]
     mem = leaf(d, "memory", "leaky")
     if inst["enforcement"] == "cgroup-v1":
         assert int((mem / "memory.limit_in_bytes").read_text()) == 80 * 1024 * 1024
