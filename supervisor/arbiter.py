@@ -26,9 +26,10 @@ from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.supervisor import cgroups
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor.errors import ErrorStore
+from edgeos.supervisor.feed import Feed
 from edgeos.supervisor.files import atomic_write_json
 from edgeos.supervisor.kernel_limits import KernelLimits
-from edgeos.supervisor.limits import RAM_PERIOD_S, CpuThrottle, RamGuard
+from edgeos.supervisor.limits import RAM_MAX_PERIOD_S, CpuThrottle, RamGuard
 from edgeos.supervisor.logs import LogBook
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.policy import RestartPolicy
@@ -44,6 +45,7 @@ BROKER_ID = "broker"
 STATE_FILE = "state.json"
 UI_ID = "admin-ui"
 SYSTEM_START_TIMEOUT_S = 15.0
+IDLE_SAMPLE_S = 10.0  # stats sampling while nobody subscribes to them
 
 
 class Arbiter:
@@ -63,6 +65,7 @@ class Arbiter:
         self.ctx = zmq.asyncio.Context()
         self.sampler = Sampler(system)
         self.samples: dict[str, dict[str, Any]] = {}
+        self._sampled_at = float("-inf")
         self.logbook = LogBook(paths.data / "logs", self._on_log_line)
         self.errors = ErrorStore(paths.data / "system_logs.db")
         self.sentry = SentryReporter()
@@ -82,7 +85,9 @@ class Arbiter:
                                       addresses.SUPERVISOR)
         self.channel.setsockopt(zmq.LINGER, 0)
         self.channel.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        self.events = self._bind(zmq.PUB, addresses.EVENTS)
+        xpub = zmq.Socket(self.ctx, zmq.XPUB)
+        xpub.setsockopt(zmq.LINGER, 0)
+        self.feed = Feed(addresses.bind(xpub, self.paths.run, addresses.EVENTS), self.sys)
         self.broker_rpc = AsyncRpcClient(self.ctx, addresses.endpoint(self.paths.run,
                                                                       addresses.BROKER_CTL))
 
@@ -92,9 +97,7 @@ class Arbiter:
         return addresses.bind(sock, self.paths.run, name)
 
     def publish(self, topic: str, body: Any) -> None:
-        with contextlib.suppress(zmq.ZMQError):
-            self.events.send_multipart([topic.encode(), protocol.pack(body)],
-                                       flags=zmq.DONTWAIT)
+        self.feed.publish(topic, body)
 
     # -- instances -------------------------------------------------------------------
     def _make(self, cfg: InstanceConfig) -> Instance:
@@ -268,14 +271,24 @@ class Arbiter:
             self.record_error(inst, message, None, False)
 
     async def ram_loop(self) -> None:
-        """RSS of every capped process at 4 Hz (a leak is caught within a quarter second)."""
+        """RSS of every capped process the kernel does not hold, each at its own pace:
+        every 0.25 s near its limit, up to every 2 s far from it."""
+        due: dict[int, float] = {}  # pid -> when to sample it next
         while True:
+            now = self.sys.monotonic()
+            pids = set()
             for inst in list(self.instances.values()):
-                if inst.pid is not None and inst.state in (State.RUNNING, State.DISCONNECTED,
-                                                           State.STARTING) and not (
+                if inst.pid is None or inst.state not in (
+                        State.RUNNING, State.DISCONNECTED, State.STARTING) or (
                         self.kernel is not None and self.kernel.enforces(inst)):
-                    self.ram.check(inst)
-            await asyncio.sleep(RAM_PERIOD_S)
+                    continue
+                pids.add(inst.pid)
+                if due.setdefault(inst.pid, now) <= now:
+                    due[inst.pid] = now + self.ram.check(inst)
+            for pid in set(due) - pids:
+                del due[pid]
+            # a new instance waits at most RAM_MAX_PERIOD_S for its first sample
+            await asyncio.sleep(max(0.0, min([now + RAM_MAX_PERIOD_S, *due.values()]) - now))
 
     def _engage_throttle(self, inst: Instance) -> None:
         share = inst.cfg.limits.get("max_cpu_share")
@@ -293,17 +306,28 @@ class Arbiter:
 
     # -- sampling --------------------------------------------------------------------
     async def sample_loop(self) -> None:
+        """Figures of every process in one pass: each second while someone subscribes
+        to ``stats`` (the admin UI), else every ``IDLE_SAMPLE_S`` only, so a one-off
+        ``status`` has a recent CPU baseline (it refreshes older figures itself)."""
         while True:
-            live = {i.pid: i for i in self.instances.values() if i.pid is not None}
-            for pid, inst in live.items():
-                self.samples[inst.id] = self.sampler.sample(pid)
-            self.sampler.forget(set(live))
-            self.publish("stats", self.status())
+            if self.feed.wants("stats"):
+                self.publish("stats", self.status())
+            elif self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
+                self._sample_all()
             await asyncio.sleep(1.0)
+
+    def _sample_all(self) -> None:
+        live = {i.pid: i for i in self.instances.values() if i.pid is not None}
+        for pid, inst in live.items():
+            self.samples[inst.id] = self.sampler.sample(pid)
+        self.sampler.forget(set(live))
+        self._sampled_at = self.sys.monotonic()
 
     def status(self, instance_id: str | None = None) -> list[dict[str, Any]]:
         insts = ([self.instances[instance_id]] if instance_id else self.instances.values())
         now = self.sys.monotonic()
+        if now - self._sampled_at >= 1.0:
+            self._sample_all()
         out = []
         for inst in insts:
             sample = self.samples.get(inst.id, {}) if inst.pid else {}
@@ -522,8 +546,8 @@ class Arbiter:
         if getattr(self, "channel", None) is not None:
             self.sys.unwatch_fd(self.channel.getsockopt(zmq.FD))
             self.channel.close(0)
-        if getattr(self, "events", None) is not None:
-            self.events.close(0)
+        if getattr(self, "feed", None) is not None:
+            self.feed.close()
         self.ctx.term()
         if self.kernel is not None:
             self.kernel.close()
