@@ -24,12 +24,13 @@ import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.storage.sqlite import move_aside
+from edgeos.supervisor import cgroups, modefile
 from edgeos.supervisor import config as cfgmod
-from edgeos.supervisor import modefile
-from edgeos.supervisor.cgroups import Cgroups
 from edgeos.supervisor.errors import ErrorStore
+from edgeos.supervisor.feed import Feed
 from edgeos.supervisor.files import atomic_write_json
-from edgeos.supervisor.limits import RAM_PERIOD_S, CpuThrottle, RamGuard
+from edgeos.supervisor.kernel_limits import KernelLimits
+from edgeos.supervisor.limits import RAM_MAX_PERIOD_S, CpuThrottle, RamGuard
 from edgeos.supervisor.logs import LogBook
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.policy import RestartPolicy
@@ -48,6 +49,7 @@ STATE_FILE = "state.json"
 UI_ID = "admin-ui"
 SYSTEM_START_TIMEOUT_S = 15.0
 ROUTES_TIMEOUT_S = 60.0  # a large (size-limited) routing.json on a slow board
+IDLE_SAMPLE_S = 10.0  # stats sampling while nobody subscribes to them
 
 
 class Arbiter:
@@ -67,6 +69,7 @@ class Arbiter:
         self.ctx = zmq.asyncio.Context()
         self.sampler = Sampler(system)
         self.samples: dict[str, dict[str, Any]] = {}
+        self._sampled_at = float("-inf")
         self.logbook = LogBook(paths.data / "logs", self._on_log_line)
         self.errors = ErrorStore(paths.data / "system_logs.db")
         self.sentry = SentryReporter()
@@ -74,9 +77,8 @@ class Arbiter:
         self._waiters: list[tuple[str, Callable[[Instance], bool], asyncio.Future[None]]] = []
         self.ram = RamGuard(system, self._on_limit_event)
         self.throttles: dict[str, CpuThrottle] = {}
-        self.cgroups = None if os.environ.get("EDGEOS_CGROUPS") == "off" else Cgroups.detect()
-        if self.cgroups is not None:
-            log.info("limits enforced by cgroup v2 under %s", self.cgroups.base)
+        backend = None if os.environ.get("EDGEOS_CGROUPS") == "off" else cgroups.detect(system)
+        self.kernel = KernelLimits(backend, self._on_limit_event) if backend else None
         self.broker_rpc: AsyncRpcClient | None = None
         self.links: dict[str, dict[str, Any]] = {}  # satellite link roles (satellite_setup)
         self.spawner = Spawner(self)
@@ -89,7 +91,9 @@ class Arbiter:
                                       addresses.SUPERVISOR)
         self.channel.setsockopt(zmq.LINGER, 0)
         self.channel.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        self.events = self._bind(zmq.PUB, addresses.EVENTS)
+        xpub = zmq.Socket(self.ctx, zmq.XPUB)
+        xpub.setsockopt(zmq.LINGER, 0)
+        self.feed = Feed(addresses.bind(xpub, self.paths.run, addresses.EVENTS), self.sys)
         self.broker_rpc = AsyncRpcClient(self.ctx, addresses.endpoint(self.paths.run,
                                                                       addresses.BROKER_CTL))
 
@@ -99,9 +103,7 @@ class Arbiter:
         return addresses.bind(sock, self.paths.run, name)
 
     def publish(self, topic: str, body: Any) -> None:
-        with contextlib.suppress(zmq.ZMQError):
-            self.events.send_multipart([topic.encode(), protocol.pack(body)],
-                                       flags=zmq.DONTWAIT)
+        self.feed.publish(topic, body)
 
     # -- instances -------------------------------------------------------------------
     def _make(self, cfg: InstanceConfig) -> Instance:
@@ -109,6 +111,8 @@ class Arbiter:
         policy = RestartPolicy(**{k: r[k] for k in ("base_s", "max_s", "stable_s", "flap_max",
                                                      "flap_window_s") if k in r})
         inst = Instance(cfg, self.sys, self._launch, self._on_change, self._on_spawned, policy)
+        if self.kernel is not None:
+            inst.explain_exit = self.kernel.explain_exit
         self._locks.setdefault(cfg.id, asyncio.Lock())
         return inst
 
@@ -143,11 +147,8 @@ class Arbiter:
         return argv, env, json.dumps(spec).encode()
 
     def _on_spawned(self, inst: Instance, spawned: Spawned) -> None:
-        if self.cgroups is not None and inst.cfg.role == "worker":
-            try:
-                self.cgroups.place(inst.id, spawned.pid, inst.cfg.limits)
-            except OSError as exc:
-                log.warning("%s: cgroup placement failed (%s); sampling instead", inst.id, exc)
+        if self.kernel is not None:
+            self.kernel.place(inst, spawned.pid)
         for fd, stream in ((spawned.stdout, "stdout"), (spawned.stderr, "stderr")):
             if fd is not None:
                 self.logbook.attach(inst.id, fd, stream, self.sys.watch_fd, self.sys.unwatch_fd)
@@ -169,6 +170,8 @@ class Arbiter:
         if old == State.STARTING and new in (State.RUNNING, State.DISCONNECTED):
             self._engage_throttle(inst)
         elif new not in (State.RUNNING, State.DISCONNECTED):
+            if self.kernel is not None and new not in ALIVE:
+                self.kernel.exited(inst)
             throttle = self.throttles.pop(inst.id, None)
             if throttle is not None:
                 throttle.release()
@@ -286,18 +289,30 @@ class Arbiter:
             self.record_error(inst, message, None, False)
 
     async def ram_loop(self) -> None:
-        """RSS of every capped process at 4 Hz (a leak is caught within a quarter second)."""
+        """RSS of every capped process the kernel does not hold, each at its own pace:
+        every 0.25 s near its limit, up to every 2 s far from it."""
+        due: dict[int, float] = {}  # pid -> when to sample it next
         while True:
+            now = self.sys.monotonic()
+            pids = set()
             for inst in list(self.instances.values()):
-                if inst.pid is not None and inst.state in (State.RUNNING, State.DISCONNECTED,
-                                                           State.STARTING):
-                    self.ram.check(inst)
-            await asyncio.sleep(RAM_PERIOD_S)
+                if inst.pid is None or inst.state not in (
+                        State.RUNNING, State.DISCONNECTED, State.STARTING) or (
+                        self.kernel is not None and self.kernel.enforces(inst)):
+                    continue
+                pids.add(inst.pid)
+                if due.setdefault(inst.pid, now) <= now:
+                    due[inst.pid] = now + self.ram.check(inst)
+            for pid in set(due) - pids:
+                del due[pid]
+            # a new instance waits at most RAM_MAX_PERIOD_S for its first sample
+            await asyncio.sleep(max(0.0, min([now + RAM_MAX_PERIOD_S, *due.values()]) - now))
 
     def _engage_throttle(self, inst: Instance) -> None:
         share = inst.cfg.limits.get("max_cpu_share")
-        if not share or float(share) >= 100 or inst.pid is None or self.cgroups is not None:
-            return  # (with cgroups the kernel enforces cpu.max)
+        if not share or float(share) >= 100 or inst.pid is None or (
+                self.kernel is not None and self.kernel.enforces(inst)):
+            return  # (with cgroups the kernel enforces the CPU quota)
         throttle = self.throttles[inst.id] = CpuThrottle(self.sys, inst, float(share))
 
         async def cycle() -> None:
@@ -309,17 +324,28 @@ class Arbiter:
 
     # -- sampling --------------------------------------------------------------------
     async def sample_loop(self) -> None:
+        """Figures of every process in one pass: each second while someone subscribes
+        to ``stats`` (the admin UI), else every ``IDLE_SAMPLE_S`` only, so a one-off
+        ``status`` has a recent CPU baseline (it refreshes older figures itself)."""
         while True:
-            live = {i.pid: i for i in self.instances.values() if i.pid is not None}
-            for pid, inst in live.items():
-                self.samples[inst.id] = self.sampler.sample(pid)
-            self.sampler.forget(set(live))
-            self.publish("stats", self.status())
+            if self.feed.wants("stats"):
+                self.publish("stats", self.status())
+            elif self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
+                self._sample_all()
             await asyncio.sleep(1.0)
+
+    def _sample_all(self) -> None:
+        live = {i.pid: i for i in self.instances.values() if i.pid is not None}
+        for pid, inst in live.items():
+            self.samples[inst.id] = self.sampler.sample(pid)
+        self.sampler.forget(set(live))
+        self._sampled_at = self.sys.monotonic()
 
     def status(self, instance_id: str | None = None) -> list[dict[str, Any]]:
         insts = ([self.instances[instance_id]] if instance_id else self.instances.values())
         now = self.sys.monotonic()
+        if now - self._sampled_at >= 1.0:
+            self._sample_all()
         out = []
         for inst in insts:
             sample = self.samples.get(inst.id, {}) if inst.pid else {}
@@ -347,10 +373,10 @@ class Arbiter:
                 if inst.pid and inst.last_heartbeat else None,
                 "limits": inst.cfg.limits, "dropped": c.get("dropped", 0),
                 "bus": bus, "spam_pps": inst.counters.get("spam_pps"),
-                "enforcement": "cgroup" if self.cgroups and inst.cfg.role == "worker"
-                else "sampling",
+                "enforcement": self.kernel.label(inst) if self.kernel else "sampling",
                 "throttled_s": round(self.throttles[inst.id].throttled_s, 1)
-                if inst.id in self.throttles else 0.0,
+                if inst.id in self.throttles else
+                round(self.kernel.throttled_s(inst), 1) if self.kernel else 0.0,
             })
         return out
 
@@ -539,8 +565,8 @@ class Arbiter:
         async with self.lock(inst.id):
             await self.stop_instance(inst, "removed by reload")
             self.instances.pop(inst.id, None)
-            if self.cgroups is not None:
-                self.cgroups.remove(inst.id)
+            if self.kernel is not None:
+                self.kernel.remove(inst.id)
 
     async def _replace(self, inst: Instance, cfg: InstanceConfig) -> None:
         async with self.lock(inst.id):
@@ -587,9 +613,11 @@ class Arbiter:
         if getattr(self, "channel", None) is not None:
             self.sys.unwatch_fd(self.channel.getsockopt(zmq.FD))
             self.channel.close(0)
-        if getattr(self, "events", None) is not None:
-            self.events.close(0)
+        if getattr(self, "feed", None) is not None:
+            self.feed.close()
         self.ctx.term()
+        if self.kernel is not None:
+            self.kernel.close()
         self.logbook.close()
         self.errors.close()
         self.sentry.close()

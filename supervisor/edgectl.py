@@ -133,7 +133,8 @@ def show_status(result: dict[str, Any]) -> str:
     cols = [("id", "ID"), ("type", "TYPE"), ("status", "STATUS"), ("pid", "PID"),
             ("cpu_percent", "CPU%"), ("memory_mb", "RSS MB"), ("pps_in", "IN/s"),
             ("pps_out", "OUT/s"), ("uptime_seconds", "UPTIME"), ("restarts", "RESTARTS"),
-            ("error_count", "ERRORS"), ("last_error", "LAST ERROR")]
+            ("error_count", "ERRORS"), ("enforcement", "LIMITS BY"),
+            ("last_error", "LAST ERROR")]
     return head + "\n" + _table(result["instances"], cols)
 
 

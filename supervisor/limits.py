@@ -1,12 +1,13 @@
-"""Enforcement of per-instance limits on the real OS process.
+"""Enforcement of per-instance limits by sampling: the fallback where no cgroup can
+be made (see :mod:`edgeos.supervisor.cgroups` for the kernel path, which replaces both
+of these for the instances it holds).
 
-* RAM: ``max_ram_mb`` — RSS sampled at 4 Hz; an event at 80 %, kill and restart (with
-  back-off) at 100 %. Where the daemon owns a delegated cgroup v2 subtree the kernel
-  enforces ``memory.max`` as well (see :mod:`edgeos.supervisor.cgroups`).
-* CPU: ``max_cpu_share`` (percent of one core) — ``cpu.max`` in a cgroup where one is
-  available, else SIGSTOP/SIGCONT duty cycling driven by the CPU time the process
-  really used. A token bucket holding ``BURST_S`` seconds of budget lets brief spikes
-  through; only sustained use beyond the share is throttled.
+* RAM: ``max_ram_mb`` — RSS sampled adaptively: every 0.25 s near the limit, up to
+  every ``RAM_MAX_PERIOD_S`` when far from it (the headroom divided by the fastest
+  growth we mean to catch); an event at 80 %, kill and restart (with back-off) at 100 %.
+* CPU: ``max_cpu_share`` (percent of one core) — SIGSTOP/SIGCONT duty cycling driven
+  by the CPU time the process really used. A token bucket holding ``BURST_S`` seconds
+  of budget lets brief spikes through; only sustained use beyond the share is throttled.
 
 All readings and signals go through the :class:`~edgeos.supervisor.seam.System` seam.
 """
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 
 RAM_WARN = 0.8
 RAM_REARM = 0.7
-RAM_PERIOD_S = 0.25
+RAM_PERIOD_S = 0.25  # the fastest sampling, close to the limit
+RAM_MAX_PERIOD_S = 2.0  # the slowest, far from it
+RAM_GROWTH_MB_S = 100.0  # a leak this fast is still caught before it passes the mark
 CPU_PERIOD_S = 0.1
 BURST_S = 1.0  # seconds at the full share a worker may spend in a spike
 
@@ -43,21 +46,29 @@ class RamGuard:
         self.on_event = on_event
         self._state: dict[str, RamState] = {}
 
-    def check(self, inst: Instance) -> None:
+    def check(self, inst: Instance) -> float:
+        """Sample once, escalate if needed; returns the seconds until the next sample."""
         cap = inst.cfg.limits.get("max_ram_mb")
         if inst.pid is None or not cap:
-            return
+            return RAM_MAX_PERIOD_S
         rss = self.sys.rss_mb(inst.pid)
         if rss is None:
-            return
+            return RAM_PERIOD_S
         state = self._state.setdefault(inst.id, RamState())
         ratio = rss / float(cap)
+        self._escalate(inst, state, rss, ratio, cap)
+        mark = float(cap) * (1.0 if state.warned else RAM_WARN)
+        return min(RAM_MAX_PERIOD_S, max(RAM_PERIOD_S, (mark - rss) / RAM_GROWTH_MB_S))
+
+    def _escalate(self, inst: Instance, state: RamState, rss: float, ratio: float,
+                  cap: float) -> None:
         if ratio >= 1.0:
             msg = f"RAM limit exceeded: {rss:.1f} MB RSS > max_ram_mb {cap} MB; killed"
             self.on_event(inst, "ram_exceeded", msg)
             inst.on_error(msg)
             inst.kill(msg, restart=True)
             state.warned = False
+            return
         elif ratio >= RAM_WARN and not state.warned:
             state.warned = True
             self.on_event(inst, "ram_warning",

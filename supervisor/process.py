@@ -96,6 +96,8 @@ class Instance:
         self._stop_target = State.STOPPED
         self._restart_after_kill = True
         self._timers: dict[str, Timer] = {}
+        # asked when the process dies unasked: a cause (e.g. the kernel's OOM kill) or None
+        self.explain_exit: Callable[[Instance, int, int], str | None] | None = None
 
     @property
     def id(self) -> str:
@@ -176,6 +178,10 @@ class Instance:
         self.pid = None
         self.exit_code = code
         intent, self._intent = self._intent, None
+        if intent is None and self.explain_exit is not None:
+            why = self.explain_exit(self, pid, code)
+            if why is not None:
+                intent, self.reason, self._restart_after_kill = "kill", why, True
         if intent == "stop":
             self._set(self._stop_target, f"exited with {code} after stop")
             return

@@ -183,11 +183,10 @@ class AsyncioSystem:
             return None
 
     def proc_stats(self, pid: int) -> ProcStats | None:
-        try:
+        try:  # one file: /proc/PID/stat has the RSS (pages) as well
             with open(f"/proc/{pid}/stat", "rb") as fh:
                 stat = fh.read().rsplit(b")", 1)[1].split()
-            with open(f"/proc/{pid}/statm", "rb") as fh:
-                rss_pages = int(fh.read().split()[1])
+            rss_pages = int(stat[21])
         except (OSError, IndexError, ValueError):
             return None
         io = {}

@@ -1,5 +1,7 @@
 """Every limit acts on the real OS process, and these tests read the effect back from
-the OS (/proc), not from the supervisor's own bookkeeping."""
+the OS (/proc), not from the supervisor's own bookkeeping. RAM and CPU limits run on
+the sampling fallback here (``EDGEOS_CGROUPS=off``); the kernel path is
+test_cgroups_live.py."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from edgeos.ipc import addresses, protocol
 from tests.integration.daemon import Daemon, pid_alive, sim
 
 TICK = 1 / 100  # USER_HZ
+FALLBACK = {"EDGEOS_CGROUPS": "off"}
 
 
 def proc_stat(pid: int) -> list[str]:
@@ -47,7 +50,7 @@ def test_nice_read_back_from_proc(daemon_factory) -> None:
 
 def test_leaking_worker_is_killed_at_its_cap_and_restarted(daemon_factory) -> None:
     d = daemon_factory([sim("leaky", fault={"kind": "leak", "mb_per_s": 40},
-                            limits={"max_ram_mb": 60})]).start()
+                            limits={"max_ram_mb": 60})], env=FALLBACK).start()
     first = d.instance("leaky")["pid"]
     inst = d.wait_for(lambda: (i := d.instance("leaky"))["restarts"] >= 1 and i, 20,
                       "leak kill")
@@ -60,7 +63,7 @@ def test_leaking_worker_is_killed_at_its_cap_and_restarted(daemon_factory) -> No
 
 def test_cpu_share_throttles_a_hog_and_spares_the_unlimited(daemon_factory) -> None:
     d = daemon_factory([sim("capped", fault={"kind": "hog"}, limits={"max_cpu_share": 20}),
-                        sim("free", fault={"kind": "hog"})]).start()
+                        sim("free", fault={"kind": "hog"})], env=FALLBACK).start()
     capped, free = d.instance("capped")["pid"], d.instance("free")["pid"]
     time.sleep(2)  # past the burst allowance
     c0, f0, t0 = cpu_seconds(capped), cpu_seconds(free), time.monotonic()

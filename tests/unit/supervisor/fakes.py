@@ -34,6 +34,7 @@ class FakeSystem:
         self._on_exit: dict[int, Callable[[int, int], None]] = {}
         self.rss: dict[int, float] = {}
         self.cpu: dict[int, float] = {}
+        self.watched: dict[int, Callable[[], None]] = {}
 
     # System protocol
     def monotonic(self) -> float:
@@ -70,10 +71,10 @@ class FakeSystem:
         self.affinity = (pid, cpus)
 
     def watch_fd(self, fd: int, callback: Callable[[], None]) -> None:
-        pass
+        self.watched[fd] = callback
 
     def unwatch_fd(self, fd: int) -> None:
-        pass
+        self.watched.pop(fd, None)
 
     def rss_mb(self, pid: int) -> float | None:
         return self.rss.get(pid)

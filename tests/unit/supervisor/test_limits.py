@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import signal
 
-from edgeos.supervisor.limits import BURST_S, CpuThrottle, RamGuard
+from edgeos.supervisor.limits import (
+    BURST_S,
+    RAM_GROWTH_MB_S,
+    RAM_MAX_PERIOD_S,
+    RAM_PERIOD_S,
+    CpuThrottle,
+    RamGuard,
+)
 from edgeos.supervisor.process import Instance, InstanceConfig, State
 
 from tests.unit.supervisor.fakes import FakeSystem
@@ -105,3 +112,15 @@ def test_sampler_cpu_percent_between_samples() -> None:
     sys_.cpu[7] = 11.0  # one CPU second in two wall seconds
     assert sampler.sample(7)["cpu_percent"] == 50.0
     assert sampler.sample(8) == {}
+
+
+def test_ram_sampling_slows_down_far_from_the_limit_and_speeds_up_near_it() -> None:
+    sys_ = FakeSystem()
+    inst = running(sys_, max_ram_mb=500)
+    guard = RamGuard(sys_, lambda *a: None)
+    sys_.rss[inst.pid] = 30
+    assert guard.check(inst) == RAM_MAX_PERIOD_S  # 370 MB below the 80 % mark
+    sys_.rss[inst.pid] = 380
+    assert guard.check(inst) == RAM_PERIOD_S  # 20 MB below it: at full pace
+    sys_.rss[inst.pid] = 410  # warned: the next mark is the limit itself
+    assert abs(guard.check(inst) - 90 / RAM_GROWTH_MB_S) < 1e-9

@@ -1,0 +1,137 @@
+"""Kernel enforcement of per-instance limits through cgroups, v1 or v2.
+
+The daemon keeps one subtree of its own (named after its pid, so several daemons on
+one host never share one) and gives every instance a leaf ``w-<id>`` in it with a
+memory cap, a CPU quota and a task limit. Crossing 80 % of the cap and an OOM kill
+reach the supervisor as events on its loop (eventfds on v1, inotify on v2's
+``memory.events``), never by polling. :func:`detect` picks the backend this host
+offers; None means the sampling fallback in :mod:`edgeos.supervisor.limits` applies.
+Subtrees of dead daemons are removed at start, our own when the daemon stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from edgeos.supervisor.seam import System
+
+log = logging.getLogger(__name__)
+
+CPU_PERIOD_US = 100_000
+RAM_WARN = 0.8
+DEFAULT_PIDS = 256  # tasks (threads count too) per worker unless limits say max_pids
+SUBTREE_PREFIX = "edgeos-"
+
+EventSink = Callable[[str, int], None]
+"""``sink(kind, value)``: ``("ram_warning", usage_bytes)`` or ``("oom", count)``."""
+
+
+class Backend(Protocol):
+    """What the supervisor asks of a cgroup backend."""
+
+    name: str
+
+    def place(self, instance_id: str, pid: int, limits: dict[str, Any],
+              sink: EventSink) -> None:
+        """Move ``pid`` into the instance's leaf with its limits; arm the events."""
+        ...
+
+    def release(self, instance_id: str) -> None:
+        """Stop watching the instance's events (its process is gone)."""
+        ...
+
+    def oom_killed(self, instance_id: str) -> bool:
+        """Whether the kernel OOM-killed in the leaf since the last :meth:`place`."""
+        ...
+
+    def kill(self, instance_id: str) -> bool:
+        """SIGKILL every task in the leaf; False if the backend can't."""
+        ...
+
+    def throttled_s(self, instance_id: str) -> float:
+        """Seconds the kernel held the leaf back at its CPU quota."""
+        ...
+
+    def remove(self, instance_id: str) -> None:
+        """Drop the (empty) leaf of an instance that is gone for good."""
+        ...
+
+    def close(self) -> None:
+        """Remove every leaf and the daemon's subtree (after all children ended)."""
+        ...
+
+
+def bytes_of_mb(mb: Any) -> int:
+    return int(float(mb) * 1024 * 1024)
+
+
+def cpu_quota_us(share: Any) -> int | None:
+    """``max_cpu_share`` (percent of one core) as a CFS quota per period; None = no cap."""
+    if not share or float(share) >= 400:
+        return None
+    return max(1000, int(float(share) / 100 * CPU_PERIOD_US))
+
+
+def throttled(stat: Path, key: str, per_s: float) -> float:
+    """One counter of a ``cpu.stat`` file in seconds (0 if it cannot be read)."""
+    try:
+        for line in stat.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value) / per_s
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+def remove_tree(group: Path) -> bool:
+    """rmdir a cgroup dir and its child groups, deepest first; False if one stays."""
+    ok = True
+    for child in sorted((p for p in group.iterdir() if p.is_dir()), reverse=True):
+        ok = remove_tree(child) and ok
+    try:
+        group.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("cgroup %s not removed: %s", group, exc)
+        return False
+    return ok
+
+
+def remove_stale(parent: Path, own: str) -> None:
+    """Remove the subtrees of daemons that are no longer running (pid in the name)."""
+    for group in parent.glob(f"{SUBTREE_PREFIX}*"):
+        pid = group.name[len(SUBTREE_PREFIX):]
+        if group.name == own or not pid.isdigit() or not group.is_dir():
+            continue
+        if Path(f"/proc/{pid}").exists():
+            continue  # that daemon still runs
+        log.info("removing the cgroup subtree %s of a daemon that is gone", group)
+        remove_tree(group)
+
+
+def kill_tasks(procs: Path) -> None:
+    """SIGKILL every process listed in a ``cgroup.procs`` file."""
+    with contextlib.suppress(OSError):
+        for line in procs.read_text().split():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(line), 9)
+
+
+def detect(system: System, mount: Path = Path("/sys/fs/cgroup"),
+           proc_cgroup: Path = Path("/proc/self/cgroup")) -> Backend | None:
+    """The backend this host offers us (v2 delegated subtree, else v1), or None."""
+    from edgeos.supervisor.cgroups.v1 import CgroupV1
+    from edgeos.supervisor.cgroups.v2 import CgroupV2
+
+    for backend in (CgroupV2, CgroupV1):
+        found = backend.detect(system, mount, proc_cgroup)
+        if found is not None:
+            return found
+    return None
