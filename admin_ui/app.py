@@ -17,6 +17,7 @@ from edgeos.admin_ui.handlers import (
     connections,
     datapoints,
     health,
+    history,
     instances,
     plugins,
     router,
@@ -60,6 +61,10 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     ("/api/system/resources", system.Resources),
     ("/api/logs", system.Logs),
     ("/api/errors", system.Errors),
+    ("/api/history", history.History),
+    ("/api/history.csv", history.HistoryCsv),
+    ("/api/history/instances", history.InstanceHistory),
+    ("/api/history/stats", history.HistoryStats),
 ]
 
 

@@ -28,7 +28,7 @@ DEFAULT_LIMITS: dict[str, Any] = {
     "heartbeat_s": 5,
     "stop_timeout_s": 5,
 }
-RESERVED_IDS = frozenset({"log", "broker", "admin-ui", "supervisor", "system"})
+RESERVED_IDS = frozenset({"log", "broker", "admin-ui", "supervisor", "system", "historian"})
 
 
 class ConfigError(Exception):
@@ -47,6 +47,7 @@ class Settings:
     types: dict[str, dict[str, Any]] = field(default_factory=dict)
     restart: dict[str, Any] = field(default_factory=dict)
     log_level: str = "INFO"
+    history: dict[str, Any] = field(default_factory=dict)
 
     def limits_for(self, type_name: str, own: dict[str, Any],
                    type_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -74,11 +75,24 @@ def load_settings(config_dir: Path) -> Settings:
         return Settings()
     doc = read_json(path)
     problems = [f"{SETTINGS}: {e}" for e in schemas.errors("edgeos", doc)]
+    problems += history_problems(doc) if not problems else []
     if problems:
         raise ConfigError(problems)
     return Settings(limits={**DEFAULT_LIMITS, **doc.get("limits", {})},
                     types=doc.get("types", {}), restart=doc.get("restart", {}),
-                    log_level=doc.get("log_level", "INFO"))
+                    log_level=doc.get("log_level", "INFO"), history=doc.get("history", {}))
+
+
+def history_problems(doc: dict[str, Any]) -> list[str]:
+    """``history.points[n].match`` must be an address or a well-formed pattern."""
+    from edgeos.ipc.routing.patterns import pattern_problem
+
+    out = []
+    for n, point in enumerate(doc.get("history", {}).get("points", [])):
+        problem = pattern_problem(point["match"])
+        if problem:
+            out.append(f"{SETTINGS}: history.points[{n}].match: {problem}")
+    return out
 
 
 def validate_connections(doc: Any, settings: Settings,
