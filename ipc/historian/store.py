@@ -243,7 +243,7 @@ class HistoryStore:
             self.conn.executemany("INSERT OR REPLACE INTO counters(name, value) VALUES (?, ?)",
                                   self.counters.items())
             self.conn.execute("PRAGMA incremental_vacuum")
-            log.warning("history over its size cap of %.1f MB: evicted the %d oldest rows",
+            log.warning("history over its size cap of %g MB: evicted the %d oldest rows",
                         self.settings.max_mb, evicted)
         return evicted
 
