@@ -23,6 +23,7 @@ from edgeos.admin_ui.handlers import (
     router,
     session,
     system,
+    users,
     widgets,
 )
 from edgeos.admin_ui.handlers.base import NotFound
@@ -65,6 +66,9 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     ("/api/history.csv", history.HistoryCsv),
     ("/api/history/instances", history.InstanceHistory),
     ("/api/history/stats", history.HistoryStats),
+    ("/api/users", users.Users),
+    ("/api/users/{name}", users.UserItem),
+    ("/api/account/password", users.AccountPassword),
 ]
 
 

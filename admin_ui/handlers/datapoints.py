@@ -58,6 +58,7 @@ class DatapointItem(ApiHandler):
     path_params = {"address": {"type": "string",
                                "description": "<instance-id>.<path>, URL-encoded"}}
     bodies = {"PUT": WRITE_BODY}
+    roles = {"PUT": "operator"}
 
     async def get(self, address: str) -> None:
         """The last value: value, ts, quality, ack, unit, meta."""
