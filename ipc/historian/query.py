@@ -5,7 +5,9 @@ When the range holds no more stored points than that, they come back as stored (
 row is ``[ts, v, v, v, v]``, ``"raw": true``); otherwise the range is cut into
 ``max_points`` equal buckets and each keeps its min and max, so a one-sample spike
 survives any zoom level. Older parts of the range come from the rollups (raw rows
-past their retention are gone), newer parts from the raw rows.
+past their retention are gone), newer parts from the raw rows; when the buckets are at
+least a rollup wide, the rollups answer wherever they exist (a rollup counts in the
+bucket its start falls in).
 
 Readers open the file read-only (``mode=ro``); WAL lets them read while the historian
 writes, and a file replaced after corruption is picked up by the next query.
@@ -23,12 +25,18 @@ from edgeos.ipc.historian.store import FILE
 Point = list[float | int | None]
 
 RAW_BUCKETS = """
-SELECT (ts - ?2) / ?4 AS b, min(value), sum(value), max(value), count(*), max(ts)
-FROM raw WHERE series = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY b
+SELECT b, mn, total, mx, n,
+       (SELECT value FROM raw WHERE series = ?1 AND ts = lt ORDER BY rowid DESC LIMIT 1)
+FROM (SELECT (ts - ?2) / ?4 AS b, min(value) AS mn, sum(value) AS total, max(value) AS mx,
+             count(*) AS n, max(ts) AS lt
+      FROM raw WHERE series = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY b)
 """
 ROLLUP_BUCKETS = """
-SELECT (ts - ?2) / ?4 AS b, min(min), sum(avg * n), max(max), sum(n), max(ts)
-FROM rollup WHERE series = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY b
+SELECT b, mn, total, mx, n,
+       (SELECT last FROM rollup WHERE series = ?1 AND ts = lt)
+FROM (SELECT (ts - ?2) / ?4 AS b, min(min) AS mn, sum(avg * n) AS total, max(max) AS mx,
+             sum(n) AS n, max(ts) AS lt
+      FROM rollup WHERE series = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY b)
 """
 
 
@@ -58,19 +66,31 @@ def _raw_start(conn: sqlite3.Connection, sid: int) -> int | None:
     return None if row[0] is None else int(row[0])
 
 
-def _last_value(conn: sqlite3.Connection, table: str, column: str, sid: int,
-                ts: int) -> float | None:
-    row = conn.execute(f"SELECT {column} FROM {table} WHERE series = ? AND ts = ? "
-                       "ORDER BY rowid DESC LIMIT 1", (sid, ts)).fetchone()
-    return None if row is None else row[0]
+def _rollup_ms(conn: sqlite3.Connection) -> int | None:
+    row = conn.execute("SELECT value FROM info WHERE name = 'rollup_ms'").fetchone()
+    return None if row is None else int(row[0])
+
+
+def _split(conn: sqlite3.Connection, sid: int, start: int, end: int, max_points: int) -> int:
+    """Where the range turns from rollups to raw rows: where raw rows start, or, when a
+    bucket of the answer is at least a rollup wide, where the rollups end (a day at 1 Hz
+    is then read as 1,440 rollups, not 86,400 rows)."""
+    raw_from = _raw_start(conn, sid)
+    split = end if raw_from is None else max(start, min(end, raw_from))
+    width = _rollup_ms(conn)
+    if width and (end - start) / max_points >= width:
+        row = conn.execute("SELECT max(ts) FROM rollup WHERE series = ? AND ts < ?",
+                           (sid, end)).fetchone()
+        if row[0] is not None:
+            split = max(split, min(end, int(row[0]) + width))
+    return split
 
 
 def series(conn: sqlite3.Connection, name: str, start: int, end: int,
            max_points: int) -> dict[str, Any]:
     """The series ``name`` over ``[start, end)`` (ms), at most ``max_points`` points."""
     sid = series_id(conn, name)
-    raw_from = _raw_start(conn, sid)
-    split = end if raw_from is None else max(start, min(end, raw_from))
+    split = _split(conn, sid, start, end, max_points)
     n_roll = conn.execute("SELECT count(*) FROM rollup WHERE series = ? AND ts >= ? "
                           "AND ts < ?", (sid, start, split)).fetchone()[0]
     n_raw = conn.execute("SELECT count(*) FROM raw WHERE series = ? AND ts >= ? AND ts < ?",
@@ -89,23 +109,19 @@ def series(conn: sqlite3.Connection, name: str, start: int, end: int,
         return {**doc, "raw": n_roll == 0, "bucket_ms": None, "points": points}
     width = max(1, -(-(end - start) // max_points))
     buckets: dict[int, list[Any]] = {}
-    for table, sql, n, lo, hi in (("rollup", ROLLUP_BUCKETS, n_roll, start, split),
-                                  ("raw", RAW_BUCKETS, n_raw, split, end)):
+    for sql, n, lo, hi in ((ROLLUP_BUCKETS, n_roll, start, split),
+                           (RAW_BUCKETS, n_raw, split, end)):
         if not n:
             continue
-        for b, mn, total, mx, count, last_ts in conn.execute(sql, (sid, lo, hi, width)):
+        for b, mn, total, mx, count, last in conn.execute(sql, (sid, lo, hi, width)):
             have = buckets.get(b)
             if have is None:
-                buckets[b] = [mn, total, mx, count, last_ts, table]
+                buckets[b] = [mn, total, mx, count, last]
             else:  # a bucket on the rollup/raw border: the raw part is the later one
                 have[0], have[1] = min(have[0], mn), have[1] + total
-                have[2], have[3] = max(have[2], mx), have[3] + count
-                have[4], have[5] = last_ts, table
-    points = []
-    for b in sorted(buckets):
-        mn, total, mx, count, last_ts, table = buckets[b]
-        last = _last_value(conn, table, "last" if table == "rollup" else "value", sid, last_ts)
-        points.append([start + b * width, mn, total / count, mx, last])
+                have[2], have[3], have[4] = max(have[2], mx), have[3] + count, last
+    points = [[start + b * width, mn, total / count, mx, last]
+              for b, (mn, total, mx, count, last) in sorted(buckets.items())]
     return {**doc, "raw": False, "bucket_ms": width, "points": points}
 
 

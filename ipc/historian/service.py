@@ -3,7 +3,10 @@
 The change feed is a plain SUB socket read when its fd signals and drained without
 awaiting (like the broker's inbound socket), so ingest costs no future per message.
 Rows collect in memory and go to SQLite in one transaction per second (or earlier
-when many are waiting); a kill -9 therefore loses at most the last second.
+when many are waiting); a kill -9 therefore loses at most the last second. SQLite
+runs in a worker thread (it releases the GIL while it works), one operation at a time
+under a lock, so decoding the next changes overlaps with writing the last ones and
+heartbeats never wait for the disk.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from edgeos.ipc.historian.store import HistoryStore, is_corrupt
 log = logging.getLogger("historian")
 
 FLUSH_S = 1.0
-FLUSH_EARLY_ROWS = 200_000  # a burst is written before the second is over (bounds memory)
+FLUSH_EARLY_ROWS = 50_000  # a burst is written before the second is over (bounds memory)
 DRAIN_MAX = 512
 STAT_FIELDS = ("cpu_percent", "memory_mb", "pps_in", "pps_out")
 
@@ -46,6 +49,7 @@ class Historian:
         self.link = SupervisorLink(self.ctx, spec)
         self.rows: list[tuple[int, int, float]] = []
         self.wake = asyncio.Event()
+        self.db_lock = asyncio.Lock()
         self._rate = (time.monotonic(), 0)
         self.pps = 0.0
 
@@ -96,14 +100,16 @@ class Historian:
             sub.close(0)
 
     # -- writing -------------------------------------------------------------------------
-    def flush(self) -> None:
+    async def flush(self) -> None:
         rows, self.rows = self.rows, []
         ts = now_ms()
         self.policy.due(ts, rows)
-        try:
-            self.store.write(rows, ts)
-        except sqlite3.DatabaseError as exc:
-            self._on_db_error(exc, len(rows))
+        async with self.db_lock:
+            series = self.store.take_series()
+            try:
+                await asyncio.to_thread(self.store.write, rows, ts, series)
+            except sqlite3.DatabaseError as exc:
+                self._on_db_error(exc, len(rows))
 
     def _on_db_error(self, exc: sqlite3.DatabaseError, lost: int) -> None:
         if is_corrupt(exc):
@@ -118,17 +124,18 @@ class Historian:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), FLUSH_S)
             self.wake.clear()
-            self.flush()
+            await self.flush()
 
     async def maintenance_loop(self) -> None:
         """Retention once per ``maintenance_s`` (and once at start)."""
         while True:
-            try:
-                expired = self.store.expire(now_ms())
-                if expired:
-                    log.info("retention: %d old rows deleted", expired)
-            except sqlite3.DatabaseError as exc:
-                self._on_db_error(exc, 0)
+            async with self.db_lock:
+                try:
+                    expired = await asyncio.to_thread(self.store.expire, now_ms())
+                    if expired:
+                        log.info("retention: %d old rows deleted", expired)
+                except sqlite3.DatabaseError as exc:
+                    self._on_db_error(exc, 0)
             await asyncio.sleep(self.settings.maintenance_s)
 
     def counters(self) -> dict[str, Any]:
@@ -178,7 +185,7 @@ class Historian:
         for task in tasks:
             task.cancel()
         self.policy.flush_all(self.rows)
-        self.flush()
+        await self.flush()
         self.store.close()
         self.changes.close(0)
         self.link.close()

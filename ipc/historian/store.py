@@ -3,7 +3,8 @@
 Tables: ``series`` (id, name, kind: ``dp`` for datapoints, ``stat`` for instance
 figures), ``raw`` (series, ts, value; rowid order is arrival order, so the oldest rows
 are the lowest rowids), ``rollup`` (per series and bucket of ``rollup_s``: min, avg, max,
-last, n) and ``counters`` (what was recorded, expired and evicted, kept across restarts).
+last, n), ``counters`` (what was recorded, expired and evicted, kept across restarts)
+and ``info`` (the rollup width, for readers).
 
 Rollups are computed from ``raw`` for buckets that received rows once the bucket is
 over, in the same transaction as the rows, so a kill -9 never leaves a rollup behind
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS rollup(series INTEGER NOT NULL, ts INTEGER NOT NULL, 
                                   avg REAL, max REAL, last REAL, n INTEGER NOT NULL,
                                   PRIMARY KEY(series, ts));
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS info(name TEXT PRIMARY KEY, value);
 """
 ROLLUP_SQL = """
 INSERT OR REPLACE INTO rollup(series, ts, min, avg, max, last, n)
@@ -89,14 +91,18 @@ class HistoryStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a process crash loses nothing
             conn.execute("PRAGMA journal_size_limit=8388608")
+            conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: the index's hot pages stay
             conn.executescript(SCHEMA)
+            conn.execute("INSERT OR REPLACE INTO info(name, value) VALUES ('rollup_ms', ?)",
+                         (self.settings.rollup_ms,))
             for name in ("", "-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.chmod(f"{self.path}{name}", 0o600)
-            self.ids, self.kinds = {}, {}
+            self.ids, self.kinds, self.new_series = {}, {}, []
             for sid, name, kind in conn.execute("SELECT id, name, kind FROM series"):
                 self.ids[name] = sid
                 self.kinds[sid] = kind
+            self.next_id = max(self.kinds, default=0) + 1
             self.counters = dict(conn.execute("SELECT name, value FROM counters").fetchall())
             self.dirty = self._unfinished_buckets(conn)
         except sqlite3.DatabaseError:
@@ -109,7 +115,7 @@ class HistoryStore:
         width = self.settings.rollup_ms
         done = dict(conn.execute("SELECT series, max(ts) FROM rollup GROUP BY series"))
         dirty: set[tuple[int, int]] = set()
-        for sid in self.kinds:
+        for sid in list(self.kinds):
             since = done.get(sid, -(2**62))
             for (bucket,) in conn.execute(
                     "SELECT DISTINCT ts / ?1 * ?1 FROM raw WHERE series = ?2 AND ts >= ?3",
@@ -140,22 +146,31 @@ class HistoryStore:
 
     # -- writing -------------------------------------------------------------------------
     def series_id(self, name: str, kind: str = "dp") -> int:
+        """The id of a series; a new one is numbered here and stored with the next write,
+        so the event loop never waits for the database (writes may run in a thread)."""
         sid = self.ids.get(name)
         if sid is None:
-            cur = self.conn.execute("INSERT OR IGNORE INTO series(name, kind) VALUES (?, ?)",
-                                    (name, kind))
-            sid = cur.lastrowid if cur.rowcount else self.conn.execute(
-                "SELECT id FROM series WHERE name = ?", (name,)).fetchone()[0]
-            assert sid is not None
+            sid = self.next_id
+            self.next_id += 1
             self.ids[name] = sid
             self.kinds[sid] = kind
+            self.new_series.append((sid, name, kind))
         return sid
+
+    def take_series(self) -> list[tuple[int, str, str]]:
+        """The series numbered since the last write (handed to :meth:`write`)."""
+        series, self.new_series = self.new_series, []
+        return series
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
 
-    def write(self, rows: list[tuple[int, int, float]], now_ms: int) -> None:
-        """One transaction: the rows, the rollups of finished buckets, the counters."""
+    def write(self, rows: list[tuple[int, int, float]], now_ms: int,
+              series: list[tuple[int, str, str]] | None = None) -> None:
+        """One transaction: new series, the rows, the rollups of finished buckets, the
+        counters. ``series`` is :meth:`take_series` taken by the caller's thread."""
+        if series is None:
+            series = self.take_series()
         width = self.settings.rollup_ms
         dirty = self.dirty
         for sid, ts, _ in rows:
@@ -163,16 +178,19 @@ class HistoryStore:
         conn = self.conn
         conn.execute("BEGIN")
         try:
+            if series:
+                conn.executemany("INSERT INTO series(id, name, kind) VALUES (?, ?, ?)", series)
             if rows:
                 conn.executemany("INSERT INTO raw(series, ts, value) VALUES (?, ?, ?)", rows)
             done = self._rollup(now_ms)
             self.count("recorded", len(rows))
             conn.executemany("INSERT OR REPLACE INTO counters(name, value) VALUES (?, ?)",
-                             self.counters.items())
+                             list(self.counters.items()))
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
+            self.new_series[:0] = series  # stored with the next write
             raise
         dirty.difference_update(done)
         if self.used_bytes() > self.settings.max_bytes:
@@ -194,7 +212,7 @@ class HistoryStore:
         conn = self.conn
         conn.execute("BEGIN")
         try:
-            for sid, kind in self.kinds.items():
+            for sid, kind in list(self.kinds.items()):
                 raw_keep, roll_keep = ((s.stat_raw_keep_ms, s.stat_rollup_keep_ms)
                                        if kind == "stat" else (s.raw_keep_ms, s.rollup_keep_ms))
                 cut = min(now_ms - raw_keep, oldest_dirty)
@@ -204,7 +222,7 @@ class HistoryStore:
                                         (sid, now_ms - roll_keep)).rowcount
             self.count("expired", deleted)
             conn.executemany("INSERT OR REPLACE INTO counters(name, value) VALUES (?, ?)",
-                             self.counters.items())
+                             list(self.counters.items()))
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -241,7 +259,7 @@ class HistoryStore:
         if evicted:
             self.count("evicted", evicted)
             self.conn.executemany("INSERT OR REPLACE INTO counters(name, value) VALUES (?, ?)",
-                                  self.counters.items())
+                                  list(self.counters.items()))
             self.conn.execute("PRAGMA incremental_vacuum")
             log.warning("history over its size cap of %g MB: evicted the %d oldest rows",
                         self.settings.max_mb, evicted)
