@@ -58,7 +58,7 @@ export default {
       if (dp.meta && dp.meta.writable) {
         const input = h("input", {"aria-label": `new value for ${dp.address}`,
                                   value: fmtValue(dp.value)});
-        writeCell = h("td", {}, h("form", {class: "write-form admin-only", onsubmit: (ev) => {
+        writeCell = h("td", {}, h("form", {class: "write-form operator-only", onsubmit: (ev) => {
           ev.preventDefault(); write(dp.address, input);
         }}, input, h("button", {type: "submit", class: "btn small primary"}, "Write")));
       }
