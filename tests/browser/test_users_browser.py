@@ -1,6 +1,7 @@
-"""Users and the operator role in a real browser: an admin adds an operator on the Users
-page; the operator sees no configuration, lifecycle or panic controls, can write a
-datapoint, and changes their own password in the header dialog."""
+"""Users, the operator role and history charts in a real browser: an admin adds an
+operator on the Users page; the operator sees no configuration, lifecycle or panic
+controls, can write a datapoint, and changes their own password in the header dialog;
+the Instances and System pages chart recorded instance figures with axes (uPlot)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,23 @@ def test_admin_adds_an_operator_who_sees_only_what_they_may_do(
     assert Web(ui.base).login("olga password", "olga").status == 401
     assert Web(ui.base).login("olga new password", "olga").status == 200
     assert errors == [] and admin_errors == []
+
+
+def test_instance_history_charts_with_axes(browser: Any, ui: WebDaemon, shots: Path) -> None:
+    ui.d.wait_for(lambda: Web(ui.base, token=ui.token("viewer", "charts")
+                              .token).get("/api/history/instances?id=plc_1&metric=cpu_percent")
+                  .status == 200, what="instance history recorded")
+    pg, errors = login(browser, ui, "admin", WebDaemon.PASSWORD)
+    chart = pg.locator(".history-panel .uplot")
+    chart.wait_for()
+    assert pg.locator(".history-panel .u-axis").count() >= 2  # time and value axes
+    pg.select_option(".history-panel .history-metric", "memory_mb")
+    pg.wait_for_function("""() => [...document.querySelectorAll('.history-panel .u-legend th')]
+                            .some((th) => th.textContent.includes('plc_1'))""")
+    pg.screenshot(path=shots / "instances-history.png", full_page=True)
+    pg.click('#nav a[data-page="system"]')
+    pg.locator('[data-page="system"] .history-panel .uplot').wait_for()
+    assert int(pg.locator('[data-page="system"] .history-chart').get_attribute(
+        "data-series")) >= 3  # broker, historian, plc_1 (and the admin UI)
+    pg.screenshot(path=shots / "system-history.png", full_page=True)
+    assert errors == []
