@@ -54,6 +54,7 @@ class Policy:
         self.index = PatternIndex((n, p["match"]) for n, p in enumerate(rules))
         self.tracks: dict[str, Track | None] = {}
         self.waiting: dict[str, Track] = {}
+        self.recorded = 0  # tracks that record (the cache also remembers what does not)
         self.counters = {"changes": 0, "filtered": 0, "not_numeric": 0, "series_refused": 0}
 
     def _rule(self, address: str) -> Rule | None:
@@ -66,9 +67,10 @@ class Policy:
         rule = self._rule(address)
         if rule is None:
             return NOT_RECORDED
-        if len(self.tracks) >= self.settings.max_series:
+        if self.recorded >= self.settings.max_series:
             self.counters["series_refused"] += 1
             return NOT_RECORDED
+        self.recorded += 1
         return Track(self.series_id(address), rule)
 
     def accept(self, prefix: str, batch: Any, rows: list[tuple[int, int, float]]) -> None:
@@ -86,8 +88,7 @@ class Policy:
             track = tracks.get(address, self)  # self: unknown yet
             if track is self:
                 if len(tracks) >= 4 * self.settings.max_series:  # bound the not-recorded cache
-                    tracks.clear()
-                    self.waiting.clear()
+                    self.forget_series()
                 track = tracks[address] = self._track(address)
             if track is None:
                 counters["filtered"] += 1
@@ -126,6 +127,7 @@ class Policy:
         self.due(2**62, rows)
 
     def forget_series(self) -> None:
-        """After a fresh database the ids are gone: start the tracks over."""
+        """Start the tracks over (after a fresh database, or when the cache is full)."""
         self.tracks.clear()
         self.waiting.clear()
+        self.recorded = 0

@@ -191,6 +191,7 @@ class HistoryStore:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             self.new_series[:0] = series  # stored with the next write
+            self.count("recorded", -len(rows))
             raise
         dirty.difference_update(done)
         if self.used_bytes() > self.settings.max_bytes:

@@ -66,3 +66,11 @@ def test_the_number_of_series_is_bounded_and_refusals_are_counted() -> None:
     rows = feed(policy, [[f"p{n}", n + 1, 1] for n in range(10)])
     assert len(rows) == 3 and len(ids) == 3
     assert policy.counters["series_refused"] == 7
+
+
+def test_datapoints_that_are_not_recorded_do_not_use_up_the_series_limit() -> None:
+    policy, ids = make(min_interval_s=0, max_series=2, points=[{"match": "plc.skip.*",
+                                                                "record": False}])
+    feed(policy, [[f"skip.{n}", n, 1] for n in range(5)])
+    rows = feed(policy, [["a", 1, 1], ["b", 2, 1], ["c", 3, 1]])
+    assert len(rows) == 2 and set(ids) == {"plc.a", "plc.b"}
