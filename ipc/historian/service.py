@@ -33,7 +33,7 @@ log = logging.getLogger("historian")
 
 FLUSH_S = 1.0
 FLUSH_EARLY_ROWS = 50_000  # a burst is written before the second is over (bounds memory)
-DRAIN_MAX = 512
+DRAIN_MAX = 32  # messages (batches of up to ~1000 changes) per wake-up: the loop stays responsive
 STAT_FIELDS = ("cpu_percent", "memory_mb", "pps_in", "pps_out")
 
 
