@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/modbus.py
 	$(BIN)/python bench/ads.py
 	$(BIN)/python bench/admin_ui.py
+	$(BIN)/python bench/history.py
 
 clean:
 	rm -rf $(VENV) var run .pytest_cache

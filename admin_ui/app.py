@@ -17,12 +17,14 @@ from edgeos.admin_ui.handlers import (
     connections,
     datapoints,
     health,
+    history,
     instances,
     plugins,
     router,
     satellites,
     session,
     system,
+    users,
     widgets,
 )
 from edgeos.admin_ui.handlers.base import MAX_BODY, NotFound
@@ -64,6 +66,13 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     ("/api/errors", system.Errors),
     ("/api/satellites", satellites.Satellites),
     ("/api/satellites/{action}", satellites.SatelliteAction),
+    ("/api/history", history.History),
+    ("/api/history.csv", history.HistoryCsv),
+    ("/api/history/instances", history.InstanceHistory),
+    ("/api/history/stats", history.HistoryStats),
+    ("/api/users", users.Users),
+    ("/api/users/{name}", users.UserItem),
+    ("/api/account/password", users.AccountPassword),
 ]
 
 

@@ -29,7 +29,8 @@ from edgeos.supervisor.files import atomic_write_json
 log = logging.getLogger(__name__)
 
 AUTH_FILE = "auth.json"
-ROLES = ("viewer", "admin")
+ROLES = ("viewer", "operator", "admin")
+RANK = {role: n for n, role in enumerate(ROLES)}  # each role may do what the ones below may
 ADMIN_USER = "admin"
 TOKEN_PREFIX = "eos_"
 NAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -54,6 +55,10 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    def may(self, role: str) -> bool:
+        """True when this principal's role is ``role`` or above it."""
+        return RANK.get(self.role, -1) >= RANK[role]
 
     @property
     def label(self) -> str:
@@ -82,6 +87,10 @@ def verify_password(password: str, record: dict[str, Any]) -> bool:
 def token_hash(token: str) -> str:
     """Tokens are 256 random bits, so a plain SHA-256 is enough (no brute force)."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _generation(user: dict[str, Any]) -> str:
+    return f"{user['password']['hash']}:{user.get('role', 'admin')}"
 
 
 # A fixed record to burn the same scrypt time for unknown users (no user oracle).
@@ -134,12 +143,13 @@ class AuthStore:
             return None
         if not verify_password(password, user["password"]):
             return None
-        return Principal(username, user.get("role", "admin"), "user", user["password"]["hash"])
+        return Principal(username, user.get("role", "admin"), "user", _generation(user))
 
     def generation(self, username: str) -> str | None:
-        """The current password hash of a user: a session made under another one is void."""
+        """The current password hash and role of a user: a session made under another
+        one is void (a changed password or role ends the user's sessions)."""
         user = self._fresh()["users"].get(username)
-        return None if user is None else user["password"]["hash"]
+        return None if user is None else _generation(user)
 
     def check_token(self, token: str) -> Principal | None:
         doc = self._fresh()
@@ -147,6 +157,11 @@ class AuthStore:
         if name is None:
             return None
         return Principal(name, doc["tokens"][name].get("role", "viewer"), "token")
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """Names, roles and when the password last changed; never the hashes."""
+        return [{"name": n, "role": u.get("role", "admin"), "changed": u.get("changed")}
+                for n, u in sorted(self._fresh()["users"].items())]
 
     def list_tokens(self) -> list[dict[str, Any]]:
         """Names, roles and creation times; never the hashes."""
@@ -197,7 +212,62 @@ class AuthStore:
                                         "changed": int(time.time() * 1000), "generated": True}
         return password
 
-    def create_token(self, role: str = "admin", name: str | None = None) -> dict[str, Any]:
+    @staticmethod
+    def _check(username: str, role: str | None, password: str | None) -> None:
+        if not NAME_RE.match(username):
+            raise AuthError(f"bad user name {username!r} (1-64 letters, digits, _ . @ -)")
+        if role is not None and role not in ROLES:
+            raise AuthError(f"role must be one of {', '.join(ROLES)}")
+        if password is not None and len(password) < MIN_PASSWORD_LEN:
+            raise AuthError(f"the password needs at least {MIN_PASSWORD_LEN} characters")
+
+    @staticmethod
+    def _admins_left(doc: dict[str, Any], without: str) -> int:
+        return sum(1 for n, u in doc["users"].items()
+                   if n != without and u.get("role", "admin") == "admin")
+
+    def add_user(self, username: str, password: str, role: str = "viewer") -> None:
+        """A new user; refused when the name is taken."""
+        self._check(username, role, password)
+        record = hash_password(password)
+        with self._locked() as doc:
+            if username in doc["users"]:
+                raise AuthError(f"a user named {username!r} exists")
+            doc["users"][username] = {"role": role, "password": record,
+                                      "changed": int(time.time() * 1000)}
+
+    def update_user(self, username: str, role: str | None = None,
+                    password: str | None = None) -> dict[str, Any]:
+        """Change a user's role and/or password; the last admin stays an admin."""
+        self._check(username, role, password)
+        record = hash_password(password) if password is not None else None
+        with self._locked() as doc:
+            user = doc["users"].get(username)
+            if user is None:
+                raise LookupError(f"no user named {username!r}")
+            if role is not None and role != "admin" and user.get("role", "admin") == "admin" \
+                    and not self._admins_left(doc, username):
+                raise AuthError(f"{username!r} is the last admin; make another user admin "
+                                "first")
+            if role is not None:
+                user["role"] = role
+            if record is not None:
+                user["password"] = record
+                user["changed"] = int(time.time() * 1000)
+                user.pop("generated", None)
+            return {"name": username, "role": user.get("role", "admin")}
+
+    def remove_user(self, username: str) -> None:
+        """Delete a user (their sessions end); never the last admin."""
+        with self._locked() as doc:
+            user = doc["users"].get(username)
+            if user is None:
+                raise LookupError(f"no user named {username!r}")
+            if user.get("role", "admin") == "admin" and not self._admins_left(doc, username):
+                raise AuthError(f"{username!r} is the last admin and cannot be removed")
+            del doc["users"][username]
+
+    def create_token(self, role: str = "viewer", name: str | None = None) -> dict[str, Any]:
         """A new bearer token; the clear text is in the result and nowhere else."""
         if role not in ROLES:
             raise AuthError(f"role must be one of {', '.join(ROLES)}")

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 BROKER_ID = "broker"
 STATE_FILE = "state.json"
 UI_ID = "admin-ui"
+HISTORIAN_ID = "historian"
 SYSTEM_START_TIMEOUT_S = 15.0
 ROUTES_TIMEOUT_S = 60.0  # a large (size-limited) routing.json on a slow board
 IDLE_SAMPLE_S = 10.0  # stats sampling while nobody subscribes to them
@@ -123,7 +124,8 @@ class Arbiter:
     def _launch(self, inst: Instance) -> tuple[list[str], dict[str, str], bytes]:
         module = {"worker": "edgeos.workers", "broker": "edgeos.ipc.broker",
                   "admin-ui": "edgeos.admin_ui", "uplink": "edgeos.ipc.satellite",
-                  "satellite-gateway": "edgeos.ipc.satellite"}
+                  "satellite-gateway": "edgeos.ipc.satellite",
+                  "historian": "edgeos.ipc.historian"}
         argv = [sys.executable, "-m", module[inst.cfg.role]]
         env = dict(os.environ)
         env["EDGEOS_SUPERVISOR_PID"] = str(os.getpid())
@@ -140,6 +142,8 @@ class Arbiter:
         elif inst.cfg.role in self.links:
             argv.append(self.links[inst.cfg.role]["arg"])
             extra["link"] = self.links[inst.cfg.role]["link"]
+        elif inst.cfg.role == "historian":
+            extra["history"] = self.settings.history
         spec = {"id": inst.id, "type": inst.cfg.type, "name": inst.cfg.name,
                 "config": inst.cfg.config, "limits": inst.cfg.limits,
                 "run_dir": str(self.paths.run), "data_dir": str(self.paths.data),
@@ -480,6 +484,10 @@ class Arbiter:
             link.start("daemon start")
         await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,
                                              SYSTEM_START_TIMEOUT_S) for i in links))
+        if self.settings.history.get("enabled", True):  # also headless: history is data
+            historian = self._make(self._system_config(HISTORIAN_ID, "historian"))
+            self.instances[HISTORIAN_ID] = historian
+            historian.start("daemon start")
         if self.mode == "normal":
             started = [i for i in self.workers() if i.cfg.enabled]
             for inst in started:
@@ -585,13 +593,14 @@ class Arbiter:
         await self.wait_for(inst, lambda i: i.state not in ALIVE, timeout)
 
     async def shutdown(self) -> None:
-        """Stop in reverse order: admin UI, workers (in parallel), then the broker."""
+        """Stop in reverse order: admin UI, workers (in parallel), then the broker and the
+        historian (it records the workers' last values)."""
         for inst in self.instances.values():
             inst.frozen = True
         order = [[self.instances[UI_ID]] if UI_ID in self.instances else [],
                  self.workers(),
                  [self.instances[r] for r in self.links if r in self.instances],
-                 [self.instances[BROKER_ID]] if BROKER_ID in self.instances else []]
+                 [self.instances[i] for i in (HISTORIAN_ID, BROKER_ID) if i in self.instances]]
         for group in order:
             await asyncio.gather(*(self.stop_instance(i, "daemon stop") for i in group))
 

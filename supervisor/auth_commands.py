@@ -1,4 +1,4 @@
-"""Control commands for the admin UI's auth store: ``passwd`` and API tokens.
+"""Control commands for the admin UI's auth store: ``passwd``, users and API tokens.
 
 The store is a file in the data dir (:mod:`edgeos.admin_ui.auth`); the UI process re-reads it
 when it changes, so these take effect at once. Only clients of the control socket
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeos.admin_ui.auth import ADMIN_USER, AuthError, AuthStore
-from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, RpcError
+from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
 from edgeos.supervisor.commands import Command
 
 
@@ -45,13 +45,13 @@ class Passwd(AuthCommand):
 
 
 class TokenCreate(AuthCommand):
-    """Create an API token (role admin or viewer); the token is shown only this once."""
+    """Create an API token (role viewer by default, operator or admin); shown only once."""
 
     name = "token_create"
 
     async def execute(self, args: dict[str, Any]) -> Any:
         try:
-            created = self.store().create_token(args.get("role") or "admin", args.get("name"))
+            created = self.store().create_token(args.get("role") or "viewer", args.get("name"))
         except AuthError as exc:
             raise RpcError(str(exc), BAD_REQUEST) from None
         self.arbiter.audit("token_create", "edgectl", f"token {created['name']} "
@@ -79,3 +79,67 @@ class TokenRevoke(AuthCommand):
             raise RpcError(f"no token named {name!r}", NOT_FOUND)
         self.arbiter.audit("token_revoke", "edgectl", f"token {name}")
         return {"name": name, "revoked": True}
+
+
+class UserCommand(AuthCommand):
+    """Base: a user change, audited with who asked (``who``, default edgectl)."""
+
+    def change(self, action: str, args: dict[str, Any], fn: Any, *fn_args: Any) -> Any:
+        try:
+            result = fn(*fn_args)
+        except LookupError as exc:
+            raise RpcError(str(exc).strip("'\""), NOT_FOUND) from None
+        except AuthError as exc:
+            code = REFUSED if "last admin" in str(exc) or "exists" in str(exc) else BAD_REQUEST
+            raise RpcError(str(exc), code) from None
+        self.arbiter.audit(action, str(args.get("who") or "edgectl"),
+                           f"user {fn_args[0]}", role=args.get("role"))
+        return result
+
+
+class UserAdd(UserCommand):
+    """Add a user with a password and a role (viewer by default, operator or admin)."""
+
+    name = "user_add"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        username, role = self.text(args, "username"), args.get("role") or "viewer"
+        self.change("user_add", args, self.store().add_user, username,
+                    self.text(args, "password"), role)
+        return {"name": username, "role": role, "added": True}
+
+
+class UserList(AuthCommand):
+    """List the users: name, role, when the password changed (never the hashes)."""
+
+    name = "user_list"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return self.store().list_users()
+
+
+class UserRemove(UserCommand):
+    """Remove a user (their sessions end at once); the last admin stays."""
+
+    name = "user_remove"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        username = self.text(args, "username")
+        self.change("user_remove", args, self.store().remove_user, username)
+        return {"name": username, "removed": True}
+
+
+class UserUpdate(UserCommand):
+    """Set a user's password and/or role; their sessions end at once."""
+
+    name = "user_update"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        username = self.text(args, "username")
+        password, role = args.get("password"), args.get("role")
+        if password is None and role is None:
+            raise RpcError("password or role is required", BAD_REQUEST)
+        if password is not None and not isinstance(password, str):
+            raise RpcError("password must be a string", BAD_REQUEST)
+        return self.change("user_update", args, self.store().update_user, username, role,
+                           password)

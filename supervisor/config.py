@@ -29,7 +29,7 @@ DEFAULT_LIMITS: dict[str, Any] = {
     "stop_timeout_s": 5,
 }
 RESERVED_IDS = frozenset({"log", "broker", "admin-ui", "supervisor", "system", "uplink",
-                          "satellite-gateway"})
+                          "satellite-gateway", "historian"})
 
 
 class ConfigError(Exception):
@@ -50,6 +50,7 @@ class Settings:
     log_level: str = "INFO"
     max_instances: int = capacity.DEFAULT_MAX_INSTANCES
     web: dict[str, Any] = field(default_factory=dict)  # admin UI: allowed_hosts
+    history: dict[str, Any] = field(default_factory=dict)
 
     def limits_for(self, type_name: str, own: dict[str, Any],
                    type_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -80,12 +81,26 @@ def load_settings(config_dir: Path) -> Settings:
         return Settings()
     doc = read_json(path)
     problems = [f"{SETTINGS}: {e}" for e in schemas.errors("edgeos", doc)]
+    problems += history_problems(doc) if not problems else []
     if problems:
         raise ConfigError(problems)
     return Settings(limits={**DEFAULT_LIMITS, **doc.get("limits", {})},
                     types=doc.get("types", {}), restart=doc.get("restart", {}),
                     log_level=doc.get("log_level", "INFO"),
-                    max_instances=capacity.settings_max_instances(doc), web=doc.get("web", {}))
+                    max_instances=capacity.settings_max_instances(doc), web=doc.get("web", {}),
+                    history=doc.get("history", {}))
+
+
+def history_problems(doc: dict[str, Any]) -> list[str]:
+    """``history.points[n].match`` must be an address or a well-formed pattern."""
+    from edgeos.ipc.routing.patterns import pattern_problem
+
+    out = []
+    for n, point in enumerate(doc.get("history", {}).get("points", [])):
+        problem = pattern_problem(point["match"])
+        if problem:
+            out.append(f"{SETTINGS}: history.points[{n}].match: {problem}")
+    return out
 
 
 def validate_connections(doc: Any, settings: Settings,

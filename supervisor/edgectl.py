@@ -89,11 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     tk = sub.add_parser("token", help="API tokens")
     tsub = tk.add_subparsers(dest="token_verb", required=True)
     tc = tsub.add_parser("create")
-    tc.add_argument("--role", choices=("admin", "viewer"), default="admin")
+    tc.add_argument("--role", choices=("admin", "operator", "viewer"), default="viewer")
     tc.add_argument("--name")
     tsub.add_parser("list")
     tr = tsub.add_parser("revoke")
     tr.add_argument("name")
+    add_user_parser(sub)
     _json_after_verb(p)
     return p
 
@@ -109,6 +110,40 @@ def _json_after_verb(parser: argparse.ArgumentParser) -> None:
                 _json_after_verb(child)
 
 
+def add_user_parser(sub: Any) -> None:
+    """``user add|list|remove|passwd|role``: the admin UI's users (roles admin, operator,
+    viewer); passwords are read from the terminal, or a line of stdin."""
+    us = sub.add_parser("user", help="admin UI users")
+    usub = us.add_subparsers(dest="user_verb", required=True)
+    ua = usub.add_parser("add", help="add a user (password from stdin or the terminal)")
+    ua.add_argument("username")
+    ua.add_argument("--role", choices=("admin", "operator", "viewer"), default="viewer")
+    usub.add_parser("list", help="the users and their roles")
+    usub.add_parser("remove", help="remove a user").add_argument("username")
+    usub.add_parser("passwd", help="set a user's password").add_argument("username")
+    ur = usub.add_parser("role", help="change a user's role")
+    ur.add_argument("username")
+    ur.add_argument("role", choices=("admin", "operator", "viewer"))
+
+
+def user_request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[Any], str]]:
+    v, who = args.user_verb, f"edgectl:{_user()}"
+    if v == "list":
+        return "user_list", {}, lambda r: _table(r, [("name", "USER"), ("role", "ROLE")])
+    if v == "add":
+        return "user_add", {"username": args.username, "role": args.role, "who": who,
+                            "password": read_password(f"Password for {args.username}: ")}, \
+            show_generic
+    if v == "remove":
+        return "user_remove", {"username": args.username, "who": who}, show_generic
+    if v == "role":
+        return "user_update", {"username": args.username, "role": args.role, "who": who}, \
+            show_generic
+    return "user_update", {"username": args.username, "who": who,
+                           "password": read_password(f"New password for {args.username}: ")}, \
+        show_generic
+
+
 # -- human-readable output -------------------------------------------------------------
 def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> str:
     cells = [[h for _, h in cols]] + [["" if r.get(k) is None else str(r.get(k))
@@ -118,7 +153,7 @@ def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> str:
                      for row in cells)
 
 
-def show_panic(record: dict[str, Any] | None) -> str:
+def panic_line(record: dict[str, Any] | None) -> str:
     """``PANIC since 14:02:11 by admin: water in the basement``."""
     if not record:
         return ""
@@ -129,7 +164,7 @@ def show_panic(record: dict[str, Any] | None) -> str:
 
 def show_status(result: dict[str, Any]) -> str:
     head = f"mode: {result['mode']}  profile: {result.get('performance', '-')}"
-    head += show_panic(result.get("panic"))
+    head += panic_line(result.get("panic"))
     cols = [("id", "ID"), ("type", "TYPE"), ("status", "STATUS"), ("pid", "PID"),
             ("cpu_percent", "CPU%"), ("memory_mb", "RSS MB"), ("pps_in", "IN/s"),
             ("pps_out", "OUT/s"), ("uptime_seconds", "UPTIME"), ("restarts", "RESTARTS"),
@@ -363,6 +398,8 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
                        "wait": not args.no_wait, "wait_s": args.set_timeout}, show_set
     if v == "passwd":
         return "passwd", {"password": read_password()}, show_passwd
+    if v == "user":
+        return user_request(args)
     if v == "token":
         if args.token_verb == "create":
             return "token_create", {"role": args.role, "name": args.name}, show_token
@@ -381,11 +418,11 @@ def _user() -> str:
         return "unknown"
 
 
-def read_password() -> str:
+def read_password(prompt: str = "New admin password: ") -> str:
     if sys.stdin.isatty():
         import getpass
 
-        first = getpass.getpass("New admin password: ")
+        first = getpass.getpass(prompt)
         if first != getpass.getpass("Repeat: "):
             raise Usage("passwords differ")
         return first

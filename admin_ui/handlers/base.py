@@ -4,7 +4,8 @@ A handler declares what it needs as class attributes, which the OpenAPI document
 built from (:mod:`edgeos.admin_ui.openapi`), so the document cannot drift from the code:
 
 * ``roles``: the role each HTTP method needs (default: reads ``viewer``, writes
-  ``admin``); ``public = True`` for routes without login (``/health``, login).
+  ``admin``; ``operator`` sits between them: dashboards and datapoint writes);
+  ``public = True`` for routes without login (``/health``, login).
 * ``bodies``: the JSON Schema of each method's request body, checked before the
   handler runs (a bad body is a 400 with every problem listed, and nothing changes).
 * ``query``: the query parameters of each method; ``path_params``: schemas of the
@@ -126,7 +127,7 @@ class ApiHandler(tornado.web.RequestHandler):
         if self.principal is None:
             raise ApiError(401, "authentication required: log in or send a bearer token",
                            headers={"WWW-Authenticate": 'Bearer realm="edgeos"'})
-        if role == "admin" and not self.principal.is_admin:
+        if not self.principal.may(role):
             raise ApiError(403, f"the {self.principal.role} role may not do this",
                            {"needed": role, "have": self.principal.role})
         if method not in SAFE_METHODS and self.session is not None:

@@ -69,6 +69,7 @@ class DatapointItem(ApiHandler):
                                        "maximum": WAIT_MAX_S, "default": WAIT_S},
          "description": "seconds to wait for the device to report the value back"},
     ]}
+    roles = {"PUT": "operator"}
 
     async def get(self, address: str) -> None:
         """The last value: value, ts, quality, ack, unit, meta."""

@@ -11,6 +11,7 @@ from edgeos.admin_ui.widgets import ID_RE, IMPORT_SCHEMA, WIDGET_SCHEMA, WidgetE
 
 class WidgetsBase(ApiHandler):
     tag = "widgets"
+    roles = {"POST": "operator", "PUT": "operator", "DELETE": "operator"}  # dashboards
 
     def store_call(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:

@@ -11,8 +11,11 @@ import logs from "./pages/logs.js";
 import errors from "./pages/errors.js";
 import system from "./pages/system.js";
 import plugins from "./pages/plugins.js";
+import users from "./pages/users.js";
+import {changePassword} from "./account.js";
 
 const PAGES = {instances, connections, datapoints, routes, logs, errors, system, plugins};
+PAGES.users = users;
 let unmount = null;
 
 function parseHash() {
@@ -62,6 +65,7 @@ async function main() {
   document.body.classList.add(`role-${who.role}`);
   document.getElementById("user-name").textContent = `${who.user} (${who.role})`;
   document.getElementById("logout-button").addEventListener("click", logout);
+  document.getElementById("password-button").addEventListener("click", changePassword);
   document.getElementById("panic-button").addEventListener("click", panicDialog);
   document.getElementById("recover-button").addEventListener("click", recover);
   live.on("mode", (msg) => showMode(msg.mode, msg));

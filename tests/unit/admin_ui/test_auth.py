@@ -60,7 +60,7 @@ def test_tokens_create_list_check_revoke(tmp_path: Path) -> None:
     token = made["token"]
     assert made["name"] == "grafana" and token.startswith("eos_")
     auto = store.create_token()
-    assert auto["name"] == "token-2" and auto["role"] == "admin"
+    assert auto["name"] == "token-2" and auto["role"] == "viewer"  # viewer unless asked
     who = reader.check_token(token)
     assert who is not None and who.role == "viewer" and who.label == "token:grafana"
     assert reader.check_token(token + "x") is None

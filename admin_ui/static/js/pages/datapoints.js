@@ -78,7 +78,7 @@ export default {
         const warn = routes.length ? h("div", {class: "write-warning", text:
           `route ${routes.join(", ")} writes this datapoint: a value written here is ` +
           "overwritten when it fires"}) : "";
-        writeCell = h("td", {}, h("form", {class: "write-form admin-only", onsubmit: (ev) => {
+        writeCell = h("td", {}, h("form", {class: "write-form operator-only", onsubmit: (ev) => {
           ev.preventDefault(); write(dp, input, status);
         }}, input, h("button", {type: "submit", class: "btn small primary"}, "Write"), status),
         warn);

@@ -1,5 +1,6 @@
 // Instances: one live card per process, ioBroker-style, updated in place every second.
 import {api} from "../api.js";
+import {historyPanel} from "../charts.js";
 import * as live from "../live.js";
 import {clear, confirm, fmtNum, fmtUptime, h, showError, sparkline, toast,
         updateSparkline} from "../ui.js";
@@ -195,6 +196,11 @@ export default {
     else api("GET", "/api/admin/instances/stats").then((s) => {
       if (!live.state.instances.length) { live.state.instances = s.instances; render(); }
     }).catch(showError);
+    const history = historyPanel({title: "History", ids: () => live.state.instances
+      .filter((i) => !filter || `${i.id} ${i.name} ${i.type}`.toLowerCase().includes(filter))
+      .map((i) => i.id)});
+    root.append(history.el);
+    off.push(history.stop);
     return () => off.forEach((f) => f());
   },
 };

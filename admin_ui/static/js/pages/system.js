@@ -3,6 +3,7 @@ import {api} from "../api.js";
 import * as live from "../live.js";
 import {panicText} from "../panic.js";
 import {clear, fmtNum, h, showError} from "../ui.js";
+import {historyPanel} from "../charts.js";
 
 function gauge(title, big, sub, share) {
   const cls = share >= 0.9 ? "hot" : share >= 0.75 ? "warm" : "";
@@ -37,6 +38,8 @@ export default {
     }
     load();
     const timer = setInterval(load, 2000);
-    return () => clearInterval(timer);
+    const history = historyPanel({title: "Instances over time"});
+    root.append(history.el);
+    return () => { clearInterval(timer); history.stop(); };
   },
 };

@@ -1,0 +1,193 @@
+"""The historian process: hears changes and instance figures, writes them once a second.
+
+The change feed is a plain SUB socket read when its fd signals and drained without
+awaiting (like the broker's inbound socket), so ingest costs no future per message.
+Rows collect in memory and go to SQLite in one transaction per second (or earlier
+when many are waiting); a kill -9 therefore loses at most the last second. SQLite
+runs in a worker thread (it releases the GIL while it works), one operation at a time
+under a lock, so decoding the next changes overlaps with writing the last ones and
+heartbeats never wait for the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from edgeos.ipc import addresses, protocol
+from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.historian.policy import Policy, as_number
+from edgeos.ipc.historian.settings import Settings
+from edgeos.ipc.historian.store import HistoryStore, is_corrupt
+
+log = logging.getLogger("historian")
+
+FLUSH_S = 1.0
+FLUSH_EARLY_ROWS = 50_000  # a burst is written before the second is over (bounds memory)
+DRAIN_MAX = 32  # messages (batches of up to ~1000 changes) per wake-up: the loop stays responsive
+STAT_FIELDS = ("cpu_percent", "memory_mb", "pps_in", "pps_out")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Historian:
+    def __init__(self, spec: InstanceSpec) -> None:
+        self.spec = spec
+        self.settings = Settings.from_dict(spec.extra.get("history"))
+        self.ctx = zmq.asyncio.Context()
+        self.link = SupervisorLink(self.ctx, spec)
+        self.rows: list[tuple[int, int, float]] = []
+        self.wake = asyncio.Event()
+        self.db_lock = asyncio.Lock()
+        self._rate = (time.monotonic(), 0)
+        self.pps = 0.0
+
+    # -- ingest --------------------------------------------------------------------------
+    def _on_readable(self) -> None:
+        sock = self.changes
+        accept = self.policy.accept
+        rows = self.rows
+        for _ in range(DRAIN_MAX):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=True)
+            except zmq.Again:
+                return
+            try:
+                batch = protocol.unpack_batch(frames[1])
+                accept(frames[0].decode(), batch, rows)
+            except (ValueError, IndexError, TypeError, UnicodeDecodeError):
+                self.store.count("malformed")
+        if len(rows) >= FLUSH_EARLY_ROWS:
+            self.wake.set()
+        asyncio.get_running_loop().call_soon(self._on_readable)  # more may be queued
+
+    async def read_stats(self) -> None:
+        """Instance CPU, RAM and rates from the supervisor's 1 Hz ``stats`` events."""
+        sub = self.ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.connect(addresses.endpoint(self.spec.run_dir, addresses.EVENTS))
+        sub.setsockopt(zmq.SUBSCRIBE, b"stats")
+        try:
+            while True:
+                topic, body = await sub.recv_multipart()
+                if topic != b"stats":
+                    continue
+                try:
+                    instances = protocol.unpack(body)
+                    ts = now_ms()
+                    for inst in instances[:10_000]:
+                        if not inst.get("pid"):
+                            continue
+                        for name in STAT_FIELDS:
+                            value = as_number(inst.get(name))
+                            if value is not None:
+                                sid = self.store.series_id(f"@{inst['id']}.{name}", "stat")
+                                self.rows.append((sid, ts, value))
+                except (ValueError, TypeError, KeyError, AttributeError):
+                    self.store.count("malformed")
+        finally:
+            sub.close(0)
+
+    # -- writing -------------------------------------------------------------------------
+    async def flush(self) -> None:
+        rows, self.rows = self.rows, []
+        ts = now_ms()
+        self.policy.due(ts, rows)
+        async with self.db_lock:
+            series = self.store.take_series()
+            try:
+                await asyncio.to_thread(self.store.write, rows, ts, series)
+            except sqlite3.DatabaseError as exc:
+                self._on_db_error(exc, len(rows))
+
+    def _on_db_error(self, exc: sqlite3.DatabaseError, lost: int) -> None:
+        if is_corrupt(exc):
+            self.store.recover(exc)
+            self.policy.forget_series()
+        else:  # a full disk, an I/O error: keep running, count what could not be stored
+            log.error("writing history failed: %s (%d values lost)", exc, lost)
+        self.store.count("lost", lost)
+
+    async def flush_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), FLUSH_S)
+            self.wake.clear()
+            await self.flush()
+
+    async def maintenance_loop(self) -> None:
+        """Retention once per ``maintenance_s`` (and once at start)."""
+        while True:
+            async with self.db_lock:
+                try:
+                    expired = await asyncio.to_thread(self.store.expire, now_ms())
+                    if expired:
+                        log.info("retention: %d old rows deleted", expired)
+                except sqlite3.DatabaseError as exc:
+                    self._on_db_error(exc, 0)
+            await asyncio.sleep(self.settings.maintenance_s)
+
+    def counters(self) -> dict[str, Any]:
+        t, n = self._rate
+        now = time.monotonic()
+        total = self.policy.counters["changes"]
+        if now - t >= 1.0:
+            self.pps = (total - n) / (now - t)
+            self._rate = (now, total)
+        return {**self.policy.counters, **self.store.counters, "pps_in": round(self.pps, 1),
+                "in_total": total, "series": len(self.store.ids),
+                "pending": len(self.rows)}
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        log.error("%s", context.get("message"), exc_info=exc)
+        if exc is not None:
+            self.link.error(exc, fatal=False, where="historian event loop")
+
+    async def main(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._on_loop_error)
+        os.umask(0o077)  # history.db and its -wal/-shm: 0600
+        self.link.hello()
+        self.store = HistoryStore(Path(self.spec.data_dir), self.settings)
+        self.policy = Policy(self.settings, self.store.series_id)
+        self.changes = zmq.Socket(self.ctx, zmq.SUB)
+        self.changes.setsockopt(zmq.LINGER, 0)
+        self.changes.setsockopt(zmq.RCVHWM, 100_000)
+        self.changes.connect(addresses.endpoint(self.spec.run_dir, addresses.CHANGES))
+        self.changes.setsockopt(zmq.SUBSCRIBE, b"")
+        loop.add_reader(self.changes.getsockopt(zmq.FD), self._on_readable)
+        loop.call_soon(self._on_readable)
+        tasks = [asyncio.create_task(self.flush_loop()),
+                 asyncio.create_task(self.maintenance_loop()),
+                 asyncio.create_task(self.link.heartbeat_loop(self.counters))]
+        if self.settings.instances_enabled:
+            tasks.append(asyncio.create_task(self.read_stats()))
+        log.info("historian up: %s, %d series", self.store.path, len(self.store.ids))
+        self.link.ready()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        loop.remove_reader(self.changes.getsockopt(zmq.FD))
+        for task in tasks:
+            task.cancel()
+        self.policy.flush_all(self.rows)
+        await self.flush()
+        self.store.close()
+        self.changes.close(0)
+        self.link.close()
+        self.ctx.destroy(linger=0)
+        return 0

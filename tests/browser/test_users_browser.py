@@ -1,0 +1,101 @@
+"""Users, the operator role and history charts in a real browser: an admin adds an
+operator on the Users page; the operator sees no configuration, lifecycle or panic
+controls, can write a datapoint, and changes their own password in the header dialog;
+the Instances and System pages chart recorded instance figures with axes (uPlot)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.admin_ui.web import Web, WebDaemon
+from tests.integration.daemon import sim
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory):
+    w = WebDaemon(tmp_path_factory.mktemp("users-browser"), [sim("plc_1", rate_hz=2)]).start()
+    yield w
+    w.close()
+
+
+def login(browser: Any, ui: WebDaemon, user: str, password: str) -> tuple[Any, list[str]]:
+    errors: list[str] = []
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = ctx.new_page()
+    pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    pg.set_default_timeout(15_000)
+    pg.goto(ui.base + "/login")
+    pg.fill("#username", user)
+    pg.fill("#password", password)
+    pg.click("#login-button")
+    pg.wait_for_selector('.card[data-id="plc_1"]')
+    return pg, errors
+
+
+def test_admin_adds_an_operator_who_sees_only_what_they_may_do(
+        browser: Any, ui: WebDaemon, shots: Path) -> None:
+    admin, admin_errors = login(browser, ui, "admin", WebDaemon.PASSWORD)
+    admin.click('#nav a[data-page="users"]')
+    admin.fill("#new-user-name", "olga")
+    admin.fill("#new-user-password", "olga password")
+    admin.select_option("#new-user-role", "operator")
+    admin.click('#add-user button[type="submit"]')
+    admin.locator('#users tr[data-user="olga"]').wait_for()
+    assert admin.locator('#users tr[data-user="olga"] select').input_value() == "operator"
+    admin.screenshot(path=shots / "users.png", full_page=True)
+    assert {u["name"]: u["role"] for u in ui.d.ctl_json("user", "list")}["olga"] == "operator"
+
+    olga, errors = login(browser, ui, "olga", "olga password")
+    for page in ("connections", "routes", "plugins", "users"):
+        assert not olga.locator(f'#nav a[data-page="{page}"]').is_visible(), page
+    assert olga.locator('#nav a[data-page="datapoints"]').is_visible()
+    assert not olga.locator("#panic-button").is_visible()
+    buttons = olga.locator('.card[data-id="plc_1"] button[data-action]')
+    assert buttons.count() > 0 and not any(buttons.nth(i).is_visible()
+                                           for i in range(buttons.count()))
+    olga.click('#nav a[data-page="datapoints"]')
+    olga.locator('.node[data-prefix="plc_1."]').click()
+    olga.locator('.node[data-prefix="plc_1.MAIN."]').click()
+    row = olga.locator('tr[data-address="plc_1.MAIN.setpoint"]')
+    row.locator("input").fill("18.5")
+    row.locator('button[type="submit"]').click()
+    olga.wait_for_function(
+        """() => document.querySelector(
+             'tr[data-address="plc_1.MAIN.setpoint"] [data-field="value"]')
+             .textContent === '18.5'""")
+    olga.screenshot(path=shots / "operator-datapoints.png", full_page=True)
+
+    olga.click("#password-button")
+    olga.fill("#pw-current", "olga password")
+    olga.fill("#pw-new", "olga new password")
+    olga.fill("#pw-again", "olga new password")
+    olga.click('#dialog button[data-value="true"]')
+    olga.locator('.toast.ok:text-is("password changed")').wait_for()
+    olga.click('#nav a[data-page="instances"]')  # the session goes on
+    olga.wait_for_selector('.card[data-id="plc_1"]')
+    assert Web(ui.base).login("olga password", "olga").status == 401
+    assert Web(ui.base).login("olga new password", "olga").status == 200
+    assert errors == [] and admin_errors == []
+
+
+def test_instance_history_charts_with_axes(browser: Any, ui: WebDaemon, shots: Path) -> None:
+    ui.d.wait_for(lambda: Web(ui.base, token=ui.token("viewer", "charts")
+                              .token).get("/api/history/instances?id=plc_1&metric=cpu_percent")
+                  .status == 200, what="instance history recorded")
+    pg, errors = login(browser, ui, "admin", WebDaemon.PASSWORD)
+    chart = pg.locator(".history-panel .uplot")
+    chart.wait_for()
+    assert pg.locator(".history-panel .u-axis").count() >= 2  # time and value axes
+    pg.select_option(".history-panel .history-metric", "memory_mb")
+    pg.wait_for_function("""() => [...document.querySelectorAll('.history-panel .u-legend th')]
+                            .some((th) => th.textContent.includes('plc_1'))""")
+    pg.screenshot(path=shots / "instances-history.png", full_page=True)
+    pg.click('#nav a[data-page="system"]')
+    pg.locator('[data-page="system"] .history-panel .uplot').wait_for()
+    assert int(pg.locator('[data-page="system"] .history-chart').get_attribute(
+        "data-series")) >= 3  # broker, historian, plc_1 (and the admin UI)
+    pg.screenshot(path=shots / "system-history.png", full_page=True)
+    assert errors == []
