@@ -58,7 +58,14 @@ class WidgetImport(WidgetsBase):
 
 
 class WidgetExport(WidgetsBase):
+    query = {"GET": [{"name": "dashboard", "schema": {"type": "string", "pattern": ID_RE},
+                      "description": "export this dashboard only (default: all)"}]}
+
     async def get(self) -> None:
-        """The whole widgets document as a download (the format import takes)."""
-        self.set_header("Content-Disposition", 'attachment; filename="widgets.json"')
-        self.send(self.store_call(self.edge.widgets.doc))
+        """The widgets document as a download (the format import takes): every dashboard,
+        or the one named by ``dashboard``."""
+        did = self.get_query_argument("dashboard", None) or None
+        name = f"widgets-{did}.json" if did else "widgets.json"
+        doc = self.store_call(self.edge.widgets.doc, did)
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        self.send(doc)
