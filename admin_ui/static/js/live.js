@@ -3,6 +3,7 @@
 const listeners = new Map();
 let socket = null;
 let prefixes = [];
+let addresses = [];  // exact datapoints (a dashboard's widgets), up to 2000
 let logsOf = null;
 let retry = 500;
 
@@ -24,9 +25,10 @@ function send(doc) {
   if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(doc));
 }
 
-export function subscribe(list) {
+export function subscribe(list, exact = []) {
   prefixes = [...new Set(list.filter((p) => p))].slice(0, 50);
-  send({op: "subscribe", prefixes});
+  addresses = [...new Set(exact.filter((a) => a))].slice(0, 2000);
+  send({op: "subscribe", prefixes, addresses});
 }
 
 export function followLogs(id) {
@@ -50,7 +52,7 @@ export function connect() {
   socket.onopen = () => {
     retry = 500;
     document.getElementById("live-dot").classList.add("on");
-    if (prefixes.length) send({op: "subscribe", prefixes});
+    if (prefixes.length || addresses.length) send({op: "subscribe", prefixes, addresses});
     if (logsOf) send({op: "logs", id: logsOf});
     emit("open", {});
   };
