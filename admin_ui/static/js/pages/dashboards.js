@@ -10,7 +10,7 @@ import {KINDS, instanceAction, sources} from "./dashboards-widgets.js";
 import * as writes from "./dashboards-writes.js";
 
 const UNDO_DEPTH = 30;
-const NARROW = 700;  // below this the grid is one column, in reading order, view only
+const NARROW = 700;  // below this the grid is one column in reading order, view only
 const TEMPLATE_TYPES = new Set(["bms", "modbus", "mbus", "simulator"]);
 let vendor = null;
 
@@ -44,7 +44,8 @@ export default {
     const byAddress = new Map();  // address -> [inst]
     const values = new Map();  // address -> {value, ts, quality, ack, unit}
     let saving = null, dirty = false;
-    let quiet = 0;  // > 0 while the page itself moves widgets (no undo step, no save)
+    let quiet = 0;
+    let columns = window.innerWidth < NARROW ? 1 : 12;  // > 0 while the page itself moves widgets (no undo step, no save)
 
     const tabs = h("nav", {class: "dash-tabs", id: "dash-tabs", "aria-label": "dashboards"});
     const saved = h("span", {class: "muted dash-saved", id: "dash-saved", dataset: {state: "saved"}});
@@ -166,9 +167,9 @@ export default {
     }
 
     // -- widgets in the grid ---------------------------------------------------------
-    function mountWidget(id, widget) {
+    function mountWidget(id, widget, at = null) {
       const k = KINDS[widget.type];
-      const l = widget.layout || {};
+      const l = at || widget.layout || {};
       const body = h("div", {class: "w-body q-none"});
       const head = h("div", {class: "w-head"}, h("span", {class: "w-title", text: widget.title || ""}),
         h("span", {class: "w-tools"},
@@ -176,7 +177,7 @@ export default {
                        onclick: () => editWidget(id)}, "⚙"),
           h("button", {type: "button", class: "btn small", "aria-label": "delete widget", dataset: {act: "delete"},
                        onclick: () => deleteWidget(id)}, "×")));
-      const content = h("div", {class: `grid-stack-item-content widget w-${widget.type}`}, head, body);
+      const content = h("div", {class: `grid-stack-item-content widget wk-${widget.type}`}, head, body);
       const el = h("div", {class: "grid-stack-item", dataset: {id, kind: widget.type}, "gs-id": id,
                            "gs-x": l.x ?? 0, "gs-y": l.y ?? 0, "gs-w": l.w ?? (k ? k.size[0] : 2),
                            "gs-h": l.h ?? (k ? k.size[1] : 1)}, content);
@@ -224,7 +225,15 @@ export default {
         const la = board.widgets[a].layout || {}, lb = board.widgets[b].layout || {};
         return (la.y ?? 0) - (lb.y ?? 0) || (la.x ?? 0) - (lb.x ?? 0);
       });
-      for (const id of ids) mountWidget(id, board.widgets[id]);
+      // on a phone: one column in reading order (row by row), each at its own height
+      let y = 0;
+      for (const id of ids) {
+        const l = board.widgets[id].layout || {};
+        const k = KINDS[board.widgets[id].type];
+        const hgt = l.h ?? (k ? k.size[1] : 1);
+        mountWidget(id, board.widgets[id], columns === 1 ? {x: 0, y, w: 1, h: hgt} : null);
+        y += hgt;
+      }
       grid.batchUpdate(false);
       empty.hidden = ids.length > 0;
       empty.textContent = canEdit() ? "This dashboard is empty: press Edit and add widgets from the palette."
@@ -373,6 +382,12 @@ export default {
 
     function onResize() {
       if (editing && window.innerWidth < NARROW) setEditing(false);
+      const want = window.innerWidth < NARROW ? 1 : 12;
+      if (grid && board && want !== columns) {
+        columns = want;
+        grid.column(columns, "none");
+        render();
+      }
       for (const m of mounted.values()) if (m.inst.resize) m.inst.resize();
     }
 
@@ -387,9 +402,8 @@ export default {
 
     loadVendor().then((v) => {
       libs = v;
-      grid = libs.GridStack.init({column: 12, cellHeight: 76, margin: 5, float: false, staticGrid: true,
-        animate: false, acceptWidgets: false, removable: false,
-        columnOpts: {breakpoints: [{w: NARROW, c: 1}], layout: "list"}}, gridEl);
+      grid = libs.GridStack.init({column: columns, cellHeight: 76, margin: 5, float: false,
+        staticGrid: true, animate: false, acceptWidgets: false, removable: false}, gridEl);
       grid.on("change", () => {
         if (!editing || quiet) return;
         const before = snapshot();
