@@ -57,9 +57,11 @@ def series_groups(points: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
             if len(members) >= 3}
 
 
-def generate(instance: dict[str, Any], datapoints: list[dict[str, Any]]) -> dict[str, Any]:
+def generate(instance: dict[str, Any], datapoints: list[dict[str, Any]],
+             ids: str | None = None) -> dict[str, Any]:
     """``{"title", "widgets"}`` for ``instance`` (its connections.json entry) from the
-    datapoints it publishes (the broker's ``datapoints`` answer, addresses absolute)."""
+    datapoints it publishes (the broker's ``datapoints`` answer, addresses absolute);
+    widget ids are ``<ids>_001``... (default: the instance id)."""
     iid = str(instance["id"])
     kind = str(instance.get("type", ""))
     prefix = f"{iid}."
@@ -68,7 +70,7 @@ def generate(instance: dict[str, Any], datapoints: list[dict[str, Any]]) -> dict
               and not SKIP_RE.search(dp["address"])}
     widgets: dict[str, dict[str, Any]] = {}
     spot = Placer()
-    slug = re.sub(r"[^A-Za-z0-9_-]", "_", iid)[:40]
+    slug = re.sub(r"[^A-Za-z0-9_-]", "_", ids or iid)[:56]
 
     def add(kind_: str, title: str, w: int, h: int, bindings: dict[str, str],
             **options: Any) -> None:
@@ -97,7 +99,7 @@ def generate(instance: dict[str, Any], datapoints: list[dict[str, Any]]) -> dict
         if isinstance(dp.get("value"), bool) or meta.get("type") == "bool":
             add("switch", path, 3, 1, {"value": prefix + path})
         else:
-            add("setpoint", path, 3, 1, {"value": prefix + path}, unit=dp.get("unit"),
+            add("setpoint", path, 3, 2, {"value": prefix + path}, unit=dp.get("unit"),
                 min=meta.get("min"), max=meta.get("max"), step=meta.get("step"))
         used.add(path)
     alarms = [p for p, dp in points.items()

@@ -82,7 +82,7 @@ class DashboardTemplate(WidgetsBase):
         if not found.get("datapoints"):
             raise ApiError(409, f"{iid} has published no datapoints yet: start it and try "
                                 "again when its values show on the Datapoints page")
-        made = dashboard_templates.generate(entry, found["datapoints"])
         store = self.edge.widgets
         did = body.get("id") or self.store_call(store.free_dashboard_id, iid)
+        made = dashboard_templates.generate(entry, found["datapoints"], ids=did)
         self.send(self.store_call(store.put_dashboard, did, {"id": did, **made}, True), 201)

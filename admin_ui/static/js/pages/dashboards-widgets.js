@@ -303,17 +303,23 @@ function trend(body, w, ctx) {
     const ts = [...new Set(series.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
     return [ts, ...series.map((m) => ts.map((t) => m.get(t) ?? null))];
   }
+  const legend = list.length > 1;
+  let zoomed = false;  // a drag-zoom holds until a double-click or a new range
+  box.addEventListener("dblclick", () => { zoomed = false; });
+  const size = () => ({width: Math.max(120, box.clientWidth),
+                       height: Math.max(60, box.clientHeight - (legend ? 26 : 0))});
   function draw() {
     if (!ctx.uPlot || !box.isConnected) return;
-    const width = Math.max(120, box.clientWidth), height = Math.max(60, box.clientHeight);
+    const {width, height} = size();
     if (!plot) {
-      plot = new ctx.uPlot({width, height, legend: {show: list.length > 1}, cursor: {drag: {x: true}},
+      plot = new ctx.uPlot({width, height, legend: {show: legend}, cursor: {drag: {x: true}},
         scales: {x: {time: true}}, axes: [{}, {size: 50}],
+        hooks: {setSelect: [(u) => { if (u.select.width > 0) zoomed = true; }]},
         series: [{}, ...list.map((a, i) => ({label: a.split(".").slice(-2).join("."),
                                               stroke: colours[i % colours.length], spanGaps: true}))]},
         data(), box);
     } else {
-      plot.setData(data(), !plot._zoomed);
+      plot.setData(data(), !zoomed);
     }
   }
   async function load() {
@@ -331,7 +337,7 @@ function trend(body, w, ctx) {
     note.textContent = missing === list.length ? "no history yet (live values only)" : "";
     draw();
   }
-  picker.addEventListener("change", () => { range = Number(picker.value); load(); });
+  picker.addEventListener("change", () => { range = Number(picker.value); zoomed = false; load(); });
   load();
   let pending = false;
   return {
@@ -344,7 +350,7 @@ function trend(body, w, ctx) {
       if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; draw(); }); }
     },
     resize() {
-      if (plot) plot.setSize({width: Math.max(120, box.clientWidth), height: Math.max(60, box.clientHeight)});
+      if (plot) plot.setSize(size());
       else draw();
     },
     destroy() { if (plot) plot.destroy(); },
