@@ -112,7 +112,10 @@ def generate(instance: dict[str, Any], datapoints: list[dict[str, Any]],
     for path in values[:MAX_VALUES]:
         add("value", path, 2, 1, {"value": prefix + path}, unit=points[path].get("unit"),
             stale_s=60)
-    trend = (headline or [p for p in values if is_number(points[p].get("value"))])[:3]
+    # one axis per chart: the trend holds the series that share the first one's unit
+    candidates = headline or [p for p in values if is_number(points[p].get("value"))]
+    unit = points[candidates[0]].get("unit") if candidates else None
+    trend = [p for p in candidates if points[p].get("unit") == unit][:3]
     if trend:
         add("trend", "trend", 12, 3, {f"s{i}": prefix + p for i, p in enumerate(trend, 1)},
             range_s=3600)

@@ -26,10 +26,6 @@ function fmt(v, digits) {
   return fmtValue(v);
 }
 
-function qualityClass(dp) {
-  return dp ? `q-${dp.quality || "good"}` : "q-none";
-}
-
 // value: a number or text with its unit, coloured by quality, "stale" after stale_s
 function value(body, w) {
   const o = w.options || {};
@@ -43,7 +39,6 @@ function value(body, w) {
       last = dp;
       num.textContent = fmt(dp.value, o.digits);
       if (!o.unit && dp.unit) unit.textContent = dp.unit;
-      body.className = `w-body ${qualityClass(dp)}`;
       note.textContent = dp.quality && dp.quality !== "good" ? dp.quality : "";
     },
     tick(now) {
@@ -79,7 +74,6 @@ function gauge(body, w) {
       const frac = Math.min(1, Math.max(0.0001, (v - lo) / (hi - lo || 1)));
       fill.setAttribute("d", arc(frac));
       text.textContent = `${fmt(dp.value, o.digits)}${o.unit || dp.unit ? " " + (o.unit || dp.unit) : ""}`;
-      body.className = `w-body ${qualityClass(dp)}`;
     },
   };
 }

@@ -190,6 +190,14 @@ export default {
       } else {
         inst = k.make(body, widget, {uPlot: libs.uPlot, canWrite: canEdit(), write: writes.write,
                                      restart: (iid) => restart(iid)});
+        // the tile's quality colour (good, bad, uncertain), touched only when it changes
+        const update = inst.update.bind(inst);
+        let quality = "q-none";
+        inst.update = (address, dp) => {
+          const q = `q-${dp.quality || "good"}`;
+          if (q !== quality) { body.classList.replace(quality, q); quality = q; }
+          update(address, dp);
+        };
       }
       mounted.set(id, {el, inst, widget});
       for (const a of sources(widget)) {
@@ -258,11 +266,24 @@ export default {
       }));
     }
 
+    // values are applied once per animation frame, the latest per datapoint
+    const queued = new Map();
+    let frame = 0;
+
     function deliver(address, dp) {
       values.set(address, dp);
-      for (const inst of byAddress.get(address) || []) {
-        try { inst.update(address, dp); } catch (e) { console.error(e); }
+      queued.set(address, dp);
+      if (!frame) frame = requestAnimationFrame(flush);
+    }
+
+    function flush() {
+      frame = 0;
+      for (const [address, dp] of queued) {
+        for (const inst of byAddress.get(address) || []) {
+          try { inst.update(address, dp); } catch (e) { console.error(e); }
+        }
       }
+      queued.clear();
     }
 
     function onChanges(msg) {
@@ -431,6 +452,7 @@ export default {
 
     return () => {
       offChanges(); offStats(); offOpen();
+      if (frame) cancelAnimationFrame(frame);
       clearInterval(ticker);
       window.removeEventListener("resize", onResize);
       for (const id of [...mounted.keys()]) unmountWidget(id);
