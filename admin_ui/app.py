@@ -58,6 +58,7 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     ("/api/dashboards", dashboards.Dashboards),
     ("/api/dashboards/template", dashboards.DashboardTemplate),
     ("/api/dashboards/{id}", dashboards.DashboardItem),
+    ("/api/blobs/{address}", dashboards.Blob),
     ("/api/plugins", plugins.PluginsList),
     ("/api/plugins/{action}", plugins.PluginAction),
     ("/api/plugins/{name}/readme", plugins.PluginReadme),

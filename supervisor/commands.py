@@ -366,3 +366,9 @@ class Satellites(NotYet):
     """List connected satellites (not available yet)."""
 
     name = "satellites"
+
+
+class Blob(BrokerCommand):
+    """The bytes of a blob datapoint (an image, a file), with its value entry."""
+
+    name = broker_cmd = "blob"

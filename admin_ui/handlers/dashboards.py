@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeos.admin_ui import dashboard_templates
-from edgeos.admin_ui.handlers.base import ApiError
+from edgeos.admin_ui.handlers.base import ApiError, ApiHandler
 from edgeos.admin_ui.handlers.widgets import WidgetsBase
 from edgeos.admin_ui.widgets import DASHBOARD_SCHEMA, ID_RE
 
@@ -86,3 +86,30 @@ class DashboardTemplate(WidgetsBase):
         did = body.get("id") or self.store_call(store.free_dashboard_id, iid)
         made = dashboard_templates.generate(entry, found["datapoints"], ids=did)
         self.send(self.store_call(store.put_dashboard, did, {"id": did, **made}, True), 201)
+
+
+class Blob(ApiHandler):
+    """The bytes of a blob datapoint, for the image widget (``<img src>`` with the
+    session cookie): the type from the datapoint's ``meta.mime`` or the bytes' magic."""
+
+    tag = "datapoints"
+    path_params = {"address": {"type": "string", "description": "a blob datapoint"}}
+
+    async def get(self, address: str) -> None:
+        """The last bytes of a blob datapoint (404 when it has none)."""
+        doc = await self.rpc("blob", address=address)
+        data = bytes(doc["data"])
+        self.set_header("Content-Type", (doc.get("meta") or {}).get("mime") or sniff(data))
+        self.set_header("Content-Disposition", "inline")
+        self.finish(data)
+
+
+MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+         (b"GIF8", "image/gif"), (b"RIFF", "image/webp"))
+
+
+def sniff(data: bytes) -> str:
+    """An image type from the first bytes; anything else is served as opaque bytes
+    (never as HTML: ``nosniff`` is set on every answer)."""
+    return next((mime for magic, mime in MAGIC if data.startswith(magic)),
+                "application/octet-stream")

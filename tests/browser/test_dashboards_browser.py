@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from tests.integration.admin_ui.blobs import png, send_blob
 from tests.integration.admin_ui.web import Web, WebDaemon
 from tests.integration.daemon import sim
 
 PLANT = [sim("bms_001", "bms", rate_hz=2, name="Battery BMS"),
-         sim("meter_001", "meter", rate_hz=2, name="Heat meter")]
+         sim("meter_001", "meter", rate_hz=2, name="Heat meter"),
+         sim("cam", enabled=False)]  # a camera whose snapshots the test publishes
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +233,18 @@ def test_export_one_dashboard_from_the_page(page: Any, ui: WebDaemon, admin: Web
         page.click("#dash-export")
     doc = json.loads(Path(dl.value.path()).read_text())
     assert set(doc["dashboards"]) == {"controls"} and set(doc["widgets"]) == {"sw", "ro", "sp"}
+
+
+def test_image_widget_shows_a_blob_datapoint(page: Any, ui: WebDaemon, admin: Web) -> None:
+    send_blob(ui.d.run, "cam", "snapshot", png(8, 6))
+    ui.d.wait_for(lambda: admin.get("/api/blobs/cam.snapshot").status == 200, what="blob")
+    put_board(admin, "camera", {"img": {
+        "type": "image", "title": "Door", "layout": {"x": 0, "y": 0, "w": 3, "h": 3},
+        "bindings": {"value": {"source": "cam.snapshot"}}}})
+    page.goto(ui.base + "/#/dashboards?d=camera")
+    page.wait_for_function("""() => {
+        const img = document.querySelector('.grid-stack-item[data-id="img"] img');
+        return img && img.complete && img.naturalWidth === 8; }""")
 
 
 def test_no_script_errors(errors: list[str]) -> None:

@@ -13,6 +13,7 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 
+from tests.integration.admin_ui.blobs import png, send_blob
 from tests.integration.admin_ui.web import Web, WebDaemon
 from tests.integration.daemon import sim
 
@@ -23,7 +24,8 @@ LAYOUT = {"x": 0, "y": 0, "w": 2, "h": 1}
 def ui(tmp_path_factory: pytest.TempPathFactory):
     w = WebDaemon(tmp_path_factory.mktemp("dash-api"),
                   [sim("plc_1", rate_hz=5), sim("bms_1", "bms", rate_hz=5),
-                   sim("meter_1", "meter", rate_hz=2)]).start()
+                   sim("meter_1", "meter", rate_hz=2),
+                   sim("cam", enabled=False)]).start()  # its blobs: sent by the test
     yield w
     w.close()
 
@@ -137,3 +139,15 @@ def test_live_socket_sends_exactly_the_subscribed_addresses(ui: WebDaemon, admin
     problem = asyncio.run(_live(url, admin.token or "", {
         "op": "subscribe", "prefixes": [], "addresses": [f"a.{n}" for n in range(2001)]}, 1))
     assert problem[0]["type"] == "problem" and "2000" in problem[0]["detail"]
+
+
+def test_blob_datapoints_are_served_for_the_image_widget(ui: WebDaemon, admin: Web) -> None:
+    image = png(4, 3)
+    send_blob(ui.d.run, "cam", "snapshot", image)
+    ui.d.wait_for(lambda: admin.get("/api/blobs/cam.snapshot").status == 200, what="blob")
+    res = admin.get("/api/blobs/cam.snapshot")
+    assert res.headers["Content-Type"] == "image/png" and res.body == image
+    assert admin.ok("GET", "/api/datapoints/cam.snapshot")["value"] == {"blob_bytes": len(image)}
+    missing = admin.get("/api/blobs/plc_1.MAIN.fTemp")  # a value, not a blob
+    assert missing.status == 404 and "no blob" in missing.json()["error"]
+    assert Web(ui.base).get("/api/blobs/cam.snapshot").status == 401

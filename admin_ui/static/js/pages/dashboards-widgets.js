@@ -197,7 +197,7 @@ function text(body, w) {
   return {update(a, dp) { p.textContent = fmtValue(dp.value); }};
 }
 
-// image: a blob datapoint (bytes as base64 or a data: URL) or an image URL on this server
+// image: a blob datapoint, a base64 or data: URL value, or an image URL on this server
 function image(body, w) {
   const o = w.options || {};
   const img = h("img", {class: "w-image", alt: w.title || "image", src: o.url || null});
@@ -205,7 +205,9 @@ function image(body, w) {
   return {
     update(a, dp) {
       const v = dp.value;
-      if (typeof v === "string" && v.startsWith("data:image/")) img.src = v;
+      // a blob datapoint's value is {blob_bytes}: its bytes come from /api/blobs/<address>
+      if (v && typeof v === "object" && "blob_bytes" in v) img.src = `/api/blobs/${encodeURIComponent(a)}?ts=${dp.ts || Date.now()}`;
+      else if (typeof v === "string" && v.startsWith("data:image/")) img.src = v;
       else if (typeof v === "string" && /^[A-Za-z0-9+/=\s]+$/.test(v)) img.src = `data:${o.mime || "image/png"};base64,${v}`;
       else if (v && typeof v === "object" && v.data) img.src = `data:${v.mime || o.mime || "image/png"};base64,${v.data}`;
     },
