@@ -8,9 +8,23 @@ from typing import Any
 from edgeos.admin_ui.handlers.base import ApiError, ApiHandler
 from edgeos.admin_ui.widgets import ID_RE, IMPORT_SCHEMA, WIDGET_SCHEMA, WidgetError
 
+EDIT_ROLES = frozenset({"admin", "operator"})
+
 
 class WidgetsBase(ApiHandler):
+    """Dashboards and widgets: read by every role, changed by ``operator`` and ``admin``
+    (checked here as well, so no role below operator passes whatever the base does)."""
+
     tag = "widgets"
+    roles = {"POST": "operator", "PUT": "operator", "DELETE": "operator"}
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        method = self.request.method or "GET"
+        if (self.role_for(method) == "operator" and self.principal is not None
+                and self.principal.role not in EDIT_ROLES):
+            raise ApiError(403, f"the {self.principal.role} role may not do this",
+                           {"needed": "operator", "have": self.principal.role})
 
     def store_call(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:

@@ -86,7 +86,7 @@ def test_build_by_drag_and_drop_resize_and_reload(page: Any, ui: WebDaemon, admi
     saved(page)
     # a second widget by click: a gauge on the pack voltage
     page.click('#dash-palette [data-kind="gauge"]')
-    page.fill(".dp-search", "bms_001.voltage")
+    page.click('.dp-results li.dp-node[data-prefix="bms_001."]')  # browse the tree
     page.click('.dp-results li[data-address="bms_001.voltage"]')
     page.fill('input[name="max"]', "60")
     page.click('#dialog button[data-value="true"]')
@@ -129,6 +129,16 @@ def test_build_by_drag_and_drop_resize_and_reload(page: Any, ui: WebDaemon, admi
     assert undone[value_id]["w"] == 2 and undone[value_id]["x"] >= 6
     page.click("#dash-undo")  # ... and the move before it
     saved(page)
+    # delete the gauge, then undo the delete
+    gauge_id = page.get_attribute('.grid-stack-item[data-kind="gauge"]', "data-id")
+    page.click(f'.grid-stack-item[data-id="{gauge_id}"] [data-act="delete"]')
+    page.wait_for_selector(f'.grid-stack-item[data-id="{gauge_id}"]', state="detached")
+    saved(page)
+    assert set(layout_of(admin, did)) == {value_id}
+    page.click("#dash-undo")
+    page.wait_for_selector(f'.grid-stack-item[data-id="{gauge_id}"]')
+    saved(page)
+    assert set(layout_of(admin, did)) == {value_id, gauge_id}
     page.click("#dash-edit")  # done: view mode
     page.screenshot(path=shots / "dashboard-built.png", full_page=True)
     # reload: the dashboard is as it was left

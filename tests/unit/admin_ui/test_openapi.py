@@ -21,7 +21,7 @@ def test_every_route_and_method_is_documented_with_role_and_summary() -> None:
         assert set(ops) == set(openapi.implemented(handler) or ["get"]), path
         for method, op in ops.items():
             assert op["summary"], (path, method)
-            assert op["x-role"] in ("none", "viewer", "admin")
+            assert op["x-role"] in ("none", "viewer", "operator", "admin")
             names = re.findall(r"\{(\w+)\}", path)
             assert [p["name"] for p in op.get("parameters", []) if p["in"] == "path"] == names
 

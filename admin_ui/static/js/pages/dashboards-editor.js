@@ -16,7 +16,7 @@ const HELP = {stale_s: "seconds without an update before the value shows as stal
 function picker(bindMode, chosen) {
   const list = h("ul", {class: "dp-chosen"});
   const results = h("ul", {class: "dp-results", role: "listbox"});
-  const search = h("input", {type: "search", class: "dp-search", placeholder: "search datapoints, e.g. bms_001.cells",
+  const search = h("input", {type: "search", class: "dp-search", placeholder: "search, e.g. bms_001.cells, or browse: bms_001.",
                              "aria-label": "search datapoints"});
   function drawChosen() {
     list.replaceChildren(...chosen.map((a, i) => h("li", {dataset: {address: a}},
@@ -24,24 +24,39 @@ function picker(bindMode, chosen) {
       h("button", {type: "button", class: "btn small", "aria-label": `remove ${a}`,
                    onclick: () => { chosen.splice(i, 1); drawChosen(); }}, "×"))));
   }
+  const choose = (address) => {
+    if (bindMode === 1 || bindMode === "optional") chosen.splice(0, chosen.length, address);
+    else if (!chosen.includes(address) && chosen.length < MAX_BINDINGS) chosen.push(address);
+    drawChosen();
+  };
+  const leaf = (dp) => h("li", {role: "option", dataset: {address: dp.address}, onclick: () => choose(dp.address)},
+    h("span", {class: "mono", text: dp.address}),
+    h("span", {class: "muted", text: ` ${fmtValue(dp.value)} ${dp.unit || ""}`}));
+  const node = (label, prefix, count) => h("li", {class: "dp-node", dataset: {prefix},
+    onclick: () => { search.value = prefix; find(); }},
+    h("span", {class: "mono", text: label}), h("span", {class: "muted", text: count === null ? "" : String(count)}));
   let seq = 0;
+  // empty or ending in ".": browse that level of the tree; else search ("bms_001.cells"
+  // searches for "cells" under the instance "bms_001.")
   async function find() {
     const mine = ++seq;
     const text = search.value.trim();
-    const lastDot = text.lastIndexOf(".");
-    // "bms_001.cells" searches under the instance "bms_001." for "cells"
-    const prefix = lastDot > 0 ? text.slice(0, text.indexOf(".") + 1) : "";
-    const q = prefix ? text.slice(prefix.length) || "." : text || ".";
     try {
+      if (text === "" || text.endsWith(".")) {
+        const res = await api("GET", `/api/datapoints?${new URLSearchParams({prefix: text, limit: 200})}`);
+        if (mine !== seq) return;
+        const up = text ? text.slice(0, text.slice(0, -1).lastIndexOf(".") + 1) : null;
+        results.replaceChildren(...(up === null ? [] : [node("↑ up", up, null)]),
+          ...res.children.map((c) => node(`${c.name} ›`, c.prefix, c.count)),
+          ...res.datapoints.map(leaf));
+        return;
+      }
+      const dot = text.indexOf(".");
+      const prefix = dot > 0 ? text.slice(0, dot + 1) : "";
+      const q = prefix ? text.slice(prefix.length) : text;
       const res = await api("GET", `/api/datapoints?${new URLSearchParams({prefix, q, limit: 50})}`);
       if (mine !== seq) return;
-      results.replaceChildren(...res.datapoints.map((dp) => h("li", {role: "option", dataset: {address: dp.address},
-        onclick: () => {
-          if (bindMode === 1 || bindMode === "optional") chosen.splice(0, chosen.length, dp.address);
-          else if (!chosen.includes(dp.address) && chosen.length < MAX_BINDINGS) chosen.push(dp.address);
-          drawChosen();
-        }}, h("span", {class: "mono", text: dp.address}),
-        h("span", {class: "muted", text: ` ${fmtValue(dp.value)} ${dp.unit || ""}`}))));
+      results.replaceChildren(...res.datapoints.map(leaf));
     } catch (e) {
       results.replaceChildren(h("li", {class: "error", text: e.message}));
     }
