@@ -265,6 +265,7 @@ function instance(body, w, ctx) {
   };
 }
 
+const TREND_MAX_POINTS = 20000;  // per chart: bounded whatever the range and rate
 const RANGES = [["15 min", 900], ["1 h", 3600], ["6 h", 21600], ["24 h", 86400], ["7 d", 604800]];
 
 // normalise a history answer: rows [ts, v] or [ts, min, avg, max, last] or objects
@@ -291,13 +292,20 @@ function trend(body, w, ctx) {
   const box = h("div", {class: "w-chart"});
   body.append(h("div", {class: "w-row"}, picker, note), box);
   let plot = null;
-  let series = list.map(() => new Map());  // per series: ts_s -> value
+  // uPlot's aligned columns: times (s) and one column per series (null where it has none);
+  // live values append at the end, so a frame costs no sort or rebuild
+  let xs = [];
+  let ys = list.map(() => []);
   let range = Number(picker.value);
   const colours = ["#1f6feb", "#cf222e", "#1a7f37", "#8250df", "#b35900"];
 
   function data() {
-    const ts = [...new Set(series.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
-    return [ts, ...series.map((m) => ts.map((t) => m.get(t) ?? null))];
+    const cut = Date.now() / 1000 - range;
+    let drop = 0;
+    while (drop < xs.length && xs[drop] < cut) drop += 1;
+    drop = Math.max(drop, xs.length - TREND_MAX_POINTS);
+    if (drop > 0) { xs.splice(0, drop); for (const y of ys) y.splice(0, drop); }
+    return [xs, ...ys];
   }
   const legend = list.length > 1;
   let zoomed = false;  // a drag-zoom holds until a double-click or a new range
@@ -306,6 +314,7 @@ function trend(body, w, ctx) {
                        height: Math.max(60, box.clientHeight - (legend ? 26 : 0))});
   function draw() {
     if (!ctx.uPlot || !box.isConnected) return;
+    if (plot && !ctx.visible()) return;  // drawn when it scrolls into view (shown)
     const {width, height} = size();
     if (!plot) {
       plot = new ctx.uPlot({width, height, legend: {show: legend}, cursor: {drag: {x: true}},
@@ -320,7 +329,7 @@ function trend(body, w, ctx) {
   }
   async function load() {
     const to = Date.now(), from = to - range * 1000;
-    series = list.map(() => new Map());
+    const series = list.map(() => new Map());  // ts_s -> value, merged into columns below
     let missing = 0;
     await Promise.all(list.map(async (address, i) => {
       const q = new URLSearchParams({address, from, to, max_points: 600});
@@ -331,24 +340,40 @@ function trend(body, w, ctx) {
       }
     }));
     note.textContent = missing === list.length ? "no history yet (live values only)" : "";
+    // history first, then what arrived live while it loaded
+    list.forEach((a, i) => xs.forEach((t, k) => { if (ys[i][k] !== null) series[i].set(t, ys[i][k]); }));
+    xs = [...new Set(series.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
+    ys = series.map((m) => xs.map((t) => m.get(t) ?? null));
     draw();
   }
-  picker.addEventListener("change", () => { range = Number(picker.value); zoomed = false; load(); });
+  picker.addEventListener("change", () => {
+    range = Number(picker.value);
+    zoomed = false;
+    xs = [];
+    ys = list.map(() => []);
+    load();
+  });
   load();
   let pending = false;
   return {
+    everyValue: true,  // a trend needs every point, seen or not
     update(address, dp) {
       const i = list.indexOf(address);
       if (i < 0 || typeof dp.value !== "number" && typeof dp.value !== "boolean") return;
-      series[i].set((dp.ts || Date.now()) / 1000, Number(dp.value));
-      const cut = Date.now() / 1000 - range;
-      for (const m of series) for (const t of m.keys()) { if (t < cut) m.delete(t); else break; }
+      const t = (dp.ts || Date.now()) / 1000;
+      const last = xs.length - 1;
+      if (last >= 0 && t === xs[last]) ys[i][last] = Number(dp.value);
+      else if (last < 0 || t > xs[last]) {
+        xs.push(t);
+        ys.forEach((y, k) => y.push(k === i ? Number(dp.value) : null));
+      }  // an older value than the newest shown is left out
       if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; draw(); }); }
     },
     resize() {
       if (plot) plot.setSize(size());
       else draw();
     },
+    shown() { draw(); },
     destroy() { if (plot) plot.destroy(); },
   };
 }

@@ -41,7 +41,17 @@ export default {
     let grid = null;
     let libs = null;
     const mounted = new Map();  // widget id -> {el, inst, widget}
-    const byAddress = new Map();  // address -> [inst]
+    const byAddress = new Map();  // address -> [mounted widget]
+    // a tile out of sight keeps only the latest value per datapoint, applied when it
+    // scrolls into view (a trend keeps collecting: it needs every point)
+    const seen = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        const m = mounted.get(e.target.dataset.id);
+        if (!m) continue;
+        m.visible = e.isIntersecting;
+        if (m.visible) { catchUp(m); if (m.inst.shown) m.inst.shown(); }
+      }
+    });
     const values = new Map();  // address -> {value, ts, quality, ack, unit}
     let saving = null, dirty = false;
     let quiet = 0;
@@ -189,7 +199,8 @@ export default {
         inst = {update() {}};
       } else {
         inst = k.make(body, widget, {uPlot: libs.uPlot, canWrite: canEdit(), write: writes.write,
-                                     restart: (iid) => restart(iid)});
+                                     restart: (iid) => restart(iid),
+                                     visible: () => !mounted.has(id) || mounted.get(id).visible});
         // the tile's quality colour (good, bad, uncertain), touched only when it changes
         const update = inst.update.bind(inst);
         let quality = "q-none";
@@ -199,10 +210,12 @@ export default {
           update(address, dp);
         };
       }
-      mounted.set(id, {el, inst, widget});
+      const m = {el, inst, widget, visible: true, missed: new Map()};
+      mounted.set(id, m);
+      seen.observe(el);
       for (const a of sources(widget)) {
         if (!byAddress.has(a)) byAddress.set(a, []);
-        byAddress.get(a).push(inst);
+        byAddress.get(a).push(m);
         if (values.has(a)) inst.update(a, values.get(a));
       }
       if (inst.stats) inst.stats(live.state.instances);
@@ -212,8 +225,9 @@ export default {
       const m = mounted.get(id);
       if (!m) return;
       if (m.inst.destroy) m.inst.destroy();
+      seen.unobserve(m.el);
       for (const a of sources(m.widget)) {
-        const list = (byAddress.get(a) || []).filter((i) => i !== m.inst);
+        const list = (byAddress.get(a) || []).filter((x) => x !== m);
         if (list.length) byAddress.set(a, list); else byAddress.delete(a);
       }
       mounted.delete(id);
@@ -279,11 +293,19 @@ export default {
     function flush() {
       frame = 0;
       for (const [address, dp] of queued) {
-        for (const inst of byAddress.get(address) || []) {
-          try { inst.update(address, dp); } catch (e) { console.error(e); }
+        for (const m of byAddress.get(address) || []) {
+          if (!m.visible && !m.inst.everyValue) { m.missed.set(address, dp); continue; }
+          try { m.inst.update(address, dp); } catch (e) { console.error(e); }
         }
       }
       queued.clear();
+    }
+
+    function catchUp(m) {
+      for (const [address, dp] of m.missed) {
+        try { m.inst.update(address, dp); } catch (e) { console.error(e); }
+      }
+      m.missed.clear();
     }
 
     function onChanges(msg) {
@@ -456,6 +478,7 @@ export default {
       clearInterval(ticker);
       window.removeEventListener("resize", onResize);
       for (const id of [...mounted.keys()]) unmountWidget(id);
+      seen.disconnect();
       writes.forgetAll();
       if (grid) grid.destroy(false);
     };
