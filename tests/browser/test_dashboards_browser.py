@@ -139,6 +139,7 @@ def test_build_by_drag_and_drop_resize_and_reload(page: Any, ui: WebDaemon, admi
     page.wait_for_selector(f'.grid-stack-item[data-id="{gauge_id}"]')
     saved(page)
     assert set(layout_of(admin, did)) == {value_id, gauge_id}
+    page.screenshot(path=shots / "dashboard-edit.png", full_page=True)
     page.click("#dash-edit")  # done: view mode
     page.screenshot(path=shots / "dashboard-built.png", full_page=True)
     # reload: the dashboard is as it was left
@@ -255,6 +256,23 @@ def test_image_widget_shows_a_blob_datapoint(page: Any, ui: WebDaemon, admin: We
     page.wait_for_function("""() => {
         const img = document.querySelector('.grid-stack-item[data-id="img"] img');
         return img && img.complete && img.naturalWidth === 8; }""")
+
+
+def test_value_goes_stale_when_its_device_stops(page: Any, ui: WebDaemon, admin: Web,
+                                                shots: Path) -> None:
+    put_board(admin, "stale", {"v": {
+        "type": "value", "title": "Flow", "layout": {"x": 0, "y": 0, "w": 3, "h": 1},
+        "bindings": {"value": {"source": "meter_001.flow"}}, "options": {"stale_s": 2}}})
+    page.goto(ui.base + "/#/dashboards?d=stale")
+    tile = page.locator('.grid-stack-item[data-id="v"] .w-body')
+    page.wait_for_function("""() => /\\d/.test(document.querySelector(
+        '.grid-stack-item[data-id="v"] [data-field="value"]').textContent)""")
+    assert "stale" not in (tile.get_attribute("class") or "")
+    admin.ok("POST", "/api/admin/instances/meter_001/stop")
+    page.locator('.grid-stack-item[data-id="v"] .w-body.stale').wait_for(timeout=20_000)
+    assert "stale: no update for" in tile.inner_text()
+    page.screenshot(path=shots / "dashboard-stale.png")
+    admin.ok("POST", "/api/admin/instances/meter_001/start")
 
 
 def test_no_script_errors(errors: list[str]) -> None:
