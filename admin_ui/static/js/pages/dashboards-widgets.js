@@ -1,7 +1,8 @@
 // The widget kinds of the Dashboards page. Each kind builds its DOM once and then only
 // updates text and attributes when a bound datapoint changes (no re-render per value).
-// A widget's factory gets (body, widget, ctx) and returns {update(address, dp), tick(now),
-// destroy()}; ctx offers write(address, value, statusEl, same), instance(id), history().
+// A widget's factory gets (body, widget, ctx) and returns {update(address, dp)} and, as it
+// needs, tick(now), stats(instances), resize(), shown(), destroy(), everyValue; ctx offers
+// write(address, value, statusEl, same), restart(id), canWrite, visible(), uPlot.
 import {api} from "../api.js";
 import {fmtNum, fmtValue, h} from "../ui.js";
 
