@@ -15,6 +15,7 @@ from edgeos.admin_ui import openapi
 from edgeos.admin_ui.context import Ui
 from edgeos.admin_ui.handlers import (
     connections,
+    dashboards,
     datapoints,
     health,
     history,
@@ -58,6 +59,10 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     ("/api/widgets/import", widgets.WidgetImport),
     ("/api/widgets/export", widgets.WidgetExport),
     ("/api/widgets/{id}", widgets.WidgetItem),
+    ("/api/dashboards", dashboards.Dashboards),
+    ("/api/dashboards/template", dashboards.DashboardTemplate),
+    ("/api/dashboards/{id}", dashboards.DashboardItem),
+    ("/api/blobs/{address}", dashboards.Blob),
     ("/api/plugins", plugins.PluginsList),
     ("/api/plugins/{action}", plugins.PluginAction),
     ("/api/plugins/{name}/readme", plugins.PluginReadme),

@@ -3,8 +3,10 @@
 Server -> page: ``hello`` (who, mode, sparkline history), ``stats`` every second,
 ``state``/``mode``/``error`` events, ``log`` lines of the instance the page follows,
 and ``changes`` of the datapoint prefixes the page subscribed to.
-Page -> server: ``{"op": "subscribe", "prefixes": [...]}`` (replaces the set; a page
-only subscribes to what it shows) and ``{"op": "logs", "id": "<instance>" | null}``.
+Page -> server: ``{"op": "subscribe", "prefixes": [...], "addresses": [...]}`` (replaces
+the set; a page only subscribes to what it shows; ``addresses`` is optional: exact
+datapoints, up to ``MAX_ADDRESSES``, matched by a set lookup, for a dashboard's
+widgets) and ``{"op": "logs", "id": "<instance>" | null}``.
 
 The credential the socket was opened with is checked again before every push: after
 logout, a password change or a token's revocation the socket is closed with code
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 CHANGE_INTERVAL_S = 0.25
 MAX_CHANGES_PER_MESSAGE = 2000
 MAX_PREFIXES = 50
+MAX_ADDRESSES = 2000
 MAX_PREFIX_LEN = 512
 EVENT_BACKLOG = 500
 CLOSE_UNAUTHORIZED = 4401  # the page's cue to go to the login page
@@ -57,6 +60,8 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
         self._feed: ChangeFeed | None = None
         self.session: Any = None
         self._token: str | None = None
+        self._prefixes: tuple[str, ...] = ()
+        self._addresses: frozenset[str] = frozenset()
 
     async def prepare(self) -> None:
         self.principal = authenticate(self)
@@ -111,21 +116,28 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
             self.push_event(dumps({"type": "problem", "detail": "bad message"}))
             return
         if op == "subscribe":
-            self._subscribe(msg.get("prefixes"))
+            self._subscribe(msg.get("prefixes"), msg.get("addresses", []))
         elif op == "logs":
             iid = msg.get("id")
             self.follow_logs = iid if isinstance(iid, str) and iid else None
         else:
             self.push_event(dumps({"type": "problem", "detail": f"unknown op {op!r}"}))
 
-    def _subscribe(self, prefixes: Any) -> None:
-        if not isinstance(prefixes, list) or len(prefixes) > MAX_PREFIXES or not all(
-                isinstance(p, str) and 0 < len(p) <= MAX_PREFIX_LEN for p in prefixes):
+    def _subscribe(self, prefixes: Any, addresses: Any) -> None:
+        if not valid_names(prefixes, MAX_PREFIXES):
             self.push_event(dumps({"type": "problem", "detail":
                                    f"prefixes: a list of at most {MAX_PREFIXES} non-empty "
                                    "strings"}))
             return
-        wanted = set(prefixes)
+        if not valid_names(addresses, MAX_ADDRESSES):
+            self.push_event(dumps({"type": "problem", "detail":
+                                   f"addresses: a list of at most {MAX_ADDRESSES} non-empty "
+                                   "strings"}))
+            return
+        self._prefixes = tuple(set(prefixes))
+        self._addresses = frozenset(addresses)
+        # the feed filters by instance; exact addresses are matched here
+        wanted = set(self._prefixes) | {a.split(".", 1)[0] + "." for a in self._addresses}
         if self._feed is None:
             if not wanted:
                 return
@@ -135,13 +147,16 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
             self._feed.unsubscribe(prefix)
         for prefix in wanted - self._feed.prefixes:
             self._feed.subscribe(prefix)
-        self._changes = {a: c for a, c in self._changes.items()
-                         if any(a.startswith(p) for p in wanted)}
+        self._changes = {a: c for a, c in self._changes.items() if self._wanted(a)}
+
+    def _wanted(self, address: str) -> bool:
+        return address in self._addresses or address.startswith(self._prefixes)
 
     async def _read_changes(self, feed: ChangeFeed) -> None:
         async for batch in feed.batches():
             for item in batch:
-                self._changes[item[0]] = item[:6]
+                if self._wanted(item[0]):
+                    self._changes[item[0]] = item[:6]
             self._wake.set()
 
     # -- to the page -----------------------------------------------------------------
@@ -182,3 +197,9 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
         if self._feed is not None:
             with contextlib.suppress(Exception):
                 self._feed.close()
+
+
+def valid_names(names: Any, most: int) -> bool:
+    """A list of at most ``most`` non-empty strings of bounded length."""
+    return isinstance(names, list) and len(names) <= most and all(
+        isinstance(p, str) and 0 < len(p) <= MAX_PREFIX_LEN for p in names)

@@ -393,3 +393,9 @@ class ReloadCancel(Command):
 
     async def execute(self, args: dict[str, Any]) -> Any:
         return {"cancelled": self.arbiter.spawner.cancel()}
+
+
+class Blob(BrokerCommand):
+    """The bytes of a blob datapoint (an image, a file), with its value entry."""
+
+    name = broker_cmd = "blob"

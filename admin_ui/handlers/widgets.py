@@ -8,10 +8,23 @@ from typing import Any
 from edgeos.admin_ui.handlers.base import MAX_UPLOAD, ApiError, ApiHandler
 from edgeos.admin_ui.widgets import ID_RE, IMPORT_SCHEMA, WIDGET_SCHEMA, WidgetError
 
+EDIT_ROLES = frozenset({"admin", "operator"})
+
 
 class WidgetsBase(ApiHandler):
+    """Dashboards and widgets: read by every role, changed by ``operator`` and ``admin``
+    (checked here as well, so no role below operator passes whatever the base does)."""
+
     tag = "widgets"
-    roles = {"POST": "operator", "PUT": "operator", "DELETE": "operator"}  # dashboards
+    roles = {"POST": "operator", "PUT": "operator", "DELETE": "operator"}
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        method = self.request.method or "GET"
+        if (self.role_for(method) == "operator" and self.principal is not None
+                and self.principal.role not in EDIT_ROLES):
+            raise ApiError(403, f"the {self.principal.role} role may not do this",
+                           {"needed": "operator", "have": self.principal.role})
 
     def store_call(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -60,7 +73,14 @@ class WidgetImport(WidgetsBase):
 
 
 class WidgetExport(WidgetsBase):
+    query = {"GET": [{"name": "dashboard", "schema": {"type": "string", "pattern": ID_RE},
+                      "description": "export this dashboard only (default: all)"}]}
+
     async def get(self) -> None:
-        """The whole widgets document as a download (the format import takes)."""
-        self.set_header("Content-Disposition", 'attachment; filename="widgets.json"')
-        self.send(self.store_call(self.edge.widgets.doc))
+        """The widgets document as a download (the format import takes): every dashboard,
+        or the one named by ``dashboard``."""
+        did = self.get_query_argument("dashboard", None) or None
+        name = f"widgets-{did}.json" if did else "widgets.json"
+        doc = self.store_call(self.edge.widgets.doc, did)
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        self.send(doc)

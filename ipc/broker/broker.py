@@ -318,6 +318,14 @@ class Broker:
             raise RpcError(f"no value for {address!r}", NOT_FOUND)
         return self._entry(address, entry)
 
+    async def cmd_blob(self, address: str) -> dict[str, Any]:
+        """The last bytes of a blob datapoint (an image, a file) with its value entry."""
+        data = self.blobs.get(address)
+        entry = self.values.get(address)
+        if data is None or entry is None:
+            raise RpcError(f"no blob for {address!r}", NOT_FOUND)
+        return {**self._entry(address, entry), "data": data.bytes}
+
     def _refusal_before(self, address: str) -> tuple[str, str] | None:
         """Why a command to ``address`` cannot even be sent, if it cannot."""
         resolved = self.dispatch.resolver.resolve(address)

@@ -13,9 +13,11 @@ import system from "./pages/system.js";
 import plugins from "./pages/plugins.js";
 import users from "./pages/users.js";
 import {changePassword} from "./account.js";
+import dashboards from "./pages/dashboards.js";
 
 const PAGES = {instances, connections, datapoints, routes, logs, errors, system, plugins};
 PAGES.users = users;
+PAGES.dashboards = dashboards;
 let unmount = null;
 
 function parseHash() {

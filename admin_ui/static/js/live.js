@@ -6,6 +6,7 @@
 const listeners = new Map();
 let socket = null;
 let prefixes = [];
+let addresses = [];  // exact datapoints (a dashboard's widgets), up to 2000
 let logsOf = null;
 let retry = 500;
 const UNAUTHORIZED = 4401;
@@ -29,9 +30,10 @@ function send(doc) {
   if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(doc));
 }
 
-export function subscribe(list) {
+export function subscribe(list, exact = []) {
   prefixes = [...new Set(list.filter((p) => p))].slice(0, 50);
-  send({op: "subscribe", prefixes});
+  addresses = [...new Set(exact.filter((a) => a))].slice(0, 2000);
+  send({op: "subscribe", prefixes, addresses});
 }
 
 export function followLogs(id) {
@@ -56,7 +58,7 @@ export function connect() {
     retry = 500;
     document.getElementById("live-dot").classList.add("on");
     document.getElementById("conn-banner").hidden = true;
-    if (prefixes.length) send({op: "subscribe", prefixes});
+    if (prefixes.length || addresses.length) send({op: "subscribe", prefixes, addresses});
     if (logsOf) send({op: "logs", id: logsOf});
     emit("open", {});
   };

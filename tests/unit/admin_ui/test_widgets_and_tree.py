@@ -17,8 +17,9 @@ def test_widget_store_writes_atomically_with_backups(tmp_path: Path) -> None:
     assert (a["id"], b["id"]) == ("widget_001", "widget_002")
     store.replace("widget_001", {"type": "gauge", "title": "A2"})
     doc = json.loads((tmp_path / "config" / "widgets.json").read_text())
-    assert doc == {"version": "1.0", "widgets": {"widget_001": {"type": "gauge", "title": "A2"},
-                                                 "widget_002": {"type": "value"}}}
+    assert doc == {"version": "1.1", "dashboards": {},
+                   "widgets": {"widget_001": {"type": "gauge", "title": "A2"},
+                               "widget_002": {"type": "value"}}}
     assert len(list((tmp_path / "backups").glob("widgets.json.*"))) == 2
     with pytest.raises(WidgetError) as err:
         store.create({"id": "widget_001", "type": "x"})
