@@ -25,7 +25,7 @@ from edgeos.ipc.broker.spamguard import SpamGuard
 from edgeos.ipc.broker.store import LastValues
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
 from edgeos.ipc.routing import Router, RoutingError, load_routing_file
-from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError, RpcServer
+from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError, RpcServer, bind_args
 
 log = logging.getLogger("broker")
 
@@ -116,25 +116,57 @@ class Broker:
             self.counters["dropped_suspended" if source in self.guard.suspended
                           else "dropped_cut"] += 1
             return
-        try:
-            if kind == protocol.DP:
-                self._on_batch(source, body)
-            elif kind == protocol.CMD:
-                for address, value in protocol.unpack(body.buffer):
-                    self.dispatch.command(str(address), value)
-            elif kind == protocol.META:
-                prefix = source + "."
-                for path, meta in protocol.unpack(body.buffer).items():
-                    self.meta[prefix + path] = meta
-            elif kind == protocol.BLOB and len(frames) == 4:
-                self._on_blob(source, body, frames[3])
-            else:
-                self.counters["malformed"] += 1
+        try:  # decoding is where a worker's bad message shows: that is "malformed"
+            decoded = self._decode(kind, body, frames)
         except (ValueError, TypeError, AttributeError, IndexError):
             self.counters["malformed"] += 1
+            return
+        if decoded is None:
+            self.counters["malformed"] += 1
+            return
+        try:  # past decoding an exception is a bug of the broker's, not the worker's
+            self._handle(source, kind, body, frames, decoded)
+        except Exception as exc:
+            self.counters["internal_errors"] += 1
+            log.exception("dispatching a %r message from %s failed", kind, source)
+            self.link.error(exc, fatal=False, where=f"broker dispatch ({source})")
 
-    def _on_batch(self, source: str, body: zmq.Frame) -> None:
-        items = protocol.unpack_batch(body.buffer)
+    @staticmethod
+    def _decode(kind: bytes, body: zmq.Frame, frames: list[zmq.Frame]) -> Any:
+        """Check a message's shape; None when it is not one the broker knows."""
+        if kind == protocol.DP:
+            return protocol.unpack_batch(body.buffer)
+        if kind == protocol.CMD:
+            pairs = protocol.unpack(body.buffer)
+            if not isinstance(pairs, list) or not all(
+                    isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+                    for p in pairs):
+                return None
+            return pairs
+        if kind == protocol.META:
+            meta = protocol.unpack(body.buffer)
+            return meta if isinstance(meta, dict) else None
+        if kind == protocol.BLOB and len(frames) == 4:
+            header = protocol.unpack(body.buffer)
+            return header if isinstance(header, list) and len(header) == 5 \
+                and isinstance(header[0], str) else None
+        return None
+
+    def _handle(self, source: str, kind: bytes, body: zmq.Frame, frames: list[zmq.Frame],
+                decoded: Any) -> None:
+        if kind == protocol.DP:
+            self._on_batch(source, body, decoded)
+        elif kind == protocol.CMD:
+            for address, value in decoded:
+                self.dispatch.command(address, value)
+        elif kind == protocol.META:
+            prefix = source + "."
+            for path, meta in decoded.items():
+                self.meta[prefix + str(path)] = meta
+        else:
+            self._on_blob(source, decoded, frames[3])
+
+    def _on_batch(self, source: str, body: zmq.Frame, items: Any) -> None:
         n, clean = self.dispatch.batch(source, items)
         self.guard.counts[source] += n
         self.counters["dp_in"] += n
@@ -150,8 +182,8 @@ class Broker:
                     and isinstance(i[0], str) and i[3] in protocol.QUALITIES]
             self.changes.send_multipart([topic, protocol.pack(good)])
 
-    def _on_blob(self, source: str, header: zmq.Frame, data: zmq.Frame) -> None:
-        path, ts, quality, ack, unit = protocol.unpack(header.buffer)
+    def _on_blob(self, source: str, header: list[Any], data: zmq.Frame) -> None:
+        path, ts, quality, ack, unit = header
         address = f"{source}.{path}"
         self.blobs[address] = data  # the frame itself: no copy of the payload
         item = (path, {"blob_bytes": len(data)}, ts, quality, ack, unit)
@@ -217,7 +249,7 @@ class Broker:
         handler = getattr(self, f"cmd_{cmd}", None)
         if handler is None:
             raise RpcError(f"unknown broker command {cmd!r}", BAD_REQUEST)
-        return await handler(**args)
+        return await handler(**bind_args(handler, args))
 
     def _entry(self, address: str, entry: Any) -> dict[str, Any]:
         _, value, ts, quality, ack, unit = entry[:6]
