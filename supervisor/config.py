@@ -47,6 +47,11 @@ class Settings:
     types: dict[str, dict[str, Any]] = field(default_factory=dict)
     restart: dict[str, Any] = field(default_factory=dict)
     log_level: str = "INFO"
+    plugins: dict[str, Any] = field(default_factory=dict)  # index, disabled types
+
+    @property
+    def disabled_types(self) -> set[str]:
+        return set(self.plugins.get("disabled", []))
 
     def limits_for(self, type_name: str, own: dict[str, Any],
                    type_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -78,7 +83,7 @@ def load_settings(config_dir: Path) -> Settings:
         raise ConfigError(problems)
     return Settings(limits={**DEFAULT_LIMITS, **doc.get("limits", {})},
                     types=doc.get("types", {}), restart=doc.get("restart", {}),
-                    log_level=doc.get("log_level", "INFO"))
+                    log_level=doc.get("log_level", "INFO"), plugins=doc.get("plugins", {}))
 
 
 def validate_connections(doc: Any, settings: Settings,
@@ -102,10 +107,17 @@ def validate_connections(doc: Any, settings: Settings,
         except registry.UnknownWorkerType as exc:
             problems.append(f"{label}: type: {exc}")
             continue
+        if type_name in settings.disabled_types:
+            problems.append(f"{label}: type: {type_name!r} is disabled (edgectl plugin "
+                            f"enable {type_name}, or remove this connection)")
+        schema = manifest.get("config_schema", {})
         config = entry.get("config", {})
-        for err in schemas.validate_against(manifest.get("config_schema", {}), config):
+        found = schemas.validate_against(schema, config)
+        for err in found:
             problems.append(f"{label}: config.{err}" if not err.startswith("(") else
                             f"{label}: config: {err.split(': ', 1)[1]}")
+        if not found:
+            config = schemas.with_defaults(schema, config)
         out.append(InstanceConfig(
             id=iid, type=type_name, name=entry.get("name", iid),
             enabled=entry.get("enabled", True), config=config,
