@@ -73,6 +73,7 @@ class Arbiter:
         if self.cgroups is not None:
             log.info("limits enforced by cgroup v2 under %s", self.cgroups.base)
         self.broker_rpc: AsyncRpcClient | None = None
+        registry.use_plugin_dir(paths.data / "plugins")  # see supervisor/plugins.py
 
     # -- sockets ---------------------------------------------------------------------
     def bind(self) -> None:
@@ -119,6 +120,7 @@ class Arbiter:
         extra: dict[str, Any] = {"log_level": self.settings.log_level}
         if inst.cfg.role == "worker":
             extra["entry"] = registry.entry(inst.cfg.type)
+            extra["path"] = registry.plugin_path(inst.cfg.type)
             extra["no_tls"] = registry.manifest(inst.cfg.type).get("needs_tls") is False
         elif inst.cfg.role == "broker":
             extra["instances"] = self.instance_table()
@@ -394,7 +396,7 @@ class Arbiter:
         started = []
         for inst in self.workers():
             inst.frozen = False
-            if inst.cfg.enabled:
+            if inst.cfg.enabled and cfgmod.type_problem(inst.cfg.type, self.settings) is None:
                 inst.start("recovered from panic")
                 started.append(inst)
         await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,

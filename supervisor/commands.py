@@ -108,6 +108,10 @@ class Start(Command):
         inst = self.instance(args)
         if self.arbiter.mode == "panic" and inst.cfg.role == "worker":
             raise RpcError("the system is in panic mode; recover first", REFUSED)
+        why = cfgmod.type_problem(inst.cfg.type, self.arbiter.settings) \
+            if inst.cfg.role == "worker" else None
+        if why is not None:
+            raise RpcError(f"{inst.id}: {why}", REFUSED)
         return inst
 
     async def start_and_wait(self, inst: Instance, reason: str) -> None:

@@ -108,8 +108,7 @@ def validate_connections(doc: Any, settings: Settings,
             problems.append(f"{label}: type: {exc}")
             continue
         if type_name in settings.disabled_types:
-            problems.append(f"{label}: type: {type_name!r} is disabled (edgectl plugin "
-                            f"enable {type_name}, or remove this connection)")
+            problems.append(f"{label}: type: {type_problem(type_name, settings)}")
         schema = manifest.get("config_schema", {})
         config = entry.get("config", {})
         found = schemas.validate_against(schema, config)
@@ -127,6 +126,16 @@ def validate_connections(doc: Any, settings: Settings,
     if problems:
         raise ConfigError(problems)
     return out
+
+
+def type_problem(type_name: str, settings: Settings) -> str | None:
+    """Why instances of this type cannot run now (disabled, uninstalled), or None."""
+    if type_name in settings.disabled_types:
+        return (f"{type_name!r} is disabled (edgectl plugin enable {type_name}, or remove "
+                f"its connections)")
+    if type_name not in registry.available_types():
+        return f"worker type {type_name!r} is not installed"
+    return None
 
 
 def _name_instance(error: str, doc: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from edgeos.ipc import addresses
 from edgeos.ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
+from edgeos.supervisor import plugin_cli
 from edgeos.supervisor.paths import resolve_run_dir
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     tsub.add_parser("list")
     tr = tsub.add_parser("revoke")
     tr.add_argument("name")
+    plugin_cli.add_parser(sub)
     return p
 
 
@@ -189,6 +191,8 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
         if args.token_verb == "list":
             return "token_list", {}, show_generic
         return "token_revoke", {"name": args.name}, show_generic
+    if v == "plugin":
+        return plugin_cli.request(args)
     raise Usage(f"unknown verb {v!r}")
 
 
@@ -270,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             emit(client.call(cmd, **rpc_args), fmt)
             sys.stdout.flush()
             return follow_logs(args, run_dir)
+        if plugin_cli.follows(args):
+            return plugin_cli.follow(client, client.call(cmd, **rpc_args), args.json)
         emit(client.call(cmd, **rpc_args), fmt)
         return EXIT_OK
     except RpcError as exc:
