@@ -8,7 +8,6 @@ from pathlib import Path
 import zmq.asyncio
 from edgeos.admin_ui.auth import AuthStore
 from edgeos.admin_ui.hub import Hub
-from edgeos.admin_ui.plugins import Plugins
 from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
 from edgeos.admin_ui.widgets import WidgetStore
 from edgeos.ipc.rpc import AsyncRpcClient
@@ -26,5 +25,4 @@ class Ui:
     limiter: LoginLimiter
     hub: Hub
     widgets: WidgetStore
-    plugins: Plugins
     tls: bool = False

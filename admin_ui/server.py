@@ -17,7 +17,6 @@ from edgeos.admin_ui.app import make_app
 from edgeos.admin_ui.auth import ADMIN_USER, AuthStore
 from edgeos.admin_ui.context import Ui
 from edgeos.admin_ui.hub import Hub, keep_running
-from edgeos.admin_ui.plugins import Plugins
 from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
 from edgeos.admin_ui.widgets import WidgetStore
 from edgeos.ipc import addresses
@@ -77,7 +76,7 @@ async def serve(spec: InstanceSpec) -> int:
             control=AsyncRpcClient(ctx, addresses.endpoint(run_dir, addresses.CONTROL)),
             auth=AuthStore(data_dir), sessions=SessionStore(), limiter=LoginLimiter(),
             hub=Hub(ctx, run_dir), widgets=WidgetStore(config_dir, data_dir / "backups"),
-            plugins=Plugins(data_dir), tls=ssl_ctx is not None)
+            tls=ssl_ctx is not None)
     announce_first_password(ui.auth)
     if not is_loopback(host):
         log.warning("admin UI bound to %s: reachable from the network%s", host or "all "
