@@ -10,6 +10,7 @@ from edgeos.admin_ui.auth import AuthStore
 from edgeos.admin_ui.hub import Hub
 from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
 from edgeos.admin_ui.widgets import WidgetStore
+from edgeos.ipc.child import SupervisorLink
 from edgeos.ipc.rpc import AsyncRpcClient
 
 
@@ -26,3 +27,4 @@ class Ui:
     hub: Hub
     widgets: WidgetStore
     tls: bool = False
+    link: SupervisorLink | None = None  # uncaught errors go to the supervisor's error log
