@@ -19,7 +19,7 @@ class SimulatorWorker(Worker):
 
     async def setup(self) -> None:
         self.profile = PROFILES[self.config["profile"]](zlib.crc32(self.id.encode()))
-        self.rate = float(self.config.get("rate_hz", 1))
+        self.rate = float(self.config["rate_hz"])
         self.fault: dict[str, Any] = dict(self.config.get("fault") or {})
         if self.fault.get("kind") == "slow_stop":
             faults.ignore_sigterm()
