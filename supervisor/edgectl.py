@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("--level")
     v = sub.add_parser("validate", help="check a config dir without applying it")
     v.add_argument("dir", nargs="?", default=None)
+    v.add_argument("--data", help="data dir whose plugins/ count as installed (env "
+                                  "EDGEOS_DATA, default ./data)")
     r = sub.add_parser("route", help="routing tools")
     rsub = r.add_subparsers(dest="route_verb", required=True)
     rt = rsub.add_parser("test", help="dry run: which routes fire and what targets get")
@@ -248,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         (lambda r, fmt: print(json.dumps(r, ensure_ascii=False, default=str)))
         if args.json else (lambda r, fmt: print(fmt(r))))
     if args.verb == "validate":
+        plugin_cli.use_plugins(args.data)
         result = validate_dir(Path(args.dir or os.environ.get("EDGEOS_CONFIG") or "config")
                               .resolve())
         if args.json:

@@ -41,6 +41,16 @@ def add_parser(sub: Any) -> None:
     psub.add_parser("job", help="an install or update job's output").add_argument("job")
 
 
+def use_plugins(data: str | None) -> None:
+    """``edgectl validate`` knows the plugin types installed in the data dir, as the
+    daemon does."""
+    from edgeos.supervisor.paths import Paths
+    from edgeos.supervisor.plugins import PLUGINS_DIR
+    from edgeos.workers import registry
+
+    registry.use_plugin_dir(Paths.resolve(None, data, None).data / PLUGINS_DIR)
+
+
 def _who() -> str:
     try:
         return f"edgectl:{getpass.getuser()}"

@@ -82,6 +82,10 @@ def test_install_run_update_disable_uninstall(daemon: Daemon) -> None:
     d.wait_state("cnt", "running")
     d.wait_for(lambda: value(d, "cnt.version") == "1.0.0", 15, "the plugin's datapoints")
     assert d.instance("cnt")["limits"]["max_ram_mb"] == 128  # the manifest's default_limits
+    offline = d.ctl("validate", str(d.config), "--data", str(d.data))
+    assert offline.returncode == 0, offline.stdout  # edgectl validate sees the plugin too
+    offline = d.ctl("validate", str(d.config), "--data", str(d.root / "elsewhere"))
+    assert offline.returncode == 1 and "unknown worker type 'counter'" in offline.stdout
 
     listed = {p["name"]: p for p in d.call("plugin_list", check=True)}
     assert listed["counter"]["latest"] == "2.0.0" and listed["counter"]["update_available"]
