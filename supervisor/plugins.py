@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
+from edgeos.ipc.rpc import RpcError
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor import schemas
 from edgeos.supervisor.files import atomic_write_json
@@ -298,6 +299,12 @@ class PluginManager:
         if problems:
             raise PluginProblem("invalid plugin, not installed", "bad_request", problems)
         job.add(f"manifests valid: {', '.join(wt.name for wt in types)}")
+        installed = registry.types_in(self.root / name) if job.action == "update" else []
+        if installed and installed[0].version == types[0].version:
+            job.add(f"{name} {types[0].version} is the newest version; nothing to do")
+            return {"plugin": name, "version": types[0].version,
+                    "types": [t.name for t in types], "previous_version": types[0].version,
+                    "unchanged": True}
         previous = await self._swap_in(job, staging, name, {wt.name for wt in types})
         return {"plugin": name, "version": types[0].version, "types": [t.name for t in types],
                 "previous_version": previous}
@@ -332,6 +339,9 @@ class PluginManager:
         except cfgmod.ConfigError as exc:
             raise PluginProblem("the connections do not pass the new version's schema; "
                                 "the old version stays", "bad_request", exc.errors) from None
+        except RpcError as exc:  # e.g. the routes no longer resolve
+            raise PluginProblem(f"reload refused ({exc}); the old version stays",
+                                detail=exc.detail) from None
         done = set(report["changed"]) | set(report["added"])
         again = [i for i in self.instances_of(types) if i.alive and i.id not in done]
         for inst in again:
@@ -438,6 +448,9 @@ class PluginManager:
         folder.rename(trash)  # the registry stops seeing it at once
         registry.refresh()
         shutil.rmtree(trash, ignore_errors=True)
+        off = self.arbiter.settings.disabled_types
+        if off & types:  # nothing left to disable
+            self._write_plugins_setting({"disabled": sorted(off - types)})
         self.arbiter.audit("plugin_uninstall", who, folder.name, types=sorted(types))
         return {"uninstalled": folder.name, "types": sorted(types), "stopped": stopped}
 

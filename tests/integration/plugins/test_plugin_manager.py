@@ -96,6 +96,8 @@ def test_install_run_update_disable_uninstall(daemon: Daemon) -> None:
     assert d.instance("cnt")["pid"] != old_pid
     assert not {p["name"]: p for p in d.call("plugin_list", check=True)}["counter"][
         "update_available"]
+    again = d.ctl("plugin", "update", "counter")  # by type name; nothing newer
+    assert again.returncode == 0 and "is the newest version" in again.stdout
 
     # disabling a type with instances asks first, and then leaves nothing running
     refused = d.ctl("--json", "plugin", "disable", "counter")
@@ -117,9 +119,11 @@ def test_install_run_update_disable_uninstall(daemon: Daemon) -> None:
 
     refused = d.ctl("plugin", "uninstall", DIST)
     assert refused.returncode == 1 and "cnt" in refused.stderr
+    d.ctl_json("plugin", "disable", "counter", "--stop-instances")
     out = d.ctl_json("plugin", "uninstall", "counter", "--stop-instances")
     assert out == {"uninstalled": DIST, "types": ["counter"], "stopped": ["cnt"]}
     assert not (d.data / "plugins" / DIST).exists()
+    assert json.loads((d.config / "edgeos.json").read_text())["plugins"]["disabled"] == []
     assert "counter" not in {p["name"] for p in d.call("plugin_list")}
     with pytest.raises(RpcError) as err:
         d.call("start", id="cnt")
