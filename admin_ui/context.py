@@ -9,9 +9,9 @@ from pathlib import Path
 import zmq.asyncio
 from edgeos.admin_ui.auth import AuthStore
 from edgeos.admin_ui.hub import Hub
-from edgeos.admin_ui.plugins import Plugins
 from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
 from edgeos.admin_ui.widgets import WidgetStore
+from edgeos.ipc.child import SupervisorLink
 from edgeos.ipc.rpc import AsyncRpcClient
 
 
@@ -27,6 +27,6 @@ class Ui:
     limiter: LoginLimiter
     hub: Hub
     widgets: WidgetStore
-    plugins: Plugins
     tls: bool = False
     pending: set[asyncio.Task[object]] = field(default_factory=set)  # fire-and-forget work
+    link: SupervisorLink | None = None  # uncaught errors go to the supervisor's error log

@@ -19,7 +19,6 @@ from edgeos.admin_ui.context import Ui
 from edgeos.admin_ui.handlers.base import MAX_UPLOAD
 from edgeos.admin_ui.hostcheck import HostPolicy
 from edgeos.admin_ui.hub import Hub, keep_running
-from edgeos.admin_ui.plugins import Plugins
 from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
 from edgeos.admin_ui.widgets import WidgetStore
 from edgeos.ipc import addresses
@@ -90,7 +89,15 @@ async def serve(spec: InstanceSpec) -> int:
             control=AsyncRpcClient(ctx, addresses.endpoint(run_dir, addresses.CONTROL)),
             auth=AuthStore(data_dir), sessions=SessionStore(), limiter=LoginLimiter(),
             hub=Hub(ctx, run_dir), widgets=WidgetStore(config_dir, data_dir / "backups"),
-            plugins=Plugins(data_dir), tls=ssl_ctx is not None)
+            tls=ssl_ctx is not None, link=link)
+
+    def on_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        log.error("%s", context.get("message"), exc_info=exc)
+        if exc is not None:
+            link.error(exc, fatal=False, where="admin UI event loop")
+
+    asyncio.get_running_loop().set_exception_handler(on_loop_error)
     announce_first_password(ui.auth)
     if not is_loopback(host):
         log.warning("admin UI bound to %s: reachable from the network%s", host or "all "

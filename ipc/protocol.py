@@ -11,8 +11,10 @@ Sockets (all ``ipc://`` in the run dir, see :mod:`edgeos.ipc.addresses`):
 * ``broker.sock`` ROUTER (broker) <- DEALER per worker, identity = instance id.
   Worker -> broker: DP (datapoint batch), META, BLOB, CMD (bridges), REPLY.
   Broker -> worker: CMD, REPLY (the refusals of the commands that worker sent).
-* ``changes.sock`` PUB (broker): topic frame ``b"<instance-id>."``, then a DP-style batch
-  of absolute addresses. Subscribers (UI, MQTT bridge, uplink) filter by prefix.
+* ``changes.sock`` PUB (broker): topic frame ``b"<instance-id>."``, then the worker's DP
+  batch as it sent it, so paths are relative to the topic (address = topic + path); a
+  BLOB adds its payload as a third frame. Subscribers (UI, MQTT bridge, uplink) filter
+  by prefix.
 * ``events.sock`` PUB (supervisor): topic frame (``b"state"``, ``b"stats"``,
   ``b"mode"``, ``b"log.<id>"``), then a msgpack body.
 * ``control.sock`` ROUTER (supervisor) and ``broker-ctl.sock`` ROUTER (broker): RPC,
@@ -20,8 +22,8 @@ Sockets (all ``ipc://`` in the run dir, see :mod:`edgeos.ipc.addresses`):
 
 A datapoint on the wire is a list ``[path, value, ts_ms, quality, ack, unit]``; in a
 worker's DP batch ``path`` is relative to the sending instance (the broker prefixes the
-authenticated identity), in CMD and on ``changes.sock`` it is absolute or relative as
-documented per kind.
+authenticated identity) and so it stays on ``changes.sock``; in a CMD batch from the
+broker it is relative to the receiving instance, in a CMD a worker sends it is absolute.
 
 Writes are acknowledged end to end. A command on the wire from the broker to a worker
 is ``[path, value, ts_ms, origin]`` with an optional 5th element, the command id (an

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -42,6 +43,28 @@ class RpcError(Exception):
 Handler = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 
+_KINDS: dict[str, type | tuple[type, ...]] = {
+    "str": str, "bool": bool, "int": int, "float": (int, float), "dict": dict, "list": list}
+
+
+def bind_args(func: Callable[..., Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Check ``args`` against ``func``'s signature (names, required ones, and the plain
+    annotated kinds str/bool/int/float/dict/list) before it is called, so a mistake of
+    the caller is a ``bad_request`` and a TypeError inside ``func`` stays a bug."""
+    sig = inspect.signature(func)
+    try:
+        bound = sig.bind(**args)
+    except TypeError as exc:
+        raise RpcError(f"bad arguments: {exc}", BAD_REQUEST) from None
+    for name, value in bound.arguments.items():
+        kind = _KINDS.get(str(sig.parameters[name].annotation).split("[")[0])
+        if kind is not None and (not isinstance(value, kind)
+                                 or (kind is int and isinstance(value, bool))):
+            raise RpcError(f"{name}: expected {sig.parameters[name].annotation}, got "
+                           f"{type(value).__name__}", BAD_REQUEST)
+    return bound.arguments
+
+
 class RpcServer:
     """Serve requests arriving on a bound ROUTER socket with ``handler(cmd, args)``."""
 
@@ -60,28 +83,38 @@ class RpcServer:
             task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, ident: bytes, raw: bytes) -> None:
-        req_id = None
-        try:
+        req_id, reply = None, None
+        try:  # the envelope is the client's part: anything wrong here is its fault
             req = unpack(raw)
+            if not isinstance(req, dict):
+                raise TypeError("not a map")
             req_id = req.get("id")
-            cmd = req["cmd"]
-            args = req.get("args") or {}
-            if not isinstance(cmd, str) or not isinstance(args, dict):
-                raise RpcError("malformed request", BAD_REQUEST)
-            result = await self._handler(cmd, args)
-            reply = {"id": req_id, "ok": True, "result": result}
-        except RpcError as exc:
-            reply = {"id": req_id, "ok": False, "error": str(exc), "code": exc.code,
-                     "detail": exc.detail}
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            reply = {"id": req_id, "ok": False, "error": f"malformed request: {exc}",
-                     "code": BAD_REQUEST, "detail": None}
-        except Exception as exc:  # a bug in a command must not take the endpoint down
-            log.exception("command failed")
-            reply = {"id": req_id, "ok": False, "error": f"internal error: {exc}",
-                     "code": INTERNAL, "detail": None}
+            cmd, args = req.get("cmd"), req.get("args") or {}
+            if not isinstance(cmd, str) or not isinstance(args, dict) \
+                    or not all(isinstance(k, str) for k in args):
+                raise TypeError("cmd must be a string and args a map with string keys")
+        except (ValueError, TypeError) as exc:
+            reply = {"id": req_id if isinstance(req_id, int | str) else None, "ok": False,
+                     "error": f"malformed request: {exc}", "code": BAD_REQUEST,
+                     "detail": None}
+        if reply is None:
+            reply = await self._call(req_id, cmd, args)
         with contextlib.suppress(zmq.ZMQError):
             await self._sock.send_multipart([ident, pack(reply)])
+
+    async def _call(self, req_id: Any, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Run one command. Commands check their own arguments and say what is wrong
+        with an :class:`RpcError`; anything else they raise is a bug: ``internal``,
+        logged with its traceback, never passed off as the caller's bad request."""
+        try:
+            return {"id": req_id, "ok": True, "result": await self._handler(cmd, args)}
+        except RpcError as exc:
+            return {"id": req_id, "ok": False, "error": str(exc), "code": exc.code,
+                    "detail": exc.detail}
+        except Exception as exc:  # a bug in a command must not take the endpoint down
+            log.exception("command %r failed", cmd)
+            return {"id": req_id, "ok": False, "error": f"internal error in {cmd!r}: "
+                    f"{type(exc).__name__}: {exc}", "code": INTERNAL, "detail": None}
 
 
 def _result(reply: dict[str, Any]) -> Any:

@@ -83,6 +83,7 @@ class Arbiter:
         self.broker_rpc: AsyncRpcClient | None = None
         self.links: dict[str, dict[str, Any]] = {}  # satellite link roles (satellite_setup)
         self.spawner = Spawner(self)
+        registry.use_plugin_dir(paths.data / "plugins")  # see supervisor/plugins.py
 
     # -- sockets ---------------------------------------------------------------------
     def bind(self) -> None:
@@ -133,6 +134,7 @@ class Arbiter:
         extra: dict[str, Any] = {"log_level": self.settings.log_level}
         if inst.cfg.role == "worker":
             extra["entry"] = registry.entry(inst.cfg.type)
+            extra["path"] = registry.plugin_path(inst.cfg.type)
             extra["no_tls"] = registry.manifest(inst.cfg.type).get("needs_tls") is False
         elif inst.cfg.role == "broker":
             extra["instances"] = self.instance_table()
@@ -448,7 +450,7 @@ class Arbiter:
         started = []
         for inst in self.workers():
             inst.frozen = False
-            if inst.cfg.enabled:
+            if inst.cfg.enabled and cfgmod.type_problem(inst.cfg.type, self.settings) is None:
                 inst.start("recovered from panic")
                 started.append(inst)
         await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,

@@ -41,6 +41,23 @@ class Command:
     def help(cls) -> str:
         return (cls.__doc__ or "").strip().splitlines()[0]
 
+    @staticmethod
+    def count(args: dict[str, Any], key: str = "n", default: int = 100,
+              most: int = 10_000) -> int:
+        """A whole-number argument from 0 (all) to ``most`` (a bad one is the caller's)."""
+        value = args.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+            raise RpcError(f"{key}: a whole number from 0 to {most}, not {value!r}",
+                           BAD_REQUEST)
+        return value
+
+    @staticmethod
+    def optional_text(args: dict[str, Any], key: str) -> str | None:
+        value = args.get(key)
+        if value is not None and not isinstance(value, str):
+            raise RpcError(f"{key}: a string, not {type(value).__name__}", BAD_REQUEST)
+        return value
+
     def instance(self, args: dict[str, Any]) -> Instance:
         iid = args.get("id")
         if not isinstance(iid, str):
@@ -93,6 +110,10 @@ class Start(Command):
         inst = self.instance(args)
         if self.arbiter.mode == "panic" and inst.cfg.role == "worker":
             raise RpcError("the system is in panic mode; recover first", REFUSED)
+        why = cfgmod.type_problem(inst.cfg.type, self.arbiter.settings) \
+            if inst.cfg.role == "worker" else None
+        if why is not None:
+            raise RpcError(f"{inst.id}: {why}", REFUSED)
         return inst
 
     async def start_and_wait(self, inst: Instance, reason: str) -> None:
@@ -180,10 +201,11 @@ class Logs(Command):
     name = "logs"
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        iid = args.get("id")
+        iid = self.optional_text(args, "id")
         if iid not in self.arbiter.instances and iid not in self.arbiter.logbook.logs:
             raise RpcError(f"no instance {iid!r}", NOT_FOUND)
-        return self.arbiter.logbook.get(iid).tail(int(args.get("n", 100)), args.get("level"))
+        return self.arbiter.logbook.get(iid).tail(self.count(args),
+                                                  self.optional_text(args, "level"))
 
 
 class Errors(Command):
@@ -192,7 +214,7 @@ class Errors(Command):
     name = "errors"
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        return self.arbiter.errors.recent(args.get("id"), int(args.get("n", 100)))
+        return self.arbiter.errors.recent(self.optional_text(args, "id"), self.count(args))
 
 
 class BrokerCommand(Command):
@@ -201,6 +223,8 @@ class BrokerCommand(Command):
     broker_cmd: ClassVar[str] = ""
 
     async def execute(self, args: dict[str, Any]) -> Any:
+        if "cmd" in args or "timeout" in args:  # broker_call's own parameters
+            raise RpcError("bad arguments: 'cmd' and 'timeout' are reserved", BAD_REQUEST)
         return await self.arbiter.broker_call(self.broker_cmd, **args)
 
 

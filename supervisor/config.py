@@ -51,6 +51,11 @@ class Settings:
     max_instances: int = capacity.DEFAULT_MAX_INSTANCES
     web: dict[str, Any] = field(default_factory=dict)  # admin UI: allowed_hosts
     history: dict[str, Any] = field(default_factory=dict)
+    plugins: dict[str, Any] = field(default_factory=dict)  # index, disabled types
+
+    @property
+    def disabled_types(self) -> set[str]:
+        return set(self.plugins.get("disabled", []))
 
     def limits_for(self, type_name: str, own: dict[str, Any],
                    type_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -88,7 +93,7 @@ def load_settings(config_dir: Path) -> Settings:
                     types=doc.get("types", {}), restart=doc.get("restart", {}),
                     log_level=doc.get("log_level", "INFO"),
                     max_instances=capacity.settings_max_instances(doc), web=doc.get("web", {}),
-                    history=doc.get("history", {}))
+                    history=doc.get("history", {}), plugins=doc.get("plugins", {}))
 
 
 def history_problems(doc: dict[str, Any]) -> list[str]:
@@ -130,10 +135,16 @@ def validate_connections(doc: Any, settings: Settings,
         except registry.UnknownWorkerType as exc:
             problems.append(f"{label}: type: {exc}")
             continue
+        if type_name in settings.disabled_types:
+            problems.append(f"{label}: type: {type_problem(type_name, settings)}")
+        schema = manifest.get("config_schema", {})
         config = entry.get("config", {})
-        for err in schemas.validate_against(manifest.get("config_schema", {}), config):
+        found = schemas.validate_against(schema, config)
+        for err in found:
             problems.append(f"{label}: config.{err}" if not err.startswith("(") else
                             f"{label}: config: {err.split(': ', 1)[1]}")
+        if not found:
+            config = schemas.with_defaults(schema, config)
         out.append(InstanceConfig(
             id=iid, type=type_name, name=entry.get("name", iid),
             enabled=entry.get("enabled", True), config=config,
@@ -143,6 +154,16 @@ def validate_connections(doc: Any, settings: Settings,
     if problems:
         raise ConfigError(problems)
     return out
+
+
+def type_problem(type_name: str, settings: Settings) -> str | None:
+    """Why instances of this type cannot run now (disabled, uninstalled), or None."""
+    if type_name in settings.disabled_types:
+        return (f"{type_name!r} is disabled (edgectl plugin enable {type_name}, or remove "
+                f"its connections)")
+    if type_name not in registry.available_types():
+        return f"worker type {type_name!r} is not installed"
+    return None
 
 
 def _name_instance(error: str, doc: Any) -> str:

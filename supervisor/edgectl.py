@@ -16,7 +16,7 @@ from typing import Any
 
 from edgeos.ipc import addresses, strictjson
 from edgeos.ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
-from edgeos.supervisor import satellite_cli
+from edgeos.supervisor import plugin_cli, satellite_cli
 from edgeos.supervisor.paths import resolve_run_dir
 from edgeos.supervisor.progress import call_with_progress
 
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("--level")
     v = sub.add_parser("validate", help="check a config dir without applying it")
     v.add_argument("dir", nargs="?", default=None)
+    v.add_argument("--data", help="data dir whose plugins/ count as installed (env "
+                                  "EDGEOS_DATA, default ./data)")
     r = sub.add_parser("route", help="routing tools")
     rsub = r.add_subparsers(dest="route_verb", required=True)
     rt = rsub.add_parser("test", help="dry run: which routes fire and what targets get")
@@ -95,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr = tsub.add_parser("revoke")
     tr.add_argument("name")
     add_user_parser(sub)
+    plugin_cli.add_parser(sub)
     _json_after_verb(p)
     return p
 
@@ -406,6 +409,8 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
         if args.token_verb == "list":
             return "token_list", {}, show_token
         return "token_revoke", {"name": args.name}, show_token
+    if v == "plugin":
+        return plugin_cli.request(args)
     raise Usage(f"unknown verb {v!r}")
 
 
@@ -461,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         (lambda r, fmt: print(json.dumps(r, ensure_ascii=False, default=str)))
         if args.json else (lambda r, fmt: print(fmt(r))))
     if args.verb == "validate":
+        plugin_cli.use_plugins(args.data)
         try:
             result = validate_dir(config_dir_to_validate(args))
         except Usage as exc:
@@ -494,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
                 return follow_logs(args, run_dir)
             except KeyboardInterrupt:
                 return EXIT_OK
+        if plugin_cli.follows(args):
+            return plugin_cli.follow(client, client.call(cmd, **rpc_args), args.json)
         if cmd == "reload" and not args.endpoint:  # long reloads: no time-out while busy
             emit(call_with_progress(endpoint, addresses.endpoint(run_dir, addresses.EVENTS),
                                     cmd, rpc_args, args.timeout), fmt)

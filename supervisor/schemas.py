@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from importlib import resources
@@ -93,3 +94,39 @@ def clip(message: str, limit: int = 300) -> str:
     """jsonschema quotes the offending value whole (a 50 MB name, a huge map): keep the
     start, say how long it was."""
     return message if len(message) <= limit else f"{message[:limit]}... ({len(message)} chars)"
+
+
+def with_defaults(schema_doc: dict[str, Any], doc: Any,
+                  root: dict[str, Any] | None = None) -> Any:
+    """``doc`` (already valid) with the ``default`` of every absent property filled in,
+    in nested objects and array items too (local ``$ref``s followed), so a worker reads
+    a complete config and no default is restated in code. A copy: ``doc`` itself is
+    left as the user wrote it."""
+    root = schema_doc if root is None else root
+    if not isinstance(schema_doc, dict):
+        return doc
+    ref = schema_doc.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        if isinstance(target, dict) and target is not schema_doc:
+            doc = with_defaults(target, doc, root)
+    if isinstance(doc, dict):
+        out = dict(doc)
+        props = schema_doc.get("properties") or {}
+        for key, sub in props.items():
+            if not isinstance(sub, dict):
+                continue
+            if key not in out and "default" in sub:
+                out[key] = copy.deepcopy(sub["default"])
+            if key in out:
+                out[key] = with_defaults(sub, out[key], root)
+        extra = schema_doc.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key in set(out) - set(props):
+                out[key] = with_defaults(extra, out[key], root)
+        return out
+    if isinstance(doc, list) and isinstance(schema_doc.get("items"), dict):
+        return [with_defaults(schema_doc["items"], item, root) for item in doc]
+    return doc

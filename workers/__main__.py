@@ -28,6 +28,8 @@ def main() -> int:
     from edgeos.workers import registry
     from edgeos.workers.runtime import Runtime
 
+    if extra.get("path"):  # a plugin's own folder; the core's packages still come first
+        sys.path.append(extra["path"])
     worker_cls = registry.load(extra["entry"])
     return asyncio.run(Runtime(spec, worker_cls).main())
 

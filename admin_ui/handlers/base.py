@@ -159,6 +159,10 @@ class ApiHandler(tornado.web.RequestHandler):
                       value.status_code, value.error)
             return
         super().log_exception(typ, value, tb)
+        if not isinstance(value, ApiError | tornado.web.HTTPError) and self.edge.link:
+            # a bug behind a 500: into the supervisor's error store with its traceback
+            self.edge.link.error(value, fatal=False,
+                                 where=f"{self.request.method} {self.request.path}")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

@@ -36,7 +36,7 @@ from edgeos.ipc.broker.writes import (
 )
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
 from edgeos.ipc.routing import Router, RoutingError
-from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, RpcError, RpcServer
+from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, RpcError, RpcServer, bind_args
 
 log = logging.getLogger("broker")
 
@@ -132,26 +132,64 @@ class Broker:
             self.counters["dropped_suspended" if source in self.guard.suspended
                           else "dropped_cut"] += 1
             return
-        try:
-            if kind == protocol.DP:
-                self._on_batch(source, body)
-            elif kind == protocol.CMD:
-                self._on_worker_commands(source, body)
-            elif kind == protocol.REPLY:
-                self._on_replies(source, body)
-            elif kind == protocol.META:
-                prefix = source + "."
-                for path, meta in protocol.unpack(body.buffer).items():
-                    self.meta[prefix + path] = meta
-            elif kind == protocol.BLOB and len(frames) == 4:
-                self._on_blob(source, body, frames[3])
-            else:
-                self.counters["malformed"] += 1
+        try:  # decoding is where a worker's bad message shows: that is "malformed"
+            decoded = self._decode(kind, body, frames)
         except (ValueError, TypeError, AttributeError, IndexError):
             self.counters["malformed"] += 1
+            return
+        if decoded is None:
+            self.counters["malformed"] += 1
+            return
+        try:  # past decoding an exception is a bug of the broker's, not the worker's
+            self._handle(source, kind, body, frames, decoded)
+        except Exception as exc:
+            self.counters["internal_errors"] += 1
+            log.exception("dispatching a %r message from %s failed", kind, source)
+            self.link.error(exc, fatal=False, where=f"broker dispatch ({source})")
 
-    def _on_batch(self, source: str, body: zmq.Frame) -> None:
-        items = protocol.unpack_batch(body.buffer)
+    @staticmethod
+    def _decode(kind: bytes, body: zmq.Frame, frames: list[zmq.Frame]) -> Any:
+        """Check a message's shape; None when it is not one the broker knows."""
+        if kind == protocol.DP:
+            return protocol.unpack_batch(body.buffer)
+        if kind == protocol.CMD:  # [address, value] or, to hear of a refusal, a 3rd: ref
+            pairs = protocol.unpack(body.buffer)
+            if not isinstance(pairs, list) or not all(
+                    isinstance(p, list) and len(p) in (2, 3) and isinstance(p[0], str)
+                    for p in pairs):
+                return None
+            return pairs
+        if kind == protocol.REPLY:  # [id, path, refusal, message, origin]
+            replies = protocol.unpack(body.buffer)
+            if not isinstance(replies, list) or not all(
+                    isinstance(r, list) and len(r) == 5 for r in replies):
+                return None
+            return replies
+        if kind == protocol.META:
+            meta = protocol.unpack(body.buffer)
+            return meta if isinstance(meta, dict) else None
+        if kind == protocol.BLOB and len(frames) == 4:
+            header = protocol.unpack(body.buffer)
+            return header if isinstance(header, list) and len(header) == 5 \
+                and isinstance(header[0], str) else None
+        return None
+
+    def _handle(self, source: str, kind: bytes, body: zmq.Frame, frames: list[zmq.Frame],
+                decoded: Any) -> None:
+        if kind == protocol.DP:
+            self._on_batch(source, body, decoded)
+        elif kind == protocol.CMD:
+            self._on_worker_commands(source, decoded)
+        elif kind == protocol.REPLY:
+            self._on_replies(source, decoded)
+        elif kind == protocol.META:
+            prefix = source + "."
+            for path, meta in decoded.items():
+                self.meta[prefix + str(path)] = meta
+        else:
+            self._on_blob(source, decoded, frames[3])
+
+    def _on_batch(self, source: str, body: zmq.Frame, items: Any) -> None:
         n, clean = self.dispatch.batch(source, items)
         self.guard.counts[source] += n
         self.counters["dp_in"] += n
@@ -167,10 +205,10 @@ class Broker:
                     and isinstance(i[0], str) and i[3] in protocol.QUALITIES]
             self.changes.send_multipart([topic, protocol.pack(good)])
 
-    def _on_worker_commands(self, source: str, body: zmq.Frame) -> None:
+    def _on_worker_commands(self, source: str, commands: list[list[Any]]) -> None:
         """Commands a worker sent (bridges): ``[address, value]`` or, to hear of a
         refusal, ``[address, value, ref]``."""
-        for address, value, *ref in protocol.unpack(body.buffer):
+        for address, value, *ref in commands:
             address = str(address)
             if not ref:
                 self.dispatch.command(address, value)
@@ -181,9 +219,9 @@ class Broker:
                 cmd_id = self.writes.relay(source, ref[0], address)
                 self.dispatch.command(address, value, cmd_id=cmd_id)
 
-    def _on_replies(self, source: str, body: zmq.Frame) -> None:
+    def _on_replies(self, source: str, replies: list[list[Any]]) -> None:
         """A worker's answers to commands: ``[id, path, refusal, message, origin]``."""
-        for cmd_id, path, refusal, message, origin in protocol.unpack(body.buffer):
+        for cmd_id, path, refusal, message, origin in replies:
             if refusal is not None:
                 refusal, message = str(refusal), str(message)
                 self.writes.refused[source] += 1
@@ -211,8 +249,8 @@ class Broker:
                 if relay is not None:
                     self._tell(relay, refusal, message)
 
-    def _on_blob(self, source: str, header: zmq.Frame, data: zmq.Frame) -> None:
-        path, ts, quality, ack, unit = protocol.unpack(header.buffer)
+    def _on_blob(self, source: str, header: list[Any], data: zmq.Frame) -> None:
+        path, ts, quality, ack, unit = header
         address = f"{source}.{path}"
         self.blobs[address] = data  # the frame itself: no copy of the payload
         item = (path, {"blob_bytes": len(data)}, ts, quality, ack, unit)
@@ -293,7 +331,7 @@ class Broker:
         handler = getattr(self, f"cmd_{cmd}", None)
         if handler is None:
             raise RpcError(f"unknown broker command {cmd!r}", BAD_REQUEST)
-        return await handler(**args)
+        return await handler(**bind_args(handler, args))
 
     def _entry(self, address: str, entry: Any,
                routed: dict[str, list[str]] | None = None) -> dict[str, Any]:

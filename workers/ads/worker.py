@@ -30,18 +30,18 @@ class AdsWorker(Worker):
     async def setup(self) -> None:
         cfg = self.config
         net_id = cfg["ams_net_id"]
-        self.link = AdsLink(net_id, int(cfg.get("ams_port", 851)),
+        self.link = AdsLink(net_id, int(cfg["ams_port"]),
                             cfg.get("host") or ".".join(net_id.split(".")[:4]),
                             local_net_id=cfg.get("local_net_id"),
-                            timeout_s=float(cfg.get("timeout_s", 2.0)), route=cfg.get("route"))
+                            timeout_s=float(cfg["timeout_s"]), route=cfg.get("route"))
         self.thread = AdsThread(f"ads-{self.id}")
         self.rules = rules_from_config(cfg)
-        self.cycle_ms = float(cfg.get("notify_cycle_ms", 50))
-        self.check_s = float(cfg.get("check_interval_s", 1.0))
-        self.poll_interval_s = float(cfg.get("poll_interval_s", 1.0))
-        self.max_datapoints = int(cfg.get("max_datapoints", 10_000))
-        self.backoff = Backoff(float(cfg.get("reconnect_min_s", 0.5)),
-                               float(cfg.get("reconnect_max_s", 30.0)))
+        self.cycle_ms = float(cfg["notify_cycle_ms"])
+        self.check_s = float(cfg["check_interval_s"])
+        self.poll_interval_s = float(cfg["poll_interval_s"])
+        self.max_datapoints = int(cfg["max_datapoints"])
+        self.backoff = Backoff(float(cfg["reconnect_min_s"]),
+                               float(cfg["reconnect_max_s"]))
         self.inbox = Inbox(asyncio.get_running_loop(), self._on_notification)
         self.cache = Path(self.spec.data_dir) / "ads" / f"{self.id}.json"
         self.leaves: dict[str, Leaf] = {}  # lower-case path -> leaf, all the PLC has

@@ -28,10 +28,6 @@ from edgeos.workers.bms.model import Reading, Value
 from edgeos.workers.bms.transports import Transport, create
 from edgeos.workers.runtime import BadValue, ReadOnly, UnknownDatapoint, Worker
 
-POLL_INTERVAL_S = 5.0
-BACKOFF_MAX_S = 60.0
-ADAPTER_RETRY_S = 60.0
-SCAN_TIMEOUT_S = 5.0
 CLOSE_TIMEOUT_S = 1.5
 
 # path -> (unit, device_class, state_class, description) for the contract's points
@@ -114,10 +110,10 @@ class BmsWorker(Worker):
 
     async def setup(self) -> None:
         cfg = self.config
-        self.interval = float(cfg.get("poll_interval_s", POLL_INTERVAL_S))
-        self.backoff_max = max(float(cfg.get("backoff_max_s", BACKOFF_MAX_S)), self.interval)
-        self.adapter_retry = float(cfg.get("adapter_retry_s", ADAPTER_RETRY_S))
-        self.scan_timeout = float(cfg.get("scan_timeout_s", SCAN_TIMEOUT_S))
+        self.interval = float(cfg["poll_interval_s"])
+        self.backoff_max = max(float(cfg["backoff_max_s"]), self.interval)
+        self.adapter_retry = float(cfg["adapter_retry_s"])
+        self.scan_timeout = float(cfg["scan_timeout_s"])
         self.transport = create(cfg)
         self.endpoint = cfg.get("serial_port") if cfg["transport"] == "serial" \
             else cfg.get("address")

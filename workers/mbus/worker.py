@@ -48,7 +48,6 @@ from edgeos.workers.mbus.master import (
 )
 from edgeos.workers.runtime import Worker
 
-POLL_INTERVAL_S = 60.0
 CLOSE_TIMEOUT_S = 1.5
 STATE_VERSION = 1
 
@@ -160,8 +159,8 @@ class MbusWorker(Worker):
 
     async def setup(self) -> None:
         cfg = self.config
-        self.master = Master(cfg["serial_port"], int(cfg.get("baudrate", 2400)),
-                             float(cfg.get("timeout_s", 1.0)), retries=int(cfg.get("retries", 1)),
+        self.master = Master(cfg["serial_port"], int(cfg["baudrate"]),
+                             float(cfg["timeout_s"]), retries=int(cfg["retries"]),
                              serial_factory=open_port)
         breaker = cfg.get("breaker", {})
         self.breaker = CircuitBreaker(threshold=int(breaker.get("failures", 3)),
@@ -169,7 +168,7 @@ class MbusWorker(Worker):
                                       max_delay_s=float(breaker.get("max_open_s", 600)))
         self.state_file = Path(self.spec.data_dir) / "mbus" / f"{self.id}.json"
         remembered = self._load_state()
-        interval = float(cfg.get("poll_interval_s", POLL_INTERVAL_S))
+        interval = float(cfg["poll_interval_s"])
         self.slots: list[Slot] = []
         for position, entry in enumerate(cfg["meters"], start=1):
             meter = Meter.from_config(entry)

@@ -21,7 +21,7 @@ from edgeos.workers.modbus.link import (
     LinkError,
     ModbusLink,
 )
-from edgeos.workers.modbus.plan import MAX_BITS, MAX_REGISTERS, Block, plan
+from edgeos.workers.modbus.plan import Block, plan
 from edgeos.workers.modbus.points import Point, ScaleUnknown, exponent_of
 from edgeos.workers.modbus.points import load as load_map
 from edgeos.workers.runtime import BadValue, DeviceError, ReadOnly, UnknownDatapoint, Worker
@@ -41,9 +41,9 @@ class ModbusWorker(Worker):
         try:
             self.points: dict[str, Point] = load_map(cfg)
             self.blocks = plan(self.points.values(),
-                               max_registers=int(cfg.get("max_registers", MAX_REGISTERS)),
-                               max_bits=int(cfg.get("max_bits", MAX_BITS)),
-                               max_gap=int(cfg.get("max_gap", 0)))
+                               max_registers=int(cfg["max_registers"]),
+                               max_bits=int(cfg["max_bits"]),
+                               max_gap=int(cfg["max_gap"]))
         except ValueError as exc:
             raise ValueError(f"{self.id}: register map: {exc}") from None
         breaker = cfg.get("breaker", {})

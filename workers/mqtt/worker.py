@@ -24,8 +24,8 @@ class MqttWorker(Worker):
     link: MqttLink
 
     async def setup(self) -> None:
-        self.qos = int(self.config.get("qos", 0))
-        self.retain = bool(self.config.get("retain", False))
+        self.qos = int(self.config["qos"])
+        self.retain = bool(self.config["retain"])
         self.subs: list[TopicSubscription] = parse_subscriptions(
             self.config.get("subscribe", []), self.qos)
         self.rules: list[PublishRule] = parse_publish_rules(

@@ -43,20 +43,20 @@ class MqttBridgeWorker(Worker):
 
     async def setup(self) -> None:
         c = self.config
-        self.topics = Topics(c.get("prefix", "smarthome"))
-        self.heartbeat_s = float(c.get("heartbeat_s", 60))
-        self.discovery_on = bool(c.get("discovery", True))
-        self.discovery_prefix = str(c.get("discovery_prefix", "homeassistant")).strip("/")
-        self.jitter_s = float(c.get("discovery_jitter_s", 5))
-        self.allow_set = bool(c.get("allow_set", True))
+        self.topics = Topics(c["prefix"])
+        self.heartbeat_s = float(c["heartbeat_s"])
+        self.discovery_on = bool(c["discovery"])
+        self.discovery_prefix = str(c["discovery_prefix"]).strip("/")
+        self.jitter_s = float(c["discovery_jitter_s"])
+        self.allow_set = bool(c["allow_set"])
         # an mqtt instance subscribed to our own topics on the same broker would otherwise
         # be mirrored into ever longer topics, without end
         self.echoes = (self.topics.prefix + "/", self.discovery_prefix + "/")
-        self.settings = Settings(self.topics, self.discovery_prefix, c.get("payload", "json"),
+        self.settings = Settings(self.topics, self.discovery_prefix, c["payload"],
                                  self.heartbeat_s,
                                  {"name": discovery.MANUFACTURER, "sw_version": _version()})
         store = Path(self.spec.data_dir) / "mqtt_bridge"
-        self.queue = OfflineQueue(store / f"{self.id}.db", int(c.get("queue_max", 100_000)))
+        self.queue = OfflineQueue(store / f"{self.id}.db", int(c["queue_max"]))
         await self.queue.open()
         self.ledger = Ledger(store / f"{self.id}.discovery.json")
         self.announced = self.ledger.load()

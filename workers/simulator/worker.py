@@ -20,7 +20,7 @@ class SimulatorWorker(Worker):
 
     async def setup(self) -> None:
         self.profile = PROFILES[self.config["profile"]](zlib.crc32(self.id.encode()))
-        self.rate = float(self.config.get("rate_hz", 1))
+        self.rate = float(self.config["rate_hz"])
         self.fault: dict[str, Any] = dict(self.config.get("fault") or {})
         # Provoked write outcomes for demos and tests: the device says no, or it takes
         # the command and never reports the setpoint (the caller's timeout).

@@ -37,18 +37,18 @@ class WebhookWorker(Worker):
     async def setup(self) -> None:
         c = self.config
         self.url: str = c["url"]
-        self.method = str(c.get("method", "POST")).upper()
+        self.method = str(c["method"]).upper()
         self.body_template: str | None = c.get("body")
         self.headers = {str(k): str(v) for k, v in (c.get("headers") or {}).items()}
         if self.method not in ("GET", "DELETE") and not any(
                 k.lower() == "content-type" for k in self.headers):
             self.headers["Content-Type"] = "application/json"
-        self.timeout_s = float(c.get("timeout_s", 10))
-        self.retries = int(c.get("retries", 3))
-        self.backoff_s = float(c.get("backoff_s", 1))
-        self.backoff_max_s = float(c.get("backoff_max_s", 60))
+        self.timeout_s = float(c["timeout_s"])
+        self.retries = int(c["retries"])
+        self.backoff_s = float(c["backoff_s"])
+        self.backoff_max_s = float(c["backoff_max_s"])
         self.queue = DurableQueue(Path(self.spec.data_dir) / "webhook" / f"{self.id}.db",
-                                  int(c.get("queue_max", 1000)), name="webhook-queue")
+                                  int(c["queue_max"]), name="webhook-queue")
         await self.queue.open()
         self._wake = asyncio.Event()
         self.sent = 0

@@ -235,19 +235,22 @@ def test_plugins_list_readme_and_enable(ui: WebDaemon, admin: Web) -> None:
     sim_type = plugins["simulator"]
     assert sim_type["builtin"] and sim_type["enabled"] and sim_type["has_readme"]
     assert "profile" in sim_type["config_schema"]["properties"]
-    readme = admin.get("/api/plugins/simulator/readme")
-    assert readme.status == 200 and readme.headers["Content-Type"].startswith("text/markdown")
-    assert "simulator" in readme.text.lower()
+    assert set(sim_type["instances"]) == {"plc_1", "bms_1", "spare"}
+    readme = admin.ok("GET", "/api/plugins/simulator/readme")
+    assert "simulator" in readme["html"].lower() and "<h1>" in readme["html"]
     assert admin.get("/api/plugins/nope/readme").status == 404
-    admin.ok("POST", "/api/plugins/disable", {"name": "simulator"})
+    # a type with instances is not disabled behind their back
+    res = admin.post("/api/plugins/disable", {"name": "simulator"})
+    assert res.status == 409 and set(res.json()["detail"]) == {"plc_1", "bms_1", "spare"}
+    admin.ok("POST", "/api/plugins/disable", {"name": "webhook"})
     try:
-        res = admin.post("/api/connections", {"id": "x1", "type": "simulator",
-                                              "config": {"profile": "plc"}})
-        assert res.status == 409 and "disabled" in res.json()["error"]
+        res = admin.post("/api/connections", {"id": "x1", "type": "webhook",
+                                              "config": {"url": "http://127.0.0.1:9/"}})
+        assert res.status == 400 and "'webhook' is disabled" in str(res.json()["detail"])
         listed = {p["name"]: p for p in admin.ok("GET", "/api/plugins")}
-        assert listed["simulator"]["enabled"] is False
+        assert listed["webhook"]["enabled"] is False
     finally:
-        admin.ok("POST", "/api/plugins/enable", {"name": "simulator"})
+        admin.ok("POST", "/api/plugins/enable", {"name": "webhook"})
     assert admin.post("/api/plugins/enable", {"name": "nope"}).status == 404
 
 

@@ -1,103 +1,156 @@
-// Plugins: installed worker types, README viewer, enable/disable, install/uninstall.
+// Plugins: worker types (built in and installed), install from the index or a wheel file
+// with pip's output as it comes, updates, README viewer, enable/disable, uninstall.
+// Every action is the supervisor's plugin manager behind /api/plugins.
 import {api} from "../api.js";
 import {clear, confirm, dialog, h, showError, toast} from "../ui.js";
 
-// A small Markdown subset (headings, code blocks, lists, paragraphs, inline code), built
-// from text nodes only.
-function markdown(text) {
-  const out = h("div", {class: "markdown"});
-  let code = null;
-  let list = null;
-  let para = [];
-  const flush = () => {
-    if (para.length) out.append(h("p", {}, inline(para.join(" "))));
-    para = [];
-  };
-  for (const raw of text.split("\n")) {
-    if (raw.startsWith("```")) {
-      flush();
-      if (code) { out.append(code); code = null; } else { code = h("pre"); }
-      continue;
-    }
-    if (code) { code.append(`${raw}\n`); continue; }
-    const heading = raw.match(/^(#{1,4})\s+(.*)/);
-    const item = raw.match(/^\s*[-*]\s+(.*)/);
-    if (heading || item || !raw.trim()) flush();
-    if (!item && (heading || !raw.trim())) list = null;
-    if (heading) out.append(h(`h${Math.min(heading[1].length + 1, 5)}`, {text: heading[2]}));
-    else if (item) {
-      if (!list) { list = h("ul"); out.append(list); }
-      list.append(h("li", {}, inline(item[1])));
-    } else if (raw.trim()) {
-      if (list && /^\s+/.test(raw)) list.lastChild.append(` ${raw.trim()}`);
-      else { list = null; para.push(raw.trim()); }
-    }
-  }
-  flush();
-  if (code) out.append(code);
-  return out;
+// The server renders READMEs with markdown-it-py and sanitises them with nh3; the
+// browser parses that HTML inertly and adopts the nodes.
+function readmeNodes(html) {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  return h("div", {class: "markdown"}, ...Array.from(doc.body.childNodes));
 }
 
-function inline(text) {
-  return text.split(/(`[^`]+`)/).map((part) => (part.startsWith("`") && part.endsWith("`")
-    ? h("code", {text: part.slice(1, -1)}) : part));
+function fileBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
 }
 
 export default {
   title: "Plugins",
   mount(root) {
+    let alive = true;
     const grid = h("div", {class: "cards", id: "plugin-cards"});
     const pkg = h("input", {id: "plugin-package", placeholder: "package[==version]"});
+    const file = h("input", {id: "plugin-file", type: "file", accept: ".whl"});
+    const progress = h("pre", {id: "plugin-progress", class: "log", hidden: true});
+    const check = h("button", {type: "button", class: "btn small", id: "plugin-check",
+                               onclick: () => load(true)}, "Check for updates");
     root.append(h("div", {class: "toolbar"}, h("h1", {text: "Plugins"}), h("span", {class: "spacer"}),
+      check,
       h("form", {class: "toolbar admin-only", onsubmit: (ev) => { ev.preventDefault(); install(); }},
-        pkg, h("button", {type: "submit", class: "btn primary"}, "Install"))), grid);
+        pkg, h("button", {type: "submit", class: "btn primary"}, "Install")),
+      h("form", {class: "toolbar admin-only", onsubmit: (ev) => { ev.preventDefault(); upload(); }},
+        file, h("button", {type: "submit", class: "btn"}, "Install file"))),
+      progress, grid);
 
-    async function post(action, body, what) {
-      try {
-        await api("POST", `/api/plugins/${action}`, body);
-        toast(`${what}: ${action} done`, "ok");
-      } catch (e) { showError(e); }
+    // Follow a job: pip's lines appear as they come; on failure its last lines stay.
+    async function follow(started, what) {
+      let view = started;
+      progress.hidden = false;
+      clear(progress).append(view.lines.join("\n"));
+      while (alive && view.state === "running") {
+        view = await api("GET", `/api/plugins/jobs/${encodeURIComponent(view.job)}?since=${view.next}&wait=20`);
+        if (view.lines.length) progress.append(`\n${view.lines.join("\n")}`);
+        progress.scrollTop = progress.scrollHeight;
+      }
+      if (view.state === "done") {
+        toast(`${what}: ${view.action} done (${(view.result.types || []).join(", ")} ${view.result.version})`, "ok");
+        progress.hidden = true;
+      } else if (view.state === "failed") {
+        const detail = (view.detail || []).join("\n");
+        progress.append(`\n\n${view.error}${detail ? `\n${detail}` : ""}`);
+        toast(`${what}: ${view.error}`, "error");
+      }
       load();
     }
 
     async function install() {
       if (!pkg.value) return;
-      toast(`installing ${pkg.value} …`);
-      await post("install", {package: pkg.value}, pkg.value);
+      try {
+        await follow(await api("POST", "/api/plugins/install", {package: pkg.value}), pkg.value);
+      } catch (e) { showError(e); }
+    }
+
+    async function upload() {
+      const f = file.files[0];
+      if (!f) return;
+      try {
+        const data = await fileBase64(f);
+        await follow(await api("POST", "/api/plugins/upload", {filename: f.name, data}), f.name);
+      } catch (e) { showError(e); }
+    }
+
+    async function update(p) {
+      try {
+        await follow(await api("POST", "/api/plugins/update", {name: p.plugin}), p.plugin);
+      } catch (e) { showError(e); }
+    }
+
+    // Disable and uninstall ask first, and again when the type has instances: they are
+    // stopped only when the admin says so.
+    async function guarded(action, p, question, text) {
+      if (!await confirm(question, text, {danger: true, ok: action === "disable" ? "Disable" : "Uninstall"})) return;
+      const name = action === "uninstall" ? p.plugin : p.name;
+      try {
+        await api("POST", `/api/plugins/${action}`, {name});
+      } catch (e) {
+        if (e.status !== 409 || !Array.isArray(e.detail)) { showError(e); load(); return; }
+        const stop = await confirm(`${p.name} has instances`,
+          `${e.detail.join(", ")} will be stopped. Go on?`, {danger: true, ok: "Stop them"});
+        if (!stop) return;
+        try { await api("POST", `/api/plugins/${action}`, {name, stop_instances: true}); } catch (e2) { showError(e2); }
+      }
+      toast(`${p.name}: ${action} done`, "ok");
+      load();
+    }
+
+    async function enable(p) {
+      try {
+        await api("POST", "/api/plugins/enable", {name: p.name});
+        toast(`${p.name}: enabled`, "ok");
+      } catch (e) { showError(e); }
+      load();
     }
 
     async function readme(name) {
       try {
-        const text = await api("GET", `/api/plugins/${encodeURIComponent(name)}/readme`);
-        await dialog({title: `${name}: README`, body: [markdown(String(text))],
+        const doc = await api("GET", `/api/plugins/${encodeURIComponent(name)}/readme`);
+        await dialog({title: `${name}: README`, body: [readmeNodes(doc.html)],
                       buttons: [{label: "Close", value: true, class: "primary"}]});
       } catch (e) { showError(e); }
     }
 
-    async function load() {
+    function badge(p) {
+      if (!p.enabled) return h("span", {class: "badge status-stopped", text: "disabled"});
+      if (p.update_available) return h("span", {class: "badge status-backoff", text: `update ${p.latest}`});
+      return h("span", {class: "badge status-running", text: p.builtin ? "built in" : "installed"});
+    }
+
+    function card(p) {
+      return h("article", {class: "card", dataset: {id: p.name}},
+        h("div", {class: "card-head"},
+          h("div", {class: "card-title"}, h("strong", {text: p.name}),
+            h("span", {class: "sub", text: `${p.version || "?"} · ${p.builtin ? "core" : p.plugin}`})),
+          badge(p)),
+        h("p", {text: p.description || ""}),
+        p.author ? h("p", {class: "sub", text: `by ${p.author}`}) : null,
+        p.instances.length ? h("p", {class: "sub", text: `instances: ${p.instances.join(", ")}`}) : null,
+        h("div", {class: "actions"},
+          p.has_readme ? h("button", {type: "button", class: "btn small", onclick: () => readme(p.name)}, "README") : null,
+          p.update_available ? h("button", {type: "button", class: "btn small primary admin-only",
+                                            onclick: () => update(p)}, `Update to ${p.latest}`) : null,
+          p.enabled
+            ? h("button", {type: "button", class: "btn small admin-only",
+                           onclick: () => guarded("disable", p, `Disable ${p.name}?`,
+                             "New connections of this type are refused, and reload refuses existing ones.")}, "Disable")
+            : h("button", {type: "button", class: "btn small admin-only", onclick: () => enable(p)}, "Enable"),
+          p.builtin ? null : h("button", {type: "button", class: "btn small warn admin-only",
+            onclick: () => guarded("uninstall", p, `Uninstall ${p.plugin}?`,
+                                   "Its folder under the data dir is removed.")}, "Uninstall")));
+    }
+
+    async function load(withCheck = false) {
       try {
-        const plugins = await api("GET", "/api/plugins");
-        clear(grid).append(...plugins.map((p) => h("article", {class: "card", dataset: {id: p.name}},
-          h("div", {class: "card-head"},
-            h("div", {class: "card-title"}, h("strong", {text: p.name}),
-              h("span", {class: "sub", text: `${p.version || "?"} · ${p.distribution || "?"}`})),
-            h("span", {class: `badge ${p.enabled ? "status-running" : "status-stopped"}`,
-                       text: p.enabled ? (p.builtin ? "built in" : "installed") : "disabled"})),
-          h("p", {text: p.description || ""}),
-          h("div", {class: "actions"},
-            p.has_readme ? h("button", {type: "button", class: "btn small",
-                                        onclick: () => readme(p.name)}, "README") : null,
-            h("button", {type: "button", class: "btn small admin-only",
-                         onclick: () => post(p.enabled ? "disable" : "enable", {name: p.name}, p.name)},
-              p.enabled ? "Disable" : "Enable"),
-            p.builtin ? null : h("button", {type: "button", class: "btn small warn admin-only",
-              onclick: async () => {
-                if (await confirm(`Uninstall ${p.distribution}?`, "pip removes the package.",
-                                  {danger: true, ok: "Uninstall"})) post("uninstall", {name: p.name}, p.name);
-              }}, "Uninstall")))));
+        const plugins = await api("GET", `/api/plugins${withCheck ? "?check=1" : ""}`);
+        if (alive) clear(grid).append(...plugins.map(card));
       } catch (e) { showError(e); }
     }
     load();
-    return null;
+    return () => { alive = false; };
   },
 };
