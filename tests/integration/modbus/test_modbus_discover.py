@@ -1,0 +1,122 @@
+"""Modbus discovery against pymodbus's server: a SunSpec inverter image and two plain
+units on one TCP endpoint, and a shared RTU line that a running instance polls."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.modbus.peers import PtyLine, ServerThread
+from tests.integration.modbus.test_modbus_sunspec import ABSENT, EXAMPLE, EXPECTED, IMAGE
+
+
+@pytest.fixture
+def plant() -> Iterator[ServerThread]:
+    """Unit 1: the SunSpec inverter; units 3 and 9: plain devices with a few registers."""
+    server = ServerThread([1, 3, 9], registers=40200).start()
+    for address, regs in IMAGE.items():
+        server.set("holding", address, regs)
+    server.set("holding", 40122, [0xFFFF, 0])  # end of the model chain
+    server.set("holding", 0, [11, 22, 33], unit_id=3)
+    yield server
+    server.close()
+
+
+def run_discover(*args: str, timeout: float = 60) -> tuple[list[dict[str, Any]], int]:
+    """The discovery process as the supervisor runs it: its JSON lines and exit code."""
+    done = subprocess.run([sys.executable, "-m", "edgeos.workers.modbus.discover", *args],
+                          capture_output=True, text=True, timeout=timeout)
+    return [json.loads(line) for line in done.stdout.splitlines()], done.returncode
+
+
+def test_finds_the_three_units_and_the_sunspec_models(plant: ServerThread) -> None:
+    lines, code = run_discover(f"tcp://127.0.0.1:{plant.port}", "--units", "1-10",
+                               "--timeout", "0.2")
+    assert code == 0
+    result = lines[-1]["result"]
+    units = {u["unit_id"]: u for u in result["units"]}
+    assert sorted(units) == [1, 3, 9]
+    assert units[1]["sunspec"] == [1, 103]
+    assert units[1]["sunspec_base"] == 40000
+    assert units[1]["identity"] == {"manufacturer": "Fronius", "model": "Symo 10.0-3-M",
+                                    "version": "3.2.4", "serial": "30123456"}
+    assert units[3]["sunspec"] == [] and units[9]["sunspec"] == []
+    # a plain unit says which tables answer from where (this image: 40200 registers of
+    # each kind, 64 bits)
+    holding = [t for t in units[3]["tables"] if t["table"] == "holding"]
+    assert {"table": "holding", "address": 0, "count": 125} in holding
+    assert {t["table"] for t in units[3]["tables"]} == {"holding", "input", "coil", "discrete"}
+    coils = [t for t in units[3]["tables"] if t["table"] == "coil"]
+    assert coils == [{"table": "coil", "address": 0, "count": 64}]
+    progress = [line["progress"] for line in lines if "progress" in line]
+    assert progress == sorted(progress) and progress[-1] == 1.0 and len(progress) == 11
+
+
+def test_the_generated_map_is_the_hand_written_one(plant: ServerThread) -> None:
+    lines, _ = run_discover(f"tcp://127.0.0.1:{plant.port}", "--units", "1",
+                            "--timeout", "0.2")
+    generated = lines[-1]["result"]["units"][0]["connection"]["config"]["registers"]
+    written = json.loads(EXAMPLE.read_text("utf-8"))["connections"][0]["config"]["registers"]
+    assert generated == written
+
+
+def test_the_generated_connection_reads_the_same_values(daemon_factory: Any,
+                                                       plant: ServerThread) -> None:
+    lines, _ = run_discover(f"tcp://127.0.0.1:{plant.port}", "--units", "1",
+                            "--timeout", "0.2")
+    entry = lines[-1]["result"]["units"][0]["connection"]
+    entry["config"]["poll_interval_s"] = 0.1
+    d = daemon_factory([entry]).start()
+    iid = entry["id"]
+
+    def get(name: str) -> dict[str, Any]:
+        return d.call("get", address=f"{iid}.{name}")
+
+    d.wait_for(lambda: get("inverter.W")["quality"] == "good", what="inverter read")
+    d.wait_for(lambda: get("common.SN")["quality"] == "good", what="common model read")
+    assert {name: get(name)["value"] for name in EXPECTED} == EXPECTED
+    for name in ABSENT:
+        assert get(name)["quality"] == "uncertain", name
+
+
+def test_bad_targets_and_units_are_refused_with_the_reason() -> None:
+    for args, words in [(["udp://x"], "tcp://HOST:PORT"), (["tcp://"], "no host"),
+                        (["rtu://"], "no serial port"),
+                        (["tcp://127.0.0.1:1", "--units", "9-3"], "low to high"),
+                        (["tcp://127.0.0.1:1", "--units", "300"], "0-255"),
+                        (["rtu:///dev/x?speed=9"], "unknown option 'speed'")]:
+        lines, code = run_discover(*args)
+        assert code == 2 and words in lines[0]["error"], (args, lines)
+
+
+def test_a_scan_takes_turns_with_an_instance_on_the_same_line(
+        daemon_factory: Any, tmp_path: Path) -> None:
+    line = PtyLine()
+    server = ServerThread([1, 2], serial_port=line.server_port).start()
+    try:
+        server.set("holding", 0, [7, 8])
+        entry = {"id": "meter", "type": "modbus", "config": {
+            "transport": "rtu", "serial_port": line.client_port, "baudrate": 115200,
+            "unit_id": 1, "poll_interval_s": 0.05,
+            "registers": [{"name": "a", "address": 0}, {"name": "b", "address": 1}]}}
+        d = daemon_factory([entry]).start()
+        d.wait_for(lambda: d.call("get", address="meter.a")["value"] == 7, what="polling")
+        before = d.instance("meter")["bus"]
+        lines, code = run_discover(f"rtu://{line.client_port}?baudrate=115200", "--units",
+                                   "1-4", "--timeout", "0.2", "--run", str(d.run))
+        assert code == 0
+        assert [u["unit_id"] for u in lines[-1]["result"]["units"]] == [1, 2]
+        # the instance kept its turns on the line: no collision (CRC error), no timeout
+        after = d.wait_for(lambda: (b := d.instance("meter")["bus"])["responses"]
+                           > before["responses"] and b, what="polling goes on")
+        assert after["crc_errors"] == before["crc_errors"] == 0
+        assert after["timeouts"] == before["timeouts"] == 0
+    finally:
+        server.close()
+        line.close()
