@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import edgeos.supervisor.auth_commands  # noqa: F401
+import edgeos.supervisor.auth_commands
+import edgeos.supervisor.discover_commands  # noqa: F401
 import zmq
 from edgeos.ipc import addresses
 from edgeos.ipc.rpc import BAD_REQUEST, RpcError, RpcServer

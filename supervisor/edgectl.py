@@ -16,6 +16,7 @@ from typing import Any
 
 from edgeos.ipc import addresses
 from edgeos.ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
+from edgeos.supervisor import edgectl_discover
 from edgeos.supervisor.paths import resolve_run_dir
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     tsub.add_parser("list")
     tr = tsub.add_parser("revoke")
     tr.add_argument("name")
+    edgectl_discover.add_parser(sub)
     return p
 
 
@@ -260,12 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.endpoint and not addresses.socket_path(run_dir, addresses.CONTROL).exists():
         return _unreachable(args, f"no daemon control socket in {run_dir}")
     try:
-        cmd, rpc_args, fmt = request(args)
+        # discover follows a job with calls of its own (edgectl_discover.run)
+        cmd, rpc_args, fmt = request(args) if args.verb != "discover" else ("", {}, str)
     except Usage as exc:
         print(f"edgectl: {exc}", file=sys.stderr)
         return EXIT_USAGE
     client = RpcClient(endpoint, timeout=args.timeout)
     try:
+        if args.verb == "discover":
+            return edgectl_discover.run(args, client)
         if args.verb == "logs" and args.follow:
             emit(client.call(cmd, **rpc_args), fmt)
             sys.stdout.flush()

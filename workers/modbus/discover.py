@@ -32,6 +32,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from edgeos.ipc.child import die_with_parent, set_title
 from edgeos.workers.modbus.link import BusCounters, DeviceRejected, DeviceUnreachable, ModbusLink
 from edgeos.workers.modbus.registers import decode
 
@@ -279,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", default=os.environ.get("EDGEOS_RUN", "."),
                         help="the daemon's run dir (where the serial line locks live)")
     args = parser.parse_args(argv)
+    if os.environ.get("EDGEOS_SUPERVISOR_PID"):  # a job of a daemon: never outlive it
+        die_with_parent()
+        set_title(f"edgeos: discover modbus {args.target}")
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     try:
         target, units = parse_target(args.target), parse_units(args.units)

@@ -3,15 +3,20 @@ units on one TCP endpoint, and a shared RTU line that a running instance polls."
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
+from tests.integration.daemon import pid_alive
 from tests.integration.modbus.peers import PtyLine, ServerThread
 from tests.integration.modbus.test_modbus_sunspec import ABSENT, EXAMPLE, EXPECTED, IMAGE
 
@@ -120,3 +125,72 @@ def test_a_scan_takes_turns_with_an_instance_on_the_same_line(
     finally:
         server.close()
         line.close()
+
+
+# -- as a job of the daemon, through edgectl ---------------------------------------------
+class SilentDevice:
+    """A TCP peer that accepts connections and never answers: every unit times out."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.conns.append(self.sock.accept()[0])
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+
+
+def test_edgectl_discover_modbus_prints_the_units(daemon_factory: Any,
+                                                  plant: ServerThread) -> None:
+    d = daemon_factory([]).start()
+    done = d.ctl("--json", "discover", "modbus", f"tcp://127.0.0.1:{plant.port}",
+                 "--units", "1-10", "--request-timeout", "0.2")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert [(u["unit_id"], u["sunspec"]) for u in doc["units"]] == \
+        [(1, [1, 103]), (3, []), (9, [])]
+    text = d.ctl("discover", "modbus", f"tcp://127.0.0.1:{plant.port}", "--units", "1",
+                 "--request-timeout", "0.2")
+    assert text.returncode == 0
+    assert "unit   1: SunSpec models 1, 103 at 40000 (Fronius Symo 10.0-3-M" in text.stdout
+    assert "54 registers mapped, connection modbus_127_0_0_1_1" in text.stdout
+    jobs = d.ctl_json("discover", "list")
+    assert [j["state"] for j in jobs] == ["done", "done"]
+
+
+def test_a_job_reports_progress_and_can_be_cancelled(daemon_factory: Any) -> None:
+    silent = SilentDevice()
+    try:
+        d = daemon_factory([]).start()
+        job = d.call("discover", kind="modbus", target=f"tcp://127.0.0.1:{silent.port}",
+                     units="1-200", timeout_s=0.3)
+        assert job["state"] == "running"
+        moved = d.wait_for(lambda: (j := d.call("discover_status", job=job["id"]))
+                           ["progress"] >= 0.01 and j, what="progress")
+        assert "of 200" in moved["message"]
+        assert d.proc is not None
+        pids = [p.pid for p in psutil.Process(d.proc.pid).children(recursive=True)
+                if p.cmdline()[0].startswith("edgeos: discover modbus")]
+        assert len(pids) == 1
+        assert d.call("discover_cancel", job=job["id"])["state"] == "cancelled"
+        d.wait_for(lambda: not pid_alive(pids[0]), what="the job's process ends")
+        assert d.call("discover_status", job=job["id"])["state"] == "cancelled"
+    finally:
+        silent.close()
+
+
+def test_a_bad_target_is_refused_naming_it(daemon_factory: Any) -> None:
+    d = daemon_factory([]).start()
+    done = d.ctl("discover", "modbus", "tcp://127.0.0.1:502", "--units", "7-3")
+    assert done.returncode == 1
+    assert "units '7-3'" in done.stderr and "low to high" in done.stderr
+    assert d.call("discover_list")[-1]["state"] == "failed"

@@ -1,0 +1,97 @@
+"""Control commands for discovery jobs: start one, follow its progress, cancel it.
+
+A job is a process of its own (:mod:`edgeos.supervisor.jobs`); the discovery code lives
+with its worker type (``python -m edgeos.workers.modbus.discover``), which also checks
+the arguments: ``discover`` waits for the job's first line, so a bad target or unit range
+comes back as a bad request naming the value, not as a failed job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from typing import Any
+
+from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
+from edgeos.supervisor.commands import Command
+from edgeos.supervisor.jobs import Job, JobError
+
+#: kind -> the module that discovers it
+KINDS = {"modbus": "edgeos.workers.modbus.discover"}
+FIRST_LINE_S = 15.0
+
+
+class JobCommand(Command):
+    """Base: the arbiter's job runner, unknown jobs as not found."""
+
+    def job(self, args: dict[str, Any]) -> Job:
+        job_id = args.get("job")
+        if not isinstance(job_id, str):
+            raise RpcError("a job id is required", BAD_REQUEST)
+        try:
+            return self.arbiter.jobs.get(job_id)
+        except JobError as exc:
+            raise RpcError(str(exc), NOT_FOUND) from None
+
+
+class Discover(JobCommand):
+    """Start a discovery job (kind modbus: target tcp://HOST:PORT or rtu://PORT, units A-B)."""
+
+    name = "discover"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        kind, target = args.get("kind"), args.get("target")
+        if kind not in KINDS:
+            raise RpcError(f"unknown discovery kind {kind!r} (known: {', '.join(KINDS)})",
+                           BAD_REQUEST)
+        if not isinstance(target, str) or not target or len(target) > 512:
+            raise RpcError("target is required (tcp://HOST:PORT or rtu://SERIAL_PORT)",
+                           BAD_REQUEST)
+        argv = [sys.executable, "-m", KINDS[kind], target]
+        for key, flag in (("units", "--units"), ("timeout_s", "--timeout")):
+            if args.get(key) is not None:
+                argv += [flag, str(args[key])]
+        try:
+            job = await self.arbiter.jobs.start(kind, target, argv)
+        except JobError as exc:
+            raise RpcError(str(exc), REFUSED) from None
+        # slow to start: the caller follows it like any other job
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(job.first_line.wait(), FIRST_LINE_S)
+        if job.error is not None:  # the job refused its arguments
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(job.finished.wait(), FIRST_LINE_S)
+            raise RpcError(job.error, BAD_REQUEST)
+        self.arbiter.audit("discover", args.get("who") or "edgectl", f"{kind} {target}")
+        return job.as_dict()
+
+
+class DiscoverStatus(JobCommand):
+    """Progress, findings and (when done) the result of a discovery job."""
+
+    name = "discover_status"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return self.job(args).as_dict()
+
+
+class DiscoverCancel(JobCommand):
+    """Cancel a running discovery job."""
+
+    name = "discover_cancel"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        job = self.job(args)
+        self.arbiter.jobs.cancel(job.id)
+        return job.as_dict()
+
+
+class DiscoverList(JobCommand):
+    """Recent discovery jobs, newest last (without their results)."""
+
+    name = "discover_list"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return [{k: v for k, v in job.as_dict().items() if k not in ("result", "found")}
+                for job in self.arbiter.jobs.jobs.values()]

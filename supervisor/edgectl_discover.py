@@ -1,0 +1,90 @@
+"""``edgectl discover``: start a discovery job on the daemon and follow it to the end.
+
+    edgectl discover modbus tcp://HOST:PORT [--units A-B] [--request-timeout S]
+    edgectl discover list | status JOB | cancel JOB
+
+Progress goes to stderr as one updating line; the result (units found, with a
+connection ready to review) to stdout, for a person or with ``--json`` as one document.
+Ctrl-C cancels the job on the daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from edgeos.ipc.rpc import RpcClient
+
+POLL_S = 0.2
+
+
+def add_parser(sub: Any) -> None:
+    d = sub.add_parser("discover", help="find devices: modbus units and their SunSpec models")
+    dsub = d.add_subparsers(dest="discover_verb", required=True)
+    m = dsub.add_parser("modbus", help="probe unit ids on tcp://HOST:PORT or rtu://PORT")
+    m.add_argument("target")
+    m.add_argument("--units", default="1-247", help="A-B, A or A,B,C-D (default 1-247)")
+    m.add_argument("--request-timeout", type=float, default=0.5, dest="request_timeout",
+                   help="seconds to wait for each answer (default 0.5)")
+    dsub.add_parser("list", help="recent discovery jobs")
+    for verb in ("status", "cancel"):
+        dsub.add_parser(verb, help=f"{verb} a discovery job").add_argument("job")
+
+
+def show_units(result: dict[str, Any]) -> str:
+    units = result.get("units", [])
+    if not units:
+        return "no units found"
+    lines = []
+    for u in units:
+        if u["sunspec"]:
+            who = " ".join(v for v in (u.get("identity") or {}).values() if v)
+            what = f"SunSpec models {', '.join(map(str, u['sunspec']))} at " \
+                   f"{u['sunspec_base']}" + (f" ({who})" if who else "")
+        else:
+            what = "tables: " + (", ".join(f"{t['table']} {t['address']}+{t['count']}"
+                                           for t in u["tables"]) or "none answer")
+        lines.append(f"unit {u['unit_id']:>3}: {what}; {len(u['registers'])} registers "
+                     f"mapped, connection {u['connection']['id']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, client: RpcClient) -> int:
+    """Exit 0 when the job finished, 1 when it failed or was cancelled."""
+    verb = args.discover_verb
+    if verb == "list":
+        jobs = client.call("discover_list")
+        print(json.dumps(jobs) if args.json else "\n".join(
+            f"{j['id']}  {j['kind']:<7} {j['state']:<9} {j['progress']:>4.0%}  {j['target']}"
+            for j in jobs) or "no jobs")
+        return 0
+    if verb in ("status", "cancel"):
+        job = client.call(f"discover_{verb}" if verb == "cancel" else "discover_status",
+                          job=args.job)
+        print(json.dumps(job) if args.json else
+              f"{job['id']} {job['state']} {job['progress']:.0%} {job['message']}")
+        return 0
+    job = client.call("discover", kind="modbus", target=args.target, units=args.units,
+                      timeout_s=args.request_timeout)
+    try:
+        while job["state"] == "running":
+            if not args.json:
+                print(f"\r{job['progress']:>4.0%} {job['message'][:70]:<70}", end="",
+                      file=sys.stderr, flush=True)
+            time.sleep(POLL_S)
+            job = client.call("discover_status", job=job["id"])
+    except KeyboardInterrupt:
+        job = client.call("discover_cancel", job=job["id"])
+    if not args.json:
+        print(file=sys.stderr)
+    if job["state"] != "done":
+        if args.json:
+            print(json.dumps({"error": job["error"] or job["state"], "job": job["id"]}))
+        else:
+            print(f"edgectl: discovery {job['state']}: {job['error'] or ''}", file=sys.stderr)
+        return 1
+    print(json.dumps(job["result"]) if args.json else show_units(job["result"]))
+    return 0
