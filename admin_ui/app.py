@@ -16,6 +16,7 @@ from edgeos.admin_ui.context import Ui
 from edgeos.admin_ui.handlers import (
     connections,
     datapoints,
+    discover,
     health,
     instances,
     plugins,
@@ -60,6 +61,8 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     ("/api/system/resources", system.Resources),
     ("/api/logs", system.Logs),
     ("/api/errors", system.Errors),
+    ("/api/discover", discover.Discover),
+    ("/api/discover/{job}", discover.DiscoverJob),
 ]
 
 

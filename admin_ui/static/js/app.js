@@ -11,8 +11,10 @@ import logs from "./pages/logs.js";
 import errors from "./pages/errors.js";
 import system from "./pages/system.js";
 import plugins from "./pages/plugins.js";
+import discover from "./pages/discover.js";
 
-const PAGES = {instances, connections, datapoints, routes, logs, errors, system, plugins};
+const PAGES = {instances, connections, datapoints, routes, logs, errors, system, plugins,
+               discover};
 let unmount = null;
 
 function parseHash() {

@@ -16,6 +16,7 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.integration.admin_ui.web import WebDaemon
 from tests.integration.daemon import pid_alive
 from tests.integration.modbus.peers import PtyLine, ServerThread
 from tests.integration.modbus.test_modbus_sunspec import ABSENT, EXAMPLE, EXPECTED, IMAGE
@@ -194,3 +195,29 @@ def test_a_bad_target_is_refused_naming_it(daemon_factory: Any) -> None:
     assert done.returncode == 1
     assert "units '7-3'" in done.stderr and "low to high" in done.stderr
     assert d.call("discover_list")[-1]["state"] == "failed"
+
+
+def test_the_api_starts_follows_and_cancels_jobs(tmp_path: Path, plant: ServerThread) -> None:
+    w = WebDaemon(tmp_path / "web", []).start()
+    try:
+        admin = w.admin()
+        job = admin.ok("POST", "/api/discover", {"kind": "modbus", "units": "1-3",
+                                                 "target": f"tcp://127.0.0.1:{plant.port}",
+                                                 "timeout_s": 0.2}, status=202)
+        done = w.d.wait_for(lambda: (j := admin.ok("GET", f"/api/discover/{job['id']}"))
+                            ["state"] == "done" and j, what="job done")
+        assert [u["unit_id"] for u in done["result"]["units"]] == [1, 3]
+        assert done["found"] == [{"unit_id": 1, "sunspec": [1, 103]},
+                                 {"unit_id": 3, "sunspec": []}]
+        bad = admin.post("/api/discover", {"kind": "modbus", "target": "tcp://x:1",
+                                           "units": "0-999"})
+        assert bad.status == 400 and "0-255" in bad.json()["error"]
+        assert admin.post("/api/discover", {"kind": "bacnet", "target": "x"}).status == 400
+        assert admin.get("/api/discover/ffffffffffff").status == 404
+        viewer = w.token("viewer", "look")
+        assert viewer.get(f"/api/discover/{job['id']}").status == 200
+        assert viewer.post("/api/discover", {"kind": "modbus", "target": "tcp://x"}).status \
+            == 403
+        assert admin.delete(f"/api/discover/{job['id']}").json()["state"] == "done"
+    finally:
+        w.close()
