@@ -17,8 +17,14 @@ from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
 from edgeos.supervisor.commands import Command
 from edgeos.supervisor.jobs import Job, JobError
 
-#: kind -> the module that discovers it
-KINDS = {"modbus": "edgeos.workers.modbus.discover"}
+#: kind -> the module that discovers it, and its options (argument -> command-line flag)
+KINDS: dict[str, tuple[str, dict[str, str]]] = {
+    "modbus": ("edgeos.workers.modbus.discover", {"units": "--units", "timeout_s": "--timeout"}),
+    "mbus": ("edgeos.workers.mbus.discover", {
+        "mode": "--mode", "addresses": "--addresses", "mask": "--mask",
+        "baudrate": "--baudrate", "timeout_s": "--timeout"}),
+}
+MAX_OPTION = 200
 FIRST_LINE_S = 15.0
 
 
@@ -36,7 +42,7 @@ class JobCommand(Command):
 
 
 class Discover(JobCommand):
-    """Start a discovery job (kind modbus: target tcp://HOST:PORT or rtu://PORT, units A-B)."""
+    """Start a discovery job: modbus (tcp://HOST:PORT or rtu://PORT) or mbus (a serial port)."""
 
     name = "discover"
 
@@ -46,12 +52,18 @@ class Discover(JobCommand):
             raise RpcError(f"unknown discovery kind {kind!r} (known: {', '.join(KINDS)})",
                            BAD_REQUEST)
         if not isinstance(target, str) or not target or len(target) > 512:
-            raise RpcError("target is required (tcp://HOST:PORT or rtu://SERIAL_PORT)",
-                           BAD_REQUEST)
-        argv = [sys.executable, "-m", KINDS[kind], target]
-        for key, flag in (("units", "--units"), ("timeout_s", "--timeout")):
-            if args.get(key) is not None:
-                argv += [flag, str(args[key])]
+            raise RpcError("target is required (modbus: tcp://HOST:PORT or rtu://PORT; "
+                           "mbus: a serial port)", BAD_REQUEST)
+        module, options = KINDS[kind]
+        argv = [sys.executable, "-m", module]
+        for key, value in args.items():
+            if key in ("kind", "target", "who") or value is None:
+                continue
+            if key not in options or len(str(value)) > MAX_OPTION:
+                raise RpcError(f"{kind} discovery takes no option {key!r} "
+                               f"(options: {', '.join(options)})", BAD_REQUEST)
+            argv += [f"{options[key]}={value}"]
+        argv += ["--", target]  # a target is never taken for an option
         try:
             job = await self.arbiter.jobs.start(kind, target, argv)
         except JobError as exc:

@@ -1,6 +1,7 @@
 """``edgectl discover``: start a discovery job on the daemon and follow it to the end.
 
     edgectl discover modbus tcp://HOST:PORT [--units A-B] [--request-timeout S]
+    edgectl discover mbus PORT [--addresses A-B | --secondary [--mask M]] [--baudrate N]
     edgectl discover list | status JOB | cancel JOB
 
 Progress goes to stderr as one updating line; the result (units found, with a
@@ -29,6 +30,17 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--units", default="1-247", help="A-B, A or A,B,C-D (default 1-247)")
     m.add_argument("--request-timeout", type=float, default=0.5, dest="request_timeout",
                    help="seconds to wait for each answer (default 0.5)")
+    mb = dsub.add_parser("mbus", help="scan an M-Bus line: primary addresses or a "
+                                      "secondary address search")
+    mb.add_argument("target", help="the serial port, e.g. /dev/ttyUSB0")
+    mb.add_argument("--secondary", action="store_true",
+                    help="search by secondary address (wildcards) instead of primary")
+    mb.add_argument("--addresses", default="0-250", help="primary: A-B, A or A,B,C-D")
+    mb.add_argument("--mask", default="FFFFFFFFFFFFFFFF",
+                    help="secondary: 16 hex digits, F = wildcard")
+    mb.add_argument("--baudrate", type=int, default=2400)
+    mb.add_argument("--request-timeout", type=float, default=0.5, dest="request_timeout",
+                    help="seconds to wait for each answer (default 0.5)")
     dsub.add_parser("list", help="recent discovery jobs")
     for verb in ("status", "cancel"):
         dsub.add_parser(verb, help=f"{verb} a discovery job").add_argument("job")
@@ -52,6 +64,19 @@ def show_units(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def show_meters(result: dict[str, Any]) -> str:
+    meters = result.get("meters", [])
+    if not meters:
+        return "no meters found"
+    lines = []
+    for m in meters:
+        where = f"address {m['address']:>3}" if "address" in m else f"secondary {m['secondary']}"
+        lines.append(f"{where}: " + (m["error"] if "error" in m else
+                     f"id {m['id']} {m['manufacturer']} {m['medium']}, "
+                     f"{len(m['records'])} records"))
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace, client: RpcClient) -> int:
     """Exit 0 when the job finished, 1 when it failed or was cancelled."""
     verb = args.discover_verb
@@ -67,8 +92,14 @@ def run(args: argparse.Namespace, client: RpcClient) -> int:
         print(json.dumps(job) if args.json else
               f"{job['id']} {job['state']} {job['progress']:.0%} {job['message']}")
         return 0
-    job = client.call("discover", kind="modbus", target=args.target, units=args.units,
-                      timeout_s=args.request_timeout)
+    if verb == "modbus":
+        job = client.call("discover", kind="modbus", target=args.target, units=args.units,
+                          timeout_s=args.request_timeout)
+    else:
+        options: dict[str, Any] = {"mode": "secondary", "mask": args.mask} if args.secondary \
+            else {"mode": "primary", "addresses": args.addresses}
+        job = client.call("discover", kind="mbus", target=args.target, baudrate=args.baudrate,
+                          timeout_s=args.request_timeout, **options)
     try:
         while job["state"] == "running":
             if not args.json:
@@ -86,5 +117,6 @@ def run(args: argparse.Namespace, client: RpcClient) -> int:
         else:
             print(f"edgectl: discovery {job['state']}: {job['error'] or ''}", file=sys.stderr)
         return 1
-    print(json.dumps(job["result"]) if args.json else show_units(job["result"]))
+    show = show_units if verb == "modbus" else show_meters
+    print(json.dumps(job["result"]) if args.json else show(job["result"]))
     return 0

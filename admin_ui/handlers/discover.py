@@ -13,10 +13,18 @@ JOB_SCHEMA = {"type": "string", "pattern": r"^[0-9a-f]{1,32}$"}
 START_BODY = {
     "type": "object", "additionalProperties": False, "required": ["kind", "target"],
     "properties": {
-        "kind": {"enum": ["modbus"]},
+        "kind": {"enum": ["modbus", "mbus"]},
         "target": {"type": "string", "minLength": 1, "maxLength": 512,
-                   "description": "tcp://HOST:PORT or rtu://SERIAL_PORT[?baudrate=N]"},
-        "units": {"type": "string", "maxLength": 200, "description": "A-B, A or A,B,C-D"},
+                   "description": "modbus: tcp://HOST:PORT or rtu://SERIAL_PORT[?baudrate=N]; "
+                                  "mbus: the serial port"},
+        "units": {"type": "string", "maxLength": 200,
+                  "description": "modbus: unit ids A-B, A or A,B,C-D"},
+        "mode": {"enum": ["primary", "secondary"], "description": "mbus: how to search"},
+        "addresses": {"type": "string", "maxLength": 200,
+                      "description": "mbus primary: addresses A-B, A or A,B,C-D"},
+        "mask": {"type": "string", "pattern": "^[0-9A-Fa-f]{16}$",
+                 "description": "mbus secondary: 16 hex digits, F = wildcard"},
+        "baudrate": {"type": "integer", "minimum": 300, "maximum": 38400},
         "timeout_s": {"type": "number", "minimum": 0.01, "maximum": 10}}}
 
 

@@ -1,5 +1,6 @@
 """The Discover page in a real browser: a job's progress bar moves and can be cancelled,
-and a Modbus inverter goes from "Discover" to a running connection by clicks alone."""
+and a Modbus inverter or an M-Bus line goes from "Discover" to a running connection by
+clicks alone."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.admin_ui.web import WebDaemon
+from tests.integration.mbus.test_mbus_worker import Emulator
 from tests.integration.modbus.peers import ServerThread
 from tests.integration.modbus.test_modbus_discover import SilentDevice
 from tests.integration.modbus.test_modbus_sunspec import IMAGE
@@ -78,3 +80,31 @@ def test_from_discover_to_a_running_connection_by_clicks(page: Any, ui: WebDaemo
                       what="the new connection reads the inverter")
     finally:
         inverter.close()
+
+
+def test_mbus_meters_found_become_one_running_connection(page: Any, ui: WebDaemon,
+                                                         testdata: Path, tmp_path: Path,
+                                                         shots: Path) -> None:
+    link = tmp_path / "ttyMBUS"
+    emulator = Emulator(link, testdata, {"kamstrup_multical_601": 5,
+                                         "EMU_EMU-Professional-375-M-Bus": 20})
+    try:
+        page.click('#nav a[data-page="discover"]')
+        page.select_option("#discover-kind", "mbus")
+        assert page.is_hidden("#discover-units") and page.is_visible("#discover-addresses")
+        page.fill("#discover-target", str(link))
+        page.fill("#discover-addresses", "4-21")
+        page.click("#discover-start")
+        page.locator('#discover-results .card[data-meter="32629"]').wait_for()
+        assert "Heat: Outlet" in page.locator(
+            '#discover-results .card[data-meter="6855817"]').inner_text()
+        page.screenshot(path=str(shots / "discover-mbus.png"))
+        page.click("#discover-create-line")
+        page.fill("#review-id", "meters")
+        page.click('dialog button[data-value="true"]')
+        page.wait_for_selector('.card[data-id="meters"]')
+        ui.d.wait_for(lambda: ui.d.call("get", address="meters.32629.online")["value"]
+                      and ui.d.call("get", address="meters.6855817.online")["value"],
+                      what="the new connection reads both meters")
+    finally:
+        emulator.stop()

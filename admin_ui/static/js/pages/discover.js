@@ -20,7 +20,8 @@ function describe(unit) {
 async function review(entry) {
   const id = h("input", {id: "review-id", value: entry.id, required: true});
   const name = h("input", {id: "review-name", value: entry.name || ""});
-  const regs = (entry.config.registers || []).length;
+  const regs = entry.config.registers ? `${entry.config.registers.length} registers`
+    : `${(entry.config.meters || []).length} meters`;
   const text = h("pre", {class: "config-preview", id: "review-config",
                          text: JSON.stringify(entry.config, null, 1)});
   const ok = await dialog({
@@ -28,8 +29,8 @@ async function review(entry) {
     body: [h("div", {class: "form-grid"},
       h("label", {for: "review-id", text: "id *"}), id,
       h("label", {for: "review-name", text: "name"}), name),
-    h("p", {class: "muted", text: `type ${entry.type}, ${regs} registers; it starts ` +
-                                  "when saved."}), text],
+    h("p", {class: "muted", text: `type ${entry.type}, ${regs}; it starts when saved.`}),
+    text],
     buttons: [{label: "Cancel", value: false},
               {label: "Save and start", value: true, class: "primary"}]});
   if (!ok) return;
@@ -46,9 +47,21 @@ export default {
   mount(root) {
     let timer = null;
     let job = null;
-    const target = h("input", {id: "discover-target", required: true, size: 28,
-                               placeholder: "tcp://192.168.2.100:502 or rtu:///dev/ttyUSB0"});
+    const kind = h("select", {id: "discover-kind", onchange: () => fit()},
+      h("option", {value: "modbus"}, "Modbus"), h("option", {value: "mbus"}, "M-Bus"));
+    const target = h("input", {id: "discover-target", required: true, size: 28});
     const units = h("input", {id: "discover-units", value: "1-247", size: 9});
+    const mode = h("select", {id: "discover-mode", onchange: () => fit()},
+      h("option", {value: "primary"}, "primary addresses"),
+      h("option", {value: "secondary"}, "secondary search"));
+    const addresses = h("input", {id: "discover-addresses", value: "0-250", size: 9});
+    const mask = h("input", {id: "discover-mask", value: "FFFFFFFFFFFFFFFF", size: 18,
+                             pattern: "[0-9A-Fa-f]{16}", title: "16 hex digits, F = any"});
+    const field = (label, input) => h("span", {class: "discover-field", dataset:
+                                                {for: input.id}},
+      h("label", {for: input.id}, label), input);
+    const fields = {units: field("Units", units), mode: field("Search", mode),
+                    addresses: field("Addresses", addresses), mask: field("Mask", mask)};
     const startBtn = h("button", {type: "submit", class: "btn primary", id: "discover-start"},
                        "Discover");
     const cancelBtn = h("button", {type: "button", class: "btn", id: "discover-cancel",
@@ -62,11 +75,30 @@ export default {
       h("div", {class: "toolbar"}, h("h1", {text: "Discover devices"})),
       h("form", {class: "toolbar admin-only", id: "discover-form",
                  onsubmit: (ev) => { ev.preventDefault(); start(); }},
-        h("label", {for: "discover-kind"}, "Kind"),
-        h("select", {id: "discover-kind"}, h("option", {value: "modbus"}, "Modbus")),
+        h("label", {for: "discover-kind"}, "Kind"), kind,
         h("label", {for: "discover-target"}, "Target"), target,
-        h("label", {for: "discover-units"}, "Units"), units, startBtn, cancelBtn),
+        Object.values(fields), startBtn, cancelBtn),
       progress, results);
+    fit();
+
+    // Only the fields of the chosen kind (and M-Bus search mode) are shown and sent.
+    function fit() {
+      const bus = kind.value === "mbus";
+      target.placeholder = bus ? "/dev/ttyUSB0" : "tcp://192.168.2.100:502 or rtu:///dev/ttyUSB0";
+      fields.units.hidden = bus;
+      fields.mode.hidden = !bus;
+      fields.addresses.hidden = !bus || mode.value !== "primary";
+      fields.mask.hidden = !bus || mode.value !== "secondary";
+    }
+
+    function request() {
+      const body = {kind: kind.value, target: target.value.trim()};
+      if (kind.value === "modbus") body.units = units.value.trim() || undefined;
+      else if (mode.value === "primary") Object.assign(body, {mode: "primary",
+        addresses: addresses.value.trim() || undefined});
+      else Object.assign(body, {mode: "secondary", mask: mask.value.trim()});
+      return body;
+    }
 
     function show(j) {
       job = j;
@@ -85,6 +117,7 @@ export default {
 
     function showResults(result) {
       clear(results);
+      if (result.kind === "mbus") { showMeters(result); return; }
       if (!result.units.length) {
         results.append(h("p", {class: "muted", text: "No unit answered."}));
         return;
@@ -102,6 +135,25 @@ export default {
       }
     }
 
+    // M-Bus: one card per meter, one connection for the line with every meter found.
+    function showMeters(result) {
+      if (!result.meters.length) {
+        results.append(h("p", {class: "muted", text: "No meter answered."}));
+        return;
+      }
+      for (const m of result.meters) {
+        const where = m.address !== undefined ? `address ${m.address}` : `secondary ${m.secondary}`;
+        results.append(h("div", {class: "card", dataset: {meter: m.id || where}},
+          h("div", {class: "card-head"}, h("div", {class: "card-title"},
+            h("strong", {text: m.error ? where : `${m.manufacturer || ""} ${m.id}`}),
+            h("span", {class: "sub", text: m.error ||
+              `${where} · ${m.medium} · ${m.records.length} records`})))));
+      }
+      results.append(h("div", {class: "toolbar"}, h("button", {
+        type: "button", class: "btn primary admin-only", id: "discover-create-line",
+        onclick: () => review(result.connection)}, "Create connection for these meters")));
+    }
+
     async function poll() {
       timer = null;
       try {
@@ -113,8 +165,7 @@ export default {
     async function start() {
       clear(results);
       try {
-        show(await api("POST", "/api/discover", {kind: "modbus", target: target.value.trim(),
-                                                 units: units.value.trim() || undefined}));
+        show(await api("POST", "/api/discover", request()));
       } catch (e) { showError(e); return; }
       timer = setTimeout(poll, POLL_MS);
     }
