@@ -23,6 +23,7 @@ KINDS: dict[str, tuple[str, dict[str, str]]] = {
     "mbus": ("edgeos.workers.mbus.discover", {
         "mode": "--mode", "addresses": "--addresses", "mask": "--mask",
         "baudrate": "--baudrate", "timeout_s": "--timeout"}),
+    "ble": ("edgeos.workers.bms.discover", {"duration_s": "--duration"}),
 }
 MAX_OPTION = 200
 FIRST_LINE_S = 15.0
@@ -42,7 +43,7 @@ class JobCommand(Command):
 
 
 class Discover(JobCommand):
-    """Start a discovery job: modbus (tcp://HOST:PORT or rtu://PORT) or mbus (a serial port)."""
+    """Start a discovery job: modbus (tcp://HOST:PORT, rtu://PORT), mbus (a serial port), ble."""
 
     name = "discover"
 
@@ -53,7 +54,8 @@ class Discover(JobCommand):
                            BAD_REQUEST)
         if not isinstance(target, str) or not target or len(target) > 512:
             raise RpcError("target is required (modbus: tcp://HOST:PORT or rtu://PORT; "
-                           "mbus: a serial port)", BAD_REQUEST)
+                           "mbus: a serial port; ble: an adapter such as hci0, or default)",
+                           BAD_REQUEST)
         module, options = KINDS[kind]
         argv = [sys.executable, "-m", module]
         for key, value in args.items():

@@ -2,6 +2,7 @@
 
     edgectl discover modbus tcp://HOST:PORT [--units A-B] [--request-timeout S]
     edgectl discover mbus PORT [--addresses A-B | --secondary [--mask M]] [--baudrate N]
+    edgectl discover ble [ADAPTER] [--duration S]
     edgectl discover list | status JOB | cancel JOB
 
 Progress goes to stderr as one updating line; the result (units found, with a
@@ -41,6 +42,9 @@ def add_parser(sub: Any) -> None:
     mb.add_argument("--baudrate", type=int, default=2400)
     mb.add_argument("--request-timeout", type=float, default=0.5, dest="request_timeout",
                     help="seconds to wait for each answer (default 0.5)")
+    bl = dsub.add_parser("ble", help="list Bluetooth LE devices in range, BMS kinds identified")
+    bl.add_argument("adapter", nargs="?", default="default", help="e.g. hci0")
+    bl.add_argument("--duration", type=float, default=10.0, help="seconds to listen")
     dsub.add_parser("list", help="recent discovery jobs")
     for verb in ("status", "cancel"):
         dsub.add_parser(verb, help=f"{verb} a discovery job").add_argument("job")
@@ -77,6 +81,21 @@ def show_meters(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def show_devices(result: dict[str, Any]) -> str:
+    devices = result.get("devices", [])
+    if not devices:
+        return "no devices in range"
+    return _rows([[d["address"], str(d["rssi"]), d["kind"] or "-", d["name"] or "",
+                   "key needed" if d.get("needs_key") else ""] for d in devices],
+                 ["ADDRESS", "RSSI", "KIND", "NAME", ""])
+
+
+def _rows(rows: list[list[str]], head: list[str]) -> str:
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                     for r in [head, *rows])
+
+
 def run(args: argparse.Namespace, client: RpcClient) -> int:
     """Exit 0 when the job finished, 1 when it failed or was cancelled."""
     verb = args.discover_verb
@@ -95,6 +114,9 @@ def run(args: argparse.Namespace, client: RpcClient) -> int:
     if verb == "modbus":
         job = client.call("discover", kind="modbus", target=args.target, units=args.units,
                           timeout_s=args.request_timeout)
+    elif verb == "ble":
+        job = client.call("discover", kind="ble", target=args.adapter,
+                          duration_s=args.duration)
     else:
         options: dict[str, Any] = {"mode": "secondary", "mask": args.mask} if args.secondary \
             else {"mode": "primary", "addresses": args.addresses}
@@ -117,6 +139,6 @@ def run(args: argparse.Namespace, client: RpcClient) -> int:
         else:
             print(f"edgectl: discovery {job['state']}: {job['error'] or ''}", file=sys.stderr)
         return 1
-    show = show_units if verb == "modbus" else show_meters
+    show = {"modbus": show_units, "mbus": show_meters, "ble": show_devices}[verb]
     print(json.dumps(job["result"]) if args.json else show(job["result"]))
     return 0

@@ -13,10 +13,10 @@ JOB_SCHEMA = {"type": "string", "pattern": r"^[0-9a-f]{1,32}$"}
 START_BODY = {
     "type": "object", "additionalProperties": False, "required": ["kind", "target"],
     "properties": {
-        "kind": {"enum": ["modbus", "mbus"]},
+        "kind": {"enum": ["modbus", "mbus", "ble"]},
         "target": {"type": "string", "minLength": 1, "maxLength": 512,
                    "description": "modbus: tcp://HOST:PORT or rtu://SERIAL_PORT[?baudrate=N]; "
-                                  "mbus: the serial port"},
+                                  "mbus: the serial port; ble: the adapter (hci0) or default"},
         "units": {"type": "string", "maxLength": 200,
                   "description": "modbus: unit ids A-B, A or A,B,C-D"},
         "mode": {"enum": ["primary", "secondary"], "description": "mbus: how to search"},
@@ -25,7 +25,9 @@ START_BODY = {
         "mask": {"type": "string", "pattern": "^[0-9A-Fa-f]{16}$",
                  "description": "mbus secondary: 16 hex digits, F = wildcard"},
         "baudrate": {"type": "integer", "minimum": 300, "maximum": 38400},
-        "timeout_s": {"type": "number", "minimum": 0.01, "maximum": 10}}}
+        "timeout_s": {"type": "number", "minimum": 0.01, "maximum": 10},
+        "duration_s": {"type": "number", "minimum": 0.5, "maximum": 120,
+                       "description": "ble: seconds to listen"}}}
 
 
 class Discover(ApiHandler):

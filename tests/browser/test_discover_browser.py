@@ -4,6 +4,7 @@ clicks alone."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ from tests.integration.mbus.test_mbus_worker import Emulator
 from tests.integration.modbus.peers import ServerThread
 from tests.integration.modbus.test_modbus_discover import SilentDevice
 from tests.integration.modbus.test_modbus_sunspec import IMAGE
+from tests.integration.support import bluez_bus
+
+SHUNT_MAC = "C0:11:22:33:44:55"
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +112,45 @@ def test_mbus_meters_found_become_one_running_connection(page: Any, ui: WebDaemo
                       what="the new connection reads both meters")
     finally:
         emulator.stop()
+
+
+def test_a_victron_shunt_in_range_becomes_a_connection_with_its_key(
+        browser: Any, tmp_path: Path, testdata: Path, shots: Path) -> None:
+    """Advertisements through bleak's BlueZ backend from the BlueZ stand-in (no radio)."""
+    vectors = json.loads((testdata / "bms" / "vectors.json").read_text("utf-8"))["vectors"]
+    shunt = next(v for v in vectors if v["id"] == "victron_smartshunt_battery_monitor")
+    advertisers = [f"{SHUNT_MAC}/SmartShunt HQ2203/-70/0x02E1:"
+                   f"{shunt['advertisement_hex'].replace(' ', '')}",
+                   "A4:C1:38:00:00:01/xiaoxiang BMS/-60"]
+    with bluez_bus(tmp_path, advertisers) as bus:
+        w = WebDaemon(tmp_path / "ble", [], env={"DBUS_SYSTEM_BUS_ADDRESS": bus}).start()
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        try:
+            pg = ctx.new_page()
+            pg.set_default_timeout(20_000)
+            pg.goto(w.base + "/")
+            pg.fill("#password", WebDaemon.PASSWORD)
+            pg.click("#login-button")
+            pg.click('#nav a[data-page="discover"]')
+            pg.select_option("#discover-kind", "ble")
+            pg.fill("#discover-target", "hci0")
+            pg.fill("#discover-duration", "2")
+            pg.click("#discover-start")
+            row = pg.locator(f'#discover-devices tr[data-address="{SHUNT_MAC}"]')
+            row.wait_for()
+            assert "victron" in row.inner_text()
+            row.locator("button", has_text="Create connection").wait_for()
+            pg.screenshot(path=str(shots / "discover-ble.png"))
+            row.locator("button", has_text="Create connection").click()
+            pg.fill("#review-key", "00" * 16)
+            assert "starting with af" in pg.inner_text("#review-key-problem")
+            pg.fill("#review-key", shunt["key_hex"])
+            assert pg.inner_text("#review-key-problem") == ""
+            pg.fill("#review-id", "shunt")
+            pg.click('dialog button[data-value="true"]')
+            pg.wait_for_selector('.card[data-id="shunt"]')
+            w.d.wait_for(lambda: w.d.call("get", address="shunt.soc")["quality"] == "good",
+                         what="the shunt's readings")
+        finally:
+            ctx.close()
+            w.close()

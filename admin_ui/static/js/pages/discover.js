@@ -6,6 +6,15 @@ import {clear, dialog, h, showError, toast} from "../ui.js";
 
 const POLL_MS = 300;
 
+// A Victron key must be 32 hex digits and start with the byte the device advertises.
+function keyProblemOf(key, check) {
+  if (!/^[0-9A-Fa-f]{32}$/.test(key)) return "the encryption key is 32 hex digits";
+  if (check && key.slice(0, 2).toLowerCase() !== check) {
+    return `this device expects a key starting with ${check}`;
+  }
+  return null;
+}
+
 function describe(unit) {
   if (unit.sunspec.length) {
     const who = Object.values(unit.identity || {}).filter(Boolean).join(" ");
@@ -17,25 +26,41 @@ function describe(unit) {
 }
 
 // Review a generated connection: id and name editable, the config shown as it will be saved.
-async function review(entry) {
+async function review(entry, device = null) {
   const id = h("input", {id: "review-id", value: entry.id, required: true});
   const name = h("input", {id: "review-name", value: entry.name || ""});
-  const regs = entry.config.registers ? `${entry.config.registers.length} registers`
-    : `${(entry.config.meters || []).length} meters`;
+  const needsKey = Boolean(device && device.needs_key);
+  const key = h("input", {id: "review-key", size: 34, pattern: "[0-9A-Fa-f]{32}",
+                          placeholder: "32 hex digits (VictronConnect > Product info)"});
+  const keyProblem = h("div", {class: "help error", id: "review-key-problem"});
+  key.addEventListener("input", () => {
+    keyProblem.textContent = keyProblemOf(key.value.trim(), device && device.key_check) || "";
+  });
+  const c = entry.config;
+  const regs = c.registers ? `${c.registers.length} registers`
+    : c.meters ? `${c.meters.length} meters` : `${c.protocol} over ${c.transport}`;
   const text = h("pre", {class: "config-preview", id: "review-config",
                          text: JSON.stringify(entry.config, null, 1)});
   const ok = await dialog({
     title: "Review the connection",
     body: [h("div", {class: "form-grid"},
       h("label", {for: "review-id", text: "id *"}), id,
-      h("label", {for: "review-name", text: "name"}), name),
+      h("label", {for: "review-name", text: "name"}), name,
+      needsKey ? [h("label", {for: "review-key", text: "encryption key *"}), key, keyProblem]
+        : null),
     h("p", {class: "muted", text: `type ${entry.type}, ${regs}; it starts when saved.`}),
     text],
     buttons: [{label: "Cancel", value: false},
               {label: "Save and start", value: true, class: "primary"}]});
   if (!ok) return;
+  const config = {...entry.config};
+  if (needsKey) {
+    const problem = keyProblemOf(key.value.trim(), device.key_check);
+    if (problem) { showError(new Error(problem)); return; }
+    config.key = key.value.trim().toLowerCase();
+  }
   try {
-    await api("POST", "/api/connections", {...entry, id: id.value.trim(),
+    await api("POST", "/api/connections", {...entry, config, id: id.value.trim(),
                                            name: name.value.trim() || undefined});
     toast(`connection ${id.value.trim()} saved and started`, "ok");
     location.hash = "#/connections";
@@ -48,20 +73,24 @@ export default {
     let timer = null;
     let job = null;
     const kind = h("select", {id: "discover-kind", onchange: () => fit()},
-      h("option", {value: "modbus"}, "Modbus"), h("option", {value: "mbus"}, "M-Bus"));
+      h("option", {value: "modbus"}, "Modbus"), h("option", {value: "mbus"}, "M-Bus"),
+      h("option", {value: "ble"}, "Bluetooth LE"));
     const target = h("input", {id: "discover-target", required: true, size: 28});
     const units = h("input", {id: "discover-units", value: "1-247", size: 9});
     const mode = h("select", {id: "discover-mode", onchange: () => fit()},
       h("option", {value: "primary"}, "primary addresses"),
       h("option", {value: "secondary"}, "secondary search"));
     const addresses = h("input", {id: "discover-addresses", value: "0-250", size: 9});
+    const duration = h("input", {id: "discover-duration", type: "number", min: "1", max: "120",
+                                 value: "10", size: 4});
     const mask = h("input", {id: "discover-mask", value: "FFFFFFFFFFFFFFFF", size: 18,
                              pattern: "[0-9A-Fa-f]{16}", title: "16 hex digits, F = any"});
     const field = (label, input) => h("span", {class: "discover-field", dataset:
                                                 {for: input.id}},
       h("label", {for: input.id}, label), input);
     const fields = {units: field("Units", units), mode: field("Search", mode),
-                    addresses: field("Addresses", addresses), mask: field("Mask", mask)};
+                    addresses: field("Addresses", addresses), mask: field("Mask", mask),
+                    duration: field("Seconds", duration)};
     const startBtn = h("button", {type: "submit", class: "btn primary", id: "discover-start"},
                        "Discover");
     const cancelBtn = h("button", {type: "button", class: "btn", id: "discover-cancel",
@@ -84,8 +113,12 @@ export default {
     // Only the fields of the chosen kind (and M-Bus search mode) are shown and sent.
     function fit() {
       const bus = kind.value === "mbus";
-      target.placeholder = bus ? "/dev/ttyUSB0" : "tcp://192.168.2.100:502 or rtu:///dev/ttyUSB0";
-      fields.units.hidden = bus;
+      const ble = kind.value === "ble";
+      target.placeholder = {mbus: "/dev/ttyUSB0", ble: "default or hci0",
+                            modbus: "tcp://192.168.2.100:502 or rtu:///dev/ttyUSB0"}[kind.value];
+      if (ble && !target.value) target.value = "default";
+      fields.units.hidden = kind.value !== "modbus";
+      fields.duration.hidden = !ble;
       fields.mode.hidden = !bus;
       fields.addresses.hidden = !bus || mode.value !== "primary";
       fields.mask.hidden = !bus || mode.value !== "secondary";
@@ -94,6 +127,7 @@ export default {
     function request() {
       const body = {kind: kind.value, target: target.value.trim()};
       if (kind.value === "modbus") body.units = units.value.trim() || undefined;
+      else if (kind.value === "ble") body.duration_s = Number(duration.value) || 10;
       else if (mode.value === "primary") Object.assign(body, {mode: "primary",
         addresses: addresses.value.trim() || undefined});
       else Object.assign(body, {mode: "secondary", mask: mask.value.trim()});
@@ -113,11 +147,13 @@ export default {
       startBtn.disabled = running;
       cancelBtn.disabled = !running;
       if (j.state === "done") showResults(j.result);
+      else if (j.kind === "ble") showDevices(j.found, false);
     }
 
     function showResults(result) {
       clear(results);
       if (result.kind === "mbus") { showMeters(result); return; }
+      if (result.kind === "ble") { showDevices(result.devices, true); return; }
       if (!result.units.length) {
         results.append(h("p", {class: "muted", text: "No unit answered."}));
         return;
@@ -152,6 +188,26 @@ export default {
       results.append(h("div", {class: "toolbar"}, h("button", {
         type: "button", class: "btn primary admin-only", id: "discover-create-line",
         onclick: () => review(result.connection)}, "Create connection for these meters")));
+    }
+
+    // BLE: the devices in range, live while the job listens; identified ones can be added.
+    function showDevices(devices, done) {
+      clear(results);
+      if (!devices.length) {
+        results.append(h("p", {class: "muted", text: done ? "No device in range."
+                                                            : "Listening…"}));
+        return;
+      }
+      const rows = devices.map((d) => h("tr", {dataset: {address: d.address}},
+        h("td", {class: "mono", text: d.address}), h("td", {text: String(d.rssi)}),
+        h("td", {text: d.kind ? d.kind + (d.needs_key ? " (key needed)" : "") : "–"}),
+        h("td", {text: d.name || ""}),
+        h("td", {}, done && d.connection ? h("button", {
+          type: "button", class: "btn primary small admin-only",
+          onclick: () => review(d.connection, d)}, "Create connection") : null)));
+      results.append(h("div", {class: "table-wrap"}, h("table", {id: "discover-devices"},
+        h("thead", {}, h("tr", {}, ["Address", "RSSI dBm", "Kind", "Name", ""].map(
+          (c) => h("th", {text: c})))), h("tbody", {}, rows))));
     }
 
     async function poll() {
