@@ -45,6 +45,7 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     ("/api/connections", connections.Connections),
     ("/api/connections/{id}", connections.ConnectionItem),
     ("/api/connections/{id}/stats", connections.ConnectionStats),
+    ("/api/connections/{id}/browse", discover.ConnectionBrowse),
     ("/api/connections/{id}/{action}", connections.ConnectionSwitch),
     ("/api/router/routes", router.Routes),
     ("/api/router/validate", router.Validate),

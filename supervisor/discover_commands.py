@@ -1,4 +1,4 @@
-"""Control commands for discovery jobs: start one, follow its progress, cancel it.
+"""Control commands for discovery and browse jobs: start one, follow it, cancel it.
 
 A job is a process of its own (:mod:`edgeos.supervisor.jobs`); the discovery code lives
 with its worker type (``python -m edgeos.workers.modbus.discover``), which also checks
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
 from edgeos.supervisor.commands import Command
@@ -70,15 +71,51 @@ class Discover(JobCommand):
             job = await self.arbiter.jobs.start(kind, target, argv)
         except JobError as exc:
             raise RpcError(str(exc), REFUSED) from None
-        # slow to start: the caller follows it like any other job
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(job.first_line.wait(), FIRST_LINE_S)
-        if job.error is not None:  # the job refused its arguments
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(job.finished.wait(), FIRST_LINE_S)
-            raise RpcError(job.error, BAD_REQUEST)
+        await _first_line(job)
         self.arbiter.audit("discover", args.get("who") or "edgectl", f"{kind} {target}")
         return job.as_dict()
+
+
+class Browse(JobCommand):
+    """Browse what a running ads or mqtt instance's device offers (symbols or topics)."""
+
+    name = "browse"
+    #: instance type -> the module that browses it, and the options it takes
+    TYPES: ClassVar[dict[str, tuple[str, frozenset[str]]]] = {
+        "ads": ("edgeos.workers.ads.browse", frozenset()),
+        "mqtt": ("edgeos.workers.mqtt.browse", frozenset({"filter", "duration_s"})),
+    }
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        inst = self.instance(args)
+        if inst.cfg.type not in self.TYPES:
+            raise RpcError(f"{inst.id} is of type {inst.cfg.type}; browsing is for "
+                           f"{' and '.join(self.TYPES)} instances", BAD_REQUEST)
+        module, options = self.TYPES[inst.cfg.type]
+        extra = {k: v for k, v in args.items() if k not in ("id", "who") and v is not None}
+        unknown = sorted(set(extra) - options)
+        if unknown:
+            raise RpcError(f"browsing {inst.cfg.type} takes no option {unknown[0]!r}",
+                           BAD_REQUEST)
+        request = json.dumps({"instance": inst.id, "config": inst.cfg.config, **extra})
+        try:
+            job = await self.arbiter.jobs.start(inst.cfg.type, inst.id,
+                                                [sys.executable, "-m", module],
+                                                request.encode())
+        except JobError as exc:
+            raise RpcError(str(exc), REFUSED) from None
+        await _first_line(job)
+        return job.as_dict()
+
+
+async def _first_line(job: Job) -> None:
+    """Wait for the job's first line; a job that refused its arguments is a bad request."""
+    with contextlib.suppress(TimeoutError):  # slow to start: followed like any other job
+        await asyncio.wait_for(job.first_line.wait(), FIRST_LINE_S)
+    if job.error is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(job.finished.wait(), FIRST_LINE_S)
+        raise RpcError(job.error, BAD_REQUEST)
 
 
 class DiscoverStatus(JobCommand):

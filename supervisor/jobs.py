@@ -84,14 +84,20 @@ class JobRunner:
     def running(self) -> list[Job]:
         return [j for j in self.jobs.values() if j.state == "running"]
 
-    async def start(self, kind: str, target: str, argv: list[str]) -> Job:
+    async def start(self, kind: str, target: str, argv: list[str],
+                    stdin: bytes | None = None) -> Job:
+        """Start ``argv``; ``stdin`` (the request, with any secrets) is written and closed."""
         if len(self.running()) >= MAX_RUNNING:
             raise JobError(f"{MAX_RUNNING} jobs are running already; wait or cancel one")
         job = Job(uuid.uuid4().hex[:12], kind, target)
         job.proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=self.env, start_new_session=True,
-            limit=MAX_LINE)
+            *argv, stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=self.env,
+            start_new_session=True, limit=MAX_LINE)
+        if stdin is not None:
+            assert job.proc.stdin is not None
+            job.proc.stdin.write(stdin)
+            job.proc.stdin.close()
         self.jobs[job.id] = job
         self._forget_old()
         task = asyncio.create_task(self._follow(job), name=f"job-{job.id}")

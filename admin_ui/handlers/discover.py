@@ -58,3 +58,26 @@ class DiscoverJob(ApiHandler):
     async def delete(self, job: str) -> None:
         """Cancel a running job (its process ends at once)."""
         self.send(await self.rpc("discover_cancel", job=job))
+
+
+BROWSE_BODY = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "filter": {"type": "string", "minLength": 1, "maxLength": 1024,
+                   "description": "mqtt: the topic filter to listen on (default #)"},
+        "duration_s": {"type": "number", "minimum": 0.5, "maximum": 60,
+                       "description": "mqtt: seconds to listen (default 5)"}}}
+
+
+class ConnectionBrowse(ApiHandler):
+    tag = "discover"
+    path_params = {"id": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"}}
+    bodies = {"POST": BROWSE_BODY}
+
+    async def post(self, cid: str) -> None:
+        """Browse what a running instance's device offers, as a job (202; follow it at
+        /api/discover/<job>): an ads instance's whole symbol tree with values and which
+        symbols its patterns select; an mqtt instance's topics (a bounded temporary
+        subscription) with values, short history and which its filters take."""
+        body = self.json_body()
+        self.send(await self.rpc("browse", timeout=LONG_RPC_S, id=cid, **body), status=202)

@@ -12,10 +12,13 @@ from typing import Any
 import pytest
 
 from tests.integration.admin_ui.web import WebDaemon
+from tests.integration.ads.plc_server import PlcProcess
+from tests.integration.ads.test_ads_worker import ads
 from tests.integration.mbus.test_mbus_worker import Emulator
 from tests.integration.modbus.peers import ServerThread
 from tests.integration.modbus.test_modbus_discover import SilentDevice
 from tests.integration.modbus.test_modbus_sunspec import IMAGE
+from tests.integration.mqtt.mosquitto import Mosquitto, Watcher
 from tests.integration.support import bluez_bus
 
 SHUNT_MAC = "C0:11:22:33:44:55"
@@ -154,3 +157,70 @@ def test_a_victron_shunt_in_range_becomes_a_connection_with_its_key(
         finally:
             ctx.close()
             w.close()
+
+
+def test_browse_plc_symbols_and_publish_one(browser: Any, tmp_path: Path,
+                                            shots: Path) -> None:
+    plc = PlcProcess("127.0.0.4").start()
+    w = WebDaemon(tmp_path / "ads", [ads("plc_1", plc, symbols=["MAIN.fTemp"])]).start()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        pg = ctx.new_page()
+        pg.set_default_timeout(20_000)
+        pg.goto(w.base + "/")
+        pg.fill("#password", WebDaemon.PASSWORD)
+        pg.click("#login-button")
+        pg.click('#nav a[data-page="discover"]')
+        pg.select_option("#discover-kind", "ads")
+        pg.wait_for_selector('#discover-instance option[value="plc_1"]', state="attached")
+        pg.click("#discover-start")
+        pg.wait_for_selector("#browse-symbols")
+        assert pg.is_checked('tr[data-path="MAIN.fTemp"] input')
+        pg.fill("#browse-search", "fbBattery.f")
+        row = pg.locator('tr[data-path="MAIN.fbBattery.fVoltage"]')
+        assert "52.5" in row.inner_text() and "REAL" in row.inner_text()
+        pg.screenshot(path=str(shots / "browse-ads.png"))
+        row.locator("input").check()
+        pg.click("#browse-apply")
+        w.d.wait_for(lambda: w.d.call("get", address="plc_1.MAIN.fbBattery.fVoltage")
+                     ["value"] == 52.5, what="the published symbol as a datapoint")
+        assert w.d.call("get", address="plc_1.MAIN.fTemp")["quality"] == "good"
+    finally:
+        ctx.close()
+        w.close()
+        plc.stop()
+
+
+def test_browse_mqtt_topics_and_subscribe_one(browser: Any, tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "mosquitto").start()
+    client = Watcher(broker.port, ["unused/#"])
+    w = WebDaemon(tmp_path / "mqtt", [{"id": "mq", "type": "mqtt", "config": {
+        "host": "127.0.0.1", "port": broker.port, "subscribe": ["house/kitchen/#"]}}]).start()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        client.publish("house/garage/door", "open", retain=True)
+        client.publish("house/kitchen/temp", "21.5", retain=True)
+        pg = ctx.new_page()
+        pg.set_default_timeout(20_000)
+        pg.goto(w.base + "/")
+        pg.fill("#password", WebDaemon.PASSWORD)
+        pg.click("#login-button")
+        pg.click('#nav a[data-page="discover"]')
+        pg.select_option("#discover-kind", "mqtt")
+        pg.wait_for_selector('#discover-instance option[value="mq"]', state="attached")
+        pg.fill("#discover-filter", "house/#")
+        pg.fill("#discover-duration", "1")
+        pg.click("#discover-start")
+        pg.wait_for_selector("#browse-topics")
+        assert pg.is_checked('tr[data-topic="house/kitchen/temp"] input')
+        door = pg.locator('tr[data-topic="house/garage/door"]')
+        assert '"open"' in door.inner_text()
+        door.locator("input").check()
+        pg.click("#browse-apply")
+        w.d.wait_for(lambda: w.d.call("get", address="mq.house/garage/door")["value"]
+                     == "open", what="the subscribed topic as a datapoint")
+    finally:
+        ctx.close()
+        w.close()
+        client.close()
+        broker.stop()

@@ -74,7 +74,11 @@ export default {
     let job = null;
     const kind = h("select", {id: "discover-kind", onchange: () => fit()},
       h("option", {value: "modbus"}, "Modbus"), h("option", {value: "mbus"}, "M-Bus"),
-      h("option", {value: "ble"}, "Bluetooth LE"));
+      h("option", {value: "ble"}, "Bluetooth LE"),
+      h("option", {value: "ads"}, "PLC symbols (ads instance)"),
+      h("option", {value: "mqtt"}, "MQTT topics (mqtt instance)"));
+    const instance = h("select", {id: "discover-instance"});
+    const topicFilter = h("input", {id: "discover-filter", value: "#", size: 16});
     const target = h("input", {id: "discover-target", required: true, size: 28});
     const units = h("input", {id: "discover-units", value: "1-247", size: 9});
     const mode = h("select", {id: "discover-mode", onchange: () => fit()},
@@ -90,7 +94,9 @@ export default {
       h("label", {for: input.id}, label), input);
     const fields = {units: field("Units", units), mode: field("Search", mode),
                     addresses: field("Addresses", addresses), mask: field("Mask", mask),
-                    duration: field("Seconds", duration)};
+                    duration: field("Seconds", duration),
+                    instance: field("Instance", instance), filter: field("Filter", topicFilter)};
+    const targetField = field("Target", target);
     const startBtn = h("button", {type: "submit", class: "btn primary", id: "discover-start"},
                        "Discover");
     const cancelBtn = h("button", {type: "button", class: "btn", id: "discover-cancel",
@@ -105,8 +111,7 @@ export default {
       h("form", {class: "toolbar admin-only", id: "discover-form",
                  onsubmit: (ev) => { ev.preventDefault(); start(); }},
         h("label", {for: "discover-kind"}, "Kind"), kind,
-        h("label", {for: "discover-target"}, "Target"), target,
-        Object.values(fields), startBtn, cancelBtn),
+        targetField, Object.values(fields), startBtn, cancelBtn),
       progress, results);
     fit();
 
@@ -114,14 +119,30 @@ export default {
     function fit() {
       const bus = kind.value === "mbus";
       const ble = kind.value === "ble";
+      const browsing = kind.value === "ads" || kind.value === "mqtt";
+      targetField.hidden = browsing;
+      startBtn.textContent = browsing ? "Browse" : "Discover";
+      fields.instance.hidden = !browsing;
+      fields.filter.hidden = kind.value !== "mqtt";
+      if (browsing) listInstances(kind.value);
+      fields.duration.hidden = !(ble || kind.value === "mqtt");
       target.placeholder = {mbus: "/dev/ttyUSB0", ble: "default or hci0",
                             modbus: "tcp://192.168.2.100:502 or rtu:///dev/ttyUSB0"}[kind.value];
       if (ble && !target.value) target.value = "default";
       fields.units.hidden = kind.value !== "modbus";
-      fields.duration.hidden = !ble;
+
       fields.mode.hidden = !bus;
+      target.required = !browsing;
       fields.addresses.hidden = !bus || mode.value !== "primary";
       fields.mask.hidden = !bus || mode.value !== "secondary";
+    }
+
+    async function listInstances(type) {
+      try {
+        const doc = await api("GET", "/api/connections");
+        clear(instance).append(...doc.connections.filter((c) => c.type === type)
+          .map((c) => h("option", {value: c.id}, c.name ? `${c.id} (${c.name})` : c.id)));
+      } catch (e) { showError(e); }
     }
 
     function request() {
@@ -154,6 +175,8 @@ export default {
       clear(results);
       if (result.kind === "mbus") { showMeters(result); return; }
       if (result.kind === "ble") { showDevices(result.devices, true); return; }
+      if (result.kind === "ads") { showSymbols(result); return; }
+      if (result.kind === "mqtt") { showTopics(result); return; }
       if (!result.units.length) {
         results.append(h("p", {class: "muted", text: "No unit answered."}));
         return;
@@ -210,6 +233,89 @@ export default {
           (c) => h("th", {text: c})))), h("tbody", {}, rows))));
     }
 
+    // PLC symbols: search, a type filter, details and values; ticking a symbol and
+    // applying adds it to the instance's symbol patterns (it restarts and publishes it).
+    function showSymbols(result) {
+      const search = h("input", {id: "browse-search", type: "search", placeholder: "search"});
+      const types = [...new Set(result.symbols.map((s) => s.type))].sort();
+      const typeSel = h("select", {id: "browse-type"}, h("option", {value: ""}, "all types"),
+                        types.map((ty) => h("option", {value: ty}, ty)));
+      const chosen = new Set(result.symbols.filter((s) => s.selected).map((s) => s.path));
+      const all = (result.patterns || []).includes("**");
+      const body = h("tbody");
+      const draw = () => {
+        const q = search.value.trim().toLowerCase();
+        const rows = result.symbols.filter((s) => (!q || s.path.toLowerCase().includes(q) ||
+          (s.comment || "").toLowerCase().includes(q)) && (!typeSel.value || s.type === typeSel.value));
+        clear(body).append(...rows.slice(0, 500).map((s) => h("tr", {dataset: {path: s.path}},
+          h("td", {}, h("input", {type: "checkbox", checked: chosen.has(s.path),
+            "aria-label": `publish ${s.path}`,
+            onchange: (ev) => { if (ev.target.checked) chosen.add(s.path); else chosen.delete(s.path); }})),
+          h("td", {class: "mono", text: s.path}), h("td", {text: s.type}),
+          h("td", {class: "mono", text: s.value === undefined ? "–" : JSON.stringify(s.value)}),
+          h("td", {class: "muted", text: `${s.index_group.toString(16)}h:${s.index_offset} · ` +
+                                         `${s.size} B${s.writable ? "" : " · read-only"}`}),
+          h("td", {class: "muted", text: s.comment || ""}))));
+        count.textContent = `${rows.length} of ${result.symbols.length} symbols` +
+          (rows.length > 500 ? " (first 500 shown)" : "");
+      };
+      const count = h("span", {class: "muted"});
+      search.addEventListener("input", draw);
+      typeSel.addEventListener("change", draw);
+      results.append(h("div", {class: "toolbar"}, search, typeSel, count, h("span", {class: "spacer"}),
+        all ? h("span", {class: "muted", text: "the instance publishes every symbol today"}) : null,
+        h("button", {type: "button", class: "btn primary admin-only", id: "browse-apply",
+                     onclick: () => applyTo(result.instance, (cfg) => {
+                       cfg.symbols = [...chosen].sort();
+                     })}, "Publish the ticked symbols")),
+        h("div", {class: "table-wrap"}, h("table", {id: "browse-symbols"},
+          h("thead", {}, h("tr", {}, ["", "Symbol", "Type", "Value", "Address", "Comment"]
+            .map((c) => h("th", {text: c})))), body)));
+      draw();
+    }
+
+    // MQTT topics: value and recent payloads; ticking adds the topic to the instance's
+    // subscribe filters, unticking removes a filter that is exactly that topic.
+    function showTopics(result) {
+      const filters = new Set(result.subscribe.map((s) => (typeof s === "string" ? s : s.topic)));
+      const ticked = new Set(result.topics.filter((x) => x.subscribed).map((x) => x.topic));
+      const rows = result.topics.map((x) => h("tr", {dataset: {topic: x.topic}},
+        h("td", {}, h("input", {type: "checkbox", checked: ticked.has(x.topic),
+          "aria-label": `subscribe ${x.topic}`,
+          onchange: (ev) => { if (ev.target.checked) ticked.add(x.topic); else ticked.delete(x.topic); }})),
+        h("td", {class: "mono", text: x.topic}),
+        h("td", {class: "mono", text: JSON.stringify(x.value)}),
+        h("td", {text: String(x.messages)}),
+        h("td", {class: "muted", text: x.history.map(([, v]) => JSON.stringify(v)).join(" · ")})));
+      results.append(h("div", {class: "toolbar"},
+        h("span", {class: "muted", text: `${result.topics.length} topics on ${result.broker}` +
+          (result.dropped_topics ? `, ${result.dropped_topics} more not kept` : "")}),
+        h("span", {class: "spacer"}),
+        h("button", {type: "button", class: "btn primary admin-only", id: "browse-apply",
+                     onclick: () => applyTo(result.instance, (cfg) => {
+                       const next = (cfg.subscribe || []).filter((s) => {
+                         const topic = typeof s === "string" ? s : s.topic;
+                         return ticked.has(topic) || !result.topics.some((x) => x.topic === topic);
+                       });
+                       for (const topic of ticked) if (!filters.has(topic)) next.push(topic);
+                       cfg.subscribe = next;
+                     })}, "Apply subscriptions")),
+        h("div", {class: "table-wrap"}, h("table", {id: "browse-topics"},
+          h("thead", {}, h("tr", {}, ["", "Topic", "Value", "Messages", "Recent"]
+            .map((c) => h("th", {text: c})))), h("tbody", {}, rows))));
+    }
+
+    async function applyTo(id, change) {
+      try {
+        const entry = await api("GET", `/api/connections/${encodeURIComponent(id)}`);
+        delete entry.runtime;
+        const cfg = {...entry.config};
+        change(cfg);
+        await api("PUT", `/api/connections/${encodeURIComponent(id)}`, {...entry, config: cfg});
+        toast(`${id}: saved; it restarts with the new selection`, "ok");
+      } catch (e) { showError(e); }
+    }
+
     async function poll() {
       timer = null;
       try {
@@ -221,7 +327,14 @@ export default {
     async function start() {
       clear(results);
       try {
-        show(await api("POST", "/api/discover", request()));
+        if (kind.value === "ads" || kind.value === "mqtt") {
+          const body = kind.value === "mqtt" ? {filter: topicFilter.value.trim() || "#",
+                                                duration_s: Number(duration.value) || 5} : {};
+          show(await api("POST", `/api/connections/${encodeURIComponent(instance.value)}/browse`,
+                         body));
+        } else {
+          show(await api("POST", "/api/discover", request()));
+        }
       } catch (e) { showError(e); return; }
       timer = setTimeout(poll, POLL_MS);
     }
