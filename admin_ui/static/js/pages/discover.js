@@ -39,8 +39,9 @@ async function review(entry, device = null) {
   const c = entry.config;
   const regs = c.registers ? `${c.registers.length} registers`
     : c.meters ? `${c.meters.length} meters` : `${c.protocol} over ${c.transport}`;
-  const text = h("pre", {class: "config-preview", id: "review-config",
-                         text: JSON.stringify(entry.config, null, 1)});
+  const text = h("textarea", {class: "config-preview", id: "review-config", rows: 14,
+                              spellcheck: "false", "aria-label": "config (JSON)",
+                              text: JSON.stringify(entry.config, null, 1)});
   const ok = await dialog({
     title: "Review the connection",
     body: [h("div", {class: "form-grid"},
@@ -48,12 +49,16 @@ async function review(entry, device = null) {
       h("label", {for: "review-name", text: "name"}), name,
       needsKey ? [h("label", {for: "review-key", text: "encryption key *"}), key, keyProblem]
         : null),
-    h("p", {class: "muted", text: `type ${entry.type}, ${regs}; it starts when saved.`}),
+    h("p", {class: "muted", text: `type ${entry.type}, ${regs}; edit the config if needed; it starts when saved.`}),
     text],
     buttons: [{label: "Cancel", value: false},
               {label: "Save and start", value: true, class: "primary"}]});
   if (!ok) return;
-  const config = {...entry.config};
+  let config;
+  try { config = JSON.parse(text.value); } catch (e) {
+    showError(new Error(`the config is not valid JSON: ${e.message}`));
+    return;
+  }
   if (needsKey) {
     const problem = keyProblemOf(key.value.trim(), device.key_check);
     if (problem) { showError(new Error(problem)); return; }
