@@ -17,6 +17,7 @@ from edgeos.admin_ui.handlers import (
     connections,
     dashboards,
     datapoints,
+    discover,
     health,
     history,
     instances,
@@ -49,6 +50,7 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     ("/api/connections", connections.Connections),
     ("/api/connections/{id}", connections.ConnectionItem),
     ("/api/connections/{id}/stats", connections.ConnectionStats),
+    ("/api/connections/{id}/browse", discover.ConnectionBrowse),
     ("/api/connections/{id}/{action}", connections.ConnectionSwitch),
     ("/api/router/routes", router.Routes),
     ("/api/router/validate", router.Validate),
@@ -80,6 +82,8 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     ("/api/users", users.Users),
     ("/api/users/{name}", users.UserItem),
     ("/api/account/password", users.AccountPassword),
+    ("/api/discover", discover.Discover),
+    ("/api/discover/{job}", discover.DiscoverJob),
 ]
 
 

@@ -29,6 +29,7 @@ from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor.errors import ErrorStore
 from edgeos.supervisor.feed import Feed
 from edgeos.supervisor.files import atomic_write_json
+from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
 from edgeos.supervisor.limits import RAM_MAX_PERIOD_S, CpuThrottle, RamGuard
 from edgeos.supervisor.logs import LogBook
@@ -74,6 +75,8 @@ class Arbiter:
         self.logbook = LogBook(paths.data / "logs", self._on_log_line)
         self.errors = ErrorStore(paths.data / "system_logs.db")
         self.sentry = SentryReporter()
+        self.jobs = JobRunner({**os.environ, "EDGEOS_SUPERVISOR_PID": str(os.getpid()),
+                               "EDGEOS_RUN": str(paths.run)})
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiters: list[tuple[str, Callable[[Instance], bool], asyncio.Future[None]]] = []
         self.ram = RamGuard(system, self._on_limit_event)
@@ -595,8 +598,9 @@ class Arbiter:
         await self.wait_for(inst, lambda i: i.state not in ALIVE, timeout)
 
     async def shutdown(self) -> None:
-        """Stop in reverse order: admin UI, workers (in parallel), then the broker and the
+        """Stop in reverse order: jobs, admin UI, workers (in parallel), then the broker and the
         historian (it records the workers' last values)."""
+        await self.jobs.close()
         for inst in self.instances.values():
             inst.frozen = True
         order = [[self.instances[UI_ID]] if UI_ID in self.instances else [],

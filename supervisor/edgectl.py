@@ -16,7 +16,7 @@ from typing import Any
 
 from edgeos.ipc import addresses, strictjson
 from edgeos.ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
-from edgeos.supervisor import plugin_cli, satellite_cli
+from edgeos.supervisor import edgectl_discover, plugin_cli, satellite_cli
 from edgeos.supervisor.paths import resolve_run_dir
 from edgeos.supervisor.progress import call_with_progress
 
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("name")
     add_user_parser(sub)
     plugin_cli.add_parser(sub)
+    edgectl_discover.add_parser(sub)
     _json_after_verb(p)
     return p
 
@@ -486,13 +487,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.endpoint and not addresses.socket_path(run_dir, addresses.CONTROL).exists():
         return _unreachable(args, f"no daemon control socket in {run_dir}")
     try:
-        cmd, rpc_args, fmt = request(args)
+        # discover follows a job with calls of its own (edgectl_discover.run)
+        cmd, rpc_args, fmt = request(args) if args.verb != "discover" else ("", {}, str)
     except Usage as exc:
         print(f"edgectl: {exc}", file=sys.stderr)
         return EXIT_USAGE
     timeout = max(args.timeout, args.set_timeout + 10) if args.verb == "set" else args.timeout
     client = RpcClient(endpoint, timeout=timeout)
     try:
+        if args.verb == "discover":
+            return edgectl_discover.run(args, client)
         if args.verb == "logs" and args.follow:
             try:  # Ctrl-C is how following ends, whenever it comes
                 emit(client.call(cmd, **rpc_args), fmt)

@@ -3,11 +3,19 @@ processes (device emulators, peers) that say "ready" on stdout and are ended by 
 
 from __future__ import annotations
 
+import contextlib
 import select
+import shutil
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+
+import pytest
+
+FAKE_BLUEZ = Path(__file__).resolve().parent / "bms" / "bms_fake_bluez.py"
 
 
 def wait_until(pred: Callable[[], Any], timeout: float = 20, what: str = "condition",
@@ -63,3 +71,24 @@ class Peer:
                 self.proc.wait(5)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+@contextlib.contextmanager
+def bluez_bus(tmp_path: Path, advertisers: list[str]) -> Iterator[str]:
+    """A private D-Bus (``dbus-daemon --session``) with the BlueZ stand-in
+    (``bms_fake_bluez.py``) announcing ``advertisers``; yields the bus address, to be set as
+    ``DBUS_SYSTEM_BUS_ADDRESS`` for whatever should scan there."""
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon is not installed (Debian package dbus-daemon)")
+    bus = Peer(["dbus-daemon", "--session", "--nofork", "--print-address=1",
+                f"--address=unix:path={tmp_path / 'bus'}"], "unix:")
+    try:
+        bluez = Peer([sys.executable, str(FAKE_BLUEZ),
+                      "--bus", bus.line, *(f"--device={spec}" for spec in advertisers)],
+                     "ready")
+        try:
+            yield bus.line
+        finally:
+            bluez.stop()
+    finally:
+        bus.stop()

@@ -18,6 +18,7 @@ import os
 import select
 import signal
 import sys
+import termios
 import threading
 import tty
 from dataclasses import dataclass, field
@@ -137,6 +138,7 @@ class MeterEmulator:
             ready, _, _ = select.select([self._master_fd], [], [], _POLL_S)
             if not ready:
                 buf.clear()  # a pause ends any half-received telegram
+                self._unset_speed()
                 continue
             try:
                 buf += os.read(self._master_fd, 4096)
@@ -149,6 +151,19 @@ class MeterEmulator:
                 if answer:
                     os.write(self._master_fd, self._garbage + answer)
                     self._garbage = b""
+
+    def _unset_speed(self) -> None:
+        """Put the pty back to its initial speed while the line is quiet.
+
+        Newer Linux kernels refuse (EINVAL) a tcsetattr on a pty whose only change is
+        even parity, which a pty cannot do anyway; a master that opens the port again at
+        the speed it left behind then fails to open. A speed to change avoids that.
+        """
+        attrs = termios.tcgetattr(self._slave_fd)
+        if attrs[4] != termios.B38400:
+            attrs[2] = (attrs[2] & ~termios.CBAUD) | termios.B38400
+            attrs[4] = attrs[5] = termios.B38400
+            termios.tcsetattr(self._slave_fd, termios.TCSANOW, attrs)
 
     # -- slave behaviour ------------------------------------------------------------
 
@@ -177,14 +192,14 @@ class MeterEmulator:
                 self._deselect_all()
             return bytes((ACK,)) if targets else None
         if control & ~FCB == C_REQ_UD2 and targets:
-            return targets[0].frame
+            return targets[0].frame if len(targets) == 1 else _collision(targets)
         return None
 
     def _long(self, frame: bytes) -> bytes | None:
         """SND_UD: secondary selection at 0xFD, or data sent to a primary address (ACKed).
 
-        A wildcard selection may select several meters; the first then answers at 0xFD
-        (a real bus would see a collision).
+        A wildcard selection may select several meters; their identical ACKs overlap into
+        one, and their answers at 0xFD collide (see :func:`_collision`).
         """
         parsed = parse_long_frame(frame)
         if parsed.control & ~FCB != C_SND_UD:
@@ -203,6 +218,18 @@ class MeterEmulator:
     def _deselect_all(self) -> None:
         for meter in self.meters:
             meter.selected = False
+
+
+def _collision(meters: list[EmulatedMeter]) -> bytes:
+    """What a master hears when several meters answer at once: on the bus a 1 bit wins
+    (the meters pull the line's current), so the frames overlap as their bitwise OR,
+    which fails the checksum unless the frames are identical."""
+    length = max(len(m.frame) for m in meters)
+    mixed = bytearray(length)
+    for meter in meters:
+        for i, byte in enumerate(meter.frame):
+            mixed[i] |= byte
+    return bytes(mixed)
 
 
 def _meter_arg(spec: str) -> EmulatedMeter:

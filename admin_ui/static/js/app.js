@@ -14,10 +14,12 @@ import plugins from "./pages/plugins.js";
 import users from "./pages/users.js";
 import {changePassword} from "./account.js";
 import dashboards from "./pages/dashboards.js";
+import discover from "./pages/discover.js";
 
 const PAGES = {instances, connections, datapoints, routes, logs, errors, system, plugins};
 PAGES.users = users;
 PAGES.dashboards = dashboards;
+PAGES.discover = discover;
 let unmount = null;
 
 function parseHash() {

@@ -1,6 +1,7 @@
 """A stand-in for BlueZ on a private D-Bus, so bleak scans real D-Bus traffic in tests.
 
-    python bms_fake_bluez.py --bus ADDRESS --device MAC/NAME/RSSI[/MANUFACTURER_ID:HEX] ...
+    python bms_fake_bluez.py --bus ADDRESS \
+        --device MAC/NAME/RSSI[/MANUFACTURER_ID:HEX][/uuid=UUID] ...
 
 Owns ``org.bluez`` on the bus at ADDRESS (a ``dbus-daemon --session`` started by the test),
 exports one powered adapter ``/org/bluez/hci0`` and, on every ``StartDiscovery``, announces
@@ -35,15 +36,20 @@ class Advertiser:
     name: str
     rssi: int
     manufacturer: dict[int, bytes]
+    uuids: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, spec: str) -> "Advertiser":
         address, name, rssi, *rest = spec.split("/")
         manufacturer = {}
+        uuids = []
         for item in rest:
+            if item.startswith("uuid="):
+                uuids.append(item.removeprefix("uuid="))
+                continue
             company, _, data = item.partition(":")
             manufacturer[int(company, 0)] = bytes.fromhex(data)
-        return cls(address.upper(), name, int(rssi), manufacturer)
+        return cls(address.upper(), name, int(rssi), manufacturer, tuple(uuids))
 
     @property
     def path(self) -> str:
@@ -83,7 +89,7 @@ class Device(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ, name="UUIDs")
     def uuids(self) -> Strings:
-        return []
+        return list(self.device.uuids)
 
     @dbus_property(access=PropertyAccess.READ, name="ManufacturerData")
     def manufacturer_data(self) -> ManufacturerData:

@@ -5,7 +5,6 @@ whose Bluetooth adapter is missing."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from edgeos.workers.bms.protocols import jbd
 from tests.integration.daemon import Daemon
 from tests.integration.mqtt.ha_schema import match_topic, problems
 from tests.integration.mqtt.mosquitto import Mosquitto, Watcher
-from tests.integration.support import Peer, wait_until
+from tests.integration.support import Peer, bluez_bus, wait_until
 
 HERE = Path(__file__).resolve().parent
 CAPTURE = "JBD-SP04S034-L4S-200A-B-U.txt"
@@ -57,19 +56,8 @@ ADVERTISERS = [
 @pytest.fixture
 def fake_bluez(tmp_path: Path) -> Iterator[str]:
     """A private D-Bus with the BlueZ stand-in on it; yields the bus address."""
-    if shutil.which("dbus-daemon") is None:
-        pytest.skip("dbus-daemon is not installed (Debian package dbus-daemon)")
-    bus = Peer(["dbus-daemon", "--session", "--nofork", "--print-address=1",
-                f"--address=unix:path={tmp_path / 'bus'}"], "unix:")
-    try:
-        bluez = Peer([sys.executable, str(HERE / "bms_fake_bluez.py"), "--bus", bus.line,
-                      *(f"--device={spec}" for spec in ADVERTISERS)], "ready")
-        try:
-            yield bus.line
-        finally:
-            bluez.stop()
-    finally:
-        bus.stop()
+    with bluez_bus(tmp_path, ADVERTISERS) as address:
+        yield address
 
 
 def expected_reading(testdata: Path) -> dict[str, Any]:

@@ -1,0 +1,144 @@
+"""``edgectl discover``: start a discovery job on the daemon and follow it to the end.
+
+    edgectl discover modbus tcp://HOST:PORT [--units A-B] [--request-timeout S]
+    edgectl discover mbus PORT [--addresses A-B | --secondary [--mask M]] [--baudrate N]
+    edgectl discover ble [ADAPTER] [--duration S]
+    edgectl discover list | status JOB | cancel JOB
+
+Progress goes to stderr as one updating line; the result (units found, with a
+connection ready to review) to stdout, for a person or with ``--json`` as one document.
+Ctrl-C cancels the job on the daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from edgeos.ipc.rpc import RpcClient
+
+POLL_S = 0.2
+
+
+def add_parser(sub: Any) -> None:
+    d = sub.add_parser("discover", help="find devices: modbus units and their SunSpec models")
+    dsub = d.add_subparsers(dest="discover_verb", required=True)
+    m = dsub.add_parser("modbus", help="probe unit ids on tcp://HOST:PORT or rtu://PORT")
+    m.add_argument("target")
+    m.add_argument("--units", default="1-247", help="A-B, A or A,B,C-D (default 1-247)")
+    m.add_argument("--request-timeout", type=float, default=0.5, dest="request_timeout",
+                   help="seconds to wait for each answer (default 0.5)")
+    mb = dsub.add_parser("mbus", help="scan an M-Bus line: primary addresses or a "
+                                      "secondary address search")
+    mb.add_argument("target", help="the serial port, e.g. /dev/ttyUSB0")
+    mb.add_argument("--secondary", action="store_true",
+                    help="search by secondary address (wildcards) instead of primary")
+    mb.add_argument("--addresses", default="0-250", help="primary: A-B, A or A,B,C-D")
+    mb.add_argument("--mask", default="FFFFFFFFFFFFFFFF",
+                    help="secondary: 16 hex digits, F = wildcard")
+    mb.add_argument("--baudrate", type=int, default=2400)
+    mb.add_argument("--request-timeout", type=float, default=0.5, dest="request_timeout",
+                    help="seconds to wait for each answer (default 0.5)")
+    bl = dsub.add_parser("ble", help="list Bluetooth LE devices in range, BMS kinds identified")
+    bl.add_argument("adapter", nargs="?", default="default", help="e.g. hci0")
+    bl.add_argument("--duration", type=float, default=10.0, help="seconds to listen")
+    dsub.add_parser("list", help="recent discovery jobs")
+    for verb in ("status", "cancel"):
+        dsub.add_parser(verb, help=f"{verb} a discovery job").add_argument("job")
+
+
+def show_units(result: dict[str, Any]) -> str:
+    units = result.get("units", [])
+    if not units:
+        return "no units found"
+    lines = []
+    for u in units:
+        if u["sunspec"]:
+            who = " ".join(v for v in (u.get("identity") or {}).values() if v)
+            what = f"SunSpec models {', '.join(map(str, u['sunspec']))} at " \
+                   f"{u['sunspec_base']}" + (f" ({who})" if who else "")
+        else:
+            what = "tables: " + (", ".join(f"{t['table']} {t['address']}+{t['count']}"
+                                           for t in u["tables"]) or "none answer")
+        lines.append(f"unit {u['unit_id']:>3}: {what}; {len(u['registers'])} registers "
+                     f"mapped, connection {u['connection']['id']}")
+    return "\n".join(lines)
+
+
+def show_meters(result: dict[str, Any]) -> str:
+    meters = result.get("meters", [])
+    if not meters:
+        return "no meters found"
+    lines = []
+    for m in meters:
+        where = f"address {m['address']:>3}" if "address" in m else f"secondary {m['secondary']}"
+        lines.append(f"{where}: " + (m["error"] if "error" in m else
+                     f"id {m['id']} {m['manufacturer']} {m['medium']}, "
+                     f"{len(m['records'])} records"))
+    return "\n".join(lines)
+
+
+def show_devices(result: dict[str, Any]) -> str:
+    devices = result.get("devices", [])
+    if not devices:
+        return "no devices in range"
+    return _rows([[d["address"], str(d["rssi"]), d["kind"] or "-", d["name"] or "",
+                   "key needed" if d.get("needs_key") else ""] for d in devices],
+                 ["ADDRESS", "RSSI", "KIND", "NAME", ""])
+
+
+def _rows(rows: list[list[str]], head: list[str]) -> str:
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                     for r in [head, *rows])
+
+
+def run(args: argparse.Namespace, client: RpcClient) -> int:
+    """Exit 0 when the job finished, 1 when it failed or was cancelled."""
+    verb = args.discover_verb
+    if verb == "list":
+        jobs = client.call("discover_list")
+        print(json.dumps(jobs) if args.json else "\n".join(
+            f"{j['id']}  {j['kind']:<7} {j['state']:<9} {j['progress']:>4.0%}  {j['target']}"
+            for j in jobs) or "no jobs")
+        return 0
+    if verb in ("status", "cancel"):
+        job = client.call(f"discover_{verb}" if verb == "cancel" else "discover_status",
+                          job=args.job)
+        print(json.dumps(job) if args.json else
+              f"{job['id']} {job['state']} {job['progress']:.0%} {job['message']}")
+        return 0
+    if verb == "modbus":
+        job = client.call("discover", kind="modbus", target=args.target, units=args.units,
+                          timeout_s=args.request_timeout)
+    elif verb == "ble":
+        job = client.call("discover", kind="ble", target=args.adapter,
+                          duration_s=args.duration)
+    else:
+        options: dict[str, Any] = {"mode": "secondary", "mask": args.mask} if args.secondary \
+            else {"mode": "primary", "addresses": args.addresses}
+        job = client.call("discover", kind="mbus", target=args.target, baudrate=args.baudrate,
+                          timeout_s=args.request_timeout, **options)
+    try:
+        while job["state"] == "running":
+            if not args.json:
+                print(f"\r{job['progress']:>4.0%} {job['message'][:70]:<70}", end="",
+                      file=sys.stderr, flush=True)
+            time.sleep(POLL_S)
+            job = client.call("discover_status", job=job["id"])
+    except KeyboardInterrupt:
+        job = client.call("discover_cancel", job=job["id"])
+    if not args.json:
+        print(file=sys.stderr)
+    if job["state"] != "done":
+        if args.json:
+            print(json.dumps({"error": job["error"] or job["state"], "job": job["id"]}))
+        else:
+            print(f"edgectl: discovery {job['state']}: {job['error'] or ''}", file=sys.stderr)
+        return 1
+    show = {"modbus": show_units, "mbus": show_meters, "ble": show_devices}[verb]
+    print(json.dumps(job["result"]) if args.json else show(job["result"]))
+    return 0
