@@ -127,6 +127,7 @@ def validate_connections(doc: Any, settings: Settings,
             critical=entry.get("critical", False), failsafe=entry.get("failsafe", {})))
     if problems:
         raise ConfigError(problems)
+    capacity.warn_overcommit(source, [c.limits.get("max_ram_mb", 0) for c in out if c.enabled])
     return out
 
 

@@ -64,3 +64,9 @@ def test_instance_limit_and_memory_projection() -> None:
     mem = capacity.instance_problems("c.json", 100, 100, 1000, ram_mb=4096)
     assert len(mem) == 1 and "100 enabled connections need about 4,150 MB" in mem[0]
     assert "80% of this machine's 4,096 MB" in mem[0]
+
+
+def test_caps_above_the_machine_are_allowed_but_said(caplog) -> None:
+    assert not capacity.warn_overcommit("c.json", [256] * 10, ram_mb=4096)
+    assert capacity.warn_overcommit("c.json", [256] * 20, ram_mb=4096)
+    assert "add up to 5,120 MB, more than this machine's 4,096 MB" in caplog.text
