@@ -10,9 +10,12 @@ the machine's before anything is started.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = {"connections.json": 4 << 20, "routing.json": 4 << 20,
                   "edgeos.json": 256 << 10, "widgets.json": 4 << 20}
@@ -58,6 +61,19 @@ def instance_problems(source: str, count: int, enabled: int, max_instances: int,
                         f"{projected:,.0f} MB ({WORKER_BASE_MB} MB each at least), more than "
                         f"{MEMORY_SHARE:.0%} of this machine's {ram_mb:,.0f} MB")
     return problems
+
+
+def warn_overcommit(source: str, caps_mb: list[float], ram_mb: float | None = None) -> bool:
+    """RAM caps are ceilings, not use, so a sum above the machine's RAM is allowed (it is
+    usual on small boards), but said: if they all grew to their caps, the kernel's OOM
+    killer would choose, not the supervisor."""
+    ram_mb = machine_ram_mb() if ram_mb is None else ram_mb
+    total = sum(caps_mb)
+    if total > ram_mb:
+        log.warning("%s: the RAM caps of the enabled connections add up to %s MB, more "
+                    "than this machine's %s MB", source, f"{total:,.0f}", f"{ram_mb:,.0f}")
+        return True
+    return False
 
 
 def settings_max_instances(doc: dict[str, Any]) -> int:

@@ -111,14 +111,16 @@ def history_problems(doc: dict[str, Any]) -> list[str]:
 def validate_connections(doc: Any, settings: Settings,
                          source: str = CONNECTIONS) -> list[InstanceConfig]:
     """Check a connections document; returns the instances or raises ConfigError."""
+    entries = doc.get("connections") if isinstance(doc, dict) else None
+    if isinstance(entries, list):  # before any per-entry work: 10,000 are refused at once
+        problems = capacity.instance_problems(
+            source, len(entries),
+            sum(not isinstance(e, dict) or e.get("enabled", True) is not False
+                for e in entries), settings.max_instances)
+        if problems:
+            raise ConfigError(problems)
     problems = [f"{source}: {_name_instance(e, doc)}" for e in schemas.errors("connections", doc)]
     if problems:
-        raise ConfigError(problems)
-    entries = doc["connections"]
-    problems = capacity.instance_problems(
-        source, len(entries), sum(e.get("enabled", True) is not False for e in entries),
-        settings.max_instances)
-    if problems:  # before any per-instance work: 10,000 entries are refused at once
         raise ConfigError(problems)
     seen: set[str] = set()
     out: list[InstanceConfig] = []
@@ -153,6 +155,7 @@ def validate_connections(doc: Any, settings: Settings,
             critical=entry.get("critical", False), failsafe=entry.get("failsafe", {})))
     if problems:
         raise ConfigError(problems)
+    capacity.warn_overcommit(source, [c.limits.get("max_ram_mb", 0) for c in out if c.enabled])
     return out
 
 

@@ -60,23 +60,23 @@ class RoutesFile:
         self.data_dir = data_dir
         self.taking = data_dir / TAKING
         self.last_good = data_dir / LAST_GOOD
+        self.deadly: str | None = None  # fingerprint of a file a broker died taking
 
-    def died_taking(self) -> bool:
-        """The broker stopped while loading or running this very routing.json."""
+    def _noted(self) -> str | None:
         try:
-            noted = json.loads(self.taking.read_text(encoding="utf-8")).get("sha256")
+            return json.loads(self.taking.read_text(encoding="utf-8")).get("sha256")
         except (OSError, ValueError, AttributeError):
-            return False
-        return bool(noted) and noted == fingerprint(self.path)
+            return None
 
     def load(self, instance_ids: Collection[str]) -> RouteTable:
         """Load routing.json, noted as being taken; RoutingError when refused (also when
-        the broker died taking this same file before)."""
-        if self.died_taking():
+        a broker before this one died taking this same file)."""
+        taken = fingerprint(self.path)
+        if self.deadly is not None and taken == self.deadly:
             raise RoutingError([f"{self.path}: rolled back: the broker stopped while "
                                 "taking this file (too large for its RAM limit?); change "
                                 "the file, then reload"])
-        atomic_write_json(self.taking, {"sha256": fingerprint(self.path)})
+        atomic_write_json(self.taking, {"sha256": taken})
         try:
             return load_routing_file(self.path, instance_ids=instance_ids)
         except RoutingError:
@@ -106,6 +106,9 @@ class RoutesFile:
         routing.json if valid; else the last good set (checked again against the
         instances configured now); else no routes at all: a broker without routes
         still keeps values and serves commands, a crash loop serves nothing."""
+        noted = self._noted()  # left by a broker that died before the file settled
+        if noted and noted == fingerprint(self.path):
+            self.deadly = noted
         try:
             return self.load(instance_ids), None
         except RoutingError as exc:

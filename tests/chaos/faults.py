@@ -13,7 +13,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
+import sqlite3
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -283,3 +286,50 @@ FAULTS = [
           refused_reload_then_broker_crash),
     Fault("instance_flood", "reload with 10,000 enabled connections", 20, instance_flood),
 ]
+
+
+def disk_full(root: Path, fault: Fault) -> Outcome:
+    """The data dir's file system fills up during traffic (a small tmpfs, filled by a
+    file), then space comes back: the system must stay up meanwhile and persist again."""
+    d = plant(root)
+    d.data.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "edgeos-chaos",
+                    str(d.data)], check=True)
+    filler = d.data / "filler"
+    try:
+        before = warmed(d)
+        cut = int(time.time() * 1000)
+        t0 = time.monotonic()
+        with open(filler, "wb") as fh, contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * (1 << 16))
+        time.sleep(3)  # full for a while: persistence, logs, errors all fail
+        status = d.status()  # the supervisor still answers
+        assert all(i["status"] == "running" for i in status["instances"]), status
+        filler.unlink()
+        since = int(time.time() * 1000)
+        took = recover(d, fault, t0, cut)
+
+        def persisted() -> bool:
+            db = sqlite3.connect(d.data / "last_values.db")
+            try:
+                return db.execute("SELECT MAX(ts) FROM last_values").fetchone()[0] > since
+            finally:
+                db.close()
+
+        wait_until(persisted, fault.limit_s, "persisting again")
+        assert "Traceback" not in d.daemon_log(), d.daemon_log()[-3000:]
+        took = time.monotonic() - t0
+        return outcome(fault, d, before, cut, took, "stayed up; persists again")
+    finally:
+        d.cleanup()
+        subprocess.run(["umount", "-l", str(d.data)], check=False)
+
+
+def _can_mount() -> str:
+    return "" if os.geteuid() == 0 and shutil.which("mount") else \
+        "needs root and mount(8) for a small tmpfs"
+
+
+FAULTS.append(Fault("disk_full", "the data dir's file system full during traffic", 30,
+                    disk_full, needs=_can_mount()))

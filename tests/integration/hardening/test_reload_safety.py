@@ -106,3 +106,13 @@ def test_many_instances_start_in_batches_with_progress_and_cancel(daemon_factory
     assert all(states[i] == "stopped" for i in left)
     assert all(s == "running" for i, s in states.items() if i not in left)
     assert d.ctl_json("reload", "--cancel") == {"cancelled": False}
+
+
+def test_back_to_back_reloads_of_the_same_file_are_not_mistaken_for_a_death(
+        daemon_factory) -> None:
+    """The broker's own note while a table settles is no sign of a dead broker."""
+    d = daemon_factory([sim("a", "bms"), sim("b")], routes=[ROUTE]).start()
+    for _ in range(3):
+        done = d.ctl("reload")
+        assert done.returncode == 0, done.stderr
+    assert d.instance("broker")["restarts"] == 0
