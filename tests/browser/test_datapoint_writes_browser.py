@@ -78,7 +78,8 @@ def test_a_confirmed_write_shows_confirmed(page: Any, ui: WebDaemon) -> None:
     status = write(row, "22.5")
     page.wait_for_function("(el) => el.classList.contains('ok')", arg=status.element_handle())
     assert status.inner_text() == "confirmed"
-    assert row.locator('[data-field="value"]').inner_text() == "22.5"
+    page.wait_for_function("(el) => el.textContent === '22.5'",  # the live value follows
+                           arg=row.locator('[data-field="value"]').element_handle())
     assert row.locator(".routed-by").count() == 0 and row.locator(".write-warning").count() == 0
 
 

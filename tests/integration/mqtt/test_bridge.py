@@ -286,6 +286,7 @@ def test_writes_the_device_refuses_are_counted_per_instance(env: Env) -> None:
             return all(now.get(i, 0) > before.get(i, 0) for i in ("plc_1", "bms_1"))
 
         env.d.wait_for(counted, 10, "refusals counted per instance")
-        assert env.bus("plc_1")["last_refusal"] == "plc_1.MAIN.fTemp is read-only"
+        env.d.wait_for(lambda: env.bus("plc_1")["last_refusal"]  # with its next heartbeat
+                       == "plc_1.MAIN.fTemp is read-only", 10, "the refusal in plc_1's figures")
     finally:
         w.close()
