@@ -24,7 +24,7 @@ from edgeos.ipc import addresses, protocol
 log = logging.getLogger(__name__)
 
 HISTORY_SAMPLES = 180  # 3 minutes at 1 Hz
-TOPICS = (b"stats", b"state", b"mode", b"error", b"log.")
+TOPICS = (b"stats", b"state", b"mode", b"error", b"log.", b"auth")
 
 
 class Client(Protocol):
@@ -34,6 +34,7 @@ class Client(Protocol):
 
     def push_stats(self, text: str) -> None: ...
     def push_event(self, text: str) -> None: ...
+    def recheck(self) -> None: ...
 
 
 def dumps(doc: Any) -> str:
@@ -83,6 +84,8 @@ class Hub:
         elif topic in ("state", "error"):
             self._broadcast({"type": topic, **msg} if isinstance(msg, dict) else
                             {"type": topic, "data": msg})
+        elif topic == "auth":  # a user or token changed: revoked sockets close now
+            self.recheck()
         elif topic.startswith("log."):
             iid = topic[4:]
             text = None
@@ -109,6 +112,11 @@ class Hub:
                           "instances": instances})
             for client in list(self.clients):
                 client.push_stats(text)
+
+    def recheck(self) -> None:
+        """Every live socket checks that its session or token still holds."""
+        for client in list(self.clients):
+            client.recheck()
 
     def _broadcast(self, doc: dict[str, Any]) -> None:
         if self.clients:

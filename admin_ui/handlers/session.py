@@ -57,6 +57,7 @@ class Logout(ApiHandler):
         """End the session and clear its cookie."""
         if self.session is not None:
             self.edge.sessions.end(self.session.id)
+            self.edge.hub.recheck()  # its live sockets close
         self.clear_cookie(SESSION_COOKIE, path="/")
         self.send({"logged_out": True})
 
