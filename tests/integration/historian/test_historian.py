@@ -203,3 +203,11 @@ def test_corrupt_history_is_moved_aside_and_the_daemon_keeps_running(
     assert "is corrupt" in log and aside[0].name in log and "starting a fresh history" in log
     assert {i["id"]: i["pid"] for i in d.status()["instances"] if i["id"] in pids} == pids
     assert d.instance("plc_1")["status"] == "running"
+
+
+def test_history_can_be_switched_off(daemon_factory: Any) -> None:
+    d = daemon_factory([sim("plc_1", rate_hz=5)], settings={"history": {"enabled": False}})
+    d.start()
+    assert "historian" not in {i["id"] for i in d.status()["instances"]}
+    assert not (d.data / "history.db").exists()
+    assert d.stop() == 0
