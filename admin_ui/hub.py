@@ -23,7 +23,7 @@ from edgeos.ipc import addresses, protocol, strictjson
 log = logging.getLogger(__name__)
 
 HISTORY_SAMPLES = 180  # 3 minutes at 1 Hz
-TOPICS = (b"stats", b"state", b"mode", b"error", b"log.")
+TOPICS = (b"stats", b"state", b"mode", b"error", b"log.", b"auth")
 
 
 class Client(Protocol):
@@ -91,6 +91,8 @@ class Hub:
         elif topic in ("state", "error"):
             self._broadcast({"type": topic, **msg} if isinstance(msg, dict) else
                             {"type": topic, "data": msg})
+        elif topic == "auth":  # a user or token changed: revoked sockets close now
+            self.recheck()
         elif topic.startswith("log."):
             iid = topic[4:]
             text = None
@@ -117,6 +119,11 @@ class Hub:
                           "instances": instances})
             for client in list(self.clients):
                 client.push_stats(text)
+
+    def recheck(self) -> None:
+        """Every live socket checks that its session or token still holds."""
+        for client in list(self.clients):
+            client.recheck()
 
     def _broadcast(self, doc: dict[str, Any]) -> None:
         if self.clients:

@@ -65,9 +65,9 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
 
     async def prepare(self) -> None:
         self.principal = authenticate(self)
+        self._session = getattr(self, "session", None)
         header = self.request.headers.get("Authorization", "")
-        if header[:7].lower() == "bearer ":
-            self._token = header[7:].strip()
+        self._token = header[7:].strip() if header[:7].lower() == "bearer " else None
         if self.principal is None:
             self.set_status(401)
             self.finish({"error": "authentication required", "detail": None})
@@ -189,6 +189,20 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
                         self._wake.set()
         except tornado.websocket.WebSocketClosedError:
             return
+
+    def recheck(self) -> None:
+        """Close at once when the session ended, the user's password or role changed,
+        the user was removed, or the token was revoked."""
+        auth = self.edge.auth
+        if self._token is not None:
+            now = auth.check_token(self._token)
+            valid = now is not None and now.role == self.principal.role
+        else:
+            session = self._session
+            valid = (session is not None and self.edge.sessions.get(session.id) is not None
+                     and auth.generation(session.user) == session.generation)
+        if not valid:
+            self.close(4001, "session or token revoked")
 
     def on_close(self) -> None:
         self.edge.hub.clients.discard(self)

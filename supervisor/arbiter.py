@@ -519,6 +519,7 @@ class Arbiter:
             if exc.code != UNAVAILABLE:
                 raise
             routes_ok = False
+        history_changed = settings.history != self.settings.history
         self.settings = settings
         wanted = {c.id: c for c in configs}
         report: dict[str, list[str]] = {"added": [], "removed": [], "changed": [],
@@ -551,6 +552,9 @@ class Arbiter:
         if left:  # cancelled
             report["not_started"] = left
         await self._broker_takes_routes(routes_ok)
+        if history_changed:
+            report["changed"].append(HISTORIAN_ID)
+            await self._reload_historian()
         return report
 
     async def _broker_takes_routes(self, validated: bool) -> Any:
@@ -573,6 +577,19 @@ class Arbiter:
                 raise
             raise RpcError(f"instances applied, but the broker did not take the new routes "
                            f"({exc}); it keeps the last good routes", UNAVAILABLE) from None
+
+    async def _reload_historian(self) -> None:
+        """Changed ``history`` settings: the historian restarts with them (or stops)."""
+        async with self.lock(HISTORIAN_ID):
+            old = self.instances.pop(HISTORIAN_ID, None)
+            if old is not None:
+                await self.stop_instance(old, "history settings changed")
+            if self.settings.history.get("enabled", True):
+                inst = self._make(self._system_config(HISTORIAN_ID, "historian"))
+                self.instances[HISTORIAN_ID] = inst
+                inst.start("history settings changed")
+                await self.wait_for(inst, lambda i: i.state != State.STARTING,
+                                    inst.READY_TIMEOUT_S)
 
     async def _retire(self, inst: Instance) -> None:
         async with self.lock(inst.id):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeos.admin_ui.auth import ADMIN_USER, AuthError, AuthStore
+from edgeos.ipc import protocol
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
 from edgeos.supervisor.commands import Command
 
@@ -19,6 +20,10 @@ class AuthCommand(Command):
 
     def store(self) -> AuthStore:
         return AuthStore(self.arbiter.paths.data)
+
+    def changed(self) -> None:
+        """Tell the admin UI (events topic ``auth``): revoked live sockets close at once."""
+        self.arbiter.publish("auth", {"ts": protocol.now_ms()})
 
     @staticmethod
     def text(args: dict[str, Any], key: str) -> str:
@@ -41,6 +46,7 @@ class Passwd(AuthCommand):
         except AuthError as exc:
             raise RpcError(str(exc), BAD_REQUEST) from None
         self.arbiter.audit("passwd", "edgectl", f"password of {username} set")
+        self.changed()
         return {"user": username, "changed": True}
 
 
@@ -78,6 +84,7 @@ class TokenRevoke(AuthCommand):
         if not self.store().revoke_token(name):
             raise RpcError(f"no token named {name!r}", NOT_FOUND)
         self.arbiter.audit("token_revoke", "edgectl", f"token {name}")
+        self.changed()
         return {"name": name, "revoked": True}
 
 
@@ -94,6 +101,7 @@ class UserCommand(AuthCommand):
             raise RpcError(str(exc), code) from None
         self.arbiter.audit(action, str(args.get("who") or "edgectl"),
                            f"user {fn_args[0]}", role=args.get("role"))
+        self.changed()
         return result
 
 

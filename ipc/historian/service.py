@@ -145,9 +145,10 @@ class Historian:
         if now - t >= 1.0:
             self.pps = (total - n) / (now - t)
             self._rate = (now, total)
+        dropped = self.store.counters.get("lost", 0) + self.policy.counters["series_refused"]
         return {**self.policy.counters, **self.store.counters, "pps_in": round(self.pps, 1),
                 "in_total": total, "series": len(self.store.ids),
-                "pending": len(self.rows)}
+                "pending": len(self.rows), "dropped": dropped}  # shown by edgectl status
 
     # -- lifecycle -----------------------------------------------------------------------
     def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

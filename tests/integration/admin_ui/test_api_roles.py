@@ -3,7 +3,14 @@ HTTP API, as an admin, an operator and a viewer would use them."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from typing import Any
+
 import pytest
+import tornado.httpclient
+import tornado.websocket
 
 from tests.integration.admin_ui.web import Web, WebDaemon
 from tests.integration.daemon import sim
@@ -116,3 +123,35 @@ def test_every_user_changes_their_own_password(ui: WebDaemon) -> None:
     assert done.returncode == 0, done.stderr
     assert carl.get("/api/session").status == 401
     login(ui, "carl", "carl third password")
+
+
+async def _closed_when(url: str, headers: dict[str, str], act: Any) -> bool:
+    """Open a live socket, run ``act`` (in a thread), and report whether the server
+    closed the socket within 10 s."""
+    conn = await tornado.websocket.websocket_connect(
+        tornado.httpclient.HTTPRequest(url, headers=headers))
+    try:
+        assert json.loads(await conn.read_message())["type"] == "hello"
+        await asyncio.to_thread(act)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            msg = await asyncio.wait_for(conn.read_message(), 10)
+            if msg is None:
+                return conn.close_code == 4001
+        return False
+    finally:
+        conn.close()
+
+
+def test_live_sockets_close_when_the_user_or_token_is_revoked(ui: WebDaemon) -> None:
+    url = ui.base.replace("http", "ws") + "/api/ws"
+    admin = ui.admin()
+    assert admin.post("/api/users", {"username": "dora", "password": "dora password"}
+                      ).status == 201
+    dora = login(ui, "dora", "dora password")
+    cookie = "; ".join(f"{c.name}={c.value}" for c in dora.jar)
+    assert asyncio.run(_closed_when(url, {"Cookie": cookie, "Origin": ui.base},
+                                    lambda: admin.delete("/api/users/dora")))
+    made = ui.d.ctl_json("token", "create", "--name", "live-token")
+    assert asyncio.run(_closed_when(url, {"Authorization": f"Bearer {made['token']}"},
+                                    lambda: ui.d.ctl("token", "revoke", "live-token")))

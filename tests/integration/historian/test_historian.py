@@ -3,6 +3,7 @@ admin API answers from history.db. Nothing is mocked."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -203,3 +204,26 @@ def test_corrupt_history_is_moved_aside_and_the_daemon_keeps_running(
     assert "is corrupt" in log and aside[0].name in log and "starting a fresh history" in log
     assert {i["id"]: i["pid"] for i in d.status()["instances"] if i["id"] in pids} == pids
     assert d.instance("plc_1")["status"] == "running"
+
+
+def test_history_can_be_switched_off(daemon_factory: Any) -> None:
+    d = daemon_factory([sim("plc_1", rate_hz=5)], settings={"history": {"enabled": False}})
+    d.start()
+    assert "historian" not in {i["id"] for i in d.status()["instances"]}
+    assert not (d.data / "history.db").exists()
+    assert d.stop() == 0
+
+
+def test_reload_applies_changed_history_settings(daemon_factory: Any) -> None:
+    d = daemon_factory([sim("plc_1", rate_hz=5)], settings={"history": ALL}).start()
+    first = d.wait_state("historian", "running")["pid"]
+    (d.config / "edgeos.json").write_text(json.dumps({"history": {"enabled": False}}))
+    assert "historian" in d.ctl_json("reload")["changed"]
+    assert "historian" not in {i["id"] for i in d.status()["instances"]}
+    wait_until(lambda: not pid_alive(first), 10, "the old historian gone")
+    (d.config / "edgeos.json").write_text(json.dumps({"history": {"min_interval_s": 5}}))
+    assert "historian" in d.ctl_json("reload")["changed"]
+    again = d.wait_state("historian", "running")
+    assert again["pid"] != first
+    assert "historian" not in d.ctl_json("reload")["changed"]  # unchanged: left alone
+    assert d.instance("historian")["pid"] == again["pid"]
