@@ -131,11 +131,6 @@ class Hub:
             for client in list(self.clients):
                 client.push_event(text)
 
-    def recheck(self) -> None:
-        """A session ended: every socket checks its credential now."""
-        for client in list(self.clients):
-            client.recheck()
-
     def close(self) -> None:
         with contextlib.suppress(zmq.ZMQError):
             self.sock.close(0)

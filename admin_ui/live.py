@@ -65,7 +65,6 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
 
     async def prepare(self) -> None:
         self.principal = authenticate(self)
-        self._session = getattr(self, "session", None)
         header = self.request.headers.get("Authorization", "")
         self._token = header[7:].strip() if header[:7].lower() == "bearer " else None
         if self.principal is None:
@@ -102,8 +101,9 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
         """The session or token the socket was opened with is still good (without
         counting as use of the session)."""
         auth = self.edge.auth
-        if self._token is not None:
-            return auth.check_token(self._token) is not None
+        if self._token is not None:  # revoked, or its role changed
+            now = auth.check_token(self._token)
+            return now is not None and now.role == self.principal.role
         session = self.edge.sessions.sessions.get(self.session.id if self.session else "")
         return session is not None and auth.generation(session.user) == session.generation
 
@@ -189,20 +189,6 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
                         self._wake.set()
         except tornado.websocket.WebSocketClosedError:
             return
-
-    def recheck(self) -> None:
-        """Close at once when the session ended, the user's password or role changed,
-        the user was removed, or the token was revoked."""
-        auth = self.edge.auth
-        if self._token is not None:
-            now = auth.check_token(self._token)
-            valid = now is not None and now.role == self.principal.role
-        else:
-            session = self._session
-            valid = (session is not None and self.edge.sessions.get(session.id) is not None
-                     and auth.generation(session.user) == session.generation)
-        if not valid:
-            self.close(4001, "session or token revoked")
 
     def on_close(self) -> None:
         self.edge.hub.clients.discard(self)

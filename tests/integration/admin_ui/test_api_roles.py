@@ -137,7 +137,7 @@ async def _closed_when(url: str, headers: dict[str, str], act: Any) -> bool:
         while time.monotonic() < deadline:
             msg = await asyncio.wait_for(conn.read_message(), 10)
             if msg is None:
-                return conn.close_code == 4001
+                return conn.close_code == 4401
         return False
     finally:
         conn.close()
