@@ -177,7 +177,8 @@ def test_switch_press_reaches_the_simulator_and_shows_confirmed(page: Any, ui: W
     sw.locator(".w-switch").click()
     sw.locator('[data-field="write"][data-state="confirmed"]').wait_for()
     assert ui.d.call("get", address="meter_001.setpoint")["value"] == 1.0
-    assert sw.locator(".w-switch").get_attribute("aria-checked") == "true"
+    # the switch shows the reported state (drawn on the next animation frame)
+    sw.locator('.w-switch[aria-checked="true"]').wait_for()
     # a write the device side refuses shows failed with the reason, never confirmed
     ro = page.locator('.grid-stack-item[data-id="ro"]')
     ro.locator(".w-switch").click()
