@@ -173,11 +173,12 @@ def test_switch_press_reaches_the_simulator_and_shows_confirmed(page: Any, ui: W
     sw = page.locator('.grid-stack-item[data-id="sw"]')
     sw.locator(".w-switch").wait_for()
     page.wait_for_function("""() => document.querySelector(
-        '.grid-stack-item[data-id="sw"] .w-state').textContent === 'off'""")
+        '.grid-stack-item[data-id="sw"] .w-state')?.textContent === 'off'""")
     sw.locator(".w-switch").click()
     sw.locator('[data-field="write"][data-state="confirmed"]').wait_for()
     assert ui.d.call("get", address="meter_001.setpoint")["value"] == 1.0
-    assert sw.locator(".w-switch").get_attribute("aria-checked") == "true"
+    # the switch shows the reported state (drawn on the next animation frame)
+    sw.locator('.w-switch[aria-checked="true"]').wait_for()
     # a write the device side refuses shows failed with the reason, never confirmed
     ro = page.locator('.grid-stack-item[data-id="ro"]')
     ro.locator(".w-switch").click()
@@ -266,7 +267,7 @@ def test_value_goes_stale_when_its_device_stops(page: Any, ui: WebDaemon, admin:
     page.goto(ui.base + "/#/dashboards?d=stale")
     tile = page.locator('.grid-stack-item[data-id="v"] .w-body')
     page.wait_for_function("""() => /\\d/.test(document.querySelector(
-        '.grid-stack-item[data-id="v"] [data-field="value"]').textContent)""")
+        '.grid-stack-item[data-id="v"] [data-field="value"]')?.textContent)""")
     assert "stale" not in (tile.get_attribute("class") or "")
     admin.ok("POST", "/api/admin/instances/meter_001/stop")
     page.locator('.grid-stack-item[data-id="v"] .w-body.stale').wait_for(timeout=20_000)

@@ -14,6 +14,11 @@ function svg(tag, attrs) {
   return el;
 }
 
+// a DOM write only when the text changes: an equal write still re-lays out the tile
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 export function sources(widget) {
   return Object.values(widget.bindings || {}).map((b) => b.source).filter(Boolean);
 }
@@ -38,14 +43,14 @@ function value(body, w) {
   return {
     update(address, dp) {
       last = dp;
-      num.textContent = fmt(dp.value, o.digits);
-      if (!o.unit && dp.unit) unit.textContent = dp.unit;
-      note.textContent = dp.quality && dp.quality !== "good" ? dp.quality : "";
+      setText(num, fmt(dp.value, o.digits));
+      if (!o.unit && dp.unit) setText(unit, dp.unit);
+      setText(note, dp.quality && dp.quality !== "good" ? dp.quality : "");
     },
     tick(now) {
       const stale = last && o.stale_s && now - last.ts > o.stale_s * 1000;
       body.classList.toggle("stale", Boolean(stale));
-      if (stale) note.textContent = `stale: no update for ${Math.round((now - last.ts) / 1000)} s`;
+      if (stale) setText(note, `stale: no update for ${Math.round((now - last.ts) / 1000)} s`);
     },
   };
 }
@@ -74,7 +79,7 @@ function gauge(body, w) {
       const v = Number(dp.value);
       const frac = Math.min(1, Math.max(0.0001, (v - lo) / (hi - lo || 1)));
       fill.setAttribute("d", arc(frac));
-      text.textContent = `${fmt(dp.value, o.digits)}${o.unit || dp.unit ? " " + (o.unit || dp.unit) : ""}`;
+      setText(text, `${fmt(dp.value, o.digits)}${o.unit || dp.unit ? " " + (o.unit || dp.unit) : ""}`);
     },
   };
 }
@@ -103,13 +108,13 @@ function bars(body, w) {
     for (const c of cols) {
       const v = values.get(c.a);
       if (v === undefined) continue;
-      c.fill.style.height = `${Math.max(2, Math.min(100, (v - lo) / (hi - lo || 1) * 100))}%`;
+      const height = `${Math.max(2, Math.min(100, (v - lo) / (hi - lo || 1) * 100)).toFixed(1)}%`;
+      if (c.fill.style.height !== height) c.fill.style.height = height;
       c.col.classList.toggle("b-min", v === mn);
       c.col.classList.toggle("b-max", v === mx);
-      c.col.title = `${c.a}: ${v} ${unit()}`;
     }
     const delta = unit() === "V" ? `${Math.round((mx - mn) * 1000)} mV` : `${fmt(mx - mn)} ${unit()}`;
-    stats.textContent = `min ${fmt(mn)} · max ${fmt(mx)} ${unit()} · Δ ${delta}`;
+    setText(stats, `min ${fmt(mn)} · max ${fmt(mx)} ${unit()} · Δ ${delta}`);
   }
   let queued = false;
   return {
@@ -139,7 +144,7 @@ function toggle(body, w, ctx) {
       on = Boolean(dp.value);
       btn.setAttribute("aria-checked", String(on));
       btn.classList.toggle("on", on);
-      body.querySelector(".w-state").textContent = on ? "on" : "off";
+      setText(body.querySelector(".w-state"), on ? "on" : "off");
     },
   };
 }
@@ -184,8 +189,8 @@ function setpoint(body, w, ctx) {
   input.addEventListener("focus", () => { touched = true; });
   return {
     update(a, dp) {
-      now.textContent = fmt(dp.value, o.digits);
-      if (!touched) { input.value = dp.value; slider.value = dp.value; }
+      setText(now, fmt(dp.value, o.digits));
+      if (!touched && input.value !== String(dp.value)) { input.value = dp.value; slider.value = dp.value; }
     },
   };
 }
@@ -195,7 +200,7 @@ function text(body, w) {
   const o = w.options || {};
   const p = h("p", {class: "w-text", dataset: {field: "value"}, text: o.text || ""});
   body.append(p);
-  return {update(a, dp) { p.textContent = fmtValue(dp.value); }};
+  return {update(a, dp) { setText(p, fmtValue(dp.value)); }};
 }
 
 // image: a blob datapoint, a base64 or data: URL value, or an image URL on this server
@@ -257,10 +262,10 @@ function instance(body, w, ctx) {
     stats(list) {
       const s = list.find((i) => i.id === iid);
       if (!s) return;
-      state.textContent = s.status;
+      setText(state, s.status);
       state.className = `badge status-${s.status}`;
-      cpu.textContent = `${fmtNum(s.cpu_percent)} %`;
-      ram.textContent = `${fmtNum(s.memory_mb)} MB`;
+      setText(cpu, `${fmtNum(s.cpu_percent)} %`);
+      setText(ram, `${fmtNum(s.memory_mb)} MB`);
     },
     update() {},
   };
