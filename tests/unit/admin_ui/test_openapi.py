@@ -41,7 +41,8 @@ def test_each_sample_path_reaches_its_own_route_first() -> None:
     """No route shadows another: a path made from a template matches it before any
     earlier rule in the table."""
     compiled = [(re.compile(to_regex(p, h)), p) for p, h in ROUTES]
-    samples = {"id": "plc_001", "name": "simulator", "address": "mqtt_1.alarms/critical"}
+    samples = {"id": "plc_001", "name": "simulator", "address": "mqtt_1.alarms/critical",
+               "job": "1764400000-1"}
     for path, handler in ROUTES:
         enums = {k: v["enum"][0] for k, v in getattr(handler, "path_params", {}).items()
                  if "enum" in v}
