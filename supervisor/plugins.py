@@ -161,6 +161,15 @@ class PluginManager:
         self._ids = itertools.count(1)
         self._busy: Job | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._tidy()
+
+    def _tidy(self) -> None:
+        """Remove what a daemon that died during a job left (staging and trash folders)."""
+        if self.root.is_dir():
+            for left in self.root.glob(".job-*"):
+                shutil.rmtree(left, ignore_errors=True)
+            for left in self.root.glob(".trash-*"):
+                shutil.rmtree(left, ignore_errors=True)
 
     # -- reading ---------------------------------------------------------------------
     def listing(self) -> list[dict[str, Any]]:
@@ -288,6 +297,8 @@ class PluginManager:
             raise PluginProblem("the core is not a plugin")
         if job.action == "install" and (self.root / name).exists():
             raise PluginProblem(f"{name} is installed already; use update")
+        if job.action == "update" and not (self.root / name).exists():
+            raise PluginProblem(f"the index answered {job.source} with {name}; not updated")
         problems = []
         registered = {t.name: t for t in registry.all_types()}
         for wt in types:

@@ -89,6 +89,9 @@ def test_install_run_update_disable_uninstall(daemon: Daemon) -> None:
 
     listed = {p["name"]: p for p in d.call("plugin_list", check=True)}
     assert listed["counter"]["latest"] == "2.0.0" and listed["counter"]["update_available"]
+    shown = d.ctl("plugin", "list", "--check").stdout.splitlines()
+    assert any(line.split()[:2] == ["counter", "1.0.0"] and line.endswith(
+        "update 2.0.0 available") for line in shown), shown
     old_pid = d.instance("cnt")["pid"]
     done = d.ctl("plugin", "update", DIST)
     assert done.returncode == 0, done.stdout + done.stderr
