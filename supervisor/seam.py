@@ -18,7 +18,10 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from edgeos.supervisor.forkserver import ForkServers
 
 
 class Timer(Protocol):
@@ -87,6 +90,11 @@ class AsyncioSystem:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.forks: ForkServers | None = None
+        if os.environ.get("EDGEOS_FORKSERVER") != "off":
+            from edgeos.supervisor.forkserver import ForkServers
+
+            self.forks = ForkServers(loop, lambda: set(self._procs))
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -99,6 +107,10 @@ class AsyncioSystem:
 
     def spawn(self, argv: list[str], env: dict[str, str], stdin_data: bytes,
               on_exit: Callable[[int, int], None]) -> Spawned:
+        if self.forks is not None and argv[-2:] == ["-m", "edgeos.workers"]:
+            forked = self.forks.spawn(stdin_data, env, on_exit)
+            if forked is not None:
+                return forked
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
@@ -206,3 +218,7 @@ class AsyncioSystem:
             self.kill_tree(pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(2)
+        if self.forks is not None:
+            for pid in list(self.forks.forked):
+                self.kill_tree(pid, signal.SIGKILL)
+            self.forks.wait_all()
