@@ -448,6 +448,8 @@ class Arbiter:
             inst = self.instances[cfg.id] = self._make(cfg)
             inst.frozen = self.mode == "panic"
         broker.start("daemon start")
+        for inst in {i.cfg.type: i for i in self.workers() if i.cfg.enabled}.values():
+            self.sys.prefork(inst.cfg.type, self._launch(inst)[1])  # templates meanwhile
         if not await self.wait_for(broker, lambda i: i.state == State.RUNNING,
                                    SYSTEM_START_TIMEOUT_S):
             log.error("broker did not become ready; starting workers anyway")

@@ -1,8 +1,9 @@
 """Fork workers from pre-imported templates (the child side: ipc/forkserver.py).
 
-The first start of a worker type goes the normal way (exec) and starts that type's
-template, ``edgeos: forkserver <type>``, beside it; once the template said it is
-ready, every later start and restart of that type is a fork of it: no interpreter
+At daemon start the supervisor starts a template per configured worker type,
+``edgeos: forkserver <type>``, while the broker comes up (a type added later gets
+one at its first, exec'd, start); once a template said it is ready, every start and
+restart of that type is a fork of it: no interpreter
 start-up, no imports, the imported pages shared copy-on-write. The supervisor makes
 itself a child subreaper, so a forked worker is its child like an exec'd one: its
 exit is seen through a pidfd and waited for here, with the real exit code, and
@@ -61,6 +62,13 @@ class ForkServers:
         if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
         self.loop.add_signal_handler(signal.SIGCHLD, self._reap_strays)
+
+    def prepare(self, kind: str, env: dict[str, str]) -> None:
+        """Start the template of ``kind`` now (at daemon start, beside the broker), so
+        even the first workers are forked."""
+        if kind not in self.templates and kind not in self.broken and (
+                registry.manifest(kind).get("forkserver") is not False):
+            self._start(kind, env)
 
     def spawn(self, spec: bytes, env: dict[str, str],
               on_exit: Callable[[int, int], None]) -> Spawned | None:

@@ -58,6 +58,9 @@ class System(Protocol):
         """Best-effort I/O priority 0 (high) .. 7 (low)."""
         ...
     def set_affinity(self, pid: int, cpus: list[int]) -> None: ...
+    def prefork(self, kind: str, env: dict[str, str]) -> None:
+        """A hint: workers of type ``kind`` are about to start; get a template ready."""
+        ...
     def watch_fd(self, fd: int, callback: Callable[[], None]) -> None: ...
     def unwatch_fd(self, fd: int) -> None: ...
     def rss_mb(self, pid: int) -> float | None:
@@ -172,6 +175,10 @@ class AsyncioSystem:
 
     def set_affinity(self, pid: int, cpus: list[int]) -> None:
         os.sched_setaffinity(pid, cpus)
+
+    def prefork(self, kind: str, env: dict[str, str]) -> None:
+        if self.forks is not None:
+            self.forks.prepare(kind, env)
 
     def watch_fd(self, fd: int, callback: Callable[[], None]) -> None:
         self.loop.add_reader(fd, callback)
