@@ -92,6 +92,12 @@ def test_forked_workers_die_with_the_supervisor(daemon_factory) -> None:
     d.proc.wait(10)
     wait_until(lambda: not pid_alive(forked) and not pid_alive(template.pid), 10,
                "forked worker and template gone")
+    # the killed daemon could not remove its cgroups; the next one on this host does
+    dead = d.proc.pid
+    d.start()
+    assert d.proc.pid != dead
+    assert not list(Path("/sys/fs/cgroup").glob(f"*/edgeos-{dead}"))
+    assert d.stop() == 0
 
 
 def test_forkserver_can_be_turned_off(daemon_factory) -> None:
