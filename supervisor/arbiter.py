@@ -80,6 +80,7 @@ class Arbiter:
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiters: list[tuple[str, Callable[[Instance], bool], asyncio.Future[None]]] = []
         self.ram = RamGuard(system, self._on_limit_event)
+        self._ram_wake = asyncio.Event()
         self.throttles: dict[str, CpuThrottle] = {}
         backend = None if os.environ.get("EDGEOS_CGROUPS") == "off" else cgroups.detect(system)
         self.kernel = KernelLimits(backend, self._on_limit_event) if backend else None
@@ -156,8 +157,8 @@ class Arbiter:
         return argv, env, json.dumps(spec).encode()
 
     def _on_spawned(self, inst: Instance, spawned: Spawned) -> None:
-        if self.kernel is not None:
-            self.kernel.place(inst, spawned.pid)
+        if self.kernel is None or not self.kernel.place(inst, spawned.pid):
+            self._ram_wake.set()  # RSS sampling from the first moment
         for fd, stream in ((spawned.stdout, "stdout"), (spawned.stderr, "stderr")):
             if fd is not None:
                 self.logbook.attach(inst.id, fd, stream, self.sys.watch_fd, self.sys.unwatch_fd)
@@ -314,8 +315,11 @@ class Arbiter:
                     due[inst.pid] = now + self.ram.check(inst)
             for pid in set(due) - pids:
                 del due[pid]
-            # a new instance waits at most RAM_MAX_PERIOD_S for its first sample
-            await asyncio.sleep(max(0.0, min([now + RAM_MAX_PERIOD_S, *due.values()]) - now))
+            # a new process is sampled at once: every spawn sets _ram_wake
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ram_wake.wait(), max(0.0, min(
+                    [now + RAM_MAX_PERIOD_S, *due.values()]) - now))
+            self._ram_wake.clear()
 
     def _engage_throttle(self, inst: Instance) -> None:
         share = inst.cfg.limits.get("max_cpu_share")
@@ -480,6 +484,8 @@ class Arbiter:
             inst = self.instances[cfg.id] = self._make(cfg)
             inst.frozen = self.mode == "panic"
         broker.start("daemon start")
+        for inst in {i.cfg.type: i for i in self.workers() if i.cfg.enabled}.values():
+            self.sys.prefork(inst.cfg.type, self._launch(inst)[1])  # templates meanwhile
         if not await self.wait_for(broker, lambda i: i.state == State.RUNNING,
                                    SYSTEM_START_TIMEOUT_S):
             log.error("broker did not become ready; starting workers anyway")

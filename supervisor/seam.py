@@ -18,7 +18,10 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from edgeos.supervisor.forkserver import ForkServers
 
 
 class Timer(Protocol):
@@ -55,6 +58,9 @@ class System(Protocol):
         """Best-effort I/O priority 0 (high) .. 7 (low)."""
         ...
     def set_affinity(self, pid: int, cpus: list[int]) -> None: ...
+    def prefork(self, kind: str, env: dict[str, str]) -> None:
+        """A hint: workers of type ``kind`` are about to start; get a template ready."""
+        ...
     def watch_fd(self, fd: int, callback: Callable[[], None]) -> None: ...
     def unwatch_fd(self, fd: int) -> None: ...
     def rss_mb(self, pid: int) -> float | None:
@@ -87,6 +93,11 @@ class AsyncioSystem:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.forks: ForkServers | None = None
+        if os.environ.get("EDGEOS_FORKSERVER") != "off":
+            from edgeos.supervisor.forkserver import ForkServers
+
+            self.forks = ForkServers(loop, lambda: set(self._procs))
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -99,6 +110,10 @@ class AsyncioSystem:
 
     def spawn(self, argv: list[str], env: dict[str, str], stdin_data: bytes,
               on_exit: Callable[[int, int], None]) -> Spawned:
+        if self.forks is not None and argv[-2:] == ["-m", "edgeos.workers"]:
+            forked = self.forks.spawn(stdin_data, env, on_exit)
+            if forked is not None:
+                return forked
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
@@ -161,6 +176,10 @@ class AsyncioSystem:
     def set_affinity(self, pid: int, cpus: list[int]) -> None:
         os.sched_setaffinity(pid, cpus)
 
+    def prefork(self, kind: str, env: dict[str, str]) -> None:
+        if self.forks is not None:
+            self.forks.prepare(kind, env)
+
     def watch_fd(self, fd: int, callback: Callable[[], None]) -> None:
         self.loop.add_reader(fd, callback)
 
@@ -206,3 +225,7 @@ class AsyncioSystem:
             self.kill_tree(pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(2)
+        if self.forks is not None:
+            for pid in list(self.forks.forked):
+                self.kill_tree(pid, signal.SIGKILL)
+            self.forks.wait_all()

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 
 def main() -> int:
     spec_doc = json.loads(sys.stdin.read())
     sys.stdin.close()
+    return run(spec_doc)
+
+
+def run(spec_doc: dict[str, Any]) -> int:
+    """Run one worker from its spec (also the forkserver's child, see ipc/forkserver.py)."""
     extra = spec_doc.get("extra", {})
     if extra.get("no_tls"):
         sys.modules["ssl"] = None  # type: ignore[assignment]  # asyncio copes without it

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ CPU_PERIOD_US = 100_000
 RAM_WARN = 0.8
 DEFAULT_PIDS = 256  # tasks (threads count too) per worker unless limits say max_pids
 SUBTREE_PREFIX = "edgeos-"
+STALE_WAIT_STEPS = 50  # x 20 ms: how long start-up waits for a dead daemon's leaves to empty
 
 EventSink = Callable[[str, int], None]
 """``sink(kind, value)``: ``("ram_warning", usage_bytes)`` or ``("oom", count)``."""
@@ -113,7 +115,33 @@ def remove_stale(parent: Path, own: str) -> None:
         if Path(f"/proc/{pid}").exists():
             continue  # that daemon still runs
         log.info("removing the cgroup subtree %s of a daemon that is gone", group)
-        remove_tree(group)
+        remove_dead_subtree(group)
+
+
+def remove_dead_subtree(group: Path) -> bool:
+    """End what a dead daemon left in its leaves, then remove its subtree."""
+    leaves = [leaf / "cgroup.procs" for leaf in group.iterdir() if leaf.is_dir()]
+    for procs in leaves:  # orphans of that daemon (PDEATHSIG may still be in flight)
+        kill_tasks(procs)
+    for _ in range(STALE_WAIT_STEPS):  # once, at start-up: until the kills took effect
+        if not any(procs.exists() and procs.read_text().strip() for procs in leaves):
+            break
+        time.sleep(0.02)
+    return remove_tree(group)
+
+
+def remove_subtrees_of(daemon_pid: int, mount: Path = Path("/sys/fs/cgroup"),
+                       proc_cgroup: Path = Path("/proc/self/cgroup")) -> None:
+    """For whoever started a daemon that was SIGKILLed (tests): remove its subtrees,
+    which sit beside the starter's own cgroup in every hierarchy."""
+    name = f"{SUBTREE_PREFIX}{daemon_pid}"
+    for line in proc_cgroup.read_text().splitlines():
+        _, ctrls, path = line.split(":", 2)
+        dirs = [mount / c for c in ctrls.split(",") if c] if ctrls else [mount]
+        for base in dirs:
+            group = base / path.lstrip("/") / name
+            if group.is_dir():
+                remove_dead_subtree(group)
 
 
 def kill_tasks(procs: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import psutil
 from edgeos.ipc import addresses
 from edgeos.ipc.rpc import RpcClient
+from edgeos.supervisor import cgroups
 
 from tests.integration.support import wait_until
 
@@ -108,6 +109,8 @@ class Daemon:
         for p in self.children_by_run_dir():
             with contextlib.suppress(psutil.Error):
                 p.kill()
+        if self.proc is not None:  # a killed daemon could not remove its cgroups
+            cgroups.remove_subtrees_of(self.proc.pid)
         shutil.rmtree(self.run, ignore_errors=True)
 
     def children_by_run_dir(self) -> list[psutil.Process]:

@@ -35,6 +35,7 @@ class FakeSystem:
         self.rss: dict[int, float] = {}
         self.cpu: dict[int, float] = {}
         self.watched: dict[int, Callable[[], None]] = {}
+        self.preforked: list[str] = []
 
     # System protocol
     def monotonic(self) -> float:
@@ -69,6 +70,9 @@ class FakeSystem:
 
     def set_affinity(self, pid: int, cpus: list[int]) -> None:
         self.affinity = (pid, cpus)
+
+    def prefork(self, kind: str, env: dict[str, str]) -> None:
+        self.preforked.append(kind)
 
     def watch_fd(self, fd: int, callback: Callable[[], None]) -> None:
         self.watched[fd] = callback

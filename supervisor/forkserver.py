@@ -1,0 +1,195 @@
+"""Fork workers from pre-imported templates (the child side: ipc/forkserver.py).
+
+At daemon start the supervisor starts a template per configured worker type,
+``edgeos: forkserver <type>``, while the broker comes up (a type added later gets
+one at its first, exec'd, start); once a template said it is ready, every start and
+restart of that type is a fork of it: no interpreter
+start-up, no imports, the imported pages shared copy-on-write. The supervisor makes
+itself a child subreaper, so a forked worker is its child like an exec'd one: its
+exit is seen through a pidfd and waited for here, with the real exit code, and
+PDEATHSIG points at the supervisor. Orphans that land on us that way (a worker's own
+children) are reaped on SIGCHLD. A type opts out with ``"forkserver": false`` in its
+manifest (a library that is not fork-safe); ``EDGEOS_FORKSERVER=off`` turns it off.
+Anything wrong with a template (it died, it answered nonsense) means exec again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edgeos.supervisor.seam import Spawned
+from edgeos.workers import registry
+
+log = logging.getLogger(__name__)
+
+PR_SET_CHILD_SUBREAPER = 36
+ANSWER_TIMEOUT_S = 2.0
+
+
+@dataclass
+class Template:
+    proc: subprocess.Popen[bytes]
+    sock: socket.socket
+    ready: bool = False
+
+
+class ForkServers:
+    def __init__(self, loop: asyncio.AbstractEventLoop, known: Callable[[], set[int]]) -> None:
+        self.loop = loop
+        self.known = known  # pids the exec path waits for itself
+        self.templates: dict[str, Template] = {}
+        self.broken: set[str] = set()  # types whose template failed: exec from now on
+        self.forked: dict[int, int] = {}  # worker pid -> its pidfd
+        self._armed = False
+
+    def _arm(self) -> None:
+        """Become a subreaper (forked workers are then our children) and reap strays."""
+        if self._armed:
+            return
+        self._armed = True
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+        self.loop.add_signal_handler(signal.SIGCHLD, self._reap_strays)
+
+    def prepare(self, kind: str, env: dict[str, str]) -> None:
+        """Start the template of ``kind`` now (at daemon start, beside the broker), so
+        even the first workers are forked."""
+        if kind not in self.templates and kind not in self.broken and (
+                registry.manifest(kind).get("forkserver") is not False):
+            self._start(kind, env)
+
+    def spawn(self, spec: bytes, env: dict[str, str],
+              on_exit: Callable[[int, int], None]) -> Spawned | None:
+        """Fork a worker from its type's template; None: exec it (and maybe start one)."""
+        doc = json.loads(spec)
+        kind = doc.get("type", "")
+        if kind in self.broken or registry.manifest(kind).get("forkserver") is False:
+            return None
+        template = self.templates.get(kind)
+        if template is None:
+            self._start(kind, env)
+            return None
+        if not template.ready:
+            return None
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            socket.send_fds(template.sock, [json.dumps({"spec": doc, "env": env}).encode()],
+                            [out_w, err_w])
+            answer = template.sock.recv(32)
+            pid = int(answer or b"-1")
+            if pid <= 0:
+                raise OSError(f"forkserver {kind} answered {answer!r}")
+            pidfd = os.pidfd_open(pid)
+        except (OSError, ValueError) as exc:
+            log.warning("forkserver %s failed (%s); exec from now on", kind, exc)
+            for fd in (out_r, err_r):
+                os.close(fd)
+            self._drop(kind)
+            self.broken.add(kind)
+            return None
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        self.forked[pid] = pidfd
+
+        def exited() -> None:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done == 0:
+                return
+            self.loop.remove_reader(pidfd)
+            os.close(pidfd)
+            self.forked.pop(pid, None)
+            on_exit(pid, os.waitstatus_to_exitcode(status))
+
+        self.loop.add_reader(pidfd, exited)
+        os.set_blocking(out_r, False)
+        os.set_blocking(err_r, False)
+        return Spawned(pid, out_r, err_r)
+
+    def _start(self, kind: str, env: dict[str, str]) -> None:
+        try:
+            self._arm()
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        except OSError as exc:
+            log.warning("no forkserver (%s); workers are exec'd", exc)
+            self.broken.add(kind)
+            return
+        with theirs:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "edgeos.ipc.forkserver", kind, str(theirs.fileno())],
+                env=env, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
+                start_new_session=True)
+        ours.settimeout(ANSWER_TIMEOUT_S)
+        template = self.templates[kind] = Template(proc, ours)
+
+        def hello() -> None:
+            self.loop.remove_reader(ours.fileno())
+            try:
+                template.ready = ours.recv(1) == b"R"
+            except OSError:
+                template.ready = False
+            if not template.ready:
+                log.warning("forkserver %s did not start; workers are exec'd", kind)
+                self._drop(kind)
+                self.broken.add(kind)
+
+        self.loop.add_reader(ours.fileno(), hello)
+
+    def _drop(self, kind: str) -> None:
+        template = self.templates.pop(kind, None)
+        if template is None:
+            return
+        with contextlib.suppress(ValueError, OSError):
+            self.loop.remove_reader(template.sock.fileno())
+        template.sock.close()  # EOF: the template exits
+        try:
+            template.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            template.proc.kill()
+            template.proc.wait(2)
+
+    def pids(self) -> set[int]:
+        return set(self.forked) | {t.proc.pid for t in self.templates.values()}
+
+    def _reap_strays(self) -> None:
+        """Wait for orphans re-parented to us (not for processes someone else waits for).
+
+        On SIGCHLD only, so the scan of /proc for our zombies is rare."""
+        mine = self.known() | self.pids()
+        me = str(os.getpid()).encode()
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in mine:
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as fh:
+                    fields = fh.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] == b"Z" and fields[1] == me:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(int(name), os.WNOHANG)
+
+    def wait_all(self, timeout: float = 2.0) -> None:
+        """At shutdown, after SIGKILL: wait for forked workers, end the templates."""
+        for pid, pidfd in list(self.forked.items()):
+            with contextlib.suppress(OSError):
+                self.loop.remove_reader(pidfd)
+                os.close(pidfd)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        self.forked.clear()
+        for kind in list(self.templates):
+            self._drop(kind)
