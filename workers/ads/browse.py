@@ -10,15 +10,13 @@ page then edits those patterns ("subscribe"), and the instance publishes them.
 
 from __future__ import annotations
 
-import json
-import os
 import struct
 import sys
 from typing import Any
 
-from edgeos.ipc.child import die_with_parent, set_title
 from edgeos.workers.ads.connection import AdsLink, LinkError
 from edgeos.workers.ads.symbols import flatten, rules_from_config, select
+from edgeos.workers.jobio import become_job, emit, read_request
 
 MAX_SYMBOLS = 20_000
 
@@ -56,20 +54,13 @@ def browse(config: dict[str, Any], emit: Any) -> dict[str, Any]:
 
 
 def main() -> int:
-    if os.environ.get("EDGEOS_SUPERVISOR_PID"):  # a job of a daemon: never outlive it
-        die_with_parent()
-
-    def emit(doc: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(doc, default=str) + "\n")
-        sys.stdout.flush()
-
     try:
-        request = json.loads(sys.stdin.read(1 << 20))
-        config = request["config"]
-        set_title(f"edgeos: browse ads {request.get('instance', '')}")
-    except (ValueError, KeyError, TypeError) as exc:
-        emit({"error": f"a JSON object with the instance's config is needed on stdin: {exc}"})
+        request = read_request()
+    except ValueError as exc:
+        emit({"error": str(exc)})
         return 2
+    config = request["config"]
+    become_job(f"edgeos: browse ads {request.get('instance', '')}")
     try:
         result = browse(config, emit)
     except LinkError as exc:

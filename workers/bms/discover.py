@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import sys
 import time
 from typing import Any
@@ -24,9 +22,9 @@ from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
-from edgeos.ipc.child import die_with_parent, set_title
 from edgeos.workers.bms.protocols.victron import COMPANY_ID, PRODUCT_ADVERTISEMENT
 from edgeos.workers.bms.transports.ble import adapter_missing, guess_kind
+from edgeos.workers.jobio import become_job, emit
 
 MAX_DEVICES = 500
 TICK_S = 0.5
@@ -87,14 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", help="the Bluetooth adapter (hci0), or 'default'")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds to listen")
     args = parser.parse_args(argv)
-    if os.environ.get("EDGEOS_SUPERVISOR_PID"):  # a job of a daemon: never outlive it
-        die_with_parent()
-        set_title(f"edgeos: discover ble {args.target}")
-
-    def emit(doc: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(doc) + "\n")
-        sys.stdout.flush()
-
+    become_job(f"edgeos: discover ble {args.target}")
     if not 0.5 <= args.duration <= 120:
         emit({"error": f"--duration {args.duration}: use 0.5 to 120 seconds"})
         return 2

@@ -16,13 +16,12 @@ process, like every discovery job (see :mod:`edgeos.supervisor.jobs`), printing 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from edgeos.ipc.child import die_with_parent, set_title
+from edgeos.workers.jobio import become_job, emit, parse_ranges
 from edgeos.workers.mbus.decoder import DecodeError, decode
 from edgeos.workers.mbus.decoder.frame import ADDRESS_NETWORK
 from edgeos.workers.mbus.master import Master, MBusError, MBusTimeout, PortError, secondary_mask
@@ -34,18 +33,7 @@ ID_DIGITS = 8
 
 def parse_addresses(text: str) -> list[int]:
     """``"0-250"``, ``"5"`` or ``"1,2,10-20"`` as primary addresses (0-250)."""
-    found: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.strip().partition("-")
-        try:
-            first, last = int(lo), int(hi or lo)
-        except ValueError:
-            raise ValueError(f"addresses {text!r}: use A-B, A or a comma-separated list") \
-                from None
-        if not 0 <= first <= last <= 250:
-            raise ValueError(f"addresses {text!r}: primary addresses lie in 0-250, low to high")
-        found.extend(range(first, last + 1))
-    return sorted(set(found))
+    return parse_ranges(text, 0, 250, "primary addresses")
 
 
 def summary(decoded: dict[str, Any]) -> dict[str, Any]:
@@ -166,14 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baudrate", type=int, default=2400)
     parser.add_argument("--timeout", type=float, default=0.5, help="seconds per request")
     args = parser.parse_args(argv)
-    if os.environ.get("EDGEOS_SUPERVISOR_PID"):  # a job of a daemon: never outlive it
-        die_with_parent()
-        set_title(f"edgeos: discover mbus {args.target}")
-
-    def emit(doc: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(doc, default=str) + "\n")
-        sys.stdout.flush()
-
+    become_job(f"edgeos: discover mbus {args.target}")
     try:
         addresses = parse_addresses(args.addresses)
         if args.mode == "secondary":

@@ -32,7 +32,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from edgeos.ipc.child import die_with_parent, set_title
+from edgeos.workers.jobio import become_job, emit, parse_ranges
 from edgeos.workers.modbus.link import BusCounters, DeviceRejected, DeviceUnreachable, ModbusLink
 from edgeos.workers.modbus.registers import decode
 
@@ -74,17 +74,7 @@ def parse_target(target: str) -> dict[str, Any]:
 
 def parse_units(text: str) -> list[int]:
     """``"1-10"``, ``"3"`` or ``"1,2,5-7"`` as unit ids (0-255)."""
-    units: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.strip().partition("-")
-        try:
-            first, last = int(lo), int(hi or lo)
-        except ValueError:
-            raise ValueError(f"units {text!r}: use A-B, A or a comma-separated list") from None
-        if not 0 <= first <= last <= 255:
-            raise ValueError(f"units {text!r}: unit ids lie in 0-255, low to high")
-        units.extend(range(first, last + 1))
-    return sorted(set(units))
+    return parse_ranges(text, 0, 255, "unit ids")
 
 
 def _layouts() -> dict[str, Any]:
@@ -280,22 +270,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", default=os.environ.get("EDGEOS_RUN", "."),
                         help="the daemon's run dir (where the serial line locks live)")
     args = parser.parse_args(argv)
-    if os.environ.get("EDGEOS_SUPERVISOR_PID"):  # a job of a daemon: never outlive it
-        die_with_parent()
-        set_title(f"edgeos: discover modbus {args.target}")
+    become_job(f"edgeos: discover modbus {args.target}")
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     try:
         target, units = parse_target(args.target), parse_units(args.units)
         if not 0.01 <= args.timeout <= 10:
             raise ValueError(f"--timeout {args.timeout}: use 0.01 to 10 seconds")
     except ValueError as exc:
-        print(json.dumps({"error": str(exc)}), flush=True)
+        emit({"error": str(exc)})
         return 2
-
-    def emit(doc: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(doc) + "\n")
-        sys.stdout.flush()
-
     emit({"result": discover(target, units, args.run, emit, args.timeout)})
     return 0
 

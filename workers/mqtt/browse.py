@@ -15,13 +15,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import sys
 import time
 from collections import deque
 from typing import Any
 
-from edgeos.ipc.child import die_with_parent, set_title
+from edgeos.workers.jobio import become_job, emit, read_request
 from edgeos.workers.mqtt.client import MqttLink, Subscription, default_client_id
 from edgeos.workers.mqtt.subscriptions import filter_problem, parse_subscriptions
 
@@ -86,15 +85,8 @@ async def browse(instance: str, config: dict[str, Any], topic_filter: str, durat
 
 
 def main() -> int:
-    if os.environ.get("EDGEOS_SUPERVISOR_PID"):  # a job of a daemon: never outlive it
-        die_with_parent()
-
-    def emit(doc: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(doc, default=str) + "\n")
-        sys.stdout.flush()
-
     try:
-        request = json.loads(sys.stdin.read(1 << 20))
+        request = read_request()
         config, instance = request["config"], str(request.get("instance", "browse"))
         topic_filter = str(request.get("filter") or "#")
         duration = float(request.get("duration_s", 5))
@@ -103,10 +95,10 @@ def main() -> int:
             raise ValueError(f"filter {topic_filter!r}: {problem}")
         if not 0.5 <= duration <= 60:
             raise ValueError(f"duration_s {duration}: use 0.5 to 60 seconds")
-        set_title(f"edgeos: browse mqtt {instance}")
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:
         emit({"error": str(exc)})
         return 2
+    become_job(f"edgeos: browse mqtt {instance}")
     try:
         result = asyncio.run(browse(instance, config, topic_filter, duration, emit))
     except ConnectionError as exc:

@@ -193,7 +193,7 @@ def test_a_bad_target_is_refused_naming_it(daemon_factory: Any) -> None:
     d = daemon_factory([]).start()
     done = d.ctl("discover", "modbus", "tcp://127.0.0.1:502", "--units", "7-3")
     assert done.returncode == 1
-    assert "units '7-3'" in done.stderr and "low to high" in done.stderr
+    assert "unit ids '7-3'" in done.stderr and "low to high" in done.stderr
     assert d.call("discover_list")[-1]["state"] == "failed"
 
 
