@@ -22,13 +22,13 @@ from typing import Any
 import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
+from edgeos.ipc.files import atomic_write_json
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import cgroups, modefile
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor.errors import ErrorStore
 from edgeos.supervisor.feed import Feed
-from edgeos.supervisor.files import atomic_write_json
 from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
 from edgeos.supervisor.limits import RAM_MAX_PERIOD_S, CpuThrottle, RamGuard

@@ -17,11 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from edgeos.ipc.files import atomic_write_json
 from edgeos.supervisor import datadir, performance, satellite_setup, sdnotify
 from edgeos.supervisor.arbiter import Arbiter
 from edgeos.supervisor.config import CONNECTIONS, ROUTING, ConfigError
 from edgeos.supervisor.controller import Controller
-from edgeos.supervisor.files import atomic_write_json
 from edgeos.supervisor.modefile import StateUnreadable
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.seam import AsyncioSystem

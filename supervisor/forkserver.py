@@ -1,4 +1,4 @@
-"""Fork workers from pre-imported templates (the child side: ipc/forkserver.py).
+"""Fork workers from pre-imported templates (the child side: workers/forkserver.py).
 
 At daemon start the supervisor starts a template per configured worker type,
 ``edgeos: forkserver <type>``, while the broker comes up (a type added later gets
@@ -129,7 +129,7 @@ class ForkServers:
             return
         with theirs:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "edgeos.ipc.forkserver", kind, str(theirs.fileno())],
+                [sys.executable, "-m", "edgeos.workers.forkserver", kind, str(theirs.fileno())],
                 env=env, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
                 start_new_session=True)
         ours.settimeout(ANSWER_TIMEOUT_S)

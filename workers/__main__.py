@@ -19,7 +19,7 @@ def main() -> int:
 
 
 def run(spec_doc: dict[str, Any]) -> int:
-    """Run one worker from its spec (also the forkserver's child, see ipc/forkserver.py)."""
+    """Run one worker from its spec (also the forkserver's child, see workers/forkserver.py)."""
     extra = spec_doc.get("extra", {})
     if extra.get("no_tls"):
         sys.modules["ssl"] = None  # type: ignore[assignment]  # asyncio copes without it

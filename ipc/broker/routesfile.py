@@ -25,8 +25,8 @@ import logging
 from collections.abc import Collection
 from pathlib import Path
 
+from edgeos.ipc.files import atomic_write_json
 from edgeos.ipc.routing import RouteTable, RoutingError, load_routing, load_routing_file
-from edgeos.supervisor.files import atomic_write_json
 
 log = logging.getLogger("broker")
 

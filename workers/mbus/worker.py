@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import serial
-from edgeos.supervisor.files import atomic_write_json
+from edgeos.ipc.files import atomic_write_json
 from edgeos.workers.mbus.master import (
     CircuitBreaker,
     Master,

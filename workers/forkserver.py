@@ -1,4 +1,4 @@
-"""``python -m edgeos.ipc.forkserver TYPE FD``: a pre-imported template for workers.
+"""``python -m edgeos.workers.forkserver TYPE FD``: a pre-imported template for workers.
 
 One per worker type, started by the supervisor (supervisor/forkserver.py). It imports
 what a worker of that type needs (asyncio, zmq, msgpack, the runtime and the type's
