@@ -352,6 +352,14 @@ class Gateway:
                 log.warning("a peer failed the CURVE handshake on %s (it does not hold "
                             "this core's key?)", event["endpoint"].decode(errors="replace"))
 
+    async def _key_service(self, sock: zmq.asyncio.Socket) -> None:
+        """Announce the public key (and nothing else) for a satellite's first use."""
+        reply = protocol.pack({"key": self.public.decode(),
+                               "fingerprint": keys.fingerprint(self.public)})
+        while True:
+            frames = await sock.recv_multipart()
+            wire.try_send(sock, [frames[0], reply])
+
     async def _broker_loop(self, sat: Satellite) -> None:
         """Commands the core broker sends to ``<sat>.*``: on to the satellite."""
         while True:
@@ -444,6 +452,11 @@ class Gateway:
                               self._spawn(self._monitor_loop())]
         await self.sync_trust()
         self._spawn(RpcServer(ctl, self.handle).serve())
+        keysvc = self.ctx.socket(zmq.ROUTER)
+        keysvc.setsockopt(zmq.LINGER, 0)
+        keysvc.setsockopt(zmq.MAXMSGSIZE, 64)
+        keysvc.bind(wire.tcp(self.host, wire.key_port(self.port)))
+        self._spawn(self._key_service(keysvc))
         self._spawn(self.link.heartbeat_loop(self.counters))
         self.link.ready()
         log.info("satellite gateway on %s:%d, key %s (%d trusted)", self.host, self.port,
@@ -458,6 +471,7 @@ class Gateway:
         for sat in self.sats.values():
             sat.broker.close(0)
         ctl.close(0)
+        keysvc.close(0)
         self.link.sock.close(0)
         self.hwm.close()
         self.ctx.term()

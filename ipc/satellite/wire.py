@@ -88,6 +88,12 @@ def parse_hostport(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, in
     return host, number
 
 
+def key_port(port: int) -> int:
+    """The core's key service: its public key, in the clear, for trust on first use
+    (a CURVE client must know the server's key before the handshake)."""
+    return port + 1
+
+
 def tcp(host: str, port: int) -> str:
     return f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}"
 
