@@ -258,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
             for line in result["warnings"]:
                 print(f"  warning: {line}")
         return EXIT_OK if result["valid"] else EXIT_REFUSED
+    if args.verb == "client-key":
+        key = satellite_cli.client_key()
+        print(json.dumps({"key": key}) if args.json else key)
+        return EXIT_OK
     run_dir = resolve_run_dir(args.run)
     endpoint = args.endpoint or addresses.endpoint(run_dir, addresses.CONTROL)
     if not args.endpoint and not addresses.socket_path(run_dir, addresses.CONTROL).exists():
@@ -267,7 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     except Usage as exc:
         print(f"edgectl: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    client = RpcClient(endpoint, timeout=args.timeout)
+    try:
+        client = satellite_cli.remote_client(endpoint, args.timeout) if args.endpoint \
+            else RpcClient(endpoint, timeout=args.timeout)
+    except ValueError as exc:
+        print(f"edgectl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RpcError as exc:
+        return _unreachable(args, str(exc))
     try:
         if args.verb == "logs" and args.follow:
             emit(client.call(cmd, **rpc_args), fmt)

@@ -34,9 +34,17 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
-from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, UNAVAILABLE, RpcError, RpcServer
+from edgeos.ipc.rpc import (
+    BAD_REQUEST,
+    NOT_FOUND,
+    REFUSED,
+    UNAVAILABLE,
+    AsyncRpcClient,
+    RpcError,
+    RpcServer,
+)
 from edgeos.ipc.satellite import keys, wire
-from edgeos.ipc.satellite.trust import TrustError, TrustStore
+from edgeos.ipc.satellite.trust import RemoteClients, TrustError, TrustStore
 from edgeos.ipc.satellite.wire import CTL_SOCK
 from zmq.auth.asyncio import AsyncioAuthenticator
 from zmq.utils.monitor import recv_monitor_message
@@ -48,6 +56,8 @@ HWM_FILE = "satellites.db"
 MAX_PENDING = 100
 MAX_ADDRESSES = 100_000  # last values kept per satellite (to mark them uncertain)
 PENDING_TTL_S = 3600
+VIEWER_CMDS = frozenset({"status", "list", "get", "logs", "errors", "satellites", "routes",
+                         "datapoints", "route_test", "help", "system", "node_key"})
 
 
 @dataclass
@@ -113,6 +123,9 @@ class Gateway:
         self.link = SupervisorLink(self.ctx, spec)
         self.public, self.secret = keys.load_node_keys(self.data)
         self.trust = TrustStore.load(self.data)
+        self.clients = RemoteClients.load(self.data)
+        self.control = AsyncRpcClient(self.ctx, addresses.endpoint(spec.run_dir,
+                                                                   addresses.CONTROL), 40)
         self.hwm = HighWater(self.data / HWM_FILE)
         self.sats: dict[str, Satellite] = {}
         self.by_key: dict[str, Satellite] = {}
@@ -209,6 +222,7 @@ class Gateway:
     async def sync_trust(self) -> None:
         """Bring the satellites in line with the trust store; cut revoked links."""
         self.trust = TrustStore.load(self.data)
+        self.clients = RemoteClients.load(self.data)
         cut = False
         for sat_id, sat in list(self.sats.items()):
             entry = self.trust.trusted.get(sat_id)
@@ -245,7 +259,10 @@ class Gateway:
             sat = self.by_key.get(key)
             kind = frames[1].bytes
             if sat is None:
-                self._untrusted(rid, key, kind, frames)
+                if kind == wire.RPC:
+                    self._spawn(self._remote_rpc(rid, key, frames[2].bytes))
+                else:
+                    self._untrusted(rid, key, kind, frames)
                 continue
             if sat.rid != rid:
                 sat.rid = rid
@@ -351,6 +368,30 @@ class Gateway:
             else:
                 log.warning("a peer failed the CURVE handshake on %s (it does not hold "
                             "this core's key?)", event["endpoint"].decode(errors="replace"))
+
+    async def _remote_rpc(self, rid: bytes, key: str, raw: bytes) -> None:
+        """``edgectl --endpoint``: a trusted client key's request, passed to the
+        supervisor's control socket if its role allows it."""
+        try:
+            req = protocol.unpack(raw)
+            req_id, cmd, args = req.get("id"), req["cmd"], req.get("args") or {}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return
+        client = self.clients.by_key(key)
+        reply: dict[str, Any] = {"id": req_id, "ok": False, "code": REFUSED, "detail": None}
+        if client is None:
+            reply["error"] = ("client key not trusted by this core (on the core: edgectl "
+                              f"remote trust {key} --name NAME --role viewer|admin)")
+        elif client[1] != "admin" and cmd not in VIEWER_CMDS:
+            reply["error"] = f"the {client[1]} role of {client[0]!r} may not {cmd!r}"
+        else:
+            try:
+                reply.update(ok=True, result=await self.control.call(cmd, **args))
+            except RpcError as exc:
+                reply.update(error=str(exc), code=exc.code, detail=exc.detail)
+            except TypeError as exc:
+                reply.update(error=f"malformed request: {exc}", code=BAD_REQUEST)
+        self._send(rid, wire.RPC, reply)
 
     async def _key_service(self, sock: zmq.asyncio.Socket) -> None:
         """Announce the public key (and nothing else) for a satellite's first use."""
@@ -472,6 +513,7 @@ class Gateway:
             sat.broker.close(0)
         ctl.close(0)
         keysvc.close(0)
+        self.control.close()
         self.link.sock.close(0)
         self.hwm.close()
         self.ctx.term()

@@ -20,6 +20,8 @@ core -> satellite
   CMD     list of ``[<instance>.<path>, value]``: commands for the satellite's devices.
   CTL     ``{"id", "cmd", "args"}``: an instance command (start/stop/...), answered by
           a satellite RESULT ``{"id", "ok", "result"|"error"}``.
+edgectl (a user's client key) <-> core
+  RPC     a control request, answered with RPC and the reply (:mod:`edgeos.ipc.rpc`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ PONG = b"pong"
 CMD = b"cmd"
 CTL = b"ctl"
 RESULT = b"result"
+RPC = b"rpc"  # edgectl --endpoint: a control request/reply (ipc/rpc.py format)
 
 DEFAULT_PORT = 50051
 CTL_SOCK = "satellite-ctl.sock"  # the gateway's control socket in the run dir
