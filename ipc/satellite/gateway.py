@@ -75,6 +75,7 @@ class Satellite:
     epoch: str = ""
     hwm: int = 0
     rewound_at: int = -1  # the hwm a rewind was last asked at (one per gap)
+    stale: set[str] = field(default_factory=set)  # marked uncertain, not renewed yet
     backlog: int = 0
     overflow: int = 0
     rtt_ms: float | None = None
@@ -333,12 +334,17 @@ class Gateway:
             for item in items:
                 if len(last) < MAX_ADDRESSES or item[0] in last:
                     last[item[0]] = item
+            if sat.stale:
+                sat.stale.difference_update(item[0] for item in items)
             sat.hwm = first + skip + len(items) - 1
             self.hwm.put(sat.id, sat.epoch, sat.hwm)
         self._send(sat.rid or b"", wire.ACK, {"acked": sat.hwm})
 
     def _ping(self, sat: Satellite, body: dict[str, Any]) -> None:
         sat.backlog = int(body.get("backlog", 0))
+        if sat.stale and sat.backlog == 0:  # caught up: what did not change holds again
+            self._republish(sat, sat.stale, None)
+            sat.stale = set()
         sat.overflow = int(body.get("overflow", 0))
         sat.rtt_ms = body.get("rtt_ms")
         if isinstance(body.get("stats"), list):
@@ -352,10 +358,16 @@ class Gateway:
         sat.state = "offline"
         sat.rid = sat.fd = None
         log.warning("satellite %s offline: %s", sat.id, why)
-        marked = [[a, i[1], i[2], "uncertain", i[4], i[5]] for a, i in sat.last.items()
-                  if i[3] != "uncertain"]
-        for start in range(0, len(marked), 1000):
-            wire.try_send(sat.broker, [protocol.DP, protocol.pack(marked[start:start + 1000])])
+        sat.stale = set(sat.last)
+        self._republish(sat, sat.stale, "uncertain")
+
+    @staticmethod
+    def _republish(sat: Satellite, addresses: set[str], quality: str | None) -> None:
+        """Last values again, with ``quality`` (None: their own)."""
+        items = [[a, i[1], i[2], quality or i[3], i[4], i[5]] for a in addresses
+                 if (i := sat.last.get(a)) is not None]
+        for start in range(0, len(items), 1000):
+            wire.try_send(sat.broker, [protocol.DP, protocol.pack(items[start:start + 1000])])
 
     async def _monitor_loop(self) -> None:
         monitor = self.monitor
