@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edgectl: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        client = satellite_cli.remote_client(endpoint, args.timeout) if args.endpoint \
+        client = satellite_cli.remote_client(args) if args.endpoint \
             else RpcClient(endpoint, timeout=args.timeout)
     except ValueError as exc:
         print(f"edgectl: {exc}", file=sys.stderr)

@@ -84,8 +84,13 @@ def client_key() -> str:
     return client_keys()[0].decode("ascii")
 
 
-def remote_client(endpoint: str, timeout: float) -> Any:
-    """The CURVE client for ``--endpoint tcp://HOST:PORT`` (ValueError on a bad URL)."""
+def remote_client(args: argparse.Namespace) -> Any:
+    """The CURVE client for ``--endpoint tcp://HOST:PORT``; ValueError on a bad URL or a
+    verb that needs the local daemon (``logs -f`` follows the local events feed)."""
     from edgeos.ipc.satellite.remote_client import RemoteRpcClient
+
+    if args.verb == "logs" and args.follow:
+        raise ValueError("logs -f works only on the daemon's own host (no --endpoint)")
+    endpoint, timeout = args.endpoint, args.timeout
 
     return RemoteRpcClient(endpoint, timeout)

@@ -43,6 +43,7 @@ def test_remote_edgectl_with_client_keys(daemon_factory, tmp_path) -> None:
     status = remote("--json", "status")
     assert status.returncode == 0, status.stderr
     assert "a" in [i["id"] for i in json.loads(status.stdout)["instances"]]
+    assert remote("logs", "-f", "a").returncode == 2  # follows only locally
     stop = remote("stop", "a")
     assert stop.returncode == 1 and "viewer" in stop.stderr
     assert core.instance("a")["status"] == "running"
