@@ -76,6 +76,7 @@ class Satellite:
     hwm: int = 0
     rewound_at: int = -1  # the hwm a rewind was last asked at (one per gap)
     stale: set[str] = field(default_factory=set)  # marked uncertain, not renewed yet
+    catchup: int = 0  # the satellite's last sequence when it reconnected
     backlog: int = 0
     overflow: int = 0
     rtt_ms: float | None = None
@@ -307,6 +308,8 @@ class Gateway:
             sat.epoch, sat.hwm = epoch, 0
             self.hwm.put(sat.id, epoch, 0)
         sat.state = "connected"
+        sat.catchup = int(body.get("last_seq") or 0)
+        self._restore(sat)
         log.info("satellite %s connected from %s (core has up to seq %d)", sat.id,
                  sat.address, sat.hwm)
         self._send(sat.rid or b"", wire.WELCOME, {"id": sat.id, "acked": sat.hwm})
@@ -338,13 +341,12 @@ class Gateway:
                 sat.stale.difference_update(item[0] for item in items)
             sat.hwm = first + skip + len(items) - 1
             self.hwm.put(sat.id, sat.epoch, sat.hwm)
+            if sat.stale:
+                self._restore(sat)
         self._send(sat.rid or b"", wire.ACK, {"acked": sat.hwm})
 
     def _ping(self, sat: Satellite, body: dict[str, Any]) -> None:
         sat.backlog = int(body.get("backlog", 0))
-        if sat.stale and sat.backlog == 0:  # caught up: what did not change holds again
-            self._republish(sat, sat.stale, None)
-            sat.stale = set()
         sat.overflow = int(body.get("overflow", 0))
         sat.rtt_ms = body.get("rtt_ms")
         if isinstance(body.get("stats"), list):
@@ -360,6 +362,13 @@ class Gateway:
         log.warning("satellite %s offline: %s", sat.id, why)
         sat.stale = set(sat.last)
         self._republish(sat, sat.stale, "uncertain")
+
+    def _restore(self, sat: Satellite) -> None:
+        """Once the core has all the satellite held at its reconnect, the values that
+        did not change meanwhile hold again: re-published with their own quality."""
+        if sat.stale and sat.hwm >= sat.catchup:
+            self._republish(sat, sat.stale, None)
+            sat.stale = set()
 
     @staticmethod
     def _republish(sat: Satellite, addresses: set[str], quality: str | None) -> None:

@@ -248,7 +248,8 @@ class Uplink:
                                 "hold the key we pinned (or is not an edgeos core)")
 
     def _hello(self) -> None:
-        hello = {"id": self.sat_id, "epoch": self.buffer.epoch, "version": "1"}
+        hello = {"id": self.sat_id, "epoch": self.buffer.epoch, "version": "1",
+                 "last_seq": self.buffer.last_seq}
         wire.try_send(self.sock, [wire.HELLO, protocol.pack(hello)])
 
     async def _ping_loop(self) -> None:

@@ -4,7 +4,7 @@ One CURVE-encrypted TCP link per satellite: a DEALER on the satellite, the core'
 ROUTER. Every message is ``[kind, body]`` (msgpack body), DATA adds the stored chunk:
 
 satellite -> core
-  HELLO  ``{"id", "epoch", "version"}`` after each handshake (the id is only a claim:
+  HELLO  ``{"id", "epoch", "version", "last_seq"}`` after each handshake (the id is only a claim:
          the core trusts the key it authenticated, never the id).
   DATA   ``[DATA, {"e": epoch, "s": first_seq}, chunk]``; ``chunk`` is a msgpack list of
          ``[<instance>.<path>, value, ts, quality, ack, unit]``, item ``i`` has sequence
