@@ -482,6 +482,10 @@ def main(argv: list[str] | None = None) -> int:
             for line in result["warnings"]:
                 print(f"  warning: {line}")
         return EXIT_OK if result["valid"] else EXIT_REFUSED
+    if args.verb == "client-key":
+        key = satellite_cli.client_key()
+        print(json.dumps({"key": key}) if args.json else key)
+        return EXIT_OK
     run_dir = resolve_run_dir(args.run)
     endpoint = args.endpoint or addresses.endpoint(run_dir, addresses.CONTROL)
     if not args.endpoint and not addresses.socket_path(run_dir, addresses.CONTROL).exists():
@@ -492,8 +496,17 @@ def main(argv: list[str] | None = None) -> int:
     except Usage as exc:
         print(f"edgectl: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    timeout = max(args.timeout, args.set_timeout + 10) if args.verb == "set" else args.timeout
-    client = RpcClient(endpoint, timeout=timeout)
+    # set waits for the device: the answer may take that long, plus a margin
+    args.timeout = max(args.timeout, args.set_timeout + 10) if args.verb == "set" \
+        else args.timeout
+    try:
+        client = satellite_cli.remote_client(args) if args.endpoint \
+            else RpcClient(endpoint, timeout=args.timeout)
+    except ValueError as exc:
+        print(f"edgectl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RpcError as exc:
+        return _unreachable(args, str(exc))
     try:
         if args.verb == "discover":
             return edgectl_discover.run(args, client)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-VERBS = ("node-key", "satellites")
+VERBS = ("node-key", "satellites", "remote")
 
 COLUMNS = [("id", "ID"), ("state", "STATE"), ("key", "KEY"), ("address", "ADDRESS"),
            ("last_seen", "LAST SEEN"), ("backlog", "BACKLOG"), ("rtt_ms", "RTT MS"),
@@ -17,6 +17,16 @@ COLUMNS = [("id", "ID"), ("state", "STATE"), ("key", "KEY"), ("address", "ADDRES
 
 def add_parsers(sub: Any) -> None:
     sub.add_parser("node-key", help="this daemon's public key (Z85)")
+    sub.add_parser("client-key", help="your client key for --endpoint (made on first use)")
+    rem = sub.add_parser("remote", help="client keys admitted to edgectl --endpoint")
+    rsub = rem.add_subparsers(dest="remote_verb", required=True)
+    rsub.add_parser("list")
+    rt = rsub.add_parser("trust", help="admit a client key")
+    rt.add_argument("key")
+    rt.add_argument("--name", required=True)
+    rt.add_argument("--role", choices=("admin", "viewer"), required=True)
+    rr = rsub.add_parser("revoke")
+    rr.add_argument("name")
     sat = sub.add_parser("satellites", help="satellites: list, trust, revoke")
     ssub = sat.add_subparsers(dest="sat_verb")
     tr = ssub.add_parser("trust", help="admit a satellite key (or a pending one by id)")
@@ -50,6 +60,14 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
     """(rpc command, arguments, formatter) for the satellite verbs."""
     if args.verb == "node-key":
         return "node_key", {}, lambda r: r["key"]
+    if args.verb == "remote":
+        if args.remote_verb == "trust":
+            return ("remote_trust", {"key": args.key, "name": args.name, "role": args.role},
+                    lambda r: f"trusted {r['name']} ({r['role']})")
+        if args.remote_verb == "revoke":
+            return "remote_revoke", {"name": args.name}, lambda r: f"revoked {r['name']}"
+        return "remote_list", {}, lambda rows: "\n".join(
+            f"{r['name']}  {r['role']}  {r['key']}" for r in rows) or "no client keys"
     verb = getattr(args, "sat_verb", None)
     if verb == "trust":
         body = {"key": args.key, "id": args.sat_id, "pending": args.pending}
@@ -57,3 +75,22 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
     if verb == "revoke":
         return "satellites_revoke", {"id": args.sat_id}, lambda r: f"revoked {r['id']}"
     return "satellites", {}, show_list
+
+
+def client_key() -> str:
+    """``edgectl client-key``: made locally on first use, no daemon needed."""
+    from edgeos.ipc.satellite.remote_client import client_keys
+
+    return client_keys()[0].decode("ascii")
+
+
+def remote_client(args: argparse.Namespace) -> Any:
+    """The CURVE client for ``--endpoint tcp://HOST:PORT``; ValueError on a bad URL or a
+    verb that needs the local daemon (``logs -f`` follows the local events feed)."""
+    from edgeos.ipc.satellite.remote_client import RemoteRpcClient
+
+    if args.verb == "logs" and args.follow:
+        raise ValueError("logs -f works only on the daemon's own host (no --endpoint)")
+    endpoint, timeout = args.endpoint, args.timeout
+
+    return RemoteRpcClient(endpoint, timeout)

@@ -13,7 +13,7 @@ from typing import Any
 from edgeos.ipc import addresses
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.satellite import keys
-from edgeos.ipc.satellite.trust import TrustError, TrustStore
+from edgeos.ipc.satellite.trust import RemoteClients, TrustError, TrustStore
 from edgeos.ipc.satellite.wire import CTL_SOCK
 from edgeos.supervisor.commands import Command, Kill, Restart, Start, Status, Stop
 from edgeos.supervisor.satellite_setup import GATEWAY, UPLINK
@@ -232,3 +232,59 @@ class RemoteStatus(SatelliteCommand, Status):
             rows = []
         result["instances"] = [*result["instances"], *rows]
         return result
+
+
+class RemoteCommand(SatelliteCommand):
+    """Base: the client keys admitted to ``edgectl --endpoint``."""
+
+    def clients(self) -> RemoteClients:
+        try:
+            return RemoteClients.load(self.arbiter.paths.data)
+        except TrustError as exc:
+            raise RpcError(str(exc), BAD_REQUEST) from None
+
+
+class RemoteList(RemoteCommand):
+    """List the client keys admitted to edgectl --endpoint: name, role, key."""
+
+    name = "remote_list"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return [{"name": n, "role": e["role"], "key": e["key"], "since": e["since"]}
+                for n, e in self.clients().clients.items()]
+
+
+class RemoteTrust(RemoteCommand):
+    """Admit a user's client key (``edgectl client-key``) as ``name`` with a role
+    (admin or viewer) to edgectl --endpoint."""
+
+    name = "remote_trust"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        store = self.clients()
+        try:
+            entry = store.trust(str(args.get("key") or ""), args.get("name"), args.get("role"))
+        except (TrustError, ValueError) as exc:
+            raise RpcError(str(exc), BAD_REQUEST) from None
+        store.save()
+        self.arbiter.audit("remote_trust", "edgectl", f"client {entry['name']} "
+                                                      f"({entry['role']})", key=entry["key"])
+        await self.apply()
+        return entry
+
+
+class RemoteRevoke(RemoteCommand):
+    """Revoke a client key by name: its next request is refused."""
+
+    name = "remote_revoke"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        store = self.clients()
+        try:
+            entry = store.revoke(str(args.get("name")))
+        except TrustError as exc:
+            raise RpcError(str(exc), NOT_FOUND) from None
+        store.save()
+        self.arbiter.audit("remote_revoke", "edgectl", f"client {entry['name']}")
+        await self.apply()
+        return entry

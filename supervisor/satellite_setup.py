@@ -63,7 +63,9 @@ def _check_bindable(host: str, port: int) -> None:
                              f"{exc.strerror}") from None
 
 
-def _core_key(args: argparse.Namespace, data: Path) -> str:
+def _core_key(args: argparse.Namespace, data: Path) -> str | None:
+    """``--core-key`` (pinned for later starts), else the pinned key, else None: the
+    uplink learns it on first use from the core's key service and pins it."""
     pinned = keys.load_pinned_core(data)
     if args.core_key:
         given = keys.check_key(args.core_key, "--core-key")
@@ -72,11 +74,7 @@ def _core_key(args: argparse.Namespace, data: Path) -> str:
         if pinned != given:
             keys.pin_core(data, given)
         return given.decode("ascii")
-    if pinned is None:
-        raise ValueError("no core key: pass --core-key KEY (the core prints it with "
-                         "'edgectl node-key'); it is pinned in "
-                         f"{keys.keys_dir(data) / keys.CORE_PIN} for later starts")
-    return pinned.decode("ascii")
+    return None if pinned is None else pinned.decode("ascii")
 
 
 def link_roles(args: argparse.Namespace, data: Path, config: Path) -> dict[str, dict[str, Any]]:
@@ -99,10 +97,12 @@ def link_roles(args: argparse.Namespace, data: Path, config: Path) -> dict[str, 
         host, port = wire.parse_hostport(args.core_host.split(",")[0], args.core_port)
         roles[UPLINK] = {"arg": ROLE_ARG[UPLINK], "link": {
             "satellite_id": args.satellite_id, "core_host": host, "core_port": port,
-            "core_key": _core_key(args, data), "buffer_mb": buffer_mb(config)}}
+            "core_key": _core_key(args, data), "tofu": not args.core_key,
+            "buffer_mb": buffer_mb(config)}}
     elif args.satellite_listen != "off":
         host, port = wire.parse_hostport(args.satellite_listen)
         _check_bindable(host, port)
+        _check_bindable(host, wire.key_port(port))
         try:
             TrustStore.load(data)
         except TrustError as exc:

@@ -34,9 +34,17 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
-from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, UNAVAILABLE, RpcError, RpcServer
+from edgeos.ipc.rpc import (
+    BAD_REQUEST,
+    NOT_FOUND,
+    REFUSED,
+    UNAVAILABLE,
+    AsyncRpcClient,
+    RpcError,
+    RpcServer,
+)
 from edgeos.ipc.satellite import keys, wire
-from edgeos.ipc.satellite.trust import TrustError, TrustStore
+from edgeos.ipc.satellite.trust import RemoteClients, TrustError, TrustStore
 from edgeos.ipc.satellite.wire import CTL_SOCK
 from zmq.auth.asyncio import AsyncioAuthenticator
 from zmq.utils.monitor import recv_monitor_message
@@ -48,6 +56,8 @@ HWM_FILE = "satellites.db"
 MAX_PENDING = 100
 MAX_ADDRESSES = 100_000  # last values kept per satellite (to mark them uncertain)
 PENDING_TTL_S = 3600
+VIEWER_CMDS = frozenset({"status", "list", "get", "logs", "errors", "satellites", "routes",
+                         "datapoints", "route_test", "help", "system", "node_key"})
 
 
 @dataclass
@@ -65,6 +75,8 @@ class Satellite:
     epoch: str = ""
     hwm: int = 0
     rewound_at: int = -1  # the hwm a rewind was last asked at (one per gap)
+    stale: set[str] = field(default_factory=set)  # marked uncertain, not renewed yet
+    catchup: int = 0  # the satellite's last sequence when it reconnected
     backlog: int = 0
     overflow: int = 0
     rtt_ms: float | None = None
@@ -113,6 +125,9 @@ class Gateway:
         self.link = SupervisorLink(self.ctx, spec)
         self.public, self.secret = keys.load_node_keys(self.data)
         self.trust = TrustStore.load(self.data)
+        self.clients = RemoteClients.load(self.data)
+        self.control = AsyncRpcClient(self.ctx, addresses.endpoint(spec.run_dir,
+                                                                   addresses.CONTROL), 40)
         self.hwm = HighWater(self.data / HWM_FILE)
         self.sats: dict[str, Satellite] = {}
         self.by_key: dict[str, Satellite] = {}
@@ -209,6 +224,7 @@ class Gateway:
     async def sync_trust(self) -> None:
         """Bring the satellites in line with the trust store; cut revoked links."""
         self.trust = TrustStore.load(self.data)
+        self.clients = RemoteClients.load(self.data)
         cut = False
         for sat_id, sat in list(self.sats.items()):
             entry = self.trust.trusted.get(sat_id)
@@ -245,7 +261,10 @@ class Gateway:
             sat = self.by_key.get(key)
             kind = frames[1].bytes
             if sat is None:
-                self._untrusted(rid, key, kind, frames)
+                if kind == wire.RPC:
+                    self._spawn(self._remote_rpc(rid, key, frames[2].bytes))
+                else:
+                    self._untrusted(rid, key, kind, frames)
                 continue
             if sat.rid != rid:
                 sat.rid = rid
@@ -289,6 +308,8 @@ class Gateway:
             sat.epoch, sat.hwm = epoch, 0
             self.hwm.put(sat.id, epoch, 0)
         sat.state = "connected"
+        sat.catchup = int(body.get("last_seq") or 0)
+        self._restore(sat)
         log.info("satellite %s connected from %s (core has up to seq %d)", sat.id,
                  sat.address, sat.hwm)
         self._send(sat.rid or b"", wire.WELCOME, {"id": sat.id, "acked": sat.hwm})
@@ -316,8 +337,12 @@ class Gateway:
             for item in items:
                 if len(last) < MAX_ADDRESSES or item[0] in last:
                     last[item[0]] = item
+            if sat.stale:
+                sat.stale.difference_update(item[0] for item in items)
             sat.hwm = first + skip + len(items) - 1
             self.hwm.put(sat.id, sat.epoch, sat.hwm)
+            if sat.stale:
+                self._restore(sat)
         self._send(sat.rid or b"", wire.ACK, {"acked": sat.hwm})
 
     def _ping(self, sat: Satellite, body: dict[str, Any]) -> None:
@@ -335,10 +360,23 @@ class Gateway:
         sat.state = "offline"
         sat.rid = sat.fd = None
         log.warning("satellite %s offline: %s", sat.id, why)
-        marked = [[a, i[1], i[2], "uncertain", i[4], i[5]] for a, i in sat.last.items()
-                  if i[3] != "uncertain"]
-        for start in range(0, len(marked), 1000):
-            wire.try_send(sat.broker, [protocol.DP, protocol.pack(marked[start:start + 1000])])
+        sat.stale = set(sat.last)
+        self._republish(sat, sat.stale, "uncertain")
+
+    def _restore(self, sat: Satellite) -> None:
+        """Once the core has all the satellite held at its reconnect, the values that
+        did not change meanwhile hold again: re-published with their own quality."""
+        if sat.stale and sat.hwm >= sat.catchup:
+            self._republish(sat, sat.stale, None)
+            sat.stale = set()
+
+    @staticmethod
+    def _republish(sat: Satellite, addresses: set[str], quality: str | None) -> None:
+        """Last values again, with ``quality`` (None: their own)."""
+        items = [[a, i[1], i[2], quality or i[3], i[4], i[5]] for a in addresses
+                 if (i := sat.last.get(a)) is not None]
+        for start in range(0, len(items), 1000):
+            wire.try_send(sat.broker, [protocol.DP, protocol.pack(items[start:start + 1000])])
 
     async def _monitor_loop(self) -> None:
         monitor = self.monitor
@@ -351,6 +389,38 @@ class Gateway:
             else:
                 log.warning("a peer failed the CURVE handshake on %s (it does not hold "
                             "this core's key?)", event["endpoint"].decode(errors="replace"))
+
+    async def _remote_rpc(self, rid: bytes, key: str, raw: bytes) -> None:
+        """``edgectl --endpoint``: a trusted client key's request, passed to the
+        supervisor's control socket if its role allows it."""
+        try:
+            req = protocol.unpack(raw)
+            req_id, cmd, args = req.get("id"), req["cmd"], req.get("args") or {}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return
+        client = self.clients.by_key(key)
+        reply: dict[str, Any] = {"id": req_id, "ok": False, "code": REFUSED, "detail": None}
+        if client is None:
+            reply["error"] = ("client key not trusted by this core (on the core: edgectl "
+                              f"remote trust {key} --name NAME --role viewer|admin)")
+        elif client[1] != "admin" and cmd not in VIEWER_CMDS:
+            reply["error"] = f"the {client[1]} role of {client[0]!r} may not {cmd!r}"
+        else:
+            try:
+                reply.update(ok=True, result=await self.control.call(cmd, **args))
+            except RpcError as exc:
+                reply.update(error=str(exc), code=exc.code, detail=exc.detail)
+            except TypeError as exc:
+                reply.update(error=f"malformed request: {exc}", code=BAD_REQUEST)
+        self._send(rid, wire.RPC, reply)
+
+    async def _key_service(self, sock: zmq.asyncio.Socket) -> None:
+        """Announce the public key (and nothing else) for a satellite's first use."""
+        reply = protocol.pack({"key": self.public.decode(),
+                               "fingerprint": keys.fingerprint(self.public)})
+        while True:
+            frames = await sock.recv_multipart()
+            wire.try_send(sock, [frames[0], reply])
 
     async def _broker_loop(self, sat: Satellite) -> None:
         """Commands the core broker sends to ``<sat>.*``: on to the satellite."""
@@ -444,6 +514,11 @@ class Gateway:
                               self._spawn(self._monitor_loop())]
         await self.sync_trust()
         self._spawn(RpcServer(ctl, self.handle).serve())
+        keysvc = self.ctx.socket(zmq.ROUTER)
+        keysvc.setsockopt(zmq.LINGER, 0)
+        keysvc.setsockopt(zmq.MAXMSGSIZE, 64)
+        keysvc.bind(wire.tcp(self.host, wire.key_port(self.port)))
+        self._spawn(self._key_service(keysvc))
         self._spawn(self.link.heartbeat_loop(self.counters))
         self.link.ready()
         log.info("satellite gateway on %s:%d, key %s (%d trusted)", self.host, self.port,
@@ -458,6 +533,8 @@ class Gateway:
         for sat in self.sats.values():
             sat.broker.close(0)
         ctl.close(0)
+        keysvc.close(0)
+        self.control.close()
         self.link.sock.close(0)
         self.hwm.close()
         self.ctx.term()

@@ -98,3 +98,58 @@ class TrustStore:
             raise TrustError(f"no trusted satellite {sat_id!r}")
         self.revoked[sat_id] = {"key": entry["key"], "since": int(time.time())}
         return {"id": sat_id, "key": entry["key"], "state": "revoked"}
+
+
+ROLES = ("admin", "viewer")
+MAX_CLIENTS = 100
+CLIENTS_FILE = "remote_clients.json"
+
+
+@dataclass
+class RemoteClients:
+    """Users' client keys admitted to ``edgectl --endpoint``: name -> key and role, in
+    ``<data>/remote_clients.json`` (0600, atomic). Written by the supervisor only."""
+
+    path: Path
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data_dir: Path) -> RemoteClients:
+        path = Path(data_dir) / CLIENTS_FILE
+        store = cls(path)
+        if path.exists():
+            try:
+                store.clients = dict(read_json(path).get("clients") or {})
+            except ConfigError as exc:
+                raise TrustError("; ".join(exc.errors)) from None
+        return store
+
+    def save(self) -> None:
+        atomic_write_json(self.path, {"version": "1.0", "clients": self.clients},
+                          backup_dir=self.path.parent / "backups")
+
+    def by_key(self, key: str) -> tuple[str, str] | None:
+        """(name, role) of a trusted client key, or None."""
+        for name, entry in self.clients.items():
+            if entry["key"] == key:
+                return name, entry["role"]
+        return None
+
+    def trust(self, key: str, name: Any, role: Any) -> dict[str, Any]:
+        key = check_key(key, "client key").decode("ascii")
+        check_id(name)
+        if role not in ROLES:
+            raise TrustError(f"role {role!r}: use one of {', '.join(ROLES)}")
+        other = self.by_key(key)
+        if other is not None and other[0] != name:
+            raise TrustError(f"this key is already trusted as {other[0]!r}")
+        if name not in self.clients and len(self.clients) >= MAX_CLIENTS:
+            raise TrustError(f"at most {MAX_CLIENTS} client keys can be trusted")
+        self.clients[name] = {"key": key, "role": role, "since": int(time.time())}
+        return {"name": name, "key": key, "role": role}
+
+    def revoke(self, name: str) -> dict[str, Any]:
+        entry = self.clients.pop(name, None)
+        if entry is None:
+            raise TrustError(f"no client key named {name!r}")
+        return {"name": name, "key": entry["key"], "revoked": True}

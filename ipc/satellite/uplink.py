@@ -15,6 +15,7 @@ handshake failed) and ZeroMQ heartbeats, never from polling.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
 import time
@@ -34,6 +35,7 @@ log = logging.getLogger("uplink")
 FEED_HWM = 200_000  # change messages the SUB socket may queue while the disk is busy
 DRAIN_MAX = 500
 FLUSH_S = 0.2
+KEY_RETRY_S = 3.0
 INSTANCE_CMDS = ("start", "stop", "restart", "kill", "status")
 STAT_KEYS = ("id", "name", "type", "role", "status", "reason", "enabled", "pid", "nice",
              "cpu_percent", "memory_mb", "memory_percent", "pps_in", "pps_out",
@@ -49,7 +51,12 @@ class Uplink:
         link = spec.extra["link"]
         self.sat_id: str = link["satellite_id"]
         self.core = wire.tcp(link["core_host"], int(link["core_port"]))
-        self.core_key: bytes = link["core_key"].encode("ascii")
+        self.key_service = wire.tcp(link["core_host"], wire.key_port(int(link["core_port"])))
+        # None: trust on first use (asked from the core's key service, then pinned)
+        self.core_key: bytes | None = link["core_key"].encode("ascii") \
+            if link.get("core_key") else None
+        self.tofu = bool(link.get("tofu"))  # pinned, not given: check what the core says
+        self.sock: zmq.asyncio.Socket | None = None
         self.ctx = zmq.asyncio.Context()
         self.link = SupervisorLink(self.ctx, spec)
         self.buffer = Buffer(spec.data_dir, int(link.get("buffer_mb", 256)) * 1024 * 1024)
@@ -65,7 +72,7 @@ class Uplink:
         self._rate_mark = (time.monotonic(), 0, 0)
 
     # -- sockets ---------------------------------------------------------------------
-    def _open(self) -> None:
+    def _connect_core(self) -> None:
         public, secret = keys.load_node_keys(self.spec.data_dir)
         sock = self.ctx.socket(zmq.DEALER)
         wire.link_options(sock)
@@ -80,6 +87,8 @@ class Uplink:
             | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
         sock.connect(self.core)
         self.sock = sock
+
+    def _open(self) -> None:
         # read when its (edge-triggered) fd signals, drained without awaiting
         self.feed = zmq.Socket(self.ctx, zmq.SUB)
         self.feed.setsockopt(zmq.LINGER, 0)
@@ -230,13 +239,17 @@ class Uplink:
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 self.welcomed = False
                 self._set_state("refused", "the core refused our key (revoked?)")
-            else:
+            elif event["value"] == errno.EAGAIN:  # no answer within HANDSHAKE_IVL
+                self.welcomed = False
+                self._set_state("offline", "the core does not answer the handshake")
+            else:  # the core closed the handshake: it could not open our CURVE hello
                 self.welcomed = False
                 self._set_state("wrong_key", "CURVE handshake failed: the core does not "
                                 "hold the key we pinned (or is not an edgeos core)")
 
     def _hello(self) -> None:
-        hello = {"id": self.sat_id, "epoch": self.buffer.epoch, "version": "1"}
+        hello = {"id": self.sat_id, "epoch": self.buffer.epoch, "version": "1",
+                 "last_seq": self.buffer.last_seq}
         wire.try_send(self.sock, [wire.HELLO, protocol.pack(hello)])
 
     async def _ping_loop(self) -> None:
@@ -275,6 +288,52 @@ class Uplink:
                         "buffer_bytes": self.buffer.size, "rtt_ms": self.rtt_ms,
                         "epoch": self.buffer.epoch}}
 
+    # -- the core's key ----------------------------------------------------------------
+    async def _ask_key(self) -> bytes | None:
+        """The public key the core announces on its key service (port + 1), or None."""
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, 4096)
+        sock.connect(self.key_service)
+        try:
+            await sock.send(b"key")
+            reply = protocol.unpack(await asyncio.wait_for(sock.recv(), 2.0))
+            return keys.check_key(str(reply["key"]), "announced core key")
+        except (TimeoutError, ValueError, KeyError, TypeError):
+            return None
+        finally:
+            sock.close(0)
+
+    async def _settle_core_key(self) -> None:
+        """First use: learn the core's key and pin it. Pinned: refuse (loudly, and check
+        again every few seconds) while the core announces another key."""
+        while True:
+            if self.core_key is not None and not self.tofu:
+                return  # given with --core-key
+            announced = await self._ask_key()
+            if self.core_key is None:
+                if announced is not None:
+                    keys.pin_core(self.spec.data_dir, announced)
+                    log.warning("pinned the core key %s (first use) in %s",
+                                announced.decode(), keys.keys_dir(self.spec.data_dir))
+                    self.core_key = announced
+                    return
+                self._set_state("no_core_key", f"waiting for the core at "
+                                f"{self.key_service} to announce its key (first use)")
+            elif announced is not None and announced != self.core_key:
+                self._set_state("wrong_key", f"the core at {self.core} presents key "
+                                f"{announced.decode()[:8]}..., not the pinned "
+                                f"{self.core_key.decode()[:8]}...: refusing to send "
+                                "(remove keys/core.pub to pin another core)")
+            else:
+                return
+            await asyncio.sleep(KEY_RETRY_S)
+
+    async def _link(self) -> None:
+        await self._settle_core_key()
+        self._connect_core()
+        await asyncio.gather(self._recv_loop(), self._monitor_loop())
+
     # -- lifecycle -------------------------------------------------------------------
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
@@ -283,8 +342,8 @@ class Uplink:
         loop.add_reader(self.feed.getsockopt(zmq.FD), self._on_feed)
         loop.call_soon(self._on_feed)
         tasks = [asyncio.create_task(c) for c in (
-            self._send_loop(), self._recv_loop(), self._monitor_loop(),
-            self._ping_loop(), self._flush_loop(), self.link.heartbeat_loop(self.counters))]
+            self._send_loop(), self._link(), self._ping_loop(), self._flush_loop(),
+            self.link.heartbeat_loop(self.counters))]
         self.link.ready()
         log.info("uplink %s -> %s: %d datapoints buffered (epoch %s)", self.sat_id, self.core,
                  self.buffer.backlog, self.buffer.epoch)
@@ -298,8 +357,11 @@ class Uplink:
             task.cancel()
         self.buffer.close()
         self.control.close()
-        self.sock.disable_monitor()
-        for sock in (self.sock, self.monitor, self.feed, self.local, self.link.sock):
+        if self.sock is not None:
+            self.sock.disable_monitor()
+            self.sock.close(0)
+            self.monitor.close(0)
+        for sock in (self.feed, self.local, self.link.sock):
             sock.close(0)
         self.ctx.term()
         for task in done:

@@ -4,7 +4,7 @@ One CURVE-encrypted TCP link per satellite: a DEALER on the satellite, the core'
 ROUTER. Every message is ``[kind, body]`` (msgpack body), DATA adds the stored chunk:
 
 satellite -> core
-  HELLO  ``{"id", "epoch", "version"}`` after each handshake (the id is only a claim:
+  HELLO  ``{"id", "epoch", "version", "last_seq"}`` after each handshake (the id is only a claim:
          the core trusts the key it authenticated, never the id).
   DATA   ``[DATA, {"e": epoch, "s": first_seq}, chunk]``; ``chunk`` is a msgpack list of
          ``[<instance>.<path>, value, ts, quality, ack, unit]``, item ``i`` has sequence
@@ -20,6 +20,8 @@ core -> satellite
   CMD     list of ``[<instance>.<path>, value]``: commands for the satellite's devices.
   CTL     ``{"id", "cmd", "args"}``: an instance command (start/stop/...), answered by
           a satellite RESULT ``{"id", "ok", "result"|"error"}``.
+edgectl (a user's client key) <-> core
+  RPC     a control request, answered with RPC and the reply (:mod:`edgeos.ipc.rpc`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ PONG = b"pong"
 CMD = b"cmd"
 CTL = b"ctl"
 RESULT = b"result"
+RPC = b"rpc"  # edgectl --endpoint: a control request/reply (ipc/rpc.py format)
 
 DEFAULT_PORT = 50051
 CTL_SOCK = "satellite-ctl.sock"  # the gateway's control socket in the run dir
@@ -86,6 +89,12 @@ def parse_hostport(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, in
     if not 0 < number < 65536:
         raise ValueError(f"{text!r}: port {number} out of range")
     return host, number
+
+
+def key_port(port: int) -> int:
+    """The core's key service: its public key, in the clear, for trust on first use
+    (a CURVE client must know the server's key before the handshake)."""
+    return port + 1
 
 
 def tcp(host: str, port: int) -> str:

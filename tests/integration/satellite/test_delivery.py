@@ -45,12 +45,16 @@ def test_link_cut_loses_and_doubles_nothing(daemon_factory) -> None:
         pair.sat.wait_for(lambda: pair.sat_link()["state"] == "offline", 10, "sat: offline")
         got = pair.core.ctl_json("get", "sat1.c1.seq")
         assert got["quality"] == "uncertain"
+        assert pair.core.ctl_json("get", "sat1.c1.setpoint")["quality"] == "uncertain"
         time.sleep(CUT_S)
         assert pair.sat_link()["backlog"] > 1000  # buffered on disk meanwhile
         pair.relay.restore()
         pair.core.wait_for(lambda: pair.core_row()["state"] == "connected", 10, "reconnect")
         _catch_up(pair, rec, "backlog delivered")
         assert pair.core.ctl_json("get", "sat1.c1.seq")["quality"] == "good"
+        # a value that did not change meanwhile is good again once the backlog is in
+        pair.core.wait_for(lambda: pair.core.ctl_json("get", "sat1.c1.setpoint")["quality"]
+                           == "good", 10, "unchanged value good again")
         assert_exactly_once(rec.seqs("sat1.c1.seq"))
     finally:
         rec.close()

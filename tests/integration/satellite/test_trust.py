@@ -11,7 +11,7 @@ import pytest
 import zmq
 from edgeos.ipc.rpc import RpcError
 
-from tests.integration.satellite.support import counter, make_pair
+from tests.integration.satellite.support import counter, free_endpoint, make_pair
 
 pytestmark = pytest.mark.slow
 
@@ -88,3 +88,30 @@ def test_id_bound_to_key_and_wrong_core_key(daemon_factory) -> None:
         assert pair.core_row()["state"] == "connected"  # the real sat1 is unaffected
     finally:
         pair.relay.close()
+
+
+def test_first_use_pins_the_core_key_and_refuses_another_core(daemon_factory) -> None:
+    host, port = free_endpoint()
+    core = daemon_factory([], extra_args=["--satellite-listen", f"{host}:{port}"]).start()
+    core_key = core.ctl_json("node-key")["key"]
+    sat = daemon_factory([counter(rate_hz=20)], extra_args=[
+        "--satellite", "--satellite-id", "sat1", "--core-host", f"{host}:{port}"]).start()
+    pinned = sat.data / "keys" / "core.pub"
+    sat.wait_for(lambda: pinned.exists(), 10, "core key pinned on first use")
+    assert pinned.read_text().strip() == core_key
+    assert core.ctl("satellites", "trust", "--pending", "sat1").returncode == 0
+    core.wait_for(lambda: core.ctl_json("get", "sat1.c1.seq")["value"] > 0, 10, "data")
+    assert sat.stop() == 0
+    # the same satellite now finds another core at the address: it refuses to send
+    other_host, other_port = free_endpoint()
+    other = daemon_factory([], extra_args=["--satellite-listen",
+                                           f"{other_host}:{other_port}"]).start()
+    at = sat.args.index("--core-host") + 1
+    sat.args[at] = f"{other_host}:{other_port}"
+    sat.start()
+    sat.wait_for(lambda: sat.ctl_json("satellites")[0]["state"] == "wrong_key", 10,
+                 "refused: another core key")
+    assert "not the pinned" in sat.ctl_json("satellites")[0]["reason"]
+    assert pinned.read_text().strip() == core_key  # the pin is kept
+    time.sleep(1)
+    assert other.ctl_json("satellites") == []  # not even a handshake reached it
