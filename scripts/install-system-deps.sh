@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs; installs only what is missing.
 set -euo pipefail
-PACKAGES=(socat mosquitto openssl chromium dbus-daemon)
+PACKAGES=(socat mosquitto openssl chromium dbus-daemon strace iproute2)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
