@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import socket
 from pathlib import Path
@@ -104,12 +105,22 @@ def test_non_finite_numbers_are_refused_and_never_emitted(ui: WebDaemon) -> None
     assert done.returncode == 2 and "NaN" in done.stderr and "finite" in done.stderr
     ui.d.wait_for(lambda: admin.ok("GET", f"/api/datapoints/{address}")["value"] == 21.5,
                   what="the setpoint kept")
-    # A device that reports NaN anyway (written past the API, over the control socket):
-    ui.d.call("set", address=address, value=float("nan"))
-    ui.d.wait_for(lambda: strictjson.loads(admin.get(f"/api/datapoints/{address}").body)
-                  ["value"] is None, what="NaN reported back, served as null")
+    # Past the API, over the control socket, the device itself refuses it (bad value),
+    # so nothing non-finite is stored or pushed.
+    refused = ui.d.call("set", address=address, value=float("nan"))
+    assert (refused["outcome"], refused["refusal"]) == ("refused", "bad_value")
+    assert admin.ok("GET", f"/api/datapoints/{address}")["value"] == 21.5
     seen = asyncio.run(_changes(ui, admin, "plc_1.MAIN."))
-    assert any(item[0] == address and item[1] is None for item in seen)
+    assert all(item[1] is None or math.isfinite(item[1]) for item in seen
+               if isinstance(item[1], float))
+
+
+def test_non_finite_values_are_served_as_null() -> None:
+    """What a device might still report (a NaN from a float register) leaves the UI as
+    null: every HTTP and live-socket document goes through strictjson.dumps."""
+    text = strictjson.dumps({"value": float("nan"), "items": [[1, float("inf")]]})
+    assert json.loads(text) == {"value": None, "items": [[1, None]]}
+    assert "NaN" not in text and "Infinity" not in text
 
 
 async def _changes(ui: WebDaemon, web: Web, prefix: str) -> list[Any]:
