@@ -126,7 +126,8 @@ function bars(body, w) {
   };
 }
 
-// switch: writes true/false; shows the device's reported state, not the wish
+// switch: writes true/false (1/0 to a numeric datapoint, which a device refuses a
+// boolean for); shows the device's reported state, not the wish
 function toggle(body, w, ctx) {
   const address = first(w);
   const btn = h("button", {type: "button", class: "w-switch", role: "switch", "aria-checked": "false",
@@ -134,14 +135,17 @@ function toggle(body, w, ctx) {
                 h("span", {class: "knob"}));
   const status = h("div", {class: "w-status", dataset: {field: "write"}});
   let on = false;
+  let numeric = false;
   btn.addEventListener("click", () => {
-    ctx.write(address, !on, status, (a, b) => Boolean(a) === Boolean(b));
+    const wish = numeric ? (on ? 0 : 1) : !on;
+    ctx.write(address, wish, status, (a, b) => Boolean(a) === Boolean(b));
   });
   body.append(h("div", {class: "w-row"}, btn, h("span", {class: "w-state", dataset: {field: "value"}, text: "–"})),
               status);
   return {
     update(a, dp) {
       on = Boolean(dp.value);
+      numeric = typeof dp.value === "number";
       btn.setAttribute("aria-checked", String(on));
       btn.classList.toggle("on", on);
       setText(body.querySelector(".w-state"), on ? "on" : "off");
