@@ -1,5 +1,6 @@
 // The change-password dialog every logged-in user has (header button "Password").
 import {api, loadSession} from "./api.js";
+import {renewingSession} from "./live.js";
 import {dialog, h, showError, toast} from "./ui.js";
 
 export async function changePassword() {
@@ -19,7 +20,8 @@ export async function changePassword() {
   if (!ok) return;
   if (next.value !== again.value) { toast("the new passwords differ", "error"); return; }
   try {
-    await api("POST", "/api/account/password", {current: current.value, new: next.value});
+    await renewingSession(api("POST", "/api/account/password",
+                                {current: current.value, new: next.value}));
     await loadSession();  // the new session's CSRF token
     toast("password changed", "ok");
   } catch (e) { showError(e); }

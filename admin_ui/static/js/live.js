@@ -85,14 +85,22 @@ export function connect() {
   socket.onclose = (ev) => {
     document.getElementById("live-dot").classList.remove("on");
     socket = null;
-    if (ev.code === UNAUTHORIZED) {
-      window.location.href = "/login";
+    if (ev.code === UNAUTHORIZED) {  // this session ended; the page may be getting a
+      renewal.then(reconnect);        // new one (its password changed): login if not
       return;
     }
     document.getElementById("conn-banner").hidden = false;
     setTimeout(reconnect, retry);
     retry = Math.min(retry * 2, 5000);
   };
+}
+
+// A password change ends this page's session and hands it a new one; the socket closes
+// (4401) before the new cookie arrives, so a reconnect waits for the change to finish.
+let renewal = Promise.resolve();
+export function renewingSession(change) {
+  renewal = change.catch(() => {});
+  return change;
 }
 
 // Before a new socket: is the admin UI back, and is the session still good?
