@@ -57,10 +57,10 @@ def test_corrupt_last_values_is_moved_aside_and_the_system_comes_up(daemon_facto
     assert d.instance("w1")["status"] == "running"
     aside = [p for p in d.data.glob("last_values.db.corrupt-*") if "." not in p.name[-4:]]
     assert len(aside) == 1, list(d.data.iterdir())
-    lines = d.wait_for(lambda: [e["line"] for e in d.call("logs", id="broker", n=200)
+    found = d.wait_for(lambda: [e for e in d.call("logs", id="broker", n=200)
                                 if "is corrupt" in e["line"]], what="error line")
-    assert lines[0].startswith("ERROR ") and "last_values.db" in lines[0] \
-        and aside[0].name in lines[0]
+    assert found[0]["level"] == "ERROR" and "last_values.db" in found[0]["line"] \
+        and aside[0].name in found[0]["line"]
     # the fresh file takes new values again
     d.wait_for(lambda: persisted_values(d) > 0, what="new values persisted")
     assert d.call("datapoints", prefix="w1.")["total"] > 0

@@ -18,14 +18,14 @@ def test_webhook_queue_survives_kill_9_and_daemon_restart_in_order(daemon_factor
                                            retries=100, backoff_s=0.2, backoff_max_s=0.2,
                                            timeout_s=2)]).start()
     for n in range(5):
-        d.call("set", address="hook.n", value=n)
+        d.call("set", address="hook.n", value=n, wait=False)
     d.wait_for(lambda: d.instance("hook")["bus"].get("queued") == 4, what="4 waiting + 1 busy")
     pid = d.instance("hook")["pid"]
     os.kill(pid, signal.SIGKILL)
     d.wait_for(lambda: (i := d.instance("hook"))["status"] == "running" and i["pid"] != pid,
                what="worker back")
     for n in range(5, 8):
-        d.call("set", address="hook.n", value=n)
+        d.call("set", address="hook.n", value=n, wait=False)
     d.wait_for(lambda: d.instance("hook")["bus"].get("queued") == 7, what="all 8 on disk")
     d.stop()  # and the whole daemon
     d.start()

@@ -37,9 +37,9 @@ def test_refused_reload_then_broker_crash_keeps_last_good_routes(daemon_factory)
     d.wait_for(lambda: d.call("routes")["counters"]["v2sp"]["fired"] > fired,
                what="the kept route fires")
     # loud: an ERROR line in the broker's log, the refusal in status, an error record
-    lines = [e["line"] for e in d.call("logs", id="broker", n=300)]
-    assert any(ln.startswith("ERROR") and "routing.json refused" in ln
-               and "last good routes" in ln for ln in lines), lines[-20:]
+    entries = d.call("logs", id="broker", n=300)
+    assert any(e["level"] == "ERROR" and "routing.json refused" in e["line"]
+               and "last good routes" in e["line"] for e in entries), entries[-20:]
     broker = d.wait_for(lambda: (b := d.instance("broker"))["last_error"] and b,
                         what="refusal in status")
     assert "refused" in broker["last_error"] and "nobody" in broker["last_error"]
