@@ -26,6 +26,7 @@ import logging
 import signal
 import sqlite3
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ log = logging.getLogger("satellite-gateway")
 HWM_FILE = "satellites.db"
 MAX_PENDING = 100
 MAX_ADDRESSES = 100_000  # last values kept per satellite (to mark them uncertain)
+MAX_WRITES = 10_000  # commands waited on per satellite, oldest forgotten first
 PENDING_TTL_S = 3600
 VIEWER_CMDS = frozenset({"status", "list", "get", "logs", "errors", "satellites", "routes",
                          "datapoints", "route_test", "help", "system", "node_key"})
@@ -84,6 +86,8 @@ class Satellite:
     duplicates_dropped: int = 0
     last: dict[str, list[Any]] = field(default_factory=dict)
     stats: list[dict[str, Any]] = field(default_factory=list)
+    #: commands someone waits on, by path: confirmed when the device reports the path
+    writes: OrderedDict[str, list[int]] = field(default_factory=OrderedDict)
 
     def row(self) -> dict[str, Any]:
         return {"id": self.id, "key": self.key, "state": self.state, "address": self.address,
@@ -332,6 +336,7 @@ class Gateway:
             body = chunk if not skip else protocol.pack(items)
             # waits while the broker's queue is full: back-pressure up to the satellite
             await sat.broker.send_multipart([protocol.DP, body], copy=False)
+            self._confirm(sat, items)
             sat.delivered += len(items)
             last = sat.last
             for item in items:
@@ -344,6 +349,19 @@ class Gateway:
             if sat.stale:
                 self._restore(sat)
         self._send(sat.rid or b"", wire.ACK, {"acked": sat.hwm})
+
+    @staticmethod
+    def _confirm(sat: Satellite, items: list[list[Any]]) -> None:
+        """A device on the satellite reported a path a waited-on command wrote (ack
+        true): tell the core broker it is confirmed, as a local worker would. A refusal
+        on the satellite is not carried back yet: the caller sees a timeout."""
+        if not sat.writes:
+            return
+        replies = [[cmd_id, item[0], None, "confirmed", None] for item in items
+                   if item[4] and item[0] in sat.writes
+                   for cmd_id in sat.writes.pop(item[0])]
+        if replies:
+            wire.try_send(sat.broker, [protocol.REPLY, protocol.pack(replies)])
 
     def _ping(self, sat: Satellite, body: dict[str, Any]) -> None:
         sat.backlog = int(body.get("backlog", 0))
@@ -428,7 +446,14 @@ class Gateway:
             frames = await sat.broker.recv_multipart()
             if len(frames) < 2 or frames[0] != protocol.CMD:
                 continue
-            items = [[i[0], i[1]] for i in protocol.unpack(frames[1])]
+            commands = protocol.unpack(frames[1])
+            items = [[i[0], i[1]] for i in commands]
+            for item in commands:  # [path, value, ts, origin, id]: remember waited ones
+                if len(item) > 4 and item[4] is not None:
+                    sat.writes.setdefault(str(item[0]), []).append(item[4])
+                    sat.writes.move_to_end(str(item[0]))
+                    while len(sat.writes) > MAX_WRITES:
+                        sat.writes.popitem(last=False)
             if sat.state != "connected" or sat.rid is None \
                     or not self._send(sat.rid, wire.CMD, items):
                 log.warning("satellite %s offline: %d commands not delivered", sat.id,
