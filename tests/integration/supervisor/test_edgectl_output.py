@@ -79,7 +79,7 @@ def test_every_verb_prints_for_a_person(daemon_factory) -> None:
     assert done.stdout.strip() == "recovered: mode normal; workers started: keep, new"
 
     created = d.ctl("token", "create", "--name", "ci").stdout.splitlines()
-    assert created[0] == "token ci (role admin), shown only this once:"
+    assert created[0] == "token ci (role viewer), shown only this once:"  # the default
     assert len(created) == 2 and len(created[1]) > 30
     listed = d.ctl("token", "list").stdout.splitlines()
     assert listed[0].split() == ["NAME", "ROLE", "CREATED", "HINT"]
