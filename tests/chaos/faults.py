@@ -248,7 +248,7 @@ def instance_flood(root: Path, fault: Fault) -> Outcome:
         assert done.returncode != 0 and "limit" in done.stderr, done.stderr
         (d.config / "connections.json").write_text(config)
         took = recover(d, fault, t0, cut)
-        assert len(d.status()["instances"]) == 3
+        assert not [i for i in d.status()["instances"] if i["id"].startswith("flood_")]
         return outcome(fault, d, before, cut, took, done.stderr.strip().splitlines()[-1][:80])
     finally:
         d.cleanup()
