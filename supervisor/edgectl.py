@@ -441,11 +441,11 @@ def follow_logs(args: argparse.Namespace, run_dir: Path) -> int:
     from edgeos.ipc.protocol import unpack
 
     ctx = zmq.Context()
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.connect(addresses.endpoint(run_dir, addresses.EVENTS))
-    sub.setsockopt(zmq.SUBSCRIBE, f"log.{args.id}".encode())
-    try:
+    try:  # Ctrl-C may come at any point here: destroy() closes whatever socket exists
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.connect(addresses.endpoint(run_dir, addresses.EVENTS))
+        sub.setsockopt(zmq.SUBSCRIBE, f"log.{args.id}".encode())
         while True:
             topic, body = sub.recv_multipart()
             if topic.decode() == f"log.{args.id}":
@@ -453,8 +453,7 @@ def follow_logs(args: argparse.Namespace, run_dir: Path) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     finally:
-        sub.close()
-        ctx.term()
+        ctx.destroy(linger=0)
 
 
 def main(argv: list[str] | None = None) -> int:
