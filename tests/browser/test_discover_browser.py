@@ -24,6 +24,17 @@ from tests.integration.support import bluez_bus
 SHUNT_MAC = "C0:11:22:33:44:55"
 
 
+def discover_page(ctx: Any, w: WebDaemon) -> Any:
+    """A page of ``ctx`` logged in to ``w`` and on the Discover page."""
+    pg = ctx.new_page()
+    pg.set_default_timeout(20_000)
+    pg.goto(w.base + "/")
+    pg.fill("#password", WebDaemon.PASSWORD)
+    pg.click("#login-button")
+    pg.click('#nav a[data-page="discover"]')
+    return pg
+
+
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDaemon]:
     w = WebDaemon(tmp_path_factory.mktemp("discover"), []).start()
@@ -129,12 +140,7 @@ def test_a_victron_shunt_in_range_becomes_a_connection_with_its_key(
         w = WebDaemon(tmp_path / "ble", [], env={"DBUS_SYSTEM_BUS_ADDRESS": bus}).start()
         ctx = browser.new_context(viewport={"width": 1280, "height": 900})
         try:
-            pg = ctx.new_page()
-            pg.set_default_timeout(20_000)
-            pg.goto(w.base + "/")
-            pg.fill("#password", WebDaemon.PASSWORD)
-            pg.click("#login-button")
-            pg.click('#nav a[data-page="discover"]')
+            pg = discover_page(ctx, w)
             pg.select_option("#discover-kind", "ble")
             pg.fill("#discover-target", "hci0")
             pg.fill("#discover-duration", "2")
@@ -165,12 +171,7 @@ def test_browse_plc_symbols_and_publish_one(browser: Any, tmp_path: Path,
     w = WebDaemon(tmp_path / "ads", [ads("plc_1", plc, symbols=["MAIN.fTemp"])]).start()
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
-        pg = ctx.new_page()
-        pg.set_default_timeout(20_000)
-        pg.goto(w.base + "/")
-        pg.fill("#password", WebDaemon.PASSWORD)
-        pg.click("#login-button")
-        pg.click('#nav a[data-page="discover"]')
+        pg = discover_page(ctx, w)
         pg.select_option("#discover-kind", "ads")
         pg.wait_for_selector('#discover-instance option[value="plc_1"]', state="attached")
         pg.click("#discover-start")
@@ -200,12 +201,7 @@ def test_browse_mqtt_topics_and_subscribe_one(browser: Any, tmp_path: Path) -> N
     try:
         client.publish("house/garage/door", "open", retain=True)
         client.publish("house/kitchen/temp", "21.5", retain=True)
-        pg = ctx.new_page()
-        pg.set_default_timeout(20_000)
-        pg.goto(w.base + "/")
-        pg.fill("#password", WebDaemon.PASSWORD)
-        pg.click("#login-button")
-        pg.click('#nav a[data-page="discover"]')
+        pg = discover_page(ctx, w)
         pg.select_option("#discover-kind", "mqtt")
         pg.wait_for_selector('#discover-instance option[value="mq"]', state="attached")
         pg.fill("#discover-filter", "house/#")
