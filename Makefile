@@ -19,9 +19,11 @@ run: $(STAMP)
 	$(BIN)/edgeos --demo --config var/config --data var/data --web-port $(PORT)
 
 ## test: install what the tests need (Python and Debian packages), run the whole suite
+##       (TEST_JOBS pytest-xdist workers: most tests wait on real daemons and peers)
+TEST_JOBS ?= 3
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup
 
 system-deps:
 	scripts/install-system-deps.sh

@@ -10,7 +10,7 @@ from tests.integration.ads.test_ads_worker import ads, get
 
 def test_the_tree_with_values_and_subscribing_a_symbol(daemon_factory: Any,
                                                        plc_factory: Any) -> None:
-    plc = plc_factory("127.0.0.3")
+    plc = plc_factory("127.0.0.5")
     entry = ads("plc_1", plc, symbols=["MAIN.fTemp"])
     d = daemon_factory([entry]).start()
     d.wait_for(lambda: get(d, "plc_1.MAIN.fTemp")["quality"] == "good", what="first value")
