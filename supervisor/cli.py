@@ -23,6 +23,7 @@ from edgeos.supervisor.arbiter import Arbiter
 from edgeos.supervisor.config import CONNECTIONS, ROUTING, ConfigError
 from edgeos.supervisor.controller import Controller
 from edgeos.supervisor.modefile import StateUnreadable
+from edgeos.supervisor.parts import Parts
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.seam import AsyncioSystem
 
@@ -117,7 +118,7 @@ async def serve(args: argparse.Namespace, paths: Paths, profile: str,
                 web: dict[str, Any], links: dict[str, dict[str, Any]]) -> int:
     loop = asyncio.get_running_loop()
     system = AsyncioSystem(loop)
-    arbiter = Arbiter(paths, system, headless=args.headless,
+    arbiter = Arbiter(paths, system, Parts.production(paths, system), headless=args.headless,
                       web=web,
                       performance=profile)
     arbiter.links = links
