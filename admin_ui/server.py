@@ -14,13 +14,13 @@ from typing import Any
 
 import zmq.asyncio
 from edgeos.admin_ui.app import make_app
-from edgeos.admin_ui.auth import ADMIN_USER, AuthStore
 from edgeos.admin_ui.context import Ui
 from edgeos.admin_ui.handlers.base import MAX_UPLOAD
 from edgeos.admin_ui.hostcheck import HostPolicy
 from edgeos.admin_ui.hub import Hub, keep_running
 from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
 from edgeos.admin_ui.widgets import WidgetStore
+from edgeos.common.auth import ADMIN_USER, AuthStore
 from edgeos.ipc import addresses
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError

@@ -19,8 +19,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import zmq
+from edgeos.common.files import atomic_write_json
 from edgeos.ipc import addresses, protocol
-from edgeos.ipc.files import atomic_write_json
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import config as cfgmod

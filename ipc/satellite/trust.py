@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeos.ipc.files import atomic_write_json
+from edgeos.common.files import atomic_write_json
+from edgeos.common.jsonfile import ConfigError, read_json
 from edgeos.ipc.satellite.keys import check_key
-from edgeos.supervisor.config import ConfigError, read_json
 
 TRUST_FILE = "satellites.json"
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
