@@ -12,18 +12,23 @@ Sockets (all ``ipc://`` in the run dir, see :mod:`edgeos.ipc.addresses`):
   Worker -> broker: DP (datapoint batch), META, BLOB, CMD (bridges), REPLY.
   Broker -> worker: CMD, REPLY (the refusals of the commands that worker sent).
 * ``changes.sock`` PUB (broker): topic frame ``b"<instance-id>."``, then the worker's DP
-  batch as it sent it, so paths are relative to the topic (address = topic + path); a
-  BLOB adds its payload as a third frame. Subscribers (UI, MQTT bridge, uplink) filter
-  by prefix.
+  batch as it sent it, so its paths are RELATIVE: the absolute address is the topic
+  plus the path (:class:`edgeos.ipc.changes.ChangeFeed` joins them; a satellite's
+  datapoints come with the topic ``b"<satellite-id>."`` and paths ``<instance>.<path>``).
+  A BLOB is one such item whose value is ``{"blob_bytes": n}``, its payload a third
+  frame. Subscribers (UI, MQTT bridge, uplink, historian) filter by topic prefix.
 * ``events.sock`` PUB (supervisor): topic frame (``b"state"``, ``b"stats"``,
-  ``b"mode"``, ``b"log.<id>"``), then a msgpack body.
+  ``b"mode"``, ``b"error"``, ``b"limit"``, ``b"reload"``, ``b"auth"``, ``b"plugin"``,
+  ``b"log.<id>"``), then a msgpack body.
 * ``control.sock`` ROUTER (supervisor) and ``broker-ctl.sock`` ROUTER (broker): RPC,
   see :mod:`edgeos.ipc.rpc`.
 
-A datapoint on the wire is a list ``[path, value, ts_ms, quality, ack, unit]``; in a
-worker's DP batch ``path`` is relative to the sending instance (the broker prefixes the
-authenticated identity) and so it stays on ``changes.sock``; in a CMD batch from the
-broker it is relative to the receiving instance, in a CMD a worker sends it is absolute.
+A datapoint on the wire is a list ``[path, value, ts_ms, quality, ack, unit]``. Its
+``path`` is relative in a worker's DP batch (to the sending instance: the broker takes
+the instance from the authenticated socket identity, never from the path, and routes
+``<identity>.<path>``), relative on ``changes.sock`` (to the topic, see above) and in a
+CMD batch from the broker (to the receiving instance); it is absolute only in a CMD a
+worker sends (bridges address any instance) and in the broker's control API.
 
 Writes are acknowledged end to end. A command on the wire from the broker to a worker
 is ``[path, value, ts_ms, origin]`` with an optional 5th element, the command id (an

@@ -139,7 +139,7 @@ class Arbiter:
             extra["instances"] = self.instance_table()
             extra["frozen"] = self.mode == "panic"
         elif inst.cfg.role == "admin-ui":
-            extra["web"] = self.web
+            extra["web"] = {**self.web, "allowed_hosts": self.settings.web.get("allowed_hosts", [])}
         elif inst.cfg.role in self.links:
             argv.append(self.links[inst.cfg.role]["arg"])
             extra["link"] = self.links[inst.cfg.role]["link"]
