@@ -9,8 +9,12 @@ Sockets (all ``ipc://`` in the run dir, see :mod:`edgeos.ipc.addresses`):
 * ``supervisor.sock`` ROUTER (supervisor) <- DEALER per worker, identity = instance id.
   Worker -> supervisor: HELLO, READY, HEARTBEAT, ERROR, EVENT.
 * ``broker.sock`` ROUTER (broker) <- DEALER per worker, identity = instance id.
-  Worker -> broker: DP (datapoint batch), META, BLOB, CMD (bridges), REPLY.
-  Broker -> worker: CMD, REPLY (the refusals of the commands that worker sent).
+  Worker -> broker: DP (datapoint batch), META, BLOB, CMD (bridges), REPLY, QUERY.
+  Broker -> worker: CMD, REPLY (the refusals of the commands that worker sent), ANSWER.
+  A QUERY ``{"id", "what", ...}`` asks what a bridge needs to know of the system
+  (``instances``: id -> type and status; ``datapoints`` under a ``prefix`` with their
+  metadata); its ANSWER is ``{"id", "result"}`` or ``{"id", "error"}``. Workers keep off
+  the control sockets, which are for edgectl, the UI and the supervisor.
 * ``changes.sock`` PUB (broker): topic frame ``b"<instance-id>."``, then the worker's DP
   batch as it sent it, so its paths are RELATIVE: the absolute address is the topic
   plus the path (:class:`edgeos.ipc.changes.ChangeFeed` joins them; a satellite's
@@ -59,6 +63,8 @@ META = b"meta"
 BLOB = b"blob"
 CMD = b"cmd"
 REPLY = b"reply"
+QUERY = b"query"
+ANSWER = b"answer"
 
 # Why a write was refused (the ``refusal`` of a REPLY item, the API's ``refusal``).
 BAD_VALUE = "bad_value"  # the value does not fit the datapoint's type or range

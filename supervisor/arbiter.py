@@ -48,6 +48,7 @@ HISTORIAN_ID = "historian"
 SYSTEM_START_TIMEOUT_S = 15.0
 ROUTES_TIMEOUT_S = 60.0  # a large (size-limited) routing.json on a slow board
 IDLE_SAMPLE_S = 10.0  # stats sampling while nobody subscribes to them
+STATES_DEBOUNCE_S = 0.2  # the broker hears the workers' states at most this often
 
 
 class Arbiter:
@@ -80,6 +81,7 @@ class Arbiter:
         self._ram_wake = asyncio.Event()
         self.throttles: dict[str, CpuThrottle] = {}
         self.tasks: set[asyncio.Task[None]] = set()  # background work, see _background
+        self._states_due = False
         self.kernel = KernelLimits(parts.cgroups, self._on_limit_event) \
             if parts.cgroups else None
         self.broker_rpc: AsyncRpcClient | None = None
@@ -172,6 +174,8 @@ class Arbiter:
                 self._waiters.remove(waiter)
         if inst.cfg.role == "broker" and new == State.RUNNING:
             self._background(self._sync_broker(), f"{inst.id}: broker sync")
+        elif inst.cfg.role == "worker":
+            self._tell_states()
         if old == State.STARTING and new in (State.RUNNING, State.DISCONNECTED):
             self._engage_throttle(inst)
         elif new not in (State.RUNNING, State.DISCONNECTED):
@@ -231,6 +235,23 @@ class Arbiter:
         with contextlib.suppress(RpcError):
             await self.broker_call("instances", instances=self.instance_table())
             await self.broker_call("freeze", frozen=self.mode == "panic")
+            await self.broker_call("states", states=self._states())
+
+    def _states(self) -> dict[str, str]:
+        return {i.id: str(i.state) for i in self.workers()}
+
+    def _tell_states(self) -> None:
+        """Bridges learn the workers' states from the broker (over their own link, never
+        a control socket): tell it, once per burst of changes."""
+        if not self._states_due:
+            self._states_due = True
+            self._background(self._push_states(), "workers' states to the broker")
+
+    async def _push_states(self) -> None:
+        await asyncio.sleep(STATES_DEBOUNCE_S)
+        self._states_due = False
+        with contextlib.suppress(RpcError):
+            await self.broker_call("states", states=self._states())
 
     async def broker_call(self, cmd: str, **args: Any) -> Any:
         broker = self.instances.get(BROKER_ID)

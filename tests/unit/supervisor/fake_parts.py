@@ -166,8 +166,12 @@ class FakeBroker:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.answers: dict[str, Any] = {}
+        self.states: dict[str, str] = {}  # the last ``states`` told (kept off the journal)
 
     async def call(self, cmd: str, timeout: float | None = None, **args: Any) -> Any:
+        if cmd == "states":  # told after a debounce, in real time: not part of any order
+            self.states = args["states"]
+            return {}
         self.journal.append(("broker", cmd, args))
         answer = self.answers.get(cmd, {})
         if isinstance(answer, RpcError):

@@ -78,6 +78,20 @@ def test_children_get_the_injected_environment_and_niceness(tmp_path: Path) -> N
             world.close()
 
 
+def test_the_broker_is_told_the_workers_states_once_per_burst(world: World) -> None:
+    async def scenario() -> None:
+        await started(world, sim("a"), sim("off", enabled=False))
+        await asyncio.sleep(0.3)  # (the debounce)
+        assert world.broker.states == {"a": "running", "off": "stopped"}
+        world.arbiter.instances["a"].stop("test")
+        world.arbiter.instances["off"].start("test")
+        assert world.arbiter._states_due and len(world.arbiter.tasks) == 1
+        await asyncio.sleep(0.3)
+
+    run(world, scenario)
+    assert world.broker.states == {"a": "stopped", "off": "running"}
+
+
 # -- reload --------------------------------------------------------------------------
 def test_reload_diff_touches_only_what_changed(world: World) -> None:
     async def scenario() -> dict[str, Any]:
