@@ -8,7 +8,7 @@ in Python)."""
 
 from setuptools import Extension, find_packages, setup
 
-FOLDERS = ("supervisor", "ipc", "workers", "admin_ui")
+FOLDERS = ("supervisor", "ipc", "workers", "admin_ui", "common")
 DATA = ("schemas", "demo", "examples")
 
 packages = ["edgeos", "edgeos.config", *(f"edgeos.config.{d}" for d in DATA)]

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import zmq.asyncio
-from edgeos.admin_ui.auth import AuthStore
 from edgeos.admin_ui.hub import Hub
 from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
 from edgeos.admin_ui.widgets import WidgetStore
+from edgeos.common.auth import AuthStore
 from edgeos.ipc.child import SupervisorLink
 from edgeos.ipc.rpc import AsyncRpcClient
 

@@ -14,17 +14,16 @@ from typing import Any
 
 import zmq.asyncio
 from edgeos.admin_ui.app import make_app
-from edgeos.admin_ui.auth import ADMIN_USER, AuthStore
 from edgeos.admin_ui.context import Ui
 from edgeos.admin_ui.handlers.base import MAX_UPLOAD
 from edgeos.admin_ui.hostcheck import HostPolicy
 from edgeos.admin_ui.hub import Hub, keep_running
 from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
 from edgeos.admin_ui.widgets import WidgetStore
+from edgeos.common.auth import ADMIN_USER, AuthStore
 from edgeos.ipc import addresses
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError
-from edgeos.supervisor import config as cfgmod
 
 log = logging.getLogger("admin_ui")
 
@@ -55,15 +54,6 @@ def tls_context(web: dict[str, Any]) -> ssl.SSLContext | None:
     return ctx
 
 
-def web_settings(config_dir: Path) -> dict[str, Any]:
-    """``edgeos.json`` -> ``web`` (the daemon validated the file before starting us)."""
-    try:
-        return cfgmod.load_settings(config_dir).web
-    except cfgmod.ConfigError as exc:
-        log.error("edgeos.json: %s (admin UI: web settings ignored)", exc)
-        return {}
-
-
 async def sync_mode(ui: Ui) -> None:
     """The events feed tells mode changes; the mode at start comes from ``status``."""
     while True:
@@ -78,9 +68,21 @@ async def sync_mode(ui: Ui) -> None:
 
 
 async def serve(spec: InstanceSpec) -> int:
+    """Run the UI; an error that ends it reaches the supervisor's error store with its
+    traceback (docs/architecture.md, Errors), like a worker's."""
     ctx = zmq.asyncio.Context()
     link = SupervisorLink(ctx, spec)
     link.hello()
+    try:
+        return await _serve(spec, ctx, link)
+    except Exception as exc:
+        link.error(exc, fatal=True, where="admin UI")
+        link.close()  # (its linger lets the report out before the context goes)
+        ctx.destroy(linger=0)
+        raise
+
+
+async def _serve(spec: InstanceSpec, ctx: zmq.asyncio.Context, link: SupervisorLink) -> int:
     data_dir, config_dir, run_dir = Path(spec.data_dir), Path(spec.config_dir), Path(spec.run_dir)
     web: dict[str, Any] = spec.extra.get("web", {})
     host, port = web.get("host", "127.0.0.1"), int(web.get("port", 8080))
@@ -102,7 +104,7 @@ async def serve(spec: InstanceSpec) -> int:
     if not is_loopback(host):
         log.warning("admin UI bound to %s: reachable from the network%s", host or "all "
                     "interfaces", "" if ssl_ctx else " WITHOUT TLS (passwords travel in clear)")
-    policy = HostPolicy(host, web_settings(config_dir).get("allowed_hosts", ()))
+    policy = HostPolicy(host, web.get("allowed_hosts", ()))  # edgeos.json, from the daemon
     server = make_app(ui, policy).listen(port, address=host, ssl_options=ssl_ctx,
                                          max_body_size=MAX_UPLOAD)
     log.info("admin UI on %s://%s:%d", "https" if ssl_ctx else "http", host, port)

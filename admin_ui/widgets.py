@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from edgeos.ipc.files import atomic_write_json
+from edgeos.common.files import atomic_write_json
 
 WIDGETS_FILE = "widgets.json"
 FILE_VERSION = "1.1"

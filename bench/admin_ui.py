@@ -13,8 +13,6 @@ Needs Debian's chromium (/usr/bin/chromium) and the playwright package.
 
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -30,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgeos.ipc import addresses, protocol
 
+from bench.common import finish, parser
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.admin_ui.web import WebDaemon
 from tests.integration.daemon import sim
@@ -90,8 +89,7 @@ def sample(proc: psutil.Process, seconds: float) -> dict[str, float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", action="store_true")
+    ap = parser()
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--instances", type=int, default=20)
     ap.add_argument("--browsers", type=int, default=3)
@@ -153,9 +151,7 @@ def main() -> int:
           f"every second: CPU {tree['cpu_mean_percent']:.1f} % of a core, RSS "
           f"{tree['rss_mb']:.1f} MB; page round trip median {tree['roundtrip_median_ms']} ms, "
           f"p95 {tree['roundtrip_p95_ms']} ms")
-    if args.json:
-        print(json.dumps(figures))
-    return 0
+    return finish(args, figures)
 
 
 if __name__ == "__main__":

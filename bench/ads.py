@@ -11,8 +11,6 @@ against it; the broker's own inbound counter says how many datapoints arrived.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 import time
@@ -23,6 +21,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import finish, parser
 from tests.integration.ads.plc_server import PlcProcess
 from tests.integration.daemon import Daemon
 
@@ -50,8 +49,7 @@ def measure(d: Daemon, plc: PlcProcess, seconds: float) -> dict[str, Any]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", action="store_true")
+    ap = parser()
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--symbols", type=int, default=500)
     ap.add_argument("--cycle-ms", type=float, default=10)
@@ -78,9 +76,7 @@ def main() -> int:
             plc.stop()
     for key, value in result.items():
         print(f"{key:>28}: {value}")
-    if args.json:
-        print(json.dumps(result))
-    return 0
+    return finish(args, result)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ second before a power cut. The last line with --json: {"faults", "survived",
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 import time
@@ -22,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import finish, parser
 from tests.chaos.faults import FAULTS, Outcome, flowing, plant, snapshot
 
 
@@ -37,8 +36,7 @@ def baseline(root: Path) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--json", action="store_true")
+    ap = parser(__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", help="fault names (default: all)")
     args = ap.parse_args()
     chosen = [f for f in FAULTS if not args.only or f.name in args.only]
@@ -68,9 +66,7 @@ def main() -> int:
                "baseline_start_s": base, "rows": [r.row() for r in rows]}
     print(f"{summary['survived']}/{summary['faults']} faults survived, "
           f"{summary['lost_values']} values lost")
-    if args.json:
-        print(json.dumps(summary))
-    return 0
+    return finish(args, summary)
 
 
 if __name__ == "__main__":

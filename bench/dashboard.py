@@ -14,8 +14,6 @@ Needs Debian's chromium (/usr/bin/chromium) and the playwright package.
 
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -31,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgeos.ipc import addresses, protocol
 
+from bench.common import finish, parser
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.admin_ui.web import WebDaemon
 from tests.integration.daemon import sim
@@ -157,8 +156,7 @@ def measure(page: Any, cdp: Any, proc: psutil.Process, seconds: float) -> dict[s
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", action="store_true")
+    ap = parser()
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--rate", type=float, default=10, help="changes per second per datapoint")
     ap.add_argument("--height", type=int, default=900,
@@ -230,9 +228,7 @@ def main() -> int:
     # the same target on CPU time, which a busy machine does not inflate
     figures["targets_met_cpu_time"] = (dash["ui_cpu_percent"] <= TARGET_UI_CPU
                                        and dash["main_thread_cpu_percent"] <= TARGET_MAIN_THREAD)
-    if args.json:
-        print(json.dumps(figures))
-    return 0
+    return finish(args, figures)
 
 
 if __name__ == "__main__":

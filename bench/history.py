@@ -15,7 +15,6 @@ Targets (issue 13): ingest >= 50,000 changes/s; 24 h query <= 50 ms.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -36,6 +35,8 @@ from edgeos.ipc import addresses, protocol
 from edgeos.ipc.historian import query
 from edgeos.ipc.historian.settings import Settings
 from edgeos.ipc.historian.store import HistoryStore
+
+from bench.common import finish, parser
 
 BATCH = 1000
 DAY_S = 86_400
@@ -150,8 +151,7 @@ def queries(runs: int) -> dict[str, float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", action="store_true")
+    ap = parser()
     ap.add_argument("--changes", type=int, default=1_000_000)
     ap.add_argument("--series", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=20)
@@ -165,9 +165,7 @@ def main() -> int:
     print(f"query 24 h at 1 Hz -> {result['points_24h']} points: {result['query_24h_ms']} ms "
           f"(target <= 50); 7 days: {result['query_7d_ms']} ms; baseline fetching the 24 h "
           f"raw rows: {result['baseline_fetch_24h_raw_ms']} ms")
-    if args.json:
-        print(json.dumps(result))
-    return 0
+    return finish(args, result)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ in this process, without worker or daemon.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import subprocess
 import sys
@@ -29,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pymodbus.client import ModbusTcpClient
 
+from bench.common import finish, parser
 from tests.integration.daemon import Daemon
 
 BLOCK = 125  # registers per request, the protocol's maximum
@@ -65,8 +64,7 @@ def bare_client(port: int, registers: int, seconds: float) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", action="store_true")
+    ap = parser()
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--devices", type=int, default=1)
     ap.add_argument("--registers", type=int, default=1000)
@@ -123,9 +121,7 @@ def main() -> int:
               f"{p['errors']} errors)")
     print("bare pymodbus sync client, same reads, no worker: "
           f"{result['bare_client_registers_per_s']} registers/s")
-    if args.json:
-        print(json.dumps(result))
-    return 0
+    return finish(args, result)
 
 
 if __name__ == "__main__":

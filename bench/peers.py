@@ -16,7 +16,6 @@ faster than supervisord; idle CPU and RSS no worse than circus.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import os
@@ -40,6 +39,7 @@ import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import finish, parser
 from bench.supervisor import restart_latencies
 from tests.integration.daemon import Daemon, sim
 
@@ -281,8 +281,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", action="store_true")
+    ap = parser()
     ap.add_argument("--workers", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--venv", help="reuse (or create) this venv for circus/supervisor")
@@ -304,9 +303,7 @@ def main() -> int:
           f"{results['edgeos']['idle_cpu_percent']} vs circus "
           f"{results['circus']['idle_cpu_percent']} %, RSS {results['edgeos']['rss_mb']} vs "
           f"{results['circus']['rss_mb']} MB (target: no worse than circus)")
-    if args.json:
-        print(json.dumps(results))
-    return 0
+    return finish(args, results)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ pyzmq, p99 <= 5 ms at 10,000/s, zero loss. Prints figures; asserts nothing.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -36,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.broker import dispatch
 
+from bench.common import finish, parser
 from tests.integration.daemon import Daemon
 
 BATCH = 1000
@@ -154,8 +153,7 @@ def raw_pyzmq(batches: int, per_message: int = BATCH) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", action="store_true")
+    ap = parser()
     ap.add_argument("--batches", type=int, default=1000, help="of 1,000 datapoints")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--latency-seconds", type=float, default=5)
@@ -206,9 +204,7 @@ def main() -> int:
           f"{result['raw_pyzmq_one_per_message_per_s']:,}/s)")
     print(f"latency at 10,000/s: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
           f"(target p99 <= 5 ms), {len(lat)} samples")
-    if args.json:
-        print(json.dumps(result))
-    return 0
+    return finish(args, result)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,7 @@ Targets: catch-up >= 20,000/s, p99 <= 20 ms, detection <= 3 s, resume <= 2 s, 0 
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 import shutil
 import statistics
 import sys
@@ -42,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgeos.ipc import protocol
 
+from bench.common import finish, parser
 from tests.integration.daemon import Daemon
 from tests.integration.satellite.support import Pair, Recorder, counter, make_pair
 
@@ -137,8 +136,7 @@ def link_throughput(curve: bool, chunks: int = 400) -> float:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--json", action="store_true")
+    p = parser(__doc__.splitlines()[0])
     p.add_argument("--outage", type=float, default=60.0, help="seconds the link is cut")
     p.add_argument("--live-seconds", type=float, default=10.0)
     p.add_argument("--rounds", type=int, default=3, help="CURVE/plain throughput rounds")
@@ -226,9 +224,7 @@ def main() -> int:
     print(f"satellite memory: PSS {mem['pss_total_mb']} MB, RSS {mem['rss_total_mb']} MB")
     for title, row in mem["processes"].items():
         print(f"  {title}: PSS {row['pss_mb']} MB, RSS {row['rss_mb']} MB")
-    if args.json:
-        print(json.dumps(result))
-    return 0
+    return finish(args, result)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ workers; an idle simulator worker <= 8 MB PSS.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import signal
 import statistics
@@ -31,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgeos.ipc import addresses, protocol
 
+from bench.common import finish, parser
 from tests.integration.daemon import Daemon, sim
 
 MB = 1024 * 1024
@@ -114,8 +113,7 @@ def measure(workers: int, seconds: float, env: dict[str, str]) -> dict[str, Any]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", action="store_true")
+    ap = parser()
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--workers", type=int, default=20)
     args = ap.parse_args()
@@ -141,9 +139,7 @@ def main() -> int:
     if base["restart_ms_median"] and runs["lean"]["restart_ms_median"]:
         print(f"restart, lean vs baseline: "
               f"{runs['lean']['restart_ms_median'] / base['restart_ms_median']:.2f}x")
-    if args.json:
-        print(json.dumps({"workers": args.workers, "sample_seconds": args.seconds, **runs}))
-    return 0
+    return finish(args, {"workers": args.workers, "sample_seconds": args.seconds, **runs})
 
 
 if __name__ == "__main__":

@@ -84,6 +84,16 @@ def setup_logging(level: str = "INFO") -> None:
                         format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
+def start_child(title: str) -> InstanceSpec:
+    """What every ``python -m edgeos...`` child does first: die with the supervisor,
+    read its spec from stdin, name itself ``title`` in ``ps``, log at the spec's level."""
+    die_with_parent()
+    spec = read_spec()
+    set_title(title)
+    setup_logging(spec.extra.get("log_level", "INFO"))
+    return spec
+
+
 class SupervisorLink:
     """The DEALER socket to the supervisor: hello, ready, heartbeats, errors, events."""
 

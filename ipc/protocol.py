@@ -9,21 +9,30 @@ Sockets (all ``ipc://`` in the run dir, see :mod:`edgeos.ipc.addresses`):
 * ``supervisor.sock`` ROUTER (supervisor) <- DEALER per worker, identity = instance id.
   Worker -> supervisor: HELLO, READY, HEARTBEAT, ERROR, EVENT.
 * ``broker.sock`` ROUTER (broker) <- DEALER per worker, identity = instance id.
-  Worker -> broker: DP (datapoint batch), META, BLOB, CMD (bridges), REPLY.
-  Broker -> worker: CMD, REPLY (the refusals of the commands that worker sent).
+  Worker -> broker: DP (datapoint batch), META, BLOB, CMD (bridges), REPLY, QUERY.
+  Broker -> worker: CMD, REPLY (the refusals of the commands that worker sent), ANSWER.
+  A QUERY ``{"id", "what", ...}`` asks what a bridge needs to know of the system
+  (``instances``: id -> type and status; ``datapoints`` under a ``prefix`` with their
+  metadata); its ANSWER is ``{"id", "result"}`` or ``{"id", "error"}``. Workers keep off
+  the control sockets, which are for edgectl, the UI and the supervisor.
 * ``changes.sock`` PUB (broker): topic frame ``b"<instance-id>."``, then the worker's DP
-  batch as it sent it, so paths are relative to the topic (address = topic + path); a
-  BLOB adds its payload as a third frame. Subscribers (UI, MQTT bridge, uplink) filter
-  by prefix.
+  batch as it sent it, so its paths are RELATIVE: the absolute address is the topic
+  plus the path (:class:`edgeos.ipc.changes.ChangeFeed` joins them; a satellite's
+  datapoints come with the topic ``b"<satellite-id>."`` and paths ``<instance>.<path>``).
+  A BLOB is one such item whose value is ``{"blob_bytes": n}``, its payload a third
+  frame. Subscribers (UI, MQTT bridge, uplink, historian) filter by topic prefix.
 * ``events.sock`` PUB (supervisor): topic frame (``b"state"``, ``b"stats"``,
-  ``b"mode"``, ``b"log.<id>"``), then a msgpack body.
+  ``b"mode"``, ``b"error"``, ``b"limit"``, ``b"reload"``, ``b"auth"``, ``b"plugin"``,
+  ``b"log.<id>"``), then a msgpack body.
 * ``control.sock`` ROUTER (supervisor) and ``broker-ctl.sock`` ROUTER (broker): RPC,
   see :mod:`edgeos.ipc.rpc`.
 
-A datapoint on the wire is a list ``[path, value, ts_ms, quality, ack, unit]``; in a
-worker's DP batch ``path`` is relative to the sending instance (the broker prefixes the
-authenticated identity) and so it stays on ``changes.sock``; in a CMD batch from the
-broker it is relative to the receiving instance, in a CMD a worker sends it is absolute.
+A datapoint on the wire is a list ``[path, value, ts_ms, quality, ack, unit]``. Its
+``path`` is relative in a worker's DP batch (to the sending instance: the broker takes
+the instance from the authenticated socket identity, never from the path, and routes
+``<identity>.<path>``), relative on ``changes.sock`` (to the topic, see above) and in a
+CMD batch from the broker (to the receiving instance); it is absolute only in a CMD a
+worker sends (bridges address any instance) and in the broker's control API.
 
 Writes are acknowledged end to end. A command on the wire from the broker to a worker
 is ``[path, value, ts_ms, origin]`` with an optional 5th element, the command id (an
@@ -54,6 +63,8 @@ META = b"meta"
 BLOB = b"blob"
 CMD = b"cmd"
 REPLY = b"reply"
+QUERY = b"query"
+ANSWER = b"answer"
 
 # Why a write was refused (the ``refusal`` of a REPLY item, the API's ``refusal``).
 BAD_VALUE = "bad_value"  # the value does not fit the datapoint's type or range

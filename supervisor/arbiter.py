@@ -14,31 +14,27 @@ import contextlib
 import dataclasses
 import json
 import logging
-import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import zmq
-import zmq.asyncio
+from edgeos.common.files import atomic_write_json
 from edgeos.ipc import addresses, protocol
-from edgeos.ipc.files import atomic_write_json
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.storage.sqlite import move_aside
-from edgeos.supervisor import cgroups, modefile
 from edgeos.supervisor import config as cfgmod
-from edgeos.supervisor.errors import ErrorStore
+from edgeos.supervisor import modefile
 from edgeos.supervisor.feed import Feed
 from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
 from edgeos.supervisor.limits import RAM_MAX_PERIOD_S, CpuThrottle, RamGuard
-from edgeos.supervisor.logs import LogBook
+from edgeos.supervisor.parts import Parts
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.policy import RestartPolicy
 from edgeos.supervisor.process import ALIVE, Instance, InstanceConfig, State
 from edgeos.supervisor.satellite_setup import satellite_instances
 from edgeos.supervisor.seam import Spawned, System
-from edgeos.supervisor.sentry import SentryReporter
 from edgeos.supervisor.spawner import Spawner
 from edgeos.supervisor.stats import Sampler
 from edgeos.workers import registry
@@ -52,42 +48,45 @@ HISTORIAN_ID = "historian"
 SYSTEM_START_TIMEOUT_S = 15.0
 ROUTES_TIMEOUT_S = 60.0  # a large (size-limited) routing.json on a slow board
 IDLE_SAMPLE_S = 10.0  # stats sampling while nobody subscribes to them
+STATES_DEBOUNCE_S = 0.2  # the broker hears the workers' states at most this often
 
 
 class Arbiter:
     """Spawns and watches every child process; the single owner of their state."""
 
-    def __init__(self, paths: Paths, system: System, *, headless: bool = False,
-                 web: dict[str, Any] | None = None,
+    def __init__(self, paths: Paths, system: System, parts: Parts, *,
+                 headless: bool = False, web: dict[str, Any] | None = None,
                  performance: str = "BALANCED") -> None:
         self.paths = paths
         self.sys = system
+        self.parts = parts
         self.headless = headless
         self.web = web or {}
         self.performance = performance
         self.settings = cfgmod.Settings()
         self.instances: dict[str, Instance] = {}
         self.mode = "normal"
-        self.ctx = zmq.asyncio.Context()
+        self.ctx = parts.ctx
         self.sampler = Sampler(system)
         self.samples: dict[str, dict[str, Any]] = {}
         self._sampled_at = float("-inf")
-        self.logbook = LogBook(paths.data / "logs", self._on_log_line)
-        self.errors = ErrorStore(paths.data / "system_logs.db")
-        self.sentry = SentryReporter()
-        self.jobs = JobRunner({**os.environ, "EDGEOS_SUPERVISOR_PID": str(os.getpid()),
-                               "EDGEOS_RUN": str(paths.run)})
+        self.logbook = parts.logbook
+        self.logbook.on_line = self._on_log_line
+        self.errors = parts.errors
+        self.sentry = parts.sentry
+        self.jobs = JobRunner(dict(parts.env))
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiters: list[tuple[str, Callable[[Instance], bool], asyncio.Future[None]]] = []
         self.ram = RamGuard(system, self._on_limit_event)
         self._ram_wake = asyncio.Event()
         self.throttles: dict[str, CpuThrottle] = {}
-        backend = None if os.environ.get("EDGEOS_CGROUPS") == "off" else cgroups.detect(system)
-        self.kernel = KernelLimits(backend, self._on_limit_event) if backend else None
+        self.tasks: set[asyncio.Task[None]] = set()  # background work, see _background
+        self._states_due = False
+        self.kernel = KernelLimits(parts.cgroups, self._on_limit_event) \
+            if parts.cgroups else None
         self.broker_rpc: AsyncRpcClient | None = None
         self.links: dict[str, dict[str, Any]] = {}  # satellite link roles (satellite_setup)
         self.spawner = Spawner(self)
-        registry.use_plugin_dir(paths.data / "plugins")  # see supervisor/plugins.py
 
     # -- sockets ---------------------------------------------------------------------
     def bind(self) -> None:
@@ -132,9 +131,7 @@ class Arbiter:
                   "satellite-gateway": "edgeos.ipc.satellite",
                   "historian": "edgeos.ipc.historian"}
         argv = [sys.executable, "-m", module[inst.cfg.role]]
-        env = dict(os.environ)
-        env["EDGEOS_SUPERVISOR_PID"] = str(os.getpid())
-        env["EDGEOS_RUN"] = str(self.paths.run)
+        env = dict(self.parts.env)
         extra: dict[str, Any] = {"log_level": self.settings.log_level}
         if inst.cfg.role == "worker":
             extra["entry"] = registry.entry(inst.cfg.type)
@@ -144,7 +141,7 @@ class Arbiter:
             extra["instances"] = self.instance_table()
             extra["frozen"] = self.mode == "panic"
         elif inst.cfg.role == "admin-ui":
-            extra["web"] = self.web
+            extra["web"] = {**self.web, "allowed_hosts": self.settings.web.get("allowed_hosts", [])}
         elif inst.cfg.role in self.links:
             argv.append(self.links[inst.cfg.role]["arg"])
             extra["link"] = self.links[inst.cfg.role]["link"]
@@ -176,7 +173,9 @@ class Arbiter:
                 fut.set_result(None)
                 self._waiters.remove(waiter)
         if inst.cfg.role == "broker" and new == State.RUNNING:
-            asyncio.get_running_loop().create_task(self._sync_broker())
+            self._background(self._sync_broker(), f"{inst.id}: broker sync")
+        elif inst.cfg.role == "worker":
+            self._tell_states()
         if old == State.STARTING and new in (State.RUNNING, State.DISCONNECTED):
             self._engage_throttle(inst)
         elif new not in (State.RUNNING, State.DISCONNECTED):
@@ -236,6 +235,23 @@ class Arbiter:
         with contextlib.suppress(RpcError):
             await self.broker_call("instances", instances=self.instance_table())
             await self.broker_call("freeze", frozen=self.mode == "panic")
+            await self.broker_call("states", states=self._states())
+
+    def _states(self) -> dict[str, str]:
+        return {i.id: str(i.state) for i in self.workers()}
+
+    def _tell_states(self) -> None:
+        """Bridges learn the workers' states from the broker (over their own link, never
+        a control socket): tell it, once per burst of changes."""
+        if not self._states_due:
+            self._states_due = True
+            self._background(self._push_states(), "workers' states to the broker")
+
+    async def _push_states(self) -> None:
+        await asyncio.sleep(STATES_DEBOUNCE_S)
+        self._states_due = False
+        with contextlib.suppress(RpcError):
+            await self.broker_call("states", states=self._states())
 
     async def broker_call(self, cmd: str, **args: Any) -> Any:
         broker = self.instances.get(BROKER_ID)
@@ -329,11 +345,25 @@ class Arbiter:
         throttle = self.throttles[inst.id] = CpuThrottle(self.sys, inst, float(share))
 
         async def cycle() -> None:
-            while self.throttles.get(inst.id) is throttle and inst.pid == throttle.pid:
-                await asyncio.sleep(throttle.step())
-            throttle.release()
+            try:
+                while self.throttles.get(inst.id) is throttle and inst.pid == throttle.pid:
+                    await asyncio.sleep(throttle.step())
+            finally:  # also when cancelled or failing: never leave it SIGSTOPped
+                throttle.release()
 
-        asyncio.get_running_loop().create_task(cycle())
+        self._background(cycle(), f"{inst.id}: CPU throttle")
+
+    def _background(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``work`` as a task that is kept (not garbage collected mid-way) and
+        whose failure is logged rather than lost with the task."""
+        task = asyncio.get_running_loop().create_task(work, name=what)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     # -- sampling --------------------------------------------------------------------
     async def sample_loop(self) -> None:
@@ -416,10 +446,8 @@ class Arbiter:
 
     def audit(self, action: str, who: str, why: str = "", **data: Any) -> None:
         """Append one line to the audit log (who did what, when, why)."""
-        entry = {"ts": protocol.now_ms(), "action": action, "who": who, "why": why, **data}
-        with open(self.paths.data / "audit.log", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
-        log.warning("audit: %s by %s: %s", action, who, why)
+        self.parts.audit.write({"ts": protocol.now_ms(), "action": action, "who": who,
+                                "why": why, **data})
 
     async def panic(self, who: str, why: str) -> dict[str, Any]:
         """Fail-safe values first, then stop every device worker and routed delivery,
@@ -472,8 +500,8 @@ class Arbiter:
 
     def _system_config(self, iid: str, role: str) -> InstanceConfig:
         # The broker and the UI run above the device workers (default nice 5).
-        limits = {**self.settings.limits, "max_ram_mb": 512, "nice": -2 if os.geteuid() == 0
-                  else 0, "heartbeat_s": 5}
+        limits = {**self.settings.limits, "max_ram_mb": 512,
+                  "nice": -2 if self.parts.euid == 0 else 0, "heartbeat_s": 5}
         return InstanceConfig(id=iid, type=role, name=iid, role=role, limits=limits)
 
     async def start(self, configs: list[InstanceConfig]) -> None:
@@ -646,6 +674,8 @@ class Arbiter:
         return {"who": doc.get("who"), "since": doc.get("since"), "why": doc.get("why")}
 
     def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
         if self.broker_rpc is not None:
             self.broker_rpc.close()
         if getattr(self, "channel", None) is not None:

@@ -1,6 +1,6 @@
 """Control commands for the admin UI's auth store: ``passwd``, users and API tokens.
 
-The store is a file in the data dir (:mod:`edgeos.admin_ui.auth`); the UI process re-reads it
+The store is a file in the data dir (:mod:`edgeos.common.auth`); the UI process re-reads it
 when it changes, so these take effect at once. Only clients of the control socket
 (0600, the daemon's user) can call them.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeos.admin_ui.auth import ADMIN_USER, AuthError, AuthStore
+from edgeos.common.auth import ADMIN_USER, AuthError, AuthStore
 from edgeos.ipc import protocol
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
 from edgeos.supervisor.commands import Command

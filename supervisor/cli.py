@@ -17,12 +17,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edgeos.ipc.files import atomic_write_json
+from edgeos.common.files import atomic_write_json
 from edgeos.supervisor import datadir, performance, satellite_setup, sdnotify
 from edgeos.supervisor.arbiter import Arbiter
 from edgeos.supervisor.config import CONNECTIONS, ROUTING, ConfigError
 from edgeos.supervisor.controller import Controller
 from edgeos.supervisor.modefile import StateUnreadable
+from edgeos.supervisor.parts import Parts
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.seam import AsyncioSystem
 
@@ -117,7 +118,7 @@ async def serve(args: argparse.Namespace, paths: Paths, profile: str,
                 web: dict[str, Any], links: dict[str, dict[str, Any]]) -> int:
     loop = asyncio.get_running_loop()
     system = AsyncioSystem(loop)
-    arbiter = Arbiter(paths, system, headless=args.headless,
+    arbiter = Arbiter(paths, system, Parts.production(paths, system), headless=args.headless,
                       web=web,
                       performance=profile)
     arbiter.links = links
@@ -173,7 +174,7 @@ async def serve(args: argparse.Namespace, paths: Paths, profile: str,
 def announce_first_password(paths: Paths) -> None:
     """On the very first start, generate the admin password and show it once, here on
     the daemon's own terminal/journal (it is stored only as a salted scrypt hash)."""
-    from edgeos.admin_ui.auth import ADMIN_USER, AuthStore
+    from edgeos.common.auth import ADMIN_USER, AuthStore
 
     password = AuthStore(paths.data).ensure_admin_password()
     if password is not None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from edgeos.common.files import atomic_write_json
 from edgeos.ipc.broker.writes import WAIT_DEFAULT_S
-from edgeos.ipc.files import atomic_write_json
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, UNAVAILABLE, RpcError
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor.config import ConfigError

@@ -6,13 +6,13 @@ error listed (file, instance, field), and the caller keeps what it had.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeos.supervisor import capacity, schemas
+from edgeos.common import capacity, schemas
+from edgeos.common.jsonfile import ConfigError, read_json
 from edgeos.supervisor.process import InstanceConfig
 from edgeos.workers import registry
 
@@ -30,14 +30,6 @@ DEFAULT_LIMITS: dict[str, Any] = {
 }
 RESERVED_IDS = frozenset({"log", "broker", "admin-ui", "supervisor", "system", "uplink",
                           "satellite-gateway", "historian"})
-
-
-class ConfigError(Exception):
-    """A config file was refused; ``errors`` has one line per problem."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
 
 
 @dataclass
@@ -64,20 +56,6 @@ class Settings:
         type, then the instance's own limits."""
         return {**self.limits, **(type_defaults or {}),
                 **self.types.get(type_name, {}).get("limits", {}), **own}
-
-
-def read_json(path: Path) -> Any:
-    """Parse a JSON file; errors name the file, line and column."""
-    too_big = capacity.size_problem(path)
-    if too_big:
-        raise ConfigError([too_big])
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError([f"{path.name}: invalid JSON at line {exc.lineno} column "
-                           f"{exc.colno}: {exc.msg}"]) from None
-    except OSError as exc:
-        raise ConfigError([f"{path.name}: cannot read: {exc.strerror}"]) from None
 
 
 def load_settings(config_dir: Path) -> Settings:

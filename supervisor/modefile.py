@@ -1,6 +1,6 @@
 """Reading ``<data>/state.json``, the persisted system mode, fail safe.
 
-The file is written atomically (:func:`edgeos.ipc.files.atomic_write_json`), so
+The file is written atomically (:func:`edgeos.common.files.atomic_write_json`), so
 a torn write cannot happen through us; a file that is corrupt anyway (a disk fault, a
 hand edit, a truncated copy) must never start the devices. So:
 

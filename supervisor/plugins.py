@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
-from edgeos.ipc.files import atomic_write_json
+from edgeos.common import schemas
+from edgeos.common.files import atomic_write_json
 from edgeos.ipc.rpc import RpcError
 from edgeos.supervisor import config as cfgmod
-from edgeos.supervisor import schemas
 from edgeos.supervisor.process import State
 from edgeos.workers import registry
 from packaging.specifiers import InvalidSpecifier, SpecifierSet

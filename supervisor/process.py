@@ -199,7 +199,12 @@ class Instance:
         argv, env, stdin = self._launch(self)
         self._intent = None
         self._set(State.STARTING, reason)
-        spawned = self.sys.spawn(argv, env, stdin, self._on_exit)
+        try:
+            spawned = self.sys.spawn(argv, env, stdin, self._on_exit)
+        except OSError as exc:  # (EAGAIN, ENOMEM, EMFILE): a crash of this one instance
+            self.on_error(f"could not start: {exc.strerror or exc}")
+            self._schedule_restart(0.0, f"spawn failed ({exc.strerror or exc})")
+            return
         self.pid = spawned.pid
         self.started_at = self.sys.monotonic()
         self.last_heartbeat = None

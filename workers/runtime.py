@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import signal
 import time
@@ -24,11 +25,13 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.rpc import UNAVAILABLE, RpcError
 
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 1000  # datapoints per DP message
 OUTBOX_MAX = 100_000  # datapoints buffered while the broker is away
+QUERY_TIMEOUT_S = 5.0  # a query the broker does not answer in this time is unavailable
 TEARDOWN_S = 2.0
 ORIGIN_TTL_S = 5.0  # how long a command's origin sticks to the value reported back
 
@@ -141,6 +144,8 @@ class Runtime:
         self.broker.connect(addresses.endpoint(spec.run_dir, addresses.BROKER))
         self._batch: list[list[Any]] = []
         self._cut_scheduled = False
+        self._query_ids = itertools.count(1)
+        self._queries: dict[int, asyncio.Future[Any]] = {}  # asked, not answered yet
         self._outbox: deque[list[bytes]] = deque()
         self._outbox_dps: deque[int] = deque()
         self._queued = 0
@@ -260,6 +265,26 @@ class Runtime:
         for _ref, address, refusal, message, *_ in protocol.unpack(body):
             self.worker.on_write_refused(str(address), str(refusal), str(message))
 
+    async def query(self, what: str, timeout: float = QUERY_TIMEOUT_S, **args: Any) -> Any:
+        """Ask the broker about the system over this worker's own link (bridges: the
+        ``instances`` and their ``datapoints``); RpcError (unavailable) without an answer."""
+        qid = next(self._query_ids)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queries[qid] = fut
+        try:
+            self._enqueue([protocol.QUERY, protocol.pack({"id": qid, "what": what, **args})], 0)
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise RpcError(f"no answer from the broker to {what!r}", UNAVAILABLE) from None
+        finally:
+            self._queries.pop(qid, None)
+
+    def _on_answer(self, body: bytes) -> None:
+        answer = protocol.unpack(body)
+        fut = self._queries.get(answer.get("id")) if isinstance(answer, dict) else None
+        if fut is not None and not fut.done():
+            fut.set_result(answer.get("result"))
+
     def _cut(self) -> None:
         self._cut_scheduled = False
         if self._batch:
@@ -300,11 +325,15 @@ class Runtime:
         assert self.worker is not None
         while True:
             frames = await self.broker.recv_multipart()
-            if len(frames) < 2 or frames[0] not in (protocol.CMD, protocol.REPLY):
+            if len(frames) < 2 or frames[0] not in (protocol.CMD, protocol.REPLY,
+                                                    protocol.ANSWER):
                 continue
             try:
                 if frames[0] == protocol.REPLY:
                     self._on_replies(frames[1])
+                    continue
+                if frames[0] == protocol.ANSWER:
+                    self._on_answer(frames[1])
                     continue
                 items = protocol.unpack(frames[1])
             except (ValueError, TypeError):

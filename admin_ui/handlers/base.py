@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 import tornado.web
-from edgeos.admin_ui.auth import Principal
 from edgeos.admin_ui.sessions import CSRF_HEADER, SESSION_COOKIE, Session
+from edgeos.common.auth import Principal
 from edgeos.ipc import strictjson
 from edgeos.ipc.rpc import BAD_REQUEST, INTERNAL, NOT_FOUND, REFUSED, UNAVAILABLE, RpcError
 

@@ -18,7 +18,6 @@ from typing import Any
 from edgeos.admin_ui import redact
 from edgeos.admin_ui.handlers.base import LONG_RPC_S, MAX_UPLOAD, ApiError, ApiHandler
 from edgeos.admin_ui.handlers.instances import ID_SCHEMA
-from edgeos.workers import registry
 
 ENTRY_BODY: dict[str, Any] = {
     "type": "object",
@@ -30,28 +29,26 @@ ENTRY_BODY: dict[str, Any] = {
 }
 
 
-def config_schema(type_name: Any) -> dict[str, Any]:
-    """The type's config schema; empty for a type that is not installed."""
-    try:
-        return registry.manifest(str(type_name)).get("config_schema", {})
-    except registry.UnknownWorkerType:
-        return {}
+Schemas = dict[str, dict[str, Any]]  # type name -> its config schema
 
 
-def redacted(entry: dict[str, Any]) -> dict[str, Any]:
+def redacted(entry: dict[str, Any], schemas: Schemas) -> dict[str, Any]:
     """The entry as it may be shown: secrets replaced by the placeholder."""
     if not isinstance(entry.get("config"), dict):
         return entry
-    return {**entry, "config": redact.redact(entry["config"], config_schema(entry.get("type")))}
+    return {**entry, "config": redact.redact(entry["config"],
+                                             schemas.get(str(entry.get("type")), {}))}
 
 
-def with_stored_secrets(entry: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+def with_stored_secrets(entry: dict[str, Any], stored: dict[str, Any] | None,
+                        schemas: Schemas) -> dict[str, Any]:
     """The entry with each placeholder replaced by the stored secret (400 when none)."""
     if not isinstance(entry.get("config"), dict):
         return entry
     old = (stored or {}).get("config") if (stored or {}).get("type") == entry["type"] else None
     try:
-        config = redact.restore(entry["config"], old or {}, config_schema(entry["type"]))
+        config = redact.restore(entry["config"], old or {},
+                                schemas.get(str(entry["type"]), {}))
     except redact.PlaceholderError as exc:
         raise ApiError(400, "invalid connection", [f"config.{exc}: the placeholder "
                        f"{redact.PLACEHOLDER!r} stands for a stored secret, but none is "
@@ -72,6 +69,11 @@ class ConnectionsBase(ApiHandler):
         disabled plugin type) and applies; a refusal comes back as a 400 with the list."""
         return await self.rpc("connections", timeout=LONG_RPC_S, doc=doc)
 
+    async def schemas(self) -> Schemas:
+        """Each installed type's config schema, from the supervisor's registry (the UI
+        imports no worker package: its secret keys are ``writeOnly`` there)."""
+        return {t["name"]: t.get("config_schema", {}) for t in await self.rpc("plugin_list")}
+
     async def runtime(self) -> dict[str, dict[str, Any]]:
         status = await self.rpc("status")
         return {i["id"]: i for i in status["instances"]}
@@ -91,9 +93,9 @@ class Connections(ConnectionsBase):
     async def get(self) -> None:
         """Every configured connection with its live status (``runtime``: the figures of
         the instance, null while it has never run)."""
-        doc, live = await self.load(), await self.runtime()
+        doc, live, schemas = await self.load(), await self.runtime(), await self.schemas()
         self.send({"version": doc.get("version", "1.0"),
-                   "connections": [{**redacted(e), "runtime": live.get(e.get("id"))}
+                   "connections": [{**redacted(e, schemas), "runtime": live.get(e.get("id"))}
                                    for e in doc["connections"]]})
 
     async def post(self) -> None:
@@ -102,9 +104,10 @@ class Connections(ConnectionsBase):
         doc = copy.deepcopy(await self.load())
         if any(e.get("id") == entry["id"] for e in doc["connections"]):
             raise ApiError(409, f"a connection {entry['id']!r} exists")
-        doc["connections"].append(with_stored_secrets(entry, None))
+        schemas = await self.schemas()
+        doc["connections"].append(with_stored_secrets(entry, None, schemas))
         report = await self.save(doc)
-        self.send({"connection": redacted(entry), "reload": report}, 201)
+        self.send({"connection": redacted(entry, schemas), "reload": report}, 201)
 
 
 class ConnectionItem(ConnectionsBase):
@@ -116,7 +119,8 @@ class ConnectionItem(ConnectionsBase):
         """One connection's entry and live status."""
         doc = await self.load()
         entry = doc["connections"][self.find(doc, cid)]
-        self.send({**redacted(entry), "runtime": (await self.runtime()).get(cid)})
+        self.send({**redacted(entry, await self.schemas()),
+                   "runtime": (await self.runtime()).get(cid)})
 
     async def put(self, cid: str) -> None:
         """Replace a connection's entry (the id must stay); it restarts if it changed."""
@@ -125,8 +129,9 @@ class ConnectionItem(ConnectionsBase):
             raise ApiError(400, "the id in the body differs from the URL")
         doc = copy.deepcopy(await self.load())
         n = self.find(doc, cid)
-        doc["connections"][n] = with_stored_secrets(entry, doc["connections"][n])
-        self.send({"connection": redacted(entry), "reload": await self.save(doc)})
+        schemas = await self.schemas()
+        doc["connections"][n] = with_stored_secrets(entry, doc["connections"][n], schemas)
+        self.send({"connection": redacted(entry, schemas), "reload": await self.save(doc)})
 
     async def delete(self, cid: str) -> None:
         """Remove a connection: its instance is stopped and forgotten."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 
-from edgeos.admin_ui.auth import MIN_PASSWORD_LEN, NAME_RE, ROLES
 from edgeos.admin_ui.handlers.base import ApiError, ApiHandler
 from edgeos.admin_ui.sessions import SESSION_COOKIE
+from edgeos.common.auth import MIN_PASSWORD_LEN, NAME_RE, ROLES
 
 NAME = {"type": "string", "pattern": NAME_RE.pattern}
 PASSWORD = {"type": "string", "minLength": MIN_PASSWORD_LEN, "maxLength": 1024}

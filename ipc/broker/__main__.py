@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from edgeos.ipc.child import die_with_parent, read_spec, set_title, setup_logging
+from edgeos.ipc.child import start_child
 
 
 def main() -> int:
-    die_with_parent()
-    spec = read_spec()
-    set_title("edgeos: broker")
-    setup_logging(spec.extra.get("log_level", "INFO"))
+    spec = start_child("edgeos: broker")
     from edgeos.ipc.broker.broker import Broker
 
     return asyncio.run(Broker(spec).main())

@@ -42,6 +42,8 @@ log = logging.getLogger("broker")
 
 DRAIN_MAX = 256  # messages handled per wake-up before yielding to other tasks
 SEND_AT = 1000  # queued commands sent during a drain once this many: targets start early
+QUERIES = ("instances", "datapoints")  # what a worker may ask over its link (bridges)
+MAX_QUERY_POINTS = 1_000_000
 
 
 class Broker:
@@ -63,6 +65,7 @@ class Broker:
         self.blobs: dict[str, zmq.Frame] = {}
         self.instances: dict[str, dict[str, Any]] = spec.extra.get("instances", {})
         self.cut: set[str] = {i for i, d in self.instances.items() if d.get("cut")}
+        self.states: dict[str, str] = {}  # instance -> its state, told by the supervisor
         self.guard = SpamGuard(limits=self._limits())
         self.routes_file = routesfile.RoutesFile(self.config_dir, Path(spec.data_dir))
         table, self.routing_refused = self.routes_file.at_start(self._ids())
@@ -168,6 +171,10 @@ class Broker:
         if kind == protocol.META:
             meta = protocol.unpack(body.buffer)
             return meta if isinstance(meta, dict) else None
+        if kind == protocol.QUERY:
+            query = protocol.unpack(body.buffer)
+            return query if isinstance(query, dict) and isinstance(query.get("id"), int) \
+                and query.get("what") in QUERIES else None
         if kind == protocol.BLOB and len(frames) == 4:
             header = protocol.unpack(body.buffer)
             return header if isinstance(header, list) and len(header) == 5 \
@@ -182,6 +189,8 @@ class Broker:
             self._on_worker_commands(source, decoded)
         elif kind == protocol.REPLY:
             self._on_replies(source, decoded)
+        elif kind == protocol.QUERY:
+            self._on_query(source, decoded)
         elif kind == protocol.META:
             prefix = source + "."
             for path, meta in decoded.items():
@@ -231,6 +240,21 @@ class Broker:
                 relay = self.writes.answer(cmd_id, refusal, message)
                 if relay is not None:
                     self._tell(relay, refusal, message)
+
+    def _on_query(self, source: str, query: dict[str, Any]) -> None:
+        """What a bridge needs of the system, over its own link (not a control socket)."""
+        if query["what"] == "instances":
+            result: Any = {i: {"type": d.get("type", ""), "status": self.states.get(i)}
+                           for i, d in self.instances.items()}
+        else:
+            limit = query.get("limit", 1000)
+            result = self._datapoints(str(query.get("prefix", "")), "", min(
+                limit, MAX_QUERY_POINTS) if isinstance(limit, int) else 1000)
+        body = protocol.pack({"id": query["id"], "result": result})
+        try:
+            self.workers.send_multipart([source.encode(), protocol.ANSWER, body], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            self.counters["undeliverable"] += 1
 
     def _tell(self, relay: Relay, refusal: str, message: str) -> None:
         """Tell the worker that sent a command that it was refused."""
@@ -444,6 +468,9 @@ class Broker:
                                                                                   value, ack)}
 
     async def cmd_datapoints(self, prefix: str = "", q: str = "", limit: int = 1000) -> Any:
+        return self._datapoints(prefix, q, limit)
+
+    def _datapoints(self, prefix: str, q: str, limit: int) -> dict[str, Any]:
         q = q.lower()
         found = sorted(((a, e) for a, e in self.values.items()
                         if a.startswith(prefix) and q in a.lower()), key=lambda ae: ae[0])
@@ -483,6 +510,11 @@ class Broker:
         self.dispatch.set_instances(list(instances))
         self.cut = {i for i, d in instances.items() if d.get("cut")}
         return {"instances": len(instances)}
+
+    async def cmd_states(self, states: dict[str, str]) -> Any:
+        """The supervisor tells each instance's state (bridges ask for them)."""
+        self.states = {str(i): str(s) for i, s in states.items()}
+        return {"instances": len(self.states)}
 
     async def cmd_stats(self) -> Any:
         return self.stats()

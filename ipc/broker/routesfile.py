@@ -25,7 +25,7 @@ import logging
 from collections.abc import Collection
 from pathlib import Path
 
-from edgeos.ipc.files import atomic_write_json
+from edgeos.common.files import atomic_write_json
 from edgeos.ipc.routing import RouteTable, RoutingError, load_routing, load_routing_file
 
 log = logging.getLogger("broker")

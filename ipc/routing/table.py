@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from edgeos.supervisor.capacity import size_problem
-from edgeos.supervisor.schemas import bounded, oversized
+from edgeos.common.capacity import size_problem
+from edgeos.common.schemas import bounded, oversized
 from jsonschema.exceptions import ValidationError, best_match
 
 from .addresses import AddressResolver, address_problem

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from edgeos.ipc.child import die_with_parent, read_spec, set_title, setup_logging
+from edgeos.ipc.child import start_child
 
 TITLES = {"uplink": "edgeos: uplink", "gateway": "edgeos: satellite-gateway"}
 
@@ -15,10 +15,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in TITLES:
         print(f"usage: python -m edgeos.ipc.satellite {'|'.join(TITLES)}", file=sys.stderr)
         return 2
-    die_with_parent()
-    spec = read_spec()
-    set_title(TITLES[argv[0]])
-    setup_logging(spec.extra.get("log_level", "INFO"))
+    spec = start_child(TITLES[argv[0]])
     if argv[0] == "uplink":
         from edgeos.ipc.satellite.uplink import Uplink
 

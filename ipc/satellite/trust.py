@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeos.ipc.files import atomic_write_json
+from edgeos.common.files import atomic_write_json
+from edgeos.common.jsonfile import ConfigError, read_json
 from edgeos.ipc.satellite.keys import check_key
-from edgeos.supervisor.config import ConfigError, read_json
 
 TRUST_FILE = "satellites.json"
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -36,6 +36,24 @@ def check_id(sat_id: Any) -> str:
     return sat_id
 
 
+def read_doc(path: Path) -> dict[str, Any]:
+    """A trust file's document; {} when there is none yet (TrustError when unreadable)."""
+    if not path.exists():
+        return {}
+    try:
+        doc = read_json(path)
+    except ConfigError as exc:
+        raise TrustError("; ".join(exc.errors)) from None
+    if not isinstance(doc, dict):
+        raise TrustError(f"{path.name}: a JSON object is expected")
+    return doc
+
+
+def write_doc(path: Path, doc: dict[str, Any]) -> None:
+    """Atomically, with the previous version in ``backups/``."""
+    atomic_write_json(path, {"version": "1.0", **doc}, backup_dir=path.parent / "backups")
+
+
 @dataclass
 class TrustStore:
     """Trusted and revoked satellites, loaded from and saved to the data dir."""
@@ -47,20 +65,11 @@ class TrustStore:
     @classmethod
     def load(cls, data_dir: Path) -> TrustStore:
         path = Path(data_dir) / TRUST_FILE
-        store = cls(path)
-        if path.exists():
-            try:
-                doc = read_json(path)
-            except ConfigError as exc:
-                raise TrustError("; ".join(exc.errors)) from None
-            store.trusted = dict(doc.get("trusted") or {})
-            store.revoked = dict(doc.get("revoked") or {})
-        return store
+        doc = read_doc(path)
+        return cls(path, dict(doc.get("trusted") or {}), dict(doc.get("revoked") or {}))
 
     def save(self) -> None:
-        atomic_write_json(self.path, {"version": "1.0", "trusted": self.trusted,
-                                      "revoked": self.revoked},
-                          backup_dir=self.path.parent / "backups")
+        write_doc(self.path, {"trusted": self.trusted, "revoked": self.revoked})
 
     def id_of(self, key: str) -> str | None:
         """The trusted id bound to ``key``, or None."""
@@ -116,17 +125,10 @@ class RemoteClients:
     @classmethod
     def load(cls, data_dir: Path) -> RemoteClients:
         path = Path(data_dir) / CLIENTS_FILE
-        store = cls(path)
-        if path.exists():
-            try:
-                store.clients = dict(read_json(path).get("clients") or {})
-            except ConfigError as exc:
-                raise TrustError("; ".join(exc.errors)) from None
-        return store
+        return cls(path, dict(read_doc(path).get("clients") or {}))
 
     def save(self) -> None:
-        atomic_write_json(self.path, {"version": "1.0", "clients": self.clients},
-                          backup_dir=self.path.parent / "backups")
+        write_doc(self.path, {"clients": self.clients})
 
     def by_key(self, key: str) -> tuple[str, str] | None:
         """(name, role) of a trusted client key, or None."""

@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -77,6 +78,47 @@ def cpu_quota_us(share: Any) -> int | None:
     if not share or float(share) >= 400:
         return None
     return max(1000, int(float(share) / 100 * CPU_PERIOD_US))
+
+
+def membership(proc_cgroup: Path) -> list[str] | None:
+    """The lines of ``/proc/self/cgroup`` (our place in each hierarchy); None if unreadable."""
+    try:
+        return proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+
+
+def leaf_name(instance_id: str) -> str:
+    """An instance's leaf in the daemon's subtree, on v1 and v2 alike."""
+    return f"w-{instance_id}"
+
+
+@dataclass(frozen=True)
+class LeafLimits:
+    """An instance's limits as its leaf takes them, on v1 and v2 alike (None: no cap)."""
+
+    ram_bytes: int | None
+    warn_bytes: int | None  # the 80 % mark that raises ``ram_warning``
+    cpu_quota_us: int | None  # per CPU_PERIOD_US
+    pids: int
+
+    @classmethod
+    def of(cls, limits: dict[str, Any]) -> LeafLimits:
+        ram = limits.get("max_ram_mb")
+        cap = bytes_of_mb(ram) if ram else None
+        return cls(cap, int(cap * RAM_WARN) if cap else None,
+                   cpu_quota_us(limits.get("max_cpu_share")),
+                   int(limits.get("max_pids") or DEFAULT_PIDS))
+
+
+def oom_since(base: dict[str, int], instance_id: str, count: Callable[[], int]) -> bool:
+    """Whether the leaf's OOM-kill ``count()`` grew past ``base`` (taken at placement);
+    False when it cannot be read (the leaf is gone)."""
+    try:
+        now = count()
+    except (OSError, ValueError):
+        return False
+    return now > base.get(instance_id, now)
 
 
 def throttled(stat: Path, key: str, per_s: float) -> float:
@@ -158,8 +200,11 @@ def detect(system: System, mount: Path = Path("/sys/fs/cgroup"),
     from edgeos.supervisor.cgroups.v1 import CgroupV1
     from edgeos.supervisor.cgroups.v2 import CgroupV2
 
+    lines = membership(proc_cgroup)
+    if lines is None:
+        return None
     for backend in (CgroupV2, CgroupV1):
-        found = backend.detect(system, mount, proc_cgroup)
+        found = backend.detect(system, mount, lines)
         if found is not None:
             return found
     return None

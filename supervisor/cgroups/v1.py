@@ -19,19 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from edgeos.supervisor.cgroups import (
-    CPU_PERIOD_US,
-    DEFAULT_PIDS,
-    RAM_WARN,
-    SUBTREE_PREFIX,
-    EventSink,
-    bytes_of_mb,
-    cpu_quota_us,
-    kill_tasks,
-    remove_stale,
-    remove_tree,
-    throttled,
-)
+from edgeos.supervisor import cgroups as cg
 from edgeos.supervisor.seam import System
 
 log = logging.getLogger(__name__)
@@ -59,12 +47,8 @@ class CgroupV1:
         self._oom_base: dict[str, int] = {}
 
     @classmethod
-    def detect(cls, system: System, mount: Path, proc_cgroup: Path) -> CgroupV1 | None:
+    def detect(cls, system: System, mount: Path, lines: list[str]) -> CgroupV1 | None:
         """Our subtree in each v1 hierarchy we need, created; None if one is missing."""
-        try:
-            lines = proc_cgroup.read_text().splitlines()
-        except OSError:
-            return None
         own: dict[str, str] = {}
         for line in lines:
             parts = line.split(":", 2)
@@ -74,12 +58,12 @@ class CgroupV1:
         wanted = [c for c in (*REQUIRED, *OPTIONAL) if c in own and (mount / c).is_dir()]
         if not all(c in wanted for c in REQUIRED):
             return None
-        name = f"{SUBTREE_PREFIX}{os.getpid()}"
+        name = f"{cg.SUBTREE_PREFIX}{os.getpid()}"
         roots: dict[str, Path] = {}
         try:
             for ctrl in wanted:
                 parent = mount / ctrl / own[ctrl]
-                remove_stale(parent, name)
+                cg.remove_stale(parent, name)
                 roots[ctrl] = parent / name
                 roots[ctrl].mkdir(exist_ok=True)
             if (roots["memory"] / "memory.use_hierarchy").exists():
@@ -88,13 +72,13 @@ class CgroupV1:
         except OSError as exc:
             log.info("cgroup v1 hierarchies not usable (%s); using the fallback", exc)
             for root in roots.values():
-                remove_tree(root)
+                cg.remove_tree(root)
             return None
         log.info("limits enforced by cgroup v1 under %s", roots["memory"])
         return cls(system, roots)
 
     def leaf(self, ctrl: str, instance_id: str) -> Path:
-        return self.roots[ctrl] / f"w-{instance_id}"
+        return self.roots[ctrl] / cg.leaf_name(instance_id)
 
     def _leaves(self, instance_id: str) -> list[Path]:
         """One leaf per distinct hierarchy (cpu and cpuacct may be mounted together)."""
@@ -105,12 +89,13 @@ class CgroupV1:
         return list(seen.values())
 
     def place(self, instance_id: str, pid: int, limits: dict[str, Any],
-              sink: EventSink) -> None:
+              sink: cg.EventSink) -> None:
         self.release(instance_id)
         for leaf in self._leaves(instance_id):
             leaf.mkdir(exist_ok=True)
         mem = self.leaf("memory", instance_id)
-        cap = bytes_of_mb(limits["max_ram_mb"]) if limits.get("max_ram_mb") else -1
+        want = cg.LeafLimits.of(limits)
+        cap = want.ram_bytes or -1
         memsw = mem / "memory.memsw.limit_in_bytes"
         if memsw.exists() and cap < 0:  # raise memsw before limit, lower it after
             memsw.write_text("-1")
@@ -118,17 +103,15 @@ class CgroupV1:
         if memsw.exists() and cap > 0:
             memsw.write_text(str(cap))
         cpu = self.leaf("cpu", instance_id)
-        (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
-        quota = cpu_quota_us(limits.get("max_cpu_share"))
-        (cpu / "cpu.cfs_quota_us").write_text(str(quota or -1))
-        (self.leaf("pids", instance_id) / "pids.max").write_text(
-            str(int(limits.get("max_pids") or DEFAULT_PIDS)))
+        (cpu / "cpu.cfs_period_us").write_text(str(cg.CPU_PERIOD_US))
+        (cpu / "cpu.cfs_quota_us").write_text(str(want.cpu_quota_us or -1))
+        (self.leaf("pids", instance_id) / "pids.max").write_text(str(want.pids))
         for leaf in self._leaves(instance_id):
             (leaf / "cgroup.procs").write_text(str(pid))
         self._oom_base[instance_id] = oom_kills(mem)
         if cap > 0:
             fds = self._watched.setdefault(instance_id, [])
-            threshold = int(cap * RAM_WARN)
+            threshold = want.warn_bytes or cap
 
             def crossed() -> None:  # either direction: one read tells which
                 usage = int((mem / "memory.usage_in_bytes").read_text())
@@ -171,18 +154,15 @@ class CgroupV1:
             os.close(efd)  # closing the eventfd unregisters the event in the kernel
 
     def oom_killed(self, instance_id: str) -> bool:
-        try:
-            now = oom_kills(self.leaf("memory", instance_id))
-        except (OSError, ValueError):
-            return False
-        return now > self._oom_base.get(instance_id, now)
+        return cg.oom_since(self._oom_base, instance_id,
+                            lambda: oom_kills(self.leaf("memory", instance_id)))
 
     def kill(self, instance_id: str) -> bool:
-        kill_tasks(self.leaf("pids", instance_id) / "cgroup.procs")
+        cg.kill_tasks(self.leaf("pids", instance_id) / "cgroup.procs")
         return True
 
     def throttled_s(self, instance_id: str) -> float:
-        return throttled(self.leaf("cpu", instance_id) / "cpu.stat", "throttled_time", 1e9)
+        return cg.throttled(self.leaf("cpu", instance_id) / "cpu.stat", "throttled_time", 1e9)
 
     def remove(self, instance_id: str) -> None:
         self.release(instance_id)
@@ -198,4 +178,4 @@ class CgroupV1:
         for root in self.roots.values():
             if root.resolve() not in seen:
                 seen.add(root.resolve())
-                remove_tree(root)
+                cg.remove_tree(root)

@@ -18,19 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from edgeos.supervisor.cgroups import (
-    CPU_PERIOD_US,
-    DEFAULT_PIDS,
-    RAM_WARN,
-    SUBTREE_PREFIX,
-    EventSink,
-    bytes_of_mb,
-    cpu_quota_us,
-    kill_tasks,
-    remove_stale,
-    remove_tree,
-    throttled,
-)
+from edgeos.supervisor import cgroups as cg
 from edgeos.supervisor.seam import System
 
 log = logging.getLogger(__name__)
@@ -67,18 +55,14 @@ class CgroupV2:
     def __init__(self, system: System, base: Path) -> None:
         self.sys = system
         self.base = base  # the delegated cgroup we run in
-        self.root = base / f"{SUBTREE_PREFIX}{os.getpid()}"
+        self.root = base / f"{cg.SUBTREE_PREFIX}{os.getpid()}"
         self._watched: dict[str, int] = {}
         self._seen: dict[str, dict[str, int]] = {}
         self._oom_base: dict[str, int] = {}
 
     @classmethod
-    def detect(cls, system: System, mount: Path, proc_cgroup: Path) -> CgroupV2 | None:
+    def detect(cls, system: System, mount: Path, lines: list[str]) -> CgroupV2 | None:
         """Our own cgroup v2 dir if it is writable and offers the controllers, else None."""
-        try:
-            lines = proc_cgroup.read_text().splitlines()
-        except OSError:
-            return None
         unified = [line.split("::", 1)[1] for line in lines if line.startswith("0::")]
         if not unified or not (mount / "cgroup.controllers").exists():
             return None  # not a pure cgroup v2 system
@@ -105,27 +89,25 @@ class CgroupV2:
         (own / "cgroup.procs").write_text(str(os.getpid()))
         enable = " ".join(f"+{c}" for c in CONTROLLERS)
         (self.base / "cgroup.subtree_control").write_text(enable)
-        remove_stale(self.base, self.root.name)
+        cg.remove_stale(self.base, self.root.name)
         self.root.mkdir(exist_ok=True)
         (self.root / "cgroup.subtree_control").write_text(enable)
 
     def path(self, instance_id: str) -> Path:
-        return self.root / f"w-{instance_id}"
+        return self.root / cg.leaf_name(instance_id)
 
     def place(self, instance_id: str, pid: int, limits: dict[str, Any],
-              sink: EventSink) -> None:
+              sink: cg.EventSink) -> None:
         self.release(instance_id)
         leaf = self.path(instance_id)
         leaf.mkdir(exist_ok=True)
-        ram = limits.get("max_ram_mb")
-        (leaf / "memory.max").write_text(str(bytes_of_mb(ram)) if ram else "max")
-        (leaf / "memory.high").write_text(str(int(bytes_of_mb(ram) * RAM_WARN)) if ram
-                                          else "max")
-        quota = cpu_quota_us(limits.get("max_cpu_share"))
-        (leaf / "cpu.max").write_text(f"{quota or 'max'} {CPU_PERIOD_US}")
-        (leaf / "pids.max").write_text(str(int(limits.get("max_pids") or DEFAULT_PIDS)))
+        want = cg.LeafLimits.of(limits)
+        (leaf / "memory.max").write_text(str(want.ram_bytes or "max"))
+        (leaf / "memory.high").write_text(str(want.warn_bytes or "max"))
+        (leaf / "cpu.max").write_text(f"{want.cpu_quota_us or 'max'} {cg.CPU_PERIOD_US}")
+        (leaf / "pids.max").write_text(str(want.pids))
         (leaf / "cgroup.procs").write_text(str(pid))
-        if not ram:
+        if not want.ram_bytes:
             return
         seen = self._seen[instance_id] = read_events(leaf)
         self._oom_base[instance_id] = seen.get("oom_kill", 0)
@@ -153,22 +135,19 @@ class CgroupV2:
             os.close(fd)
 
     def oom_killed(self, instance_id: str) -> bool:
-        try:
-            now = read_events(self.path(instance_id)).get("oom_kill", 0)
-        except (OSError, ValueError):
-            return False
-        return now > self._oom_base.get(instance_id, now)
+        return cg.oom_since(self._oom_base, instance_id,
+                            lambda: read_events(self.path(instance_id)).get("oom_kill", 0))
 
     def kill(self, instance_id: str) -> bool:
         knob = self.path(instance_id) / "cgroup.kill"
         if knob.exists():
             knob.write_text("1")
         else:
-            kill_tasks(self.path(instance_id) / "cgroup.procs")
+            cg.kill_tasks(self.path(instance_id) / "cgroup.procs")
         return True
 
     def throttled_s(self, instance_id: str) -> float:
-        return throttled(self.path(instance_id) / "cpu.stat", "throttled_usec", 1e6)
+        return cg.throttled(self.path(instance_id) / "cpu.stat", "throttled_usec", 1e6)
 
     def remove(self, instance_id: str) -> None:
         self.release(instance_id)
@@ -179,4 +158,4 @@ class CgroupV2:
     def close(self) -> None:
         for instance_id in list(self._watched):
             self.release(instance_id)
-        remove_tree(self.root)
+        cg.remove_tree(self.root)

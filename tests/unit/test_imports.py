@@ -1,12 +1,12 @@
 """The import graph between the top-level packages (issue 14, structure).
 
-Rules: ``ipc`` is the base everyone may use and imports none of the others; workers
-import neither ``supervisor`` nor ``admin_ui``; the supervisor and the admin UI do not
-import each other (the UI talks to the supervisor through its RPC); the supervisor
-reads worker types only through ``edgeos.workers.registry``; no cycle between the
-packages. What is not true yet is listed below, module by module, so it cannot grow:
-each entry goes when issue 14 item 2 (one common package for the shared pieces:
-atomic files, auth store, schemas, config loading) is done.
+Rules: ``common`` (atomic files, schemas, bounds, the auth store, JSON config files)
+is the base everyone may use and imports none of the others; ``ipc`` uses only
+``common``; workers import neither ``supervisor`` nor ``admin_ui``; the
+supervisor and the admin UI do not import each other, and the UI imports no worker
+package (it talks to the supervisor through its RPC); the supervisor reads worker
+types only through ``edgeos.workers.registry``; no cycle between the packages; no
+worker opens the supervisor's or the broker's control socket. No exceptions.
 """
 
 from __future__ import annotations
@@ -16,24 +16,13 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("supervisor", "ipc", "workers", "admin_ui")
+PACKAGES = ("supervisor", "ipc", "workers", "admin_ui", "common")
 FORBIDDEN = {("ipc", "supervisor"), ("ipc", "workers"), ("ipc", "admin_ui"),
+             ("common", "supervisor"), ("common", "workers"), ("common", "admin_ui"),
+             ("common", "ipc"),
              ("workers", "supervisor"), ("workers", "admin_ui"),
              ("admin_ui", "supervisor"), ("admin_ui", "workers"),
              ("supervisor", "admin_ui")}
-# Known violations (issue 14 item 2): importing module -> imported edgeos modules.
-ALLOWED = {
-    "admin_ui.handlers.connections": {"edgeos.workers.registry"},  # secret keys of a type
-    "admin_ui.server": {"edgeos.supervisor.config"},  # edgeos.json web.allowed_hosts
-    "ipc.routing.table": {"edgeos.supervisor.capacity", "edgeos.supervisor.schemas"},
-    "ipc.satellite.trust": {"edgeos.supervisor.config"},
-    "supervisor.auth_commands": {"edgeos.admin_ui.auth"},
-    "supervisor.cli": {"edgeos.admin_ui.auth"},
-    "workers.mbus.worker": {"edgeos.supervisor.config"},
-}
-# Workers that open the supervisor's or the broker's control socket (architecture.md:
-# those are for edgectl/the UI and the supervisor); the MQTT bridge's catalog does today.
-CONTROL_SOCKET_USERS = {"workers/mqtt_bridge/catalog.py"}
 
 
 def imports() -> dict[str, set[str]]:
@@ -87,17 +76,12 @@ def cycles(pairs: set[tuple[str, str]]) -> list[set[str]]:
     return [set(c) for c in found if len(c) > 1]
 
 
-def test_no_forbidden_edge_beyond_the_known_ones() -> None:
-    new = []
-    for pair, modules in cross_edges(imports()).items():
-        if pair not in FORBIDDEN:
-            continue
-        for module, targets in modules.items():
-            extra = targets - ALLOWED.get(module, set())
-            if extra:
-                new.append(f"{module} imports {sorted(extra)} ({pair[0]} -> {pair[1]})")
-    assert not new, "new imports across package lines (see the module docstring):\n" + \
-        "\n".join(new)
+def test_no_forbidden_edge() -> None:
+    found = [f"{module} imports {sorted(targets)} ({pair[0]} -> {pair[1]})"
+             for pair, modules in cross_edges(imports()).items() if pair in FORBIDDEN
+             for module, targets in modules.items()]
+    assert not found, "imports across package lines (see the module docstring):\n" + \
+        "\n".join(found)
 
 
 def test_the_supervisor_reads_worker_types_only_through_the_registry() -> None:
@@ -106,18 +90,15 @@ def test_the_supervisor_reads_worker_types_only_through_the_registry() -> None:
     assert reached <= {"edgeos.workers.registry"}, reached
 
 
-def test_no_cycle_between_packages_but_through_known_edges() -> None:
-    graph = imports()
-    pairs = set(cross_edges(graph))
-    known = {(m.split(".")[0], t.split(".")[1]) for m, ts in ALLOWED.items() for t in ts}
-    assert cycles(pairs - known) == [], "a cycle that the allow-list does not explain"
+def test_no_cycle_between_packages() -> None:
+    assert cycles(set(cross_edges(imports()))) == []
 
 
 def test_workers_keep_off_the_control_sockets() -> None:
     users = {str(p.relative_to(ROOT)) for p in (ROOT / "workers").rglob("*.py")
              if "addresses.CONTROL" in (text := p.read_text(encoding="utf-8"))
              or "addresses.BROKER_CTL" in text}
-    assert users <= CONTROL_SOCKET_USERS, users - CONTROL_SOCKET_USERS
+    assert users == set(), users
 
 
 def test_the_checker_sees_a_planted_edge() -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import serial
-from edgeos.ipc.files import atomic_write_json
+from edgeos.common.files import atomic_write_json
 from edgeos.workers.mbus.master import (
     CircuitBreaker,
     Master,
@@ -162,10 +162,10 @@ class MbusWorker(Worker):
         self.master = Master(cfg["serial_port"], int(cfg["baudrate"]),
                              float(cfg["timeout_s"]), retries=int(cfg["retries"]),
                              serial_factory=open_port)
-        breaker = cfg.get("breaker", {})
-        self.breaker = CircuitBreaker(threshold=int(breaker.get("failures", 3)),
-                                      base_delay_s=float(breaker.get("open_s", 10)),
-                                      max_delay_s=float(breaker.get("max_open_s", 600)))
+        breaker = cfg["breaker"]  # complete: the supervisor filled the schema's defaults
+        self.breaker = CircuitBreaker(threshold=int(breaker["failures"]),
+                                      base_delay_s=float(breaker["open_s"]),
+                                      max_delay_s=float(breaker["max_open_s"]))
         self.state_file = Path(self.spec.data_dir) / "mbus" / f"{self.id}.json"
         remembered = self._load_state()
         interval = float(cfg["poll_interval_s"])

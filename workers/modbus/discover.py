@@ -32,6 +32,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from edgeos.common.schemas import with_defaults
+from edgeos.workers import registry
 from edgeos.workers.jobio import become_job, emit, parse_ranges
 from edgeos.workers.modbus.link import BusCounters, DeviceRejected, DeviceUnreachable, ModbusLink
 from edgeos.workers.modbus.registers import decode
@@ -240,8 +242,9 @@ def connection(link_config: dict[str, Any], unit: Unit) -> dict[str, Any]:
 def discover(link_config: dict[str, Any], units: list[int], run_dir: str,
              emit: Callable[[dict[str, Any]], None], timeout_s: float = 0.5) -> dict[str, Any]:
     """Probe every unit id in turn, emitting progress; the result document."""
-    link = ModbusLink({**link_config, "timeout_s": timeout_s, "retries": 0}, run_dir,
-                      BusCounters())
+    schema = registry.manifest("modbus")["config_schema"]  # defaults as a worker gets them
+    link = ModbusLink(with_defaults(schema, {**link_config, "timeout_s": timeout_s,
+                                             "retries": 0}), run_dir, BusCounters())
     prober = Prober(link)
     found: list[dict[str, Any]] = []
     try:

@@ -90,20 +90,21 @@ class ModbusLink:
     """Requests to one unit id, over TCP or over a (shared) serial line."""
 
     def __init__(self, config: Mapping[str, Any], run_dir: str, counters: BusCounters) -> None:
+        """``config``: the instance's validated config, the schema's defaults filled in."""
         self.counters = counters
-        self.unit_id = int(config.get("unit_id", 1))
-        self.retries = int(config.get("retries", 1))
-        self.write_multiple = bool(config.get("write_multiple", False))
-        timeout = float(config.get("timeout_s", 1.0))
+        self.unit_id = int(config["unit_id"])
+        self.retries = int(config["retries"])
+        self.write_multiple = bool(config["write_multiple"])
+        timeout = float(config["timeout_s"])
         self.line: LineLock | None = None
         self.client: ModbusTcpClient | ModbusSerialClient
-        if config.get("transport", "tcp") == "rtu":
+        if config["transport"] == "rtu":
             port = config["serial_port"]
             self.endpoint = port
             self.client = ModbusSerialClient(
-                port, framer=FramerType.RTU, baudrate=int(config.get("baudrate", 9600)),
-                parity=config.get("parity", "N"), bytesize=int(config.get("bytesize", 8)),
-                stopbits=int(config.get("stopbits", 1)), timeout=timeout, retries=0)
+                port, framer=FramerType.RTU, baudrate=int(config["baudrate"]),
+                parity=config["parity"], bytesize=int(config["bytesize"]),
+                stopbits=int(config["stopbits"]), timeout=timeout, retries=0)
             # pymodbus has no hook for dropped frames: swap in a framer that counts them
             framer = _CountingRTU(DecodePDU(False), self._crc_error)
             self.client.framer = self.client.transaction.framer = framer
@@ -111,8 +112,8 @@ class ModbusLink:
             # wait for the line at most as long as a few other turns could take
             self.line_timeout = max(5.0, 4 * timeout * (self.retries + 1))
         else:
-            self.endpoint = f"{config['host']}:{int(config.get('port', 502))}"
-            self.client = ModbusTcpClient(config["host"], port=int(config.get("port", 502)),
+            self.endpoint = f"{config['host']}:{int(config['port'])}"
+            self.client = ModbusTcpClient(config["host"], port=int(config["port"]),
                                           timeout=timeout, retries=0)
         self.cancel = threading.Event()
 

@@ -46,10 +46,10 @@ class ModbusWorker(Worker):
                                max_gap=int(cfg["max_gap"]))
         except ValueError as exc:
             raise ValueError(f"{self.id}: register map: {exc}") from None
-        breaker = cfg.get("breaker", {})
-        self.breaker = CircuitBreaker(threshold=int(breaker.get("failures", 3)),
-                                      open_s=float(breaker.get("open_s", 5)),
-                                      max_open_s=float(breaker.get("max_open_s", 60)))
+        breaker = cfg["breaker"]  # complete: the supervisor filled the schema's defaults
+        self.breaker = CircuitBreaker(threshold=int(breaker["failures"]),
+                                      open_s=float(breaker["open_s"]),
+                                      max_open_s=float(breaker["max_open_s"]))
         self.counters = BusCounters()
         self.link = ModbusLink(cfg, self.spec.run_dir, self.counters)
         self._io = ThreadPoolExecutor(1, thread_name_prefix=f"modbus-{self.id}")

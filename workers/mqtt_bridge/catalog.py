@@ -1,14 +1,14 @@
-"""What the bridge knows of the system: instances (control API ``list``) and the
-broker's datapoints with their metadata (broker control ``datapoints``)."""
+"""What the bridge knows of the system: the instances with their type and state, and
+the broker's datapoints with their metadata, both asked of the broker over the
+worker's own link (:meth:`edgeos.workers.runtime.Runtime.query`): a worker keeps off
+the supervisor's and the broker's control sockets."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import zmq.asyncio
-from edgeos.ipc import addresses
 from edgeos.ipc.routing import AddressResolver
-from edgeos.ipc.rpc import AsyncRpcClient
 from edgeos.workers.mqtt_bridge.discovery import Point
 
 BRIDGE_TYPE = "mqtt_bridge"
@@ -16,18 +16,17 @@ POINTS_LIMIT = 1_000_000
 
 
 class Catalog:
-    def __init__(self, ctx: zmq.asyncio.Context, run_dir: str, own_id: str) -> None:
+    def __init__(self, query: Callable[..., Awaitable[Any]], own_id: str) -> None:
         self.own_id = own_id
-        self.control = AsyncRpcClient(ctx, addresses.endpoint(run_dir, addresses.CONTROL), 5)
-        self.broker = AsyncRpcClient(ctx, addresses.endpoint(run_dir, addresses.BROKER_CTL), 5)
+        self.query = query
         self.instances: dict[str, dict[str, Any]] = {}  # id -> {"type", "status"}
         self._resolver = AddressResolver(())
 
     async def refresh_instances(self) -> None:
         """Re-read the worker instances; raises ``RpcError`` if the supervisor is away."""
-        rows = await self.control.call("list")
-        self.instances = {r["id"]: {"type": r.get("type", ""), "status": r.get("status")}
-                          for r in rows if r.get("role", "worker") == "worker"}
+        table = await self.query("instances")
+        self.instances = {i: {"type": d["type"], "status": d["status"]}
+                          for i, d in table.items() if d.get("status") is not None}
         self._resolver = AddressResolver(self.instances)
 
     def resolve(self, address: str) -> tuple[str, str]:
@@ -55,15 +54,11 @@ class Catalog:
         """The broker's datapoints of every mirrored, configured instance."""
         out: dict[str, Point] = {}
         for instance in [i for i in self.instances if self.mirrored(i)]:
-            result = await self.broker.call("datapoints", prefix=instance + ".",
-                                            limit=POINTS_LIMIT)
+            result = await self.query("datapoints", prefix=instance + ".",
+                                      limit=POINTS_LIMIT)
             for dp in result["datapoints"]:
                 owner, path = self.resolve(dp["address"])
                 if owner == instance and path:
                     out[dp["address"]] = Point(dp["address"], owner, path, dp.get("value"),
                                                dp.get("unit"), dict(dp.get("meta") or {}))
         return out
-
-    def close(self) -> None:
-        self.control.close()
-        self.broker.close()

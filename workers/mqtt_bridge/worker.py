@@ -60,7 +60,7 @@ class MqttBridgeWorker(Worker):
         await self.queue.open()
         self.ledger = Ledger(store / f"{self.id}.discovery.json")
         self.announced = self.ledger.load()
-        self.catalog = Catalog(self.runtime.ctx, self.spec.run_dir, self.id)
+        self.catalog = Catalog(self.runtime.query, self.id)
         self.mirror = StateMirror(self.topics, self.settings.payload, self.heartbeat_s)
         self.points: dict[str, Point] | None = None  # None until first read from the broker
         # instances whose availability we published, before a restart too ("" = unknown)
@@ -98,7 +98,6 @@ class MqttBridgeWorker(Worker):
     async def teardown(self) -> None:
         await self.outbox.settle(0.8)
         await self.link.stop(farewell=(self.topics.availability, b"offline"))
-        self.catalog.close()
         await self.queue.close()
 
     # -- datapoints -> MQTT ----------------------------------------------------------

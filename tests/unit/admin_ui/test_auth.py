@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from edgeos.admin_ui.auth import AuthError, AuthStore, hash_password, verify_password
+from edgeos.common.auth import AuthError, AuthStore, hash_password, verify_password
 
 
 def test_password_hash_is_salted_scrypt() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from edgeos.admin_ui.auth import AuthError, AuthStore, Principal
+from edgeos.common.auth import AuthError, AuthStore, Principal
 
 
 def test_roles_are_ordered_viewer_operator_admin() -> None:

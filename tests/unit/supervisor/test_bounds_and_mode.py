@@ -4,7 +4,8 @@ string bounds, oversized strings anywhere, the instance and memory projection.""
 from __future__ import annotations
 
 import pytest
-from edgeos.supervisor import capacity, modefile, schemas
+from edgeos.common import capacity, schemas
+from edgeos.supervisor import modefile
 
 
 @pytest.mark.parametrize("raw, reason", [

@@ -50,9 +50,13 @@ def fake_v1_leaf(backend: CgroupV1, iid: str) -> None:
     (mem / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 0\n")
 
 
+def proc_lines(path: Path) -> list[str]:
+    return cgroups.membership(path) or []
+
+
 def test_v2_detect_prepares_a_delegated_subtree(tmp_path: Path) -> None:
     mount = v2_mount(tmp_path)
-    groups = CgroupV2.detect(FakeSystem(), mount, tmp_path / "proc_cgroup")
+    groups = CgroupV2.detect(FakeSystem(), mount, proc_lines(tmp_path / "proc_cgroup"))
     assert groups is not None
     own = mount / "system.slice" / "edgeos.service"
     assert (own / "supervisor" / "cgroup.procs").read_text() == str(os.getpid())
@@ -65,7 +69,7 @@ def test_detect_refuses_hosts_without_the_controllers(tmp_path: Path) -> None:
     (tmp_path / "proc_cgroup").write_text("4:memory:/x\n0::/\n")
     assert cgroups.detect(FakeSystem(), tmp_path / "nomount", tmp_path / "proc_cgroup") is None
     mount = v2_mount(tmp_path / "b", controllers="cpuset io pids")
-    assert CgroupV2.detect(FakeSystem(), mount, tmp_path / "b" / "proc_cgroup") is None
+    assert CgroupV2.detect(FakeSystem(), mount, proc_lines(tmp_path / "b" / "proc_cgroup")) is None
 
 
 def test_v2_place_writes_limits_and_inotify_reports_high_and_oom(tmp_path: Path) -> None:
@@ -109,7 +113,7 @@ def test_v1_detect_makes_a_subtree_per_hierarchy_and_removes_stale_ones(
     stale.mkdir(parents=True)
     alive = mount / "memory" / "svc" / "edgeos-1"  # pid 1 runs: not ours to touch
     alive.mkdir()
-    groups = CgroupV1.detect(FakeSystem(), mount, tmp_path / "proc_cgroup")
+    groups = CgroupV1.detect(FakeSystem(), mount, proc_lines(tmp_path / "proc_cgroup"))
     assert groups is not None
     name = f"edgeos-{os.getpid()}"
     assert {c: p.relative_to(mount) for c, p in groups.roots.items()} == {
@@ -122,7 +126,7 @@ def test_v1_detect_makes_a_subtree_per_hierarchy_and_removes_stale_ones(
 def test_v1_place_writes_limits_and_registers_threshold_and_oom_events(
         tmp_path: Path) -> None:
     fake = FakeSystem()
-    groups = CgroupV1.detect(fake, v1_mount(tmp_path), tmp_path / "proc_cgroup")
+    groups = CgroupV1.detect(fake, v1_mount(tmp_path), proc_lines(tmp_path / "proc_cgroup"))
     assert groups is not None
     fake_v1_leaf(groups, "w1")
     seen: list[tuple[str, int]] = []

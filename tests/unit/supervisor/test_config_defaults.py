@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from edgeos.common.schemas import with_defaults
 from edgeos.supervisor import config as cfgmod
-from edgeos.supervisor.schemas import with_defaults
 
 EXAMPLES = Path(cfgmod.__file__).resolve().parents[1] / "config" / "examples"
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeos.ipc.files import atomic_write_json
+from edgeos.common.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 
