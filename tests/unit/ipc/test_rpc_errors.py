@@ -22,7 +22,6 @@ from edgeos.ipc.rpc import (
     AsyncRpcClient,
     RpcError,
     RpcServer,
-    bind_args,
 )
 
 
@@ -81,29 +80,6 @@ def test_a_bug_in_a_command_is_internal_and_logged(tmp_path: Path,
     logged = [r for r in caplog.records if r.exc_info]
     assert {r.exc_info[0] for r in logged} == {KeyError, AttributeError}  # type: ignore[index]
     assert "'buggy'" in logged[0].getMessage()
-
-
-async def _cmd(address: str, limit: int = 10, flag: bool = False,
-               table: dict[str, Any] | None = None) -> None:
-    """A command with declared arguments."""
-
-
-@pytest.mark.parametrize(("args", "why"), [
-    ({}, "missing a required argument"),
-    ({"address": "a", "bogus": 1}, "unexpected keyword"),
-    ({"address": 5}, "address: expected str"),
-    ({"address": "a", "limit": "10"}, "limit: expected int"),
-    ({"address": "a", "limit": True}, "limit: expected int"),
-    ({"address": "a", "flag": 1}, "flag: expected bool"),
-])
-def test_bind_args_refuses_the_callers_mistakes(args: dict[str, Any], why: str) -> None:
-    with pytest.raises(RpcError) as err:
-        bind_args(_cmd, args)
-    assert err.value.code == BAD_REQUEST and why in str(err.value)
-
-
-def test_bind_args_passes_good_arguments() -> None:
-    assert bind_args(_cmd, {"address": "a", "limit": 3}) == {"address": "a", "limit": 3}
 
 
 def _broker(tmp_path: Path) -> Broker:
