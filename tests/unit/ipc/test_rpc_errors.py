@@ -19,6 +19,7 @@ from edgeos.ipc.rpc import (
     BAD_REQUEST,
     INTERNAL,
     NOT_FOUND,
+    UNKNOWN_COMMAND,
     AsyncRpcClient,
     RpcError,
     RpcServer,
@@ -117,6 +118,38 @@ async def _broker_bug(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         assert broker.counters["malformed"] == 1, "a broker bug is not the worker's input"
         assert broker.counters["internal_errors"] == 1
         assert any(r.exc_info and "planted" in str(r.exc_info[1]) for r in caplog.records)
+    finally:
+        broker.values.close()
+        for sock in (broker.workers, broker.ctl, broker.link.sock, broker.changes):
+            sock.close(0)
+        broker.ctx.term()
+
+
+def test_broker_commands_check_their_declared_arguments(tmp_path: Path) -> None:
+    asyncio.run(_broker_checks(tmp_path))
+
+
+async def _broker_checks(tmp_path: Path) -> None:
+    broker = _broker(tmp_path)
+    try:
+        async def refusal(cmd: str, **args: Any) -> RpcError:
+            with pytest.raises(RpcError) as err:
+                await broker.handle(cmd, args)
+            return err.value
+
+        assert (await refusal("nope")).code == UNKNOWN_COMMAND
+        for cmd, args, why in [("get", {}, "address: required"),
+                               ("set", {"address": "w.x", "wait_s": 0}, "wait_s: more than 0"),
+                               ("set", {"address": "w.x", "wait": "yes"}, "wait: expected"),
+                               ("datapoints", {"limit": -1}, "limit: 0 to"),
+                               ("route_test", {"address": "w.x", "bogus": 1}, "bogus: "),
+                               ("cut", {"id": "w"}, "cut: required")]:
+            err = await refusal(cmd, **args)
+            assert err.code == BAD_REQUEST and why in str(err), (cmd, str(err))
+        (tmp_path / "config" / "routing.json").write_text('{"routes": [{"id": 1}]}')
+        err = await refusal("check_routes_file", instance_ids=["w"])
+        assert err.code == BAD_REQUEST and err.detail, "every problem listed"
+        assert (await broker.handle("datapoints", {}))["total"] == 0  # defaults filled in
     finally:
         broker.values.close()
         for sock in (broker.workers, broker.ctl, broker.link.sock, broker.changes):
