@@ -10,18 +10,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-import zmq
-import zmq.asyncio
 from edgeos.ipc.commands import Arg, Command, find
 from edgeos.ipc.rpc import (
     BAD_REQUEST,
     INTERNAL,
     NOT_FOUND,
     UNKNOWN_COMMAND,
-    AsyncRpcClient,
     RpcError,
-    RpcServer,
 )
+
+from tests.unit.ipc.test_rpc_errors import _serve
 
 
 class Sample(Command):
@@ -108,39 +106,17 @@ def test_an_unknown_kind_is_refused_where_it_is_declared() -> None:
         Arg("n", "number")
 
 
-async def _serve(tmp_path: Path, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-    """The real RPC endpoint over a socket, dispatching to the Sample family."""
-    ctx = zmq.asyncio.Context()
-    sock = ctx.socket(zmq.ROUTER)
-    endpoint = f"ipc://{tmp_path}/ctl.sock"
-    sock.bind(endpoint)
-
-    async def handler(cmd: str, args: dict[str, Any]) -> Any:
-        return await find(Sample.registry, cmd)().answer(args)
-
-    server = asyncio.create_task(RpcServer(sock, handler).serve())
-    client = AsyncRpcClient(ctx, endpoint, timeout=5)
-    out: list[Any] = []
-    try:
-        for cmd, args in calls:
-            try:
-                out.append(await client.call(cmd, **args))
-            except RpcError as exc:
-                out.append(exc)
-    finally:
-        server.cancel()
-        client.close()
-        sock.close(0)
-        ctx.term()
-    return out
+async def _dispatch(cmd: str, args: dict[str, Any]) -> Any:
+    return await find(Sample.registry, cmd)().answer(args)
 
 
 def test_over_the_socket_mistakes_refusals_and_bugs_keep_their_codes(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR, "edgeos.ipc.rpc")
-    ok, bad, gone, bug, unknown = asyncio.run(_serve(tmp_path, [
+    ok, bad, gone, bug, unknown, *_ = asyncio.run(_serve(tmp_path, [
         ("lookup", {"address": "a", "limit": 3}), ("lookup", {"address": "a", "limit": "3"}),
-        ("lookup", {"address": "none"}), ("lookup", {"address": "bug"}), ("nope", {})]))
+        ("lookup", {"address": "none"}), ("lookup", {"address": "bug"}), ("nope", {})],
+        _dispatch))
     assert ok["limit"] == 3 and ok["mode"] == "fast"
     assert isinstance(bad, RpcError) and bad.code == BAD_REQUEST and "limit:" in str(bad)
     assert isinstance(gone, RpcError) and gone.code == NOT_FOUND

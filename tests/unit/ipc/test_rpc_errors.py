@@ -21,6 +21,7 @@ from edgeos.ipc.rpc import (
     NOT_FOUND,
     UNKNOWN_COMMAND,
     AsyncRpcClient,
+    Handler,
     RpcError,
     RpcServer,
 )
@@ -36,13 +37,14 @@ async def _planted(cmd: str, args: dict[str, Any]) -> Any:
     return {"echo": args}
 
 
-async def _serve(tmp_path: Path, calls: list[tuple[str, dict[str, Any]]]
-                 ) -> list[Any]:
+async def _serve(tmp_path: Path, calls: list[tuple[str, dict[str, Any]]],
+                 handler: Handler = _planted) -> list[Any]:
+    """The answers to ``calls`` from a real RpcServer, then to two malformed requests."""
     ctx = zmq.asyncio.Context()
     server_sock = ctx.socket(zmq.ROUTER)
     endpoint = f"ipc://{tmp_path}/ctl.sock"
     server_sock.bind(endpoint)
-    server = asyncio.create_task(RpcServer(server_sock, _planted).serve())
+    server = asyncio.create_task(RpcServer(server_sock, handler).serve())
     client = AsyncRpcClient(ctx, endpoint, timeout=5)
     out: list[Any] = []
     try:
