@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import hmac
 import json
@@ -93,8 +94,11 @@ def _generation(user: dict[str, Any]) -> str:
     return f"{user['password']['hash']}:{user.get('role', 'admin')}"
 
 
-# A fixed record to burn the same scrypt time for unknown users (no user oracle).
-_DUMMY = hash_password("-", salt=b"\0" * 16)
+@functools.cache
+def _dummy() -> dict[str, Any]:
+    """A fixed record to burn the same scrypt time for unknown users (no user oracle);
+    made at the first login, not at import (edgectl imports this module)."""
+    return hash_password("-", salt=b"\0" * 16)
 
 
 class AuthStore:
@@ -139,7 +143,7 @@ class AuthStore:
         """The user if the password matches; always spends one scrypt computation."""
         user = self._fresh()["users"].get(username)
         if user is None:
-            verify_password(password, _DUMMY)
+            verify_password(password, _dummy())
             return None
         if not verify_password(password, user["password"]):
             return None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,6 +28,13 @@ NOT_FOUND = "not_found"  # unknown instance, address, route
 BAD_REQUEST = "bad_request"  # malformed arguments, invalid config
 UNAVAILABLE = "unavailable"  # a needed process is down or the feature is not built
 INTERNAL = "internal"
+UNKNOWN_COMMAND = "unknown_command"  # the endpoint has no such command (an older daemon?)
+
+#: per error code, the HTTP status the admin UI answers with and edgectl's exit code
+#: (1: refused; 3: unreachable); an unknown code is a 500 and exit 1
+STATUS: dict[str, tuple[int, int]] = {
+    REFUSED: (409, 1), NOT_FOUND: (404, 1), BAD_REQUEST: (400, 1), UNAVAILABLE: (503, 1),
+    INTERNAL: (500, 1), UNKNOWN_COMMAND: (501, 1)}
 
 
 class RpcError(Exception):
@@ -41,28 +47,6 @@ class RpcError(Exception):
 
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[Any]]
-
-
-_KINDS: dict[str, type | tuple[type, ...]] = {
-    "str": str, "bool": bool, "int": int, "float": (int, float), "dict": dict, "list": list}
-
-
-def bind_args(func: Callable[..., Any], args: dict[str, Any]) -> dict[str, Any]:
-    """Check ``args`` against ``func``'s signature (names, required ones, and the plain
-    annotated kinds str/bool/int/float/dict/list) before it is called, so a mistake of
-    the caller is a ``bad_request`` and a TypeError inside ``func`` stays a bug."""
-    sig = inspect.signature(func)
-    try:
-        bound = sig.bind(**args)
-    except TypeError as exc:
-        raise RpcError(f"bad arguments: {exc}", BAD_REQUEST) from None
-    for name, value in bound.arguments.items():
-        kind = _KINDS.get(str(sig.parameters[name].annotation).split("[")[0])
-        if kind is not None and (not isinstance(value, kind)
-                                 or (kind is int and isinstance(value, bool))):
-            raise RpcError(f"{name}: expected {sig.parameters[name].annotation}, got "
-                           f"{type(value).__name__}", BAD_REQUEST)
-    return bound.arguments
 
 
 class RpcServer:
@@ -103,9 +87,10 @@ class RpcServer:
             await self._sock.send_multipart([ident, pack(reply)])
 
     async def _call(self, req_id: Any, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
-        """Run one command. Commands check their own arguments and say what is wrong
-        with an :class:`RpcError`; anything else they raise is a bug: ``internal``,
-        logged with its traceback, never passed off as the caller's bad request."""
+        """Run one command. Its declared arguments are checked before it runs
+        (:mod:`edgeos.ipc.commands`) and a refusal is an :class:`RpcError`; anything else
+        raised is a bug: ``internal``, logged with its traceback, never passed off as the
+        caller's bad request."""
         try:
             return {"id": req_id, "ok": True, "result": await self._handler(cmd, args)}
         except RpcError as exc:

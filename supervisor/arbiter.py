@@ -464,7 +464,7 @@ class Arbiter:
         failsafe: dict[str, Any] = {}
         if writes:
             try:
-                failsafe = await self.broker_call("failsafe", writes=writes, timeout=1.0)
+                failsafe = await self.broker_call("failsafe", writes=writes, wait_s=1.0)
             except RpcError as exc:
                 failsafe = {"error": str(exc)}
         with contextlib.suppress(RpcError):
@@ -547,7 +547,7 @@ class Arbiter:
         new_ids = [c.id for c in configs]
         routes_ok = True
         try:  # the broker checks routing.json against the new instance set first
-            await self.broker_call("validate_routes",
+            await self.broker_call("check_routes_file",
                                    instance_ids=[*new_ids, *self.satellite_ids()])
         except RpcError as exc:
             if exc.code != UNAVAILABLE:
@@ -600,7 +600,7 @@ class Arbiter:
                                 SYSTEM_START_TIMEOUT_S)
         try:
             if not validated:  # the broker was away when the reload began
-                await self.broker_call("validate_routes",
+                await self.broker_call("check_routes_file",
                                        instance_ids=[i.id for i in self.workers()])
             if broker is None or broker.state != State.RUNNING or self.broker_rpc is None:
                 raise RpcError("the broker is not running", UNAVAILABLE)

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeos.common.auth import ADMIN_USER, AuthError, AuthStore
+from edgeos.common.auth import ADMIN_USER, ROLES, AuthError, AuthStore
 from edgeos.ipc import protocol
+from edgeos.ipc.commands import Arg
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
-from edgeos.supervisor.commands import Command
+from edgeos.supervisor.commands import WHO, Command
+
+USERNAME = Arg("username", required=True, help="the user's name", least=1, most=200)
+PASSWORD = Arg("password", required=True, help="the new password", least=1, most=1024)
 
 
 class AuthCommand(Command):
@@ -25,24 +29,18 @@ class AuthCommand(Command):
         """Tell the admin UI (events topic ``auth``): revoked live sockets close at once."""
         self.arbiter.publish("auth", {"ts": protocol.now_ms()})
 
-    @staticmethod
-    def text(args: dict[str, Any], key: str) -> str:
-        value = args.get(key)
-        if not isinstance(value, str) or not value:
-            raise RpcError(f"{key} is required", BAD_REQUEST)
-        return value
-
 
 class Passwd(AuthCommand):
     """Set the admin password (at least 8 characters); open sessions end."""
 
     name = "passwd"
+    args = (PASSWORD, Arg("username", default=ADMIN_USER, help="whose", least=1, most=200),
+            Arg("role", default="admin", choices=ROLES, help="the role if the user is new"))
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        username = args.get("username") or ADMIN_USER
+        username = args["username"]
         try:
-            self.store().set_password(self.text(args, "password"), username,
-                                      args.get("role") or "admin")
+            self.store().set_password(args["password"], username, args["role"])
         except AuthError as exc:
             raise RpcError(str(exc), BAD_REQUEST) from None
         self.arbiter.audit("passwd", "edgectl", f"password of {username} set")
@@ -54,10 +52,12 @@ class TokenCreate(AuthCommand):
     """Create an API token (role viewer by default, operator or admin); shown only once."""
 
     name = "token_create"
+    args = (Arg("role", default="viewer", choices=ROLES, help="what the token may do"),
+            Arg("name", help="a name to revoke it by (default: made up)", most=200))
 
     async def execute(self, args: dict[str, Any]) -> Any:
         try:
-            created = self.store().create_token(args.get("role") or "viewer", args.get("name"))
+            created = self.store().create_token(args["role"], args["name"])
         except AuthError as exc:
             raise RpcError(str(exc), BAD_REQUEST) from None
         self.arbiter.audit("token_create", "edgectl", f"token {created['name']} "
@@ -69,6 +69,7 @@ class TokenList(AuthCommand):
     """List API tokens: name, role, created (never the tokens themselves)."""
 
     name = "token_list"
+    args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
         return self.store().list_tokens()
@@ -78,9 +79,10 @@ class TokenRevoke(AuthCommand):
     """Revoke an API token by name."""
 
     name = "token_revoke"
+    args = (Arg("name", required=True, help="the token's name", least=1, most=200),)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        name = self.text(args, "name")
+        name = args["name"]
         if not self.store().revoke_token(name):
             raise RpcError(f"no token named {name!r}", NOT_FOUND)
         self.arbiter.audit("token_revoke", "edgectl", f"token {name}")
@@ -99,8 +101,7 @@ class UserCommand(AuthCommand):
         except AuthError as exc:
             code = REFUSED if "last admin" in str(exc) or "exists" in str(exc) else BAD_REQUEST
             raise RpcError(str(exc), code) from None
-        self.arbiter.audit(action, str(args.get("who") or "edgectl"),
-                           f"user {fn_args[0]}", role=args.get("role"))
+        self.arbiter.audit(action, args["who"], f"user {fn_args[0]}", role=args.get("role"))
         self.changed()
         return result
 
@@ -109,11 +110,13 @@ class UserAdd(UserCommand):
     """Add a user with a password and a role (viewer by default, operator or admin)."""
 
     name = "user_add"
+    args = (USERNAME, PASSWORD, Arg("role", default="viewer", choices=ROLES,
+                                    help="what the user may do"), WHO)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        username, role = self.text(args, "username"), args.get("role") or "viewer"
-        self.change("user_add", args, self.store().add_user, username,
-                    self.text(args, "password"), role)
+        username, role = args["username"], args["role"]
+        self.change("user_add", args, self.store().add_user, username, args["password"],
+                    role)
         return {"name": username, "role": role, "added": True}
 
 
@@ -121,6 +124,7 @@ class UserList(AuthCommand):
     """List the users: name, role, when the password changed (never the hashes)."""
 
     name = "user_list"
+    args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
         return self.store().list_users()
@@ -130,9 +134,10 @@ class UserRemove(UserCommand):
     """Remove a user (their sessions end at once); the last admin stays."""
 
     name = "user_remove"
+    args = (USERNAME, WHO)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        username = self.text(args, "username")
+        username = args["username"]
         self.change("user_remove", args, self.store().remove_user, username)
         return {"name": username, "removed": True}
 
@@ -141,13 +146,12 @@ class UserUpdate(UserCommand):
     """Set a user's password and/or role; their sessions end at once."""
 
     name = "user_update"
+    args = (USERNAME, Arg("password", help="the new password", least=1, most=1024),
+            Arg("role", choices=ROLES, help="the new role"), WHO)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        username = self.text(args, "username")
-        password, role = args.get("password"), args.get("role")
+        username, password, role = args["username"], args["password"], args["role"]
         if password is None and role is None:
             raise RpcError("password or role is required", BAD_REQUEST)
-        if password is not None and not isinstance(password, str):
-            raise RpcError("password must be a string", BAD_REQUEST)
         return self.change("user_update", args, self.store().update_user, username, role,
                            password)

@@ -1,4 +1,8 @@
-"""The control commands, one class each; the docstring's first line is the help text.
+"""The control commands, one class each: the docstring's first line is the help text,
+``args`` declares the arguments (:mod:`edgeos.ipc.commands`: checked before the command
+runs, and the source of ``edgectl``'s parsers and help). ``edgectl`` imports this module
+for the declarations, so the config loader and the routing engine (jsonschema) are
+imported where a command uses them.
 
 A command runs in its own task; commands on one instance take that instance's lock,
 so a slow stop of one instance never blocks a start of another.
@@ -10,60 +14,34 @@ import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from edgeos.common.files import atomic_write_json
-from edgeos.ipc.broker.writes import WAIT_DEFAULT_S
+from edgeos.ipc import commands as base
+from edgeos.ipc.broker import commands as on_broker
+from edgeos.ipc.commands import Arg
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, UNAVAILABLE, RpcError
-from edgeos.supervisor import config as cfgmod
-from edgeos.supervisor.config import ConfigError
 from edgeos.supervisor.process import ALIVE, Instance, State
 
 if TYPE_CHECKING:
     from edgeos.supervisor.arbiter import Arbiter
 
-COMMANDS: dict[str, type[Command]] = {}
+COMMANDS: dict[str, type[base.Command]] = {}
 ROUTES_QUICK_S = 2.0  # how long reload's route report waits for the broker
 
+ID = Arg("id", required=True, help="the instance id", least=1, most=200)
+WHO = Arg("who", default="edgectl", help="who asks (for the audit log)", most=200)
+COUNT = Arg("n", "int", default=100, least=0, most=10_000, help="how many, newest last "
+                                                                "(0: all kept)")
 
-class Command:
-    """Base class: subclasses set ``name`` and implement ``execute``."""
 
-    name: ClassVar[str] = ""
+class Command(base.Command):
+    """Base of the supervisor's commands: ``self.arbiter`` is the running daemon."""
 
-    def __init_subclass__(cls) -> None:
-        super().__init_subclass__()
-        if cls.name:
-            COMMANDS[cls.name] = cls
+    registry = COMMANDS
 
     def __init__(self, arbiter: Arbiter) -> None:
         self.arbiter = arbiter
 
-    async def execute(self, args: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
-    @classmethod
-    def help(cls) -> str:
-        return (cls.__doc__ or "").strip().splitlines()[0]
-
-    @staticmethod
-    def count(args: dict[str, Any], key: str = "n", default: int = 100,
-              most: int = 10_000) -> int:
-        """A whole-number argument from 0 (all) to ``most`` (a bad one is the caller's)."""
-        value = args.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
-            raise RpcError(f"{key}: a whole number from 0 to {most}, not {value!r}",
-                           BAD_REQUEST)
-        return value
-
-    @staticmethod
-    def optional_text(args: dict[str, Any], key: str) -> str | None:
-        value = args.get(key)
-        if value is not None and not isinstance(value, str):
-            raise RpcError(f"{key}: a string, not {type(value).__name__}", BAD_REQUEST)
-        return value
-
     def instance(self, args: dict[str, Any]) -> Instance:
-        iid = args.get("id")
-        if not isinstance(iid, str):
-            raise RpcError("an instance id is required", BAD_REQUEST)
+        iid = args["id"]
         inst = self.arbiter.instances.get(iid)
         if inst is None:
             raise RpcError(f"no instance {iid!r}", NOT_FOUND)
@@ -74,6 +52,7 @@ class Status(Command):
     """Show the state and live figures of every instance, or of one."""
 
     name = "status"
+    args = (Arg("id", help="only this instance", most=200),)
 
     async def execute(self, args: dict[str, Any]) -> Any:
         iid = args.get("id")
@@ -88,6 +67,7 @@ class List(Command):
     """List the instances with their type and state."""
 
     name = "list"
+    args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
         return [{"id": i.id, "type": i.cfg.type, "role": i.cfg.role, "status": str(i.state),
@@ -99,6 +79,7 @@ class Start(Command):
     """Start an instance and wait until it reports ready."""
 
     name = "start"
+    args = (ID,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
         inst = self.startable(args)
@@ -109,6 +90,8 @@ class Start(Command):
         return self.arbiter.status(inst.id)[0]
 
     def startable(self, args: dict[str, Any]) -> Instance:
+        from edgeos.supervisor import config as cfgmod
+
         inst = self.instance(args)
         if self.arbiter.mode == "panic" and inst.cfg.role == "worker":
             raise RpcError("the system is in panic mode; recover first", REFUSED)
@@ -129,6 +112,7 @@ class Stop(Command):
     """Stop an instance gracefully (SIGTERM, SIGKILL after its stop timeout)."""
 
     name = "stop"
+    args = (ID,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
         inst = self.instance(args)
@@ -154,6 +138,7 @@ class Kill(Command):
     """Force-kill an instance: SIGKILL on its whole process tree, no grace; it restarts."""
 
     name = "kill"
+    args = (ID,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
         inst = self.instance(args)
@@ -169,8 +154,11 @@ class Reload(Command):
     """Re-read the config dir and apply only what changed; an invalid file changes nothing."""
 
     name = "reload"
+    args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
+        from edgeos.supervisor.config import ConfigError
+
         before = await self.routes()
         try:
             report: dict[str, Any] = await self.arbiter.reload()
@@ -204,76 +192,69 @@ class Logs(Command):
     """Show the last lines an instance wrote (stdout, stderr, state events)."""
 
     name = "logs"
+    args = (ID, COUNT, Arg("level", help="only lines of this level", most=20))
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        iid = self.optional_text(args, "id")
+        iid = args["id"]
         if iid not in self.arbiter.instances and iid not in self.arbiter.logbook.logs:
             raise RpcError(f"no instance {iid!r}", NOT_FOUND)
-        return self.arbiter.logbook.get(iid).tail(self.count(args),
-                                                  self.optional_text(args, "level"))
+        return self.arbiter.logbook.get(iid).tail(args["n"], args["level"])
 
 
 class Errors(Command):
     """List recent uncaught errors with their stack traces."""
 
     name = "errors"
+    args = (Arg("id", help="only this instance's", most=200), COUNT)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        return self.arbiter.errors.recent(self.optional_text(args, "id"), self.count(args))
+        return self.arbiter.errors.recent(args["id"], args["n"])
 
 
 class BrokerCommand(Command):
-    """Base for commands the broker answers; the supervisor passes them on."""
+    """Base for commands the broker answers: the supervisor passes them on, declared as
+    the broker declares them (``__init_subclass__`` copies ``args`` and the help)."""
 
-    broker_cmd: ClassVar[str] = ""
+    forwards: ClassVar[type[base.Command]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        cls.name, cls.args = cls.forwards.name, cls.forwards.args
+        cls.__doc__ = cls.forwards.__doc__
+        super().__init_subclass__(**kwargs)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        if "cmd" in args or "timeout" in args:  # broker_call's own parameters
-            raise RpcError("bad arguments: 'cmd' and 'timeout' are reserved", BAD_REQUEST)
-        return await self.arbiter.broker_call(self.broker_cmd, **args)
+        return await self.arbiter.broker_call(self.name, **args)
 
 
 class Get(BrokerCommand):
-    """Read the last value of a datapoint."""
-
-    name = broker_cmd = "get"
+    forwards = on_broker.Get
 
 
-class Set(Command):
-    """Write a datapoint and wait for the device: confirmed, refused (why) or timeout."""
-
-    name = "set"
+class Set(BrokerCommand):
+    forwards = on_broker.Set
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        wait_s = float(args.get("wait_s", WAIT_DEFAULT_S))
         # ``timeout`` is this call's own deadline, a little longer than the broker waits
-        return await self.arbiter.broker_call(
-            "set", address=args["address"], value=args.get("value"),
-            wait=bool(args.get("wait", True)), wait_s=wait_s, timeout=wait_s + 5.0)
+        return await self.arbiter.broker_call("set", timeout=args["wait_s"] + 5.0, **args)
 
 
 class RouteTest(BrokerCommand):
-    """Dry-run a value through the routes: which fire, and what each target would get."""
-
-    name = broker_cmd = "route_test"
+    forwards = on_broker.RouteTest
 
 
 class Datapoints(BrokerCommand):
-    """List datapoints under a prefix, or matching a search."""
-
-    name = broker_cmd = "datapoints"
+    forwards = on_broker.Datapoints
 
 
 class Routes(BrokerCommand):
-    """Show the routes in force with their counters."""
-
-    name = broker_cmd = "routes"
+    forwards = on_broker.Routes
 
 
 class Cut(Command):
     """Base of disconnect/reconnect: cut an instance from the router or put it back."""
 
     cut: ClassVar[bool] = True
+    args = (ID,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
         inst = self.instance(args)
@@ -302,6 +283,7 @@ class Reactivate(Command):
     """Start an instance again after the spam guard suspended it."""
 
     name = "reactivate"
+    args = (ID,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
         inst = self.instance(args)
@@ -312,37 +294,41 @@ class Reactivate(Command):
 
 
 class Help(Command):
-    """List the commands the daemon understands."""
+    """List the commands the daemon understands, with their arguments."""
 
     name = "help"
+    args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        return {name: cls.help() for name, cls in sorted(COMMANDS.items())}
+        return base.listing(COMMANDS)
 
 
 class Panic(Command):
     """Panic: write fail-safe values, stop every device worker and routing; persists."""
 
     name = "panic"
+    args = (WHO, Arg("why", default="panic requested", help="the reason, for the record",
+                     most=1000))
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        return await self.arbiter.panic(str(args.get("who") or "edgectl"),
-                                        str(args.get("why") or "panic requested"))
+        return await self.arbiter.panic(args["who"], args["why"])
 
 
 class Recover(Command):
     """Leave panic mode and start the enabled workers again."""
 
     name = "recover"
+    args = (WHO,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        return await self.arbiter.recover(str(args.get("who") or "edgectl"))
+        return await self.arbiter.recover(args["who"])
 
 
 class System(Command):
     """Host CPU, RAM and disk, the performance profile and the mode."""
 
     name = "system"
+    args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
         from edgeos.supervisor.stats import host
@@ -352,37 +338,40 @@ class System(Command):
                 "config_dir": str(self.arbiter.paths.config)}
 
 
+ROUTES_DOC = Arg("doc", "any", required=True, help="a routing.json document")
+
+
 class RoutesCommand(Command):
-    """Base: check a routing document with the broker's own loader."""
+    """Base: check a routing document as the broker does (:func:`check_routes`)."""
 
     def check(self, doc: Any, ids: list[str] | None = None) -> Any:
-        from edgeos.ipc.routing import RoutingError, load_routing
+        from edgeos.ipc.routing import check_routes, refused_routes
 
         ids = [i.id for i in self.arbiter.workers()] if ids is None else ids
-        ids = [*ids, *self.arbiter.satellite_ids()]
-        try:
-            return load_routing(doc, source=cfgmod.ROUTING, instance_ids=[*ids, "log"])
-        except RoutingError as exc:
-            raise RpcError("invalid routing.json, routes unchanged", BAD_REQUEST,
-                           exc.errors) from None
+        with refused_routes():
+            return check_routes(doc, [*ids, *self.arbiter.satellite_ids()])
 
 
 class ValidateRoutes(RoutesCommand):
     """Check a routing document against the running instances without applying it."""
 
     name = "validate_routes"
+    args = (ROUTES_DOC,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        return {"warnings": self.check(args.get("doc")).warnings}
+        return {"warnings": self.check(args["doc"]).warnings}
 
 
 class SaveRoutes(RoutesCommand):
     """Replace routing.json (checked, atomic, backed up) and put it in force."""
 
     name = "save_routes"
+    args = (ROUTES_DOC,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        doc = args.get("doc")
+        from edgeos.supervisor import config as cfgmod
+
+        doc = args["doc"]
         self.check(doc)
         atomic_write_json(self.arbiter.paths.config / cfgmod.ROUTING, doc,
                           backup_dir=self.arbiter.paths.backups)
@@ -394,17 +383,20 @@ class Connections(RoutesCommand):
     and apply it like ``reload``."""
 
     name = "connections"
+    args = (Arg("doc", "any", help="a connections.json document (none: show the file)"),)
 
     async def execute(self, args: dict[str, Any]) -> Any:
+        from edgeos.supervisor import config as cfgmod
+
         path = self.arbiter.paths.config / cfgmod.CONNECTIONS
-        doc = args.get("doc")
+        doc = args["doc"]
         if doc is None:
             return cfgmod.read_json(path) if path.exists() else {"version": "1.0",
                                                                  "connections": []}
         try:
             configs = cfgmod.validate_connections(
                 doc, cfgmod.load_settings(self.arbiter.paths.config))
-        except ConfigError as exc:
+        except cfgmod.ConfigError as exc:
             raise RpcError("invalid connections.json, nothing changed", BAD_REQUEST,
                            exc.errors) from None
         routes = self.arbiter.paths.config / cfgmod.ROUTING
@@ -419,12 +411,11 @@ class ReloadCancel(Command):
     started yet stay configured and stopped."""
 
     name = "reload_cancel"
+    args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
         return {"cancelled": self.arbiter.spawner.cancel()}
 
 
 class Blob(BrokerCommand):
-    """The bytes of a blob datapoint (an image, a file), with its value entry."""
-
-    name = broker_cmd = "blob"
+    forwards = on_broker.Blob

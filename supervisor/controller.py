@@ -10,7 +10,8 @@ import edgeos.supervisor.plugin_commands
 import edgeos.supervisor.satellite_commands  # noqa: F401
 import zmq
 from edgeos.ipc import addresses
-from edgeos.ipc.rpc import BAD_REQUEST, RpcError, RpcServer
+from edgeos.ipc.commands import find
+from edgeos.ipc.rpc import RpcServer
 from edgeos.supervisor.commands import COMMANDS
 
 if TYPE_CHECKING:
@@ -29,10 +30,8 @@ class Controller:
         self.server = RpcServer(sock, self.dispatch)
 
     async def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:
-        command = COMMANDS.get(cmd)
-        if command is None:
-            raise RpcError(f"unknown command {cmd!r}", BAD_REQUEST)
-        return await command(self.arbiter).execute(args)
+        """Find the command class, check the declared arguments, run it."""
+        return await find(COMMANDS, cmd)(self.arbiter).answer(args)
 
     def close(self) -> None:
         self.sock.close(0)

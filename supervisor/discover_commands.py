@@ -14,8 +14,9 @@ import json
 import sys
 from typing import Any, ClassVar
 
+from edgeos.ipc.commands import Arg
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
-from edgeos.supervisor.commands import Command
+from edgeos.supervisor.commands import ID, WHO, Command
 from edgeos.supervisor.jobs import Job, JobError
 
 #: kind -> the module that discovers it, and its options (argument -> command-line flag)
@@ -28,17 +29,15 @@ KINDS: dict[str, tuple[str, dict[str, str]]] = {
 }
 MAX_OPTION = 200
 FIRST_LINE_S = 15.0
+JOB = Arg("job", required=True, help="the job id", least=1, most=100)
 
 
 class JobCommand(Command):
     """Base: the arbiter's job runner, unknown jobs as not found."""
 
     def job(self, args: dict[str, Any]) -> Job:
-        job_id = args.get("job")
-        if not isinstance(job_id, str):
-            raise RpcError("a job id is required", BAD_REQUEST)
         try:
-            return self.arbiter.jobs.get(job_id)
+            return self.arbiter.jobs.get(args["job"])
         except JobError as exc:
             raise RpcError(str(exc), NOT_FOUND) from None
 
@@ -47,22 +46,29 @@ class Discover(JobCommand):
     """Start a discovery job: modbus (tcp://HOST:PORT, rtu://PORT), mbus (a serial port), ble."""
 
     name = "discover"
+    args = (Arg("kind", required=True, choices=tuple(KINDS), help="what to look for"),
+            Arg("target", required=True, least=1, most=512,
+                help="modbus: tcp://HOST:PORT or rtu://PORT; mbus: a serial port; ble: an "
+                     "adapter such as hci0, or default"),
+            Arg("units", help="modbus: unit ids A-B, A or A,B,C-D", most=MAX_OPTION),
+            Arg("mode", choices=("primary", "secondary"), help="mbus: how to search"),
+            Arg("addresses", help="mbus primary: A-B, A or A,B,C-D", most=MAX_OPTION),
+            Arg("mask", help="mbus secondary: 16 hex digits, F = wildcard", most=MAX_OPTION),
+            Arg("baudrate", "int", help="mbus: the line's baud rate", least=0,
+                most=10_000_000),
+            Arg("timeout_s", "float", help="seconds to wait for each answer", least=0,
+                most=60),
+            Arg("duration_s", "float", help="ble: seconds to listen", least=0, most=600),
+            WHO)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        kind, target = args.get("kind"), args.get("target")
-        if kind not in KINDS:
-            raise RpcError(f"unknown discovery kind {kind!r} (known: {', '.join(KINDS)})",
-                           BAD_REQUEST)
-        if not isinstance(target, str) or not target or len(target) > 512:
-            raise RpcError("target is required (modbus: tcp://HOST:PORT or rtu://PORT; "
-                           "mbus: a serial port; ble: an adapter such as hci0, or default)",
-                           BAD_REQUEST)
+        kind, target = args["kind"], args["target"]
         module, options = KINDS[kind]
         argv = [sys.executable, "-m", module]
         for key, value in args.items():
             if key in ("kind", "target", "who") or value is None:
                 continue
-            if key not in options or len(str(value)) > MAX_OPTION:
+            if key not in options:
                 raise RpcError(f"{kind} discovery takes no option {key!r} "
                                f"(options: {', '.join(options)})", BAD_REQUEST)
             argv += [f"{options[key]}={value}"]
@@ -72,7 +78,7 @@ class Discover(JobCommand):
         except JobError as exc:
             raise RpcError(str(exc), REFUSED) from None
         await _first_line(job)
-        self.arbiter.audit("discover", args.get("who") or "edgectl", f"{kind} {target}")
+        self.arbiter.audit("discover", args["who"], f"{kind} {target}")
         return job.as_dict()
 
 
@@ -80,6 +86,9 @@ class Browse(JobCommand):
     """Browse what a running ads or mqtt instance's device offers (symbols or topics)."""
 
     name = "browse"
+    args = (ID, Arg("filter", help="mqtt: the topic filter", most=1024),
+            Arg("duration_s", "float", help="mqtt: seconds to listen", least=0, most=600),
+            WHO)
     #: instance type -> the module that browses it, and the options it takes
     TYPES: ClassVar[dict[str, tuple[str, frozenset[str]]]] = {
         "ads": ("edgeos.workers.ads.browse", frozenset()),
@@ -122,6 +131,7 @@ class DiscoverStatus(JobCommand):
     """Progress, findings and (when done) the result of a discovery job."""
 
     name = "discover_status"
+    args = (JOB,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
         return self.job(args).as_dict()
@@ -131,6 +141,7 @@ class DiscoverCancel(JobCommand):
     """Cancel a running discovery job."""
 
     name = "discover_cancel"
+    args = (JOB,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
         job = self.job(args)
@@ -142,6 +153,7 @@ class DiscoverList(JobCommand):
     """Recent discovery jobs, newest last (without their results)."""
 
     name = "discover_list"
+    args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
         return [{k: v for k, v in job.as_dict().items() if k not in ("result", "found")}

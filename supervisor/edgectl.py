@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from edgeos.ipc import addresses, strictjson
-from edgeos.ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
+from edgeos.ipc.rpc import BAD_REQUEST, STATUS, UNAVAILABLE, RpcClient, RpcError
+from edgeos.supervisor import auth_commands as auth
+from edgeos.supervisor import commands as cmds
 from edgeos.supervisor import edgectl_discover, plugin_cli, satellite_cli
+from edgeos.supervisor.cli_args import add_command, rpc_args
 from edgeos.supervisor.paths import resolve_run_dir
 from edgeos.supervisor.progress import call_with_progress
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
-WAIT_S = 5.0  # how long ``set`` waits for the device by default
 
 
 class Usage(Exception):
@@ -40,62 +42,45 @@ def parse_value(text: str) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The verbs; each one's help and arguments come from the command it sends
+    (:mod:`edgeos.supervisor.cli_args`)."""
     p = argparse.ArgumentParser(prog="edgectl", description="Control the edgeos daemon.")
     p.add_argument("--run", help="run dir of the daemon (env EDGEOS_RUN)")
     p.add_argument("--endpoint", help="control endpoint URL of a remote core")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--timeout", type=float, default=40.0, help="seconds to wait for an answer")
     sub = p.add_subparsers(dest="verb", metavar="VERB", required=True)
-    s = sub.add_parser("status", help="state and live figures of the instances")
-    s.add_argument("id", nargs="?")
-    sub.add_parser("list", help="the instances, one line each")
-    for verb, text in (("start", "start an instance"), ("stop", "stop an instance"),
-                       ("restart", "restart an instance"),
-                       ("kill", "SIGKILL an instance's process tree (it restarts)"),
-                       ("disconnect", "cut an instance from the router"),
-                       ("reconnect", "put an instance back on the router"),
-                       ("reactivate", "bring back an instance suspended by the spam guard")):
-        sub.add_parser(verb, help=text).add_argument("id")
-    pn = sub.add_parser("panic", help="fail-safe values, then stop every device worker")
-    pn.add_argument("--reason", default="panic requested from edgectl")
-    sub.add_parser("recover", help="leave panic mode")
-    rl = sub.add_parser("reload", help="apply changed config files (prints progress)")
-    rl.add_argument("--cancel", action="store_true",
-                    help="stop a running reload before its next batch of instances")
-    lg = sub.add_parser("logs", help="an instance's log lines")
-    lg.add_argument("id")
-    lg.add_argument("-f", "--follow", action="store_true")
-    lg.add_argument("-n", type=int, default=50)
-    lg.add_argument("--level")
+    add_command(sub, "status", cmds.COMMANDS["status"], ("id",))
+    add_command(sub, "list", cmds.List)
+    for verb in ("start", "stop", "restart", "kill", "disconnect", "reconnect", "reactivate"):
+        add_command(sub, verb, cmds.COMMANDS[verb], ("id",))
+    add_command(sub, "panic", cmds.Panic, (), {"--reason": "why"},
+                defaults={"why": "panic requested from edgectl"})
+    add_command(sub, "recover", cmds.Recover)
+    add_command(sub, "reload", cmds.Reload).add_argument(
+        "--cancel", action="store_true", help=cmds.ReloadCancel.help())
+    lg = add_command(sub, "logs", cmds.Logs, ("id",), {"-n": "n", "--level": "level"},
+                     defaults={"n": 50})
+    lg.add_argument("-f", "--follow", action="store_true",
+                    help="then print new lines as they come (on the daemon's host)")
     v = sub.add_parser("validate", help="check a config dir without applying it")
     v.add_argument("dir", nargs="?", default=None)
     v.add_argument("--data", help="data dir whose plugins/ count as installed (env "
                                   "EDGEOS_DATA, default ./data)")
     r = sub.add_parser("route", help="routing tools")
     rsub = r.add_subparsers(dest="route_verb", required=True)
-    rt = rsub.add_parser("test", help="dry run: which routes fire and what targets get")
-    rt.add_argument("address")
-    rt.add_argument("value")
-    g = sub.add_parser("get", help="last value of a datapoint")
-    g.add_argument("address")
-    st = sub.add_parser("set", help="write a datapoint and wait for the device to confirm")
-    st.add_argument("address")
-    st.add_argument("value")
-    st.add_argument("--no-wait", action="store_true",
-                    help="send the command and return at once (fire and forget)")
-    st.add_argument("--timeout", dest="set_timeout", type=float, default=WAIT_S,
-                    help=f"seconds to wait for the device (default {WAIT_S:g})")
-    sub.add_parser("errors", help="recent uncaught errors with stack traces")
+    add_command(rsub, "test", cmds.RouteTest, ("address", "value"), needed=("value",))
+    add_command(sub, "get", cmds.Get, ("address",))
+    add_command(sub, "set", cmds.Set, ("address", "value"),
+                {"--no-wait": "wait", "--timeout": "wait_s"}, needed=("value",))
+    add_command(sub, "errors", cmds.Errors)
     satellite_cli.add_parsers(sub)
-    sub.add_parser("passwd", help="set the admin password")
+    add_command(sub, "passwd", auth.Passwd)
     tk = sub.add_parser("token", help="API tokens")
     tsub = tk.add_subparsers(dest="token_verb", required=True)
-    tc = tsub.add_parser("create")
-    tc.add_argument("--role", choices=("admin", "operator", "viewer"), default="viewer")
-    tc.add_argument("--name")
-    tsub.add_parser("list")
-    tr = tsub.add_parser("revoke")
-    tr.add_argument("name")
+    add_command(tsub, "create", auth.TokenCreate, (), {"--role": "role", "--name": "name"})
+    add_command(tsub, "list", auth.TokenList)
+    add_command(tsub, "revoke", auth.TokenRevoke, ("name",))
     add_user_parser(sub)
     plugin_cli.add_parser(sub)
     edgectl_discover.add_parser(sub)
@@ -119,15 +104,11 @@ def add_user_parser(sub: Any) -> None:
     viewer); passwords are read from the terminal, or a line of stdin."""
     us = sub.add_parser("user", help="admin UI users")
     usub = us.add_subparsers(dest="user_verb", required=True)
-    ua = usub.add_parser("add", help="add a user (password from stdin or the terminal)")
-    ua.add_argument("username")
-    ua.add_argument("--role", choices=("admin", "operator", "viewer"), default="viewer")
-    usub.add_parser("list", help="the users and their roles")
-    usub.add_parser("remove", help="remove a user").add_argument("username")
-    usub.add_parser("passwd", help="set a user's password").add_argument("username")
-    ur = usub.add_parser("role", help="change a user's role")
-    ur.add_argument("username")
-    ur.add_argument("role", choices=("admin", "operator", "viewer"))
+    add_command(usub, "add", auth.UserAdd, ("username",), {"--role": "role"})
+    add_command(usub, "list", auth.UserList)
+    add_command(usub, "remove", auth.UserRemove, ("username",))
+    add_command(usub, "passwd", auth.UserUpdate, ("username",))
+    add_command(usub, "role", auth.UserUpdate, ("username", "role"), needed=("role",))
 
 
 def user_request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[Any], str]]:
@@ -303,7 +284,7 @@ def show_route_test(result: dict[str, Any]) -> str:
 # -- verbs -----------------------------------------------------------------------------
 def validate_dir(directory: Path) -> dict[str, Any]:
     """Check a config dir locally, exactly as the daemon would at start or reload."""
-    from edgeos.ipc.routing import RoutingError, load_routing_file
+    from edgeos.ipc.routing import RoutingError, check_routes
     from edgeos.supervisor import config as cfgmod
 
     errors: list[str] = []
@@ -321,7 +302,7 @@ def validate_dir(directory: Path) -> dict[str, Any]:
         warnings.append(f"{cfgmod.ROUTING} not checked: {cfgmod.CONNECTIONS} cannot be read")
     else:
         try:
-            table = load_routing_file(directory / cfgmod.ROUTING, instance_ids=[*ids, "log"])
+            table = check_routes(directory / cfgmod.ROUTING, ids)
             warnings += table.warnings
         except RoutingError as exc:
             errors += exc.errors
@@ -376,7 +357,7 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
     if v in ("start", "stop", "restart", "kill", "disconnect", "reconnect", "reactivate"):
         return v, {"id": args.id}, show_generic
     if v == "panic":
-        return "panic", {"who": f"edgectl:{_user()}", "why": args.reason}, show_panic
+        return "panic", {"who": f"edgectl:{_user()}", "why": args.why}, show_panic
     if v == "recover":
         return "recover", {"who": f"edgectl:{_user()}"}, show_recover
     if v in satellite_cli.VERBS:
@@ -396,20 +377,15 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
         return "get", {"address": args.address}, lambda r: f"{r['address']} = {r['value']!r} " \
             f"({r['quality']}, ack={str(r['ack']).lower()}, ts={r['ts']})"
     if v == "set":
-        if not 0 < args.set_timeout <= 300:
-            raise Usage(f"--timeout must be between 0 and 300 s, not {args.set_timeout:g}")
-        return "set", {"address": args.address, "value": parse_value(args.value),
-                       "wait": not args.no_wait, "wait_s": args.set_timeout}, show_set
+        if not 0 < args.wait_s <= 300:
+            raise Usage(f"--timeout must be between 0 and 300 s, not {args.wait_s:g}")
+        return "set", {**rpc_args(args), "value": parse_value(args.value)}, show_set
     if v == "passwd":
         return "passwd", {"password": read_password()}, show_passwd
     if v == "user":
         return user_request(args)
     if v == "token":
-        if args.token_verb == "create":
-            return "token_create", {"role": args.role, "name": args.name}, show_token
-        if args.token_verb == "list":
-            return "token_list", {}, show_token
-        return "token_revoke", {"name": args.name}, show_token
+        return args.command, rpc_args(args), show_token
     if v == "plugin":
         return plugin_cli.request(args)
     raise Usage(f"unknown verb {v!r}")
@@ -496,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edgectl: {exc}", file=sys.stderr)
         return EXIT_USAGE
     # set waits for the device: the answer may take that long, plus a margin
-    args.timeout = max(args.timeout, args.set_timeout + 10) if args.verb == "set" \
+    args.timeout = max(args.timeout, args.wait_s + 10) if args.verb == "set" \
         else args.timeout
     try:
         client = satellite_cli.remote_client(args) if args.endpoint \
@@ -538,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
                 for line in exc.detail:
                     print(f"  {line}", file=sys.stderr)
         return EXIT_USAGE if exc.code == BAD_REQUEST and "malformed" in str(exc) \
-            else EXIT_REFUSED
+            else STATUS.get(exc.code, (500, EXIT_REFUSED))[1]
     finally:
         client.close()
 

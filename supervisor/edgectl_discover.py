@@ -19,35 +19,43 @@ import time
 from typing import Any
 
 from edgeos.ipc.rpc import RpcClient
+from edgeos.supervisor import discover_commands as dc
+from edgeos.supervisor.cli_args import add_command
 
 POLL_S = 0.2
 
 
 def add_parser(sub: Any) -> None:
+    """``discover KIND``: one command (``discover``) whose options depend on the kind, so
+    the kinds are parsers of their own; the options' help is the command's."""
     d = sub.add_parser("discover", help="find devices: modbus units and their SunSpec models")
     dsub = d.add_subparsers(dest="discover_verb", required=True)
+
+    def option(parser: argparse.ArgumentParser, flag: str, name: str, default: Any,
+               **kwargs: Any) -> None:
+        arg = dc.Discover.arg(name)
+        parser.add_argument(flag, dest=flag.lstrip("-").replace("-", "_"), default=default,
+                            help=f"{arg.help} (default {default})", **kwargs)
+
     m = dsub.add_parser("modbus", help="probe unit ids on tcp://HOST:PORT or rtu://PORT")
-    m.add_argument("target")
-    m.add_argument("--units", default="1-247", help="A-B, A or A,B,C-D (default 1-247)")
-    m.add_argument("--request-timeout", type=float, default=0.5, dest="request_timeout",
-                   help="seconds to wait for each answer (default 0.5)")
+    m.add_argument("target", help=dc.Discover.arg("target").help)
+    option(m, "--units", "units", "1-247")
+    option(m, "--request-timeout", "timeout_s", 0.5, type=float)
     mb = dsub.add_parser("mbus", help="scan an M-Bus line: primary addresses or a "
                                       "secondary address search")
-    mb.add_argument("target", help="the serial port, e.g. /dev/ttyUSB0")
+    mb.add_argument("target", help=dc.Discover.arg("target").help)
     mb.add_argument("--secondary", action="store_true",
                     help="search by secondary address (wildcards) instead of primary")
-    mb.add_argument("--addresses", default="0-250", help="primary: A-B, A or A,B,C-D")
-    mb.add_argument("--mask", default="FFFFFFFFFFFFFFFF",
-                    help="secondary: 16 hex digits, F = wildcard")
-    mb.add_argument("--baudrate", type=int, default=2400)
-    mb.add_argument("--request-timeout", type=float, default=0.5, dest="request_timeout",
-                    help="seconds to wait for each answer (default 0.5)")
+    option(mb, "--addresses", "addresses", "0-250")
+    option(mb, "--mask", "mask", "FFFFFFFFFFFFFFFF")
+    option(mb, "--baudrate", "baudrate", 2400, type=int)
+    option(mb, "--request-timeout", "timeout_s", 0.5, type=float)
     bl = dsub.add_parser("ble", help="list Bluetooth LE devices in range, BMS kinds identified")
     bl.add_argument("adapter", nargs="?", default="default", help="e.g. hci0")
-    bl.add_argument("--duration", type=float, default=10.0, help="seconds to listen")
-    dsub.add_parser("list", help="recent discovery jobs")
-    for verb in ("status", "cancel"):
-        dsub.add_parser(verb, help=f"{verb} a discovery job").add_argument("job")
+    option(bl, "--duration", "duration_s", 10.0, type=float)
+    add_command(dsub, "list", dc.DiscoverList)
+    add_command(dsub, "status", dc.DiscoverStatus, ("job",))
+    add_command(dsub, "cancel", dc.DiscoverCancel, ("job",))
 
 
 def show_units(result: dict[str, Any]) -> str:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeos.ipc.rpc import RpcClient
+from edgeos.supervisor import plugin_commands as pc
+from edgeos.supervisor.cli_args import add_command, rpc_args
 
 WAIT_S = 20
 
@@ -21,24 +23,16 @@ def add_parser(sub: Any) -> None:
     pl = sub.add_parser("plugin", help="plugins: list, install, update, uninstall, "
                                        "enable, disable, readme")
     psub = pl.add_subparsers(dest="plugin_verb", required=True)
-    ls = psub.add_parser("list", help="worker types, built in and plugins")
-    ls.add_argument("--check", action="store_true", help="ask the index for updates")
-    ins = psub.add_parser("install", help="from plugins.index, a wheel or a folder")
-    ins.add_argument("source", help="name[==version], or the path of a .whl or a folder")
-    up = psub.add_parser("update", help="to the index's newest version")
-    up.add_argument("name")
-    for verb in ("install", "update"):
-        (ins if verb == "install" else up).add_argument(
-            "--no-wait", action="store_true", help="print the job id and return")
-    for verb, text in (("uninstall", "remove a plugin"),
-                       ("disable", "stop offering a type; reload and start refuse it")):
-        v = psub.add_parser(verb, help=text)
-        v.add_argument("name")
-        v.add_argument("--stop-instances", action="store_true",
-                       help="stop the type's instances first (else refused while there are)")
-    psub.add_parser("enable", help="offer a type again").add_argument("name")
-    psub.add_parser("readme", help="a type's README").add_argument("name")
-    psub.add_parser("job", help="an install or update job's output").add_argument("job")
+    add_command(psub, "list", pc.PluginList, (), {"--check": "check"})
+    ins = add_command(psub, "install", pc.PluginInstall, ("source",))
+    up = add_command(psub, "update", pc.PluginUpdate, ("name",))
+    for verb in (ins, up):
+        verb.add_argument("--no-wait", action="store_true", help="print the job id and return")
+    for verb, command in (("uninstall", pc.PluginUninstall), ("disable", pc.PluginDisable)):
+        add_command(psub, verb, command, ("name",), {"--stop-instances": "stop_instances"})
+    add_command(psub, "enable", pc.PluginEnable, ("name",))
+    add_command(psub, "readme", pc.PluginReadme, ("name",))
+    add_command(psub, "job", pc.PluginJob, ("job",))
 
 
 def use_plugins(data: str | None) -> None:
@@ -72,25 +66,17 @@ def show_list(rows: list[dict[str, Any]]) -> str:
 
 def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[Any], str]]:
     """(rpc command, arguments, formatter) of a ``plugin`` verb."""
-    v = args.plugin_verb
+    v, body = args.plugin_verb, rpc_args(args)
     generic: Callable[[Any], str] = lambda r: json.dumps(r, indent=2, default=str)  # noqa: E731
     if v == "list":
-        return "plugin_list", {"check": args.check}, show_list
-    if v == "install":
-        source = args.source
-        if Path(source).exists():  # a local wheel or folder: the daemon needs the full path
-            source = str(Path(source).resolve())
-        return "plugin_install", {"source": source, "who": _who()}, generic
-    if v == "update":
-        return "plugin_update", {"name": args.name, "who": _who()}, generic
-    if v in ("uninstall", "disable"):
-        return f"plugin_{v}", {"name": args.name, "stop_instances": args.stop_instances,
-                               "who": _who()}, generic
-    if v == "enable":
-        return "plugin_enable", {"name": args.name, "who": _who()}, generic
+        return args.command, body, show_list
     if v == "readme":
-        return "plugin_readme", {"name": args.name}, lambda r: r["markdown"]
-    return "plugin_job", {"job": args.job}, generic
+        return args.command, body, lambda r: r["markdown"]
+    if v == "job":
+        return args.command, body, generic
+    if v == "install" and Path(args.source).exists():  # the daemon needs the full path
+        body["source"] = str(Path(args.source).resolve())
+    return args.command, {**body, "who": _who()}, generic
 
 
 def follows(args: argparse.Namespace) -> bool:

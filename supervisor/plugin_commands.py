@@ -10,15 +10,19 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from edgeos.ipc.commands import Arg
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, RpcError
-from edgeos.supervisor.commands import Command
-from edgeos.supervisor.plugins import PluginManager, PluginProblem
+from edgeos.supervisor.commands import WHO, Command
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the manager (jsonschema, pip) loads when a command runs, not in edgectl
     from edgeos.supervisor.arbiter import Arbiter
+    from edgeos.supervisor.plugins import PluginManager
 
 MAX_WAIT_S = 25.0
 _CODES = {"refused": REFUSED, "not_found": NOT_FOUND, "bad_request": BAD_REQUEST}
+NAME = Arg("name", required=True, help="the plugin (or worker type)", least=1, most=200)
+STOP = Arg("stop_instances", "bool", default=False,
+           help="stop the type's instances first (else refused while there are)")
 _managers: weakref.WeakKeyDictionary[Arbiter, PluginManager] = weakref.WeakKeyDictionary()
 
 
@@ -27,48 +31,35 @@ class PluginCommand(Command):
 
     @property
     def plugins(self) -> PluginManager:
+        from edgeos.supervisor.plugins import PluginManager
+
         found = _managers.get(self.arbiter)
         if found is None:
             found = _managers[self.arbiter] = PluginManager(self.arbiter)
         return found
 
     async def execute(self, args: dict[str, Any]) -> Any:
+        from edgeos.supervisor.plugins import PluginProblem
+
         try:
             return await self.run(args)
         except PluginProblem as exc:
             raise RpcError(str(exc), _CODES[exc.kind], exc.detail) from None
 
     async def run(self, args: dict[str, Any]) -> Any:
+        """The command's work, on checked arguments (``execute`` maps its refusals)."""
         raise NotImplementedError
-
-    @staticmethod
-    def text(args: dict[str, Any], key: str, most: int = 4096) -> str:
-        value = args.get(key)
-        if not isinstance(value, str) or not value or len(value) > most:
-            raise RpcError(f"{key}: a non-empty string of at most {most} characters is "
-                           f"required", BAD_REQUEST)
-        return value
-
-    @staticmethod
-    def flag(args: dict[str, Any], key: str) -> bool:
-        value = args.get(key, False)
-        if not isinstance(value, bool):
-            raise RpcError(f"{key}: true or false, not {value!r}", BAD_REQUEST)
-        return value
-
-    @staticmethod
-    def who(args: dict[str, Any]) -> str:
-        return str(args.get("who") or "edgectl")[:200]
 
 
 class PluginList(PluginCommand):
     """List worker types (built in and plugins); with check, ask the index for updates."""
 
     name = "plugin_list"
+    args = (Arg("check", "bool", default=False, help="ask the index for updates"),)
 
     async def run(self, args: dict[str, Any]) -> Any:
         listing = self.plugins.listing()
-        if self.flag(args, "check"):
+        if args["check"]:
             updates = await self.plugins.updates()
             for entry in listing:
                 entry.update(updates.get(entry["plugin"] or "", {}))
@@ -79,75 +70,77 @@ class PluginInstall(PluginCommand):
     """Install a plugin from the index (plugins.index), a wheel or a folder; returns a job."""
 
     name = "plugin_install"
+    args = (Arg("source", required=True, least=1,
+                help="name[==version], or the path of a .whl or a folder"), WHO)
 
     async def run(self, args: dict[str, Any]) -> Any:
-        return self.plugins.start("install", self.text(args, "source"), self.who(args)).view()
+        return self.plugins.start("install", args["source"], args["who"]).view()
 
 
 class PluginUpdate(PluginCommand):
     """Update an installed plugin to the index's newest version; returns a job."""
 
     name = "plugin_update"
+    args = (NAME, WHO)
 
     async def run(self, args: dict[str, Any]) -> Any:
-        return self.plugins.start("update", self.text(args, "name", 200),
-                                  self.who(args)).view()
+        return self.plugins.start("update", args["name"], args["who"]).view()
 
 
 class PluginJob(PluginCommand):
     """Progress of an install or update: pip's lines from ``since``, then the outcome."""
 
     name = "plugin_job"
+    args = (Arg("job", required=True, help="the job id", least=1, most=100),
+            Arg("since", "int", default=0, least=0, help="the first output line to return"),
+            Arg("wait", "float", default=0, least=0, most=MAX_WAIT_S,
+                help="seconds to wait for new lines"))
 
     async def run(self, args: dict[str, Any]) -> Any:
-        job = self.plugins.jobs.get(self.text(args, "job", 100))
+        job = self.plugins.jobs.get(args["job"])
         if job is None:
             raise RpcError(f"no plugin job {args['job']!r}", NOT_FOUND)
-        since, wait = args.get("since", 0), args.get("wait", 0)
-        if isinstance(since, bool) or not isinstance(since, int) or since < 0 \
-                or isinstance(wait, bool) or not isinstance(wait, int | float) \
-                or not 0 <= wait <= MAX_WAIT_S:
-            raise RpcError(f"since: a count >= 0; wait: 0 to {MAX_WAIT_S:g} s", BAD_REQUEST)
-        await job.wait(since, float(wait))
-        return job.view(since)
+        await job.wait(args["since"], float(args["wait"]))
+        return job.view(args["since"])
 
 
 class PluginUninstall(PluginCommand):
     """Remove a plugin's folder; instances of its types need stop_instances."""
 
     name = "plugin_uninstall"
+    args = (NAME, STOP, WHO)
 
     async def run(self, args: dict[str, Any]) -> Any:
-        return await self.plugins.uninstall(self.text(args, "name", 200),
-                                            self.flag(args, "stop_instances"), self.who(args))
+        return await self.plugins.uninstall(args["name"], args["stop_instances"], args["who"])
 
 
 class PluginEnable(PluginCommand):
     """Enable a worker type again and start its enabled instances."""
 
     name = "plugin_enable"
+    args = (NAME, WHO)
 
     async def run(self, args: dict[str, Any]) -> Any:
-        return await self.plugins.set_enabled(self.text(args, "name", 200), True, False,
-                                              self.who(args))
+        return await self.plugins.set_enabled(args["name"], True, False, args["who"])
 
 
 class PluginDisable(PluginCommand):
     """Disable a worker type (reload and start refuse it); instances need stop_instances."""
 
     name = "plugin_disable"
+    args = (NAME, STOP, WHO)
 
     async def run(self, args: dict[str, Any]) -> Any:
-        return await self.plugins.set_enabled(self.text(args, "name", 200), False,
-                                              self.flag(args, "stop_instances"),
-                                              self.who(args))
+        return await self.plugins.set_enabled(args["name"], False, args["stop_instances"],
+                                              args["who"])
 
 
 class PluginReadme(PluginCommand):
     """A worker type's README.md (Markdown)."""
 
     name = "plugin_readme"
+    args = (NAME,)
 
     async def run(self, args: dict[str, Any]) -> Any:
-        name = self.text(args, "name", 200)
+        name = args["name"]
         return {"name": name, "markdown": self.plugins.readme(name)}

@@ -8,6 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from edgeos.supervisor import satellite_commands as sat
+from edgeos.supervisor.cli_args import add_command, rpc_args
+
 VERBS = ("node-key", "satellites", "remote")
 
 COLUMNS = [("id", "ID"), ("state", "STATE"), ("key", "KEY"), ("address", "ADDRESS"),
@@ -16,25 +19,18 @@ COLUMNS = [("id", "ID"), ("state", "STATE"), ("key", "KEY"), ("address", "ADDRES
 
 
 def add_parsers(sub: Any) -> None:
-    sub.add_parser("node-key", help="this daemon's public key (Z85)")
+    add_command(sub, "node-key", sat.NodeKey)
     sub.add_parser("client-key", help="your client key for --endpoint (made on first use)")
     rem = sub.add_parser("remote", help="client keys admitted to edgectl --endpoint")
     rsub = rem.add_subparsers(dest="remote_verb", required=True)
-    rsub.add_parser("list")
-    rt = rsub.add_parser("trust", help="admit a client key")
-    rt.add_argument("key")
-    rt.add_argument("--name", required=True)
-    rt.add_argument("--role", choices=("admin", "viewer"), required=True)
-    rr = rsub.add_parser("revoke")
-    rr.add_argument("name")
-    sat = sub.add_parser("satellites", help="satellites: list, trust, revoke")
-    ssub = sat.add_subparsers(dest="sat_verb")
-    tr = ssub.add_parser("trust", help="admit a satellite key (or a pending one by id)")
-    tr.add_argument("key", nargs="?")
-    tr.add_argument("--id", dest="sat_id")
-    tr.add_argument("--pending", metavar="ID")
-    rv = ssub.add_parser("revoke", help="revoke a satellite: its link closes at once")
-    rv.add_argument("sat_id", metavar="ID")
+    add_command(rsub, "list", sat.RemoteList)
+    add_command(rsub, "trust", sat.RemoteTrust, ("key",), {"--name": "name", "--role": "role"})
+    add_command(rsub, "revoke", sat.RemoteRevoke, ("name",))
+    add_command(sub, "satellites", sat.Satellites)
+    ssub = sub.choices["satellites"].add_subparsers(dest="sat_verb")
+    add_command(ssub, "trust", sat.SatellitesTrust, ("key",),
+                {"--id": "id", "--pending": "pending"}, metavars={"pending": "ID"})
+    add_command(ssub, "revoke", sat.SatellitesRevoke, ("id",), metavars={"id": "ID"})
 
 
 def _when(ts: Any) -> str:
@@ -58,23 +54,16 @@ def show_list(rows: list[dict[str, Any]]) -> str:
 
 def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[Any], str]]:
     """(rpc command, arguments, formatter) for the satellite verbs."""
-    if args.verb == "node-key":
-        return "node_key", {}, lambda r: r["key"]
-    if args.verb == "remote":
-        if args.remote_verb == "trust":
-            return ("remote_trust", {"key": args.key, "name": args.name, "role": args.role},
-                    lambda r: f"trusted {r['name']} ({r['role']})")
-        if args.remote_verb == "revoke":
-            return "remote_revoke", {"name": args.name}, lambda r: f"revoked {r['name']}"
-        return "remote_list", {}, lambda rows: "\n".join(
-            f"{r['name']}  {r['role']}  {r['key']}" for r in rows) or "no client keys"
-    verb = getattr(args, "sat_verb", None)
-    if verb == "trust":
-        body = {"key": args.key, "id": args.sat_id, "pending": args.pending}
-        return "satellites_trust", body, lambda r: f"trusted {r['id']} ({r['key']})"
-    if verb == "revoke":
-        return "satellites_revoke", {"id": args.sat_id}, lambda r: f"revoked {r['id']}"
-    return "satellites", {}, show_list
+    show: Callable[[Any], str] = {
+        "node_key": lambda r: r["key"],
+        "remote_trust": lambda r: f"trusted {r['name']} ({r['role']})",
+        "remote_revoke": lambda r: f"revoked {r['name']}",
+        "remote_list": lambda rows: "\n".join(
+            f"{r['name']}  {r['role']}  {r['key']}" for r in rows) or "no client keys",
+        "satellites_trust": lambda r: f"trusted {r['id']} ({r['key']})",
+        "satellites_revoke": lambda r: f"revoked {r['id']}",
+    }.get(args.command, show_list)
+    return args.command, rpc_args(args), show
 
 
 def client_key() -> str:

@@ -8,28 +8,55 @@ gets the new instance table, so ``<sat>.*`` addresses resolve from that moment.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from edgeos.ipc import addresses
+from edgeos.ipc.commands import Arg
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.satellite import keys
-from edgeos.ipc.satellite.trust import RemoteClients, TrustError, TrustStore
 from edgeos.ipc.satellite.wire import CTL_SOCK
 from edgeos.supervisor.commands import Command, Kill, Restart, Start, Status, Stop
-from edgeos.supervisor.satellite_setup import GATEWAY, UPLINK
+
+if TYPE_CHECKING:
+    from edgeos.ipc.satellite.trust import RemoteClients, TrustStore
+
+# edgectl reads these declarations at every start: the trust stores and satellite_setup
+# (which load the config schemas, jsonschema: a second of a Pi's time) are imported
+# where a command uses them.
+CLIENT_ROLES = ("admin", "viewer")  # = ipc.satellite.trust.ROLES (a unit test says so)
 
 
 class SatelliteCommand(Command):
     """Base: the trust store and the gateway's control socket."""
 
-    def store(self) -> TrustStore:
+    @staticmethod
+    @contextlib.contextmanager
+    def refused(code: str = BAD_REQUEST, *also: type[Exception]) -> Iterator[None]:
+        """A store's refusal (TrustError, and ``also``) as ``code``."""
+        from edgeos.ipc.satellite.trust import TrustError
+
         try:
+            yield
+        except (TrustError, *also) as exc:
+            raise RpcError(str(exc), code) from None
+
+    def store(self) -> TrustStore:
+        from edgeos.ipc.satellite.trust import TrustStore
+
+        with self.refused():
             return TrustStore.load(self.arbiter.paths.data)
-        except TrustError as exc:
-            raise RpcError(str(exc), BAD_REQUEST) from None
+
+    def link(self, which: str) -> dict[str, Any] | None:
+        """This daemon's satellite link process (``gateway`` on a core, ``uplink`` on a
+        satellite) as the arbiter runs it, or None."""
+        from edgeos.supervisor.satellite_setup import GATEWAY, UPLINK
+
+        return self.arbiter.links.get({"gateway": GATEWAY, "uplink": UPLINK}[which])
 
     async def gateway(self, cmd: str, **args: Any) -> Any:
-        if GATEWAY not in self.arbiter.links:
+        if self.link("gateway") is None:
             raise RpcError("this daemon takes no satellites (--satellite-listen off, or "
                            "it is a satellite)", UNAVAILABLE)
         client = AsyncRpcClient(self.arbiter.ctx,
@@ -57,6 +84,7 @@ class NodeKey(SatelliteCommand):
     """Print this node's public key (Z85, 40 characters) and its fingerprint."""
 
     name = "node_key"
+    args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
         try:
@@ -70,12 +98,16 @@ class Satellites(SatelliteCommand):
     """List satellites: id, key, state, address, last_seen, backlog, rtt_ms, delivered."""
 
     name = "satellites"
+    args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        if UPLINK in self.arbiter.links:
+        from edgeos.supervisor.satellite_setup import UPLINK
+
+        uplink = self.link("uplink")
+        if uplink is not None:
             inst = self.arbiter.instances.get(UPLINK)
             bus = (inst.counters.get("bus") or {}) if inst is not None else {}
-            return [{"id": self.arbiter.links[UPLINK]["link"]["satellite_id"],
+            return [{"id": uplink["link"]["satellite_id"],
                      "role": "satellite", "state": bus.get("state", "starting"),
                      "core": bus.get("core"), "backlog": bus.get("backlog"),
                      "rtt_ms": bus.get("rtt_ms"), "reason": bus.get("reason"),
@@ -98,11 +130,14 @@ class SatellitesTrust(SatelliteCommand):
     claimed); an id already bound to another key is refused."""
 
     name = "satellites_trust"
+    args = (Arg("key", help="the satellite's public key (Z85)", most=200),
+            Arg("id", help="the satellite id to bind the key to", most=200),
+            Arg("pending", help="trust the pending key that claims this id", most=200))
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        key, sat_id = args.get("key"), args.get("id")
-        if args.get("pending"):
-            sat_id = str(args["pending"])
+        key, sat_id = args["key"], args["id"]
+        if args["pending"]:
+            sat_id = args["pending"]
             rows = [r for r in await self.gateway("list")
                     if r.get("state") == "pending" and r.get("id") == sat_id]
             if not rows:
@@ -111,16 +146,14 @@ class SatellitesTrust(SatelliteCommand):
                 raise RpcError(f"{len(rows)} pending keys claim the id {sat_id!r}: trust "
                                "one by its KEY", BAD_REQUEST)
             key = rows[0]["key"]
-        if not isinstance(key, str) or not key:
+        if not key:
             raise RpcError("a KEY or --pending ID is required", BAD_REQUEST)
         if not sat_id:
             raise RpcError("--id ID is required with a KEY", BAD_REQUEST)
         store = self.store()
         local = {i for i in self.arbiter.instances}
-        try:
-            entry = store.trust(key, str(sat_id), local)
-        except (TrustError, ValueError) as exc:
-            raise RpcError(str(exc), BAD_REQUEST) from None
+        with self.refused(BAD_REQUEST, ValueError):  # ValueError: a malformed key
+            entry = store.trust(key, sat_id, local)
         store.save()
         self.arbiter.audit("satellite_trust", "edgectl", f"satellite {sat_id}",
                            key=entry["key"])
@@ -132,13 +165,12 @@ class SatellitesRevoke(SatelliteCommand):
     """Revoke a satellite: its link is closed at once and its key refused from now on."""
 
     name = "satellites_revoke"
+    args = (Arg("id", required=True, help="the satellite id", least=1, most=200),)
 
     async def execute(self, args: dict[str, Any]) -> Any:
         store = self.store()
-        try:
-            entry = store.revoke(str(args.get("id")))
-        except TrustError as exc:
-            raise RpcError(str(exc), NOT_FOUND) from None
+        with self.refused(NOT_FOUND):
+            entry = store.revoke(args["id"])
         store.save()
         self.arbiter.audit("satellite_revoke", "edgectl", f"satellite {entry['id']}")
         await self.apply()
@@ -149,9 +181,9 @@ class RemoteInstance(SatelliteCommand):
     """Base of the instance verbs: ``<satellite>.<instance>`` acts on the satellite."""
 
     async def remote(self, args: dict[str, Any]) -> Any:
-        iid = args.get("id")
-        if not isinstance(iid, str) or iid in self.arbiter.instances or "." not in iid \
-                or GATEWAY not in self.arbiter.links:
+        iid = args["id"]
+        if iid is None or iid in self.arbiter.instances or "." not in iid \
+                or self.link("gateway") is None:
             return None
         sat_id, inst_id = iid.split(".", 1)
         if sat_id not in self.store().trusted:
@@ -210,12 +242,12 @@ class RemoteStatus(SatelliteCommand, Status):
     name = "status"
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        iid = args.get("id")
+        iid = args["id"]
         local = iid is None or iid in self.arbiter.instances
         result = await Status.execute(self, args) if local else {
             "mode": self.arbiter.mode, "performance": self.arbiter.performance,
             "instances": []}
-        if GATEWAY not in self.arbiter.links:
+        if self.link("gateway") is None:
             return result
         try:
             remote = await self.gateway("stats")
@@ -238,16 +270,17 @@ class RemoteCommand(SatelliteCommand):
     """Base: the client keys admitted to ``edgectl --endpoint``."""
 
     def clients(self) -> RemoteClients:
-        try:
+        from edgeos.ipc.satellite.trust import RemoteClients
+
+        with self.refused():
             return RemoteClients.load(self.arbiter.paths.data)
-        except TrustError as exc:
-            raise RpcError(str(exc), BAD_REQUEST) from None
 
 
 class RemoteList(RemoteCommand):
     """List the client keys admitted to edgectl --endpoint: name, role, key."""
 
     name = "remote_list"
+    args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
         return [{"name": n, "role": e["role"], "key": e["key"], "since": e["since"]}
@@ -259,13 +292,15 @@ class RemoteTrust(RemoteCommand):
     (admin or viewer) to edgectl --endpoint."""
 
     name = "remote_trust"
+    args = (Arg("key", required=True, help="the client key (edgectl client-key)", most=200),
+            Arg("name", required=True, help="a name for the key's holder", least=1, most=200),
+            Arg("role", required=True, choices=CLIENT_ROLES,
+                help="what the key may do"))
 
     async def execute(self, args: dict[str, Any]) -> Any:
         store = self.clients()
-        try:
-            entry = store.trust(str(args.get("key") or ""), args.get("name"), args.get("role"))
-        except (TrustError, ValueError) as exc:
-            raise RpcError(str(exc), BAD_REQUEST) from None
+        with self.refused(BAD_REQUEST, ValueError):
+            entry = store.trust(args["key"], args["name"], args["role"])
         store.save()
         self.arbiter.audit("remote_trust", "edgectl", f"client {entry['name']} "
                                                       f"({entry['role']})", key=entry["key"])
@@ -277,13 +312,12 @@ class RemoteRevoke(RemoteCommand):
     """Revoke a client key by name: its next request is refused."""
 
     name = "remote_revoke"
+    args = (Arg("name", required=True, help="the key holder's name", least=1, most=200),)
 
     async def execute(self, args: dict[str, Any]) -> Any:
         store = self.clients()
-        try:
-            entry = store.revoke(str(args.get("name")))
-        except TrustError as exc:
-            raise RpcError(str(exc), NOT_FOUND) from None
+        with self.refused(NOT_FOUND):
+            entry = store.revoke(args["name"])
         store.save()
         self.arbiter.audit("remote_revoke", "edgectl", f"client {entry['name']}")
         await self.apply()

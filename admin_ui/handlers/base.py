@@ -27,7 +27,7 @@ import tornado.web
 from edgeos.admin_ui.sessions import CSRF_HEADER, SESSION_COOKIE, Session
 from edgeos.common.auth import Principal
 from edgeos.ipc import strictjson
-from edgeos.ipc.rpc import BAD_REQUEST, INTERNAL, NOT_FOUND, REFUSED, UNAVAILABLE, RpcError
+from edgeos.ipc.rpc import STATUS, UNKNOWN_COMMAND, RpcError
 
 if TYPE_CHECKING:
     from edgeos.admin_ui.context import Ui
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-RPC_STATUS = {REFUSED: 409, NOT_FOUND: 404, BAD_REQUEST: 400, UNAVAILABLE: 503, INTERNAL: 500}
+RPC_STATUS = {code: http for code, (http, _) in STATUS.items()}  # one table: ipc.rpc
 LONG_RPC_S = 45.0  # start/stop/restart/panic wait for processes
 KIB = 1024
 MAX_BODY = 64 * KIB  # a JSON API body
@@ -218,7 +218,7 @@ class ApiHandler(tornado.web.RequestHandler):
         try:
             return await self.edge.control.call(cmd, timeout=timeout, **args)
         except RpcError as exc:
-            if exc.code == BAD_REQUEST and str(exc).startswith("unknown command"):
+            if exc.code == UNKNOWN_COMMAND:
                 raise ApiError(501, f"the daemon does not offer {cmd!r} yet") from None
             raise ApiError(RPC_STATUS.get(exc.code, 500), str(exc), exc.detail) from None
 

@@ -1,9 +1,10 @@
 """The broker: receives datapoint batches, keeps last values, routes, delivers.
 
-This module owns the sockets and the control commands; the per-datapoint work is
-:class:`~edgeos.ipc.broker.dispatch.Dispatcher`'s. The inbound socket is drained without
-awaiting between messages, each batch goes to subscribers as it came (one zero-copy
-send), and the commands a drain produced go out once per target instance.
+This module owns the sockets (the control commands are in :mod:`.commands`); the
+per-datapoint work is :class:`~edgeos.ipc.broker.dispatch.Dispatcher`'s. The inbound
+socket is drained without awaiting between messages, each batch goes to subscribers as
+it came (one zero-copy send), and the commands a drain produced go out once per target
+instance.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -21,22 +21,15 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.broker import routesfile
+from edgeos.ipc.broker.commands import BrokerCommand
 from edgeos.ipc.broker.dispatch import LOG_INSTANCE, Dispatcher, Outbox
 from edgeos.ipc.broker.spamguard import SpamGuard
 from edgeos.ipc.broker.store import LastValues
-from edgeos.ipc.broker.writes import (
-    CONFIRMED,
-    REFUSED,
-    SENT,
-    TIMEOUT,
-    WAIT_DEFAULT_S,
-    WAIT_MAX_S,
-    Relay,
-    Writes,
-)
-from edgeos.ipc.child import InstanceSpec, SupervisorLink
-from edgeos.ipc.routing import Router, RoutingError
-from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, RpcError, RpcServer, bind_args
+from edgeos.ipc.broker.writes import Relay, Writes
+from edgeos.ipc.child import InstanceSpec, SupervisorLink, stop_signalled
+from edgeos.ipc.commands import find
+from edgeos.ipc.routing import Router
+from edgeos.ipc.rpc import RpcServer
 
 log = logging.getLogger("broker")
 
@@ -68,10 +61,10 @@ class Broker:
         self.states: dict[str, str] = {}  # instance -> its state, told by the supervisor
         self.guard = SpamGuard(limits=self._limits())
         self.routes_file = routesfile.RoutesFile(self.config_dir, Path(spec.data_dir))
-        table, self.routing_refused = self.routes_file.at_start(self._ids())
+        table, self.routing_refused = self.routes_file.at_start(list(self.instances))
         self.router = Router(table, self._lookup)
         # routing.json counts as good once it ran STABLE_S (see routesfile)
-        self._settle_at = (None if self.routing_refused
+        self.settle_at = (None if self.routing_refused
                            else time.monotonic() + routesfile.STABLE_S)
         self.counters: defaultdict[str, int] = defaultdict(int)
         self.dispatch = Dispatcher(self.values, self.router, list(self.instances),
@@ -85,9 +78,6 @@ class Broker:
         sock = zmq.Socket(self.ctx, kind) if sync else self.ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
         return addresses.bind(sock, self.spec.run_dir, name)
-
-    def _ids(self) -> list[str]:
-        return [*self.instances, LOG_INSTANCE]
 
     def _limits(self) -> dict[str, float]:
         return {i: float(d.get("max_pps", 500)) for i, d in self.instances.items()}
@@ -115,7 +105,7 @@ class Broker:
             asyncio.get_running_loop().call_soon(self._on_readable)
         self._send_commands(outbox)
 
-    def _send_elsewhere(self, out: Outbox, force: bool = False) -> None:
+    def send_elsewhere(self, out: Outbox, force: bool = False) -> None:
         """Send from outside :meth:`_on_readable`: a send may swallow the fd's edge, so
         look for queued input afterwards."""
         self._send_commands(out, force)
@@ -248,7 +238,7 @@ class Broker:
                            for i, d in self.instances.items()}
         else:
             limit = query.get("limit", 1000)
-            result = self._datapoints(str(query.get("prefix", "")), "", min(
+            result = self.datapoints(str(query.get("prefix", "")), "", min(
                 limit, MAX_QUERY_POINTS) if isinstance(limit, int) else 1000)
         body = protocol.pack({"id": query["id"], "result": result})
         try:
@@ -320,8 +310,8 @@ class Broker:
                             limit)
                 self.link.event("spam", instance=iid, pps=pps, limit=limit)
             last = now
-            if self._settle_at is not None and now >= self._settle_at:
-                self._settle_at = None
+            if self.settle_at is not None and now >= self.settle_at:
+                self.settle_at = None
                 try:
                     self.routes_file.settled(self.router.table)
                 except OSError as exc:
@@ -352,19 +342,19 @@ class Broker:
 
     # -- control ---------------------------------------------------------------------
     async def handle(self, cmd: str, args: dict[str, Any]) -> Any:
-        handler = getattr(self, f"cmd_{cmd}", None)
-        if handler is None:
-            raise RpcError(f"unknown broker command {cmd!r}", BAD_REQUEST)
-        return await handler(**bind_args(handler, args))
+        """A control request: the command class (:mod:`edgeos.ipc.broker.commands`) checks
+        its declared arguments, then runs."""
+        return await find(BrokerCommand.registry, cmd)(self).answer(args)
 
-    def _entry(self, address: str, entry: Any,
-               routed: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    def entry(self, address: str, entry: Any,
+              routed: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """A last value as the commands answer it."""
         _, value, ts, quality, ack, unit = entry[:6]
         return {"address": address, "value": value, "ts": ts, "quality": quality, "ack": ack,
                 "unit": unit, "meta": self.meta.get(address, {}),
-                "routes_in": (routed if routed is not None else self._routed()).get(address, [])}
+                "routes_in": (routed if routed is not None else self.routed()).get(address, [])}
 
-    def _routed(self) -> dict[str, list[str]]:
+    def routed(self) -> dict[str, list[str]]:
         """Per target address, the enabled routes that write to it: a manual write there
         is overwritten when one of them fires."""
         routed: dict[str, list[str]] = {}
@@ -374,21 +364,7 @@ class Broker:
                     routed.setdefault(target, []).append(route.id)
         return routed
 
-    async def cmd_get(self, address: str) -> dict[str, Any]:
-        entry = self.values.get(address)
-        if entry is None:
-            raise RpcError(f"no value for {address!r}", NOT_FOUND)
-        return self._entry(address, entry)
-
-    async def cmd_blob(self, address: str) -> dict[str, Any]:
-        """The last bytes of a blob datapoint (an image, a file) with its value entry."""
-        data = self.blobs.get(address)
-        entry = self.values.get(address)
-        if data is None or entry is None:
-            raise RpcError(f"no blob for {address!r}", NOT_FOUND)
-        return {**self._entry(address, entry), "data": data.bytes}
-
-    def _refusal_before(self, address: str) -> tuple[str, str] | None:
+    def refusal_before(self, address: str) -> tuple[str, str] | None:
         """Why a command to ``address`` cannot even be sent, if it cannot."""
         resolved = self.dispatch.resolver.resolve(address)
         if resolved is None or resolved[0] == LOG_INSTANCE:
@@ -399,143 +375,25 @@ class Broker:
             return protocol.NOT_DELIVERED, f"{resolved[0]} is disconnected from the router"
         return None
 
-    async def cmd_set(self, address: str, value: Any, wait: bool = True,
-                      wait_s: float = WAIT_DEFAULT_S) -> dict[str, Any]:
-        """Write ``value`` to ``address`` and, unless ``wait`` is false, wait up to
-        ``wait_s`` seconds for the outcome: ``confirmed`` (the device reported the value
-        back), ``refused`` (with ``refusal`` and ``reason``) or ``timeout``."""
-        if not 0 < float(wait_s) <= WAIT_MAX_S:
-            raise RpcError(f"wait_s must be between 0 and {WAIT_MAX_S:g} s, not {wait_s!r}",
-                           BAD_REQUEST)
-        t0 = time.monotonic()
-        result: dict[str, Any] = {"address": address, "value": value, "refusal": None,
-                                  "reason": None,
-                                  "routes_in": self._routed().get(address, [])}
-        refused = self._refusal_before(address)
-        if refused is not None:
-            self.writes.refused[address.partition(".")[0]] += 1
-            return {**result, "outcome": REFUSED, "refusal": refused[0], "reason": refused[1],
-                    "seconds": 0.0}
-        out: Outbox = {}
-        if not wait:
-            self.dispatch.command(address, value, out=out)
-            self._send_elsewhere(out)
-            return {**result, "outcome": SENT, "sent_to": sorted(out), "seconds": 0.0}
-        cmd_id, waiter = self.writes.wait(address)
-        try:
-            self.dispatch.command(address, value, out=out, cmd_id=cmd_id)
-            self._send_elsewhere(out)
-            try:
-                outcome, refusal, reason = await asyncio.wait_for(
-                    asyncio.shield(waiter.future), float(wait_s))
-            except TimeoutError:
-                outcome, refusal = TIMEOUT, None
-                reason = (f"accepted, but the device reported no value within {wait_s:g} s"
-                          if waiter.accepted else f"no answer within {wait_s:g} s")
-        finally:
-            self.writes.drop(cmd_id)
-        result.update(outcome=outcome, refusal=refusal, reason=reason, sent_to=sorted(out),
-                      seconds=round(time.monotonic() - t0, 3))
-        if outcome == CONFIRMED:
-            entry = self.values.get(address)
-            result["reported"] = None if entry is None else entry[1]
-        return result
-
-    async def cmd_failsafe(self, writes: dict[str, Any], timeout: float = 1.0) -> Any:
-        """Panic's first step: write fail-safe values (even when frozen) and wait for each
-        device to report the value back (ack true), at most ``timeout`` seconds."""
-        loop = asyncio.get_running_loop()
-        out: Outbox = {}
-        waiters = {}
-        for address, value in writes.items():
-            self.dispatch.queue([(address, value, "failsafe")], protocol.now_ms(), (), out)
-            waiters[address] = self.dispatch.ack_waiters[address] = loop.create_future()
-        self._send_elsewhere(out, force=True)
-        if waiters:
-            await asyncio.wait(list(waiters.values()), timeout=timeout)
-        result = {a: {"value": writes[a], "acked": f.done()} for a, f in waiters.items()}
-        for address in waiters:
-            self.dispatch.ack_waiters.pop(address, None)
-        return result
-
-    async def cmd_freeze(self, frozen: bool) -> Any:
-        self.frozen = frozen
-        log.warning("routing delivery %s", "frozen (panic)" if frozen else "resumed")
-        return {"frozen": frozen}
-
-    async def cmd_route_test(self, address: str, value: Any, ack: bool = True) -> Any:
-        return {"address": address, "value": value, "routes": self.router.dry_run(address,
-                                                                                  value, ack)}
-
-    async def cmd_datapoints(self, prefix: str = "", q: str = "", limit: int = 1000) -> Any:
-        return self._datapoints(prefix, q, limit)
-
-    def _datapoints(self, prefix: str, q: str, limit: int) -> dict[str, Any]:
+    def datapoints(self, prefix: str, q: str, limit: int) -> dict[str, Any]:
+        """Datapoints under ``prefix`` whose address contains ``q`` (any case)."""
         q = q.lower()
         found = sorted(((a, e) for a, e in self.values.items()
                         if a.startswith(prefix) and q in a.lower()), key=lambda ae: ae[0])
-        routed = self._routed()
+        routed = self.routed()
         return {"total": len(found),
-                "datapoints": [self._entry(a, e, routed) for a, e in found[:limit]]}
+                "datapoints": [self.entry(a, e, routed) for a, e in found[:limit]]}
 
-    async def cmd_routes(self) -> Any:
-        return {"routes": self.router.table.to_doc().get("routes", []),
-                "counters": self.router.counters(), "warnings": self.router.table.warnings,
-                "loops_stopped": self.router.loops_stopped}
-
-    def _load_table(self, ids: list[str]) -> Any:
-        try:
-            return self.routes_file.load([*ids, LOG_INSTANCE])
-        except RoutingError as exc:
-            raise RpcError("invalid routing.json, routes unchanged", BAD_REQUEST,
-                           exc.errors) from None
-
-    async def cmd_validate_routes(self, instance_ids: list[str]) -> Any:
-        warnings = self._load_table(instance_ids).warnings
-        self.routes_file.done_taking()  # only checked: nothing is being taken
-        return {"warnings": warnings}
-
-    async def cmd_reload(self, instances: dict[str, dict[str, Any]]) -> Any:
-        table = self._load_table(list(instances))
-        await self.cmd_instances(instances)
-        self.dispatch.swap(table)
-        self.routing_refused = None
-        self._settle_at = time.monotonic() + routesfile.STABLE_S
-        log.info("routes reloaded: %d routes", len(table.routes))
-        return {"routes": len(table.routes), "warnings": table.warnings}
-
-    async def cmd_instances(self, instances: dict[str, dict[str, Any]]) -> Any:
+    def set_instances(self, instances: dict[str, dict[str, Any]]) -> None:
+        """A new instance table: pps limits, addresses, cut flags."""
         self.instances = instances
         self.guard.limits = self._limits()
         self.dispatch.set_instances(list(instances))
         self.cut = {i for i, d in instances.items() if d.get("cut")}
-        return {"instances": len(instances)}
-
-    async def cmd_states(self, states: dict[str, str]) -> Any:
-        """The supervisor tells each instance's state (bridges ask for them)."""
-        self.states = {str(i): str(s) for i, s in states.items()}
-        return {"instances": len(self.states)}
-
-    async def cmd_stats(self) -> Any:
-        return self.stats()
-
-    async def cmd_cut(self, id: str, cut: bool) -> Any:
-        (self.cut.add if cut else self.cut.discard)(id)
-        return {"id": id, "cut": cut}
-
-    async def cmd_reactivate(self, id: str) -> Any:
-        self.guard.reactivate(id)
-        return {"id": id}
 
     # -- lifecycle -------------------------------------------------------------------
-    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        exc = context.get("exception")
-        log.error("%s", context.get("message"), exc_info=exc)
-        if exc is not None:
-            self.link.error(exc, fatal=False, where="broker event loop")
-
     async def main(self) -> int:
-        asyncio.get_running_loop().set_exception_handler(self._on_loop_error)
+        self.link.report_loop_errors("broker event loop")
         restored = self.values.restore(self.dispatch.resolver.resolve)
         log.info("broker up: %d last values restored, %d routes", restored,
                  len(self.router.table.routes))
@@ -550,10 +408,7 @@ class Broker:
                  asyncio.create_task(server.serve()),
                  asyncio.create_task(self.link.heartbeat_loop(self.stats))]
         self.link.ready()
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await stop_signalled()
         loop.remove_reader(self.workers.getsockopt(zmq.FD))
         for task in tasks:
             task.cancel()

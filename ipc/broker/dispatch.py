@@ -28,7 +28,7 @@ from typing import Any
 from edgeos.ipc import protocol
 from edgeos.ipc.broker import fastpath
 from edgeos.ipc.broker.store import UNPLANNED, LastValues
-from edgeos.ipc.routing import AddressResolver, Router, RouteTable
+from edgeos.ipc.routing import LOG_TARGET, AddressResolver, Router, RouteTable
 
 try:
     from edgeos.ipc.broker._fastpath import run as fast_run
@@ -37,7 +37,7 @@ except ImportError:  # built without a C compiler
 
 syslog = logging.getLogger("log")
 
-LOG_INSTANCE = "log"
+LOG_INSTANCE = LOG_TARGET
 QUALITIES = protocol.QUALITIES  # a tuple: membership by ==, so any item value is safe
 SLOW = None
 """The plan of a datapoint that must take the general path."""

@@ -26,11 +26,11 @@ from collections.abc import Collection
 from pathlib import Path
 
 from edgeos.common.files import atomic_write_json
-from edgeos.ipc.routing import RouteTable, RoutingError, load_routing, load_routing_file
+from edgeos.ipc.routing import RouteTable, RoutingError, check_routes
+from edgeos.ipc.routing.check import ROUTING
 
 log = logging.getLogger("broker")
 
-ROUTING = "routing.json"
 LAST_GOOD = "routing.last-good.json"
 TAKING = "routing.taking"
 STABLE_S = 2.0  # a table that ran this long did not kill the broker
@@ -78,7 +78,7 @@ class RoutesFile:
                                 "the file, then reload"])
         atomic_write_json(self.taking, {"sha256": taken})
         try:
-            return load_routing_file(self.path, instance_ids=instance_ids)
+            return check_routes(self.path, instance_ids)
         except RoutingError:
             self.done_taking()
             raise
@@ -117,14 +117,13 @@ class RoutesFile:
         more = (f" (and {len(refused.errors) - 1} more problems)"
                 if len(refused.errors) > 1 else "")
         try:
-            table = load_routing(json.loads(self.last_good.read_text(encoding="utf-8")),
-                                 source=str(self.last_good), instance_ids=instance_ids)
+            table = check_routes(json.loads(self.last_good.read_text(encoding="utf-8")),
+                                 instance_ids, str(self.last_good))
             using = (f"running on the last good routes from {self.last_good} "
                      f"({len(table.routes)} routes)")
         except (OSError, ValueError, RoutingError) as exc:
             detail = "none kept" if isinstance(exc, FileNotFoundError) else f"refused: {exc}"
-            table = load_routing({"routes": []}, source="(no routes)",
-                                 instance_ids=instance_ids)
+            table = check_routes({"routes": []}, instance_ids, "(no routes)")
             using = f"running WITHOUT routes (last good set: {detail})"
         reason = RoutingRefused(f"{self.path} refused: {first}{more}; {using}; fix the "
                                 "file and run 'edgectl reload'")

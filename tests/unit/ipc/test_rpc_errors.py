@@ -19,10 +19,11 @@ from edgeos.ipc.rpc import (
     BAD_REQUEST,
     INTERNAL,
     NOT_FOUND,
+    UNKNOWN_COMMAND,
     AsyncRpcClient,
+    Handler,
     RpcError,
     RpcServer,
-    bind_args,
 )
 
 
@@ -36,13 +37,14 @@ async def _planted(cmd: str, args: dict[str, Any]) -> Any:
     return {"echo": args}
 
 
-async def _serve(tmp_path: Path, calls: list[tuple[str, dict[str, Any]]]
-                 ) -> list[Any]:
+async def _serve(tmp_path: Path, calls: list[tuple[str, dict[str, Any]]],
+                 handler: Handler = _planted) -> list[Any]:
+    """The answers to ``calls`` from a real RpcServer, then to two malformed requests."""
     ctx = zmq.asyncio.Context()
     server_sock = ctx.socket(zmq.ROUTER)
     endpoint = f"ipc://{tmp_path}/ctl.sock"
     server_sock.bind(endpoint)
-    server = asyncio.create_task(RpcServer(server_sock, _planted).serve())
+    server = asyncio.create_task(RpcServer(server_sock, handler).serve())
     client = AsyncRpcClient(ctx, endpoint, timeout=5)
     out: list[Any] = []
     try:
@@ -83,29 +85,6 @@ def test_a_bug_in_a_command_is_internal_and_logged(tmp_path: Path,
     assert "'buggy'" in logged[0].getMessage()
 
 
-async def _cmd(address: str, limit: int = 10, flag: bool = False,
-               table: dict[str, Any] | None = None) -> None:
-    """A command with declared arguments."""
-
-
-@pytest.mark.parametrize(("args", "why"), [
-    ({}, "missing a required argument"),
-    ({"address": "a", "bogus": 1}, "unexpected keyword"),
-    ({"address": 5}, "address: expected str"),
-    ({"address": "a", "limit": "10"}, "limit: expected int"),
-    ({"address": "a", "limit": True}, "limit: expected int"),
-    ({"address": "a", "flag": 1}, "flag: expected bool"),
-])
-def test_bind_args_refuses_the_callers_mistakes(args: dict[str, Any], why: str) -> None:
-    with pytest.raises(RpcError) as err:
-        bind_args(_cmd, args)
-    assert err.value.code == BAD_REQUEST and why in str(err.value)
-
-
-def test_bind_args_passes_good_arguments() -> None:
-    assert bind_args(_cmd, {"address": "a", "limit": 3}) == {"address": "a", "limit": 3}
-
-
 def _broker(tmp_path: Path) -> Broker:
     for d in ("run", "data", "config"):
         (tmp_path / d).mkdir()
@@ -141,6 +120,38 @@ async def _broker_bug(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         assert broker.counters["malformed"] == 1, "a broker bug is not the worker's input"
         assert broker.counters["internal_errors"] == 1
         assert any(r.exc_info and "planted" in str(r.exc_info[1]) for r in caplog.records)
+    finally:
+        broker.values.close()
+        for sock in (broker.workers, broker.ctl, broker.link.sock, broker.changes):
+            sock.close(0)
+        broker.ctx.term()
+
+
+def test_broker_commands_check_their_declared_arguments(tmp_path: Path) -> None:
+    asyncio.run(_broker_checks(tmp_path))
+
+
+async def _broker_checks(tmp_path: Path) -> None:
+    broker = _broker(tmp_path)
+    try:
+        async def refusal(cmd: str, **args: Any) -> RpcError:
+            with pytest.raises(RpcError) as err:
+                await broker.handle(cmd, args)
+            return err.value
+
+        assert (await refusal("nope")).code == UNKNOWN_COMMAND
+        for cmd, args, why in [("get", {}, "address: required"),
+                               ("set", {"address": "w.x", "wait_s": 0}, "wait_s: more than 0"),
+                               ("set", {"address": "w.x", "wait": "yes"}, "wait: expected"),
+                               ("datapoints", {"limit": -1}, "limit: 0 to"),
+                               ("route_test", {"address": "w.x", "bogus": 1}, "bogus: "),
+                               ("cut", {"id": "w"}, "cut: required")]:
+            err = await refusal(cmd, **args)
+            assert err.code == BAD_REQUEST and why in str(err), (cmd, str(err))
+        (tmp_path / "config" / "routing.json").write_text('{"routes": [{"id": 1}]}')
+        err = await refusal("check_routes_file", instance_ids=["w"])
+        assert err.code == BAD_REQUEST and err.detail, "every problem listed"
+        assert (await broker.handle("datapoints", {}))["total"] == 0  # defaults filled in
     finally:
         broker.values.close()
         for sock in (broker.workers, broker.ctl, broker.link.sock, broker.changes):
