@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import signal
 import ssl
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
 from edgeos.admin_ui.widgets import WidgetStore
 from edgeos.common.auth import ADMIN_USER, AuthStore
 from edgeos.ipc import addresses
-from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.child import InstanceSpec, SupervisorLink, stop_signalled
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError
 
 log = logging.getLogger("admin_ui")
@@ -112,11 +111,7 @@ async def _serve(spec: InstanceSpec, ctx: zmq.asyncio.Context, link: SupervisorL
              asyncio.create_task(link.heartbeat_loop(lambda: {
                  "websockets": len(ui.hub.clients), "sessions": len(ui.sessions.sessions)}))]
     link.ready()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_signalled()
     server.stop()
     for client in list(ui.hub.clients):
         with contextlib.suppress(Exception):

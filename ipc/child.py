@@ -94,6 +94,15 @@ def start_child(title: str) -> InstanceSpec:
     return spec
 
 
+async def stop_signalled() -> None:
+    """Return when SIGTERM or SIGINT arrives: how a service child waits out its life."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
 class SupervisorLink:
     """The DEALER socket to the supervisor: hello, ready, heartbeats, errors, events."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -34,7 +33,7 @@ from edgeos.ipc.broker.writes import (
     Relay,
     Writes,
 )
-from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.child import InstanceSpec, SupervisorLink, stop_signalled
 from edgeos.ipc.routing import Router, RoutingError
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, RpcError, RpcServer, bind_args
 
@@ -550,10 +549,7 @@ class Broker:
                  asyncio.create_task(server.serve()),
                  asyncio.create_task(self.link.heartbeat_loop(self.stats))]
         self.link.ready()
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await stop_signalled()
         loop.remove_reader(self.workers.getsockopt(zmq.FD))
         for task in tasks:
             task.cancel()

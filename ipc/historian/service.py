@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
-from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.child import InstanceSpec, SupervisorLink, stop_signalled
 from edgeos.ipc.historian.policy import Policy, as_number
 from edgeos.ipc.historian.settings import Settings
 from edgeos.ipc.historian.store import HistoryStore, is_corrupt
@@ -178,10 +177,7 @@ class Historian:
             tasks.append(asyncio.create_task(self.read_stats()))
         log.info("historian up: %s, %d series", self.store.path, len(self.store.ids))
         self.link.ready()
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await stop_signalled()
         loop.remove_reader(self.changes.getsockopt(zmq.FD))
         for task in tasks:
             task.cancel()

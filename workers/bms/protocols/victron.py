@@ -117,17 +117,19 @@ class _Bits:
         return field - (1 << width) if field >> (width - 1) else field
 
 
+def _dc_record(bits: _Bits) -> Reading:
+    """Voltage, alarm, aux input and current: the part battery monitors and DC energy
+    meters share, after their first 16-bit field."""
+    centivolts, alarm, aux = bits.signed(16), bits.unsigned(16), bits.unsigned(16)
+    aux_mode, milliamps = bits.unsigned(2), bits.signed(22)
+    return _dc_common(centivolts, alarm, aux, aux_mode, milliamps)
+
+
 def _battery_monitor(value: int) -> Reading:
     bits = _Bits(value)
-    ttg, centivolts, alarm, aux = (
-        bits.unsigned(16),
-        bits.signed(16),
-        bits.unsigned(16),
-        bits.unsigned(16),
-    )
-    aux_mode, milliamps = bits.unsigned(2), bits.signed(22)
+    ttg = bits.unsigned(16)
+    reading = _dc_record(bits)
     consumed, permille = bits.unsigned(20), bits.unsigned(10)
-    reading = _dc_common(centivolts, alarm, aux, aux_mode, milliamps)
     if ttg != 0xFFFF:
         reading["time_to_go_min"] = ttg
     if consumed != 0xFFFFF:
@@ -139,14 +141,8 @@ def _battery_monitor(value: int) -> Reading:
 
 def _dc_energy_meter(value: int) -> Reading:
     bits = _Bits(value)
-    meter_type, centivolts, alarm, aux = (
-        bits.signed(16),
-        bits.signed(16),
-        bits.unsigned(16),
-        bits.unsigned(16),
-    )
-    aux_mode, milliamps = bits.unsigned(2), bits.signed(22)
-    reading = _dc_common(centivolts, alarm, aux, aux_mode, milliamps)
+    meter_type = bits.signed(16)
+    reading = _dc_record(bits)
     reading["meter_type"] = METER_TYPES.get(meter_type, "unknown")
     return reading
 
