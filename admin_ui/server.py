@@ -92,13 +92,7 @@ async def _serve(spec: InstanceSpec, ctx: zmq.asyncio.Context, link: SupervisorL
             hub=Hub(ctx, run_dir), widgets=WidgetStore(config_dir, data_dir / "backups"),
             tls=ssl_ctx is not None, link=link)
 
-    def on_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        exc = context.get("exception")
-        log.error("%s", context.get("message"), exc_info=exc)
-        if exc is not None:
-            link.error(exc, fatal=False, where="admin UI event loop")
-
-    asyncio.get_running_loop().set_exception_handler(on_loop_error)
+    link.report_loop_errors("admin UI event loop")
     announce_first_password(ui.auth)
     if not is_loopback(host):
         log.warning("admin UI bound to %s: reachable from the network%s", host or "all "

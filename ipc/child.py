@@ -138,6 +138,17 @@ class SupervisorLink:
                                     "traceback": tb, "fatal": fatal, "where": where,
                                     "ts": protocol.now_ms()})
 
+    def report_loop_errors(self, where: str) -> None:
+        """An exception no task retrieved (the running loop's handler) is logged with its
+        traceback and reported to the supervisor's error store."""
+        def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+            exc = context.get("exception")
+            log.error("%s", context.get("message"), exc_info=exc)
+            if exc is not None:
+                self.error(exc, fatal=False, where=where)
+
+        asyncio.get_running_loop().set_exception_handler(handler)
+
     async def heartbeat_loop(self, counters: Any) -> None:
         """Send ``counters()`` at the heartbeat interval, from the event loop itself."""
         interval = self.spec.heartbeat_interval

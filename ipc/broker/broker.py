@@ -527,14 +527,8 @@ class Broker:
         return {"id": id}
 
     # -- lifecycle -------------------------------------------------------------------
-    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        exc = context.get("exception")
-        log.error("%s", context.get("message"), exc_info=exc)
-        if exc is not None:
-            self.link.error(exc, fatal=False, where="broker event loop")
-
     async def main(self) -> int:
-        asyncio.get_running_loop().set_exception_handler(self._on_loop_error)
+        self.link.report_loop_errors("broker event loop")
         restored = self.values.restore(self.dispatch.resolver.resolve)
         log.info("broker up: %d last values restored, %d routes", restored,
                  len(self.router.table.routes))

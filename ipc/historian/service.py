@@ -150,15 +150,9 @@ class Historian:
                 "pending": len(self.rows), "dropped": dropped}  # shown by edgectl status
 
     # -- lifecycle -----------------------------------------------------------------------
-    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        exc = context.get("exception")
-        log.error("%s", context.get("message"), exc_info=exc)
-        if exc is not None:
-            self.link.error(exc, fatal=False, where="historian event loop")
-
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(self._on_loop_error)
+        self.link.report_loop_errors("historian event loop")
         os.umask(0o077)  # history.db and its -wal/-shm: 0600
         self.link.hello()
         self.store = HistoryStore(Path(self.spec.data_dir), self.settings)
