@@ -150,12 +150,7 @@ def _dc_energy_meter(value: int) -> Reading:
 def _dc_common(centivolts: int, alarm: int, aux: int, aux_mode: int, milliamps: int) -> Reading:
     """Fields battery monitor and DC meter share: voltage, current, alarms, the aux input."""
     reading: Reading = {"aux_mode": AUX_MODES[aux_mode], "alarm_bits": alarm}
-    if centivolts != 0x7FFF:
-        reading["voltage"] = centivolts / 100
-    if milliamps != 0x1FFFFF:
-        reading["current"] = milliamps / 1000
-    if "voltage" in reading and "current" in reading:
-        reading["power"] = centivolts * milliamps / 100_000
+    _electrical(reading, centivolts, milliamps, 0x1FFFFF, 1000)
     add_alarms(reading, alarm, ALARM_REASONS)
     if aux == 0xFFFF:  # "not available" in every aux mode (else e.g. 382.2 °C)
         return reading
@@ -168,6 +163,18 @@ def _dc_common(centivolts: int, alarm: int, aux: int, aux_mode: int, milliamps: 
     return reading
 
 
+def _electrical(reading: Reading, centivolts: int, current: int, current_na: int,
+                per_amp: int) -> None:
+    """Voltage, current (``per_amp`` units an ampere) and their product, each only when
+    the record has it (0x7FFF and ``current_na`` mean "not available")."""
+    if centivolts != 0x7FFF:
+        reading["voltage"] = centivolts / 100
+    if current != current_na:
+        reading["current"] = current / per_amp
+    if "voltage" in reading and "current" in reading:
+        reading["power"] = centivolts * current / (100 * per_amp)
+
+
 def _solar_charger(value: int) -> Reading:
     bits = _Bits(value)
     state, error = bits.unsigned(8), bits.unsigned(8)
@@ -177,12 +184,7 @@ def _solar_charger(value: int) -> Reading:
         "charge_state": CHARGE_STATES.get(state, "unknown"),
         "charger_error": error,
     }
-    if centivolts != 0x7FFF:
-        reading["voltage"] = centivolts / 100
-    if deciamps != 0x7FFF:
-        reading["current"] = deciamps / 10
-    if "voltage" in reading and "current" in reading:
-        reading["power"] = centivolts * deciamps / 1000
+    _electrical(reading, centivolts, deciamps, 0x7FFF, 10)
     if yield_today != 0xFFFF:
         reading["yield_today"] = yield_today * 10
     if pv_power != 0xFFFF:
