@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import signal
 import ssl
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from edgeos.admin_ui.sessions import LoginLimiter, SessionStore
 from edgeos.admin_ui.widgets import WidgetStore
 from edgeos.common.auth import ADMIN_USER, AuthStore
 from edgeos.ipc import addresses
-from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.child import InstanceSpec, SupervisorLink, stop_signalled
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError
 
 log = logging.getLogger("admin_ui")
@@ -93,13 +92,7 @@ async def _serve(spec: InstanceSpec, ctx: zmq.asyncio.Context, link: SupervisorL
             hub=Hub(ctx, run_dir), widgets=WidgetStore(config_dir, data_dir / "backups"),
             tls=ssl_ctx is not None, link=link)
 
-    def on_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        exc = context.get("exception")
-        log.error("%s", context.get("message"), exc_info=exc)
-        if exc is not None:
-            link.error(exc, fatal=False, where="admin UI event loop")
-
-    asyncio.get_running_loop().set_exception_handler(on_loop_error)
+    link.report_loop_errors("admin UI event loop")
     announce_first_password(ui.auth)
     if not is_loopback(host):
         log.warning("admin UI bound to %s: reachable from the network%s", host or "all "
@@ -112,11 +105,7 @@ async def _serve(spec: InstanceSpec, ctx: zmq.asyncio.Context, link: SupervisorL
              asyncio.create_task(link.heartbeat_loop(lambda: {
                  "websockets": len(ui.hub.clients), "sessions": len(ui.sessions.sessions)}))]
     link.ready()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_signalled()
     server.stop()
     for client in list(ui.hub.clients):
         with contextlib.suppress(Exception):

@@ -94,6 +94,15 @@ def start_child(title: str) -> InstanceSpec:
     return spec
 
 
+async def stop_signalled() -> None:
+    """Return when SIGTERM or SIGINT arrives: how a service child waits out its life."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
 class SupervisorLink:
     """The DEALER socket to the supervisor: hello, ready, heartbeats, errors, events."""
 
@@ -128,6 +137,17 @@ class SupervisorLink:
         self._send(protocol.ERROR, {"message": f"{type(exc).__name__}: {exc}",
                                     "traceback": tb, "fatal": fatal, "where": where,
                                     "ts": protocol.now_ms()})
+
+    def report_loop_errors(self, where: str) -> None:
+        """An exception no task retrieved (the running loop's handler) is logged with its
+        traceback and reported to the supervisor's error store."""
+        def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+            exc = context.get("exception")
+            log.error("%s", context.get("message"), exc_info=exc)
+            if exc is not None:
+                self.error(exc, fatal=False, where=where)
+
+        asyncio.get_running_loop().set_exception_handler(handler)
 
     async def heartbeat_loop(self, counters: Any) -> None:
         """Send ``counters()`` at the heartbeat interval, from the event loop itself."""

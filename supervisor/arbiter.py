@@ -86,7 +86,7 @@ class Arbiter:
             if parts.cgroups else None
         self.broker_rpc: AsyncRpcClient | None = None
         self.links: dict[str, dict[str, Any]] = {}  # satellite link roles (satellite_setup)
-        self.spawner = Spawner(self)
+        self.spawner = Spawner(self.wait_for, self.publish)
 
     # -- sockets ---------------------------------------------------------------------
     def bind(self) -> None:

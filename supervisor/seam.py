@@ -5,6 +5,8 @@ exit, reading pipes) and every use of the clock go through :class:`System`, so u
 tests replace it with a fake that records calls and advances time by hand (the
 idea of supervisor's ``DummyOptions``). Production uses :class:`AsyncioSystem`,
 which notices child exits through pidfds on the event loop: an event, not a poll.
+The arbiter's other collaborators (zmq context, log book, error store, Sentry, audit
+log, environment, euid, cgroups) come through :class:`edgeos.supervisor.parts.Parts`.
 """
 
 from __future__ import annotations

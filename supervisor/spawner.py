@@ -11,20 +11,23 @@ them); every batch publishes ``reload`` progress, which ``edgectl reload`` print
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from edgeos.ipc import protocol
 from edgeos.supervisor.process import Instance, State
 
-if TYPE_CHECKING:
-    from edgeos.supervisor.arbiter import Arbiter
-
 BATCH = 8  # instances starting at the same time
+WaitFor = Callable[[Instance, Callable[[Instance], bool], float], Awaitable[bool]]
 
 
 class Spawner:
-    def __init__(self, arbiter: Arbiter) -> None:
-        self.arbiter = arbiter
+    """Given the arbiter's ``wait_for`` and ``publish`` (not the arbiter: it stays a
+    piece the arbiter's unit tests run as it is)."""
+
+    def __init__(self, wait_for: WaitFor, publish: Callable[[str, Any], None]) -> None:
+        self.wait_for = wait_for
+        self.publish = publish
         self.running = False
         self._cancelled = False
 
@@ -41,7 +44,7 @@ class Spawner:
                 batch = instances[first:first + BATCH]
                 for inst in batch:
                     inst.start(reason)
-                await asyncio.gather(*(self.arbiter.wait_for(
+                await asyncio.gather(*(self.wait_for(
                     i, lambda i: i.state != State.STARTING, i.READY_TIMEOUT_S) for i in batch))
                 self._progress("starting", first + len(batch), total)
             return []
@@ -55,5 +58,5 @@ class Spawner:
         return self.running
 
     def _progress(self, phase: str, done: int, total: int) -> None:
-        self.arbiter.publish("reload", {"phase": phase, "started": done, "total": total,
+        self.publish("reload", {"phase": phase, "started": done, "total": total,
                                         "ts": protocol.now_ms()})

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
-from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.child import InstanceSpec, SupervisorLink, stop_signalled
 from edgeos.ipc.historian.policy import Policy, as_number
 from edgeos.ipc.historian.settings import Settings
 from edgeos.ipc.historian.store import HistoryStore, is_corrupt
@@ -151,15 +150,9 @@ class Historian:
                 "pending": len(self.rows), "dropped": dropped}  # shown by edgectl status
 
     # -- lifecycle -----------------------------------------------------------------------
-    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        exc = context.get("exception")
-        log.error("%s", context.get("message"), exc_info=exc)
-        if exc is not None:
-            self.link.error(exc, fatal=False, where="historian event loop")
-
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(self._on_loop_error)
+        self.link.report_loop_errors("historian event loop")
         os.umask(0o077)  # history.db and its -wal/-shm: 0600
         self.link.hello()
         self.store = HistoryStore(Path(self.spec.data_dir), self.settings)
@@ -178,10 +171,7 @@ class Historian:
             tasks.append(asyncio.create_task(self.read_stats()))
         log.info("historian up: %s, %d series", self.store.path, len(self.store.ids))
         self.link.ready()
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await stop_signalled()
         loop.remove_reader(self.changes.getsockopt(zmq.FD))
         for task in tasks:
             task.cancel()

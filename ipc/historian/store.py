@@ -185,18 +185,25 @@ class HistoryStore:
                 conn.executemany("INSERT INTO raw(series, ts, value) VALUES (?, ?, ?)", rows)
             done = self._rollup(now_ms)
             self.count("recorded", len(rows))
-            conn.executemany("INSERT OR REPLACE INTO counters(name, value) VALUES (?, ?)",
-                             list(self.counters.items()))
-            conn.execute("COMMIT")
+            self._commit()
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+            self._rollback()
             self.new_series[:0] = series  # stored with the next write
             self.count("recorded", -len(rows))
             raise
         dirty.difference_update(done)
         if self.used_bytes() > self.settings.max_bytes:
             self.enforce_cap()
+
+    def _commit(self) -> None:
+        """Commit the open transaction with the counters as they are now (one write)."""
+        self.conn.executemany("INSERT OR REPLACE INTO counters(name, value) VALUES (?, ?)",
+                              list(self.counters.items()))
+        self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
 
     def _rollup(self, now_ms: int) -> list[tuple[int, int]]:
         width = self.settings.rollup_ms
@@ -223,12 +230,9 @@ class HistoryStore:
                 deleted += conn.execute("DELETE FROM rollup WHERE series = ? AND ts < ?",
                                         (sid, now_ms - roll_keep)).rowcount
             self.count("expired", deleted)
-            conn.executemany("INSERT OR REPLACE INTO counters(name, value) VALUES (?, ?)",
-                             list(self.counters.items()))
-            conn.execute("COMMIT")
+            self._commit()
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+            self._rollback()
             raise
         if deleted:
             conn.execute("PRAGMA incremental_vacuum")

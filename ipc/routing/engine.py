@@ -330,17 +330,9 @@ class Router:
 
     # ---- evaluation, shared by route() and dry_run() ---------------------------------------
 
-    def _pass(
-        self,
-        route: Route,
-        states: list[Any],
-        address: str,
-        value: Any,
-        ts: int,
-        quality: str,
-        now: float,
-        trace: list[dict[str, Any]] | None,
-    ) -> tuple[bool, Any, str | None]:
+    def _pass(self, route: Route, states: list[Any], address: str, value: Any, ts: int,
+              quality: str, now: float, trace: list[dict[str, Any]] | None,
+              ) -> tuple[bool, Any, str | None]:
         """Forward: (fired, value for the targets, reason if not fired); _Failed on error."""
         if route.schedule is not None and not route.schedule.active(now):
             return False, value, "outside schedule"
@@ -357,15 +349,8 @@ class Router:
                 trace.append({"transform": step.text, "value": value})
         return True, value, None
 
-    def _reverse_pass(
-        self,
-        route: Route,
-        value: Any,
-        ts: int,
-        quality: str,
-        now: float,
-        trace: list[dict[str, Any]] | None,
-    ) -> tuple[bool, Any, str | None]:
+    def _reverse_pass(self, route: Route, value: Any, ts: int, quality: str, now: float,
+                      trace: list[dict[str, Any]] | None) -> tuple[bool, Any, str | None]:
         """Reverse: the same, through the inverse steps, condition last (in ``from`` units)."""
         if route.schedule is not None and not route.schedule.active(now):
             return False, value, "outside schedule"

@@ -229,24 +229,15 @@ def _compile_route(
         except TransformError as exc:
             problems.append(f"transform '{text}': {exc}")
 
-    condition = None
-    if "condition" in spec and "condition" not in refused:
-        try:
-            condition = compile_expression(spec["condition"])
-        except ExpressionError as exc:
-            problems.append(f"condition '{spec['condition']}': {exc}")
-        else:
-            for address in condition.dp_addresses:
-                problem = _address_problem(address, resolver)
-                if problem:
-                    problems.append(f"condition '{condition.text}': dp('{address}'): {problem}")
+    condition = _parsed(spec, "condition", refused, compile_expression, ExpressionError,
+                        problems, f"condition '{spec.get('condition')}'")
+    for address in condition.dp_addresses if condition is not None else ():
+        problem = _address_problem(address, resolver)
+        if problem:
+            problems.append(f"condition '{condition.text}': dp('{address}'): {problem}")
 
-    schedule = None
-    if "schedule" in spec and "schedule" not in refused:
-        try:
-            schedule = parse_schedule(spec["schedule"])
-        except ScheduleError as exc:
-            problems.append(f"schedule: {exc}")
+    schedule = _parsed(spec, "schedule", refused, parse_schedule, ScheduleError, problems,
+                       "schedule")
 
     bidirectional = spec.get("bidirectional", False) is True
     inverse: list[Callable[[Any], Any]] = []
@@ -285,6 +276,19 @@ def _fingerprint(spec: dict[str, Any]) -> str:
     normal.setdefault("enabled", True)
     normal.setdefault("bidirectional", False)
     return json.dumps(normal, sort_keys=True, separators=(",", ":"))
+
+
+def _parsed(spec: dict[str, Any], key: str, refused: set[str], parse: Callable[[Any], Any],
+            error: type[Exception], problems: list[str], label: str) -> Any:
+    """``parse(spec[key])``, or None when the key is absent or already refused; a parse
+    error becomes a problem named ``label``."""
+    if key not in spec or key in refused:
+        return None
+    try:
+        return parse(spec[key])
+    except error as exc:
+        problems.append(f"{label}: {exc}")
+        return None
 
 
 def _address_problem(address: str, resolver: AddressResolver) -> str | None:

@@ -65,15 +65,25 @@ class Scanner:
                                      "manufacturer": meter["manufacturer"]}})
         return meters
 
-    def _primary(self, address: int) -> dict[str, Any] | None:
+    def _acknowledged(self, ask: Callable[[], Any]) -> bool | None:
+        """One probe: True when acknowledged, False when the answer is garbled (several
+        meters, or noise), None when nobody answers; a port problem ends the search."""
         self.probes += 1
         try:
-            self.master.snd_nke(address)
+            ask()
         except MBusTimeout:
             return None
         except PortError:
             raise
-        except MBusError:  # garbled: two meters share the address, or noise
+        except MBusError:
+            return False
+        return True
+
+    def _primary(self, address: int) -> dict[str, Any] | None:
+        acknowledged = self._acknowledged(lambda: self.master.snd_nke(address))
+        if acknowledged is None:
+            return None
+        if not acknowledged:
             return {"address": address, "error": "answer garbled (two meters on one address?)"}
         try:
             return {"address": address, **summary(decode(self.master.req_ud2(address)))}
@@ -117,15 +127,9 @@ class Scanner:
 
     def _probe(self, mask: str) -> dict[str, Any] | str | None:
         """None: nobody there; "collision": several meters; else the one meter found."""
-        self.probes += 1
-        try:
-            self.master.select_secondary(mask)
-        except MBusTimeout:
-            return None
-        except PortError:
-            raise
-        except MBusError:  # garbled acknowledgements: several meters
-            return "collision"
+        acknowledged = self._acknowledged(lambda: self.master.select_secondary(mask))
+        if not acknowledged:  # garbled acknowledgements: several meters
+            return None if acknowledged is None else "collision"
         try:
             return summary(decode(self.master.req_ud2(ADDRESS_NETWORK)))
         except (MBusError, DecodeError):

@@ -142,21 +142,22 @@ def exponent_of(point: Point, points: Mapping[str, Point],
 
 
 def load(config: Mapping[str, Any]) -> dict[str, Point]:
-    """Every point of a (schema-valid) ``config``, by name; MapError on a broken map."""
-    interval = float(config.get("poll_interval_s", 1))
-    offset = int(config.get("address_offset", 0))
-    word_order = config.get("word_order", "big")
-    byte_order = config.get("byte_order", "big")
+    """Every point of a (schema-valid, defaults filled) ``config``, by name; MapError on a
+    broken map. A register's own interval and orders fall back to the device's."""
+    interval = float(config["poll_interval_s"])
+    offset = int(config["address_offset"])
+    word_order = config["word_order"]
+    byte_order = config["byte_order"]
     points: dict[str, Point] = {}
     for n, entry in enumerate(config["registers"]):
         label = f"registers[{n}] ({entry.get('name')!r})"
-        table = entry.get("function", "holding")
+        table = entry["function"]
         type_ = entry.get("type", "bool" if table in BIT_TABLES else "uint16")
         if entry["name"] in points:
             raise MapError(f"{label}: duplicate name")
         if (type_ == "bool") != (table in BIT_TABLES):
             raise MapError(f"{label}: type {type_!r} does not fit function {table!r}")
-        if entry.get("writable") and table not in WRITABLE_TABLES:
+        if entry["writable"] and table not in WRITABLE_TABLES:
             raise MapError(f"{label}: only holding registers and coils are writable")
         try:
             width = 1 if type_ == "bool" else registers.width(type_, entry.get("count"))
@@ -169,10 +170,10 @@ def load(config: Mapping[str, Any]) -> dict[str, Point]:
         points[entry["name"]] = Point(
             name=entry["name"], table=table, address=address, type=type_,
             width=width, interval=float(entry.get("poll_interval_s", interval)),
-            scale=entry.get("scale", 1), scale_factor=entry.get("scale_factor"),
+            scale=entry["scale"], scale_factor=entry.get("scale_factor"),
             unit=entry.get("unit"), word_order=entry.get("word_order", word_order),
             byte_order=entry.get("byte_order", byte_order),
-            writable=bool(entry.get("writable", False)),
+            writable=bool(entry["writable"]),
             not_implemented=entry.get("not_implemented"),
             meta={k: entry[k] for k in META_KEYS if k in entry})
     for n, point in enumerate(points.values()):

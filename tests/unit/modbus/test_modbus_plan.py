@@ -11,10 +11,12 @@ from edgeos.workers.modbus.points import Point, load
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.modbus.defaults import complete
+
 
 def points(*entries: dict[str, Any], **device: Any) -> list[Point]:
     regs = [{"name": f"p{n}", **e} for n, e in enumerate(entries)]
-    return list(load({"host": "h", "registers": regs, **device}).values())
+    return list(load(complete({"host": "h", "registers": regs, **device})).values())
 
 
 def spans(blocks: list) -> list[tuple[str, int, int]]:

@@ -7,17 +7,19 @@ from typing import Any
 import pytest
 from edgeos.workers.modbus.points import MapError, ScaleUnknown, exponent_of, load
 
+from tests.unit.modbus.defaults import complete
+
 
 def one(**entry: Any) -> Any:
-    return load({"host": "h", "registers": [{"name": "p", "address": 0, **entry}]})["p"]
+    return load(complete({"host": "h", "registers": [{"name": "p", "address": 0, **entry}]}))["p"]
 
 
 def test_defaults_follow_the_device_config() -> None:
-    pts = load({"host": "h", "poll_interval_s": 2, "word_order": "little",
+    pts = load(complete({"host": "h", "poll_interval_s": 2, "word_order": "little",
                 "registers": [{"name": "a", "address": 3},
                               {"name": "b", "address": 4, "type": "float32",
                                "byte_order": "little", "poll_interval_s": 0.5},
-                              {"name": "c", "function": "coil", "address": 7}]})
+                              {"name": "c", "function": "coil", "address": 7}]}))
     a, b, c = pts["a"], pts["b"], pts["c"]
     assert (a.table, a.type, a.width, a.interval, a.word_order) == \
         ("holding", "uint16", 1, 2.0, "little")
@@ -40,10 +42,10 @@ def test_floats_are_scaled_without_rounding() -> None:
 
 
 def test_scale_factor_exponent_and_not_implemented() -> None:
-    pts = load({"host": "h", "registers": [
+    pts = load(complete({"host": "h", "registers": [
         {"name": "W", "address": 0, "type": "int16", "scale_factor": "W_SF",
          "not_implemented": -32768},
-        {"name": "W_SF", "address": 1, "type": "int16", "not_implemented": -32768}]})
+        {"name": "W_SF", "address": 1, "type": "int16", "not_implemented": -32768}]}))
     w, sf = pts["W"], pts["W_SF"]
     with pytest.raises(ScaleUnknown, match="not been read"):
         exponent_of(w, pts, {})
@@ -61,11 +63,12 @@ def test_scale_factor_exponent_and_not_implemented() -> None:
 
 
 def test_address_offset_shifts_every_register() -> None:
-    pts = load({"host": "h", "address_offset": -1, "registers": [
-        {"name": "a", "address": 40001}, {"name": "b", "function": "coil", "address": 1}]})
+    pts = load(complete({"host": "h", "address_offset": -1, "registers": [
+        {"name": "a", "address": 40001}, {"name": "b", "function": "coil", "address": 1}]}))
     assert (pts["a"].address, pts["b"].address) == (40000, 0)
     with pytest.raises(MapError, match=r"address -1 \(after address_offset -1\)"):
-        load({"host": "h", "address_offset": -1, "registers": [{"name": "a", "address": 0}]})
+        load(complete({"host": "h", "address_offset": -1,
+                       "registers": [{"name": "a", "address": 0}]}))
 
 
 def test_non_finite_floats_are_uncertain() -> None:
@@ -111,4 +114,4 @@ def test_scaled_integer_writes_round_to_the_nearest_step() -> None:
 ])
 def test_broken_maps(registers: list[dict[str, Any]], match: str) -> None:
     with pytest.raises(MapError, match=match):
-        load({"host": "h", "registers": registers})
+        load(complete({"host": "h", "registers": registers}))

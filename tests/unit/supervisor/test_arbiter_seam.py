@@ -150,6 +150,23 @@ def test_reload_without_a_broker_answer_is_an_error_not_a_success(world: World) 
     assert world.arbiter.instances["b"].state == State.RUNNING  # applied, and said so
 
 
+def test_reload_starts_what_it_adds_a_batch_at_a_time(world: World) -> None:
+    async def scenario() -> int:
+        await started(world)
+        world.write_connections(*(sim(f"w{n:02d}") for n in range(10)))
+        mark = len(world.journal)
+        await world.arbiter.reload()
+        return mark
+
+    mark = run(world, scenario)
+    progress = [(b["phase"], b["started"], b["total"]) for t, b in world.feed.published
+                if t == "reload"]
+    assert progress == [("starting", 8, 10), ("starting", 10, 10)]
+    spawned = [e[1] for e in world.since(mark, "spawn")]
+    assert spawned == [f"w{n:02d}" for n in range(10)]
+    assert all(world.arbiter.instances[f"w{n:02d}"].state == State.RUNNING for n in range(10))
+
+
 # -- panic ---------------------------------------------------------------------------
 def test_panic_failsafe_then_freeze_then_stop_workers_only(world: World) -> None:
     async def scenario() -> tuple[int, dict[str, Any]]:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
+from ..errors import DecodeError
 from ..model import Reading
 
 NAMES = ("jbd", "daly", "ant", "victron")
@@ -78,6 +79,20 @@ class Framing:
     check: Callable[[bytes], None]
     """Raises DecodeError with the reason when a candidate frame is corrupt."""
     max_length: int
+
+
+def check_sum(what: str, sent: int, computed: int, digits: int = 4) -> None:
+    """DecodeError naming both values when a frame's checksum (``what``) does not match."""
+    if sent != computed:
+        raise DecodeError(f"{what} mismatch: frame says 0x{sent:0{digits}X}, "
+                          f"computed 0x{computed:0{digits}X}")
+
+
+def check_length(name: str, frame: bytes, declared: int, total: int, unit: str) -> None:
+    """DecodeError when a frame is not as long as its length byte (``declared``) says."""
+    if len(frame) != total:
+        raise DecodeError(f"{name} length mismatch: length byte says {declared} {unit} bytes "
+                          f"({total} in all), frame has {len(frame)}")
 
 
 def get(name: str) -> ModuleType:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ..errors import DecodeError
 from ..model import Reading, add_cells, add_temperatures
-from . import Framing, Options, Request
+from . import Framing, Options, Request, check_length, check_sum
 
 START = b"\x7e\xa1"
 END = b"\xaa\x55"
@@ -99,29 +99,17 @@ def check_frame(frame: bytes) -> None:
 def _check_legacy(frame: bytes) -> None:
     if len(frame) != LEGACY_LEN:
         raise DecodeError(f"ANT legacy frame must be {LEGACY_LEN} bytes, not {len(frame)}")
-    sent = int.from_bytes(frame[-2:], "big")
-    computed = sum(frame[4:-2]) & 0xFFFF
-    if sent != computed:
-        raise DecodeError(
-            f"ANT legacy checksum mismatch: frame says 0x{sent:04X}, computed 0x{computed:04X}"
-        )
+    check_sum("ANT legacy checksum", int.from_bytes(frame[-2:], "big"),
+              sum(frame[4:-2]) & 0xFFFF)
 
 
 def _check_2021(frame: bytes) -> None:
     if len(frame) < 10:
         raise DecodeError(f"ANT frame too short: {len(frame)} bytes, a frame has at least 10")
-    total = frame[5] + 10
-    if len(frame) != total:
-        raise DecodeError(
-            f"ANT length mismatch: length byte says {frame[5]} data bytes "
-            f"({total} in all), frame has {len(frame)}"
-        )
+    check_length("ANT", frame, frame[5], frame[5] + 10, "data")
     if not frame.endswith(END):
         raise DecodeError(f"ANT frame must end with AA 55, not {frame[-2:].hex(' ').upper()}")
-    sent = int.from_bytes(frame[-4:-2], "little")
-    computed = crc16_modbus(frame[1:-4])
-    if sent != computed:
-        raise DecodeError(f"ANT CRC mismatch: frame says 0x{sent:04X}, computed 0x{computed:04X}")
+    check_sum("ANT CRC", int.from_bytes(frame[-4:-2], "little"), crc16_modbus(frame[1:-4]))
 
 
 FRAMING = Framing(

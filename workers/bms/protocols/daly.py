@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from ..errors import DecodeError
 from ..model import Reading, add_alarms, add_cells, add_temperatures
-from . import Framing, Options, Request
+from . import Framing, Options, Request, check_sum
 
 START, DATA_LEN, FRAME_LEN = 0xA5, 8, 13
 HOST_ADDRESS = {"serial": 0x40, "ble": 0x80}
@@ -69,11 +69,7 @@ def check_frame(frame: bytes) -> None:
         raise DecodeError(f"Daly frame must start with 0xA5, not 0x{frame[0]:02X}")
     if frame[3] != DATA_LEN:
         raise DecodeError(f"Daly data length must be 8, not {frame[3]}")
-    computed = checksum(frame[:-1])
-    if frame[-1] != computed:
-        raise DecodeError(
-            f"Daly checksum mismatch: frame says 0x{frame[-1]:02X}, computed 0x{computed:02X}"
-        )
+    check_sum("Daly checksum", frame[-1], checksum(frame[:-1]), 2)
 
 
 FRAMING = Framing(

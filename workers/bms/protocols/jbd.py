@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from ..errors import DecodeError
 from ..model import Reading, add_alarms, add_cells, add_temperatures
-from . import Framing, Options, Request
+from . import Framing, Options, Request, check_length, check_sum
 
 START, END, READ, WRITE = 0xDD, 0x77, 0xA5, 0x5A
 BASIC, CELLS, MODEL, ERROR_COUNTS = 0x03, 0x04, 0x05, 0xAA
@@ -66,20 +66,10 @@ def check_frame(frame: bytes) -> None:
         raise DecodeError(f"JBD frame too short: {len(frame)} bytes, a frame has at least 7")
     if frame[0] != START:
         raise DecodeError(f"JBD frame must start with 0xDD, not 0x{frame[0]:02X}")
-    total = frame[3] + 7
-    if len(frame) != total:
-        raise DecodeError(
-            f"JBD length mismatch: length byte says {frame[3]} payload bytes "
-            f"({total} in all), frame has {len(frame)}"
-        )
+    check_length("JBD", frame, frame[3], frame[3] + 7, "payload")
     if frame[-1] != END:
         raise DecodeError(f"JBD frame must end with 0x77, not 0x{frame[-1]:02X}")
-    sent = int.from_bytes(frame[-3:-1], "big")
-    computed = checksum(frame[2:-3])
-    if sent != computed:
-        raise DecodeError(
-            f"JBD checksum mismatch: frame says 0x{sent:04X}, computed 0x{computed:04X}"
-        )
+    check_sum("JBD checksum", int.from_bytes(frame[-3:-1], "big"), checksum(frame[2:-3]))
 
 
 FRAMING = Framing(

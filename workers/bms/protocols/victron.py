@@ -117,17 +117,19 @@ class _Bits:
         return field - (1 << width) if field >> (width - 1) else field
 
 
+def _dc_record(bits: _Bits) -> Reading:
+    """Voltage, alarm, aux input and current: the part battery monitors and DC energy
+    meters share, after their first 16-bit field."""
+    centivolts, alarm, aux = bits.signed(16), bits.unsigned(16), bits.unsigned(16)
+    aux_mode, milliamps = bits.unsigned(2), bits.signed(22)
+    return _dc_common(centivolts, alarm, aux, aux_mode, milliamps)
+
+
 def _battery_monitor(value: int) -> Reading:
     bits = _Bits(value)
-    ttg, centivolts, alarm, aux = (
-        bits.unsigned(16),
-        bits.signed(16),
-        bits.unsigned(16),
-        bits.unsigned(16),
-    )
-    aux_mode, milliamps = bits.unsigned(2), bits.signed(22)
+    ttg = bits.unsigned(16)
+    reading = _dc_record(bits)
     consumed, permille = bits.unsigned(20), bits.unsigned(10)
-    reading = _dc_common(centivolts, alarm, aux, aux_mode, milliamps)
     if ttg != 0xFFFF:
         reading["time_to_go_min"] = ttg
     if consumed != 0xFFFFF:
@@ -139,14 +141,8 @@ def _battery_monitor(value: int) -> Reading:
 
 def _dc_energy_meter(value: int) -> Reading:
     bits = _Bits(value)
-    meter_type, centivolts, alarm, aux = (
-        bits.signed(16),
-        bits.signed(16),
-        bits.unsigned(16),
-        bits.unsigned(16),
-    )
-    aux_mode, milliamps = bits.unsigned(2), bits.signed(22)
-    reading = _dc_common(centivolts, alarm, aux, aux_mode, milliamps)
+    meter_type = bits.signed(16)
+    reading = _dc_record(bits)
     reading["meter_type"] = METER_TYPES.get(meter_type, "unknown")
     return reading
 
@@ -154,12 +150,7 @@ def _dc_energy_meter(value: int) -> Reading:
 def _dc_common(centivolts: int, alarm: int, aux: int, aux_mode: int, milliamps: int) -> Reading:
     """Fields battery monitor and DC meter share: voltage, current, alarms, the aux input."""
     reading: Reading = {"aux_mode": AUX_MODES[aux_mode], "alarm_bits": alarm}
-    if centivolts != 0x7FFF:
-        reading["voltage"] = centivolts / 100
-    if milliamps != 0x1FFFFF:
-        reading["current"] = milliamps / 1000
-    if "voltage" in reading and "current" in reading:
-        reading["power"] = centivolts * milliamps / 100_000
+    _electrical(reading, centivolts, milliamps, 0x1FFFFF, 1000)
     add_alarms(reading, alarm, ALARM_REASONS)
     if aux == 0xFFFF:  # "not available" in every aux mode (else e.g. 382.2 °C)
         return reading
@@ -172,6 +163,18 @@ def _dc_common(centivolts: int, alarm: int, aux: int, aux_mode: int, milliamps: 
     return reading
 
 
+def _electrical(reading: Reading, centivolts: int, current: int, current_na: int,
+                per_amp: int) -> None:
+    """Voltage, current (``per_amp`` units an ampere) and their product, each only when
+    the record has it (0x7FFF and ``current_na`` mean "not available")."""
+    if centivolts != 0x7FFF:
+        reading["voltage"] = centivolts / 100
+    if current != current_na:
+        reading["current"] = current / per_amp
+    if "voltage" in reading and "current" in reading:
+        reading["power"] = centivolts * current / (100 * per_amp)
+
+
 def _solar_charger(value: int) -> Reading:
     bits = _Bits(value)
     state, error = bits.unsigned(8), bits.unsigned(8)
@@ -181,12 +184,7 @@ def _solar_charger(value: int) -> Reading:
         "charge_state": CHARGE_STATES.get(state, "unknown"),
         "charger_error": error,
     }
-    if centivolts != 0x7FFF:
-        reading["voltage"] = centivolts / 100
-    if deciamps != 0x7FFF:
-        reading["current"] = deciamps / 10
-    if "voltage" in reading and "current" in reading:
-        reading["power"] = centivolts * deciamps / 1000
+    _electrical(reading, centivolts, deciamps, 0x7FFF, 10)
     if yield_today != 0xFFFF:
         reading["yield_today"] = yield_today * 10
     if pv_power != 0xFFFF:

@@ -52,29 +52,26 @@ def date_g(data: bytes) -> str:
     return f"{year:04d}-{month:02d}-{day:02d}"
 
 
+def _minutes(data: bytes, hundreds: int) -> str:
+    """The four CP32 bytes (minute, hour, day, month with the year's bits) as
+    YYYY-MM-DDTHH:MM; types F and I share them."""
+    year = _year(((data[2] & 0xE0) >> 5) | ((data[3] & 0xF0) >> 1), hundreds)
+    return (f"{year:04d}-{data[3] & 0x0F:02d}-{data[2] & 0x1F:02d}T"
+            f"{data[1] & 0x1F:02d}:{data[0] & 0x3F:02d}")
+
+
 def datetime_f(data: bytes) -> str | None:
     """Type F (CP32) date and time as YYYY-MM-DDTHH:MM:00Z; None if flagged invalid."""
     if data[0] & 0x80:
         return None
-    minute = data[0] & 0x3F
-    hour = data[1] & 0x1F
-    day = data[2] & 0x1F
-    month = data[3] & 0x0F
-    year = _year(((data[2] & 0xE0) >> 5) | ((data[3] & 0xF0) >> 1), (data[1] & 0x60) >> 5)
-    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00Z"
+    return f"{_minutes(data, (data[1] & 0x60) >> 5)}:00Z"
 
 
 def datetime_i(data: bytes) -> str | None:
     """Type I (CP48) date and time with seconds; None if flagged invalid."""
     if data[1] & 0x80:
         return None
-    second = data[0] & 0x3F
-    minute = data[1] & 0x3F
-    hour = data[2] & 0x1F
-    day = data[3] & 0x1F
-    month = data[4] & 0x0F
-    year = _year(((data[3] & 0xE0) >> 5) | ((data[4] & 0xF0) >> 1))
-    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z"
+    return f"{_minutes(data[1:], 0)}:{data[0] & 0x3F:02d}Z"
 
 
 def scale(raw: float, factor: float, exp10: int) -> float:
