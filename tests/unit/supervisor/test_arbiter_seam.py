@@ -111,7 +111,7 @@ def test_reload_diff_touches_only_what_changed(world: World) -> None:
     assert not [e for e in after if e[1] == "same"]
     assert [e[1] for e in after if e[0] == "spawn"] == ["changed", "new"]
     broker = [e for e in after if e[0] == "broker"]
-    assert broker[0] == ("broker", "validate_routes",
+    assert broker[0] == ("broker", "check_routes_file",
                          {"instance_ids": ["changed", "same", "new"]})  # before any stop
     assert after.index(broker[0]) == 0
     assert broker[-1][1] == "reload" and set(broker[-1][2]["instances"]) == {
@@ -126,7 +126,7 @@ def test_reload_refused_routes_applies_nothing(world: World) -> None:
     async def scenario() -> int:
         await started(world, sim("a"), sim("b"))
         world.write_connections(sim("a"))
-        world.broker.answers["validate_routes"] = RpcError("route r1: unknown b", BAD_REQUEST)
+        world.broker.answers["check_routes_file"] = RpcError("route r1: unknown b", BAD_REQUEST)
         mark = len(world.journal)
         with pytest.raises(RpcError, match="unknown b"):
             await world.arbiter.reload()
