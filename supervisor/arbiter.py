@@ -25,7 +25,7 @@ from edgeos.ipc import addresses, protocol
 from edgeos.ipc.files import atomic_write_json
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.storage.sqlite import move_aside
-from edgeos.supervisor import cgroups, modefile
+from edgeos.supervisor import cgroups, modefile, rollback
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor.errors import ErrorStore
 from edgeos.supervisor.feed import Feed
@@ -550,6 +550,7 @@ class Arbiter:
                 inst.frozen = self.mode == "panic"
                 if cfg.enabled and self.mode == "normal":
                     fresh.append(inst)
+        tried = rollback.trials(self, report["changed"], report["added"])
         await asyncio.gather(*stops)
         started = [self.instances[i] for i in report["changed"]]
         await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,
@@ -557,6 +558,10 @@ class Arbiter:
         left = await self.spawner.start(fresh, "added by reload")
         if left:  # cancelled
             report["not_started"] = left
+        rolled = await rollback.settle(self, tried, float(self.settings.restart.get(
+            "reload_settle_s", rollback.DEFAULT_SETTLE_S)))
+        if rolled:  # Reload answers an error with this report
+            report["rolled_back"] = rolled
         await self._broker_takes_routes(routes_ok)
         if history_changed:
             report["changed"].append(HISTORIAN_ID)
