@@ -368,6 +368,63 @@ def revoked_websocket(lab: Lab, fault: Fault) -> Outcome:
     return outcome(fault, d, before, cut, took, "closed with 4401 on revoke")
 
 
+NOBODY = 65534
+PROBE = r"""
+import json, os, socket, sys
+data, run, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+got = {}
+def attempt(name, fn):
+    try:
+        fn()
+        got[name] = "allowed"
+    except OSError as exc:
+        got[name] = type(exc).__name__
+attempt("list data dir", lambda: os.listdir(data))
+for f in files:
+    attempt("read " + f, lambda f=f: open(os.path.join(data, f), "rb").read(1))
+attempt("list run dir", lambda: os.listdir(run))
+for s in ("control.sock", "broker.sock", "events.sock"):
+    def connect(s=s):
+        c = socket.socket(socket.AF_UNIX)
+        try:
+            c.connect(os.path.join(run, s))
+        finally:
+            c.close()
+    attempt("connect " + s, connect)
+print(json.dumps(got))
+"""
+
+
+def _as_nobody() -> None:
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+def another_local_user(lab: Lab, fault: Fault) -> Outcome:
+    """User ``nobody`` tries to list and read the data dir and to reach the sockets of
+    the shared plant (whose parent dirs let everyone through): nothing is allowed."""
+    d = lab.shared.d
+    before = settled(lab.shared)
+    assert all(os.stat(p).st_mode & 0o005 for p in (d.root, d.root.parent, d.run.parent))
+    files = [f for f in ("last_values.db", "system_logs.db", "audit.log", "state.json",
+                         "history.db", "logs/plc_1.log", "mqtt_bridge/bridge.db",
+                         "webhook/hook.db") if (d.data / f).exists()]
+    assert len(files) >= 5, files
+    cut = int(time.time() * 1000)
+    t0 = time.monotonic()
+    probe = subprocess.run(["/usr/bin/python3", "-c", PROBE, str(d.data), str(d.run),
+                            *files], capture_output=True, text=True, timeout=30,
+                           preexec_fn=_as_nobody)
+    assert probe.returncode == 0, probe.stderr
+    got = json.loads(probe.stdout)
+    assert len(got) == len(files) + 5, got
+    allowed = [name for name, result in got.items() if result == "allowed"]
+    assert not allowed, got
+    took = recover(d, fault, t0, cut)
+    return outcome(fault, d, before, cut, took, f"{len(got)} attempts, all refused")
+
+
 def disk_full(lab: Lab, fault: Fault) -> Outcome:
     """The data dir's file system fills up during traffic (a small tmpfs, filled by a
     file), then space comes back: the system must stay up meanwhile and persist again."""
@@ -440,6 +497,8 @@ FAULTS = [
     Fault("refused_reload_broker_crash", "refused reload, then kill -9 of the broker", 20,
           refused_reload_then_broker_crash),
     Fault("instance_flood", "reload with 10,000 enabled connections", 20, instance_flood),
+    Fault("another_local_user", "user nobody lists and reads the data dir, connects to "
+          "the sockets", 5, another_local_user),
     Fault("kill9_supervisor", "kill -9 of the supervisor; systemd restarts it", 30,
           kill_supervisor("kill")),
     Fault("power_cut", "SIGKILL of the whole process group during traffic", 30,

@@ -230,6 +230,11 @@ class Lab:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # the shared plant lives under a world-traversable dir, so that only the daemon's
+        # own modes keep another local user out (under pytest's 0700 tmp the
+        # another_local_user fault could not fail)
+        self.open_root = Path(tempfile.mkdtemp(prefix="edgeos-chaos-"))
+        os.chmod(self.open_root, 0o755)
         self._shared: Shared | None = None
         self._pair: Pair | None = None
         self._n = 0
@@ -241,7 +246,7 @@ class Lab:
     @property
     def shared(self) -> Shared:
         if self._shared is None:
-            self._shared = Shared(self.root / "shared")
+            self._shared = Shared(self.open_root / "shared")
             self._shared.start()
         return self._shared
 
@@ -256,6 +261,7 @@ class Lab:
         for part in (self._shared, self._pair):
             if part is not None:
                 part.close()
+        shutil.rmtree(self.open_root, ignore_errors=True)
 
     def __enter__(self) -> Lab:
         return self

@@ -4,7 +4,7 @@ flow again, and no last value is lost beyond the last second before a power cut.
 
 The faults that leave the daemon normal share one plant (tests/chaos/lab.py), in the
 order of FAULTS; those that take longer than ~10 s (a hang must first be noticed, a
-satellite pair, a tmpfs) are marked slow. Another local user: test_local_user.py.
+satellite pair, a tmpfs) are marked slow.
 """
 
 from __future__ import annotations
