@@ -470,6 +470,7 @@ def _can_mount() -> str:
 
 GARBAGE = b"not a database; overwritten by the chaos suite\n" * 100
 KILL, STOP = signal.SIGKILL, signal.SIGSTOP
+RESTART_S = 60  # faults after which the whole daemon starts again (a busy board)
 
 FAULTS = [
     Fault("kill9_worker", "kill -9 of a device worker", 20, kill_process("plc_1", KILL)),
@@ -499,24 +500,24 @@ FAULTS = [
     Fault("instance_flood", "reload with 10,000 enabled connections", 20, instance_flood),
     Fault("another_local_user", "user nobody lists and reads the data dir, connects to "
           "the sockets", 5, another_local_user),
-    Fault("kill9_supervisor", "kill -9 of the supervisor; systemd restarts it", 30,
-          kill_supervisor("kill")),
-    Fault("power_cut", "SIGKILL of the whole process group during traffic", 30,
-          kill_supervisor("group")),
+    Fault("kill9_supervisor", "kill -9 of the supervisor; systemd restarts it", RESTART_S,
+          kill_supervisor("kill"), slow=True),
+    Fault("power_cut", "SIGKILL of the whole process group during traffic", RESTART_S,
+          kill_supervisor("group"), slow=True),
     Fault("sigstop_supervisor", "SIGSTOP of the supervisor; systemd's watchdog (2 s) "
-          "ends it, systemd restarts it", 30, kill_supervisor("stop")),
-    Fault("corrupt_last_values", "last_values.db overwritten", 30,
-          corrupt_file("last_values.db", GARBAGE)),
-    Fault("corrupt_system_log", "system_logs.db overwritten", 30,
-          corrupt_file("system_logs.db", GARBAGE)),
-    Fault("corrupt_history", "history.db overwritten", 30,
-          corrupt_file("history.db", GARBAGE)),
-    Fault("corrupt_mqtt_queue", "the MQTT bridge's queue file overwritten", 30,
-          corrupt_file("mqtt_bridge/bridge.db", GARBAGE)),
-    Fault("corrupt_webhook_queue", "the webhook queue file overwritten", 30,
-          corrupt_file("webhook/hook.db", GARBAGE)),
-    Fault("corrupt_state", "state.json truncated (fail safe: comes up in panic)", 30,
-          corrupt_file("state.json", b'{"mode": "pan', mode="panic")),
+          "ends it, systemd restarts it", RESTART_S, kill_supervisor("stop"), slow=True),
+    Fault("corrupt_last_values", "last_values.db overwritten", RESTART_S,
+          corrupt_file("last_values.db", GARBAGE), slow=True),
+    Fault("corrupt_system_log", "system_logs.db overwritten", RESTART_S,
+          corrupt_file("system_logs.db", GARBAGE), slow=True),
+    Fault("corrupt_history", "history.db overwritten", RESTART_S,
+          corrupt_file("history.db", GARBAGE), slow=True),
+    Fault("corrupt_mqtt_queue", "the MQTT bridge's queue file overwritten", RESTART_S,
+          corrupt_file("mqtt_bridge/bridge.db", GARBAGE), slow=True),
+    Fault("corrupt_webhook_queue", "the webhook queue file overwritten", RESTART_S,
+          corrupt_file("webhook/hook.db", GARBAGE), slow=True),
+    Fault("corrupt_state", "state.json truncated (fail safe: comes up in panic)", RESTART_S,
+          corrupt_file("state.json", b'{"mode": "pan', mode="panic"), slow=True),
     Fault("kill9_uplink", "kill -9 of a satellite's uplink", 30,
           kill_link("sat", "uplink", KILL), slow=True),
     Fault("kill9_satellite_gateway", "kill -9 of the core's satellite gateway", 30,
