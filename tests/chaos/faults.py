@@ -278,7 +278,8 @@ def instance_flood(lab: Lab, fault: Fault) -> Outcome:
     took = recover(d, fault, t0, cut)
     flooded = [i["id"] for i in d.status()["instances"] if i["id"].startswith("flood_")]
     assert not flooded, flooded[:5]
-    return outcome(fault, d, before, cut, took, done.stderr.strip().splitlines()[-1][:80])
+    return outcome(fault, d, before, cut, took,
+                   done.stderr.strip().splitlines()[-1].strip()[:80])
 
 
 def _raw_http(port: int, head: str, body: bytes = b"") -> int:
@@ -522,9 +523,9 @@ FAULTS = [
           kill_link("sat", "uplink", KILL), slow=True),
     Fault("kill9_satellite_gateway", "kill -9 of the core's satellite gateway", 30,
           kill_link("core", "satellite-gateway", KILL), slow=True),
-    Fault("sigstop_uplink", "SIGSTOP of a satellite's uplink (hung)", 45,
+    Fault("sigstop_uplink", "SIGSTOP of a satellite's uplink (hung)", 60,
           kill_link("sat", "uplink", STOP), slow=True),
-    Fault("sigstop_satellite_gateway", "SIGSTOP of the core's satellite gateway (hung)", 45,
+    Fault("sigstop_satellite_gateway", "SIGSTOP of the core's satellite gateway (hung)", 60,
           kill_link("core", "satellite-gateway", STOP), slow=True),
     Fault("disk_full", "the data dir's file system full during traffic", 30, disk_full,
           needs=_can_mount(), slow=True),
