@@ -526,6 +526,7 @@ class Arbiter:
                 raise
             routes_ok = False
         history_changed = settings.history != self.settings.history
+        old_history = self.settings.history
         self.settings = settings
         wanted = {c.id: c for c in configs}
         report: dict[str, list[str]] = {"added": [], "removed": [], "changed": [],
@@ -558,14 +559,18 @@ class Arbiter:
         left = await self.spawner.start(fresh, "added by reload")
         if left:  # cancelled
             report["not_started"] = left
-        rolled = await rollback.settle(self, tried, float(self.settings.restart.get(
-            "reload_settle_s", rollback.DEFAULT_SETTLE_S)))
-        if rolled:  # Reload answers an error with this report
-            report["rolled_back"] = rolled
+        settle_s = float(self.settings.restart.get("reload_settle_s",
+                                                   rollback.DEFAULT_SETTLE_S))
+        rolled = await rollback.settle(self, tried, settle_s)
         await self._broker_takes_routes(routes_ok)
         if history_changed:
             report["changed"].append(HISTORIAN_ID)
             await self._reload_historian()
+            why = await rollback.historian(self, HISTORIAN_ID, old_history, settle_s)
+            if why is not None:
+                rolled[HISTORIAN_ID] = why
+        if rolled:  # Reload answers an error with this report
+            report["rolled_back"] = rolled
         return report
 
     async def _broker_takes_routes(self, validated: bool) -> Any:

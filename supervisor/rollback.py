@@ -14,9 +14,10 @@ connections.json keeps the operator's text; the next reload tries it again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edgeos.supervisor.process import Instance, InstanceConfig, State
 
@@ -70,6 +71,25 @@ async def settle(arbiter: Arbiter, tried: list[Trial], settle_s: float) -> dict[
 
     done = await asyncio.gather(*(watch(t) for t in tried))
     return dict(d for d in done if d is not None)
+
+
+async def historian(arbiter: Arbiter, iid: str, previous: dict[str, Any],
+                    settle_s: float) -> str | None:
+    """The historian a reload restarted with changed ``history`` settings: watched like
+    a worker; on failure the previous settings come back (or it stops, when there was
+    none). Returns why it was rolled back, or None."""
+    inst = arbiter.instances.get(iid)
+    if inst is None or inst.state == State.STOPPED:
+        return None
+    trial = Trial(iid, inst.cfg if previous.get("enabled", True) else None, True, 0)
+    await arbiter.wait_for(inst, lambda i: failure(i, trial) is not None, settle_s)
+    inst = arbiter.instances.get(iid)
+    why = failure(inst, trial) if inst is not None else None
+    if why is None:
+        return None
+    arbiter.settings = dataclasses.replace(arbiter.settings, history=previous)
+    await roll_back(arbiter, trial, why)
+    return why
 
 
 async def roll_back(arbiter: Arbiter, trial: Trial, why: str) -> None:
