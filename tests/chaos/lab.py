@@ -183,9 +183,11 @@ class Shared:
         return web
 
     def close(self) -> None:
-        self.d.cleanup()
-        self.mqtt.stop()
-        self.systemd.close()
+        try:
+            self.d.cleanup()
+        finally:
+            self.mqtt.stop()
+            self.systemd.close()
 
 
 class Pair:
@@ -220,9 +222,11 @@ class Pair:
                    for p in points)
 
     def close(self) -> None:
-        if self.sat is not None:
-            self.sat.cleanup()
-        self.core.cleanup()
+        try:
+            if self.sat is not None:
+                self.sat.cleanup()
+        finally:
+            self.core.cleanup()
 
 
 class Lab:
@@ -258,10 +262,15 @@ class Lab:
         return self._pair
 
     def close(self) -> None:
-        for part in (self._shared, self._pair):
-            if part is not None:
-                part.close()
-        shutil.rmtree(self.open_root, ignore_errors=True)
+        try:
+            if self._shared is not None:
+                self._shared.close()
+        finally:
+            try:
+                if self._pair is not None:
+                    self._pair.close()
+            finally:
+                shutil.rmtree(self.open_root, ignore_errors=True)
 
     def __enter__(self) -> Lab:
         return self
