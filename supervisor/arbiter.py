@@ -24,7 +24,7 @@ from edgeos.ipc import addresses, protocol
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import config as cfgmod
-from edgeos.supervisor import modefile
+from edgeos.supervisor import modefile, rollback
 from edgeos.supervisor.feed import Feed
 from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
@@ -554,6 +554,7 @@ class Arbiter:
                 raise
             routes_ok = False
         history_changed = settings.history != self.settings.history
+        old_history = self.settings.history
         self.settings = settings
         wanted = {c.id: c for c in configs}
         report: dict[str, list[str]] = {"added": [], "removed": [], "changed": [],
@@ -578,6 +579,7 @@ class Arbiter:
                 inst.frozen = self.mode == "panic"
                 if cfg.enabled and self.mode == "normal":
                     fresh.append(inst)
+        tried = rollback.trials(self, report["changed"], report["added"])
         await asyncio.gather(*stops)
         started = [self.instances[i] for i in report["changed"]]
         await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,
@@ -585,10 +587,18 @@ class Arbiter:
         left = await self.spawner.start(fresh, "added by reload")
         if left:  # cancelled
             report["not_started"] = left
+        settle_s = float(self.settings.restart.get("reload_settle_s",
+                                                   rollback.DEFAULT_SETTLE_S))
+        rolled = await rollback.settle(self, tried, settle_s)
         await self._broker_takes_routes(routes_ok)
         if history_changed:
             report["changed"].append(HISTORIAN_ID)
             await self._reload_historian()
+            why = await rollback.historian(self, HISTORIAN_ID, old_history, settle_s)
+            if why is not None:
+                rolled[HISTORIAN_ID] = why
+        if rolled:  # Reload answers an error with this report
+            report["rolled_back"] = rolled
         return report
 
     async def _broker_takes_routes(self, validated: bool) -> Any:

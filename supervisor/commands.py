@@ -172,6 +172,11 @@ class Reload(Command):
                 "added": sorted(set(new) - set(old)), "removed": sorted(set(old) - set(new)),
                 "changed": sorted(i for i in set(old) & set(new) if old[i] != new[i]),
                 "total": len(new), "warnings": after["warnings"]}
+        if report.get("rolled_back"):  # supervisor/rollback.py: a failure, never success
+            rolled = report["rolled_back"]
+            raise RpcError(f"reload rolled back {len(rolled)} instance(s) that failed with "
+                           f"the new config; they run their previous config (new ones are "
+                           f"dropped)", REFUSED, [f"{i}: {why}" for i, why in rolled.items()])
         return report
 
     async def routes(self) -> dict[str, Any] | None:

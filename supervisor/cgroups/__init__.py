@@ -136,7 +136,11 @@ def throttled(stat: Path, key: str, per_s: float) -> float:
 def remove_tree(group: Path) -> bool:
     """rmdir a cgroup dir and its child groups, deepest first; False if one stays."""
     ok = True
-    for child in sorted((p for p in group.iterdir() if p.is_dir()), reverse=True):
+    try:
+        children = sorted((p for p in group.iterdir() if p.is_dir()), reverse=True)
+    except FileNotFoundError:  # removed meanwhile (another daemon's remove_stale)
+        return True
+    for child in children:
         ok = remove_tree(child) and ok
     try:
         group.rmdir()
