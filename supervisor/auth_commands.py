@@ -7,6 +7,7 @@ when it changes, so these take effect at once. Only clients of the control socke
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from edgeos.admin_ui.auth import ADMIN_USER, AuthError, AuthStore
@@ -151,3 +152,12 @@ class UserUpdate(UserCommand):
             raise RpcError("password must be a string", BAD_REQUEST)
         return self.change("user_update", args, self.store().update_user, username, role,
                            password)
+
+
+def set_admin_password(data_dir: Path, password: str) -> Path:
+    """Write the admin password into the store in ``data_dir`` directly, by the store's
+    rules (flock, atomic replace, 0600): ``edgectl passwd`` when no daemon answers.
+    Returns the store's path; a refused password raises ValueError (AuthError)."""
+    store = AuthStore(data_dir)
+    store.set_password(password, ADMIN_USER, "admin")
+    return store.path

@@ -16,7 +16,7 @@ from typing import Any
 
 from edgeos.ipc import addresses, strictjson
 from edgeos.ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
-from edgeos.supervisor import edgectl_discover, plugin_cli, satellite_cli
+from edgeos.supervisor import edgectl_discover, edgectl_passwd, plugin_cli, satellite_cli
 from edgeos.supervisor.paths import resolve_run_dir
 from edgeos.supervisor.progress import call_with_progress
 
@@ -87,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"seconds to wait for the device (default {WAIT_S:g})")
     sub.add_parser("errors", help="recent uncaught errors with stack traces")
     satellite_cli.add_parsers(sub)
-    sub.add_parser("passwd", help="set the admin password")
+    pw = sub.add_parser("passwd", help="set the admin password (also with no daemon "
+                                       "running: then in the data dir's auth store)")
+    pw.add_argument("--data", help="data dir used when no daemon answers (env EDGEOS_DATA, "
+                                   "default ./data; make run uses var/data)")
     tk = sub.add_parser("token", help="API tokens")
     tsub = tk.add_subparsers(dest="token_verb", required=True)
     tc = tsub.add_parser("create")
@@ -487,7 +490,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     run_dir = resolve_run_dir(args.run)
     endpoint = args.endpoint or addresses.endpoint(run_dir, addresses.CONTROL)
-    if not args.endpoint and not addresses.socket_path(run_dir, addresses.CONTROL).exists():
+    control = addresses.socket_path(run_dir, addresses.CONTROL)
+    if args.verb == "passwd" and not args.endpoint and not edgectl_passwd.listening(control):
+        try:  # the lost password's way back: no daemon answers, the file way
+            password = read_password()
+        except Usage as exc:
+            print(f"edgectl: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return edgectl_passwd.offline(args, password, f"no daemon answers in {run_dir}")
+    if not args.endpoint and not control.exists():
         return _unreachable(args, f"no daemon control socket in {run_dir}")
     try:
         # discover follows a job with calls of its own (edgectl_discover.run)
