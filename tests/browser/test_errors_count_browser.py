@@ -1,5 +1,5 @@
-"""Issue 19 item 12: the errors count on an instance's card and on the Errors page
-agree: one store (the supervisor's error log), one window (24 h)."""
+"""Issue 19 item 12: the errors count on an instance's card, its connection's card and
+the Errors page agree: one store (the supervisor's error log), one window (24 h)."""
 
 from __future__ import annotations
 
@@ -48,5 +48,9 @@ def test_card_and_errors_page_show_the_same_count(browser: Any, ui: WebDaemon,
         assert re.match(rf"{recorded} errors in the last 24 h of crashy",
                         pg.inner_text("#error-total"))
         pg.screenshot(path=shots / "errors-count.png", full_page=True)
+        pg.click('#nav a[data-page="connections"]')
+        traffic = pg.locator('.card[data-id="crashy"] [data-field="traffic"]')
+        traffic.wait_for()
+        assert traffic.inner_text().endswith(f"errors 24 h {recorded}")
     finally:
         ctx.close()

@@ -164,7 +164,7 @@ export default {
           h("span", {class: `badge status-badge status-${status}`, text: status.replaceAll("_", " ")})),
         h("div", {class: "mono muted cfg-summary", text: cfg || "no config"}),
         h("div", {class: "muted", dataset: {field: "traffic"},
-                  text: `↑ ${fmtNum(rt.pps_out)} pkt/s  ↓ ${fmtNum(rt.pps_in)} pkt/s · errors ${rt.error_count ?? 0}`}),
+                  text: `↑ ${fmtNum(rt.pps_out)} pkt/s  ↓ ${fmtNum(rt.pps_in)} pkt/s · errors 24 h ${rt.errors_24h ?? 0}`}),
         h("div", {class: "actions admin-only"},
           status === "disconnected" || !["running", "starting"].includes(status)
             ? h("button", {type: "button", class: "btn small", dataset: {action: "connect"},
@@ -194,7 +194,7 @@ export default {
       for (const inst of live.state.instances) {
         const el = list.querySelector(`[data-id="${CSS.escape(inst.id)}"] [data-field="traffic"]`);
         if (el) {
-          el.textContent = `↑ ${fmtNum(inst.pps_out)} pkt/s  ↓ ${fmtNum(inst.pps_in)} pkt/s · errors ${inst.error_count}`;
+          el.textContent = `↑ ${fmtNum(inst.pps_out)} pkt/s  ↓ ${fmtNum(inst.pps_in)} pkt/s · errors 24 h ${inst.errors_24h ?? 0}`;
         }
       }
     };
