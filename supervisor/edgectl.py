@@ -500,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         return edgectl_passwd.offline(args, password, f"no daemon answers in {run_dir}")
     if not args.endpoint and not control.exists():
         return _unreachable(args, f"no daemon control socket in {run_dir}")
+    if not args.endpoint and not edgectl_passwd.listening(control):  # not a 40 s wait
+        return _unreachable(args, f"no daemon listens on {control} (left by one that is gone)")
     try:
         # discover follows a job with calls of its own (edgectl_discover.run)
         cmd, rpc_args, fmt = request(args) if args.verb != "discover" else ("", {}, str)

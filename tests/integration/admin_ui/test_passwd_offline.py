@@ -37,6 +37,10 @@ def test_passwd_without_a_daemon_sets_the_password_the_ui_takes(tmp_path: Path) 
         assert Web(w.base).login(WebDaemon.PASSWORD).status == 401
 
         w.d.stop()  # no daemon at all (its control socket file may stay behind)
+        gone = w.d.ctl("status")  # told at once, not after edgectl's 40 s wait
+        assert gone.returncode == 3
+        assert ("no daemon listens on" in gone.stderr
+                or "no daemon control socket" in gone.stderr), gone.stderr
         done = passwd(w.d.run, w.d.data, "lost and found 2")
         assert done.returncode == 0, done.stderr
         w.d.start()
