@@ -6,7 +6,7 @@ examples and demo -> ``edgeos.config``), and the broker's fast path is compiled 
 C compiler is there (optional: without one, ipc/broker/fastpath.py does the same work
 in Python)."""
 
-from setuptools import Extension, find_packages, setup
+from setuptools import Extension, find_namespace_packages, find_packages, setup
 
 FOLDERS = ("supervisor", "ipc", "workers", "admin_ui", "common")
 DATA = ("schemas", "demo", "examples")
@@ -18,6 +18,13 @@ for folder in FOLDERS:
     for sub in ["", *(f".{p}" for p in find_packages(where=folder))]:
         packages.append(f"edgeos.{folder}{sub}")
         package_dir[f"edgeos.{folder}{sub}"] = folder + sub.replace(".", "/")
+# The admin UI's static folders are data, but setuptools warns about every folder with
+# an importable name that is not a package: list them as (namespace) packages with all
+# their files.
+STATIC = [f"static.{p}" for p in find_namespace_packages(where="admin_ui/static")]
+for sub in ["static", *STATIC]:
+    packages.append(f"edgeos.admin_ui.{sub}")
+    package_dir[f"edgeos.admin_ui.{sub}"] = "admin_ui/" + sub.replace(".", "/")
 
 setup(
     packages=packages,
@@ -25,5 +32,6 @@ setup(
     ext_modules=[Extension("edgeos.ipc.broker._fastpath", ["ipc/broker/_fastpath.c"],
                            optional=True)],
     package_data={**{f"edgeos.config.{d}": ["*.json"] for d in DATA},
-                  "": ["*.json", "*.md", "static/*", "static/**/*"]},
+                  **{f"edgeos.admin_ui.{sub}": ["*"] for sub in ["static", *STATIC]},
+                  "": ["*.json", "*.md"]},
 )

@@ -87,7 +87,16 @@ def errors(name: str, doc: Any) -> list[str]:
 def validate_against(schema_doc: dict[str, Any], doc: Any) -> list[str]:
     validator = jsonschema.Draft202012Validator(bounded(schema_doc), registry=_registry())
     found = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
-    return oversized(doc) + [f"{where(e)}: {clip(e.message)}" for e in found]
+    return oversized(doc) + [f"{where(e)}: {message(e)}" for e in found]
+
+
+def message(error: jsonschema.ValidationError) -> str:
+    """The error's text; a key that a branch forbids with ``{"not": {}}`` (Modbus
+    ``port`` with ``transport: rtu``) says why instead of "502 should not be valid
+    under {}". (A ``false`` schema would say it too, but jsonschema drops its path.)"""
+    if error.validator == "not" and error.validator_value == {}:
+        return "not used with the other settings chosen here (e.g. the transport): remove it"
+    return clip(error.message)
 
 
 def clip(message: str, limit: int = 300) -> str:

@@ -390,6 +390,7 @@ class Arbiter:
         if now - self._sampled_at >= 1.0:
             self._sample_all()
         out = []
+        recorded = self.errors.counts()  # the Errors page's figure, same window
         for inst in insts:
             sample = self.samples.get(inst.id, {}) if inst.pid else {}
             c = inst.counters if inst.pid else {}
@@ -411,6 +412,7 @@ class Arbiter:
                 if inst.pid and inst.started_at else 0,
                 "restarts": inst.restarts,
                 "error_count": inst.error_count + int(c.get("error_count", 0)),
+                "errors_24h": recorded.get(inst.id, 0),
                 "last_error": c.get("last_error") or inst.last_error,
                 "heartbeat_age_s": round(now - inst.last_heartbeat, 2)
                 if inst.pid and inst.last_heartbeat else None,

@@ -7,6 +7,7 @@ when it changes, so these take effect at once. Only clients of the control socke
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from edgeos.common.auth import ADMIN_USER, ROLES, AuthError, AuthStore
@@ -31,7 +32,8 @@ class AuthCommand(Command):
 
 
 class Passwd(AuthCommand):
-    """Set the admin password (at least 8 characters); open sessions end."""
+    """Set the admin password (at least 8 characters); open sessions end. With no daemon
+    running, edgectl writes it into the data dir's auth store (--data)."""
 
     name = "passwd"
     args = (PASSWORD, Arg("username", default=ADMIN_USER, help="whose", least=1, most=200),
@@ -155,3 +157,12 @@ class UserUpdate(UserCommand):
             raise RpcError("password or role is required", BAD_REQUEST)
         return self.change("user_update", args, self.store().update_user, username, role,
                            password)
+
+
+def set_admin_password(data_dir: Path, password: str) -> Path:
+    """Write the admin password into the store in ``data_dir`` directly, by the store's
+    rules (flock, atomic replace, 0600): ``edgectl passwd`` when no daemon answers.
+    Returns the store's path; a refused password raises ValueError (AuthError)."""
+    store = AuthStore(data_dir)
+    store.set_password(password, ADMIN_USER, "admin")
+    return store.path

@@ -18,7 +18,7 @@ from edgeos.ipc import addresses, strictjson
 from edgeos.ipc.rpc import BAD_REQUEST, STATUS, UNAVAILABLE, RpcClient, RpcError
 from edgeos.supervisor import auth_commands as auth
 from edgeos.supervisor import commands as cmds
-from edgeos.supervisor import edgectl_discover, plugin_cli, satellite_cli
+from edgeos.supervisor import edgectl_discover, edgectl_passwd, plugin_cli, satellite_cli
 from edgeos.supervisor.cli_args import add_command, rpc_args
 from edgeos.supervisor.paths import resolve_run_dir
 from edgeos.supervisor.progress import call_with_progress
@@ -75,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                 {"--no-wait": "wait", "--timeout": "wait_s"}, needed=("value",))
     add_command(sub, "errors", cmds.Errors)
     satellite_cli.add_parsers(sub)
-    add_command(sub, "passwd", auth.Passwd)
+    pw = add_command(sub, "passwd", auth.Passwd)
+    pw.add_argument("--data", help="data dir used when no daemon answers (env EDGEOS_DATA, "
+                                   "default ./data; make run uses var/data)")
     tk = sub.add_parser("token", help="API tokens")
     tsub = tk.add_subparsers(dest="token_verb", required=True)
     add_command(tsub, "create", auth.TokenCreate, (), {"--role": "role", "--name": "name"})
@@ -463,8 +465,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     run_dir = resolve_run_dir(args.run)
     endpoint = args.endpoint or addresses.endpoint(run_dir, addresses.CONTROL)
-    if not args.endpoint and not addresses.socket_path(run_dir, addresses.CONTROL).exists():
+    control = addresses.socket_path(run_dir, addresses.CONTROL)
+    if args.verb == "passwd" and not args.endpoint and not edgectl_passwd.listening(control):
+        try:  # the lost password's way back: no daemon answers, the file way
+            password = read_password()
+        except Usage as exc:
+            print(f"edgectl: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return edgectl_passwd.offline(args, password, f"no daemon answers in {run_dir}")
+    if not args.endpoint and not control.exists():
         return _unreachable(args, f"no daemon control socket in {run_dir}")
+    if not args.endpoint and not edgectl_passwd.listening(control):  # not a 40 s wait
+        return _unreachable(args, f"no daemon listens on {control} (left by one that is gone)")
     try:
         # discover follows a job with calls of its own (edgectl_discover.run)
         cmd, rpc_args, fmt = request(args) if args.verb != "discover" else ("", {}, str)

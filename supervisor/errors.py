@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS errors (
 CREATE INDEX IF NOT EXISTS errors_instance ON errors(instance, last_ts);
 """
 
+WINDOW_S = 86_400  # the window of the errors count the Instances card and Errors page share
 MAX_MESSAGE = 4096  # characters kept of an error's message
 MAX_TRACEBACK = 65536  # and of its traceback (the end, where the error is)
 
@@ -80,6 +81,15 @@ class ErrorStore:
         keys = ("id", "ts", "last_ts", "count", "instance", "type", "message", "traceback",
                 "fatal")
         return [dict(zip(keys, r, strict=True)) | {"fatal": bool(r[8])} for r in rows]
+
+    def counts(self, now_ms: int | None = None,
+               window_s: float = WINDOW_S) -> dict[str, int]:
+        """Errors per instance seen within the window (a repeated error counts each time):
+        the one figure the Instances card and the Errors page both show."""
+        now_ms = now_ms or int(time.time() * 1000)
+        rows = self.db.execute("SELECT instance, SUM(count) FROM errors WHERE last_ts >= ? "
+                               "GROUP BY instance", (now_ms - int(window_s * 1000),))
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def close(self) -> None:
         self.db.close()

@@ -78,6 +78,9 @@ def test_install_update_readme_disable(page: Any, ui: WebDaemon, shots: Path) ->
     counter.locator("button", has_text="Disable").click()
     page.click('#dialog button[data-value="true"]')  # "Disable counter?"
     page.locator("#dialog h2", has_text="counter has instances").wait_for()
+    assert ("cnt will be stopped now. Their entries stay in connections.json; they start "
+            "again when counter is enabled") in page.inner_text("#dialog")
+    page.screenshot(path=shots / "plugins-disable-asks.png")
     assert ui.d.instance("cnt")["status"] == "running"  # nothing stopped before the 2nd yes
     page.click('#dialog button[data-value="true"]')  # "Stop them"
     counter.locator(".badge", has_text="disabled").wait_for()

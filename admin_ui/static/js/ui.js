@@ -80,7 +80,8 @@ export function dialog({title, body = [], buttons, danger = false, onOpen = null
       onclick: () => done(b.value)}, b.label));
     dlg.append(h("div", {class: "d-body"}, h("h2", {text: title}), body),
                h("div", {class: "d-actions"}, btns));
-    dlg.onclose = () => resolve(null);
+    // a close event comes a task later: one for a dialog since re-opened is not ours
+    dlg.onclose = () => { if (!dlg.open) resolve(null); };
     dlg.oncancel = () => resolve(null);
     dlg.showModal();
     if (onOpen) onOpen(dlg, btns);

@@ -102,11 +102,12 @@ class WebDaemon:
     PASSWORD = "correct horse battery"
 
     def __init__(self, root: Path, connections: list[dict[str, Any]],
-                 routes: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+                 routes: list[dict[str, Any]] | None = None, *, host: str = "127.0.0.1",
+                 port: int | None = None, **kwargs: Any) -> None:
+        self.port = port or free_port()
+        self.base = f"http://{host}:{self.port}"
         self.d = Daemon(root, connections, routes, headless=False,
-                        extra_args=["--web-port", str(self.port)], **kwargs)
+                        extra_args=["--web-port", str(self.port), "--web-host", host], **kwargs)
 
     def start(self) -> WebDaemon:
         self.d.start()

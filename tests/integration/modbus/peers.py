@@ -45,12 +45,14 @@ class ServerThread:
     """A pymodbus server (TCP or RTU) that can be stopped and started again."""
 
     def __init__(self, unit_ids: Sequence[int] = (1,), *, serial_port: str | None = None,
-                 baudrate: int = 115200, registers: int = 400) -> None:
+                 baudrate: int = 115200, registers: int = 400, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
         self.unit_ids = list(unit_ids)
+        self.host = host
         self.serial_port = serial_port
         self.baudrate = baudrate
         self.registers = registers
-        self.port = 0
+        self.port = port
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True,
                                        name="modbus-peer")
@@ -74,7 +76,7 @@ class ServerThread:
                 self._devices, framer=FramerType.RTU, port=self.serial_port,
                 baudrate=self.baudrate)
         else:
-            server = ModbusTcpServer(self._devices, address=("127.0.0.1", self.port))
+            server = ModbusTcpServer(self._devices, address=(self.host, self.port))
         await server.serve_forever(background=True)
         if not self.serial_port:
             self.port = server.transport.sockets[0].getsockname()[1]  # type: ignore[union-attr]

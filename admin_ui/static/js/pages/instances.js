@@ -38,7 +38,11 @@ function buildCard(inst, act) {
       figure("cpu_percent", "CPU %"), figure("memory_mb", "RAM MB"),
       figure("uptime_seconds", "Uptime"), figure("pps_in", "In /s"),
       figure("pps_out", "Out /s"), figure("restarts", "Restarts"),
-      figure("error_count", "Errors"), figure("pid", "PID"), figure("nice", "Nice")),
+      // the Errors page's count (same store, same window), linked to that page
+      h("div", {class: "figure"}, h("span", {class: "k", text: "Errors 24 h"}),
+        h("a", {class: "v", dataset: {field: "errors_24h"}, text: "–",
+                href: `#/errors?instance=${encodeURIComponent(inst.id)}`})),
+      figure("pid", "PID"), figure("nice", "Nice")),
     h("div", {class: "bar", dataset: {field: "ram_bar"}, title: "RAM of its limit"}, h("span")),
     h("div", {class: "sparks"},
       h("div", {class: "spark cpu"}, h("span", {text: "CPU, last minutes"}), sparkline([])),
@@ -72,7 +76,7 @@ function updateCard(card, inst, mode) {
   f("pps_out").textContent = fmtNum(inst.pps_out);
   f("pps_out").className = `v ${level(inst.pps_out, limits.max_pps)}`;
   f("restarts").textContent = String(inst.restarts);
-  f("error_count").textContent = String(inst.error_count);
+  f("errors_24h").textContent = String(inst.errors_24h ?? 0);
   f("pid").textContent = inst.pid ?? "–";
   f("nice").textContent = inst.nice ?? "–";
   const bar = f("ram_bar");

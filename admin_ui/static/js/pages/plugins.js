@@ -90,8 +90,12 @@ export default {
         await api("POST", `/api/plugins/${action}`, {name});
       } catch (e) {
         if (e.status !== 409 || !Array.isArray(e.detail)) { showError(e); load(); return; }
+        const after = action === "disable"
+          ? `they start again when ${p.name} is enabled`
+          : "they cannot start until a plugin brings the type back";
         const stop = await confirm(`${p.name} has instances`,
-          `${e.detail.join(", ")} will be stopped. Go on?`, {danger: true, ok: "Stop them"});
+          `${e.detail.join(", ")} will be stopped now. Their entries stay in ` +
+          `connections.json; ${after}. Go on?`, {danger: true, ok: "Stop them"});
         if (!stop) return;
         try { await api("POST", `/api/plugins/${action}`, {name, stop_instances: true}); } catch (e2) { showError(e2); }
       }
