@@ -333,6 +333,7 @@ function trend(body, w, ctx) {
         series: [{}, ...list.map((a, i) => ({label: a.split(".").slice(-2).join("."),
                                               stroke: colours[i % colours.length], spanGaps: true}))]},
         data(), box);
+      box.uplot = plot;  // what is plotted, for a look from the console (and the tests)
     } else {
       plot.setData(data(), !zoomed);
     }
