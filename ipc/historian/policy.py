@@ -31,13 +31,16 @@ def as_number(value: Any) -> float | None:
 
 
 class Track:
-    """One recorded datapoint: its series, the last written point and a held-back one."""
+    """One recorded datapoint: its series, the last written point and a held-back one
+    (the rule's figures are copied in: the ingest loop reads them per change)."""
 
-    __slots__ = ("held", "last_ts", "last_value", "rule", "series")
+    __slots__ = ("address", "deadband", "held", "interval", "last_ts", "last_value", "series")
 
-    def __init__(self, series: int, rule: Rule) -> None:
+    def __init__(self, address: str, series: int, rule: Rule) -> None:
+        self.address = address
         self.series = series
-        self.rule = rule
+        self.deadband = rule.deadband
+        self.interval = rule.min_interval_ms
         self.last_ts = -(2**62)
         self.last_value: float | None = None
         self.held: tuple[int, float] | None = None
@@ -52,7 +55,10 @@ class Policy:
         self.series_id = series_id
         rules = settings.points
         self.index = PatternIndex((n, p["match"]) for n, p in enumerate(rules))
-        self.tracks: dict[str, Track | None] = {}
+        # per change prefix (an instance), path -> track (None: not recorded): the
+        # address is put together only the first time a datapoint is seen
+        self.tracks: dict[str, dict[str, Track | None]] = {}
+        self.known = 0  # entries in all of ``tracks`` (bounded)
         self.waiting: dict[str, Track] = {}
         self.recorded = 0  # tracks that record (the cache also remembers what does not)
         self.counters = {"changes": 0, "filtered": 0, "not_numeric": 0, "series_refused": 0}
@@ -71,45 +77,84 @@ class Policy:
             self.counters["series_refused"] += 1
             return NOT_RECORDED
         self.recorded += 1
-        return Track(self.series_id(address), rule)
+        return Track(address, self.series_id(address), rule)
+
+    def _learn(self, prefix: str, path: str) -> Track | None:
+        """The first change of a datapoint: decide once whether and how it is recorded."""
+        if type(path) is not str:
+            return NOT_RECORDED  # a malformed item: counted as filtered, not remembered
+        if self.known >= 4 * self.settings.max_series:  # bound the not-recorded cache
+            self.forget_series()
+        self.known += 1
+        track = self._track(prefix + path)
+        self.tracks.setdefault(prefix, {})[path] = track
+        return track
 
     def accept(self, prefix: str, batch: Any, rows: list[tuple[int, int, float]]) -> None:
-        """Append the rows a change batch (items ``[path, value, ts, ...]``) yields."""
-        tracks = self.tracks
+        """Append the rows a change batch (items ``[path, value, ts, ...]``) yields.
+
+        The per-change cost decides the ingest rate: one dict lookup, a type test,
+        two comparisons and an append for a value that is recorded."""
+        tracks = self.tracks.get(prefix)
+        if tracks is None:
+            tracks = self.tracks[prefix] = {}
         counters = self.counters
         counters["changes"] += len(batch)
+        filtered = not_numeric = 0
+        append = rows.append
         for item in batch:
             try:
-                address = prefix + item[0]
-                ts = int(item[2])
-            except (IndexError, TypeError, ValueError):
-                counters["filtered"] += 1
+                path, value, ts = item[0], item[1], item[2]
+                track = tracks[path]
+            except KeyError:
+                track = self._learn(prefix, path)
+                tracks = self.tracks[prefix]  # forget_series() may have started over
+            except (IndexError, TypeError):
+                filtered += 1
                 continue
-            track = tracks.get(address, self)  # self: unknown yet
-            if track is self:
-                if len(tracks) >= 4 * self.settings.max_series:  # bound the not-recorded cache
-                    self.forget_series()
-                track = tracks[address] = self._track(address)
             if track is None:
-                counters["filtered"] += 1
+                filtered += 1
                 continue
-            value = as_number(item[1])
-            if value is None:
-                counters["not_numeric"] += 1
-                continue
-            reference = track.held[1] if track.held is not None else track.last_value
-            if reference is not None and abs(value - reference) <= track.rule.deadband:
-                counters["filtered"] += 1
-                continue
-            if ts - track.last_ts >= track.rule.min_interval_ms:
-                track.last_ts, track.last_value, track.held = ts, value, None
-                self.waiting.pop(address, None)
-                rows.append((track.series, ts, value))
+            kind = type(value)
+            if kind is float:
+                if value - value != 0.0:  # inf, nan
+                    not_numeric += 1
+                    continue
+            elif kind is bool:
+                value = 1.0 if value else 0.0
+            elif kind is int:
+                value = float(value)
             else:
-                if track.held is not None:
-                    counters["filtered"] += 1  # the earlier held value is superseded
+                number = as_number(value)  # a subclass, or not a number at all
+                if number is None:
+                    not_numeric += 1
+                    continue
+                value = number
+            if type(ts) is not int:
+                try:
+                    ts = int(ts)
+                except (TypeError, ValueError, OverflowError):
+                    filtered += 1
+                    continue
+            held = track.held
+            reference = held[1] if held is not None else track.last_value
+            if reference is not None and abs(value - reference) <= track.deadband:
+                filtered += 1
+                continue
+            if ts - track.last_ts >= track.interval:
+                track.last_ts = ts
+                track.last_value = value
+                if held is not None:
+                    track.held = None
+                    self.waiting.pop(track.address, None)
+                append((track.series, ts, value))
+            else:
+                if held is not None:
+                    filtered += 1  # the earlier held value is superseded
                 track.held = (ts, value)
-                self.waiting[address] = track
+                self.waiting[track.address] = track
+        counters["filtered"] += filtered
+        counters["not_numeric"] += not_numeric
 
     def due(self, now_ms: int, rows: list[tuple[int, int, float]]) -> None:
         """Write held-back values whose minimum interval is over."""
@@ -117,7 +162,7 @@ class Policy:
             held = track.held
             if held is None:
                 del self.waiting[address]
-            elif now_ms - track.last_ts >= track.rule.min_interval_ms:
+            elif now_ms - track.last_ts >= track.interval:
                 track.last_ts, track.last_value, track.held = held[0], held[1], None
                 rows.append((track.series, held[0], held[1]))
                 del self.waiting[address]
@@ -129,5 +174,6 @@ class Policy:
     def forget_series(self) -> None:
         """Start the tracks over (after a fresh database, or when the cache is full)."""
         self.tracks.clear()
+        self.known = 0
         self.waiting.clear()
         self.recorded = 0

@@ -71,28 +71,33 @@ def _rollup_ms(conn: sqlite3.Connection) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _split(conn: sqlite3.Connection, sid: int, start: int, end: int, max_points: int) -> int:
-    """Where the range turns from rollups to raw rows: where raw rows start, or, when a
-    bucket of the answer is at least a rollup wide, where the rollups end (a day at 1 Hz
-    is then read as 1,440 rollups, not 86,400 rows)."""
+def _split(conn: sqlite3.Connection, sid: int, start: int, end: int,
+           max_points: int) -> tuple[int, int]:
+    """Where the range turns from rollups to raw rows: ``(split, roll_end)``, raw rows from
+    ``split`` on and rollups starting before ``roll_end``. The split is where raw rows
+    start, or, when a bucket of the answer is at least a rollup wide, where the rollups
+    end (a day at 1 Hz is then read as 1,440 rollups, not 86,400 rows). A rollup whose
+    bucket holds the first raw rows is left out: its values would come twice, the
+    rollup's at the bucket's start, before any stored value."""
     raw_from = _raw_start(conn, sid)
     split = end if raw_from is None else max(start, min(end, raw_from))
     width = _rollup_ms(conn)
+    roll_end = split - split % width if width and raw_from is not None else split
     if width and (end - start) / max_points >= width:
         row = conn.execute("SELECT max(ts) FROM rollup WHERE series = ? AND ts < ?",
                            (sid, end)).fetchone()
         if row[0] is not None:
-            split = max(split, min(end, int(row[0]) + width))
-    return split
+            split = roll_end = max(split, min(end, int(row[0]) + width))
+    return split, roll_end
 
 
 def series(conn: sqlite3.Connection, name: str, start: int, end: int,
            max_points: int) -> dict[str, Any]:
     """The series ``name`` over ``[start, end)`` (ms), at most ``max_points`` points."""
     sid = series_id(conn, name)
-    split = _split(conn, sid, start, end, max_points)
+    split, roll_end = _split(conn, sid, start, end, max_points)
     n_roll = conn.execute("SELECT count(*) FROM rollup WHERE series = ? AND ts >= ? "
-                          "AND ts < ?", (sid, start, split)).fetchone()[0]
+                          "AND ts < ?", (sid, start, roll_end)).fetchone()[0]
     n_raw = conn.execute("SELECT count(*) FROM raw WHERE series = ? AND ts >= ? AND ts < ?",
                          (sid, split, end)).fetchone()[0]
     before = conn.execute("SELECT ts, value FROM raw WHERE series = ? AND ts < ? "
@@ -102,14 +107,14 @@ def series(conn: sqlite3.Connection, name: str, start: int, end: int,
     if n_roll + n_raw <= max_points:
         points: list[Point] = [list(r) for r in conn.execute(
             "SELECT ts, min, avg, max, last FROM rollup WHERE series = ? AND ts >= ? "
-            "AND ts < ? ORDER BY ts", (sid, start, split))]
+            "AND ts < ? ORDER BY ts", (sid, start, roll_end))]
         points += [[ts, v, v, v, v] for ts, v in conn.execute(
             "SELECT ts, value FROM raw WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts",
             (sid, split, end))]
         return {**doc, "raw": n_roll == 0, "bucket_ms": None, "points": points}
     width = max(1, -(-(end - start) // max_points))
     buckets: dict[int, list[Any]] = {}
-    for sql, n, lo, hi in ((ROLLUP_BUCKETS, n_roll, start, split),
+    for sql, n, lo, hi in ((ROLLUP_BUCKETS, n_roll, start, roll_end),
                            (RAW_BUCKETS, n_raw, split, end)):
         if not n:
             continue

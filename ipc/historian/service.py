@@ -4,9 +4,9 @@ The change feed is a plain SUB socket read when its fd signals and drained witho
 awaiting (like the broker's inbound socket), so ingest costs no future per message.
 Rows collect in memory and go to SQLite in one transaction per second (or earlier
 when many are waiting); a kill -9 therefore loses at most the last second. SQLite
-runs in a worker thread (it releases the GIL while it works), one operation at a time
-under a lock, so decoding the next changes overlaps with writing the last ones and
-heartbeats never wait for the disk.
+runs in one worker thread (it releases the GIL while it works), one operation at a
+time, so decoding the next changes overlaps with writing the last ones and heartbeats
+never wait for the disk.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import logging
 import os
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,9 @@ class Historian:
         self.rows: list[tuple[int, int, float]] = []
         self.wake = asyncio.Event()
         self.db_lock = asyncio.Lock()
+        # one thread for every database call: they run one after the other in the order
+        # they were asked for, even when a task awaiting one is cancelled at shutdown
+        self.db = ThreadPoolExecutor(1, thread_name_prefix="history-db")
         self._rate = (time.monotonic(), 0)
         self.pps = 0.0
 
@@ -106,7 +110,8 @@ class Historian:
         async with self.db_lock:
             series = self.store.take_series()
             try:
-                await asyncio.to_thread(self.store.write, rows, ts, series)
+                await asyncio.get_running_loop().run_in_executor(
+                    self.db, self.store.write, rows, ts, series)
             except sqlite3.DatabaseError as exc:
                 self._on_db_error(exc, len(rows))
 
@@ -130,7 +135,8 @@ class Historian:
         while True:
             async with self.db_lock:
                 try:
-                    expired = await asyncio.to_thread(self.store.expire, now_ms())
+                    expired = await asyncio.get_running_loop().run_in_executor(
+                        self.db, self.store.expire, now_ms())
                     if expired:
                         log.info("retention: %d old rows deleted", expired)
                 except sqlite3.DatabaseError as exc:
@@ -175,8 +181,10 @@ class Historian:
         loop.remove_reader(self.changes.getsockopt(zmq.FD))
         for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.policy.flush_all(self.rows)
         await self.flush()
+        self.db.shutdown(wait=True)
         self.store.close()
         self.changes.close(0)
         self.link.close()

@@ -22,6 +22,7 @@ import logging
 import os
 import sqlite3
 import time
+from operator import itemgetter
 from pathlib import Path
 
 from edgeos.ipc.historian.settings import Settings
@@ -48,6 +49,7 @@ SELECT ?1, ?2, min(value), avg(value), max(value),
         ORDER BY ts DESC, rowid DESC LIMIT 1), count(*)
 FROM raw WHERE series = ?1 AND ts >= ?2 AND ts < ?3 HAVING count(*) > 0
 """
+DIRTY_SQL = "SELECT DISTINCT series, ts - ts % ?1 FROM raw WHERE rowid > ?2"
 CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 ROLLUPS_PER_FLUSH = 20_000  # bounds one transaction; the rest waits for the next second
 EVICT_MIN_ROWS = 500
@@ -171,18 +173,19 @@ class HistoryStore:
         counters. ``series`` is :meth:`take_series` taken by the caller's thread."""
         if series is None:
             series = self.take_series()
-        width = self.settings.rollup_ms
         dirty = self.dirty
-        for sid, ts, _ in rows:
-            dirty.add((sid, ts - ts % width))
         conn = self.conn
         conn.execute("BEGIN")
         try:
             if series:
                 conn.executemany("INSERT INTO series(id, name, kind) VALUES (?, ?, ?)", series)
-            if rows:  # in index order: each series' pages are touched once (~1.5x faster)
-                rows.sort()
+            if rows:  # by series: each series' index pages are touched once (~1.3x
+                # faster); stable, so a series' rows stay in arrival order (ts order)
+                rows.sort(key=itemgetter(0))
+                first = conn.execute("SELECT coalesce(max(rowid), 0) FROM raw").fetchone()[0]
                 conn.executemany("INSERT INTO raw(series, ts, value) VALUES (?, ?, ?)", rows)
+                # the buckets the new rows fall in, found by SQLite (no Python loop per row)
+                dirty.update(conn.execute(DIRTY_SQL, (self.settings.rollup_ms, first)))
             done = self._rollup(now_ms)
             self.count("recorded", len(rows))
             self._commit()

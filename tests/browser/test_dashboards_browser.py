@@ -1,11 +1,14 @@
 """The Dashboards page in a real browser against a real daemon with simulators: build a
 dashboard by drag and drop, resize, reload and find it as it was; a switch's press
 reaches the simulator and shows confirmed; a refused write shows failed with the reason;
-a generated dashboard at 390 px wide stacks in reading order."""
+a trend shows history recorded before the page opened; an operator writes but cannot
+open Connections/Routes or stop an instance; a generated dashboard at 390 px wide stacks
+in reading order."""
 
 from __future__ import annotations
 
 import json
+import time
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -16,9 +19,12 @@ from tests.integration.admin_ui.blobs import png, send_blob
 from tests.integration.admin_ui.web import Web, WebDaemon
 from tests.integration.daemon import sim
 
+BROKEN = sim("broken", rate_hz=1)
+BROKEN["config"]["write_fault"] = "device_error"  # the device refuses every write
 PLANT = [sim("bms_001", "bms", rate_hz=2, name="Battery BMS"),
          sim("meter_001", "meter", rate_hz=2, name="Heat meter"),
-         sim("cam", enabled=False)]  # a camera whose snapshots the test publishes
+         sim("cam", enabled=False), BROKEN]  # a camera whose snapshots the test publishes
+OPERATOR = ("olga", "olga operator password")
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +44,8 @@ def errors() -> list[str]:
     return []
 
 
-def login(browser: Any, ui: WebDaemon, errors: list[str], **ctx_args: Any) -> Any:
+def login(browser: Any, ui: WebDaemon, errors: list[str], user: tuple[str, str] | None = None,
+          **ctx_args: Any) -> Any:
     ctx = browser.new_context(**ctx_args)
     pg = ctx.new_page()
     pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
@@ -46,7 +53,9 @@ def login(browser: Any, ui: WebDaemon, errors: list[str], **ctx_args: Any) -> An
           and errors.append(f"console: {m.text}"))
     pg.set_default_timeout(15_000)
     pg.goto(ui.base + "/login")
-    pg.fill("#password", WebDaemon.PASSWORD)
+    if user is not None:
+        pg.fill("#username", user[0])
+    pg.fill("#password", user[1] if user is not None else WebDaemon.PASSWORD)
     pg.click("#login-button")
     pg.wait_for_selector("#nav")
     return pg
@@ -160,7 +169,8 @@ def put_board(admin: Web, did: str, widgets: dict[str, Any]) -> None:
 
 
 def test_switch_press_reaches_the_simulator_and_shows_confirmed(page: Any, ui: WebDaemon,
-                                                                admin: Web) -> None:
+                                                                admin: Web, shots: Path
+                                                                ) -> None:
     put_board(admin, "controls", {
         "sw": {"type": "switch", "title": "Heating", "layout": {"x": 0, "y": 0, "w": 3, "h": 1},
                "bindings": {"value": {"source": "meter_001.setpoint"}}},
@@ -168,7 +178,10 @@ def test_switch_press_reaches_the_simulator_and_shows_confirmed(page: Any, ui: W
                "bindings": {"value": {"source": "meter_001.flow"}}},
         "sp": {"type": "setpoint", "title": "Setpoint", "layout": {"x": 6, "y": 0, "w": 3, "h": 2},
                "bindings": {"value": {"source": "meter_001.setpoint"}},
-               "options": {"min": 0, "max": 50, "step": 0.5}}})
+               "options": {"min": 0, "max": 50, "step": 0.5}},
+        "broken": {"type": "setpoint", "title": "Refusing", "layout": {"x": 9, "y": 0, "w": 3,
+                                                                      "h": 2},
+                   "bindings": {"value": {"source": "broken.MAIN.setpoint"}}}})
     page.goto(ui.base + "/#/dashboards?d=controls")
     sw = page.locator('.grid-stack-item[data-id="sw"]')
     sw.locator(".w-switch").wait_for()
@@ -184,6 +197,15 @@ def test_switch_press_reaches_the_simulator_and_shows_confirmed(page: Any, ui: W
     ro.locator(".w-switch").click()
     ro.locator('[data-field="write"][data-state="failed"]').wait_for()
     assert "read-only" in ro.locator('[data-field="write"]').inner_text()
+    # the device takes the command and refuses it: failed, with the device's reason
+    broken = page.locator('.grid-stack-item[data-id="broken"]')
+    broken.locator(".w-input").fill("30")
+    broken.locator('button[type="submit"]').click()
+    broken.locator('[data-field="write"][data-state="failed"]').wait_for()
+    assert "the device refused the write (simulated)" in broken.locator(
+        '[data-field="write"]').inner_text()
+    assert ui.d.call("get", address="broken.MAIN.setpoint")["value"] != 30
+    page.screenshot(path=shots / "dashboard-writes.png")
     # the setpoint writes a number and shows it confirmed
     sp = page.locator('.grid-stack-item[data-id="sp"]')
     sp.locator(".w-input").fill("21.5")
@@ -223,19 +245,109 @@ def test_template_dashboard_stacks_at_phone_width(browser: Any, ui: WebDaemon, a
     pg.context.close()
 
 
-def test_trend_without_history_says_so(page: Any, ui: WebDaemon, admin: Web) -> None:
+PLOTTED = """(sel) => { const p = document.querySelector(sel)?.uplot;
+    return p ? {x: p.data[0], y: p.data[1], min: p.scales.x.min, max: p.scales.x.max} : null; }"""
+
+
+def test_trend_shows_history_recorded_before_the_page_opened(page: Any, ui: WebDaemon,
+                                                            admin: Web, shots: Path) -> None:
+    def recorded() -> list[list[float]] | None:
+        res = admin.get("/api/history?address=bms_001.voltage&max_points=10000")
+        return res.json()["points"] if res.status == 200 else None
+
+    # the simulator's pack voltage changes every tick; the historian records it
+    history = ui.d.wait_for(lambda: (p := recorded()) and len(p) >= 8 and p, 30,
+                            "pack voltage history")
+    opened_s = time.time()
+    assert history[0][0] / 1000 < opened_s - 5
+    assert len(history) < 600  # so the chart's query (max_points 600) gets them as stored
     put_board(admin, "trend", {"t": {
-        "type": "trend", "title": "SOC", "layout": {"x": 0, "y": 0, "w": 8, "h": 3},
-        "bindings": {"value": {"source": "bms_001.soc"}}}})
+        "type": "trend", "title": "Pack voltage", "layout": {"x": 0, "y": 0, "w": 8, "h": 3},
+        "bindings": {"value": {"source": "bms_001.voltage"}}, "options": {"range_s": 900}}})
     page.goto(ui.base + "/#/dashboards?d=trend")
-    note = page.locator('.grid-stack-item[data-id="t"] [data-field="history"]')
-    note.wait_for(state="attached")
-    if admin.get("/api/history?address=bms_001.soc").status == 404:
-        page.wait_for_function("""() => document.querySelector(
-            '.grid-stack-item[data-id="t"] [data-field="history"]').textContent
-            .includes('no history yet')""")
-    page.locator('.grid-stack-item[data-id="t"] .uplot').wait_for()
-    assert note.count() == 1
+    sel = '.grid-stack-item[data-id="t"] .w-chart'
+    page.wait_for_function(f"() => ({PLOTTED})('{sel}')?.x.length > 0")
+    plotted = page.evaluate(PLOTTED, sel)
+    # every value recorded before the page opened is on the chart, at its time and value
+    assert history == [[p[0], p[1], p[1], p[1], p[1]] for p in history]  # as stored
+    stored = {round(p[0] / 1000, 3): p[1] for p in history}
+    drawn = {round(x, 3): y for x, y in zip(plotted["x"], plotted["y"], strict=True)
+             if y is not None}
+    assert {t: drawn.get(t) for t in stored} == stored
+    assert sum(1 for t in drawn if t < opened_s - 5) >= 3
+    assert plotted["min"] <= min(stored)  # the oldest is in view, not scrolled away
+    assert page.locator(sel + " canvas").count() == 1
+    assert page.locator('.grid-stack-item[data-id="t"] [data-field="history"]'
+                        ).inner_text() == ""
+    # live values go on after the history
+    page.wait_for_function(f"() => ({PLOTTED})('{sel}').x.at(-1) > {time.time() + 1}")
+    page.screenshot(path=shots / "dashboard-trend-history.png")
+
+
+def test_trend_without_history_says_so(page: Any, ui: WebDaemon, admin: Web) -> None:
+    assert admin.get("/api/history?address=bms_001.nothing").status == 404
+    put_board(admin, "nohist", {"nt": {
+        "type": "trend", "title": "Nothing", "layout": {"x": 0, "y": 0, "w": 8, "h": 3},
+        "bindings": {"value": {"source": "bms_001.nothing"}}}})
+    page.goto(ui.base + "/#/dashboards?d=nohist")
+    page.wait_for_function("""() => document.querySelector(
+        '.grid-stack-item[data-id="nt"] [data-field="history"]')?.textContent
+        === 'no history yet (live values only)'""")
+    page.locator('.grid-stack-item[data-id="nt"] .uplot').wait_for()
+
+
+def test_operator_writes_but_cannot_configure_or_stop(browser: Any, ui: WebDaemon,
+                                                       admin: Web, errors: list[str],
+                                                       shots: Path) -> None:
+    done = ui.d.ctl("user", "add", OPERATOR[0], "--role", "operator", input=OPERATOR[1] + "\n")
+    assert done.returncode == 0, done.stderr
+    put_board(admin, "operator", {
+        "op_sw": {"type": "switch", "title": "Heating",
+                  "layout": {"x": 0, "y": 0, "w": 3, "h": 1},
+                  "bindings": {"value": {"source": "meter_001.setpoint"}}},
+        "op_tile": {"type": "instance", "title": "Meter",
+                    "layout": {"x": 3, "y": 0, "w": 3, "h": 2},
+                    "options": {"instance": "meter_001"}}})
+    pg = login(browser, ui, errors, OPERATOR, viewport={"width": 1280, "height": 900})
+    pg.locator('#user-name:text-is("olga (operator)")').wait_for()
+    pg.goto(ui.base + "/#/dashboards?d=operator")
+    sw = pg.locator('.grid-stack-item[data-id="op_sw"]')
+    pg.wait_for_function("""() => ['on', 'off'].includes(document.querySelector(
+        '.grid-stack-item[data-id="op_sw"] .w-state')?.textContent)""")
+    was_on = sw.locator(".w-state").inner_text() == "on"
+    sw.locator(".w-switch").click()
+    sw.locator('[data-field="write"][data-state="confirmed"]').wait_for()
+    assert bool(ui.d.call("get", address="meter_001.setpoint")["value"]) is not was_on
+    assert pg.locator("#dash-edit").is_visible()  # operators edit dashboards
+    tile = pg.locator('.grid-stack-item[data-id="op_tile"]')
+    tile.locator('[data-field="status"]:text-is("running")').wait_for()
+    assert not tile.locator("button", has_text="Restart").is_visible()
+    # the UI: no link to Connections or Routes, and typing the address is refused
+    for name, title in (("connections", "Connections"), ("routes", "Routes")):
+        assert not pg.locator(f'#nav a[data-page="{name}"]').is_visible()
+        pg.goto(f"{ui.base}/#/{name}")
+        refused = pg.locator("#page-refused")
+        refused.wait_for()
+        assert refused.inner_text() == f"The operator role may not open {title}."
+        assert pg.locator("#add-connection, .panel.admin-only textarea").count() == 0
+    pg.screenshot(path=shots / "operator-refused.png")
+    # the API refuses this session too: no configuration, no lifecycle
+    pid = ui.d.instance("meter_001")["pid"]
+    answers = pg.evaluate("""async () => {
+        const {api} = await import('/static/js/api.js');
+        const out = {};
+        for (const [m, p, b] of [['POST', '/api/admin/instances/meter_001/stop'],
+                                 ['PUT', '/api/router/routes', {version: '1.0', routes: []}],
+                                 ['POST', '/api/connections', {version: '1.0', connections: []}]]) {
+          try { await api(m, p, b); out[p] = 200; } catch (e) { out[p] = [e.status, e.detail]; }
+        }
+        return out; }""")
+    refusal = [403, {"needed": "admin", "have": "operator"}]
+    assert answers == {"/api/admin/instances/meter_001/stop": refusal,
+                       "/api/router/routes": refusal, "/api/connections": refusal}
+    assert ui.d.instance("meter_001")["pid"] == pid
+    assert ui.d.instance("meter_001")["status"] == "running"
+    pg.context.close()
 
 
 def test_export_one_dashboard_from_the_page(page: Any, ui: WebDaemon, admin: Web) -> None:
@@ -244,7 +356,8 @@ def test_export_one_dashboard_from_the_page(page: Any, ui: WebDaemon, admin: Web
     with page.expect_download() as dl:
         page.click("#dash-export")
     doc = json.loads(Path(dl.value.path()).read_text())
-    assert set(doc["dashboards"]) == {"controls"} and set(doc["widgets"]) == {"sw", "ro", "sp"}
+    assert set(doc["dashboards"]) == {"controls"}
+    assert set(doc["widgets"]) == {"sw", "ro", "sp", "broken"}
 
 
 def test_image_widget_shows_a_blob_datapoint(page: Any, ui: WebDaemon, admin: Web) -> None:

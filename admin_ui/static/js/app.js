@@ -39,7 +39,21 @@ function route() {
   document.title = `${mod.title} · Edge OS`;
   const root = clear(document.getElementById("page"));
   root.dataset.page = page;
+  if (!mayOpen(page)) {  // a typed-in address of a page the role has no link to
+    root.append(Object.assign(document.createElement("p"), {className: "error", id: "page-refused",
+      textContent: `The ${live.state.role} role may not open ${mod.title}.`}));
+    unmount = null;
+    return;
+  }
   unmount = mod.mount(root, params) || null;
+}
+
+// the nav link's class says who may open a page (admin-only, no-operator)
+function mayOpen(page) {
+  const link = document.querySelector(`#nav a[data-page="${page}"]`);
+  if (!link) return true;
+  if (link.classList.contains("admin-only")) return live.state.role === "admin";
+  return !(link.classList.contains("no-operator") && live.state.role === "operator");
 }
 
 function showMode(mode, record) {

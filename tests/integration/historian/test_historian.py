@@ -163,6 +163,11 @@ def test_retention_deletes_old_raw_rows_keeps_rollups_and_counts_it(
     assert now - oldest_raw < 2000 + 1000 + 1500  # retention 2 s, maintenance 1 s, slack
     assert first_rollup < oldest_raw < last_rollup + 2000  # older data lives on as rollups
     assert first_rollup <= started + 1500
+    assert d.stop() == 0
+    with db(d) as conn:
+        kept = conn.execute("SELECT count(*) FROM raw").fetchone()[0]
+    c = counters(d)
+    assert c["expired"] > 0 and c["recorded"] == c["expired"] + kept  # each deletion counted
 
 
 def test_size_cap_evicts_oldest_first_and_counts_it(daemon_factory: Any) -> None:

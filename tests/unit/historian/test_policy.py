@@ -74,3 +74,11 @@ def test_datapoints_that_are_not_recorded_do_not_use_up_the_series_limit() -> No
     feed(policy, [[f"skip.{n}", n, 1] for n in range(5)])
     rows = feed(policy, [["a", 1, 1], ["b", 2, 1], ["c", 3, 1]])
     assert len(rows) == 2 and set(ids) == {"plc.a", "plc.b"}
+
+
+def test_malformed_items_are_counted_and_skipped() -> None:
+    policy, ids = make(min_interval_s=0)
+    rows = feed(policy, [[5, 1.0, 1], ["a", 1.0, "soon"], ["b"], None, ["c", 2, 3.7],
+                         ["d", 10**30, 4], ["e", float("inf"), 5]])
+    assert rows == [(ids["plc.c"], 3, 2.0), (ids["plc.d"], 4, 1e30)]
+    assert policy.counters["filtered"] == 4 and policy.counters["not_numeric"] == 1

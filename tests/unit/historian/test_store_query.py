@@ -54,6 +54,21 @@ def test_few_points_come_back_as_stored(tmp_path: Path) -> None:
             query.series(conn, "nope", T0, T0 + 1, 10)
 
 
+def test_a_series_starting_within_a_minute_comes_back_once(tmp_path: Path) -> None:
+    """The first minute, rolled up, is not answered twice (a rollup point at the
+    minute's start, before any stored value, and the raw rows)."""
+    s = store(tmp_path)
+    start = T0 + 41_352
+    fill(s, "v", [1.0, 2.0, 3.0, 4.0], step_ms=10_000, start=start)
+    with query.connect(tmp_path) as conn:
+        assert conn.execute("SELECT count(*) FROM rollup").fetchone()[0] == 2
+        doc = query.series(conn, "v", T0 - 3_600_000, T0 + 3_600_000, 1000)
+        assert doc["raw"] and [p[0] for p in doc["points"]] == [start + n * 10_000
+                                                                for n in range(4)]
+        wide = query.series(conn, "v", T0 - 86_400_000, T0 + 3_600_000, 100)
+    assert not wide["raw"] and sum(1 for p in wide["points"] if p[3] == 4.0) == 1
+
+
 def test_rollups_answer_where_raw_rows_expired_and_expiry_is_counted(tmp_path: Path) -> None:
     s = store(tmp_path, raw_days=1, rollup_s=60)
     sid = fill(s, "m", [float(n % 60) for n in range(3 * 86_400 // 10)], step_ms=10_000)

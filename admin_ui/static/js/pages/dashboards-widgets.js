@@ -74,11 +74,13 @@ function gauge(body, w) {
   range.textContent = `${lo} … ${hi} ${o.unit || ""}`;
   pic.append(track, fill, text, range);
   body.append(pic);
+  let drawn = "";
   return {
     update(address, dp) {
       const v = Number(dp.value);
       const frac = Math.min(1, Math.max(0.0001, (v - lo) / (hi - lo || 1)));
-      fill.setAttribute("d", arc(frac));
+      const d = arc(frac);
+      if (d !== drawn) { fill.setAttribute("d", d); drawn = d; }
       setText(text, `${fmt(dp.value, o.digits)}${o.unit || dp.unit ? " " + (o.unit || dp.unit) : ""}`);
     },
   };
@@ -276,6 +278,7 @@ function instance(body, w, ctx) {
 }
 
 const TREND_MAX_POINTS = 20000;  // per chart: bounded whatever the range and rate
+const TREND_DRAW_MS = 1000;
 const RANGES = [["15 min", 900], ["1 h", 3600], ["6 h", 21600], ["24 h", 86400], ["7 d", 604800]];
 
 // normalise a history answer: rows [ts, v] or [ts, min, avg, max, last] or objects
@@ -333,6 +336,7 @@ function trend(body, w, ctx) {
         series: [{}, ...list.map((a, i) => ({label: a.split(".").slice(-2).join("."),
                                               stroke: colours[i % colours.length], spanGaps: true}))]},
         data(), box);
+      box.uplot = plot;  // what is plotted, for a look from the console (and the tests)
     } else {
       plot.setData(data(), !zoomed);
     }
@@ -364,7 +368,16 @@ function trend(body, w, ctx) {
     load();
   });
   load();
-  let pending = false;
+  // live points are drawn at most once per TREND_DRAW_MS: a redraw repaints the whole
+  // chart, and a trend over minutes gains nothing from four redraws a second
+  let drawnAt = 0, timer = 0, frame = 0;
+  function drawSoon() {
+    if (timer || frame) return;
+    timer = setTimeout(() => {
+      timer = 0;
+      frame = requestAnimationFrame(() => { frame = 0; drawnAt = performance.now(); draw(); });
+    }, Math.max(0, drawnAt + TREND_DRAW_MS - performance.now()));
+  }
   return {
     everyValue: true,  // a trend needs every point, seen or not
     update(address, dp) {
@@ -377,14 +390,14 @@ function trend(body, w, ctx) {
         xs.push(t);
         ys.forEach((y, k) => y.push(k === i ? Number(dp.value) : null));
       }  // an older value than the newest shown is left out
-      if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; draw(); }); }
+      drawSoon();
     },
     resize() {
       if (plot) plot.setSize(size());
       else draw();
     },
     shown() { draw(); },
-    destroy() { if (plot) plot.destroy(); },
+    destroy() { clearTimeout(timer); cancelAnimationFrame(frame); if (plot) plot.destroy(); },
   };
 }
 
