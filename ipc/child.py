@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,13 @@ def setup_logging(level: str = "INFO") -> None:
                         format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
+def next_beat(now: float, interval: float, phase: float = 0.0) -> float:
+    """Seconds from ``now`` to the next instant ``phase`` past a whole multiple of
+    ``interval`` on the monotonic clock (shared by all processes of the host), so
+    periodic work in several processes lines up and wakes the machine once."""
+    return interval - (now - phase) % interval
+
+
 class SupervisorLink:
     """The DEALER socket to the supervisor: hello, ready, heartbeats, errors, events."""
 
@@ -120,11 +128,16 @@ class SupervisorLink:
                                     "ts": protocol.now_ms()})
 
     async def heartbeat_loop(self, counters: Any) -> None:
-        """Send ``counters()`` at the heartbeat interval, from the event loop itself."""
+        """Send ``counters()`` at the heartbeat interval, from the event loop itself.
+
+        The beats fall on whole multiples of the interval of the monotonic clock, which
+        every process on the host shares: all children's heartbeats reach the
+        supervisor together, and it wakes once per interval for all of them rather than
+        once per child (see :func:`next_beat`)."""
         interval = self.spec.heartbeat_interval
         while True:
             self.heartbeat(counters())
-            await asyncio.sleep(interval)
+            await asyncio.sleep(next_beat(time.monotonic(), interval))
 
     def close(self) -> None:
         self.sock.close()

@@ -22,6 +22,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
+from edgeos.ipc.child import next_beat
 from edgeos.ipc.files import atomic_write_json
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.storage.sqlite import move_aside
@@ -31,7 +32,7 @@ from edgeos.supervisor.errors import ErrorStore
 from edgeos.supervisor.feed import Feed
 from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
-from edgeos.supervisor.limits import RAM_MAX_PERIOD_S, CpuThrottle, RamGuard
+from edgeos.supervisor.limits import CpuThrottle, RamGuard
 from edgeos.supervisor.logs import LogBook
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.policy import RestartPolicy
@@ -52,6 +53,7 @@ HISTORIAN_ID = "historian"
 SYSTEM_START_TIMEOUT_S = 15.0
 ROUTES_TIMEOUT_S = 60.0  # a large (size-limited) routing.json on a slow board
 IDLE_SAMPLE_S = 10.0  # stats sampling while nobody subscribes to them
+STATS_PHASE_S = 0.02  # the stats pass, this long after the children's heartbeats
 
 
 class Arbiter:
@@ -252,8 +254,11 @@ class Arbiter:
 
     def _drain_channel(self) -> None:
         sock = self.channel
-        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-            frames = sock.recv_multipart(zmq.NOBLOCK)
+        while True:  # until EAGAIN (cheaper than asking zmq.EVENTS before each message)
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
             if len(frames) < 3:
                 continue
             inst = self.instances.get(frames[0].decode(errors="replace"))
@@ -315,10 +320,11 @@ class Arbiter:
                     due[inst.pid] = now + self.ram.check(inst)
             for pid in set(due) - pids:
                 del due[pid]
-            # a new process is sampled at once: every spawn sets _ram_wake
+            # a new process is sampled at once: every spawn sets _ram_wake; with nothing
+            # to sample (the kernel holds every limit) the loop sleeps until then
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ram_wake.wait(), max(0.0, min(
-                    [now + RAM_MAX_PERIOD_S, *due.values()]) - now))
+                await asyncio.wait_for(self._ram_wake.wait(), max(0.0, min(due.values()) - now)
+                                       if due else None)
             self._ram_wake.clear()
 
     def _engage_throttle(self, inst: Instance) -> None:
@@ -339,13 +345,15 @@ class Arbiter:
     async def sample_loop(self) -> None:
         """Figures of every process in one pass: each second while someone subscribes
         to ``stats`` (the admin UI), else every ``IDLE_SAMPLE_S`` only, so a one-off
-        ``status`` has a recent CPU baseline (it refreshes older figures itself)."""
+        ``status`` has a recent CPU baseline (it refreshes older figures itself). The pass
+        runs just after the children's aligned heartbeats (ipc/child.py), with their
+        fresh counters, in the same second's wake-ups."""
         while True:
             if self.feed.wants("stats"):
                 self.publish("stats", self.status())
             elif self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
                 self._sample_all()
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(next_beat(self.sys.monotonic(), 1.0, STATS_PHASE_S))
 
     def _sample_all(self) -> None:
         live = {i.pid: i for i in self.instances.values() if i.pid is not None}
