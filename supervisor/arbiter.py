@@ -180,6 +180,7 @@ class Arbiter:
         if inst.cfg.role == "broker" and new == State.RUNNING:
             asyncio.get_running_loop().create_task(self._sync_broker())
         if old == State.STARTING and new in (State.RUNNING, State.DISCONNECTED):
+            self.samples.pop(inst.id, None)  # its nice changed at READY: read it afresh
             self._engage_throttle(inst)
         elif new not in (State.RUNNING, State.DISCONNECTED):
             if self.kernel is not None and new not in ALIVE:
@@ -369,6 +370,8 @@ class Arbiter:
             self._sample_all()
         out = []
         for inst in insts:
+            if inst.pid and inst.id not in self.samples:
+                self.samples[inst.id] = self.sampler.sample(inst.pid)
             sample = self.samples.get(inst.id, {}) if inst.pid else {}
             c = inst.counters if inst.pid else {}
             bus = c.get("bus") or {}
