@@ -8,13 +8,15 @@ restarts forked from the per-type template) and "baseline" (``EDGEOS_CGROUPS=off
 ``EDGEOS_FORKSERVER=off``: sampling and exec). Worker PSS is shown for the workers as
 first started (exec'd) and after their restart (forked, with the forkserver). Targets (issue 16):
 restart median <= 50 ms; supervisor <= 0.15 % of a core and <= 25 MB RSS with 20 idle
-workers; an idle simulator worker <= 8 MB PSS.
+workers; an idle simulator worker <= 8 MB PSS. Last, the demo plant (``--demo``, admin
+UI on): every process's PSS and idle CPU (broker and admin UI included) and the total.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import statistics
 import sys
 import tempfile
@@ -112,14 +114,57 @@ def measure(workers: int, seconds: float, env: dict[str, str]) -> dict[str, Any]
     return result
 
 
+def title(proc: psutil.Process) -> str:
+    """``edgeos: worker plc_001 [simulator]`` -> ``worker plc_001``; the role otherwise."""
+    words = " ".join(proc.cmdline()).removeprefix("edgeos: ").split()
+    return " ".join(words[:2]) if words and words[0] in ("worker", "forkserver") else \
+        (words[0] if words else str(proc.pid))
+
+
+def demo(seconds: float) -> dict[str, Any]:
+    """The demo plant (``--demo``: four simulators) with the admin UI: every process's
+    PSS and idle CPU, and their sum: what the box pays for the whole demo."""
+    root = Path(tempfile.mkdtemp(prefix="bench-demo-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = Daemon(root, None, headless=False, extra_args=["--demo", "--web-port", str(port)])
+    try:
+        d.start(timeout=120)
+        assert d.proc is not None
+        time.sleep(3)
+        if d._client is not None:
+            d._client.close()
+            d._client = None
+        sup = psutil.Process(d.proc.pid)
+        procs = [sup, *sup.children(recursive=True)]
+        c0 = {p.pid: sum(p.cpu_times()[:2]) for p in procs}
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        dt = time.monotonic() - t0
+        rows = {("supervisor" if p.pid == sup.pid else title(p)):
+                {"pss_mb": round(pss_mb(p.pid), 1),
+                 "idle_cpu_percent": round((sum(p.cpu_times()[:2]) - c0[p.pid]) / dt * 100, 2)}
+                for p in procs}
+    finally:
+        d.stop()
+        d.cleanup()
+    return {"processes": rows,
+            "total_pss_mb": round(sum(r["pss_mb"] for r in rows.values()), 1),
+            "total_idle_cpu_percent": round(sum(r["idle_cpu_percent"] for r in rows.values()),
+                                            2)}
+
+
 def main() -> int:
     ap = parser()
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--workers", type=int, default=20)
+    ap.add_argument("--no-demo", action="store_true", help="skip the demo plant's PSS")
     args = ap.parse_args()
     runs = {"lean": measure(args.workers, args.seconds, {}),
             "baseline": measure(args.workers, args.seconds,
                                 {"EDGEOS_CGROUPS": "off", "EDGEOS_FORKSERVER": "off"})}
+    plant = None if args.no_demo else demo(args.seconds)
     for name, r in runs.items():
         print(f"[{name}: limits by {', '.join(r['enforcement'])}, forkserver "
               f"{'on' if r['forkserver'] else 'off'}]")
@@ -139,7 +184,14 @@ def main() -> int:
     if base["restart_ms_median"] and runs["lean"]["restart_ms_median"]:
         print(f"restart, lean vs baseline: "
               f"{runs['lean']['restart_ms_median'] / base['restart_ms_median']:.2f}x")
-    return finish(args, {"workers": args.workers, "sample_seconds": args.seconds, **runs})
+    if plant is not None:
+        print(f"demo plant (--demo, admin UI on), over {args.seconds:g} s: total PSS "
+              f"{plant['total_pss_mb']} MB, total idle CPU {plant['total_idle_cpu_percent']} "
+              "% of a core")
+        for name, row in sorted(plant["processes"].items()):
+            print(f"  {name:28s} {row['pss_mb']:6.1f} MB PSS  {row['idle_cpu_percent']:5.2f} %")
+    return finish(args, {"workers": args.workers, "sample_seconds": args.seconds, **runs,
+                         "demo": plant})
 
 
 if __name__ == "__main__":

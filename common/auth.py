@@ -10,6 +10,7 @@ Writers hold an exclusive ``flock`` around read-modify-write.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import functools
 import hashlib
@@ -67,19 +68,28 @@ class Principal:
         return self.name if self.kind == "user" else f"token:{self.name}"
 
 
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    """scrypt, then its ~16 MiB work area back to the OS: glibc keeps a freed block that
+    big in the heap (its mmap threshold grows with use), so without the trim the
+    supervisor and the admin UI would carry it for good after one password check."""
+    try:
+        return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
+    finally:
+        with contextlib.suppress(OSError, AttributeError):  # (not glibc: nothing to trim)
+            ctypes.CDLL(None).malloc_trim(0)
+
+
 def hash_password(password: str, salt: bytes | None = None) -> dict[str, Any]:
     salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
-                            dklen=32)
+    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
     return {"algo": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
             "salt": salt.hex(), "hash": digest.hex()}
 
 
 def verify_password(password: str, record: dict[str, Any]) -> bool:
     try:
-        digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(record["salt"]),
-                                n=int(record["n"]), r=int(record["r"]), p=int(record["p"]),
-                                dklen=32)
+        digest = _scrypt(password, bytes.fromhex(record["salt"]), int(record["n"]),
+                         int(record["r"]), int(record["p"]))
     except (KeyError, ValueError, TypeError):
         return False
     return hmac.compare_digest(digest.hex(), str(record.get("hash", "")))

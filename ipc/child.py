@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,6 +102,11 @@ async def stop_signalled() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+def next_beat(now: float, interval: float, phase: float = 0.0) -> float:
+    """Seconds from ``now`` to the next instant ``phase`` past a whole multiple of
+    ``interval`` on the monotonic clock (shared by all processes of the host), so
+    periodic work in several processes lines up and wakes the machine once."""
+    return interval - (now - phase) % interval
 
 
 class SupervisorLink:
@@ -150,11 +156,16 @@ class SupervisorLink:
         asyncio.get_running_loop().set_exception_handler(handler)
 
     async def heartbeat_loop(self, counters: Any) -> None:
-        """Send ``counters()`` at the heartbeat interval, from the event loop itself."""
+        """Send ``counters()`` at the heartbeat interval, from the event loop itself.
+
+        The beats fall on whole multiples of the interval of the monotonic clock, which
+        every process on the host shares: all children's heartbeats reach the
+        supervisor together, and it wakes once per interval for all of them rather than
+        once per child (see :func:`next_beat`)."""
         interval = self.spec.heartbeat_interval
         while True:
             self.heartbeat(counters())
-            await asyncio.sleep(interval)
+            await asyncio.sleep(next_beat(time.monotonic(), interval))
 
     def close(self) -> None:
         self.sock.close()

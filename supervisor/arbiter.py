@@ -21,6 +21,7 @@ from typing import Any
 import zmq
 from edgeos.common.files import atomic_write_json
 from edgeos.ipc import addresses, protocol
+from edgeos.ipc.child import next_beat
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import config as cfgmod
@@ -28,7 +29,7 @@ from edgeos.supervisor import modefile, rollback
 from edgeos.supervisor.feed import Feed
 from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
-from edgeos.supervisor.limits import RAM_MAX_PERIOD_S, CpuThrottle, RamGuard
+from edgeos.supervisor.limits import CpuThrottle, RamGuard
 from edgeos.supervisor.parts import Parts
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.policy import RestartPolicy
@@ -49,6 +50,7 @@ SYSTEM_START_TIMEOUT_S = 15.0
 ROUTES_TIMEOUT_S = 60.0  # a large (size-limited) routing.json on a slow board
 IDLE_SAMPLE_S = 10.0  # stats sampling while nobody subscribes to them
 STATES_DEBOUNCE_S = 0.2  # the broker hears the workers' states at most this often
+STATS_PHASE_S = 0.02  # the stats pass, this long after the children's heartbeats
 
 
 class Arbiter:
@@ -177,6 +179,7 @@ class Arbiter:
         elif inst.cfg.role == "worker":
             self._tell_states()
         if old == State.STARTING and new in (State.RUNNING, State.DISCONNECTED):
+            self.samples.pop(inst.id, None)  # its nice changed at READY: read it afresh
             self._engage_throttle(inst)
         elif new not in (State.RUNNING, State.DISCONNECTED):
             if self.kernel is not None and new not in ALIVE:
@@ -268,8 +271,11 @@ class Arbiter:
 
     def _drain_channel(self) -> None:
         sock = self.channel
-        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-            frames = sock.recv_multipart(zmq.NOBLOCK)
+        while True:  # until EAGAIN (cheaper than asking zmq.EVENTS before each message)
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
             if len(frames) < 3:
                 continue
             inst = self.instances.get(frames[0].decode(errors="replace"))
@@ -331,10 +337,11 @@ class Arbiter:
                     due[inst.pid] = now + self.ram.check(inst)
             for pid in set(due) - pids:
                 del due[pid]
-            # a new process is sampled at once: every spawn sets _ram_wake
+            # a new process is sampled at once: every spawn sets _ram_wake; with nothing
+            # to sample (the kernel holds every limit) the loop sleeps until then
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ram_wake.wait(), max(0.0, min(
-                    [now + RAM_MAX_PERIOD_S, *due.values()]) - now))
+                await asyncio.wait_for(self._ram_wake.wait(), max(0.0, min(due.values()) - now)
+                                       if due else None)
             self._ram_wake.clear()
 
     def _engage_throttle(self, inst: Instance) -> None:
@@ -369,13 +376,15 @@ class Arbiter:
     async def sample_loop(self) -> None:
         """Figures of every process in one pass: each second while someone subscribes
         to ``stats`` (the admin UI), else every ``IDLE_SAMPLE_S`` only, so a one-off
-        ``status`` has a recent CPU baseline (it refreshes older figures itself)."""
+        ``status`` has a recent CPU baseline (it refreshes older figures itself). The pass
+        runs just after the children's aligned heartbeats (ipc/child.py), with their
+        fresh counters, in the same second's wake-ups."""
         while True:
             if self.feed.wants("stats"):
                 self.publish("stats", self.status())
             elif self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
                 self._sample_all()
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(next_beat(self.sys.monotonic(), 1.0, STATS_PHASE_S))
 
     def _sample_all(self) -> None:
         live = {i.pid: i for i in self.instances.values() if i.pid is not None}
@@ -392,6 +401,8 @@ class Arbiter:
         out = []
         recorded = self.errors.counts()  # the Errors page's figure, same window
         for inst in insts:
+            if inst.pid and inst.id not in self.samples:
+                self.samples[inst.id] = self.sampler.sample(inst.pid)
             sample = self.samples.get(inst.id, {}) if inst.pid else {}
             c = inst.counters if inst.pid else {}
             bus = c.get("bus") or {}

@@ -156,6 +156,7 @@ class Instance:
             return
         self._cancel("ready")
         self.last_heartbeat = self.sys.monotonic()
+        self._apply_priorities(pid, ("nice",))
         self._set(State.DISCONNECTED if self.cut else State.RUNNING, "ready")
         self._arm_watchdog()
 
@@ -209,18 +210,21 @@ class Instance:
         self.started_at = self.sys.monotonic()
         self.last_heartbeat = None
         self._on_output(self, spawned)
-        self._apply_priorities(spawned.pid)
+        self._apply_priorities(spawned.pid, ("ionice", "cpu_affinity"))
         self._timer("ready", self.READY_TIMEOUT_S,
                     lambda: self.kill("did not report ready in time"))
 
-    def _apply_priorities(self, pid: int) -> None:
-        """nice, ionice and CPU affinity from the limits; a failure is an error, not fatal."""
+    def _apply_priorities(self, pid: int, keys: tuple[str, ...]) -> None:
+        """``keys`` of nice, ionice and CPU affinity from the limits; a failure is an
+        error, not fatal. ionice and affinity apply from the spawn; nice once the process
+        is ready: a (re)start is a short burst at the supervisor's priority, so on a
+        busy host a worker at nice 5 does not wait for CPU to come back up."""
         limits = self.cfg.limits
         calls = (("nice", self.sys.setpriority, int), ("ionice", self.sys.set_ionice, int),
                  ("cpu_affinity", self.sys.set_affinity, list))
         for key, call, conv in calls:
             value = limits.get(key)
-            if value is None:
+            if value is None or key not in keys:
                 continue
             try:
                 call(pid, conv(value))

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from edgeos.supervisor.procfs import ProcFiles
+
 if TYPE_CHECKING:
     from edgeos.supervisor.forkserver import ForkServers
 
@@ -95,6 +97,7 @@ class AsyncioSystem:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.proc_files = ProcFiles()
         self.forks: ForkServers | None = None
         if os.environ.get("EDGEOS_FORKSERVER") != "off":
             from edgeos.supervisor.forkserver import ForkServers
@@ -112,6 +115,14 @@ class AsyncioSystem:
 
     def spawn(self, argv: list[str], env: dict[str, str], stdin_data: bytes,
               on_exit: Callable[[int, int], None]) -> Spawned:
+        def ended(pid: int, code: int) -> None:
+            self.proc_files.forget(pid)
+            on_exit(pid, code)
+
+        return self._spawn(argv, env, stdin_data, ended)
+
+    def _spawn(self, argv: list[str], env: dict[str, str], stdin_data: bytes,
+               on_exit: Callable[[int, int], None]) -> Spawned:
         if self.forks is not None and argv[-2:] == ["-m", "edgeos.workers"]:
             forked = self.forks.spawn(stdin_data, env, on_exit)
             if forked is not None:
@@ -189,35 +200,39 @@ class AsyncioSystem:
         self.loop.remove_reader(fd)
 
     def rss_mb(self, pid: int) -> float | None:
+        statm = self.proc_files.read(pid, "statm")
+        if statm is None:
+            return None
         try:
-            with open(f"/proc/{pid}/statm", "rb") as fh:
-                return int(fh.read().split()[1]) * PAGE_MB
-        except (OSError, IndexError, ValueError):
+            return int(statm.split()[1]) * PAGE_MB
+        except (IndexError, ValueError):
             return None
 
     def cpu_seconds(self, pid: int) -> float | None:
+        stat = self.proc_files.read(pid, "stat")
+        if stat is None:
+            return None
         try:
-            with open(f"/proc/{pid}/stat", "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
+            fields = stat.rsplit(b")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) * TICK_S
-        except (OSError, IndexError, ValueError):
+        except (IndexError, ValueError):
             return None
 
     def proc_stats(self, pid: int) -> ProcStats | None:
-        try:  # one file: /proc/PID/stat has the RSS (pages) as well
-            with open(f"/proc/{pid}/stat", "rb") as fh:
-                stat = fh.read().rsplit(b")", 1)[1].split()
-            rss_pages = int(stat[21])
-        except (OSError, IndexError, ValueError):
+        raw = self.proc_files.read(pid, "stat")  # /proc/PID/stat has the RSS (pages) too
+        if raw is None:
+            return None
+        try:
+            stat = raw.rsplit(b")", 1)[1].split()
+            cpu_s, rss_pages, nice = (int(stat[11]) + int(stat[12])) * TICK_S, int(stat[21]), \
+                int(stat[16])
+        except (IndexError, ValueError):
             return None
         io = {}
-        try:  # /proc/PID/io needs the same user (or root)
-            with open(f"/proc/{pid}/io", "rb") as fh:
-                io = dict(line.split(b": ") for line in fh.read().splitlines())
-        except (OSError, ValueError):
-            pass
-        return ProcStats(cpu_s=(int(stat[11]) + int(stat[12])) * TICK_S,
-                         rss_mb=rss_pages * PAGE_MB, nice=int(stat[16]),
+        raw_io = self.proc_files.read(pid, "io")  # (needs the same user, or root)
+        with contextlib.suppress(ValueError):
+            io = dict(line.split(b": ") for line in raw_io.splitlines()) if raw_io else {}
+        return ProcStats(cpu_s=cpu_s, rss_mb=rss_pages * PAGE_MB, nice=nice,
                          read_bytes=int(io.get(b"read_bytes", 0)),
                          write_bytes=int(io.get(b"write_bytes", 0)))
 
@@ -231,3 +246,4 @@ class AsyncioSystem:
             for pid in list(self.forks.forked):
                 self.kill_tree(pid, signal.SIGKILL)
             self.forks.wait_all()
+        self.proc_files.close()

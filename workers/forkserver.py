@@ -13,16 +13,15 @@ the supervisor. The answer is the worker's pid. EOF on the socket ends the templ
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
 import socket
 import sys
-import time
 from typing import Any
 
 MAX_REQUEST = 1 << 20  # a spec is a few KB; a bigger request is refused
-REPARENT_WAIT_S = 2.0
 
 
 def preload(type_name: str) -> None:
@@ -42,10 +41,15 @@ def preload(type_name: str) -> None:
 
 
 def child(sock: socket.socket, request: dict[str, Any], out_fd: int, err_fd: int,
-          supervisor: int) -> None:
-    """The worker side of a fork: own session, own fds, the spec; never returns."""
+          middle_gone: int) -> None:
+    """The worker side of a fork: own session, own fds, the spec; never returns.
+
+    ``middle_gone`` is the read end of a pipe whose only writer is the middle process:
+    EOF on it means the middle has exited and we are the supervisor's child."""
     code = 1
     try:
+        os.read(middle_gone, 1)  # blocks until the middle exits (an event, not a poll)
+        os.close(middle_gone)
         os.close(sock.detach())  # no template object may close a reused fd number later
         os.setsid()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -58,9 +62,6 @@ def child(sock: socket.socket, request: dict[str, Any], out_fd: int, err_fd: int
                       else 65536)
         os.environ.clear()
         os.environ.update(request["env"])
-        deadline = time.monotonic() + REPARENT_WAIT_S
-        while os.getppid() != supervisor and time.monotonic() < deadline:
-            time.sleep(0.0005)  # the middle process is exiting; one moment
         from edgeos.workers.__main__ import run
 
         code = run(request["spec"])  # sets PDEATHSIG; exits if the parent is not ours
@@ -79,8 +80,12 @@ def serve(type_name: str, fd: int) -> int:
 
     die_with_parent()
     set_title(f"edgeos: forkserver {type_name}")
-    supervisor = os.getppid()
     preload(type_name)
+    # Nothing the template imported is ever garbage: keep the collector off its
+    # objects, so neither it nor a worker's collections write to (and so copy) the
+    # shared pages after a fork (the workers' PSS and the page faults of a restart).
+    gc.collect()
+    gc.freeze()
     sock = socket.socket(fileno=fd)
     sock.sendall(b"R")
     while True:
@@ -97,10 +102,12 @@ def serve(type_name: str, fd: int) -> int:
         middle = os.fork()
         if middle == 0:
             os.close(read_end)
+            gone_r, gone_w = os.pipe()  # the middle holds gone_w until it exits
             pid = os.fork()
             if pid == 0:
                 os.close(write_end)
-                child(sock, request, fds[0], fds[1], supervisor)
+                os.close(gone_w)
+                child(sock, request, fds[0], fds[1], gone_r)
             os.write(write_end, str(pid).encode())
             os._exit(0)
         os.close(write_end)

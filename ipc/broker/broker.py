@@ -333,7 +333,7 @@ class Broker:
                 "dropped": self.counters["dropped_suspended"] + self.counters["dropped_cut"],
                 "last_error": str(self.routing_refused) if self.routing_refused else None,
                 "bus": {**self.counters, "datapoints": len(self.values),
-                        "routes": len(self.router.counters()),
+                        "routes": len(self.router.table.routes),
                         "loops_stopped": self.router.loops_stopped,
                         "source_pps": {k: round(v, 1) for k, v in self.guard.rates.items()},
                         "suspended": dict(self.guard.suspended), "cut": sorted(self.cut),

@@ -39,6 +39,7 @@ def _setup(db: sqlite3.Connection) -> None:
     db.execute("SELECT COUNT(*) FROM last_values").fetchone()  # corrupt pages show here
 
 
+FLUSH_SLICE = 100  # rows encoded per turn of the event loop during a flush
 Entry = tuple[Any, ...] | list[Any]
 Point = list[Any]
 UNPLANNED = False
@@ -133,13 +134,27 @@ class LastValues:
             self._db.executemany("INSERT OR REPLACE INTO last_values VALUES (?,?,?,?,?,?)", rows)
 
     async def flush(self) -> None:
-        """Persist unsaved entries (in a thread; the event loop keeps routing)."""
+        """Persist unsaved entries (SQLite in a thread; the event loop keeps routing).
+
+        The rows are encoded on the loop in slices of ``FLUSH_SLICE`` with a turn of
+        the loop between them, so a batch arriving meanwhile waits for one slice (tens
+        of microseconds), not for the whole second's worth of changes. A point leaves
+        the unsaved state only when its entry is read: a value stored while the flush
+        is under way is either in this flush or listed again for the next one."""
         async with self._lock:
-            rows = []
+            taken = []
             for source, unsaved in self.unsaved.items():
-                points = unsaved[:]
-                unsaved.clear()  # the same list: the hot path holds it
+                if unsaved:
+                    taken.append((source, unsaved[:]))
+                    unsaved.clear()  # the same list: the hot path holds it
+            rows: list[tuple[Any, ...]] = []
+            budget = FLUSH_SLICE
+            for source, points in taken:
                 for point in points:
+                    if budget == 0:
+                        await asyncio.sleep(0)
+                        budget = FLUSH_SLICE
+                    budget -= 1
                     point[2] = False
                     entry = point[0]
                     try:

@@ -48,3 +48,34 @@ def test_a_point_is_listed_unsaved_once(tmp_path) -> None:
     assert [p[0][1] for p in lv.unsaved["s"]] == [2]
     lv.forget_plans()
     assert lv.sources["s"]["p"][1] is UNPLANNED
+
+
+def test_a_big_flush_lets_the_loop_route_between_slices_and_loses_no_update(tmp_path) -> None:
+    """Values that arrive while a flush encodes are in this flush or the next one."""
+    from edgeos.ipc.broker.store import FLUSH_SLICE
+
+    lv = LastValues(tmp_path / "lv.db")
+    n = FLUSH_SLICE * 5
+    for i in range(n):
+        lv.put("s", (f"p{i}", 0, 0, "good", True, None))
+    turns = []
+
+    async def meanwhile() -> None:  # what the broker's hot path does between slices
+        for turn in range(3):
+            await asyncio.sleep(0)
+            turns.append(turn)
+            lv.put("s", ("p0", f"early{turn}", 1, "good", True, None))  # already encoded
+            lv.put("s", (f"p{n - 1}", f"late{turn}", 1, "good", True, None))  # not yet
+
+    async def scenario() -> None:
+        await asyncio.gather(lv.flush(), meanwhile())
+        assert turns == [0, 1, 2]  # the loop ran while the flush encoded
+        assert [p[0][0] for p in lv.unsaved["s"]] == ["p0"]  # listed again for the next
+        await lv.flush()
+
+    asyncio.run(scenario())
+    lv.close()
+    again = LastValues(tmp_path / "lv.db")
+    assert again.restore(AddressResolver(["s"]).resolve) == n
+    assert again.get("s.p0")[1] == "early2"
+    assert again.get(f"s.p{n - 1}")[1] == "late2"

@@ -44,9 +44,12 @@ def test_start_becomes_running_only_after_ready(sys_: FakeSystem) -> None:
     assert changes == [(State.STOPPED, State.STARTING), (State.STARTING, State.RUNNING)]
 
 
-def test_nice_applied_on_spawn(sys_: FakeSystem) -> None:
-    inst = running(sys_, nice=7)
-    assert sys_.priorities == [(inst.pid, 7)]
+def test_ionice_applied_on_spawn_and_nice_once_ready(sys_: FakeSystem) -> None:
+    inst, _ = make(sys_, nice=7, ionice=6)
+    inst.start()
+    assert sys_.priorities == [(inst.pid, 106)]  # (the fake records ionice as 100 + level)
+    inst.on_ready(sys_.last_pid)
+    assert sys_.priorities == [(inst.pid, 106), (inst.pid, 7)]
 
 
 def test_graceful_stop(sys_: FakeSystem) -> None:

@@ -1,0 +1,70 @@
+"""ProcFiles against the real /proc: one open per file, fresh figures on every read,
+nothing left open, and no figures of a process once it has been reaped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from edgeos.supervisor.procfs import ProcFiles
+from edgeos.supervisor.seam import AsyncioSystem
+
+
+def open_fds() -> set[str]:
+    return {os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+            if os.path.exists(f"/proc/self/fd/{fd}")}
+
+
+def test_reads_are_fresh_and_the_file_stays_open() -> None:
+    files = ProcFiles()
+    me = os.getpid()
+    before = int(files.read(me, "stat").rsplit(b")", 1)[1].split()[11])
+    sum(range(3_000_000))  # burn some user time
+    after = int(files.read(me, "stat").rsplit(b")", 1)[1].split()[11])
+    assert after > before
+    assert files.open_count() == 1
+    assert f"/proc/{me}/stat" in open_fds()
+    files.forget(me)
+    assert files.open_count() == 0
+    assert f"/proc/{me}/stat" not in open_fds()
+
+
+def test_a_reaped_process_reads_as_gone() -> None:
+    files = ProcFiles()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert files.read(child.pid, "stat") is not None
+    finally:
+        child.kill()
+        child.wait()
+    # the fd belongs to the process, not the number: no figures from a reused pid
+    assert files.read(child.pid, "stat") is None
+    assert files.open_count() == 0
+
+
+def test_system_forgets_the_files_of_a_child_when_it_exits() -> None:
+    import asyncio
+
+    async def scenario() -> tuple[float | None, int, int]:
+        loop = asyncio.get_running_loop()
+        system = AsyncioSystem(loop)
+        system.forks = None  # plain exec: this is about the files, not the forkserver
+        done: asyncio.Future[int] = loop.create_future()
+        spawned = system.spawn([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                               dict(os.environ), b"", lambda pid, code: done.set_result(code))
+        rss = system.rss_mb(spawned.pid)
+        stats = system.proc_stats(spawned.pid)
+        assert stats is not None and stats.rss_mb > 0
+        opened = system.proc_files.open_count()
+        code = await asyncio.wait_for(done, 10)
+        for fd in (spawned.stdout, spawned.stderr):
+            if fd is not None:
+                os.close(fd)
+        assert code == 0
+        return rss, opened, system.proc_files.open_count()
+
+    rss, opened, left = asyncio.run(scenario())
+    assert rss is not None and rss > 0
+    assert opened == 3  # statm, stat, io
+    assert left == 0
