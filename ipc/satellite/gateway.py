@@ -44,7 +44,7 @@ from edgeos.ipc.rpc import (
     RpcError,
     RpcServer,
 )
-from edgeos.ipc.satellite import keys, wire
+from edgeos.ipc.satellite import keys, mdns, wire
 from edgeos.ipc.satellite.trust import RemoteClients, TrustError, TrustStore
 from edgeos.ipc.satellite.wire import CTL_SOCK
 from zmq.auth.asyncio import AsyncioAuthenticator
@@ -510,7 +510,9 @@ class Gateway:
         return {"in_total": sum(s.delivered for s in self.sats.values()),
                 "bus": {"listen": f"{self.host}:{self.port}", "connected": connected,
                         "trusted": len(self.sats), "pending": len(self.pending),
-                        "refused_messages": self.refused}}
+                        "refused_messages": self.refused},
+                "satellites": {i: s.stats for i, s in self.sats.items()
+                               if s.state == "connected"}}
 
     # -- lifecycle -------------------------------------------------------------------
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -545,12 +547,16 @@ class Gateway:
         keysvc.bind(wire.tcp(self.host, wire.key_port(self.port)))
         self._spawn(self._key_service(keysvc))
         self._spawn(self.link.heartbeat_loop(self.counters))
+        announcer = await mdns.announce(self.spec.extra["link"].get("mdns") or [], self.port,
+                                        self.public)
         self.link.ready()
         log.info("satellite gateway on %s:%d, key %s (%d trusted)", self.host, self.port,
                  self.public.decode(), len(self.sats))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         await self._stop.wait()
+        if announcer is not None:
+            await announcer.close()
         for task in list(self._tasks):
             task.cancel()
         self.auth.stop()
