@@ -36,7 +36,7 @@ from edgeos.supervisor.logs import LogBook
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.policy import RestartPolicy
 from edgeos.supervisor.process import ALIVE, Instance, InstanceConfig, State
-from edgeos.supervisor.satellite_setup import satellite_instances
+from edgeos.supervisor.satellite_setup import remote_rows, satellite_instances
 from edgeos.supervisor.seam import Spawned, System
 from edgeos.supervisor.sentry import SentryReporter
 from edgeos.supervisor.spawner import Spawner
@@ -342,7 +342,7 @@ class Arbiter:
         ``status`` has a recent CPU baseline (it refreshes older figures itself)."""
         while True:
             if self.feed.wants("stats"):
-                self.publish("stats", self.status())
+                self.publish("stats", [*self.status(), *remote_rows(self.instances)])
             elif self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
                 self._sample_all()
             await asyncio.sleep(1.0)
