@@ -11,7 +11,14 @@
 * ``curve_ratio``: DEALER -> ROUTER over loopback TCP with CURVE versus plain, the
   same 2,000-datapoint chunks, alternating rounds in this run;
 * the satellite's memory: PSS and RSS of supervisor, broker, uplink and the simulator
-  worker, and their total (``satellite_pss_mb``).
+  worker, and their total (``satellite_pss_mb``);
+* where live latency goes: ``sat_local_p99_ms`` (device -> the satellite's own broker,
+  the baseline of this machine's load in the same run) and ``link_p50_ms`` /
+  ``link_p99_ms`` (the same values from the satellite's broker to the core's: uplink,
+  buffer commit, CURVE link, gateway, core broker);
+* the on-disk buffer's append time at 200 commits/s, with SQLite's own checkpoints in
+  the commit (the baseline) and with checkpoints in a thread (what the uplink does):
+  ``append_max_ms`` / ``append_max_ms_autocheckpoint``.
 
     python bench/satellite.py [--json] [--outage 60] [--live-seconds 10]
 
@@ -41,6 +48,7 @@ import zmq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgeos.ipc import protocol
+from edgeos.ipc.satellite.buffer import Buffer
 
 from tests.integration.daemon import Daemon
 from tests.integration.satellite.support import Pair, Recorder, counter, make_pair
@@ -136,6 +144,39 @@ def link_throughput(curve: bool, chunks: int = 400) -> float:
     return chunks * 2000 / took
 
 
+def link_latency(core: Recorder, sat: Recorder, since_ms: float) -> list[float]:
+    """Per counter value: arrival on the core minus arrival on the satellite's broker."""
+    at_sat = {i[1]: i[4] for i in list(sat.items) if i[0] == "c1.seq" and i[3] >= since_ms}
+    return sorted(i[4] - at_sat[i[1]] for i in list(core.items)
+                  if i[0] == SEQ and i[1] in at_sat and i[2] == "good")
+
+
+def append_times(root: Path, auto_checkpoint: bool, n: int = 2000) -> list[float]:
+    """ms per buffer append (one small chunk, 200/s, acknowledged as the link would)."""
+    path = root / ("auto" if auto_checkpoint else "thread")
+    path.mkdir()
+    buf = Buffer(path, 256 * 2**20)
+    if auto_checkpoint:  # SQLite's default: the checkpoint runs inside a commit
+        buf.checkpoints.close()
+        buf.db.execute("PRAGMA wal_autocheckpoint=1000")
+    item = ["c1.seq", 1, protocol.now_ms(), "good", False, None]
+    took = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        buf.append([item, item])
+        took.append((time.perf_counter() - t0) * 1000)
+        if i % 40 == 0:
+            buf.ack(buf.last_seq)
+            buf.flush()
+        time.sleep(0.005)
+    buf.close()
+    return sorted(took)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    return round(values[max(0, int(len(values) * q) - 1)], 2) if values else None
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true")
@@ -153,6 +194,7 @@ def main() -> int:
 
     pair = make_pair(factory, [counter(rate_hz=200)])
     rec = Recorder(pair.core.run, "sat1.")
+    sat_rec = Recorder(pair.sat.run, "c1.")
     try:
         pair.trust()
         wait(lambda: core_state(pair) == "connected", 20)
@@ -162,6 +204,9 @@ def main() -> int:
         time.sleep(args.live_seconds)
         lat = sorted(i[4] - i[3] for i in list(rec.items)
                      if i[0] == SEQ and i[3] >= t_live and i[2] == "good")
+        sat_lat = sorted(i[4] - i[3] for i in list(sat_rec.items)
+                         if i[0] == "c1.seq" and i[3] >= t_live)
+        link_lat = link_latency(rec, sat_rec, t_live)
         mem = memory(pair)
         # 500/s for the outage (connections.json changed and applied: c1 restarts)
         doc = {"version": "1.0", "connections": [counter(rate_hz=500)]}
@@ -188,12 +233,19 @@ def main() -> int:
         lost, duplicated = series_faults(rec.seqs(SEQ))
     finally:
         rec.close()
+        sat_rec.close()
         pair.relay.close()
         for d in made:
             if d.proc is not None and d.proc.poll() is None:
                 d.stop()
             d.cleanup()
         shutil.rmtree(root, ignore_errors=True)
+    stall_root = Path(tempfile.mkdtemp(prefix="bench-sat-buf-"))
+    try:
+        auto_times = append_times(stall_root, True)
+        thread_times = append_times(stall_root, False)
+    finally:
+        shutil.rmtree(stall_root, ignore_errors=True)
     curve_rounds, plain_rounds = [], []
     for _ in range(args.rounds):
         curve_rounds.append(link_throughput(True))
@@ -205,6 +257,11 @@ def main() -> int:
         "live_p50_ms": round(statistics.median(lat), 2) if lat else None,
         "live_p99_ms": round(lat[int(len(lat) * 0.99) - 1], 2) if lat else None,
         "live_samples": len(lat),
+        "sat_local_p50_ms": pct(sat_lat, 0.5), "sat_local_p99_ms": pct(sat_lat, 0.99),
+        "link_p50_ms": pct(link_lat, 0.5), "link_p99_ms": pct(link_lat, 0.99),
+        "append_p99_ms": pct(thread_times, 0.99), "append_max_ms": pct(thread_times, 1.0),
+        "append_p99_ms_autocheckpoint": pct(auto_times, 0.99),
+        "append_max_ms_autocheckpoint": pct(auto_times, 1.0),
         "detect_s": round(detect, 2) if detect is not None else None,
         "detect_satellite_s": round(detect_sat, 2) if detect_sat is not None else None,
         "resume_s": round(resume, 2) if resume is not None else None,
@@ -215,6 +272,13 @@ def main() -> int:
         "satellite_processes": mem["processes"]}
     print(f"live latency at 200/s: p50 {result['live_p50_ms']} ms, p99 "
           f"{result['live_p99_ms']} ms (target p99 <= 20 ms), {len(lat)} samples")
+    print(f"  baseline, device -> satellite broker: p50 {result['sat_local_p50_ms']} ms, "
+          f"p99 {result['sat_local_p99_ms']} ms; the link's share (satellite broker -> "
+          f"core broker): p50 {result['link_p50_ms']} ms, p99 {result['link_p99_ms']} ms")
+    print(f"buffer append at 200/s: p99 {result['append_p99_ms']} ms, max "
+          f"{result['append_max_ms']} ms with checkpoints in a thread; baseline with "
+          f"SQLite's checkpoint in the commit: p99 {result['append_p99_ms_autocheckpoint']} "
+          f"ms, max {result['append_max_ms_autocheckpoint']} ms")
     print(f"cut noticed: core {result['detect_s']} s, satellite "
           f"{result['detect_satellite_s']} s (target <= 3 s); resume {result['resume_s']} s "
           f"after restore (target <= 2 s)")

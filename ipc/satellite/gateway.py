@@ -44,7 +44,7 @@ from edgeos.ipc.rpc import (
     RpcError,
     RpcServer,
 )
-from edgeos.ipc.satellite import keys, mdns, wire
+from edgeos.ipc.satellite import keys, mdns, walcheckpoint, wire
 from edgeos.ipc.satellite.trust import RemoteClients, TrustError, TrustStore
 from edgeos.ipc.satellite.wire import CTL_SOCK
 from zmq.auth.asyncio import AsyncioAuthenticator
@@ -104,6 +104,8 @@ class HighWater:
         path.chmod(0o600)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        walcheckpoint.disable_auto(self.db)  # checkpoints in a thread, not in put()
+        self.checkpoints = walcheckpoint.Checkpointer(path)
         self.db.execute("CREATE TABLE IF NOT EXISTS hwm (id TEXT PRIMARY KEY, epoch TEXT, "
                         "seq INTEGER)")
 
@@ -113,8 +115,10 @@ class HighWater:
 
     def put(self, sat_id: str, epoch: str, seq: int) -> None:
         self.db.execute("INSERT OR REPLACE INTO hwm VALUES (?, ?, ?)", (sat_id, epoch, seq))
+        self.checkpoints.committed()
 
     def close(self) -> None:
+        self.checkpoints.close()
         self.db.close()
 
 
