@@ -33,6 +33,7 @@ from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
 from edgeos.supervisor.limits import RAM_MAX_PERIOD_S, CpuThrottle, RamGuard
 from edgeos.supervisor.logs import LogBook
+from edgeos.supervisor.low_power import history_enabled
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.policy import RestartPolicy
 from edgeos.supervisor.process import ALIVE, Instance, InstanceConfig, State
@@ -495,7 +496,7 @@ class Arbiter:
             link.start("daemon start")
         await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,
                                              SYSTEM_START_TIMEOUT_S) for i in links))
-        if self.settings.history.get("enabled", True):  # also headless: history is data
+        if history_enabled(self.settings.history, self.performance):  # also headless
             historian = self._make(self._system_config(HISTORIAN_ID, "historian"))
             self.instances[HISTORIAN_ID] = historian
             historian.start("daemon start")
@@ -590,7 +591,7 @@ class Arbiter:
             old = self.instances.pop(HISTORIAN_ID, None)
             if old is not None:
                 await self.stop_instance(old, "history settings changed")
-            if self.settings.history.get("enabled", True):
+            if history_enabled(self.settings.history, self.performance):
                 inst = self._make(self._system_config(HISTORIAN_ID, "historian"))
                 self.instances[HISTORIAN_ID] = inst
                 inst.start("history settings changed")
