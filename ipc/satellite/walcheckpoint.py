@@ -23,7 +23,7 @@ from pathlib import Path
 
 log = logging.getLogger("walcheckpoint")
 
-COMMITS = 200  # commits between checkpoints (a few hundred WAL pages at most)
+COMMITS = 50  # commits between checkpoints: short ones, so most catch up with the WAL end
 WAL_MAX = 8 * 1024 * 1024  # bytes of WAL before a (short) TRUNCATE checkpoint
 
 
