@@ -551,16 +551,18 @@ class Gateway:
         keysvc.bind(wire.tcp(self.host, wire.key_port(self.port)))
         self._spawn(self._key_service(keysvc))
         self._spawn(self.link.heartbeat_loop(self.counters))
-        announcer = await mdns.announce(self.spec.extra["link"].get("mdns") or [], self.port,
-                                        self.public)
         self.link.ready()
+        # probing the name takes a second: the link is served meanwhile
+        announcing = self._spawn(mdns.announce(self.spec.extra["link"].get("mdns") or [],
+                                               self.port, self.public))
         log.info("satellite gateway on %s:%d, key %s (%d trusted)", self.host, self.port,
                  self.public.decode(), len(self.sats))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         await self._stop.wait()
-        if announcer is not None:
-            await announcer.close()
+        if announcing.done() and not announcing.cancelled() \
+                and announcing.exception() is None and announcing.result() is not None:
+            await announcing.result().close()
         for task in list(self._tasks):
             task.cancel()
         self.auth.stop()

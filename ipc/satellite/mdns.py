@@ -68,10 +68,21 @@ def check_addresses(values: list[str], what: str) -> list[str]:
         if addr.version != 4 or addr.is_unspecified or addr.is_multicast:
             raise ValueError(f"{what}: {value!r} must be one IPv4 interface address "
                              "(not 0.0.0.0, not multicast)")
+        if not addr.is_loopback and str(addr) not in local_addresses():
+            raise ValueError(f"{what}: {value!r} is not an address of this host's "
+                             "interfaces")
         out.append(str(addr))
     if len(out) > 16:
         raise ValueError(f"{what}: at most 16 addresses, got {len(out)}")
     return out
+
+
+def local_addresses() -> set[str]:
+    """The IPv4 addresses of this host's interfaces (in this network namespace)."""
+    import psutil
+
+    return {a.address for addrs in psutil.net_if_addrs().values() for a in addrs
+            if a.family == socket.AF_INET}
 
 
 def _txt(props: dict[bytes, bytes | None], key: bytes) -> str:
@@ -123,12 +134,14 @@ async def announce(interfaces: list[str], port: int, public_key: bytes) -> Annou
     when the interfaces cannot take it: the link works without discovery)."""
     if not interfaces:
         return None
+    from zeroconf import Error as ZeroconfError
+
     from edgeos import __version__
 
     announcer = Announcer(interfaces, port, public_key, socket.gethostname(), __version__)
     try:
         await announcer.start()
-    except OSError as exc:
+    except (OSError, ZeroconfError) as exc:
         log.error("mDNS announcement on %s failed (%s): satellites need --core-host",
                   ", ".join(interfaces), exc)
         await announcer.close()

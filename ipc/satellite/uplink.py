@@ -343,7 +343,14 @@ class Uplink:
         fingerprint = None if self.core_key is None else keys.fingerprint(self.core_key)
         self._set_state("discovering", f"browsing mDNS on {', '.join(self.mdns)} for "
                         f"{'the core with key ' + fingerprint if fingerprint else 'a core'}")
-        found = await mdns.find_core(self.mdns, fingerprint)
+        while True:
+            try:
+                found = await mdns.find_core(self.mdns, fingerprint)
+                break
+            except OSError as exc:  # the interface went away meanwhile: try again
+                self._set_state("discovering", f"mDNS on {', '.join(self.mdns)} failed: "
+                                f"{exc}; retrying")
+                await asyncio.sleep(KEY_RETRY_S)
         self._set_core(found.host, found.port)
 
     async def _link(self) -> None:

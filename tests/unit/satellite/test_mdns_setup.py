@@ -23,7 +23,7 @@ def test_flag_wins_and_is_checked(tmp_path: Path) -> None:
     assert satellite_setup.mdns_interfaces(_args(mdns="127.0.16.3,127.0.16.4"), tmp_path) \
         == ["127.0.16.3", "127.0.16.4"]
     assert satellite_setup.mdns_interfaces(_args(mdns="off"), tmp_path, "127.0.16.2") == []
-    for bad in ("0.0.0.0", "eth0", "224.0.0.251", "::1"):
+    for bad in ("0.0.0.0", "eth0", "224.0.0.251", "::1", "192.0.2.77"):
         with pytest.raises(ValueError, match="--mdns"):
             satellite_setup.mdns_interfaces(_args(mdns=bad), tmp_path)
 
