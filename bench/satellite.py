@@ -10,8 +10,18 @@
 * ``lost`` and ``duplicated`` over the whole counter series that reached the core;
 * ``curve_ratio``: DEALER -> ROUTER over loopback TCP with CURVE versus plain, the
   same 2,000-datapoint chunks, alternating rounds in this run;
-* the satellite's memory: PSS and RSS of supervisor, broker, uplink and the simulator
-  worker, and their total (``satellite_pss_mb``).
+* the satellite's memory: PSS and RSS of each process, the total of supervisor,
+  broker, uplink and the simulator worker (``satellite_pss_mb``) and of every process
+  (``satellite_pss_all_mb``); the same for a second satellite on the LOW_POWER
+  profile beside it (``low_power_pss_mb``, ``low_power_pss_all_mb``);
+* where live latency goes: ``sat_local_p99_ms`` (device -> the satellite's own broker,
+  the baseline of this machine's load in the same run) and ``link_p50_ms`` /
+  ``link_p99_ms`` (the same values from the satellite's broker to the core's: uplink,
+  buffer commit, CURVE link, gateway, core broker);
+* the on-disk buffer's append time at 200 commits/s, with SQLite's own checkpoints in
+  the commit (the baseline) and with checkpoints in a thread (what the uplink does):
+  ``append_max_ms`` / ``append_max_ms_autocheckpoint`` and how many appends took over
+  10 ms (``append_stalls`` / ``append_stalls_autocheckpoint``).
 
     python bench/satellite.py [--json] [--outage 60] [--live-seconds 10]
 
@@ -39,6 +49,7 @@ import zmq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgeos.ipc import protocol
+from edgeos.ipc.satellite.buffer import Buffer
 
 from bench.common import finish, parser
 from tests.integration.daemon import Daemon
@@ -73,18 +84,27 @@ def wait(pred: Any, timeout: float, step: float = 0.01) -> float | None:
     return None
 
 
-def core_state(pair: Pair) -> str | None:
+def core_row(pair: Pair) -> dict[str, Any]:
     rows = [r for r in pair.core.call("satellites") if r["id"] == "sat1"]
-    return rows[0]["state"] if rows else None
+    return rows[0] if rows else {}
+
+
+def core_state(pair: Pair) -> str | None:
+    return core_row(pair).get("state")
 
 
 def sat_state(pair: Pair) -> str:
     return pair.sat.call("satellites")[0]["state"]
 
 
-def memory(pair: Pair) -> dict[str, Any]:
-    """PSS/RSS in MB of each satellite process, by title, and the total."""
-    supervisor = psutil.Process(pair.sat.proc.pid)
+FOUR = ("edgeos: supervisor", "edgeos: broker", "edgeos: uplink",
+        "edgeos: worker c1 [simulator]")  # the total the issue asks for
+
+
+def memory(sat: Daemon) -> dict[str, Any]:
+    """PSS/RSS in MB of each satellite process, by title; the total of supervisor,
+    broker, uplink and the simulator worker, and of every process."""
+    supervisor = psutil.Process(sat.proc.pid)
     rows = {}
     for p in [supervisor, *supervisor.children(recursive=True)]:
         try:
@@ -93,9 +113,11 @@ def memory(pair: Pair) -> dict[str, Any]:
         except psutil.Error:
             continue
         rows[title] = {"pss_mb": round(info.pss / 2**20, 1), "rss_mb": round(info.rss / 2**20, 1)}
+    four = [rows[t] for t in FOUR if t in rows]
     return {"processes": rows,
-            "pss_total_mb": round(sum(r["pss_mb"] for r in rows.values()), 1),
-            "rss_total_mb": round(sum(r["rss_mb"] for r in rows.values()), 1)}
+            "pss_total_mb": round(sum(r["pss_mb"] for r in four), 1),
+            "rss_total_mb": round(sum(r["rss_mb"] for r in four), 1),
+            "pss_all_mb": round(sum(r["pss_mb"] for r in rows.values()), 1)}
 
 
 def link_throughput(curve: bool, chunks: int = 400) -> float:
@@ -135,6 +157,42 @@ def link_throughput(curve: bool, chunks: int = 400) -> float:
     return chunks * 2000 / took
 
 
+def link_latency(core: Recorder, sat: Recorder, since_ms: float) -> list[float]:
+    """Per counter value: arrival on the core minus arrival on the satellite's broker."""
+    at_sat = {i[1]: i[4] for i in list(sat.items) if i[0] == "c1.seq" and i[3] >= since_ms}
+    return sorted(i[4] - at_sat[i[1]] for i in list(core.items)
+                  if i[0] == SEQ and i[1] in at_sat and i[2] == "good")
+
+
+def append_times(root: Path, auto_checkpoint: bool, n: int = 2000) -> list[float]:
+    """ms per buffer append (one small chunk, 200/s, acknowledged as the link would)."""
+    path = root / ("auto" if auto_checkpoint else "thread")
+    path.mkdir()
+    buf = Buffer(path, 256 * 2**20)
+    if auto_checkpoint:  # SQLite's default: the checkpoint runs inside a commit
+        buf.checkpoints.close()
+        buf.db.execute("PRAGMA wal_autocheckpoint=1000")
+    item = ["c1.seq", 1, protocol.now_ms(), "good", False, None]
+    took = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        buf.append([item, item])
+        took.append((time.perf_counter() - t0) * 1000)
+        if i % 40 == 0:
+            buf.ack(buf.last_seq)
+            buf.flush()
+        time.sleep(0.005)
+    buf.close()
+    return sorted(took)
+
+
+STALL_MS = 10.0  # an append slower than this froze the uplink's loop
+
+
+def pct(values: list[float], q: float) -> float | None:
+    return round(values[max(0, int(len(values) * q) - 1)], 2) if values else None
+
+
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--outage", type=float, default=60.0, help="seconds the link is cut")
@@ -151,8 +209,16 @@ def main() -> int:
 
     pair = make_pair(factory, [counter(rate_hz=200)])
     rec = Recorder(pair.core.run, "sat1.")
+    sat_rec = Recorder(pair.sat.run, "c1.")
     try:
         pair.trust()
+        # the same satellite on the LOW_POWER profile, beside it (for its memory)
+        lean = factory([counter(rate_hz=200)], extra_args=[
+            "--satellite", "--satellite-id", "lean", "--core-host",
+            f"{pair.listen[0]}:{pair.listen[1]}", f"--core-key={pair.core_key}",
+            "--low-power"]).start()
+        pair.core.ctl("satellites", "trust", "--id", "lean", "--",
+                      lean.ctl_json("node-key")["key"])
         wait(lambda: core_state(pair) == "connected", 20)
         time.sleep(2)
         # live latency at 200/s
@@ -160,7 +226,11 @@ def main() -> int:
         time.sleep(args.live_seconds)
         lat = sorted(i[4] - i[3] for i in list(rec.items)
                      if i[0] == SEQ and i[3] >= t_live and i[2] == "good")
-        mem = memory(pair)
+        sat_lat = sorted(i[4] - i[3] for i in list(sat_rec.items)
+                         if i[0] == "c1.seq" and i[3] >= t_live)
+        link_lat = link_latency(rec, sat_rec, t_live)
+        mem, mem_lean = memory(pair.sat), memory(lean)
+        lean.stop()
         # 500/s for the outage (connections.json changed and applied: c1 restarts)
         doc = {"version": "1.0", "connections": [counter(rate_hz=500)]}
         pair.sat.call("connections", doc=doc)
@@ -175,8 +245,7 @@ def main() -> int:
         t_restore = time.time() * 1000
         pair.relay.restore()
         resume = wait(lambda: any(i[4] >= t_restore for i in rec.items[before:]), 30)
-        wait(lambda: (pair.core.call("satellites")[0].get("acked") or 0) >= backlog_last, 120,
-             0.05)
+        wait(lambda: (core_row(pair).get("acked") or 0) >= backlog_last, 120, 0.05)
         # the backlog: values made during the outage that arrived after the restore
         caught = [i for i in list(rec.items)[before:] if i[0] == SEQ and i[2] == "good"
                   and i[4] >= t_restore > i[3]]
@@ -186,12 +255,19 @@ def main() -> int:
         lost, duplicated = series_faults(rec.seqs(SEQ))
     finally:
         rec.close()
+        sat_rec.close()
         pair.relay.close()
         for d in made:
             if d.proc is not None and d.proc.poll() is None:
                 d.stop()
             d.cleanup()
         shutil.rmtree(root, ignore_errors=True)
+    stall_root = Path(tempfile.mkdtemp(prefix="bench-sat-buf-"))
+    try:
+        auto_times = append_times(stall_root, True)
+        thread_times = append_times(stall_root, False)
+    finally:
+        shutil.rmtree(stall_root, ignore_errors=True)
     curve_rounds, plain_rounds = [], []
     for _ in range(args.rounds):
         curve_rounds.append(link_throughput(True))
@@ -203,6 +279,13 @@ def main() -> int:
         "live_p50_ms": round(statistics.median(lat), 2) if lat else None,
         "live_p99_ms": round(lat[int(len(lat) * 0.99) - 1], 2) if lat else None,
         "live_samples": len(lat),
+        "sat_local_p50_ms": pct(sat_lat, 0.5), "sat_local_p99_ms": pct(sat_lat, 0.99),
+        "link_p50_ms": pct(link_lat, 0.5), "link_p99_ms": pct(link_lat, 0.99),
+        "append_p99_ms": pct(thread_times, 0.99), "append_max_ms": pct(thread_times, 1.0),
+        "append_p99_ms_autocheckpoint": pct(auto_times, 0.99),
+        "append_max_ms_autocheckpoint": pct(auto_times, 1.0),
+        "append_stalls": sum(t > STALL_MS for t in thread_times),
+        "append_stalls_autocheckpoint": sum(t > STALL_MS for t in auto_times),
         "detect_s": round(detect, 2) if detect is not None else None,
         "detect_satellite_s": round(detect_sat, 2) if detect_sat is not None else None,
         "resume_s": round(resume, 2) if resume is not None else None,
@@ -210,9 +293,20 @@ def main() -> int:
         "curve_per_s": round(curve), "plain_per_s": round(plain),
         "curve_ratio": round(curve / plain, 3),
         "satellite_pss_mb": mem["pss_total_mb"], "satellite_rss_mb": mem["rss_total_mb"],
-        "satellite_processes": mem["processes"]}
+        "satellite_pss_all_mb": mem["pss_all_mb"], "satellite_processes": mem["processes"],
+        "low_power_pss_mb": mem_lean["pss_total_mb"],
+        "low_power_pss_all_mb": mem_lean["pss_all_mb"],
+        "low_power_processes": mem_lean["processes"]}
     print(f"live latency at 200/s: p50 {result['live_p50_ms']} ms, p99 "
           f"{result['live_p99_ms']} ms (target p99 <= 20 ms), {len(lat)} samples")
+    print(f"  baseline, device -> satellite broker: p50 {result['sat_local_p50_ms']} ms, "
+          f"p99 {result['sat_local_p99_ms']} ms; the link's share (satellite broker -> "
+          f"core broker): p50 {result['link_p50_ms']} ms, p99 {result['link_p99_ms']} ms")
+    print(f"buffer append at 200/s: p99 {result['append_p99_ms']} ms, max "
+          f"{result['append_max_ms']} ms with checkpoints in a thread; baseline with "
+          f"SQLite's checkpoint in the commit: p99 {result['append_p99_ms_autocheckpoint']} "
+          f"ms, max {result['append_max_ms_autocheckpoint']} ms; appends over {STALL_MS:g} ms: "
+          f"{result['append_stalls']} vs {result['append_stalls_autocheckpoint']}")
     print(f"cut noticed: core {result['detect_s']} s, satellite "
           f"{result['detect_satellite_s']} s (target <= 3 s); resume {result['resume_s']} s "
           f"after restore (target <= 2 s)")
@@ -221,9 +315,12 @@ def main() -> int:
           f"duplicated {duplicated}")
     print(f"link throughput, same chunks: CURVE {curve:,.0f}/s, plain {plain:,.0f}/s, "
           f"ratio {result['curve_ratio']}")
-    print(f"satellite memory: PSS {mem['pss_total_mb']} MB, RSS {mem['rss_total_mb']} MB")
-    for title, row in mem["processes"].items():
-        print(f"  {title}: PSS {row['pss_mb']} MB, RSS {row['rss_mb']} MB")
+    for name, m in (("BALANCED", mem), ("LOW_POWER", mem_lean)):
+        print(f"satellite memory ({name}): supervisor + broker + uplink + worker PSS "
+              f"{m['pss_total_mb']} MB, RSS {m['rss_total_mb']} MB; every process PSS "
+              f"{m['pss_all_mb']} MB")
+        for title, row in m["processes"].items():
+            print(f"  {title}: PSS {row['pss_mb']} MB, RSS {row['rss_mb']} MB")
     return finish(args, result)
 
 

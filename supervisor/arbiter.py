@@ -30,11 +30,12 @@ from edgeos.supervisor.feed import Feed
 from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
 from edgeos.supervisor.limits import CpuThrottle, RamGuard
+from edgeos.supervisor.low_power import history_enabled
 from edgeos.supervisor.parts import Parts
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.policy import RestartPolicy
 from edgeos.supervisor.process import ALIVE, Instance, InstanceConfig, State
-from edgeos.supervisor.satellite_setup import satellite_instances
+from edgeos.supervisor.satellite_setup import remote_rows, satellite_instances
 from edgeos.supervisor.seam import Spawned, System
 from edgeos.supervisor.spawner import Spawner
 from edgeos.supervisor.stats import Sampler
@@ -381,7 +382,7 @@ class Arbiter:
         fresh counters, in the same second's wake-ups."""
         while True:
             if self.feed.wants("stats"):
-                self.publish("stats", self.status())
+                self.publish("stats", [*self.status(), *remote_rows(self.instances)])
             elif self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
                 self._sample_all()
             await asyncio.sleep(next_beat(self.sys.monotonic(), 1.0, STATS_PHASE_S))
@@ -536,7 +537,7 @@ class Arbiter:
             link.start("daemon start")
         await asyncio.gather(*(self.wait_for(i, lambda i: i.state != State.STARTING,
                                              SYSTEM_START_TIMEOUT_S) for i in links))
-        if self.settings.history.get("enabled", True):  # also headless: history is data
+        if history_enabled(self.settings.history, self.performance):  # also headless
             historian = self._make(self._system_config(HISTORIAN_ID, "historian"))
             self.instances[HISTORIAN_ID] = historian
             historian.start("daemon start")
@@ -641,7 +642,7 @@ class Arbiter:
             old = self.instances.pop(HISTORIAN_ID, None)
             if old is not None:
                 await self.stop_instance(old, "history settings changed")
-            if self.settings.history.get("enabled", True):
+            if history_enabled(self.settings.history, self.performance):
                 inst = self._make(self._system_config(HISTORIAN_ID, "historian"))
                 self.instances[HISTORIAN_ID] = inst
                 inst.start("history settings changed")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeos.common.files import atomic_write_json
-from edgeos.supervisor import datadir, performance, satellite_setup, sdnotify
+from edgeos.supervisor import datadir, low_power, performance, satellite_setup, sdnotify
 from edgeos.supervisor.arbiter import Arbiter
 from edgeos.supervisor.config import CONNECTIONS, ROUTING, ConfigError
 from edgeos.supervisor.controller import Controller
@@ -44,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--satellite-id")
     satellite_setup.add_arguments(p)
     p.add_argument("--performance", help="LOW_POWER, BALANCED or HIGH_PERFORMANCE")
+    low_power.add_arguments(p)
     p.add_argument("--web-port", type=int, default=8080)
     p.add_argument("--web-host", default="127.0.0.1")
     p.add_argument("--web-certfile", help="PEM certificate (chain): serve the UI over HTTPS")
@@ -193,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        profile = performance.choose(args.performance)
+        profile = performance.choose(low_power.profile_arg(args))
+        low_power.apply(args, profile)
         web = web_settings(args)
     except ValueError as exc:
         print(f"edgeos: {exc}", file=sys.stderr)

@@ -34,6 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                       "the core); default: the key pinned on first use")
     p.add_argument("--satellite-listen", default=f"0.0.0.0:{wire.DEFAULT_PORT}",
                    help="HOST:PORT for satellites and remote edgectl, or 'off'")
+    p.add_argument("--mdns", help="ADDR[,ADDR]: the interface addresses mDNS discovery "
+                                  "uses (core: announce, satellite without --core-host: "
+                                  "browse), or 'off'; default: edgeos.json satellite.mdns, "
+                                  "else the listen address, else the mDNS route's address")
 
 
 def buffer_mb(config_dir: Path) -> int:
@@ -50,6 +54,36 @@ def buffer_mb(config_dir: Path) -> int:
         raise ValueError(f"{path}: satellite.buffer_mb must be a number of MB from 1 to "
                          f"1000000, got {value!r}")
     return int(value)
+
+
+def mdns_interfaces(args: argparse.Namespace, config_dir: Path,
+                    listen_host: str | None = None) -> list[str]:
+    """The addresses mDNS may use ([]: off): ``--mdns``, else ``edgeos.json``
+    ``satellite.mdns`` (a list or "off"), else a concrete listen address, else the one
+    address the kernel routes mDNS through. Never every interface."""
+    from edgeos.ipc.satellite import mdns
+
+    if args.mdns:
+        return [] if args.mdns == "off" else mdns.check_addresses(args.mdns.split(","),
+                                                                  "--mdns")
+    path = config_dir / "edgeos.json"
+    value = None
+    if path.exists():
+        try:
+            value = json.loads(path.read_text("utf-8")).get("satellite", {}).get("mdns")
+        except (ValueError, AttributeError):
+            value = None  # the settings loader reports the broken file
+    if value == "off":
+        return []
+    if value is not None:
+        if not isinstance(value, list):
+            raise ValueError(f"{path}: satellite.mdns must be a list of interface addresses "
+                             f"or \"off\", got {value!r}")
+        return mdns.check_addresses(value, f"{path}: satellite.mdns")
+    if listen_host and listen_host not in ("0.0.0.0", "::"):
+        return [listen_host] if ":" not in listen_host else []
+    source = mdns.multicast_source()
+    return [source] if source else []
 
 
 def _check_bindable(host: str, port: int) -> None:
@@ -91,14 +125,21 @@ def link_roles(args: argparse.Namespace, data: Path, config: Path) -> dict[str, 
             check_id(args.satellite_id)
         except TrustError as exc:
             raise ValueError(f"--satellite-id: {exc}") from None
-        if not args.core_host:
-            raise ValueError("--satellite needs --core-host HOST[:PORT] (discovery is not "
-                             "built yet)")
-        host, port = wire.parse_hostport(args.core_host.split(",")[0], args.core_port)
+        host: str | None = None
+        port: int | None = None
+        browse: list[str] = []
+        if args.core_host:
+            host, port = wire.parse_hostport(args.core_host.split(",")[0], args.core_port)
+        else:
+            browse = mdns_interfaces(args, config)
+            if not browse:
+                raise ValueError("--satellite needs --core-host HOST[:PORT], or mDNS "
+                                 "discovery on an interface (--mdns ADDR; it is off or "
+                                 "no interface routes mDNS)")
         roles[UPLINK] = {"arg": ROLE_ARG[UPLINK], "link": {
             "satellite_id": args.satellite_id, "core_host": host, "core_port": port,
             "core_key": _core_key(args, data), "tofu": not args.core_key,
-            "buffer_mb": buffer_mb(config)}}
+            "buffer_mb": buffer_mb(config), "mdns": browse}}
     elif args.satellite_listen != "off":
         host, port = wire.parse_hostport(args.satellite_listen)
         _check_bindable(host, port)
@@ -108,7 +149,8 @@ def link_roles(args: argparse.Namespace, data: Path, config: Path) -> dict[str, 
         except TrustError as exc:
             raise ValueError(str(exc)) from None
         roles[GATEWAY] = {"arg": ROLE_ARG[GATEWAY],
-                          "link": {"listen": f"{host}:{port}"}}
+                          "link": {"listen": f"{host}:{port}",
+                                   "mdns": mdns_interfaces(args, config, host)}}
     return roles
 
 
@@ -121,3 +163,14 @@ def satellite_instances(data: Path) -> dict[str, dict[str, Any]]:
         return {}
     return {sat_id: {"type": "satellite", "max_pps": SATELLITE_MAX_PPS, "cut": False}
             for sat_id in trusted}
+
+
+def remote_rows(instances: dict[str, Any]) -> list[dict[str, Any]]:
+    """The connected satellites' workers as ``<sat>.<id>`` rows with ``host`` (from the
+    gateway's last heartbeat), for the live stats the admin UI shows."""
+    gateway = instances.get(GATEWAY)
+    if gateway is None or gateway.pid is None:
+        return []
+    sats = gateway.counters.get("satellites") or {}
+    return [{**row, "id": f"{sat_id}.{row['id']}", "host": sat_id}
+            for sat_id, rows in sats.items() for row in rows if row.get("role") == "worker"]

@@ -10,7 +10,8 @@ and it is deleted only after the core acknowledged it (cumulatively).
 The buffer is bounded (``satellite.buffer_mb``): when full, the oldest chunks go and
 the datapoints they held are counted as ``overflow``, persisted with the rest.
 WAL with ``synchronous=NORMAL`` survives a killed process; after a power cut the last
-fraction of a second may be missing, never a corrupt file.
+fraction of a second may be missing, never a corrupt file. Checkpoints run in a thread
+(:mod:`~edgeos.ipc.satellite.walcheckpoint`), never inside an append.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sqlite3
 from pathlib import Path
 
 from edgeos.ipc import protocol
+from edgeos.ipc.satellite.walcheckpoint import Checkpointer, disable_auto
 
 FILE = "uplink.db"
 
@@ -60,6 +62,7 @@ class Buffer:
         self.path.chmod(0o600)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        disable_auto(self.db)
         self.db.execute("CREATE TABLE IF NOT EXISTS chunks (first INTEGER PRIMARY KEY, "
                         "n INTEGER NOT NULL, data BLOB NOT NULL)")
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v)")
@@ -76,6 +79,7 @@ class Buffer:
         self.size: int = self.db.execute(
             "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM chunks").fetchone()[0]
         self._deleted_upto = self.acked
+        self.checkpoints = Checkpointer(self.path)
 
     @property
     def backlog(self) -> int:
@@ -93,6 +97,7 @@ class Buffer:
         if self.size > self.max_bytes:
             self._drop_oldest()
         self.db.execute("COMMIT")
+        self.checkpoints.committed()
         self.last_seq = first + len(items) - 1
         return first, data
 
@@ -149,9 +154,11 @@ class Buffer:
         self.db.execute("DELETE FROM chunks WHERE first + n - 1 <= ?", (self.acked,))
         self.db.execute("UPDATE meta SET v = ? WHERE k = 'acked'", (self.acked,))
         self.db.execute("COMMIT")
+        self.checkpoints.committed()
         self.size -= freed
         self._deleted_upto = self.acked
 
     def close(self) -> None:
         self.flush()
-        self.db.close()
+        self.checkpoints.close()
+        self.db.close()  # the last connection: checkpoints the rest, removes the WAL

@@ -44,7 +44,7 @@ from edgeos.ipc.rpc import (
     RpcError,
     RpcServer,
 )
-from edgeos.ipc.satellite import keys, wire
+from edgeos.ipc.satellite import keys, mdns, walcheckpoint, wire
 from edgeos.ipc.satellite.trust import RemoteClients, TrustError, TrustStore
 from edgeos.ipc.satellite.wire import CTL_SOCK
 from zmq.auth.asyncio import AsyncioAuthenticator
@@ -104,6 +104,8 @@ class HighWater:
         path.chmod(0o600)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        walcheckpoint.disable_auto(self.db)  # checkpoints in a thread, not in put()
+        self.checkpoints = walcheckpoint.Checkpointer(path)
         self.db.execute("CREATE TABLE IF NOT EXISTS hwm (id TEXT PRIMARY KEY, epoch TEXT, "
                         "seq INTEGER)")
 
@@ -113,8 +115,10 @@ class HighWater:
 
     def put(self, sat_id: str, epoch: str, seq: int) -> None:
         self.db.execute("INSERT OR REPLACE INTO hwm VALUES (?, ?, ?)", (sat_id, epoch, seq))
+        self.checkpoints.committed()
 
     def close(self) -> None:
+        self.checkpoints.close()
         self.db.close()
 
 
@@ -510,7 +514,9 @@ class Gateway:
         return {"in_total": sum(s.delivered for s in self.sats.values()),
                 "bus": {"listen": f"{self.host}:{self.port}", "connected": connected,
                         "trusted": len(self.sats), "pending": len(self.pending),
-                        "refused_messages": self.refused}}
+                        "refused_messages": self.refused},
+                "satellites": {i: s.stats for i, s in self.sats.items()
+                               if s.state == "connected"}}
 
     # -- lifecycle -------------------------------------------------------------------
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -546,11 +552,17 @@ class Gateway:
         self._spawn(self._key_service(keysvc))
         self._spawn(self.link.heartbeat_loop(self.counters))
         self.link.ready()
+        # probing the name takes a second: the link is served meanwhile
+        announcing = self._spawn(mdns.announce(self.spec.extra["link"].get("mdns") or [],
+                                               self.port, self.public))
         log.info("satellite gateway on %s:%d, key %s (%d trusted)", self.host, self.port,
                  self.public.decode(), len(self.sats))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         await self._stop.wait()
+        if announcing.done() and not announcing.cancelled() \
+                and announcing.exception() is None and announcing.result() is not None:
+            await announcing.result().close()
         for task in list(self._tasks):
             task.cancel()
         self.auth.stop()

@@ -50,8 +50,10 @@ class Uplink:
         self.spec = spec
         link = spec.extra["link"]
         self.sat_id: str = link["satellite_id"]
-        self.core = wire.tcp(link["core_host"], int(link["core_port"]))
-        self.key_service = wire.tcp(link["core_host"], wire.key_port(int(link["core_port"])))
+        self.mdns: list[str] = link.get("mdns") or []  # no core_host: browse on these
+        self.core = self.key_service = ""
+        if link.get("core_host"):
+            self._set_core(link["core_host"], int(link["core_port"]))
         # None: trust on first use (asked from the core's key service, then pinned)
         self.core_key: bytes | None = link["core_key"].encode("ascii") \
             if link.get("core_key") else None
@@ -329,7 +331,31 @@ class Uplink:
                 return
             await asyncio.sleep(KEY_RETRY_S)
 
+    def _set_core(self, host: str, port: int) -> None:
+        self.core = wire.tcp(host, port)
+        self.key_service = wire.tcp(host, wire.key_port(port))
+
+    async def _discover(self) -> None:
+        """No --core-host: browse mDNS for the core whose key we pinned (or, on first
+        use, the first one; its key service then tells the key that gets pinned)."""
+        from edgeos.ipc.satellite import mdns
+
+        fingerprint = None if self.core_key is None else keys.fingerprint(self.core_key)
+        self._set_state("discovering", f"browsing mDNS on {', '.join(self.mdns)} for "
+                        f"{'the core with key ' + fingerprint if fingerprint else 'a core'}")
+        while True:
+            try:
+                found = await mdns.find_core(self.mdns, fingerprint)
+                break
+            except OSError as exc:  # the interface went away meanwhile: try again
+                self._set_state("discovering", f"mDNS on {', '.join(self.mdns)} failed: "
+                                f"{exc}; retrying")
+                await asyncio.sleep(KEY_RETRY_S)
+        self._set_core(found.host, found.port)
+
     async def _link(self) -> None:
+        if not self.core:
+            await self._discover()
         await self._settle_core_key()
         self._connect_core()
         await asyncio.gather(self._recv_loop(), self._monitor_loop())

@@ -15,11 +15,13 @@ import users from "./pages/users.js";
 import {changePassword} from "./account.js";
 import dashboards from "./pages/dashboards.js";
 import discover from "./pages/discover.js";
+import satellites from "./pages/satellites.js";
 
 const PAGES = {instances, connections, datapoints, routes, logs, errors, system, plugins};
 PAGES.users = users;
 PAGES.dashboards = dashboards;
 PAGES.discover = discover;
+PAGES.satellites = satellites;
 let unmount = null;
 
 function parseHash() {

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 PROBE = """
-from edgeos.admin_ui.auth import hash_password, verify_password
+from edgeos.common.auth import hash_password, verify_password
 
 def rss_kb():
     return int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1])

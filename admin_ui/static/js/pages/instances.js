@@ -52,10 +52,12 @@ function buildCard(inst, act) {
     h("div", {class: "actions"},
       btn("start", "Start"), btn("stop", "Stop"), btn("restart", "Restart"),
       btn("kill", "☠ Kill", "warn"),
-      inst.role === "worker" ? btn("disconnect", "Disconnect") : null,
-      inst.role === "worker" ? btn("reconnect", "Reconnect") : null,
+      inst.role === "worker" && !inst.host ? btn("disconnect", "Disconnect") : null,
+      inst.role === "worker" && !inst.host ? btn("reconnect", "Reconnect") : null,
       btn("reactivate", "Reactivate", "primary"),
-      h("a", {class: "btn small", href: `#/logs?instance=${encodeURIComponent(inst.id)}`}, "Logs")));
+      inst.host ? null  // a satellite's logs stay on the satellite
+        : h("a", {class: "btn small", href: `#/logs?instance=${encodeURIComponent(inst.id)}`},
+            "Logs")));
   return card;
 }
 
@@ -75,8 +77,8 @@ function updateCard(card, inst, mode) {
   f("pps_in").textContent = fmtNum(inst.pps_in);
   f("pps_out").textContent = fmtNum(inst.pps_out);
   f("pps_out").className = `v ${level(inst.pps_out, limits.max_pps)}`;
-  f("restarts").textContent = String(inst.restarts);
-  f("errors_24h").textContent = String(inst.errors_24h ?? 0);
+  f("restarts").textContent = String(inst.restarts ?? "–");
+  f("errors_24h").textContent = String(inst.errors_24h ?? "–");
   f("pid").textContent = inst.pid ?? "–";
   f("nice").textContent = inst.nice ?? "–";
   const bar = f("ram_bar");
@@ -130,7 +132,7 @@ export default {
     let filter = "";
     const cards = new Map();
     let order = "";
-    const grid = h("div", {class: "cards", id: "instance-cards"});
+    const grid = h("div", {id: "instance-cards"});
     const sortSel = h("select", {id: "sort", "aria-label": "sort by",
                                  onchange: () => { sort = sortSel.value;
                                                    localStorage.setItem("instances.sort", sort);
@@ -172,6 +174,20 @@ export default {
       }
     }
 
+    // This core's instances first, then one group per satellite (by its id).
+    function groups(shown) {
+      const hosts = [...new Set(shown.map((i) => i.host || ""))]
+        .sort((a, b) => (b === "") - (a === "") || a.localeCompare(b));
+      const titled = hosts.some((host) => host !== "");
+      return hosts.map((host) => {
+        const members = shown.filter((i) => (i.host || "") === host);
+        return h("section", {class: "host-group", dataset: {host: host || "core"}},
+          titled ? h("h2", {}, host ? `Satellite ${host}` : "This core",
+                     h("span", {class: "muted", text: `${members.length} instance${members.length === 1 ? "" : "s"}`})) : null,
+          h("div", {class: "cards"}, members.map((i) => cards.get(i.id))));
+      });
+    }
+
     function render() {
       const all = live.state.instances;
       const shown = all.filter((i) => !filter || `${i.id} ${i.name} ${i.type}`
@@ -184,10 +200,10 @@ export default {
       for (const id of [...cards.keys()]) {
         if (!ids.has(id)) { cards.get(id).remove(); cards.delete(id); }
       }
-      const key = shown.map((i) => i.id).join("\n");
+      const key = shown.map((i) => `${i.host || ""} ${i.id}`).join("\n");
       if (key !== order) {
         order = key;
-        clear(grid).append(...shown.map((i) => cards.get(i.id)));
+        clear(grid).append(...groups(shown));
         if (!shown.length) grid.append(h("p", {class: "empty", text: "No instances yet."}));
       }
       const running = shown.filter((i) => i.status === "running").length;
