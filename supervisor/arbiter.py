@@ -23,12 +23,14 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.files import atomic_write_json
+from edgeos.ipc.ha.state import HaState
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import cgroups, modefile
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor.errors import ErrorStore
 from edgeos.supervisor.feed import Feed
+from edgeos.supervisor.ha_setup import ha_view
 from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
 from edgeos.supervisor.limits import RAM_MAX_PERIOD_S, CpuThrottle, RamGuard
@@ -86,6 +88,7 @@ class Arbiter:
         self.kernel = KernelLimits(backend, self._on_limit_event) if backend else None
         self.broker_rpc: AsyncRpcClient | None = None
         self.links: dict[str, dict[str, Any]] = {}  # satellite link roles (satellite_setup)
+        self.ha: HaState | None = None  # role and epoch of a core (ha_setup, ha_commands)
         self.spawner = Spawner(self)
         registry.use_plugin_dir(paths.data / "plugins")  # see supervisor/plugins.py
 
@@ -130,7 +133,7 @@ class Arbiter:
         module = {"worker": "edgeos.workers", "broker": "edgeos.ipc.broker",
                   "admin-ui": "edgeos.admin_ui", "uplink": "edgeos.ipc.satellite",
                   "satellite-gateway": "edgeos.ipc.satellite",
-                  "historian": "edgeos.ipc.historian"}
+                  "historian": "edgeos.ipc.historian", "ha-mirror": "edgeos.ipc.ha"}
         argv = [sys.executable, "-m", module[inst.cfg.role]]
         env = dict(os.environ)
         env["EDGEOS_SUPERVISOR_PID"] = str(os.getpid())
@@ -468,7 +471,7 @@ class Arbiter:
     def load(self) -> list[InstanceConfig]:
         """Read the config dir; raises ConfigError (nothing applied)."""
         self.settings = cfgmod.load_settings(self.paths.config)
-        return cfgmod.load_connections(self.paths.config, self.settings)
+        return ha_view(self.ha, cfgmod.load_connections(self.paths.config, self.settings))
 
     def _system_config(self, iid: str, role: str) -> InstanceConfig:
         # The broker and the UI run above the device workers (default nice 5).
@@ -516,6 +519,7 @@ class Arbiter:
             cfgmod.read_json(self.paths.config / cfgmod.CONNECTIONS)
             if (self.paths.config / cfgmod.CONNECTIONS).exists() else {"connections": []},
             settings)
+        configs = ha_view(self.ha, configs)
         new_ids = [c.id for c in configs]
         routes_ok = True
         try:  # the broker checks routing.json against the new instance set first

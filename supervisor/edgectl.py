@@ -16,7 +16,7 @@ from typing import Any
 
 from edgeos.ipc import addresses, strictjson
 from edgeos.ipc.rpc import BAD_REQUEST, UNAVAILABLE, RpcClient, RpcError
-from edgeos.supervisor import edgectl_discover, plugin_cli, satellite_cli
+from edgeos.supervisor import edgectl_discover, ha_cli, plugin_cli, satellite_cli
 from edgeos.supervisor.paths import resolve_run_dir
 from edgeos.supervisor.progress import call_with_progress
 
@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"seconds to wait for the device (default {WAIT_S:g})")
     sub.add_parser("errors", help="recent uncaught errors with stack traces")
     satellite_cli.add_parsers(sub)
+    ha_cli.add_parsers(sub)
     sub.add_parser("passwd", help="set the admin password")
     tk = sub.add_parser("token", help="API tokens")
     tsub = tk.add_subparsers(dest="token_verb", required=True)
@@ -381,6 +382,8 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
         return "recover", {"who": f"edgectl:{_user()}"}, show_recover
     if v in satellite_cli.VERBS:
         return satellite_cli.request(args)
+    if v in ha_cli.VERBS:
+        return ha_cli.request(args)
     if v == "reload" and args.cancel:
         return "reload_cancel", {}, show_generic
     if v == "reload":

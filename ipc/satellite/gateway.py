@@ -35,6 +35,8 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.ha.source import MirrorSource
+from edgeos.ipc.ha.wire import M_HELLO
 from edgeos.ipc.rpc import (
     BAD_REQUEST,
     NOT_FOUND,
@@ -142,6 +144,7 @@ class Gateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.auth = AsyncioAuthenticator(self.ctx)
         self.auth.configure_curve_callback("*", self)
+        self.mirror = MirrorSource(self)  # HA: standby cores mirroring this one
 
     # -- ZAP -------------------------------------------------------------------------
     def callback(self, domain: str, key: bytes) -> bool:
@@ -151,7 +154,7 @@ class Gateway:
         if self.trust.is_revoked(z85) and self.trust.id_of(z85) is None:
             log.warning("refused revoked key %s...", z85[:8])
             return False
-        if self.trust.id_of(z85) is None:
+        if self.trust.id_of(z85) is None and not self.mirror.handles(z85):
             self._note_pending(z85, None, None)
         return True
 
@@ -229,6 +232,7 @@ class Gateway:
         """Bring the satellites in line with the trust store; cut revoked links."""
         self.trust = TrustStore.load(self.data)
         self.clients = RemoteClients.load(self.data)
+        self.mirror.sync(self.trust.standby)
         cut = False
         for sat_id, sat in list(self.sats.items()):
             entry = self.trust.trusted.get(sat_id)
@@ -264,6 +268,9 @@ class Gateway:
             rid = frames[0].bytes
             sat = self.by_key.get(key)
             kind = frames[1].bytes
+            if sat is None and self.mirror.handles(key):
+                self.mirror.on_message(rid, key, kind, frames)
+                continue
             if sat is None:
                 if kind == wire.RPC:
                     self._spawn(self._remote_rpc(rid, key, frames[2].bytes))
@@ -282,6 +289,9 @@ class Gateway:
                     self._ping(sat, protocol.unpack(frames[2].buffer))
                 elif kind == wire.HELLO:
                     self._hello(sat, protocol.unpack(frames[2].buffer))
+                elif kind == wire.FENCED:
+                    self._spawn(self.mirror.fenced_by(sat.id, protocol.unpack(
+                        frames[2].buffer)))
                 elif kind == wire.RESULT:
                     reply = protocol.unpack(frames[2].buffer)
                     fut = self._ctl_waiters.pop(reply.get("id"), None)
@@ -297,6 +307,9 @@ class Gateway:
             with contextlib.suppress(ValueError, AttributeError):
                 claimed = str(protocol.unpack(frames[2].buffer).get("id"))[:64]
         self._note_pending(key, claimed, frames[1].get("Peer-Address"))
+        if kind == M_HELLO:  # a core that wants to mirror this one
+            self._send(rid, wire.REFUSED, {"reason": "key not trusted as a standby (on this "
+                                           f"core: edgectl ha trust {key})", "pending": True})
         if kind == wire.HELLO:
             bound = self.trust.trusted.get(claimed or "")
             reason = (f"id {claimed!r} is bound to another key" if bound else
@@ -316,7 +329,9 @@ class Gateway:
         self._restore(sat)
         log.info("satellite %s connected from %s (core has up to seq %d)", sat.id,
                  sat.address, sat.hwm)
-        self._send(sat.rid or b"", wire.WELCOME, {"id": sat.id, "acked": sat.hwm})
+        self._send(sat.rid or b"", wire.WELCOME, {"id": sat.id, "acked": sat.hwm,
+                                                  "ha_epoch": self.mirror.state.epoch,
+                                                  "ha_role": self.mirror.state.role})
 
     async def _data(self, sat: Satellite, head: dict[str, Any], chunk: zmq.Frame) -> None:
         if head.get("e") != sat.epoch or sat.state != "connected":
@@ -454,8 +469,12 @@ class Gateway:
                     sat.writes.move_to_end(str(item[0]))
                     while len(sat.writes) > MAX_WRITES:
                         sat.writes.popitem(last=False)
-            if sat.state != "connected" or sat.rid is None \
-                    or not self._send(sat.rid, wire.CMD, items):
+            if not self.mirror.state.active:  # a standby core actuates nothing (HA)
+                self.mirror.held += len(items)
+                continue
+            fence = protocol.pack({"ha_epoch": self.mirror.state.epoch})
+            if sat.state != "connected" or sat.rid is None or not wire.try_send(
+                    self.router, [sat.rid, wire.CMD, protocol.pack(items), fence]):
                 log.warning("satellite %s offline: %d commands not delivered", sat.id,
                             len(items))
 
@@ -469,6 +488,16 @@ class Gateway:
             except TrustError as exc:
                 raise RpcError(str(exc), BAD_REQUEST) from None
             return self.listing()
+        if cmd == "ha_followers":
+            return self.mirror.listing()
+        if cmd == "ha_role":
+            return {"role": self.mirror.load_state().role}
+        if cmd == "ha_handover":
+            try:
+                self.mirror.handover(str(args.get("key")), str(args.get("reason")))
+            except ValueError as exc:
+                raise RpcError(str(exc), UNAVAILABLE) from None
+            return {"asked": True}
         if cmd == "stats":
             return {i: {"state": s.state, "instances": s.stats if s.state == "connected"
                         else []} for i, s in self.sats.items()}
@@ -538,6 +567,7 @@ class Gateway:
         self._router_tasks = [self._spawn(self._router_loop()),
                               self._spawn(self._monitor_loop())]
         await self.sync_trust()
+        self.mirror.start()
         self._spawn(RpcServer(ctl, self.handle).serve())
         keysvc = self.ctx.socket(zmq.ROUTER)
         keysvc.setsockopt(zmq.LINGER, 0)
@@ -554,6 +584,7 @@ class Gateway:
         for task in list(self._tasks):
             task.cancel()
         self.auth.stop()
+        self.mirror.close()
         self._close_router()
         for sat in self.sats.values():
             sat.broker.close(0)

@@ -23,6 +23,7 @@ from edgeos.supervisor.config import ConfigError, read_json
 TRUST_FILE = "satellites.json"
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_SATELLITES = 1000
+MAX_STANDBY = 4
 
 
 class TrustError(ValueError):
@@ -43,6 +44,8 @@ class TrustStore:
     path: Path
     trusted: dict[str, dict[str, Any]] = field(default_factory=dict)
     revoked: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: standby cores (HA, ``edgectl ha trust``): name -> key; they mirror, never send data
+    standby: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, data_dir: Path) -> TrustStore:
@@ -55,11 +58,12 @@ class TrustStore:
                 raise TrustError("; ".join(exc.errors)) from None
             store.trusted = dict(doc.get("trusted") or {})
             store.revoked = dict(doc.get("revoked") or {})
+            store.standby = dict(doc.get("standby") or {})
         return store
 
     def save(self) -> None:
         atomic_write_json(self.path, {"version": "1.0", "trusted": self.trusted,
-                                      "revoked": self.revoked},
+                                      "revoked": self.revoked, "standby": self.standby},
                           backup_dir=self.path.parent / "backups")
 
     def id_of(self, key: str) -> str | None:
@@ -98,6 +102,17 @@ class TrustStore:
             raise TrustError(f"no trusted satellite {sat_id!r}")
         self.revoked[sat_id] = {"key": entry["key"], "since": int(time.time())}
         return {"id": sat_id, "key": entry["key"], "state": "revoked"}
+
+    def trust_standby(self, key: str, name: str = "standby") -> dict[str, Any]:
+        """Admit ``key`` as a standby core (kind ``standby``): it may mirror this core."""
+        key = check_key(key, "standby key").decode("ascii")
+        check_id(name)
+        if self.id_of(key) is not None:
+            raise TrustError(f"this key is trusted as satellite {self.id_of(key)!r}")
+        if name not in self.standby and len(self.standby) >= MAX_STANDBY:
+            raise TrustError(f"at most {MAX_STANDBY} standby cores can be trusted")
+        self.standby[name] = {"key": key, "since": int(time.time())}
+        return {"name": name, "key": key, "kind": "standby"}
 
 
 ROLES = ("admin", "viewer")

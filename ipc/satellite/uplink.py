@@ -25,6 +25,7 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.ha.fence import Fence
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError
 from edgeos.ipc.satellite import keys, wire
 from edgeos.ipc.satellite.buffer import Buffer
@@ -60,6 +61,7 @@ class Uplink:
         self.ctx = zmq.asyncio.Context()
         self.link = SupervisorLink(self.ctx, spec)
         self.buffer = Buffer(spec.data_dir, int(link.get("buffer_mb", 256)) * 1024 * 1024)
+        self.fence = Fence(spec.data_dir)
         self.state = "connecting"
         self.reason = ""
         self.welcomed = False
@@ -186,6 +188,8 @@ class Uplink:
             elif kind == wire.PONG:
                 self.rtt_ms = round((time.monotonic() - float(body["t"])) * 1000, 2)
             elif kind == wire.CMD:
+                if self._fenced(frames):
+                    continue
                 self._commands(body)
             elif kind == wire.CTL:
                 asyncio.get_running_loop().create_task(self._instance_command(body))
@@ -195,7 +199,23 @@ class Uplink:
                 self.welcomed = False
                 self._set_state("refused", str(body.get("reason")))
 
+    def _fenced(self, frames: list[bytes]) -> bool:
+        """HA: refuse commands of a core whose epoch is below the highest seen."""
+        try:
+            epoch = int(protocol.unpack(frames[2])["ha_epoch"]) if len(frames) > 2 else 0
+        except (ValueError, KeyError, TypeError):
+            epoch = 0
+        if self.fence.see(epoch):
+            return False
+        self.fence.refused += 1
+        log.warning("refused commands of stale core epoch %d (seen %d)", epoch,
+                    self.fence.epoch)
+        wire.try_send(self.sock, [wire.FENCED, protocol.pack({
+            "reason": "stale_epoch", "epoch": self.fence.epoch, "refused": epoch})])
+        return True
+
     def _welcome(self, body: dict[str, Any]) -> None:
+        self.fence.see(int(body.get("ha_epoch") or 0))
         acked = int(body.get("acked", 0))
         self.buffer.ack(acked)
         self.sent_upto = max(self.buffer.acked, min(acked, self.buffer.last_seq))
@@ -286,7 +306,8 @@ class Uplink:
                         "backlog": self.buffer.backlog, "acked": self.buffer.acked,
                         "last_seq": self.buffer.last_seq, "overflow": self.buffer.overflow,
                         "buffer_bytes": self.buffer.size, "rtt_ms": self.rtt_ms,
-                        "epoch": self.buffer.epoch}}
+                        "epoch": self.buffer.epoch, "ha_epoch": self.fence.epoch,
+                        "stale_refused": self.fence.refused}}
 
     # -- the core's key ----------------------------------------------------------------
     async def _ask_key(self) -> bytes | None:
