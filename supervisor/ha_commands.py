@@ -286,21 +286,21 @@ class HaFailover(HaCommand):
         return {"promoted": True, "detail": reason}
 
     async def vote(self) -> tuple[bool, str]:
-        """Satellites connected to us say whether they still see the active core; with
-        none, a configured witness must answer. Nobody to ask: no promotion (a cut
-        between the cores alone looks just like this)."""
+        """A satellite that came to this standby lost the active core too (it sends to
+        the active one while it can); with none, a configured witness must answer.
+        Nobody to ask: no promotion (a cut between the cores alone looks just like
+        this, and then the satellites stay with the primary)."""
+        within = 3 * ha_setup.ha_settings(self.arbiter.paths.config)["failover_s"]
         try:
-            sats = [s for s in await self.gateway("list") if s.get("state") == "connected"]
+            votes = dict(await self.gateway("ha_votes", within_s=within))
         except RpcError:
-            sats = []
-        seeing = [s["id"] for s in sats if s.get("sees_active")]
-        if seeing:
-            return False, f"satellites {', '.join(seeing)} still see the primary"
-        if sats:
-            return True, f"{len(sats)} satellite(s) connected here no longer see the primary"
+            votes = {}
+        if votes:
+            return True, f"satellite(s) {', '.join(sorted(votes))} lost the primary too"
         witness = ha_setup.ha_settings(self.arbiter.paths.config).get("witness")
         if not witness:
-            return False, "no satellite connected here and no witness configured to vote"
+            return False, ("no satellite lost the primary and no witness is configured: "
+                           "a cut between the cores alone does not promote")
         host, port = satwire.parse_hostport(str(witness), 0)
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port),

@@ -94,3 +94,18 @@ def ha_view(state: HaState | None, configs: list[InstanceConfig]) -> list[Instan
         return configs
     return [c if c.mirror or not c.enabled else dataclasses.replace(c, enabled=False)
             for c in configs]
+
+
+def core_list(core_host: str, core_key: str | None, default_port: int) -> list[list[Any]]:
+    """``--core-host A,B --core-key KA,KB``: the cores a satellite knows (HA), each with
+    its key (no trust on first use for a list: a key per host, in the same order).
+    One host: [] (the single-core form, with its pinning)."""
+    hosts = [h for h in core_host.split(",") if h.strip()]
+    if len(hosts) < 2:
+        return []
+    given = [k for k in (core_key or "").split(",") if k.strip()]
+    if len(given) != len(hosts):
+        raise ValueError(f"--core-host names {len(hosts)} cores: give --core-key=K1,K2,... "
+                         f"with one key per core, in the same order ({len(given)} given)")
+    return [[*wire.parse_hostport(h, default_port), keys.check_key(k, f"--core-key #{i + 1}")
+             .decode("ascii")] for i, (h, k) in enumerate(zip(hosts, given, strict=True))]

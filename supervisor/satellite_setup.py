@@ -18,6 +18,7 @@ from typing import Any
 
 from edgeos.ipc.satellite import keys, wire
 from edgeos.ipc.satellite.trust import TrustError, TrustStore, check_id
+from edgeos.supervisor.ha_setup import core_list
 
 log = logging.getLogger("edgeos")
 
@@ -95,10 +96,11 @@ def link_roles(args: argparse.Namespace, data: Path, config: Path) -> dict[str, 
             raise ValueError("--satellite needs --core-host HOST[:PORT] (discovery is not "
                              "built yet)")
         host, port = wire.parse_hostport(args.core_host.split(",")[0], args.core_port)
+        cores = core_list(args.core_host, args.core_key, args.core_port)  # HA: both cores
         roles[UPLINK] = {"arg": ROLE_ARG[UPLINK], "link": {
             "satellite_id": args.satellite_id, "core_host": host, "core_port": port,
-            "core_key": _core_key(args, data), "tofu": not args.core_key,
-            "buffer_mb": buffer_mb(config)}}
+            "core_key": cores[0][2] if cores else _core_key(args, data),
+            "tofu": not args.core_key, "buffer_mb": buffer_mb(config), "cores": cores}}
     elif args.satellite_listen != "off":
         host, port = wire.parse_hostport(args.satellite_listen)
         _check_bindable(host, port)

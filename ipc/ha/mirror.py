@@ -81,6 +81,9 @@ class Mirror:
                                                                    addresses.CONTROL), 60)
         self.broker = AsyncRpcClient(self.ctx, addresses.endpoint(spec.run_dir,
                                                                   addresses.BROKER_CTL), 30)
+        #: our satellite gateway: takes the satellites' sequences the primary holds
+        self.gateway = AsyncRpcClient(self.ctx, addresses.endpoint(
+            spec.run_dir, satwire.CTL_SOCK), 10) if self.listen else None
         self.sock: zmq.asyncio.Socket | None = None
         self.state = "connecting"
         self.reason = ""
@@ -94,7 +97,6 @@ class Mirror:
         self.rtt_ms: float | None = None
         self.last_heard = time.monotonic()
         self.files_applied = 0
-        self.failover_asked: float | None = None
 
     def _set_state(self, state: str, reason: str = "") -> None:
         if (state, reason) != (self.state, self.reason):
@@ -219,6 +221,14 @@ class Mirror:
             self._hello()
             return
         await self.broker.call("mirror_put", batches=body["batches"])
+        if body.get("sat_hwm") and self.gateway is not None:  # before we acknowledge
+            try:
+                await self.gateway.call("ha_hwm", hwm=body["sat_hwm"])
+            except RpcError as exc:  # start over: a fresh snapshot
+                log.warning("satellite sequences not recorded: %s", exc)
+                self.welcomed = False
+                self._hello()
+                return
         self.seq, self.dp = seq, int(body["dp"])
         self._send(wire.M_ACK, {"seq": self.seq, "dp": self.dp})
 
@@ -263,10 +273,7 @@ class Mirror:
                 await self._ask_failover(silent)
 
     async def _ask_failover(self, silent: float) -> None:
-        now = time.monotonic()
-        if self.failover_asked is not None and now - self.failover_asked < self.failover_s:
-            return
-        self.failover_asked = now
+        """Once a second while the primary is silent: the supervisor votes and decides."""
         try:
             result = await self.control.call(
                 "ha_failover", silent_s=round(silent, 2),
@@ -274,7 +281,8 @@ class Mirror:
         except RpcError as exc:
             log.warning("failover not taken: %s", exc)
             return
-        log.warning("failover: %s", result.get("detail") or result)
+        log.warning("failover %s: %s", "taken" if result.get("promoted") else "not taken",
+                    result.get("detail"))
 
     def counters(self) -> dict[str, Any]:
         return {"out_total": self.dp, "last_error": self.reason or None,
@@ -306,6 +314,8 @@ class Mirror:
             task.cancel()
         self.control.close()
         self.broker.close()
+        if self.gateway is not None:
+            self.gateway.close()
         if self.sock is not None:
             self.sock.disable_monitor()
             self.sock.close(0)

@@ -55,7 +55,10 @@ class Follower:
     acked_seq: int = 0
     acked_dp: int = 0
     resync: bool = False
-    inflight: deque[tuple[int, int, float]] = field(default_factory=deque)  # seq, dp, t
+    #: seq, dp, t, and the satellites' sequences the batch covers
+    inflight: deque[tuple[int, int, float, dict[str, list[Any]]]] = field(
+        default_factory=deque)
+    sat_acked: dict[str, list[Any]] = field(default_factory=dict)  # on the standby
 
     def lag(self) -> tuple[int, float]:
         """(datapoints sent, not acknowledged; seconds the oldest of them waits)."""
@@ -91,6 +94,10 @@ class MirrorSource:
         self.feed: zmq.asyncio.Socket | None = None
         self.state = self.load_state()
         self.held = 0  # commands not sent to satellites while this core is a standby
+        #: satellites that came to us while we are a standby: they lost the active core
+        self.votes: dict[str, float] = {}
+        #: per satellite, [buffer epoch, last sequence] of what was queued for the standby
+        self.sat_hwm: dict[str, list[Any]] = {}
 
     # -- trust -----------------------------------------------------------------------
     def sync(self, standby: dict[str, dict[str, Any]]) -> None:
@@ -205,7 +212,8 @@ class MirrorSource:
     def _ack(self, f: Follower, seq: int, dp: int) -> None:
         f.acked_seq, f.acked_dp = max(f.acked_seq, seq), max(f.acked_dp, dp)
         while f.inflight and f.inflight[0][0] <= f.acked_seq:
-            f.inflight.popleft()
+            f.sat_acked = f.inflight.popleft()[3]
+        self.gw.ack_satellites()  # what the standby holds now may be acknowledged
         if f.resync and f.acked_seq == f.seq:  # it fell behind: a fresh snapshot
             f.resync = False
             self.gw._spawn(self._snapshot(f))
@@ -228,10 +236,11 @@ class MirrorSource:
             f.resync = True  # it cannot keep up: resend everything once it caught up
             return
         n = sum(len(items) for _, items in batches)
-        body = {"seq": f.seq + 1, "dp": f.dp + n, "batches": batches}
+        sat_hwm = dict(self.sat_hwm)
+        body = {"seq": f.seq + 1, "dp": f.dp + n, "batches": batches, "sat_hwm": sat_hwm}
         if self.gw._send(f.rid, wire.M_VALUES, body):
             f.seq, f.dp = f.seq + 1, f.dp + n
-            f.inflight.append((f.seq, f.dp, time.time()))
+            f.inflight.append((f.seq, f.dp, time.time(), sat_hwm))
         else:
             f.resync = True
 
@@ -275,6 +284,8 @@ class MirrorSource:
             except zmq.Again:
                 break
             source = frames[0].decode(errors="replace").rstrip(".")
+            if source in self.gw.sats:
+                continue  # satellites' data comes with its sequence: sat_items
             try:
                 items = protocol.unpack(frames[1])
             except ValueError:
@@ -286,6 +297,28 @@ class MirrorSource:
         if self.pending and self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_later(wire.VALUES_FLUSH_S,
                                                                        self._flush)
+
+    def sat_items(self, sat_id: str, epoch: str, last_seq: int, items: list[Any]) -> None:
+        """A satellite's datapoints as the gateway took them, with their sequence: the
+        standby learns exactly what it holds, so after a takeover nothing is lost or
+        taken twice."""
+        self.pending.setdefault(sat_id, []).extend(items)
+        self.pending_n += len(items)
+        self.sat_hwm[sat_id] = [epoch, last_seq]
+        if self.pending_n >= wire.VALUES_MAX:
+            self._flush()
+        elif self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(wire.VALUES_FLUSH_S,
+                                                                       self._flush)
+
+    def ackable(self, sat_id: str, epoch: str, hwm: int) -> int:
+        """What a satellite may be told is acknowledged: with a standby mirroring, only
+        what the standby holds too (the satellite keeps the rest for a takeover)."""
+        for f in self.followers.values():
+            if f.state == "connected":
+                got = f.sat_acked.get(sat_id)
+                hwm = min(hwm, int(got[1]) if got and got[0] == epoch else 0)
+        return hwm
 
     def _flush(self) -> None:
         if self._flush_handle is not None:
@@ -320,6 +353,11 @@ class MirrorSource:
             loop.remove_reader(self.feed.getsockopt(zmq.FD))
             self.feed.close(0)
         self.broker.close()
+
+    def recent_votes(self, within_s: float) -> dict[str, float]:
+        """Satellite id -> seconds since it said (by coming here) it lost the active core."""
+        now = time.monotonic()
+        return {i: round(now - t, 2) for i, t in self.votes.items() if now - t <= within_s}
 
     def listing(self) -> list[dict[str, Any]]:
         return [f.row() for f in self.followers.values()]

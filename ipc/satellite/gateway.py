@@ -324,6 +324,16 @@ class Gateway:
                      sat.epoch or "-")
             sat.epoch, sat.hwm = epoch, 0
             self.hwm.put(sat.id, epoch, 0)
+        acked = int(body.get("acked") or 0)  # another core (HA) took up to there
+        if acked > sat.hwm:
+            sat.hwm = acked
+            self.hwm.put(sat.id, epoch, acked)
+        if not self.mirror.state.active:  # HA: a standby takes no satellite; its visit
+            self.mirror.votes[sat.id] = time.monotonic()  # says it lost the active core
+            self._send(sat.rid or b"", wire.REFUSED, {
+                "reason": f"standby core (the active one is {self.mirror.state.peer})",
+                "pending": False, "standby": True})
+            return
         sat.state = "connected"
         sat.catchup = int(body.get("last_seq") or 0)
         self._restore(sat)
@@ -340,7 +350,8 @@ class Gateway:
         if first > sat.hwm + 1:  # a message went missing: have it resend from the gap
             if sat.rewound_at != sat.hwm:
                 sat.rewound_at = sat.hwm
-                self._send(sat.rid or b"", wire.ACK, {"acked": sat.hwm, "rewind": True})
+                self._send(sat.rid or b"", wire.ACK, {"acked": self._ackable(sat),
+                                                      "rewind": True})
             return
         items = protocol.unpack(chunk.buffer)
         skip = max(0, min(len(items), sat.hwm - first + 1))
@@ -361,9 +372,19 @@ class Gateway:
                 sat.stale.difference_update(item[0] for item in items)
             sat.hwm = first + skip + len(items) - 1
             self.hwm.put(sat.id, sat.epoch, sat.hwm)
+            self.mirror.sat_items(sat.id, sat.epoch, sat.hwm, items)
             if sat.stale:
                 self._restore(sat)
-        self._send(sat.rid or b"", wire.ACK, {"acked": sat.hwm})
+        self._send(sat.rid or b"", wire.ACK, {"acked": self._ackable(sat)})
+
+    def _ackable(self, sat: Satellite) -> int:
+        return self.mirror.ackable(sat.id, sat.epoch, sat.hwm)
+
+    def ack_satellites(self) -> None:
+        """HA: the standby acknowledged more: so may we, to the satellites."""
+        for sat in self.sats.values():
+            if sat.state == "connected" and sat.rid is not None:
+                self._send(sat.rid, wire.ACK, {"acked": self._ackable(sat)})
 
     @staticmethod
     def _confirm(sat: Satellite, items: list[list[Any]]) -> None:
@@ -491,7 +512,23 @@ class Gateway:
         if cmd == "ha_followers":
             return self.mirror.listing()
         if cmd == "ha_role":
-            return {"role": self.mirror.load_state().role}
+            if not self.mirror.load_state().active:  # satellites go to the active core
+                for sat in self.sats.values():
+                    if sat.state == "connected" and sat.rid is not None:
+                        self._send(sat.rid, wire.REFUSED, {"reason": "this core is now a "
+                                                           "standby", "standby": True})
+                        self._go_offline(sat, "core demoted to standby")
+            return {"role": self.mirror.state.role}
+        if cmd == "ha_hwm":  # a standby: what the primary's gateway took, mirrored
+            if not self.mirror.state.active:
+                for sat_id, (epoch, seq) in dict(args.get("hwm") or {}).items():
+                    sat = self.sats.get(sat_id)
+                    if sat is not None and (epoch != sat.epoch or seq > sat.hwm):
+                        sat.epoch, sat.hwm = str(epoch), int(seq)
+                        self.hwm.put(sat.id, sat.epoch, sat.hwm)
+            return {}
+        if cmd == "ha_votes":
+            return self.mirror.recent_votes(float(args.get("within_s") or 15))
         if cmd == "ha_handover":
             try:
                 self.mirror.handover(str(args.get("key")), str(args.get("reason")))

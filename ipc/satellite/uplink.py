@@ -37,6 +37,7 @@ FEED_HWM = 200_000  # change messages the SUB socket may queue while the disk is
 DRAIN_MAX = 500
 FLUSH_S = 0.2
 KEY_RETRY_S = 3.0
+SWITCH_S = 2.0  # HA: a core that has not welcomed us by then is left for the next
 INSTANCE_CMDS = ("start", "stop", "restart", "kill", "status")
 STAT_KEYS = ("id", "name", "type", "role", "status", "reason", "enabled", "pid", "nice",
              "cpu_percent", "memory_mb", "memory_percent", "pps_in", "pps_out",
@@ -57,6 +58,10 @@ class Uplink:
         self.core_key: bytes | None = link["core_key"].encode("ascii") \
             if link.get("core_key") else None
         self.tofu = bool(link.get("tofu"))  # pinned, not given: check what the core says
+        #: HA: every core this satellite knows, ``[host, port, key]``; data goes to the one
+        #: that welcomes it (the active core), the others refuse as standby
+        self.cores: list[list[Any]] = link.get("cores") or []
+        self.core_i = 0
         self.sock: zmq.asyncio.Socket | None = None
         self.ctx = zmq.asyncio.Context()
         self.link = SupervisorLink(self.ctx, spec)
@@ -269,7 +274,7 @@ class Uplink:
 
     def _hello(self) -> None:
         hello = {"id": self.sat_id, "epoch": self.buffer.epoch, "version": "1",
-                 "last_seq": self.buffer.last_seq}
+                 "last_seq": self.buffer.last_seq, "acked": self.buffer.acked}
         wire.try_send(self.sock, [wire.HELLO, protocol.pack(hello)])
 
     async def _ping_loop(self) -> None:
@@ -352,8 +357,40 @@ class Uplink:
 
     async def _link(self) -> None:
         await self._settle_core_key()
-        self._connect_core()
-        await asyncio.gather(self._recv_loop(), self._monitor_loop())
+        while True:
+            self._connect_core()
+            loops = [self._recv_loop(), self._monitor_loop()]
+            if len(self.cores) > 1:
+                loops.append(self._while_welcomed())
+            tasks = [asyncio.create_task(c) for c in loops]
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            self._next_core()
+
+    async def _while_welcomed(self) -> None:
+        """HA: a core that does not welcome us within SWITCH_S (down, or a standby that
+        refuses) is left for the next one in the list."""
+        while True:
+            await asyncio.sleep(SWITCH_S)
+            if not self.welcomed:
+                return
+
+    def _next_core(self) -> None:
+        assert self.sock is not None
+        self.sock.disable_monitor()
+        self.sock.close(0)
+        self.monitor.close(0)
+        self.welcomed = self.handshaken = False
+        self.sent_upto = self.buffer.acked  # resend what the last core did not acknowledge
+        self.core_i = (self.core_i + 1) % len(self.cores)
+        host, port, key = self.cores[self.core_i]
+        self.core = wire.tcp(host, int(port))
+        self.core_key = key.encode("ascii")
+        self._set_state("connecting", f"trying core {host}:{port}")
 
     # -- lifecycle -------------------------------------------------------------------
     async def main(self) -> int:

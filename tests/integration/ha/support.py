@@ -46,6 +46,22 @@ class Cores:
         self.standby.wait_for(lambda: self.ha(self.standby)["state"] == "mirroring", 20,
                               "standby mirroring")
 
+    def satellite(self, factory: Any, connections: list[dict[str, Any]], sat_id: str = "sat1",
+                  primary_via: str | None = None) -> Daemon:
+        """A satellite that knows both cores (primary first), trusted on the primary
+        (the trust store reaches the standby by the mirror)."""
+        sat = factory(connections, extra_args=[
+            "--satellite", "--satellite-id", sat_id,
+            "--core-host", f"{primary_via or self.primary_listen},{self.standby_listen}",
+            f"--core-key={self.primary_key},{self.standby_key}"]).start()
+        key = sat.ctl_json("node-key")["key"]
+        done = self.primary.ctl("satellites", "trust", "--id", sat_id, "--", key)
+        assert done.returncode == 0, done.stderr
+        self.standby.wait_for(lambda: any(r["id"] == sat_id and r["state"] != "pending"
+                                          for r in self.standby.ctl_json("satellites")),
+                              20, "satellite trusted on the standby too")
+        return sat
+
     def config(self, d: Daemon, name: str) -> Any:
         path = d.config / name
         return json.loads(path.read_text()) if path.exists() else None
@@ -53,13 +69,16 @@ class Cores:
 
 def make_cores(factory: Any, connections: list[dict[str, Any]],
                routes: list[dict[str, Any]] | None = None,
-               settings: dict[str, Any] | None = None, trust: bool = True) -> Cores:
-    """A primary with ``connections`` and a standby of it (empty config: it mirrors)."""
+               settings: dict[str, Any] | None = None, trust: bool = True,
+               via: Any = None) -> Cores:
+    """A primary with ``connections`` and a standby of it (empty config: it mirrors);
+    ``via(primary_listen) -> HOST:PORT`` puts something (a relay) on the standby's path."""
     p_listen, s_listen = free_listen(), free_listen()
     primary = factory(connections, routes=routes, settings=settings,
                       extra_args=["--satellite-listen", p_listen]).start()
     p_key = primary.ctl_json("node-key")["key"]
-    standby = factory([], extra_args=["--satellite-listen", s_listen, "--standby-of", p_listen,
+    standby = factory([], extra_args=["--satellite-listen", s_listen, "--standby-of",
+                                      via(p_listen) if via else p_listen,
                                       f"--primary-key={p_key}"]).start()
     s_key = standby.ctl_json("node-key")["key"]
     cores = Cores(primary, standby, p_listen, s_listen, p_key, s_key)
