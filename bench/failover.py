@@ -107,7 +107,7 @@ def main() -> int:
             time.sleep(0.5)
         # baseline: a planned switch-over, then back
         t0 = time.monotonic()
-        cores.standby.call("ha_promote", reason="bench", who="bench")
+        cores.standby.call("ha_promote", reason="bench", who="bench")  # planned
         wait(lambda: role(cores.primary) == "standby", 30)
         switchover = time.monotonic() - t0
         active, other = cores.standby, cores.primary

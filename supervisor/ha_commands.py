@@ -84,18 +84,25 @@ class HaCommand(SatelliteCommand):
             await self.arbiter.reload()
         except (ConfigError, RpcError) as exc:
             log.error("ha: instances not switched to the %s role: %s", ha.role, exc)
+        await self.restart_mirror(f"role {ha.role}")
+
+    async def restart_mirror(self, why: str, **extra: Any) -> None:
+        """The ``ha-mirror`` link process again, with the current role and epoch."""
+        ha = self.ha
         old = self.arbiter.instances.pop(ha_setup.MIRROR, None)
         if old is not None:
-            await self.arbiter.stop_instance(old, f"role {ha.role}")
+            await self.arbiter.stop_instance(old, why)
         links = ha_setup.link_roles(ha, self.arbiter.paths.data, self.arbiter.paths.config,
                                     self.listen())
+        for spec in links.values():
+            spec["link"].update(extra)
         self.arbiter.links.pop(ha_setup.MIRROR, None)
         self.arbiter.links.update(links)
         if links:
             inst = self.arbiter._make(self.arbiter._system_config(ha_setup.MIRROR,
                                                                   ha_setup.MIRROR))
             self.arbiter.instances[ha_setup.MIRROR] = inst
-            inst.start(f"role {ha.role}")
+            inst.start(why)
 
 
 class Ha(HaCommand):
@@ -223,8 +230,19 @@ class HaPromote(HaCommand):
         if self.ha.role != "standby":
             raise RpcError(f"this core is already {self.ha.role}", REFUSED)
         reason = str(args.get("reason") or "planned switch-over")
-        return await self.switch("active", reason, str(args.get("who") or "edgectl"),
-                                 epoch=self.ha.epoch + 1)
+        who = str(args.get("who") or "edgectl")
+        if who != "ha" and self.mirror_bus().get("state") == "mirroring":
+            # planned, the primary reachable: it hands over (its satellites wait until we
+            # hold all it took), so nothing is lost or taken twice
+            await self.restart_mirror("asking the primary to hand over",
+                                      ask_handover=f"{reason} (by {who})")
+            for _ in range(150):
+                if self.ha.role == "active":
+                    return {"from": "standby", "to": "active", "epoch": self.ha.epoch,
+                            "peer": self.ha.peer, "reason": self.ha.reason}
+                await asyncio.sleep(0.1)
+            log.warning("ha: the primary did not hand over within 15 s: promoting anyway")
+        return await self.switch("active", reason, who, epoch=self.ha.epoch + 1)
 
 
 class HaDemote(HaCommand):
@@ -240,12 +258,21 @@ class HaDemote(HaCommand):
         if not live:
             raise RpcError("no standby is connected to take over", UNAVAILABLE)
         epoch = self.ha.epoch
+        # satellites are refused (they keep their buffers) until the standby holds all
+        # we took: it then takes over with their exact sequences, nothing taken twice
+        await self.gateway("ha_quiesce")
+        for _ in range(50):
+            row = next((f for f in await self.followers() if f["key"] == live[0]["key"]), None)
+            if row is None or row["lag_dp"] == 0:
+                break
+            await asyncio.sleep(0.1)
         await self.gateway("ha_handover", key=live[0]["key"],
                            reason=str(args.get("reason") or "planned switch-over"))
         for _ in range(100):  # the standby's HELLO as active fences us (ha_fenced)
             if self.ha.role == "standby":
                 return {"role": "standby", "epoch": self.ha.epoch, "peer": self.ha.peer}
             await asyncio.sleep(0.1)
+        await self.gateway("ha_role")  # satellites welcome again
         raise RpcError(f"the standby did not take over within 10 s (epoch still {epoch})",
                        UNAVAILABLE)
 

@@ -74,6 +74,7 @@ class Mirror:
         self.epoch: int = int(link["epoch"])
         self.listen: str | None = link.get("listen")
         self.name: str = link.get("name") or "standby"
+        self.ask_handover: str | None = link.get("ask_handover")
         self.failover_s = float(link.get("failover_s", 5))
         self.ctx = zmq.asyncio.Context()
         self.link = SupervisorLink(self.ctx, spec)
@@ -186,6 +187,9 @@ class Mirror:
                 return
             self.welcomed = True
             self.seq = self.dp = 0
+            if self.ask_handover:  # planned promotion: the primary hands over
+                self._send(wire.M_HANDOVER, {"reason": self.ask_handover})
+                self.ask_handover = None
             await self._seen(self.peer_epoch)
             self._set_state("mirroring", f"from {self.peer_role} at epoch {self.peer_epoch}")
         elif kind == wire.M_FENCED:

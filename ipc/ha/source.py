@@ -94,6 +94,7 @@ class MirrorSource:
         self.feed: zmq.asyncio.Socket | None = None
         self.state = self.load_state()
         self.held = 0  # commands not sent to satellites while this core is a standby
+        self.quiesced = False  # handing over: satellites are refused until then
         #: satellites that came to us while we are a standby: they lost the active core
         self.votes: dict[str, float] = {}
         #: per satellite, [buffer epoch, last sequence] of what was queued for the standby
@@ -145,6 +146,8 @@ class MirrorSource:
                 self._hello(f, body)
             elif kind == wire.M_ACK:
                 self._ack(f, int(body["seq"]), int(body["dp"]))
+            elif kind == wire.M_HANDOVER and f.state == "connected":
+                self.gw._spawn(self._hand_over(str(body.get("reason"))))
             elif kind == wire.M_PING:
                 lag_dp, lag_s = f.lag()
                 ha = self.ha()
@@ -188,6 +191,12 @@ class MirrorSource:
         if host in ("0.0.0.0", "::") and address:
             host = address
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    async def _hand_over(self, reason: str) -> None:
+        try:
+            await self.gw.control.call("ha_demote", reason=f"standby asked: {reason}")
+        except RpcError as exc:
+            log.error("hand-over asked by the standby failed: %s", exc)
 
     async def _fenced(self, f: Follower) -> None:
         try:

@@ -10,6 +10,8 @@ standby -> primary
            epoch than the primary's fences it: the primary demotes itself to its standby.
   M_ACK    ``{"seq", "dp"}``: value batches applied up to ``seq`` (``dp`` datapoints).
   M_PING   ``{"t"}`` once a second.
+  M_HANDOVER ``{"reason"}``: ``edgectl ha promote`` on the standby: the primary hands
+           over as for ``ha demote`` (quiesce, wait until mirrored, M_TAKEOVER).
 primary -> standby
   M_WELCOME ``{"epoch", "role"}``, then M_FILES and the values snapshot.
   M_FILES   ``{"files": {name: text or None}}``: mirrored files that changed (None: gone).
@@ -33,7 +35,8 @@ M_VALUES = b"m-values"
 M_PONG = b"m-pong"
 M_FENCED = b"m-fenced"
 M_TAKEOVER = b"m-takeover"
-KINDS = frozenset({M_HELLO, M_ACK, M_PING})
+M_HANDOVER = b"m-handover"
+KINDS = frozenset({M_HELLO, M_ACK, M_PING, M_HANDOVER})
 
 #: mirrored files: (dir, name); "config" is the config dir, "data" the data dir
 CONFIG_FILES = ("connections.json", "routing.json", "widgets.json", "edgeos.json")

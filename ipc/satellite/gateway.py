@@ -328,8 +328,9 @@ class Gateway:
         if acked > sat.hwm:
             sat.hwm = acked
             self.hwm.put(sat.id, epoch, acked)
-        if not self.mirror.state.active:  # HA: a standby takes no satellite; its visit
-            self.mirror.votes[sat.id] = time.monotonic()  # says it lost the active core
+        if not self.mirror.state.active or self.mirror.quiesced:  # HA: a standby takes no
+            if not self.mirror.quiesced:  # satellite; its visit says it lost the active one
+                self.mirror.votes[sat.id] = time.monotonic()
             self._send(sat.rid or b"", wire.REFUSED, {
                 "reason": f"standby core (the active one is {self.mirror.state.peer})",
                 "pending": False, "standby": True})
@@ -511,8 +512,12 @@ class Gateway:
             return self.listing()
         if cmd == "ha_followers":
             return self.mirror.listing()
-        if cmd == "ha_role":
-            if not self.mirror.load_state().active:  # satellites go to the active core
+        if cmd == "ha_quiesce":  # planned hand-over: satellites wait for the standby
+            self.mirror.quiesced = True
+        if cmd in ("ha_role", "ha_quiesce"):
+            if cmd == "ha_role":
+                self.mirror.quiesced = False
+            if not self.mirror.load_state().active or self.mirror.quiesced:
                 for sat in self.sats.values():
                     if sat.state == "connected" and sat.rid is not None:
                         self._send(sat.rid, wire.REFUSED, {"reason": "this core is now a "

@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.daemon import sim
 from tests.integration.ha.support import free_listen, make_cores
-from tests.integration.satellite.support import counter
+from tests.integration.satellite.support import Recorder, counter
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +26,9 @@ def test_promote_fences_the_primary_and_demote_hands_back(daemon_factory) -> Non
     cores = make_cores(daemon_factory, [sim("plc1", "plc", 5), sim("m1", "plc", 5,
                                                                    mirror=True)])
     p, s = cores.primary, cores.standby
+    sat = cores.satellite(daemon_factory, [counter("c1", 100)])
+    recs = [Recorder(p.run, "sat1."), Recorder(s.run, "sat1.")]
+    p.wait_for(lambda: len(recs[0].seqs("sat1.c1.seq")) > 100, 20, "data on the primary")
     s.wait_for(lambda: s.instance("plc1")["status"] == "stopped", 10, "plc1 held on standby")
     done = s.ctl("ha", "promote", "--reason", "maintenance of the NAS")
     assert done.returncode == 0, done.stderr
@@ -36,6 +39,16 @@ def test_promote_fences_the_primary_and_demote_hands_back(daemon_factory) -> Non
     ha_p = cores.ha(p)
     assert ha_p["epoch"] == 2 and ha_p["peer"] == cores.standby_listen
     assert "epoch 2" in ha_p["reason"]
+    # the satellite moved to the new active core: nothing lost, nothing taken twice
+    s.wait_for(lambda: len(recs[1].seqs("sat1.c1.seq")) > 100, 15, "data on the new core")
+    on_p, on_s = recs[0].seqs("sat1.c1.seq"), recs[1].seqs("sat1.c1.seq")
+    assert on_p == list(range(on_p[0], on_p[-1] + 1))
+    assert on_s == list(range(on_p[-1] + 1, on_p[-1] + 1 + len(on_s))), \
+        f"primary ended at {on_p[-1]}, the new core began at {on_s[0]}"
+    for rec in recs:
+        rec.close()
+    assert s.ctl_json("set", "sat1.c1.setpoint", "9")["outcome"] == "confirmed"
+    assert sat.ctl_json("get", "c1.commands_seen")["value"] == 1
     # instances follow the roles: plc1 runs only on the active core
     s.wait_state("plc1", "running")
     p.wait_for(lambda: p.instance("plc1")["status"] == "stopped", 10, "plc1 stopped")
