@@ -4,7 +4,8 @@
   reports ``active`` (median of ``--cycles``, default 5; the killed core is restarted
   each time, demotes itself and mirrors again before the next kill);
 * ``lost`` / ``doubled``: over the satellite counter series that reached either core
-  (union of both cores' change feeds), values missing and values taken twice;
+  (union of both cores' change feeds), values missing and values published twice
+  (``doubled_per_core``: twice by the same core);
   ``commands_doubled`` / ``commands_lost``: one ``set`` per cycle on the active core,
   against the satellite device's own ``commands_seen``;
 * ``mirror_lag_s`` (and ``mirror_lag_dp``): the primary's view of the mirror lag,
@@ -145,10 +146,12 @@ def main() -> int:
     first = min(unique)
     lost = (max(unique) - first + 1) - len(unique)
     doubled = len(values) - len(unique)
+    per_core = sum(len(r.seqs(SEQ)) - len(set(r.seqs(SEQ))) for r in recs)
     result = {
         "takeover_s": statistics.median(takeovers) if takeovers else None,
         "takeovers_s": takeovers, "switchover_s": round(switchover, 2),
-        "lost": lost, "doubled": doubled, "values": len(values),
+        "lost": lost, "doubled": doubled, "doubled_per_core": per_core,
+        "values": len(values),
         "commands_sent": commands, "commands_seen": seen_cmds,
         "commands_doubled": max(0, seen_cmds - commands),
         "commands_lost": max(0, commands - seen_cmds),
@@ -160,7 +163,8 @@ def main() -> int:
           f"{len(takeovers)} ({takeovers}) (target <= 10 s); planned switch-over "
           f"{result['switchover_s']} s (baseline)")
     print(f"satellite counter over both cores: {len(values)} values, lost {lost}, doubled "
-          f"{doubled} (target 0/0); commands {commands} sent, {seen_cmds} seen by the device")
+          f"{doubled} ({per_core} by one core) (target 0/0); commands {commands} sent, "
+          f"{seen_cmds} seen by the device")
     print(f"mirror lag at 1,000 datapoints/s: median {result['mirror_lag_s']} s, max "
           f"{result['mirror_lag_max_s']} s, {result['mirror_lag_dp']} datapoints "
           "(target <= 1 s)")

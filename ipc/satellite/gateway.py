@@ -581,7 +581,8 @@ class Gateway:
         return {"in_total": sum(s.delivered for s in self.sats.values()),
                 "bus": {"listen": f"{self.host}:{self.port}", "connected": connected,
                         "trusted": len(self.sats), "pending": len(self.pending),
-                        "refused_messages": self.refused}}
+                        "refused_messages": self.refused,
+                        "ha_held_commands": self.mirror.held}}
 
     # -- lifecycle -------------------------------------------------------------------
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.admin_ui.web import WebDaemon
 from tests.integration.ha.support import free_listen
+
+pytestmark = pytest.mark.slow
 
 
 def test_ha_api_reads_for_viewers_and_acts_for_admins(tmp_path) -> None:
