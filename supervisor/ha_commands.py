@@ -141,7 +141,8 @@ class HaTrust(HaCommand):
     name = "ha_trust"
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        self.ha  # noqa: B018  (refused on a satellite)
+        if self.arbiter.ha is None:
+            raise RpcError("a satellite takes no standby core", UNAVAILABLE)
         store = self.store()
         try:
             entry = store.trust_standby(str(args.get("key") or ""),
