@@ -202,6 +202,10 @@ class Mirror:
             self.lag_dp, self.lag_s = int(body["lag_dp"]), float(body["lag_s"])
             await self._seen(self.peer_epoch)
         elif kind == wire.M_TAKEOVER and self.role == "standby":
+            if int(body.get("epoch") or 0) < self.epoch:
+                log.warning("hand-over refused: %s (epoch %s, we have seen %d)",
+                            wire.STALE_EPOCH, body.get("epoch"), self.epoch)
+                return
             try:
                 await self.control.call("ha_promote", who="ha", reason=(
                     f"handover from {self.peer}: {body.get('reason')}"))
