@@ -8,15 +8,16 @@ takes effect, so a core that crashes mid-way comes back with the higher epoch.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from edgeos.ipc.files import atomic_write_json
-from edgeos.supervisor.config import ConfigError, read_json
 
 HA_FILE = "ha.json"
+MAX_BYTES = 64 * 1024
 ROLES = ("primary", "standby", "active")
 ACTIVE_ROLES = ("primary", "active")
 
@@ -44,9 +45,14 @@ class HaState:
         if not path.exists():
             return None
         try:
-            doc = read_json(path)
-        except ConfigError as exc:
-            raise HaStateError("; ".join(exc.errors)) from None
+            if path.stat().st_size > MAX_BYTES:
+                raise HaStateError(f"{path}: larger than {MAX_BYTES} bytes")
+            doc = json.loads(path.read_text("utf-8"))
+        except json.JSONDecodeError as exc:
+            raise HaStateError(f"{path}: invalid JSON at line {exc.lineno} column "
+                               f"{exc.colno}: {exc.msg}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise HaStateError(f"{path}: cannot read: {exc}") from None
         if not isinstance(doc, dict):
             raise HaStateError(f"{path}: must be a JSON object")
         role, epoch = doc.get("role"), doc.get("epoch")

@@ -33,9 +33,9 @@ def test_state_persists_and_the_epoch_never_goes_down(tmp_path: Path) -> None:
 @pytest.mark.parametrize("doc, word", [({"role": "boss", "epoch": 1}, "role"),
                                        ({"role": "primary", "epoch": 0}, "epoch"),
                                        ({"role": "primary", "epoch": True}, "epoch"),
-                                       ([1], "object")])
+                                       ([1], "object"), ("{", "invalid JSON")])
 def test_a_bad_state_file_is_named(tmp_path: Path, doc: object, word: str) -> None:
-    (tmp_path / "ha.json").write_text(json.dumps(doc))
+    (tmp_path / "ha.json").write_text(doc if isinstance(doc, str) else json.dumps(doc))
     with pytest.raises(HaStateError, match=word) as info:
         HaState.load(tmp_path)
     assert "ha.json" in str(info.value)
