@@ -22,11 +22,13 @@ import zmq
 from edgeos.common.files import atomic_write_json
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.child import next_beat
+from edgeos.ipc.ha.state import HaState
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor import modefile, rollback
 from edgeos.supervisor.feed import Feed
+from edgeos.supervisor.ha_setup import ha_view
 from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
 from edgeos.supervisor.limits import CpuThrottle, RamGuard
@@ -89,6 +91,7 @@ class Arbiter:
             if parts.cgroups else None
         self.broker_rpc: AsyncRpcClient | None = None
         self.links: dict[str, dict[str, Any]] = {}  # satellite link roles (satellite_setup)
+        self.ha: HaState | None = None  # role and epoch of a core (ha_setup, ha_commands)
         self.spawner = Spawner(self.wait_for, self.publish)
 
     # -- sockets ---------------------------------------------------------------------
@@ -132,7 +135,7 @@ class Arbiter:
         module = {"worker": "edgeos.workers", "broker": "edgeos.ipc.broker",
                   "admin-ui": "edgeos.admin_ui", "uplink": "edgeos.ipc.satellite",
                   "satellite-gateway": "edgeos.ipc.satellite",
-                  "historian": "edgeos.ipc.historian"}
+                  "historian": "edgeos.ipc.historian", "ha-mirror": "edgeos.ipc.ha"}
         argv = [sys.executable, "-m", module[inst.cfg.role]]
         env = dict(self.parts.env)
         extra: dict[str, Any] = {"log_level": self.settings.log_level}
@@ -510,7 +513,7 @@ class Arbiter:
     def load(self) -> list[InstanceConfig]:
         """Read the config dir; raises ConfigError (nothing applied)."""
         self.settings = cfgmod.load_settings(self.paths.config)
-        return cfgmod.load_connections(self.paths.config, self.settings)
+        return ha_view(self.ha, cfgmod.load_connections(self.paths.config, self.settings))
 
     def _system_config(self, iid: str, role: str) -> InstanceConfig:
         # The broker and the UI run above the device workers (default nice 5).
@@ -558,6 +561,7 @@ class Arbiter:
             cfgmod.read_json(self.paths.config / cfgmod.CONNECTIONS)
             if (self.paths.config / cfgmod.CONNECTIONS).exists() else {"connections": []},
             settings)
+        configs = ha_view(self.ha, configs)
         new_ids = [c.id for c in configs]
         routes_ok = True
         try:  # the broker checks routing.json against the new instance set first

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from edgeos.common.files import atomic_write_json
-from edgeos.supervisor import datadir, low_power, performance, satellite_setup, sdnotify
+from edgeos.supervisor import (
+    datadir,
+    ha_setup,
+    low_power,
+    performance,
+    satellite_setup,
+    sdnotify,
+)
 from edgeos.supervisor.arbiter import Arbiter
 from edgeos.supervisor.config import CONNECTIONS, ROUTING, ConfigError
 from edgeos.supervisor.controller import Controller
@@ -43,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--core-port", type=int, default=50051)
     p.add_argument("--satellite-id")
     satellite_setup.add_arguments(p)
+    ha_setup.add_arguments(p)
     p.add_argument("--performance", help="LOW_POWER, BALANCED or HIGH_PERFORMANCE")
     low_power.add_arguments(p)
     p.add_argument("--web-port", type=int, default=8080)
@@ -116,13 +124,15 @@ def take_lock(paths: Paths) -> int:
 
 
 async def serve(args: argparse.Namespace, paths: Paths, profile: str,
-                web: dict[str, Any], links: dict[str, dict[str, Any]]) -> int:
+                web: dict[str, Any], links: dict[str, dict[str, Any]],
+                ha: Any = None) -> int:
     loop = asyncio.get_running_loop()
     system = AsyncioSystem(loop)
     arbiter = Arbiter(paths, system, Parts.production(paths, system), headless=args.headless,
                       web=web,
                       performance=profile)
     arbiter.links = links
+    arbiter.ha = ha
     try:
         arbiter.load_mode()
     except StateUnreadable as exc:
@@ -205,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     paths.prepare()
     try:
         links = satellite_setup.link_roles(args, paths.data, paths.config)
+        ha = ha_setup.load_state(args, paths.data)
+        links.update(ha_setup.link_roles(ha, paths.data, paths.config, args.satellite_listen))
     except ValueError as exc:
         print(f"edgeos: {exc}", file=sys.stderr)
         return 2
@@ -224,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         seed_demo(paths)
     try:
-        return asyncio.run(serve(args, paths, profile, web, links))
+        return asyncio.run(serve(args, paths, profile, web, links, ha))
     finally:
         with contextlib.suppress(OSError):
             os.close(lock_fd)

@@ -29,7 +29,7 @@ DEFAULT_LIMITS: dict[str, Any] = {
     "stop_timeout_s": 5,
 }
 RESERVED_IDS = frozenset({"log", "broker", "admin-ui", "supervisor", "system", "uplink",
-                          "satellite-gateway", "historian"})
+                          "satellite-gateway", "historian", "ha-mirror"})
 
 
 @dataclass
@@ -130,7 +130,8 @@ def validate_connections(doc: Any, settings: Settings,
             enabled=entry.get("enabled", True), config=config,
             limits=settings.limits_for(type_name, entry.get("limits", {}),
                                        manifest.get("default_limits")),
-            critical=entry.get("critical", False), failsafe=entry.get("failsafe", {})))
+            critical=entry.get("critical", False), failsafe=entry.get("failsafe", {}),
+            mirror=entry.get("mirror", False)))
     if problems:
         raise ConfigError(problems)
     capacity.warn_overcommit(source, [c.limits.get("max_ram_mb", 0) for c in out if c.enabled])

@@ -18,7 +18,13 @@ from edgeos.ipc import addresses, strictjson
 from edgeos.ipc.rpc import BAD_REQUEST, STATUS, UNAVAILABLE, RpcClient, RpcError
 from edgeos.supervisor import auth_commands as auth
 from edgeos.supervisor import commands as cmds
-from edgeos.supervisor import edgectl_discover, edgectl_passwd, plugin_cli, satellite_cli
+from edgeos.supervisor import (
+    edgectl_discover,
+    edgectl_passwd,
+    ha_cli,
+    plugin_cli,
+    satellite_cli,
+)
 from edgeos.supervisor.cli_args import add_command, rpc_args
 from edgeos.supervisor.paths import resolve_run_dir
 from edgeos.supervisor.progress import call_with_progress
@@ -75,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                 {"--no-wait": "wait", "--timeout": "wait_s"}, needed=("value",))
     add_command(sub, "errors", cmds.Errors)
     satellite_cli.add_parsers(sub)
+    ha_cli.add_parsers(sub)
     pw = add_command(sub, "passwd", auth.Passwd)
     pw.add_argument("--data", help="data dir used when no daemon answers (env EDGEOS_DATA, "
                                    "default ./data; make run uses var/data)")
@@ -364,6 +371,8 @@ def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[An
         return "recover", {"who": f"edgectl:{_user()}"}, show_recover
     if v in satellite_cli.VERBS:
         return satellite_cli.request(args)
+    if v in ha_cli.VERBS:
+        return ha_cli.request(args)
     if v == "reload" and args.cancel:
         return "reload_cancel", {}, show_generic
     if v == "reload":

@@ -55,6 +55,7 @@ class InstanceConfig:
     critical: bool = False
     failsafe: dict[str, Any] = field(default_factory=dict)
     role: str = "worker"  # "worker", or "broker"/"admin-ui" for the system processes
+    mirror: bool = False  # HA: runs on a standby core too, its outputs held back there
 
     def limit(self, key: str, default: float) -> float:
         value = self.limits.get(key)

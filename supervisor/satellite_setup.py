@@ -18,6 +18,7 @@ from typing import Any
 
 from edgeos.ipc.satellite import keys, wire
 from edgeos.ipc.satellite.trust import TrustError, TrustStore, check_id
+from edgeos.supervisor.ha_setup import core_list
 
 log = logging.getLogger("edgeos")
 
@@ -128,8 +129,10 @@ def link_roles(args: argparse.Namespace, data: Path, config: Path) -> dict[str, 
         host: str | None = None
         port: int | None = None
         browse: list[str] = []
+        cores: list[Any] = []
         if args.core_host:
             host, port = wire.parse_hostport(args.core_host.split(",")[0], args.core_port)
+            cores = core_list(args.core_host, args.core_key, args.core_port)  # HA: both cores
         else:
             browse = mdns_interfaces(args, config)
             if not browse:
@@ -138,8 +141,9 @@ def link_roles(args: argparse.Namespace, data: Path, config: Path) -> dict[str, 
                                  "no interface routes mDNS)")
         roles[UPLINK] = {"arg": ROLE_ARG[UPLINK], "link": {
             "satellite_id": args.satellite_id, "core_host": host, "core_port": port,
-            "core_key": _core_key(args, data), "tofu": not args.core_key,
-            "buffer_mb": buffer_mb(config), "mdns": browse}}
+            "core_key": cores[0][2] if cores else _core_key(args, data),
+            "tofu": not args.core_key, "buffer_mb": buffer_mb(config), "mdns": browse,
+            "cores": cores}}
     elif args.satellite_listen != "off":
         host, port = wire.parse_hostport(args.satellite_listen)
         _check_bindable(host, port)

@@ -35,6 +35,8 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.ha.source import MirrorSource
+from edgeos.ipc.ha.wire import M_HELLO
 from edgeos.ipc.rpc import (
     BAD_REQUEST,
     NOT_FOUND,
@@ -146,6 +148,7 @@ class Gateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.auth = AsyncioAuthenticator(self.ctx)
         self.auth.configure_curve_callback("*", self)
+        self.mirror = MirrorSource(self)  # HA: standby cores mirroring this one
 
     # -- ZAP -------------------------------------------------------------------------
     def callback(self, domain: str, key: bytes) -> bool:
@@ -155,7 +158,7 @@ class Gateway:
         if self.trust.is_revoked(z85) and self.trust.id_of(z85) is None:
             log.warning("refused revoked key %s...", z85[:8])
             return False
-        if self.trust.id_of(z85) is None:
+        if self.trust.id_of(z85) is None and not self.mirror.handles(z85):
             self._note_pending(z85, None, None)
         return True
 
@@ -233,6 +236,7 @@ class Gateway:
         """Bring the satellites in line with the trust store; cut revoked links."""
         self.trust = TrustStore.load(self.data)
         self.clients = RemoteClients.load(self.data)
+        self.mirror.sync(self.trust.standby)
         cut = False
         for sat_id, sat in list(self.sats.items()):
             entry = self.trust.trusted.get(sat_id)
@@ -268,6 +272,9 @@ class Gateway:
             rid = frames[0].bytes
             sat = self.by_key.get(key)
             kind = frames[1].bytes
+            if sat is None and self.mirror.handles(key):
+                self.mirror.on_message(rid, key, kind, frames)
+                continue
             if sat is None:
                 if kind == wire.RPC:
                     self._spawn(self._remote_rpc(rid, key, frames[2].bytes))
@@ -286,6 +293,9 @@ class Gateway:
                     self._ping(sat, protocol.unpack(frames[2].buffer))
                 elif kind == wire.HELLO:
                     self._hello(sat, protocol.unpack(frames[2].buffer))
+                elif kind == wire.FENCED:
+                    self._spawn(self.mirror.fenced_by(sat.id, protocol.unpack(
+                        frames[2].buffer)))
                 elif kind == wire.RESULT:
                     reply = protocol.unpack(frames[2].buffer)
                     fut = self._ctl_waiters.pop(reply.get("id"), None)
@@ -301,6 +311,9 @@ class Gateway:
             with contextlib.suppress(ValueError, AttributeError):
                 claimed = str(protocol.unpack(frames[2].buffer).get("id"))[:64]
         self._note_pending(key, claimed, frames[1].get("Peer-Address"))
+        if kind == M_HELLO:  # a core that wants to mirror this one
+            self._send(rid, wire.REFUSED, {"reason": "key not trusted as a standby (on this "
+                                           f"core: edgectl ha trust {key})", "pending": True})
         if kind == wire.HELLO:
             bound = self.trust.trusted.get(claimed or "")
             reason = (f"id {claimed!r} is bound to another key" if bound else
@@ -315,12 +328,25 @@ class Gateway:
                      sat.epoch or "-")
             sat.epoch, sat.hwm = epoch, 0
             self.hwm.put(sat.id, epoch, 0)
+        acked = int(body.get("acked") or 0)  # another core (HA) took up to there
+        if acked > sat.hwm:
+            sat.hwm = acked
+            self.hwm.put(sat.id, epoch, acked)
+        if not self.mirror.state.active or self.mirror.quiesced:  # HA: a standby takes no
+            if not self.mirror.quiesced:  # satellite; its visit says it lost the active one
+                self.mirror.votes[sat.id] = time.monotonic()
+            self._send(sat.rid or b"", wire.REFUSED, {
+                "reason": f"standby core (the active one is {self.mirror.state.peer})",
+                "pending": False, "standby": True})
+            return
         sat.state = "connected"
         sat.catchup = int(body.get("last_seq") or 0)
         self._restore(sat)
         log.info("satellite %s connected from %s (core has up to seq %d)", sat.id,
                  sat.address, sat.hwm)
-        self._send(sat.rid or b"", wire.WELCOME, {"id": sat.id, "acked": sat.hwm})
+        self._send(sat.rid or b"", wire.WELCOME, {"id": sat.id, "acked": sat.hwm,
+                                                  "ha_epoch": self.mirror.state.epoch,
+                                                  "ha_role": self.mirror.state.role})
 
     async def _data(self, sat: Satellite, head: dict[str, Any], chunk: zmq.Frame) -> None:
         if head.get("e") != sat.epoch or sat.state != "connected":
@@ -329,7 +355,8 @@ class Gateway:
         if first > sat.hwm + 1:  # a message went missing: have it resend from the gap
             if sat.rewound_at != sat.hwm:
                 sat.rewound_at = sat.hwm
-                self._send(sat.rid or b"", wire.ACK, {"acked": sat.hwm, "rewind": True})
+                self._send(sat.rid or b"", wire.ACK, {"acked": self._ackable(sat),
+                                                      "rewind": True})
             return
         items = protocol.unpack(chunk.buffer)
         skip = max(0, min(len(items), sat.hwm - first + 1))
@@ -350,9 +377,19 @@ class Gateway:
                 sat.stale.difference_update(item[0] for item in items)
             sat.hwm = first + skip + len(items) - 1
             self.hwm.put(sat.id, sat.epoch, sat.hwm)
+            self.mirror.sat_items(sat.id, sat.epoch, sat.hwm, items)
             if sat.stale:
                 self._restore(sat)
-        self._send(sat.rid or b"", wire.ACK, {"acked": sat.hwm})
+        self._send(sat.rid or b"", wire.ACK, {"acked": self._ackable(sat)})
+
+    def _ackable(self, sat: Satellite) -> int:
+        return self.mirror.ackable(sat.id, sat.epoch, sat.hwm)
+
+    def ack_satellites(self) -> None:
+        """HA: the standby acknowledged more: so may we, to the satellites."""
+        for sat in self.sats.values():
+            if sat.state == "connected" and sat.rid is not None:
+                self._send(sat.rid, wire.ACK, {"acked": self._ackable(sat)})
 
     @staticmethod
     def _confirm(sat: Satellite, items: list[list[Any]]) -> None:
@@ -458,8 +495,12 @@ class Gateway:
                     sat.writes.move_to_end(str(item[0]))
                     while len(sat.writes) > MAX_WRITES:
                         sat.writes.popitem(last=False)
-            if sat.state != "connected" or sat.rid is None \
-                    or not self._send(sat.rid, wire.CMD, items):
+            if not self.mirror.state.active:  # a standby core actuates nothing (HA)
+                self.mirror.held += len(items)
+                continue
+            fence = protocol.pack({"ha_epoch": self.mirror.state.epoch})
+            if sat.state != "connected" or sat.rid is None or not wire.try_send(
+                    self.router, [sat.rid, wire.CMD, protocol.pack(items), fence]):
                 log.warning("satellite %s offline: %d commands not delivered", sat.id,
                             len(items))
 
@@ -473,6 +514,36 @@ class Gateway:
             except TrustError as exc:
                 raise RpcError(str(exc), BAD_REQUEST) from None
             return self.listing()
+        if cmd == "ha_followers":
+            return self.mirror.listing()
+        if cmd == "ha_quiesce":  # planned hand-over: satellites wait for the standby
+            self.mirror.quiesced = True
+        if cmd in ("ha_role", "ha_quiesce"):
+            if cmd == "ha_role":
+                self.mirror.quiesced = False
+            if not self.mirror.load_state().active or self.mirror.quiesced:
+                for sat in self.sats.values():
+                    if sat.state == "connected" and sat.rid is not None:
+                        self._send(sat.rid, wire.REFUSED, {"reason": "this core is now a "
+                                                           "standby", "standby": True})
+                        self._go_offline(sat, "core demoted to standby")
+            return {"role": self.mirror.state.role}
+        if cmd == "ha_hwm":  # a standby: what the primary's gateway took, mirrored
+            if not self.mirror.state.active:
+                for sat_id, (epoch, seq) in dict(args.get("hwm") or {}).items():
+                    sat = self.sats.get(sat_id)
+                    if sat is not None and (epoch != sat.epoch or seq > sat.hwm):
+                        sat.epoch, sat.hwm = str(epoch), int(seq)
+                        self.hwm.put(sat.id, sat.epoch, sat.hwm)
+            return {}
+        if cmd == "ha_votes":
+            return self.mirror.recent_votes(float(args.get("within_s") or 15))
+        if cmd == "ha_handover":
+            try:
+                self.mirror.handover(str(args.get("key")), str(args.get("reason")))
+            except ValueError as exc:
+                raise RpcError(str(exc), UNAVAILABLE) from None
+            return {"asked": True}
         if cmd == "stats":
             return {i: {"state": s.state, "instances": s.stats if s.state == "connected"
                         else []} for i, s in self.sats.items()}
@@ -514,7 +585,8 @@ class Gateway:
         return {"in_total": sum(s.delivered for s in self.sats.values()),
                 "bus": {"listen": f"{self.host}:{self.port}", "connected": connected,
                         "trusted": len(self.sats), "pending": len(self.pending),
-                        "refused_messages": self.refused},
+                        "refused_messages": self.refused,
+                        "ha_held_commands": self.mirror.held},
                 "satellites": {i: s.stats for i, s in self.sats.items()
                                if s.state == "connected"}}
 
@@ -544,6 +616,7 @@ class Gateway:
         self._router_tasks = [self._spawn(self._router_loop()),
                               self._spawn(self._monitor_loop())]
         await self.sync_trust()
+        self.mirror.start()
         self._spawn(RpcServer(ctl, self.handle).serve())
         keysvc = self.ctx.socket(zmq.ROUTER)
         keysvc.setsockopt(zmq.LINGER, 0)
@@ -566,6 +639,7 @@ class Gateway:
         for task in list(self._tasks):
             task.cancel()
         self.auth.stop()
+        self.mirror.close()
         self._close_router()
         for sat in self.sats.values():
             sat.broker.close(0)

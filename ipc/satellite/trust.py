@@ -23,6 +23,7 @@ from edgeos.ipc.satellite.keys import check_key
 TRUST_FILE = "satellites.json"
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_SATELLITES = 1000
+MAX_STANDBY = 4
 
 
 class TrustError(ValueError):
@@ -61,15 +62,19 @@ class TrustStore:
     path: Path
     trusted: dict[str, dict[str, Any]] = field(default_factory=dict)
     revoked: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: standby cores (HA, ``edgectl ha trust``): name -> key; they mirror, never send data
+    standby: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, data_dir: Path) -> TrustStore:
         path = Path(data_dir) / TRUST_FILE
         doc = read_doc(path)
-        return cls(path, dict(doc.get("trusted") or {}), dict(doc.get("revoked") or {}))
+        return cls(path, dict(doc.get("trusted") or {}), dict(doc.get("revoked") or {}),
+                   dict(doc.get("standby") or {}))
 
     def save(self) -> None:
-        write_doc(self.path, {"trusted": self.trusted, "revoked": self.revoked})
+        write_doc(self.path, {"trusted": self.trusted, "revoked": self.revoked,
+                              "standby": self.standby})
 
     def id_of(self, key: str) -> str | None:
         """The trusted id bound to ``key``, or None."""
@@ -107,6 +112,17 @@ class TrustStore:
             raise TrustError(f"no trusted satellite {sat_id!r}")
         self.revoked[sat_id] = {"key": entry["key"], "since": int(time.time())}
         return {"id": sat_id, "key": entry["key"], "state": "revoked"}
+
+    def trust_standby(self, key: str, name: str = "standby") -> dict[str, Any]:
+        """Admit ``key`` as a standby core (kind ``standby``): it may mirror this core."""
+        key = check_key(key, "standby key").decode("ascii")
+        check_id(name)
+        if self.id_of(key) is not None:
+            raise TrustError(f"this key is trusted as satellite {self.id_of(key)!r}")
+        if name not in self.standby and len(self.standby) >= MAX_STANDBY:
+            raise TrustError(f"at most {MAX_STANDBY} standby cores can be trusted")
+        self.standby[name] = {"key": key, "since": int(time.time())}
+        return {"name": name, "key": key, "kind": "standby"}
 
 
 ROLES = ("admin", "viewer")

@@ -25,6 +25,7 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.ha.fence import Fence
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError
 from edgeos.ipc.satellite import keys, wire
 from edgeos.ipc.satellite.buffer import Buffer
@@ -36,6 +37,7 @@ FEED_HWM = 200_000  # change messages the SUB socket may queue while the disk is
 DRAIN_MAX = 500
 FLUSH_S = 0.2
 KEY_RETRY_S = 3.0
+SWITCH_S = 2.0  # HA: a core that has not welcomed us by then is left for the next
 INSTANCE_CMDS = ("start", "stop", "restart", "kill", "status")
 STAT_KEYS = ("id", "name", "type", "role", "status", "reason", "enabled", "pid", "nice",
              "cpu_percent", "memory_mb", "memory_percent", "pps_in", "pps_out",
@@ -58,10 +60,15 @@ class Uplink:
         self.core_key: bytes | None = link["core_key"].encode("ascii") \
             if link.get("core_key") else None
         self.tofu = bool(link.get("tofu"))  # pinned, not given: check what the core says
+        #: HA: every core this satellite knows, ``[host, port, key]``; data goes to the one
+        #: that welcomes it (the active core), the others refuse as standby
+        self.cores: list[list[Any]] = link.get("cores") or []
+        self.core_i = 0
         self.sock: zmq.asyncio.Socket | None = None
         self.ctx = zmq.asyncio.Context()
         self.link = SupervisorLink(self.ctx, spec)
         self.buffer = Buffer(spec.data_dir, int(link.get("buffer_mb", 256)) * 1024 * 1024)
+        self.fence = Fence(spec.data_dir)
         self.state = "connecting"
         self.reason = ""
         self.welcomed = False
@@ -188,6 +195,8 @@ class Uplink:
             elif kind == wire.PONG:
                 self.rtt_ms = round((time.monotonic() - float(body["t"])) * 1000, 2)
             elif kind == wire.CMD:
+                if self._fenced(frames):
+                    continue
                 self._commands(body)
             elif kind == wire.CTL:
                 asyncio.get_running_loop().create_task(self._instance_command(body))
@@ -197,7 +206,23 @@ class Uplink:
                 self.welcomed = False
                 self._set_state("refused", str(body.get("reason")))
 
+    def _fenced(self, frames: list[bytes]) -> bool:
+        """HA: refuse commands of a core whose epoch is below the highest seen."""
+        try:
+            epoch = int(protocol.unpack(frames[2])["ha_epoch"]) if len(frames) > 2 else 0
+        except (ValueError, KeyError, TypeError):
+            epoch = 0
+        if self.fence.see(epoch):
+            return False
+        self.fence.refused += 1
+        log.warning("refused commands of stale core epoch %d (seen %d)", epoch,
+                    self.fence.epoch)
+        wire.try_send(self.sock, [wire.FENCED, protocol.pack({
+            "reason": "stale_epoch", "epoch": self.fence.epoch, "refused": epoch})])
+        return True
+
     def _welcome(self, body: dict[str, Any]) -> None:
+        self.fence.see(int(body.get("ha_epoch") or 0))
         acked = int(body.get("acked", 0))
         self.buffer.ack(acked)
         self.sent_upto = max(self.buffer.acked, min(acked, self.buffer.last_seq))
@@ -251,7 +276,7 @@ class Uplink:
 
     def _hello(self) -> None:
         hello = {"id": self.sat_id, "epoch": self.buffer.epoch, "version": "1",
-                 "last_seq": self.buffer.last_seq}
+                 "last_seq": self.buffer.last_seq, "acked": self.buffer.acked}
         wire.try_send(self.sock, [wire.HELLO, protocol.pack(hello)])
 
     async def _ping_loop(self) -> None:
@@ -288,7 +313,8 @@ class Uplink:
                         "backlog": self.buffer.backlog, "acked": self.buffer.acked,
                         "last_seq": self.buffer.last_seq, "overflow": self.buffer.overflow,
                         "buffer_bytes": self.buffer.size, "rtt_ms": self.rtt_ms,
-                        "epoch": self.buffer.epoch}}
+                        "epoch": self.buffer.epoch, "ha_epoch": self.fence.epoch,
+                        "stale_refused": self.fence.refused}}
 
     # -- the core's key ----------------------------------------------------------------
     async def _ask_key(self) -> bytes | None:
@@ -357,8 +383,40 @@ class Uplink:
         if not self.core:
             await self._discover()
         await self._settle_core_key()
-        self._connect_core()
-        await asyncio.gather(self._recv_loop(), self._monitor_loop())
+        while True:
+            self._connect_core()
+            loops = [self._recv_loop(), self._monitor_loop()]
+            if len(self.cores) > 1:
+                loops.append(self._while_welcomed())
+            tasks = [asyncio.create_task(c) for c in loops]
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            self._next_core()
+
+    async def _while_welcomed(self) -> None:
+        """HA: a core that does not welcome us within SWITCH_S (down, or a standby that
+        refuses) is left for the next one in the list."""
+        while True:
+            await asyncio.sleep(SWITCH_S)
+            if not self.welcomed:
+                return
+
+    def _next_core(self) -> None:
+        assert self.sock is not None
+        self.sock.disable_monitor()
+        self.sock.close(0)
+        self.monitor.close(0)
+        self.welcomed = self.handshaken = False
+        self.sent_upto = self.buffer.acked  # resend what the last core did not acknowledge
+        self.core_i = (self.core_i + 1) % len(self.cores)
+        host, port, key = self.cores[self.core_i]
+        self.core = wire.tcp(host, int(port))
+        self.core_key = key.encode("ascii")
+        self._set_state("connecting", f"trying core {host}:{port}")
 
     # -- lifecycle -------------------------------------------------------------------
     async def main(self) -> int:

@@ -17,7 +17,10 @@ core -> satellite
   ACK     ``{"acked"}``: everything up to this sequence is on the core (cumulative);
           with ``"rewind": true`` a message after it went missing: resend from there.
   PONG    ``{"t"}``: the PING's ``t`` echoed, for the round-trip time.
-  CMD     list of ``[<instance>.<path>, value]``: commands for the satellite's devices.
+  CMD     list of ``[<instance>.<path>, value]``: commands for the satellite's devices;
+          a third frame ``{"ha_epoch"}`` is the sending core's epoch (HA fencing): below
+          the highest the satellite has seen, it answers FENCED
+          ``{"reason": "stale_epoch", "epoch", "refused"}`` and applies none of them.
   CTL     ``{"id", "cmd", "args"}``: an instance command (start/stop/...), answered by
           a satellite RESULT ``{"id", "ok", "result"|"error"}``.
 edgectl (a user's client key) <-> core
@@ -41,6 +44,7 @@ CMD = b"cmd"
 CTL = b"ctl"
 RESULT = b"result"
 RPC = b"rpc"  # edgectl --endpoint: a control request/reply (ipc/rpc.py format)
+FENCED = b"fenced"  # HA: a command of a stale core epoch was refused (ipc/ha/fence.py)
 
 DEFAULT_PORT = 50051
 CTL_SOCK = "satellite-ctl.sock"  # the gateway's control socket in the run dir

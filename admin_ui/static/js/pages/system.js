@@ -4,6 +4,7 @@ import * as live from "../live.js";
 import {panicText} from "../panic.js";
 import {clear, fmtNum, h, showError} from "../ui.js";
 import {historyPanel} from "../charts.js";
+import {haPanel} from "./ha-panel.js";
 
 function gauge(title, big, sub, share) {
   const cls = share >= 0.9 ? "hot" : share >= 0.75 ? "warm" : "";
@@ -39,7 +40,8 @@ export default {
     load();
     const timer = setInterval(load, 2000);
     const history = historyPanel({title: "Instances over time"});
-    root.append(history.el);
-    return () => { clearInterval(timer); history.stop(); };
+    const ha = haPanel();
+    root.append(ha.el, history.el);
+    return () => { clearInterval(timer); history.stop(); ha.stop(); };
   },
 };

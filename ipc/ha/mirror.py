@@ -1,0 +1,336 @@
+"""``edgeos: ha-mirror``: a standby core's link to the primary (docs/high-availability.md).
+
+A CURVE DEALER to the primary's satellite listener, authenticated by this core's node
+key (trusted there as kind ``standby``) and pinning the primary's key (``--primary-key``
+or first use). It takes the mirrored files (handed to the supervisor, which writes
+them atomically with a backup and reloads) and the primary's last values (stored in the
+local broker, never routed), acknowledging each numbered batch; a gap asks for a fresh
+snapshot. Once a second it pings; the PONG carries the primary's epoch and its view of
+the mirror lag.
+
+While this core is ``standby`` and the primary has been unreachable for ``failover_s``,
+it asks the supervisor to fail over; the supervisor decides with the vote (satellites,
+witness). After a promotion it keeps connecting, saying ``active`` with its higher
+epoch: a primary that comes back is fenced by that HELLO and demotes itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from edgeos.ipc import addresses, protocol
+from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.ha import wire
+from edgeos.ipc.rpc import AsyncRpcClient, RpcError
+from edgeos.ipc.satellite import keys
+from edgeos.ipc.satellite import wire as satwire
+from zmq.utils.monitor import recv_monitor_message
+
+log = logging.getLogger("ha-mirror")
+
+PRIMARY_PIN = "primary.pub"
+PING_S = 1.0
+
+
+def load_pinned_primary(data_dir: Path) -> bytes | None:
+    path = keys.keys_dir(data_dir) / PRIMARY_PIN
+    if not path.exists():
+        return None
+    try:
+        return keys.check_key(path.read_text(encoding="ascii"), str(path))
+    except (OSError, ValueError) as exc:
+        raise keys.KeyFileError(f"{path}: {exc}") from None
+
+
+def pin_primary(data_dir: Path, key: bytes) -> None:
+    """Pin the primary's public key (atomic, 0644: it is public)."""
+    path = keys.keys_dir(data_dir) / PRIMARY_PIN
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(key.decode("ascii") + "\n", encoding="ascii")
+    tmp.chmod(0o644)
+    tmp.replace(path)
+
+
+class Mirror:
+    """The standby end of the mirror link; its figures go out in every heartbeat."""
+
+    def __init__(self, spec: InstanceSpec) -> None:
+        self.spec = spec
+        link = spec.extra["link"]
+        self.peer = str(link["peer"])
+        host, port = satwire.parse_hostport(self.peer)
+        self.endpoint = satwire.tcp(host, port)
+        self.key_service = satwire.tcp(host, satwire.key_port(port))
+        self.peer_key: bytes | None = link["peer_key"].encode() if link.get("peer_key") \
+            else None
+        self.role: str = link["role"]
+        self.epoch: int = int(link["epoch"])
+        self.listen: str | None = link.get("listen")
+        self.name: str = link.get("name") or "standby"
+        self.ask_handover: str | None = link.get("ask_handover")
+        self.failover_s = float(link.get("failover_s", 5))
+        self.ctx = zmq.asyncio.Context()
+        self.link = SupervisorLink(self.ctx, spec)
+        self.control = AsyncRpcClient(self.ctx, addresses.endpoint(spec.run_dir,
+                                                                   addresses.CONTROL), 60)
+        self.broker = AsyncRpcClient(self.ctx, addresses.endpoint(spec.run_dir,
+                                                                  addresses.BROKER_CTL), 30)
+        #: our satellite gateway: takes the satellites' sequences the primary holds
+        self.gateway = AsyncRpcClient(self.ctx, addresses.endpoint(
+            spec.run_dir, satwire.CTL_SOCK), 10) if self.listen else None
+        self.sock: zmq.asyncio.Socket | None = None
+        self.state = "connecting"
+        self.reason = ""
+        self.handshaken = self.welcomed = False
+        self.seq = 0
+        self.dp = 0
+        self.peer_epoch: int | None = None
+        self.peer_role: str | None = None
+        self.lag_dp: int | None = None
+        self.lag_s: float | None = None
+        self.rtt_ms: float | None = None
+        self.last_heard = time.monotonic()
+        self.files_applied = 0
+
+    def _set_state(self, state: str, reason: str = "") -> None:
+        if (state, reason) != (self.state, self.reason):
+            level = logging.WARNING if state in ("offline", "fenced", "wrong_key") \
+                else logging.INFO
+            log.log(level, "mirror link to %s: %s%s", self.peer, state,
+                    f" ({reason})" if reason else "")
+        self.state, self.reason = state, reason
+
+    # -- the peer's key ---------------------------------------------------------------
+    async def _ask_key(self) -> bytes | None:
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, 4096)
+        sock.connect(self.key_service)
+        try:
+            await sock.send(b"key")
+            reply = protocol.unpack(await asyncio.wait_for(sock.recv(), 2.0))
+            return keys.check_key(str(reply["key"]), "announced primary key")
+        except (TimeoutError, ValueError, KeyError, TypeError):
+            return None
+        finally:
+            sock.close(0)
+
+    async def _settle_key(self) -> None:
+        """First use without ``--primary-key``: learn the primary's key and pin it."""
+        while self.peer_key is None:
+            announced = await self._ask_key()
+            if announced is not None:
+                pin_primary(Path(self.spec.data_dir), announced)
+                log.warning("pinned the primary's key %s (first use)", announced.decode())
+                self.peer_key = announced
+                return
+            self._set_state("no_peer_key", f"waiting for {self.key_service} to announce "
+                                           "its key (first use)")
+            await asyncio.sleep(2.0)
+
+    def _connect(self) -> None:
+        public, secret = keys.load_node_keys(Path(self.spec.data_dir))
+        sock = self.ctx.socket(zmq.DEALER)
+        satwire.link_options(sock)
+        sock.setsockopt(zmq.IMMEDIATE, 1)
+        sock.setsockopt(zmq.CONNECT_TIMEOUT, satwire.CONNECT_TIMEOUT_MS)
+        sock.curve_publickey, sock.curve_secretkey = public, secret
+        sock.curve_serverkey = self.peer_key
+        self.monitor = sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+            | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        sock.connect(self.endpoint)
+        self.sock = sock
+
+    def _send(self, kind: bytes, body: Any) -> bool:
+        return self.sock is not None and satwire.try_send(self.sock, [kind, protocol.pack(body)])
+
+    def _hello(self) -> None:
+        self._send(wire.M_HELLO, {"name": self.name, "role": self.role, "epoch": self.epoch,
+                                  "listen": self.listen})
+
+    # -- messages ----------------------------------------------------------------------
+    async def _recv_loop(self) -> None:
+        assert self.sock is not None
+        while True:
+            frames = await self.sock.recv_multipart()
+            if len(frames) < 2:
+                continue
+            kind = frames[0]
+            try:
+                body = protocol.unpack(frames[1])
+            except ValueError:
+                continue
+            self.last_heard = time.monotonic()
+            try:
+                await self._on(kind, body)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("malformed %s from the primary: %s", kind, exc)
+
+    async def _on(self, kind: bytes, body: Any) -> None:
+        if kind == satwire.REFUSED:  # the gateway: our key is not trusted (yet)
+            self.welcomed = False
+            self._set_state("refused", str(body.get("reason")))
+        elif kind == wire.M_WELCOME:
+            self.peer_epoch, self.peer_role = int(body["epoch"]), str(body["role"])
+            if self.peer_epoch < self.epoch:  # a core that was taken over from
+                self._set_state("fenced", f"{wire.STALE_EPOCH}: the peer is at epoch "
+                                          f"{self.peer_epoch}, we have seen {self.epoch}")
+                return
+            self.welcomed = True
+            self.seq = self.dp = 0
+            if self.ask_handover:  # planned promotion: the primary hands over
+                self._send(wire.M_HANDOVER, {"reason": self.ask_handover})
+                self.ask_handover = None
+            await self._seen(self.peer_epoch)
+            self._set_state("mirroring", f"from {self.peer_role} at epoch {self.peer_epoch}")
+        elif kind == wire.M_FENCED:
+            self.welcomed = False
+            self.peer_epoch, self.peer_role = int(body["epoch"]), str(body.get("role"))
+            self._set_state("fenced", str(body.get("reason")))
+        elif kind == wire.M_PONG:
+            self.rtt_ms = round((time.monotonic() - float(body["t"])) * 1000, 2)
+            self.peer_epoch, self.peer_role = int(body["epoch"]), str(body["role"])
+            self.lag_dp, self.lag_s = int(body["lag_dp"]), float(body["lag_s"])
+            await self._seen(self.peer_epoch)
+        elif kind == wire.M_TAKEOVER and self.role == "standby":
+            if int(body.get("epoch") or 0) < self.epoch:
+                log.warning("hand-over refused: %s (epoch %s, we have seen %d)",
+                            wire.STALE_EPOCH, body.get("epoch"), self.epoch)
+                return
+            try:
+                await self.control.call("ha_promote", who="ha", reason=(
+                    f"handover from {self.peer}: {body.get('reason')}"))
+            except RpcError as exc:
+                log.error("handover not taken: %s", exc)
+        elif kind == wire.M_FILES and self.welcomed and self.role == "standby":
+            files = {str(k): v for k, v in dict(body["files"]).items()}
+            try:
+                await self.control.call("ha_apply", files=files)
+                self.files_applied += len(files)
+            except RpcError as exc:
+                log.error("mirrored files not applied: %s", exc)
+        elif kind == wire.M_VALUES and self.welcomed and self.role == "standby":
+            await self._values(body)
+
+    async def _values(self, body: dict[str, Any]) -> None:
+        seq = int(body["seq"])
+        if seq != self.seq + 1:  # a batch went missing: start over with a snapshot
+            log.warning("mirror batch %d after %d: asking for a fresh snapshot", seq, self.seq)
+            self.welcomed = False
+            self._hello()
+            return
+        await self.broker.call("mirror_put", batches=body["batches"])
+        if body.get("sat_hwm") and self.gateway is not None:  # before we acknowledge
+            try:
+                await self.gateway.call("ha_hwm", hwm=body["sat_hwm"])
+            except RpcError as exc:  # start over: a fresh snapshot
+                log.warning("satellite sequences not recorded: %s", exc)
+                self.welcomed = False
+                self._hello()
+                return
+        self.seq, self.dp = seq, int(body["dp"])
+        self._send(wire.M_ACK, {"seq": self.seq, "dp": self.dp})
+
+    async def _seen(self, epoch: int) -> None:
+        """A higher epoch than ours: the supervisor persists it (never lowered)."""
+        if epoch > self.epoch:
+            self.epoch = epoch
+            try:
+                await self.control.call("ha_seen", epoch=epoch)
+            except RpcError as exc:
+                log.warning("could not record epoch %d: %s", epoch, exc)
+
+    # -- link health, failover ----------------------------------------------------------
+    async def _monitor_loop(self) -> None:
+        while True:
+            event = await recv_monitor_message(self.monitor)
+            kind = event["event"]
+            if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.handshaken = True
+                self.last_heard = time.monotonic()
+                self._set_state("handshake", "waiting for the primary's welcome")
+                self._hello()
+            elif kind == zmq.EVENT_DISCONNECTED:
+                self.handshaken = self.welcomed = False
+                self._set_state("offline", "link lost; reconnecting")
+            elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                self._set_state("refused", "the primary refused our key (ha trust it)")
+            else:
+                self._set_state("wrong_key", "CURVE handshake failed: the peer does not "
+                                             "hold the key we pinned")
+
+    async def _ping_loop(self) -> None:
+        while True:
+            await asyncio.sleep(PING_S)
+            if self.handshaken and not self.welcomed:
+                self._hello()
+            elif self.welcomed:
+                self._send(wire.M_PING, {"t": time.monotonic()})
+            silent = time.monotonic() - self.last_heard
+            if self.role == "standby" and self.peer_epoch is not None \
+                    and silent >= self.failover_s:
+                await self._ask_failover(silent)
+
+    async def _ask_failover(self, silent: float) -> None:
+        """Once a second while the primary is silent: the supervisor votes and decides."""
+        try:
+            result = await self.control.call(
+                "ha_failover", silent_s=round(silent, 2),
+                reason=f"primary {self.peer} unreachable for {silent:.1f} s")
+        except RpcError as exc:
+            log.warning("failover not taken: %s", exc)
+            return
+        log.warning("failover %s: %s", "taken" if result.get("promoted") else "not taken",
+                    result.get("detail"))
+
+    def counters(self) -> dict[str, Any]:
+        return {"out_total": self.dp, "last_error": self.reason or None,
+                "bus": {"state": self.state, "reason": self.reason, "peer": self.peer,
+                        "peer_role": self.peer_role, "peer_epoch": self.peer_epoch,
+                        "lag_dp": self.lag_dp, "lag_s": self.lag_s, "rtt_ms": self.rtt_ms,
+                        "mirrored_dp": self.dp, "seq": self.seq,
+                        "silent_s": round(time.monotonic() - self.last_heard, 2),
+                        "files_applied": self.files_applied}}
+
+    async def _link(self) -> None:
+        await self._settle_key()
+        self._connect()
+        await asyncio.gather(self._recv_loop(), self._monitor_loop())
+
+    async def main(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.link.hello()
+        tasks = [asyncio.create_task(c) for c in (
+            self._link(), self._ping_loop(), self.link.heartbeat_loop(self.counters))]
+        self.link.ready()
+        log.info("ha mirror (%s, epoch %d) -> %s", self.role, self.epoch, self.peer)
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            task.cancel()
+        self.control.close()
+        self.broker.close()
+        if self.gateway is not None:
+            self.gateway.close()
+        if self.sock is not None:
+            self.sock.disable_monitor()
+            self.sock.close(0)
+            self.monitor.close(0)
+        self.link.sock.close(0)
+        self.ctx.term()
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        return 0

@@ -1,0 +1,372 @@
+"""The primary's end of the mirror link, inside ``edgeos: satellite-gateway``.
+
+A standby core's key is trusted as kind ``standby``; the gateway hands its messages
+here. On each HELLO the standby gets the mirrored files and a snapshot of every last
+value, then every change the broker publishes (its change feed), in numbered batches
+it acknowledges. Files are re-sent when they change (inotify, no polling). The lag the
+primary measures (datapoints sent and not acknowledged, age of the oldest of them) is
+echoed in every PONG, so both ends show the same figures.
+
+Fencing: a HELLO from a peer that is ``active`` with a higher epoch than ours means
+it took over; we tell the supervisor, which demotes this core to its standby.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import zmq
+import zmq.asyncio
+from edgeos.ipc import addresses, protocol
+from edgeos.ipc.ha import wire
+from edgeos.ipc.ha.state import HaState, HaStateError
+from edgeos.ipc.ha.watch import FileWatch
+from edgeos.ipc.rpc import AsyncRpcClient, RpcError
+from edgeos.ipc.satellite.wire import parse_hostport
+
+if TYPE_CHECKING:
+    from edgeos.ipc.satellite.gateway import Gateway
+
+log = logging.getLogger("ha-source")
+
+
+@dataclass
+class Follower:
+    """One standby core mirroring from us."""
+
+    name: str
+    key: str
+    rid: bytes | None = None
+    state: str = "offline"
+    address: str | None = None
+    listen: str | None = None
+    role: str = "standby"
+    epoch: int = 0
+    last_seen: float | None = None
+    seq: int = 0  # last M_VALUES sent
+    dp: int = 0  # datapoints sent
+    acked_seq: int = 0
+    acked_dp: int = 0
+    resync: bool = False
+    #: seq, dp, t, and the satellites' sequences the batch covers
+    inflight: deque[tuple[int, int, float, dict[str, list[Any]]]] = field(
+        default_factory=deque)
+    sat_acked: dict[str, list[Any]] = field(default_factory=dict)  # on the standby
+
+    def lag(self) -> tuple[int, float]:
+        """(datapoints sent, not acknowledged; seconds the oldest of them waits)."""
+        oldest = self.inflight[0][2] if self.inflight else None
+        return self.dp - self.acked_dp, round(time.time() - oldest, 3) if oldest else 0.0
+
+    def row(self) -> dict[str, Any]:
+        lag_dp, lag_s = self.lag()
+        return {"name": self.name, "key": self.key, "state": self.state,
+                "address": self.address, "listen": self.listen, "role": self.role,
+                "epoch": self.epoch, "last_seen": self.last_seen, "lag_dp": lag_dp,
+                "lag_s": lag_s, "mirrored_dp": self.acked_dp}
+
+
+class MirrorSource:
+    """Serves the standby cores trusted on this core."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gw = gateway
+        spec = gateway.spec
+        self.data = Path(spec.data_dir)
+        self.config = Path(spec.config_dir)
+        self.files = [self.config / n for n in wire.CONFIG_FILES] + \
+                     [self.data / n for n in wire.DATA_FILES]
+        self.followers: dict[str, Follower] = {}
+        self.digests: dict[str, str | None] = {}
+        self.pending: dict[str, list[Any]] = {}
+        self.pending_n = 0
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self.broker = AsyncRpcClient(gateway.ctx, addresses.endpoint(spec.run_dir,
+                                                                     addresses.BROKER_CTL), 30)
+        self.watch: FileWatch | None = None
+        self.feed: zmq.asyncio.Socket | None = None
+        self.state = self.load_state()
+        self.held = 0  # commands not sent to satellites while this core is a standby
+        self.quiesced = False  # handing over: satellites are refused until then
+        #: satellites that came to us while we are a standby: they lost the active core
+        self.votes: dict[str, float] = {}
+        #: per satellite, [buffer epoch, last sequence] of what was queued for the standby
+        self.sat_hwm: dict[str, list[Any]] = {}
+
+    # -- trust -----------------------------------------------------------------------
+    def sync(self, standby: dict[str, dict[str, Any]]) -> None:
+        """Followers as trusted now (``satellites.json`` ``standby``); a revoked one's
+        messages are dropped from then on."""
+        keys = {e["key"]: name for name, e in standby.items()}
+        for key in [k for k in self.followers if k not in keys]:
+            del self.followers[key]
+        for key, name in keys.items():
+            self.followers.setdefault(key, Follower(name, key))
+
+    def handles(self, key: str) -> bool:
+        return key in self.followers
+
+    def load_state(self) -> HaState:
+        """Re-read ``ha.json`` (the supervisor says when: gateway command ``ha_role``)."""
+        try:
+            self.state = HaState.load(self.data) or HaState()
+        except HaStateError as exc:
+            log.error("%s: acting as a standby (actuating nothing)", exc)
+            self.state = HaState(role="standby")
+        return self.state
+
+    def ha(self) -> HaState:
+        return self.state
+
+    def handover(self, key: str, reason: str) -> None:
+        """Planned switch-over: ask the connected standby to take over."""
+        f = self.followers.get(key)
+        if f is None or f.state != "connected" or f.rid is None:
+            raise ValueError("that standby is not connected")
+        self.gw._send(f.rid, wire.M_TAKEOVER, {"reason": reason, "epoch": self.state.epoch})
+
+    # -- link ------------------------------------------------------------------------
+    def on_message(self, rid: bytes, key: str, kind: bytes, frames: list[zmq.Frame]) -> None:
+        f = self.followers[key]
+        if kind not in wire.KINDS:
+            return
+        try:
+            body = protocol.unpack(frames[2].buffer)
+            if f.rid != rid:
+                f.rid, f.address = rid, frames[1].get("Peer-Address")
+            f.last_seen = time.time()
+            if kind == wire.M_HELLO:
+                self._hello(f, body)
+            elif kind == wire.M_ACK:
+                self._ack(f, int(body["seq"]), int(body["dp"]))
+            elif kind == wire.M_HANDOVER and f.state == "connected":
+                self.gw._spawn(self._hand_over(str(body.get("reason"))))
+            elif kind == wire.M_PING:
+                lag_dp, lag_s = f.lag()
+                ha = self.ha()
+                self.gw._send(rid, wire.M_PONG, {"t": body.get("t"), "epoch": ha.epoch,
+                                                 "role": ha.role, "lag_dp": lag_dp,
+                                                 "lag_s": lag_s})
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("standby %s: malformed %s message: %s", f.name, kind, exc)
+
+    def _hello(self, f: Follower, body: dict[str, Any]) -> None:
+        f.role, f.epoch = str(body.get("role")), int(body.get("epoch") or 0)
+        f.listen = self._listen(body.get("listen"), f.address)
+        ha = self.ha()
+        if f.role == "active" and f.epoch > ha.epoch and ha.active:
+            log.warning("core %s is active with epoch %d > ours %d: we are fenced",
+                        f.name, f.epoch, ha.epoch)
+            self.gw._spawn(self._fenced(f))
+            return
+        if not ha.active or f.role != "standby":
+            self.gw._send(f.rid or b"", wire.M_FENCED, {
+                "epoch": ha.epoch, "role": ha.role,
+                "reason": wire.STALE_EPOCH if f.epoch > ha.epoch else f"this core is {ha.role}"})
+            f.state = "refused"
+            return
+        f.state, f.resync = "connected", False
+        f.seq = f.acked_seq = 0
+        f.dp = f.acked_dp = 0
+        f.inflight.clear()
+        log.info("standby %s mirroring from %s (epoch %d)", f.name, f.address, f.epoch)
+        self.gw._send(f.rid or b"", wire.M_WELCOME, {"epoch": ha.epoch, "role": ha.role})
+        self.gw._send(f.rid or b"", wire.M_FILES, {"files": self._read_files(self.files)})
+        self.gw._spawn(self._snapshot(f))
+
+    @staticmethod
+    def _listen(listen: Any, address: str | None) -> str | None:
+        """Where the peer takes links; a wildcard host is replaced by the address it
+        came from."""
+        if not listen:
+            return None
+        host, port = parse_hostport(str(listen))
+        if host in ("0.0.0.0", "::") and address:
+            host = address
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    async def _hand_over(self, reason: str) -> None:
+        try:
+            await self.gw.control.call("ha_demote", reason=f"standby asked: {reason}")
+        except RpcError as exc:
+            log.error("hand-over asked by the standby failed: %s", exc)
+
+    async def _fenced(self, f: Follower) -> None:
+        try:
+            await self.gw.control.call("ha_fenced", epoch=f.epoch, peer=f.listen, key=f.key,
+                                       reason=f"core {f.name} ({f.address}) is active with "
+                                              f"epoch {f.epoch}")
+        except RpcError as exc:
+            log.error("could not demote on a higher epoch: %s", exc)
+
+    async def fenced_by(self, sat_id: str, body: dict[str, Any]) -> None:
+        """A satellite refused our commands: it has seen a higher epoch than ours."""
+        epoch = int(body.get("epoch") or 0)
+        log.warning("satellite %s refused commands: %s (epoch %d, ours %d)", sat_id,
+                    body.get("reason"), epoch, self.state.epoch)
+        if epoch > self.state.epoch and self.state.active:
+            try:
+                await self.gw.control.call("ha_fenced", epoch=epoch, reason=(
+                    f"satellite {sat_id} has seen epoch {epoch}: another core took over"))
+            except RpcError as exc:
+                log.error("could not demote on a higher epoch: %s", exc)
+
+    def _ack(self, f: Follower, seq: int, dp: int) -> None:
+        f.acked_seq, f.acked_dp = max(f.acked_seq, seq), max(f.acked_dp, dp)
+        while f.inflight and f.inflight[0][0] <= f.acked_seq:
+            f.sat_acked = f.inflight.popleft()[3]
+        self.gw.ack_satellites()  # what the standby holds now may be acknowledged
+        if f.resync and f.acked_seq == f.seq:  # it fell behind: a fresh snapshot
+            f.resync = False
+            self.gw._spawn(self._snapshot(f))
+
+    async def _snapshot(self, f: Follower) -> None:
+        """Every last value the broker holds, in batches, before the live changes."""
+        try:
+            snap = await self.broker.call("mirror_snapshot")
+        except RpcError as exc:
+            log.warning("standby %s: no snapshot of the last values: %s", f.name, exc)
+            return
+        for source, items in snap.items():
+            for start in range(0, len(items), wire.VALUES_MAX):
+                self._send_values(f, [[source, items[start:start + wire.VALUES_MAX]]])
+
+    def _send_values(self, f: Follower, batches: list[list[Any]]) -> None:
+        if f.state != "connected" or f.rid is None or f.resync:
+            return
+        if f.seq - f.acked_seq >= wire.WINDOW:
+            f.resync = True  # it cannot keep up: resend everything once it caught up
+            return
+        n = sum(len(items) for _, items in batches)
+        sat_hwm = dict(self.sat_hwm)
+        body = {"seq": f.seq + 1, "dp": f.dp + n, "batches": batches, "sat_hwm": sat_hwm}
+        if self.gw._send(f.rid, wire.M_VALUES, body):
+            f.seq, f.dp = f.seq + 1, f.dp + n
+            f.inflight.append((f.seq, f.dp, time.time(), sat_hwm))
+        else:
+            f.resync = True
+
+    # -- changes -----------------------------------------------------------------------
+    def _read_files(self, paths: list[Path]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for path in paths:
+            rel = f"{'config' if path.parent == self.config else 'data'}/{path.name}"
+            try:
+                if path.stat().st_size > wire.MAX_FILE_BYTES:
+                    log.warning("%s is larger than %d bytes: not mirrored", path,
+                                wire.MAX_FILE_BYTES)
+                    continue
+                text: str | None = path.read_text("utf-8")
+            except FileNotFoundError:
+                text = None
+            except (OSError, UnicodeDecodeError) as exc:
+                log.warning("%s: not mirrored: %s", path, exc)
+                continue
+            out[rel] = text
+            self.digests[rel] = None if text is None else hashlib.sha256(
+                text.encode()).hexdigest()
+        return out
+
+    def _file_changed(self, path: Path) -> None:
+        before = dict(self.digests)
+        files = self._read_files([path])
+        files = {k: v for k, v in files.items() if before.get(k, "?") != self.digests[k]}
+        if not files:
+            return
+        log.info("mirrored file changed: %s", ", ".join(files))
+        for f in self.followers.values():
+            if f.state == "connected" and f.rid is not None:
+                self.gw._send(f.rid, wire.M_FILES, {"files": files})
+
+    def _on_feed(self) -> None:
+        assert self.feed is not None
+        while True:
+            try:
+                frames = self.feed.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            source = frames[0].decode(errors="replace").rstrip(".")
+            if source in self.gw.sats:
+                continue  # satellites' data comes with its sequence: sat_items
+            try:
+                items = protocol.unpack(frames[1])
+            except ValueError:
+                continue
+            self.pending.setdefault(source, []).extend(items)
+            self.pending_n += len(items)
+            if self.pending_n >= wire.VALUES_MAX:
+                self._flush()
+        if self.pending and self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(wire.VALUES_FLUSH_S,
+                                                                       self._flush)
+
+    def sat_items(self, sat_id: str, epoch: str, last_seq: int, items: list[Any]) -> None:
+        """A satellite's datapoints as the gateway took them, with their sequence: the
+        standby learns exactly what it holds, so after a takeover nothing is lost or
+        taken twice."""
+        self.pending.setdefault(sat_id, []).extend(items)
+        self.pending_n += len(items)
+        self.sat_hwm[sat_id] = [epoch, last_seq]
+        if self.pending_n >= wire.VALUES_MAX:
+            self._flush()
+        elif self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(wire.VALUES_FLUSH_S,
+                                                                       self._flush)
+
+    def ackable(self, sat_id: str, epoch: str, hwm: int) -> int:
+        """What a satellite may be told is acknowledged: with a standby mirroring, only
+        what the standby holds too (the satellite keeps the rest for a takeover)."""
+        for f in self.followers.values():
+            if f.state == "connected":
+                got = f.sat_acked.get(sat_id)
+                hwm = min(hwm, int(got[1]) if got and got[0] == epoch else 0)
+        return hwm
+
+    def _flush(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        batches = [[s, items] for s, items in self.pending.items()]
+        self.pending, self.pending_n = {}, 0
+        if batches:
+            for f in self.followers.values():
+                self._send_values(f, batches)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.watch = FileWatch(self.files, self._file_changed)
+        self.watch.start(loop)
+        self._read_files(self.files)
+        feed = zmq.Socket(self.gw.ctx, zmq.SUB)  # plain socket, read on its fd
+        feed.setsockopt(zmq.LINGER, 0)
+        feed.setsockopt(zmq.RCVHWM, 200_000)
+        feed.setsockopt(zmq.SUBSCRIBE, b"")
+        feed.connect(addresses.endpoint(self.gw.spec.run_dir, addresses.CHANGES))
+        self.feed = feed  # type: ignore[assignment]
+        loop.add_reader(feed.getsockopt(zmq.FD), self._on_feed)
+        loop.call_soon(self._on_feed)
+
+    def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.watch is not None:
+            self.watch.close(loop)
+        if self.feed is not None:
+            loop.remove_reader(self.feed.getsockopt(zmq.FD))
+            self.feed.close(0)
+        self.broker.close()
+
+    def recent_votes(self, within_s: float) -> dict[str, float]:
+        """Satellite id -> seconds since it said (by coming here) it lost the active core."""
+        now = time.monotonic()
+        return {i: round(now - t, 2) for i, t in self.votes.items() if now - t <= within_s}
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [f.row() for f in self.followers.values()]
