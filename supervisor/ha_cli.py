@@ -8,19 +8,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from edgeos.supervisor import ha_commands as ha
+from edgeos.supervisor.cli_args import add_command, rpc_args
+
 VERBS = ("ha",)
 
 
 def add_parsers(sub: Any) -> None:
-    ha = sub.add_parser("ha", help="high availability: role, epoch, peer, mirror lag")
-    hsub = ha.add_subparsers(dest="ha_verb")
-    tr = hsub.add_parser("trust", help="trust a standby core's key (edgectl node-key on it)")
-    tr.add_argument("key")
-    tr.add_argument("--name", default="standby")
-    pr = hsub.add_parser("promote", help="make this standby the active core")
-    pr.add_argument("--reason", default="planned switch-over")
-    de = hsub.add_parser("demote", help="hand over to the connected standby")
-    de.add_argument("--reason", default="planned switch-over")
+    add_command(sub, "ha", ha.Ha)
+    hsub = sub.choices["ha"].add_subparsers(dest="ha_verb")
+    add_command(hsub, "trust", ha.HaTrust, ("key",), {"--name": "name"})
+    add_command(hsub, "promote", ha.HaPromote, (), {"--reason": "reason"})
+    add_command(hsub, "demote", ha.HaDemote, (), {"--reason": "reason"})
 
 
 def show_status(r: dict[str, Any]) -> str:
@@ -37,14 +36,10 @@ def show_status(r: dict[str, Any]) -> str:
 
 
 def request(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[Any], str]]:
-    verb = getattr(args, "ha_verb", None)
-    if verb == "trust":
-        return ("ha_trust", {"key": args.key, "name": args.name},
-                lambda r: f"trusted standby {r['name']} ({r['key']})")
-    if verb == "promote":
-        return ("ha_promote", {"reason": args.reason, "who": "edgectl"},
-                lambda r: f"{r['from']} -> {r['to']} at epoch {r['epoch']}")
-    if verb == "demote":
-        return ("ha_demote", {"reason": args.reason},
-                lambda r: f"standby of {r['peer']} at epoch {r['epoch']}")
-    return "ha", {}, show_status
+    """(rpc command, arguments, formatter) for ``edgectl ha ...``."""
+    show: Callable[[Any], str] = {
+        "ha_trust": lambda r: f"trusted standby {r['name']} ({r['key']})",
+        "ha_promote": lambda r: f"{r['from']} -> {r['to']} at epoch {r['epoch']}",
+        "ha_demote": lambda r: f"standby of {r['peer']} at epoch {r['epoch']}",
+    }.get(args.command, show_status)
+    return args.command, rpc_args(args), show

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeos.common.files import atomic_write_json
+from edgeos.ipc.commands import Arg
 from edgeos.ipc.ha import wire
 from edgeos.ipc.ha.mirror import load_pinned_primary, pin_primary
 from edgeos.ipc.ha.state import HaState
@@ -28,6 +29,7 @@ from edgeos.ipc.satellite import keys
 from edgeos.ipc.satellite import wire as satwire
 from edgeos.ipc.satellite.trust import TrustError
 from edgeos.supervisor import ha_setup
+from edgeos.supervisor.commands import WHO
 from edgeos.supervisor.config import ConfigError
 from edgeos.supervisor.satellite_commands import SatelliteCommand
 from edgeos.supervisor.satellite_setup import GATEWAY
@@ -35,6 +37,9 @@ from edgeos.supervisor.satellite_setup import GATEWAY
 log = logging.getLogger("edgeos")
 
 WITNESS_TIMEOUT_S = 1.0
+REASON = Arg("reason", default="planned switch-over", help="why (for the event and the audit "
+             "log)", most=500)
+EPOCH = Arg("epoch", "int", required=True, least=0, help="the epoch seen")
 
 
 class HaCommand(SatelliteCommand):
@@ -110,6 +115,7 @@ class Ha(HaCommand):
     lag in datapoints and seconds."""
 
     name = "ha"
+    args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
         ha = self.ha
@@ -135,18 +141,21 @@ class Ha(HaCommand):
 
 
 class HaTrust(HaCommand):
-    """Trust a standby core's key (``edgectl node-key`` on it) as kind standby: it may
-    mirror this core and take over from it."""
+    """Trust a standby core's key (its ``edgectl node-key``) to mirror and take over.
+
+    The key is kept as kind standby in the trust store: it may mirror this core and,
+    when this core fails, take over from it."""
 
     name = "ha_trust"
+    args = (Arg("key", required=True, help="the standby's public key (Z85)", most=200),
+            Arg("name", default="standby", help="a name for it", least=1, most=200))
 
     async def execute(self, args: dict[str, Any]) -> Any:
         if self.arbiter.ha is None:
             raise RpcError("a satellite takes no standby core", UNAVAILABLE)
         store = self.store()
         try:
-            entry = store.trust_standby(str(args.get("key") or ""),
-                                        str(args.get("name") or "standby"))
+            entry = store.trust_standby(args["key"], args["name"])
         except (TrustError, ValueError) as exc:
             raise RpcError(str(exc), BAD_REQUEST) from None
         store.save()
@@ -160,6 +169,8 @@ class HaApply(HaCommand):
     them: config by reload, the trust store in the gateway."""
 
     name = "ha_apply"
+    args = (Arg("files", "dict", required=True, most=64,
+                help="mirrored file (config/NAME or data/NAME) -> its text, or null: gone"),)
 
     def target(self, rel: str) -> Path:
         where, _, name = rel.partition("/")
@@ -172,9 +183,7 @@ class HaApply(HaCommand):
     async def execute(self, args: dict[str, Any]) -> Any:
         if self.ha.role != "standby":
             raise RpcError(f"this core is {self.ha.role}: it mirrors nothing", REFUSED)
-        files = args.get("files")
-        if not isinstance(files, dict):
-            raise RpcError("files: an object of name -> text", BAD_REQUEST)
+        files = args["files"]
         docs: dict[Path, Any] = {}
         for rel, text in files.items():
             path = self.target(str(rel))
@@ -212,9 +221,10 @@ class HaSeen(HaCommand):
     """(link processes) A peer or satellite showed a higher epoch: persist it."""
 
     name = "ha_seen"
+    args = (EPOCH,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        epoch = int(args.get("epoch") or 0)
+        epoch = args["epoch"]
         if epoch > self.ha.epoch:
             self.ha.epoch = epoch
             self.ha.save(self.arbiter.paths.data)
@@ -226,12 +236,12 @@ class HaPromote(HaCommand):
     by one, the primary is fenced and demotes itself when it hears of it."""
 
     name = "ha_promote"
+    args = (REASON, WHO)
 
     async def execute(self, args: dict[str, Any]) -> Any:
         if self.ha.role != "standby":
             raise RpcError(f"this core is already {self.ha.role}", REFUSED)
-        reason = str(args.get("reason") or "planned switch-over")
-        who = str(args.get("who") or "edgectl")
+        reason, who = args["reason"], args["who"]
         if who != "ha" and self.mirror_bus().get("state") == "mirroring":
             # planned, the primary reachable: it hands over (its satellites wait until we
             # hold all it took), so nothing is lost or taken twice
@@ -251,6 +261,7 @@ class HaDemote(HaCommand):
     its higher epoch, becomes its standby."""
 
     name = "ha_demote"
+    args = (REASON,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
         if not self.ha.active:
@@ -268,7 +279,7 @@ class HaDemote(HaCommand):
                 break
             await asyncio.sleep(0.1)
         await self.gateway("ha_handover", key=live[0]["key"],
-                           reason=str(args.get("reason") or "planned switch-over"))
+                           reason=args["reason"])
         for _ in range(100):  # the standby's HELLO as active fences us (ha_fenced)
             if self.ha.role == "standby":
                 return {"role": "standby", "epoch": self.ha.epoch, "peer": self.ha.peer}
@@ -282,9 +293,12 @@ class HaFenced(HaCommand):
     """(gateway) A peer is active with a higher epoch: demote to its standby."""
 
     name = "ha_fenced"
+    args = (EPOCH, Arg("key", help="the active peer's public key", most=200),
+            Arg("peer", help="the active peer's HOST:PORT", most=300),
+            Arg("reason", default="fenced", help="why", most=500))
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        epoch = int(args.get("epoch") or 0)
+        epoch = args["epoch"]
         if epoch <= self.ha.epoch or not self.ha.active:
             return {"role": self.ha.role, "epoch": self.ha.epoch}
         key = args.get("key")
@@ -293,7 +307,7 @@ class HaFenced(HaCommand):
         peer = args.get("peer")
         if isinstance(peer, str):
             satwire.parse_hostport(peer)
-        return await self.switch("standby", str(args.get("reason") or "fenced"), "ha",
+        return await self.switch("standby", args["reason"], "ha",
                                  epoch=epoch, peer=peer if isinstance(peer, str) else None)
 
 
@@ -301,6 +315,9 @@ class HaFailover(HaCommand):
     """(ha-mirror) The primary is unreachable: promote if the vote allows it."""
 
     name = "ha_failover"
+    args = (Arg("reason", default="the primary is unreachable", help="what the mirror saw",
+                most=500),
+            Arg("silent_s", "float", least=0, help="seconds the primary has been silent"))
 
     async def execute(self, args: dict[str, Any]) -> Any:
         if self.ha.role != "standby":
@@ -309,7 +326,7 @@ class HaFailover(HaCommand):
         if not allowed:
             log.warning("ha: no failover: %s", why)
             return {"promoted": False, "detail": why}
-        reason = f"failover: {args.get('reason')}; {why}"
+        reason = f"failover: {args['reason']}; {why}"
         await self.switch("active", reason, "ha", epoch=self.ha.epoch + 1)
         return {"promoted": True, "detail": reason}
 

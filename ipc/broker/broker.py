@@ -391,27 +391,6 @@ class Broker:
         self.dispatch.set_instances(list(instances))
         self.cut = {i for i, d in instances.items() if d.get("cut")}
 
-    async def cmd_mirror_snapshot(self) -> Any:
-        """Every last value by source, for a standby core's first sync (HA mirror)."""
-        out: dict[str, list[Any]] = {}
-        for source, points in self.values.sources.items():
-            items = [list(p[0]) for p in points.values() if p[0] is not None]
-            if items:
-                out[source] = items
-        return out
-
-    async def cmd_mirror_put(self, batches: list[list[Any]]) -> Any:
-        """A standby core keeps the primary's last values: stored (and persisted like
-        its own), never routed, so mirroring actuates nothing."""
-        n = 0
-        for source, items in batches:
-            for item in items:
-                if isinstance(item, list | tuple) and len(item) >= 6 \
-                        and isinstance(item[0], str):
-                    self.values.put(str(source), tuple(item[:6]))
-                    n += 1
-        return {"stored": n}
-
     # -- lifecycle -------------------------------------------------------------------
     async def main(self) -> int:
         self.link.report_loop_errors("broker event loop")

@@ -291,3 +291,41 @@ class Reactivate(BrokerCommand):
     async def execute(self, args: dict[str, Any]) -> Any:
         self.broker.guard.reactivate(args["id"])
         return {"id": args["id"]}
+
+
+class MirrorSnapshot(BrokerCommand):
+    """Every last value by source, for a standby core's first sync (HA mirror)."""
+
+    name = "mirror_snapshot"
+    args = ()
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        out: dict[str, list[Any]] = {}
+        for source, points in self.broker.values.sources.items():
+            items = [list(p[0]) for p in points.values() if p[0] is not None]
+            if items:
+                out[source] = items
+        return out
+
+
+class MirrorPut(BrokerCommand):
+    """A standby core keeps the primary's last values: stored (and persisted like its
+    own), never routed, so mirroring actuates nothing."""
+
+    name = "mirror_put"
+    args = (Arg("batches", "list", required=True, most=MAX_LIST,
+                help="[source, [value items]] pairs from the primary's change feed"),)
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        n = 0
+        for batch in args["batches"]:
+            if not (isinstance(batch, list | tuple) and len(batch) == 2
+                    and isinstance(batch[1], list | tuple)):
+                raise RpcError("batches: each is [source, [items]]", BAD_REQUEST)
+            source, items = batch
+            for item in items:
+                if isinstance(item, list | tuple) and len(item) >= 6 \
+                        and isinstance(item[0], str):
+                    self.broker.values.put(str(source), tuple(item[:6]))
+                    n += 1
+        return {"stored": n}
