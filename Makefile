@@ -23,7 +23,7 @@ run: $(STAMP)
 TEST_JOBS ?= 3
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 system-deps:
 	scripts/install-system-deps.sh

@@ -118,10 +118,12 @@ class Browse(JobCommand):
 
 
 async def _first_line(job: Job) -> None:
-    """Wait for the job's first line; a job that refused its arguments is a bad request."""
+    """Wait for the job's first line; a job whose first word is an error refused its
+    arguments: a bad request. A job that fails later (a device unreachable) is returned
+    and reads as failed, however fast that came."""
     with contextlib.suppress(TimeoutError):  # slow to start: followed like any other job
         await asyncio.wait_for(job.first_line.wait(), FIRST_LINE_S)
-    if job.error is not None:
+    if job.refused:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(job.finished.wait(), FIRST_LINE_S)
         raise RpcError(job.error, BAD_REQUEST)

@@ -52,6 +52,8 @@ class Job:
     proc: asyncio.subprocess.Process | None = None
     #: set at the job's first output line, or when it ends without one
     first_line: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the job's first word was an error (it refused its request) or it ended silent
+    refused: bool = False
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
     def as_dict(self) -> dict[str, Any]:
@@ -128,7 +130,9 @@ class JobRunner:
                 continue
             if isinstance(doc, dict):
                 job.take(doc)
-            job.first_line.set()
+            if not job.first_line.is_set():
+                job.refused = job.error is not None
+                job.first_line.set()
         code = await proc.wait()
         await err
         job.ended = time.time()
@@ -139,7 +143,9 @@ class JobRunner:
         else:
             job.state = "failed"
             job.error = job.error or (f"exit code {code}: " + " | ".join(job.stderr))[:2000]
-        job.first_line.set()
+        if not job.first_line.is_set():
+            job.refused = True
+            job.first_line.set()
         job.finished.set()
         log.info("job %s %s", job.id, job.state)
 

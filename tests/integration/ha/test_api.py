@@ -8,7 +8,7 @@ import pytest
 from tests.integration.admin_ui.web import WebDaemon
 from tests.integration.ha.support import free_listen
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 
 def test_ha_api_reads_for_viewers_and_acts_for_admins(tmp_path) -> None:

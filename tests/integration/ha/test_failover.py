@@ -17,7 +17,7 @@ from tests.integration.ha.support import free_listen, make_cores
 from tests.integration.satellite.relay import Relay
 from tests.integration.satellite.support import Recorder, counter
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 TAKEOVER_S = 10
 

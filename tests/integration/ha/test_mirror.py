@@ -9,7 +9,7 @@ import pytest
 from tests.integration.daemon import sim
 from tests.integration.ha.support import make_cores
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 
 def test_standby_mirrors_config_values_and_auth(daemon_factory) -> None:

@@ -13,7 +13,7 @@ from tests.integration.daemon import sim
 from tests.integration.ha.support import free_listen, make_cores
 from tests.integration.satellite.support import Recorder, counter
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 
 def audit(d) -> list[dict]:

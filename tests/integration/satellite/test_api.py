@@ -8,7 +8,7 @@ import pytest
 from tests.integration.admin_ui.web import WebDaemon
 from tests.integration.satellite.support import counter, free_endpoint
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 
 def test_satellites_api_lists_trusts_and_revokes(tmp_path, daemon_factory) -> None:

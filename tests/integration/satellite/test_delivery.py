@@ -22,7 +22,7 @@ from tests.integration.satellite.support import (
     make_pair,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 CUT_S = 6
 

@@ -19,7 +19,7 @@ from zeroconf import IPVersion, ServiceInfo, Zeroconf
 from tests.integration.satellite.support import Recorder, assert_exactly_once, counter
 from tests.integration.satellite.test_netns import hosts  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 FIND_S = 10  # the promise: found and connected within 10 s
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.integration.satellite.support import counter, free_endpoint
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 
 def _ids(daemon) -> set[str]:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.integration.satellite.support import Recorder, assert_exactly_once, counter
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 CUT_S = 6
 

@@ -10,7 +10,7 @@ import pytest
 from tests.integration.daemon import sim
 from tests.integration.satellite.support import counter, make_pair
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 
 def _remote(pair, iid: str = "sat1.c1") -> dict | None:

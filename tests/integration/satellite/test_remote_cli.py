@@ -13,7 +13,7 @@ import pytest
 from tests.integration.daemon import BIN, sim
 from tests.integration.satellite.support import free_endpoint
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 
 def test_remote_edgectl_with_client_keys(daemon_factory, tmp_path) -> None:

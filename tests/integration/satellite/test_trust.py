@@ -13,7 +13,7 @@ from edgeos.ipc.rpc import RpcError
 
 from tests.integration.satellite.support import counter, free_endpoint, make_pair
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 
 def _no_value(daemon, address: str) -> bool:

@@ -13,7 +13,7 @@ import pytest
 from tests.integration.daemon import BIN, Daemon
 from tests.integration.satellite.support import counter, free_endpoint
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
 
 UNIT = Path(__file__).resolve().parents[3] / "systemd" / "edgeos-satellite@.service"
 
