@@ -178,7 +178,12 @@ class SatellitesRevoke(SatelliteCommand):
 
 
 class RemoteInstance(SatelliteCommand):
-    """Base of the instance verbs: ``<satellite>.<instance>`` acts on the satellite."""
+    """Base of the instance verbs: ``<satellite>.<instance>`` acts on the satellite, any
+    other id on this node (the local command after this class in the bases)."""
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        result = await self.remote(args)
+        return result if result is not None else await super().execute(args)
 
     async def remote(self, args: dict[str, Any]) -> Any:
         iid = args["id"]
@@ -200,19 +205,11 @@ class RemoteStart(RemoteInstance, Start):
 
     name = "start"
 
-    async def execute(self, args: dict[str, Any]) -> Any:
-        result = await self.remote(args)
-        return result if result is not None else await Start.execute(self, args)
-
 
 class RemoteStop(RemoteInstance, Stop):
     """Stop an instance gracefully (``<sat>.<id>``: on the satellite)."""
 
     name = "stop"
-
-    async def execute(self, args: dict[str, Any]) -> Any:
-        result = await self.remote(args)
-        return result if result is not None else await Stop.execute(self, args)
 
 
 class RemoteRestart(RemoteInstance, Restart):
@@ -220,19 +217,11 @@ class RemoteRestart(RemoteInstance, Restart):
 
     name = "restart"
 
-    async def execute(self, args: dict[str, Any]) -> Any:
-        result = await self.remote(args)
-        return result if result is not None else await Restart.execute(self, args)
-
 
 class RemoteKill(RemoteInstance, Kill):
     """Force-kill an instance's process tree; it restarts (``<sat>.<id>``: remotely)."""
 
     name = "kill"
-
-    async def execute(self, args: dict[str, Any]) -> Any:
-        result = await self.remote(args)
-        return result if result is not None else await Kill.execute(self, args)
 
 
 class RemoteStatus(SatelliteCommand, Status):
