@@ -7,8 +7,9 @@ when it changes, so these take effect at once. Only clients of the control socke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from edgeos.common.auth import ADMIN_USER, ROLES, AuthError, AuthStore
 from edgeos.ipc import protocol
@@ -67,14 +68,22 @@ class TokenCreate(AuthCommand):
         return created
 
 
-class TokenList(AuthCommand):
+class StoreListing(AuthCommand):
+    """Base of the listings: what ``lists`` returns from the store, as it is (the store
+    leaves out the secrets)."""
+
+    args = ()
+    lists: ClassVar[Callable[[AuthStore], Any]]
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return type(self).lists(self.store())
+
+
+class TokenList(StoreListing):
     """List API tokens: name, role, created (never the tokens themselves)."""
 
     name = "token_list"
-    args = ()
-
-    async def execute(self, args: dict[str, Any]) -> Any:
-        return self.store().list_tokens()
+    lists = AuthStore.list_tokens
 
 
 class TokenRevoke(AuthCommand):
@@ -122,14 +131,11 @@ class UserAdd(UserCommand):
         return {"name": username, "role": role, "added": True}
 
 
-class UserList(AuthCommand):
+class UserList(StoreListing):
     """List the users: name, role, when the password changed (never the hashes)."""
 
     name = "user_list"
-    args = ()
-
-    async def execute(self, args: dict[str, Any]) -> Any:
-        return self.store().list_users()
+    lists = AuthStore.list_users
 
 
 class UserRemove(UserCommand):

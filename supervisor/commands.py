@@ -75,21 +75,41 @@ class List(Command):
                 for i in self.arbiter.instances.values()]
 
 
-class Start(Command):
+class InstanceCommand(Command):
+    """Base of the commands that act on one instance and answer with its status row:
+    ``target`` looks it up and refuses what cannot be done, ``act`` does it, under the
+    instance's lock unless ``locked`` is off (a kill must not wait for a slow stop)."""
+
+    args = (ID,)
+    locked: ClassVar[bool] = True
+
+    def target(self, args: dict[str, Any]) -> Instance:
+        return self.instance(args)
+
+    async def act(self, inst: Instance) -> None:
+        raise NotImplementedError
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        inst = self.target(args)
+        if self.locked:
+            async with self.arbiter.lock(inst.id):
+                await self.act(inst)
+        else:
+            await self.act(inst)
+        return self.arbiter.status(inst.id)[0]
+
+
+class Start(InstanceCommand):
     """Start an instance and wait until it reports ready."""
 
     name = "start"
-    args = (ID,)
 
-    async def execute(self, args: dict[str, Any]) -> Any:
-        inst = self.startable(args)
-        async with self.arbiter.lock(inst.id):
-            if inst.state == State.STOPPING:
-                await self.arbiter.wait_for(inst, lambda i: i.state not in ALIVE, 30)
-            await self.start_and_wait(inst, "start requested")
-        return self.arbiter.status(inst.id)[0]
+    async def act(self, inst: Instance) -> None:
+        if inst.state == State.STOPPING:
+            await self.arbiter.wait_for(inst, lambda i: i.state not in ALIVE, 30)
+        await self.start_and_wait(inst, "start requested")
 
-    def startable(self, args: dict[str, Any]) -> Instance:
+    def target(self, args: dict[str, Any]) -> Instance:
         from edgeos.supervisor import config as cfgmod
 
         inst = self.instance(args)
@@ -108,17 +128,13 @@ class Start(Command):
             inst.READY_TIMEOUT_S + 1)
 
 
-class Stop(Command):
+class Stop(InstanceCommand):
     """Stop an instance gracefully (SIGTERM, SIGKILL after its stop timeout)."""
 
     name = "stop"
-    args = (ID,)
 
-    async def execute(self, args: dict[str, Any]) -> Any:
-        inst = self.instance(args)
-        async with self.arbiter.lock(inst.id):
-            await self.arbiter.stop_instance(inst, "stop requested")
-        return self.arbiter.status(inst.id)[0]
+    async def act(self, inst: Instance) -> None:
+        await self.arbiter.stop_instance(inst, "stop requested")
 
 
 class Restart(Start):
@@ -126,28 +142,27 @@ class Restart(Start):
 
     name = "restart"
 
-    async def execute(self, args: dict[str, Any]) -> Any:
-        inst = self.startable(args)
-        async with self.arbiter.lock(inst.id):
-            await self.arbiter.stop_instance(inst, "restart requested")
-            await self.start_and_wait(inst, "restart requested")
-        return self.arbiter.status(inst.id)[0]
+    async def act(self, inst: Instance) -> None:
+        await self.arbiter.stop_instance(inst, "restart requested")
+        await self.start_and_wait(inst, "restart requested")
 
 
-class Kill(Command):
+class Kill(InstanceCommand):
     """Force-kill an instance: SIGKILL on its whole process tree, no grace; it restarts."""
 
     name = "kill"
-    args = (ID,)
+    locked = False
 
-    async def execute(self, args: dict[str, Any]) -> Any:
+    def target(self, args: dict[str, Any]) -> Instance:
         inst = self.instance(args)
         if inst.pid is None:
             raise RpcError(f"{inst.id} has no process ({inst.state})", REFUSED)
+        return inst
+
+    async def act(self, inst: Instance) -> None:
         old_pid = inst.pid
         inst.kill("kill requested")
         await self.arbiter.wait_for(inst, lambda i: i.pid != old_pid, 5)
-        return self.arbiter.status(inst.id)[0]
 
 
 class Reload(Command):
@@ -231,10 +246,6 @@ class BrokerCommand(Command):
         return await self.arbiter.broker_call(self.name, **args)
 
 
-class Get(BrokerCommand):
-    forwards = on_broker.Get
-
-
 class Set(BrokerCommand):
     forwards = on_broker.Set
 
@@ -243,31 +254,33 @@ class Set(BrokerCommand):
         return await self.arbiter.broker_call("set", timeout=args["wait_s"] + 5.0, **args)
 
 
-class RouteTest(BrokerCommand):
-    forwards = on_broker.RouteTest
+def forwarded(command: type[base.Command]) -> type[BrokerCommand]:
+    """The supervisor's side of a broker command that adds nothing to it."""
+    return type(command.__name__, (BrokerCommand,), {"forwards": command,
+                                                     "__module__": __name__})
 
 
-class Datapoints(BrokerCommand):
-    forwards = on_broker.Datapoints
+#: the broker's commands the supervisor passes on as they are
+Get, RouteTest, Datapoints, Routes, Blob = (forwarded(c) for c in (
+    on_broker.Get, on_broker.RouteTest, on_broker.Datapoints, on_broker.Routes,
+    on_broker.Blob))
 
 
-class Routes(BrokerCommand):
-    forwards = on_broker.Routes
-
-
-class Cut(Command):
+class Cut(InstanceCommand):
     """Base of disconnect/reconnect: cut an instance from the router or put it back."""
 
     cut: ClassVar[bool] = True
-    args = (ID,)
+    locked = False
 
-    async def execute(self, args: dict[str, Any]) -> Any:
+    def target(self, args: dict[str, Any]) -> Instance:
         inst = self.instance(args)
         if inst.cfg.role != "worker":
             raise RpcError(f"{inst.id} is a system process", REFUSED)
+        return inst
+
+    async def act(self, inst: Instance) -> None:
         await self.arbiter.broker_call("cut", id=inst.id, cut=self.cut)
         inst.set_cut(self.cut)
-        return self.arbiter.status(inst.id)[0]
 
 
 class Disconnect(Cut):
@@ -420,7 +433,3 @@ class ReloadCancel(Command):
 
     async def execute(self, args: dict[str, Any]) -> Any:
         return {"cancelled": self.arbiter.spawner.cancel()}
-
-
-class Blob(BrokerCommand):
-    forwards = on_broker.Blob

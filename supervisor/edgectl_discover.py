@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from edgeos.ipc.rpc import RpcClient
@@ -58,44 +59,48 @@ def add_parser(sub: Any) -> None:
     add_command(dsub, "cancel", dc.DiscoverCancel, ("job",))
 
 
-def show_units(result: dict[str, Any]) -> str:
-    units = result.get("units", [])
-    if not units:
-        return "no units found"
-    lines = []
-    for u in units:
-        if u["sunspec"]:
-            who = " ".join(v for v in (u.get("identity") or {}).values() if v)
-            what = f"SunSpec models {', '.join(map(str, u['sunspec']))} at " \
-                   f"{u['sunspec_base']}" + (f" ({who})" if who else "")
-        else:
-            what = "tables: " + (", ".join(f"{t['table']} {t['address']}+{t['count']}"
-                                           for t in u["tables"]) or "none answer")
-        lines.append(f"unit {u['unit_id']:>3}: {what}; {len(u['registers'])} registers "
-                     f"mapped, connection {u['connection']['id']}")
-    return "\n".join(lines)
+def _unit_line(u: dict[str, Any]) -> str:
+    if u["sunspec"]:
+        who = " ".join(v for v in (u.get("identity") or {}).values() if v)
+        what = f"SunSpec models {', '.join(map(str, u['sunspec']))} at " \
+               f"{u['sunspec_base']}" + (f" ({who})" if who else "")
+    else:
+        what = "tables: " + (", ".join(f"{t['table']} {t['address']}+{t['count']}"
+                                       for t in u["tables"]) or "none answer")
+    return f"unit {u['unit_id']:>3}: {what}; {len(u['registers'])} registers " \
+           f"mapped, connection {u['connection']['id']}"
 
 
-def show_meters(result: dict[str, Any]) -> str:
-    meters = result.get("meters", [])
-    if not meters:
-        return "no meters found"
-    lines = []
-    for m in meters:
-        where = f"address {m['address']:>3}" if "address" in m else f"secondary {m['secondary']}"
-        lines.append(f"{where}: " + (m["error"] if "error" in m else
-                     f"id {m['id']} {m['manufacturer']} {m['medium']}, "
-                     f"{len(m['records'])} records"))
-    return "\n".join(lines)
+def _meter_line(m: dict[str, Any]) -> str:
+    where = f"address {m['address']:>3}" if "address" in m else f"secondary {m['secondary']}"
+    return f"{where}: " + (m["error"] if "error" in m else
+                           f"id {m['id']} {m['manufacturer']} {m['medium']}, "
+                           f"{len(m['records'])} records")
 
 
-def show_devices(result: dict[str, Any]) -> str:
-    devices = result.get("devices", [])
-    if not devices:
-        return "no devices in range"
+def _device_table(devices: list[dict[str, Any]]) -> str:
     return _rows([[d["address"], str(d["rssi"]), d["kind"] or "-", d["name"] or "",
                    "key needed" if d.get("needs_key") else ""] for d in devices],
                  ["ADDRESS", "RSSI", "KIND", "NAME", ""])
+
+
+def _lines(line: Callable[[dict[str, Any]], str]) -> Callable[[list[dict[str, Any]]], str]:
+    return lambda found: "\n".join(map(line, found))
+
+
+#: per kind: where its finds stand in the result, what to say without any, how to show them
+SHOW: dict[str, tuple[str, str, Callable[[list[dict[str, Any]]], str]]] = {
+    "modbus": ("units", "no units found", _lines(_unit_line)),
+    "mbus": ("meters", "no meters found", _lines(_meter_line)),
+    "ble": ("devices", "no devices in range", _device_table),
+}
+
+
+def show_found(kind: str, result: dict[str, Any]) -> str:
+    """A finished discovery job's result as text."""
+    key, none, show = SHOW[kind]
+    found = result.get(key, [])
+    return show(found) if found else none
 
 
 def _rows(rows: list[list[str]], head: list[str]) -> str:
@@ -147,6 +152,5 @@ def run(args: argparse.Namespace, client: RpcClient) -> int:
         else:
             print(f"edgectl: discovery {job['state']}: {job['error'] or ''}", file=sys.stderr)
         return 1
-    show = {"modbus": show_units, "mbus": show_meters, "ble": show_devices}[verb]
-    print(json.dumps(job["result"]) if args.json else show(job["result"]))
+    print(json.dumps(job["result"]) if args.json else show_found(verb, job["result"]))
     return 0

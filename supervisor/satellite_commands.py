@@ -66,6 +66,14 @@ class SatelliteCommand(Command):
         finally:
             client.close()
 
+    async def commit(self, store: TrustStore | RemoteClients, entry: dict[str, Any],
+                     action: str, detail: str, **audit: Any) -> dict[str, Any]:
+        """After a change to ``store``: save it, audit ``action``, put it in force."""
+        store.save()
+        self.arbiter.audit(action, "edgectl", detail, **audit)
+        await self.apply()
+        return entry
+
     async def apply(self) -> None:
         """Put a changed trust store in force: gateway first, then the broker's table."""
         try:
@@ -154,11 +162,8 @@ class SatellitesTrust(SatelliteCommand):
         local = {i for i in self.arbiter.instances}
         with self.refused(BAD_REQUEST, ValueError):  # ValueError: a malformed key
             entry = store.trust(key, sat_id, local)
-        store.save()
-        self.arbiter.audit("satellite_trust", "edgectl", f"satellite {sat_id}",
-                           key=entry["key"])
-        await self.apply()
-        return entry
+        return await self.commit(store, entry, "satellite_trust", f"satellite {sat_id}",
+                                 key=entry["key"])
 
 
 class SatellitesRevoke(SatelliteCommand):
@@ -171,14 +176,16 @@ class SatellitesRevoke(SatelliteCommand):
         store = self.store()
         with self.refused(NOT_FOUND):
             entry = store.revoke(args["id"])
-        store.save()
-        self.arbiter.audit("satellite_revoke", "edgectl", f"satellite {entry['id']}")
-        await self.apply()
-        return entry
+        return await self.commit(store, entry, "satellite_revoke", f"satellite {entry['id']}")
 
 
 class RemoteInstance(SatelliteCommand):
-    """Base of the instance verbs: ``<satellite>.<instance>`` acts on the satellite."""
+    """Base of the instance verbs: ``<satellite>.<instance>`` acts on the satellite, any
+    other id on this node (the local command after this class in the bases)."""
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        result = await self.remote(args)
+        return result if result is not None else await super().execute(args)
 
     async def remote(self, args: dict[str, Any]) -> Any:
         iid = args["id"]
@@ -200,19 +207,11 @@ class RemoteStart(RemoteInstance, Start):
 
     name = "start"
 
-    async def execute(self, args: dict[str, Any]) -> Any:
-        result = await self.remote(args)
-        return result if result is not None else await Start.execute(self, args)
-
 
 class RemoteStop(RemoteInstance, Stop):
     """Stop an instance gracefully (``<sat>.<id>``: on the satellite)."""
 
     name = "stop"
-
-    async def execute(self, args: dict[str, Any]) -> Any:
-        result = await self.remote(args)
-        return result if result is not None else await Stop.execute(self, args)
 
 
 class RemoteRestart(RemoteInstance, Restart):
@@ -220,19 +219,11 @@ class RemoteRestart(RemoteInstance, Restart):
 
     name = "restart"
 
-    async def execute(self, args: dict[str, Any]) -> Any:
-        result = await self.remote(args)
-        return result if result is not None else await Restart.execute(self, args)
-
 
 class RemoteKill(RemoteInstance, Kill):
     """Force-kill an instance's process tree; it restarts (``<sat>.<id>``: remotely)."""
 
     name = "kill"
-
-    async def execute(self, args: dict[str, Any]) -> Any:
-        result = await self.remote(args)
-        return result if result is not None else await Kill.execute(self, args)
 
 
 class RemoteStatus(SatelliteCommand, Status):
@@ -301,11 +292,8 @@ class RemoteTrust(RemoteCommand):
         store = self.clients()
         with self.refused(BAD_REQUEST, ValueError):
             entry = store.trust(args["key"], args["name"], args["role"])
-        store.save()
-        self.arbiter.audit("remote_trust", "edgectl", f"client {entry['name']} "
-                                                      f"({entry['role']})", key=entry["key"])
-        await self.apply()
-        return entry
+        return await self.commit(store, entry, "remote_trust",
+                                 f"client {entry['name']} ({entry['role']})", key=entry["key"])
 
 
 class RemoteRevoke(RemoteCommand):
@@ -318,7 +306,4 @@ class RemoteRevoke(RemoteCommand):
         store = self.clients()
         with self.refused(NOT_FOUND):
             entry = store.revoke(args["name"])
-        store.save()
-        self.arbiter.audit("remote_revoke", "edgectl", f"client {entry['name']}")
-        await self.apply()
-        return entry
+        return await self.commit(store, entry, "remote_revoke", f"client {entry['name']}")

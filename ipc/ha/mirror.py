@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import zmq
 import zmq.asyncio
-from edgeos.ipc import addresses, protocol
+from edgeos.ipc import addresses
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
 from edgeos.ipc.ha import wire
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError
 from edgeos.ipc.satellite import keys
 from edgeos.ipc.satellite import wire as satwire
-from zmq.utils.monitor import recv_monitor_message
+from edgeos.ipc.satellite.dialer import Dialer, LinkState, ask_key, raise_failed, run_until_stopped
 
 log = logging.getLogger("ha-mirror")
 
@@ -85,9 +84,8 @@ class Mirror:
         #: our satellite gateway: takes the satellites' sequences the primary holds
         self.gateway = AsyncRpcClient(self.ctx, addresses.endpoint(
             spec.run_dir, satwire.CTL_SOCK), 10) if self.listen else None
-        self.sock: zmq.asyncio.Socket | None = None
-        self.state = "connecting"
-        self.reason = ""
+        self.dialer: Dialer | None = None
+        self.linkstate = LinkState(log, ("offline", "fenced", "wrong_key"))
         self.handshaken = self.welcomed = False
         self.seq = 0
         self.dp = 0
@@ -100,32 +98,13 @@ class Mirror:
         self.files_applied = 0
 
     def _set_state(self, state: str, reason: str = "") -> None:
-        if (state, reason) != (self.state, self.reason):
-            level = logging.WARNING if state in ("offline", "fenced", "wrong_key") \
-                else logging.INFO
-            log.log(level, "mirror link to %s: %s%s", self.peer, state,
-                    f" ({reason})" if reason else "")
-        self.state, self.reason = state, reason
+        self.linkstate.set(f"mirror link to {self.peer}", state, reason)
 
     # -- the peer's key ---------------------------------------------------------------
-    async def _ask_key(self) -> bytes | None:
-        sock = self.ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.MAXMSGSIZE, 4096)
-        sock.connect(self.key_service)
-        try:
-            await sock.send(b"key")
-            reply = protocol.unpack(await asyncio.wait_for(sock.recv(), 2.0))
-            return keys.check_key(str(reply["key"]), "announced primary key")
-        except (TimeoutError, ValueError, KeyError, TypeError):
-            return None
-        finally:
-            sock.close(0)
-
     async def _settle_key(self) -> None:
         """First use without ``--primary-key``: learn the primary's key and pin it."""
         while self.peer_key is None:
-            announced = await self._ask_key()
+            announced = await ask_key(self.ctx, self.key_service, "announced primary key")
             if announced is not None:
                 pin_primary(Path(self.spec.data_dir), announced)
                 log.warning("pinned the primary's key %s (first use)", announced.decode())
@@ -135,40 +114,16 @@ class Mirror:
                                            "its key (first use)")
             await asyncio.sleep(2.0)
 
-    def _connect(self) -> None:
-        public, secret = keys.load_node_keys(Path(self.spec.data_dir))
-        sock = self.ctx.socket(zmq.DEALER)
-        satwire.link_options(sock)
-        sock.setsockopt(zmq.IMMEDIATE, 1)
-        sock.setsockopt(zmq.CONNECT_TIMEOUT, satwire.CONNECT_TIMEOUT_MS)
-        sock.curve_publickey, sock.curve_secretkey = public, secret
-        sock.curve_serverkey = self.peer_key
-        self.monitor = sock.get_monitor_socket(
-            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
-            | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-        sock.connect(self.endpoint)
-        self.sock = sock
-
     def _send(self, kind: bytes, body: Any) -> bool:
-        return self.sock is not None and satwire.try_send(self.sock, [kind, protocol.pack(body)])
+        return self.dialer is not None and self.dialer.send(kind, body)
 
     def _hello(self) -> None:
         self._send(wire.M_HELLO, {"name": self.name, "role": self.role, "epoch": self.epoch,
                                   "listen": self.listen})
 
     # -- messages ----------------------------------------------------------------------
-    async def _recv_loop(self) -> None:
-        assert self.sock is not None
-        while True:
-            frames = await self.sock.recv_multipart()
-            if len(frames) < 2:
-                continue
-            kind = frames[0]
-            try:
-                body = protocol.unpack(frames[1])
-            except ValueError:
-                continue
+    async def _recv_loop(self, dialer: Dialer) -> None:
+        async for kind, body, _ in dialer.messages():
             self.last_heard = time.monotonic()
             try:
                 await self._on(kind, body)
@@ -250,9 +205,8 @@ class Mirror:
                 log.warning("could not record epoch %d: %s", epoch, exc)
 
     # -- link health, failover ----------------------------------------------------------
-    async def _monitor_loop(self) -> None:
-        while True:
-            event = await recv_monitor_message(self.monitor)
+    async def _monitor_loop(self, dialer: Dialer) -> None:
+        async for event in dialer.events():
             kind = event["event"]
             if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self.handshaken = True
@@ -293,8 +247,9 @@ class Mirror:
                     result.get("detail"))
 
     def counters(self) -> dict[str, Any]:
-        return {"out_total": self.dp, "last_error": self.reason or None,
-                "bus": {"state": self.state, "reason": self.reason, "peer": self.peer,
+        state, reason = self.linkstate.state, self.linkstate.reason
+        return {"out_total": self.dp, "last_error": reason or None,
+                "bus": {"state": state, "reason": reason, "peer": self.peer,
                         "peer_role": self.peer_role, "peer_epoch": self.peer_epoch,
                         "lag_dp": self.lag_dp, "lag_s": self.lag_s, "rtt_ms": self.rtt_ms,
                         "mirrored_dp": self.dp, "seq": self.seq,
@@ -303,34 +258,23 @@ class Mirror:
 
     async def _link(self) -> None:
         await self._settle_key()
-        self._connect()
-        await asyncio.gather(self._recv_loop(), self._monitor_loop())
+        assert self.peer_key is not None
+        self.dialer = Dialer(self.ctx, self.spec.data_dir, self.endpoint, self.peer_key)
+        await asyncio.gather(self._recv_loop(self.dialer), self._monitor_loop(self.dialer))
 
     async def main(self) -> int:
-        loop = asyncio.get_running_loop()
         self.link.hello()
-        tasks = [asyncio.create_task(c) for c in (
-            self._link(), self._ping_loop(), self.link.heartbeat_loop(self.counters))]
         self.link.ready()
         log.info("ha mirror (%s, epoch %d) -> %s", self.role, self.epoch, self.peer)
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        waiter = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
-        for task in tasks:
-            task.cancel()
+        done = await run_until_stopped((self._link(), self._ping_loop(),
+                                        self.link.heartbeat_loop(self.counters)))
         self.control.close()
         self.broker.close()
         if self.gateway is not None:
             self.gateway.close()
-        if self.sock is not None:
-            self.sock.disable_monitor()
-            self.sock.close(0)
-            self.monitor.close(0)
+        if self.dialer is not None:
+            self.dialer.close()
         self.link.sock.close(0)
         self.ctx.term()
-        for task in done:
-            if task is not waiter and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        raise_failed(done)
         return 0

@@ -29,6 +29,7 @@ from edgeos.ipc.ha import wire
 from edgeos.ipc.ha.state import HaState, HaStateError
 from edgeos.ipc.ha.watch import FileWatch
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError
+from edgeos.ipc.satellite.peer import LinkPeer
 from edgeos.ipc.satellite.wire import parse_hostport
 
 if TYPE_CHECKING:
@@ -38,18 +39,14 @@ log = logging.getLogger("ha-source")
 
 
 @dataclass
-class Follower:
+class Follower(LinkPeer):
     """One standby core mirroring from us."""
 
     name: str
     key: str
-    rid: bytes | None = None
-    state: str = "offline"
-    address: str | None = None
     listen: str | None = None
     role: str = "standby"
     epoch: int = 0
-    last_seen: float | None = None
     seq: int = 0  # last M_VALUES sent
     dp: int = 0  # datapoints sent
     acked_seq: int = 0
@@ -139,9 +136,7 @@ class MirrorSource:
             return
         try:
             body = protocol.unpack(frames[2].buffer)
-            if f.rid != rid:
-                f.rid, f.address = rid, frames[1].get("Peer-Address")
-            f.last_seen = time.time()
+            f.heard(rid, frames[1])
             if kind == wire.M_HELLO:
                 self._hello(f, body)
             elif kind == wire.M_ACK:

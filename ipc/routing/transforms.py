@@ -185,46 +185,46 @@ class Map(Transform):
         return unmap
 
 
-class Deadband(Transform):
+class _Gate(Transform):
+    """Lets a value through only when its mark is ``limit`` or more away from the mark
+    of the last one let through; the first always passes. Deadband and throttle differ
+    only in the mark: the value itself, or the time it arrived."""
+
     stateful = True
 
-    def __init__(self, text: str, band: float) -> None:
+    def __init__(self, text: str, limit: float) -> None:
         super().__init__(text)
-        self.band = band
-
-    def new_state(self) -> list[Any]:
-        return [None]
-
-    def apply(self, value: Any, state: list[Any], now: float) -> Any:
-        number = _number(value, "deadband")
-        last = state[0]
-        if last is not None and abs(number - last) < self.band:
-            return SUPPRESS
-        state[0] = number
-        return value
-
-
-class Throttle(Transform):
-    stateful = True
-    uses_clock = True
-
-    def __init__(self, text: str, seconds: float) -> None:
-        super().__init__(text)
-        self.seconds = seconds
+        self.limit = limit
 
     def new_state(self) -> list[float | None]:
         return [None]
 
+    def mark(self, value: Any, now: float) -> float:
+        raise NotImplementedError
+
     def apply(self, value: Any, state: list[float | None], now: float) -> Any:
+        mark = self.mark(value, now)
         last = state[0]
-        if last is not None and now - last < self.seconds:
+        if last is not None and abs(mark - last) < self.limit:
             return SUPPRESS
-        state[0] = now
+        state[0] = mark
         return value
 
 
-class Average(Transform):
-    """Exact mean over a time window: values are summed as integers scaled by 2**1074."""
+class Deadband(_Gate):
+    def mark(self, value: Any, now: float) -> float:
+        return _number(value, "deadband")
+
+
+class Throttle(_Gate):
+    uses_clock = True
+
+    def mark(self, value: Any, now: float) -> float:
+        return now
+
+
+class _Window(Transform):
+    """A step over the values of the last ``seconds`` of router clock."""
 
     stateful = True
     uses_clock = True
@@ -232,6 +232,10 @@ class Average(Transform):
     def __init__(self, text: str, seconds: float) -> None:
         super().__init__(text)
         self.seconds = seconds
+
+
+class Average(_Window):
+    """Exact mean over a time window: values are summed as integers scaled by 2**1074."""
 
     def new_state(self) -> list[Any]:
         return [deque(), 0]  # (time, scaled value) samples, their scaled sum
@@ -253,15 +257,11 @@ class Average(Transform):
         return total / (len(samples) << _EXACT_SHIFT)
 
 
-class Extreme(Transform):
+class Extreme(_Window):
     """Windowed min or max with a monotonic deque: O(1) amortised per value."""
 
-    stateful = True
-    uses_clock = True
-
     def __init__(self, text: str, seconds: float, keep_smaller: bool) -> None:
-        super().__init__(text)
-        self.seconds = seconds
+        super().__init__(text, seconds)
         self.name = "min" if keep_smaller else "max"
         self.keep_smaller = keep_smaller
 

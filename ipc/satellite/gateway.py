@@ -47,6 +47,7 @@ from edgeos.ipc.rpc import (
     RpcServer,
 )
 from edgeos.ipc.satellite import keys, mdns, walcheckpoint, wire
+from edgeos.ipc.satellite.peer import LinkPeer
 from edgeos.ipc.satellite.trust import RemoteClients, TrustError, TrustStore
 from edgeos.ipc.satellite.wire import CTL_SOCK
 from zmq.auth.asyncio import AsyncioAuthenticator
@@ -65,17 +66,13 @@ VIEWER_CMDS = frozenset({"status", "list", "get", "logs", "errors", "satellites"
 
 
 @dataclass
-class Satellite:
+class Satellite(LinkPeer):
     """One trusted satellite and its link's figures."""
 
     id: str
     key: str
     broker: zmq.asyncio.Socket
-    rid: bytes | None = None  # the ROUTER routing id of its current connection
     fd: int | None = None
-    state: str = "offline"
-    address: str | None = None
-    last_seen: float | None = None
     epoch: str = ""
     hwm: int = 0
     rewound_at: int = -1  # the hwm a rewind was last asked at (one per gap)
@@ -281,11 +278,8 @@ class Gateway:
                 else:
                     self._untrusted(rid, key, kind, frames)
                 continue
-            if sat.rid != rid:
-                sat.rid = rid
+            if sat.heard(rid, frames[1]):
                 sat.fd = frames[1].get(zmq.SRCFD)
-                sat.address = frames[1].get("Peer-Address")
-            sat.last_seen = time.time()
             try:
                 if kind == wire.DATA and len(frames) == 4:
                     await self._data(sat, protocol.unpack(frames[2].buffer), frames[3])

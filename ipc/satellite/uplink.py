@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import signal
 import time
 from typing import Any
 
@@ -29,7 +28,7 @@ from edgeos.ipc.ha.fence import Fence
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError
 from edgeos.ipc.satellite import keys, wire
 from edgeos.ipc.satellite.buffer import Buffer
-from zmq.utils.monitor import recv_monitor_message
+from edgeos.ipc.satellite.dialer import Dialer, LinkState, ask_key, raise_failed, run_until_stopped
 
 log = logging.getLogger("uplink")
 
@@ -64,13 +63,12 @@ class Uplink:
         #: that welcomes it (the active core), the others refuse as standby
         self.cores: list[list[Any]] = link.get("cores") or []
         self.core_i = 0
-        self.sock: zmq.asyncio.Socket | None = None
+        self.dialer: Dialer | None = None
         self.ctx = zmq.asyncio.Context()
         self.link = SupervisorLink(self.ctx, spec)
         self.buffer = Buffer(spec.data_dir, int(link.get("buffer_mb", 256)) * 1024 * 1024)
         self.fence = Fence(spec.data_dir)
-        self.state = "connecting"
-        self.reason = ""
+        self.linkstate = LinkState(log, ("offline", "refused", "wrong_key"))
         self.welcomed = False
         self.handshaken = False  # CURVE is up; a HELLO is pending or was refused
         self.sent_upto = self.buffer.acked
@@ -81,22 +79,6 @@ class Uplink:
         self._rate_mark = (time.monotonic(), 0, 0)
 
     # -- sockets ---------------------------------------------------------------------
-    def _connect_core(self) -> None:
-        public, secret = keys.load_node_keys(self.spec.data_dir)
-        sock = self.ctx.socket(zmq.DEALER)
-        wire.link_options(sock)
-        sock.setsockopt(zmq.IMMEDIATE, 1)  # nothing queued on a link not yet up
-        sock.setsockopt(zmq.CONNECT_TIMEOUT, wire.CONNECT_TIMEOUT_MS)
-        sock.curve_publickey = public
-        sock.curve_secretkey = secret
-        sock.curve_serverkey = self.core_key
-        self.monitor = sock.get_monitor_socket(
-            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
-            | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-        sock.connect(self.core)
-        self.sock = sock
-
     def _open(self) -> None:
         # read when its (edge-triggered) fd signals, drained without awaiting
         self.feed = zmq.Socket(self.ctx, zmq.SUB)
@@ -112,12 +94,7 @@ class Uplink:
                                                                    addresses.CONTROL))
 
     def _set_state(self, state: str, reason: str = "") -> None:
-        if (state, reason) != (self.state, self.reason):
-            level = logging.WARNING if state in ("offline", "refused", "wrong_key") \
-                else logging.INFO
-            log.log(level, "link to core %s: %s%s", self.core, state,
-                    f" ({reason})" if reason else "")
-        self.state, self.reason = state, reason
+        self.linkstate.set(f"link to core {self.core}", state, reason)
 
     # -- local changes -> buffer -----------------------------------------------------
     def _on_feed(self) -> None:
@@ -164,7 +141,7 @@ class Uplink:
 
     def _send_chunk(self, first: int, n: int, chunk: bytes) -> bool:
         head = protocol.pack({"e": self.buffer.epoch, "s": first})
-        if not wire.try_send(self.sock, [wire.DATA, head, chunk]):
+        if self.dialer is None or not wire.try_send(self.dialer.sock, [wire.DATA, head, chunk]):
             return False
         self.sent_upto = first + n - 1
         self.sent_total += n
@@ -176,16 +153,8 @@ class Uplink:
             self.buffer.flush()
 
     # -- core -> us ------------------------------------------------------------------
-    async def _recv_loop(self) -> None:
-        while True:
-            frames = await self.sock.recv_multipart()
-            if len(frames) < 2:
-                continue
-            kind = frames[0]
-            try:
-                body = protocol.unpack(frames[1])
-            except ValueError:
-                continue
+    async def _recv_loop(self, dialer: Dialer) -> None:
+        async for kind, body, frames in dialer.messages():
             if kind == wire.ACK:
                 self.buffer.ack(int(body["acked"]))
                 if body.get("rewind"):  # the core missed a message: resend from there
@@ -195,18 +164,18 @@ class Uplink:
             elif kind == wire.PONG:
                 self.rtt_ms = round((time.monotonic() - float(body["t"])) * 1000, 2)
             elif kind == wire.CMD:
-                if self._fenced(frames):
+                if self._fenced(dialer, frames):
                     continue
                 self._commands(body)
             elif kind == wire.CTL:
-                asyncio.get_running_loop().create_task(self._instance_command(body))
+                asyncio.get_running_loop().create_task(self._instance_command(dialer, body))
             elif kind == wire.WELCOME:
                 self._welcome(body)
             elif kind == wire.REFUSED:
                 self.welcomed = False
                 self._set_state("refused", str(body.get("reason")))
 
-    def _fenced(self, frames: list[bytes]) -> bool:
+    def _fenced(self, dialer: Dialer, frames: list[bytes]) -> bool:
         """HA: refuse commands of a core whose epoch is below the highest seen."""
         try:
             epoch = int(protocol.unpack(frames[2])["ha_epoch"]) if len(frames) > 2 else 0
@@ -217,8 +186,8 @@ class Uplink:
         self.fence.refused += 1
         log.warning("refused commands of stale core epoch %d (seen %d)", epoch,
                     self.fence.epoch)
-        wire.try_send(self.sock, [wire.FENCED, protocol.pack({
-            "reason": "stale_epoch", "epoch": self.fence.epoch, "refused": epoch})])
+        dialer.send(wire.FENCED, {"reason": "stale_epoch", "epoch": self.fence.epoch,
+                                  "refused": epoch})
         return True
 
     def _welcome(self, body: dict[str, Any]) -> None:
@@ -237,7 +206,7 @@ class Uplink:
         if cmds:
             wire.try_send(self.local, [protocol.CMD, protocol.pack(cmds)])
 
-    async def _instance_command(self, body: dict[str, Any]) -> None:
+    async def _instance_command(self, dialer: Dialer, body: dict[str, Any]) -> None:
         cmd, args = body.get("cmd"), body.get("args") or {}
         reply: dict[str, Any] = {"id": body.get("id"), "ok": False}
         if cmd not in INSTANCE_CMDS:
@@ -247,12 +216,11 @@ class Uplink:
                 reply.update(ok=True, result=await self.control.call(cmd, **args))
             except RpcError as exc:
                 reply.update(error=str(exc), code=exc.code)
-        wire.try_send(self.sock, [wire.RESULT, protocol.pack(reply)])
+        dialer.send(wire.RESULT, reply)
 
     # -- link health -----------------------------------------------------------------
-    async def _monitor_loop(self) -> None:
-        while True:
-            event = await recv_monitor_message(self.monitor)
+    async def _monitor_loop(self, dialer: Dialer) -> None:
+        async for event in dialer.events():
             kind = event["event"]
             if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self.handshaken = True
@@ -261,7 +229,7 @@ class Uplink:
             elif kind == zmq.EVENT_DISCONNECTED:
                 self.welcomed = self.handshaken = False
                 self.sent_upto = self.buffer.acked  # resend what was not acknowledged
-                if self.state not in ("refused", "wrong_key"):  # those say more
+                if self.linkstate.state not in ("refused", "wrong_key"):  # those say more
                     self._set_state("offline", "link lost; reconnecting")
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 self.welcomed = False
@@ -277,7 +245,8 @@ class Uplink:
     def _hello(self) -> None:
         hello = {"id": self.sat_id, "epoch": self.buffer.epoch, "version": "1",
                  "last_seq": self.buffer.last_seq, "acked": self.buffer.acked}
-        wire.try_send(self.sock, [wire.HELLO, protocol.pack(hello)])
+        if self.dialer is not None:
+            self.dialer.send(wire.HELLO, hello)
 
     async def _ping_loop(self) -> None:
         """Once a second: a PING on a live link, or the HELLO again while the core has
@@ -290,7 +259,8 @@ class Uplink:
                 ping = {"t": time.monotonic(), "backlog": self.buffer.backlog,
                         "rtt_ms": self.rtt_ms, "overflow": self.buffer.overflow,
                         "stats": await self._stats()}
-                wire.try_send(self.sock, [wire.PING, protocol.pack(ping)])
+                if self.dialer is not None:
+                    self.dialer.send(wire.PING, ping)
 
     async def _stats(self) -> list[dict[str, Any]]:
         """This satellite's instances with their live figures, for the core's status."""
@@ -308,8 +278,10 @@ class Uplink:
         return {"pps_out": round((self.sent_total - out0) / dt, 1),
                 "pps_in": round((self.cmds_in - in0) / dt, 1),
                 "out_total": self.sent_total, "in_total": self.cmds_in,
-                "dropped": self.buffer.overflow, "last_error": self.reason or None,
-                "bus": {"state": self.state, "reason": self.reason, "core": self.core,
+                "dropped": self.buffer.overflow,
+                "last_error": self.linkstate.reason or None,
+                "bus": {"state": self.linkstate.state, "reason": self.linkstate.reason,
+                        "core": self.core,
                         "backlog": self.buffer.backlog, "acked": self.buffer.acked,
                         "last_seq": self.buffer.last_seq, "overflow": self.buffer.overflow,
                         "buffer_bytes": self.buffer.size, "rtt_ms": self.rtt_ms,
@@ -317,28 +289,13 @@ class Uplink:
                         "stale_refused": self.fence.refused}}
 
     # -- the core's key ----------------------------------------------------------------
-    async def _ask_key(self) -> bytes | None:
-        """The public key the core announces on its key service (port + 1), or None."""
-        sock = self.ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.MAXMSGSIZE, 4096)
-        sock.connect(self.key_service)
-        try:
-            await sock.send(b"key")
-            reply = protocol.unpack(await asyncio.wait_for(sock.recv(), 2.0))
-            return keys.check_key(str(reply["key"]), "announced core key")
-        except (TimeoutError, ValueError, KeyError, TypeError):
-            return None
-        finally:
-            sock.close(0)
-
     async def _settle_core_key(self) -> None:
         """First use: learn the core's key and pin it. Pinned: refuse (loudly, and check
         again every few seconds) while the core announces another key."""
         while True:
             if self.core_key is not None and not self.tofu:
                 return  # given with --core-key
-            announced = await self._ask_key()
+            announced = await ask_key(self.ctx, self.key_service, "announced core key")
             if self.core_key is None:
                 if announced is not None:
                     keys.pin_core(self.spec.data_dir, announced)
@@ -384,17 +341,17 @@ class Uplink:
             await self._discover()
         await self._settle_core_key()
         while True:
-            self._connect_core()
-            loops = [self._recv_loop(), self._monitor_loop()]
+            assert self.core_key is not None
+            dialer = self.dialer = Dialer(self.ctx, self.spec.data_dir, self.core,
+                                          self.core_key)
+            loops = [self._recv_loop(dialer), self._monitor_loop(dialer)]
             if len(self.cores) > 1:
                 loops.append(self._while_welcomed())
             tasks = [asyncio.create_task(c) for c in loops]
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
-            for task in done:
-                if task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+            raise_failed(done)
             self._next_core()
 
     async def _while_welcomed(self) -> None:
@@ -406,10 +363,9 @@ class Uplink:
                 return
 
     def _next_core(self) -> None:
-        assert self.sock is not None
-        self.sock.disable_monitor()
-        self.sock.close(0)
-        self.monitor.close(0)
+        assert self.dialer is not None
+        self.dialer.close()
+        self.dialer = None
         self.welcomed = self.handshaken = False
         self.sent_upto = self.buffer.acked  # resend what the last core did not acknowledge
         self.core_i = (self.core_i + 1) % len(self.cores)
@@ -425,30 +381,19 @@ class Uplink:
         self._open()
         loop.add_reader(self.feed.getsockopt(zmq.FD), self._on_feed)
         loop.call_soon(self._on_feed)
-        tasks = [asyncio.create_task(c) for c in (
-            self._send_loop(), self._link(), self._ping_loop(), self._flush_loop(),
-            self.link.heartbeat_loop(self.counters))]
         self.link.ready()
         log.info("uplink %s -> %s: %d datapoints buffered (epoch %s)", self.sat_id, self.core,
                  self.buffer.backlog, self.buffer.epoch)
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        waiter = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+        done = await run_until_stopped((
+            self._send_loop(), self._link(), self._ping_loop(), self._flush_loop(),
+            self.link.heartbeat_loop(self.counters)))
         loop.remove_reader(self.feed.getsockopt(zmq.FD))
-        for task in tasks:
-            task.cancel()
         self.buffer.close()
         self.control.close()
-        if self.sock is not None:
-            self.sock.disable_monitor()
-            self.sock.close(0)
-            self.monitor.close(0)
+        if self.dialer is not None:
+            self.dialer.close()
         for sock in (self.feed, self.local, self.link.sock):
             sock.close(0)
         self.ctx.term()
-        for task in done:
-            if task is not waiter and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        raise_failed(done)
         return 0

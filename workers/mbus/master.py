@@ -14,6 +14,7 @@ Reliability rules taken over from the M-Bus MQTT gateway v2 (planning summary):
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import termios  # pty/tty failures (EIO, EINVAL) surface as termios.error
@@ -37,6 +38,7 @@ from edgeos.workers.mbus.decoder.frame import (
     pop_frame,
     short_frame,
 )
+from edgeos.workers.modbus.breaker import CircuitBreaker as Breaker
 
 log = logging.getLogger(__name__)
 
@@ -250,55 +252,39 @@ def _is_ack(frame: bytes) -> bool:
 
 
 class CircuitBreaker:
-    """Per-key circuit breaker with exponential back-off.
-
-    After `threshold` consecutive failures a key is open (skipped) for `base_delay_s`;
-    every failed retry doubles the wait, up to `max_delay_s`. One success closes it.
+    """One :class:`~edgeos.workers.modbus.breaker.CircuitBreaker` per meter key, kept
+    only while that meter fails: a dead meter is skipped for ``base_delay_s``, doubling
+    up to ``max_delay_s`` while its retries fail; one success closes it.
     The clock is injectable so tests run without sleeping.
     """
 
     def __init__(self, threshold: int = 3, base_delay_s: float = 10.0,
                  max_delay_s: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
-        if threshold < 1:
-            raise ValueError("threshold must be at least 1")
-        self.threshold = threshold
-        self.base_delay_s = base_delay_s
-        self.max_delay_s = max_delay_s
-        self._clock = clock
-        self._failures: dict[str, int] = {}
-        self._trips: dict[str, int] = {}
-        self._retry_at: dict[str, float] = {}
+        self._make = functools.partial(Breaker, threshold, base_delay_s, max_delay_s, clock)
+        self._make()  # a bad threshold fails here, not at the first failure
+        self._keys: dict[str, Breaker] = {}
 
     def allow(self, key: str) -> bool:
         """True if the key is closed, or open but due for a retry (half-open)."""
-        retry_at = self._retry_at.get(key)
-        return retry_at is None or self._clock() >= retry_at
+        return key not in self._keys or self._keys[key].allow()
 
     def state(self, key: str) -> str:
-        if key not in self._retry_at:
-            return "closed"
-        return "half_open" if self.allow(key) else "open"
+        return self._keys[key].state if key in self._keys else "closed"
 
     def retry_at(self, key: str) -> float | None:
-        return self._retry_at.get(key)
+        return self._keys[key].retry_at if key in self._keys else None
 
     def record_success(self, key: str) -> None:
-        if key in self._retry_at:
+        breaker = self._keys.pop(key, None)
+        if breaker is not None and breaker.retry_at is not None:
             log.info("%s answers again; circuit closed", key)
-        self._failures.pop(key, None)
-        self._trips.pop(key, None)
-        self._retry_at.pop(key, None)
 
     def record_failure(self, key: str) -> None:
-        failures = self._failures.get(key, 0) + 1
-        self._failures[key] = failures
-        if failures < self.threshold:
-            return
-        trips = self._trips.get(key, 0) + 1
-        self._trips[key] = trips
-        delay = min(self.max_delay_s, self.base_delay_s * 2 ** (trips - 1))
-        self._retry_at[key] = self._clock() + delay
-        log.warning("%s failed %d time(s) in a row; skipped for %.0f s", key, failures, delay)
+        breaker = self._keys.setdefault(key, self._make())
+        breaker.record_failure()
+        if breaker.retry_at is not None:
+            log.warning("%s failed %d time(s) in a row; skipped for %.0f s", key,
+                        breaker.failures, breaker.retry_in())
 
 
 @dataclass

@@ -18,6 +18,8 @@ class CircuitBreaker:
 
     def __init__(self, threshold: int = 3, open_s: float = 5.0, max_open_s: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        if threshold < 1:
+            raise ValueError(f"breaker threshold {threshold}: must be at least 1")
         self.threshold = threshold
         self.open_s = open_s
         self.max_open_s = max(max_open_s, open_s)
@@ -32,6 +34,11 @@ class CircuitBreaker:
         if self._retry_at is None:
             return "closed"
         return "half_open" if self.clock() >= self._retry_at else "open"
+
+    @property
+    def retry_at(self) -> float | None:
+        """The clock time of the next probe; None while closed."""
+        return self._retry_at
 
     def allow(self) -> bool:
         """May a turn go to the device now?"""

@@ -20,10 +20,11 @@ class Profile:
 
     setpoint_path = "setpoint"
     setpoint_unit: str | None = None
+    setpoint_start = 0.0
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
-        self.setpoint: float = 0.0
+        self.setpoint: float = self.setpoint_start
         self.t = 0.0
 
     def write(self, path: str, value: Any) -> Any:
@@ -34,8 +35,14 @@ class Profile:
         return self.setpoint
 
     def tick(self, dt: float) -> Iterator[Sample]:
+        """Advance the model by ``dt`` seconds: the setpoint, then the model's values."""
         self.t += dt
         yield self.setpoint_path, self.setpoint, self.setpoint_unit
+        yield from self.sample(dt)
+
+    def sample(self, dt: float) -> Iterator[Sample]:
+        """The model's own values after ``dt`` more seconds (``self.t`` is advanced)."""
+        return iter(())
 
     def meta(self) -> dict[str, dict[str, Any]]:
         return {self.setpoint_path: {"writable": True, "type": "float",
@@ -47,14 +54,13 @@ class PlcProfile(Profile):
 
     setpoint_path = "MAIN.setpoint"
     setpoint_unit = "°C"
+    setpoint_start = 21.0
 
     def __init__(self, seed: int) -> None:
         super().__init__(seed)
-        self.setpoint = 21.0
         self.temp = 20.0
 
-    def tick(self, dt: float) -> Iterator[Sample]:
-        yield from super().tick(dt)
+    def sample(self, dt: float) -> Iterator[Sample]:
         self.temp += (self.setpoint - self.temp) * 0.05 * dt + self.rng.gauss(0, 0.02)
         outdoor = 8 + 5 * math.sin(self.t / 300)
         yield "MAIN.fTemp", round(self.temp, 2), "°C"
@@ -74,8 +80,7 @@ class BmsProfile(Profile):
         self.soc = 60.0
         self.offsets = [self.rng.uniform(-0.01, 0.01) for _ in range(self.CELLS)]
 
-    def tick(self, dt: float) -> Iterator[Sample]:
-        yield from super().tick(dt)
+    def sample(self, dt: float) -> Iterator[Sample]:
         current = 20 * math.sin(self.t / 120)  # positive while charging
         self.soc = min(100.0, max(0.0, self.soc + current * dt / 3600 / 2.8))
         cell_base = 3.2 + 0.2 * self.soc / 100 + current * 0.0005
@@ -99,14 +104,13 @@ class InverterProfile(Profile):
     """A PV inverter following the sun, with a monotonic energy counter."""
 
     setpoint_unit = "%"
+    setpoint_start = 100.0
 
     def __init__(self, seed: int) -> None:
         super().__init__(seed)
-        self.setpoint = 100.0
         self.energy_wh = 1_234_000.0
 
-    def tick(self, dt: float) -> Iterator[Sample]:
-        yield from super().tick(dt)
+    def sample(self, dt: float) -> Iterator[Sample]:
         sun = max(0.0, math.sin(self.t / 600))
         power = 8000 * sun * self.setpoint / 100 * (1 + self.rng.gauss(0, 0.01))
         power = max(0.0, power)
@@ -125,8 +129,7 @@ class MeterProfile(Profile):
         self.energy_kwh = 4567.0
         self.volume_m3 = 321.0
 
-    def tick(self, dt: float) -> Iterator[Sample]:
-        yield from super().tick(dt)
+    def sample(self, dt: float) -> Iterator[Sample]:
         flow = max(0.0, 0.8 + self.rng.gauss(0, 0.02))
         t_flow, t_return = 55 + self.rng.gauss(0, 0.1), 40 + self.rng.gauss(0, 0.1)
         power_kw = flow * 1.16 * (t_flow - t_return)
