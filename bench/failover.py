@@ -146,12 +146,20 @@ def main() -> int:
     first = min(unique)
     lost = (max(unique) - first + 1) - len(unique)
     doubled = len(values) - len(unique)
+    missing = sorted(set(range(first, max(unique) + 1)) - unique)
+    gaps: list[list[int]] = []  # [first, last] of each run of lost values
+    for v in missing:
+        if gaps and gaps[-1][1] == v - 1:
+            gaps[-1][1] = v
+        else:
+            gaps.append([v, v])
     per_core = sum(len(r.seqs(SEQ)) - len(set(r.seqs(SEQ))) for r in recs)
     result = {
         "takeover_s": statistics.median(takeovers) if takeovers else None,
         "takeovers_s": takeovers, "switchover_s": round(switchover, 2),
-        "lost": lost, "doubled": doubled, "doubled_per_core": per_core,
-        "values": len(values),
+        "lost": lost, "lost_runs": gaps[:20], "doubled": doubled, "doubled_per_core": per_core,
+        "values": len(values), "ranges": [[min(r.seqs(SEQ) or [0]), max(r.seqs(SEQ) or [0])]
+                                          for r in recs],
         "commands_sent": commands, "commands_seen": seen_cmds,
         "commands_doubled": max(0, seen_cmds - commands),
         "commands_lost": max(0, commands - seen_cmds),
