@@ -44,6 +44,7 @@ class Follower(LinkPeer):
 
     name: str
     key: str
+    fd: int | None = None  # its connection's fd: the ROUTER monitor reports it closed
     listen: str | None = None
     role: str = "standby"
     epoch: int = 0
@@ -136,7 +137,8 @@ class MirrorSource:
             return
         try:
             body = protocol.unpack(frames[2].buffer)
-            f.heard(rid, frames[1])
+            if f.heard(rid, frames[1]):
+                f.fd = frames[1].get(zmq.SRCFD)
             if kind == wire.M_HELLO:
                 self._hello(f, body)
             elif kind == wire.M_ACK:
@@ -212,6 +214,17 @@ class MirrorSource:
                     f"satellite {sat_id} has seen epoch {epoch}: another core took over"))
             except RpcError as exc:
                 log.error("could not demote on a higher epoch: %s", exc)
+
+    def disconnected(self, fd: int) -> None:
+        """A link closed (heartbeats timed out, a cut): a standby on it holds nothing
+        more, so the satellites' data no longer waits for it to be acknowledged."""
+        for f in self.followers.values():
+            if f.fd == fd and f.state == "connected":
+                log.warning("standby %s: link lost; satellites' data no longer waits "
+                            "for it", f.name)
+                f.state, f.rid, f.fd = "offline", None, None
+                f.inflight.clear()
+                self.gw.ack_satellites()
 
     def _ack(self, f: Follower, seq: int, dp: int) -> None:
         f.acked_seq, f.acked_dp = max(f.acked_seq, seq), max(f.acked_dp, dp)

@@ -436,6 +436,7 @@ class Gateway:
         while True:
             event = await recv_monitor_message(monitor)
             if event["event"] == zmq.EVENT_DISCONNECTED:
+                self.mirror.disconnected(event["value"])
                 for sat in self.sats.values():
                     if sat.fd is not None and sat.fd == event["value"]:
                         self._go_offline(sat, "link lost")

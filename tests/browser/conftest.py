@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,20 @@ def browser() -> Iterator[object]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def login(ctx: Any, base: str, path: str = "/", timeout_ms: int = 20_000,
+          password: str | None = None) -> Any:
+    """A new page of ``ctx`` on ``base + path``, logged in as admin (the test daemon's
+    password unless another is given)."""
+    from tests.integration.admin_ui.web import WebDaemon
+
+    pg = ctx.new_page()
+    pg.set_default_timeout(timeout_ms)
+    pg.goto(base + path)
+    pg.fill("#password", password or WebDaemon.PASSWORD)
+    pg.click("#login-button")
+    return pg
 
 
 @pytest.fixture(scope="session")

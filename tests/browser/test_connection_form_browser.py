@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import login
 from tests.integration.admin_ui.web import WebDaemon
 from tests.integration.modbus.peers import ServerThread
 
@@ -38,11 +39,7 @@ def plc() -> Iterator[ServerThread]:
 
 def logged_in(browser: Any, ui: WebDaemon, width: int = 1280) -> Any:
     ctx = browser.new_context(viewport={"width": width, "height": 900})
-    pg = ctx.new_page()
-    pg.set_default_timeout(20_000)
-    pg.goto(ui.base + "/")
-    pg.fill("#password", WebDaemon.PASSWORD)
-    pg.click("#login-button")
+    pg = login(ctx, ui.base)
     pg.wait_for_selector("#nav")
     pg.click('#nav a[data-page="connections"]')
     pg.wait_for_selector("#add-connection")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import login
 from tests.integration.admin_ui.web import WebDaemon
 from tests.integration.daemon import sim
 
@@ -35,11 +36,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def page(browser: Any, ui: WebDaemon):
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = ctx.new_page()
-    pg.set_default_timeout(15_000)
-    pg.goto(ui.base + "/")
-    pg.fill("#password", WebDaemon.PASSWORD)
-    pg.click("#login-button")
+    pg = login(ctx, ui.base, timeout_ms=15_000)
     pg.wait_for_selector('.card[data-id="plc_1"]')
     yield pg
     ctx.close()

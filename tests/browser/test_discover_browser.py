@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import login
 from tests.integration.admin_ui.web import WebDaemon
 from tests.integration.ads.plc_server import PlcProcess
 from tests.integration.ads.test_ads_worker import ads
@@ -26,11 +27,7 @@ SHUNT_MAC = "C0:11:22:33:44:55"
 
 def discover_page(ctx: Any, w: WebDaemon) -> Any:
     """A page of ``ctx`` logged in to ``w`` and on the Discover page."""
-    pg = ctx.new_page()
-    pg.set_default_timeout(20_000)
-    pg.goto(w.base + "/")
-    pg.fill("#password", WebDaemon.PASSWORD)
-    pg.click("#login-button")
+    pg = login(ctx, w.base)
     pg.click('#nav a[data-page="discover"]')
     return pg
 

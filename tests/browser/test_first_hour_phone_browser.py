@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import login
 from tests.integration.admin_ui.web import WebDaemon
 from tests.integration.daemon import sim
 
@@ -29,11 +30,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDaemon]:
 @pytest.fixture()
 def phone(browser: Any, ui: WebDaemon) -> Iterator[Any]:
     ctx = browser.new_context(**PHONE)
-    pg = ctx.new_page()
-    pg.set_default_timeout(20_000)
-    pg.goto(ui.base + "/login")
-    pg.fill("#password", WebDaemon.PASSWORD)
-    pg.click("#login-button")
+    pg = login(ctx, ui.base, "/login")
     pg.wait_for_selector('.card[data-id="plc_001"] .status-running')
     yield pg
     ctx.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import login
 from tests.browser.test_admin_ui_browser import card
 from tests.integration.admin_ui.web import WebDaemon
 from tests.integration.daemon import sim
@@ -23,11 +24,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory):
 
 def _logged_in_page(browser: Any, ui: WebDaemon) -> Any:
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = ctx.new_page()
-    pg.set_default_timeout(20_000)
-    pg.goto(ui.base + "/login")
-    pg.fill("#password", WebDaemon.PASSWORD)
-    pg.click("#login-button")
+    pg = login(ctx, ui.base, "/login")
     pg.wait_for_selector('.card[data-id="plc_001"] .status-running')
     return pg
 
