@@ -438,7 +438,8 @@ def disk_full(lab: Lab, fault: Fault) -> Outcome:
         before = warmed(d)
         cut = int(time.time() * 1000)
         t0 = time.monotonic()
-        with open(filler, "wb") as fh, contextlib.suppress(OSError):
+        # the suppress is outermost: ENOSPC may come at a write or at the close's flush
+        with contextlib.suppress(OSError), open(filler, "wb", buffering=0) as fh:
             while True:
                 fh.write(b"\0" * (1 << 16))
         time.sleep(3)  # full for a while: persistence, logs, errors all fail
