@@ -30,14 +30,20 @@ def browser() -> Iterator[object]:
 
 
 def login(ctx: Any, base: str, path: str = "/", timeout_ms: int = 20_000,
-          password: str | None = None) -> Any:
-    """A new page of ``ctx`` on ``base + path``, logged in as admin (the test daemon's
-    password unless another is given)."""
+          password: str | None = None, user: str | None = None,
+          errors: list[str] | None = None) -> Any:
+    """A new page of ``ctx`` on ``base + path``, logged in as ``user`` (default admin,
+    with the test daemon's password unless another is given); page errors are collected
+    into ``errors`` from the first load on."""
     from tests.integration.admin_ui.web import WebDaemon
 
     pg = ctx.new_page()
+    if errors is not None:
+        pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
     pg.set_default_timeout(timeout_ms)
     pg.goto(base + path)
+    if user is not None:
+        pg.fill("#username", user)
     pg.fill("#password", password or WebDaemon.PASSWORD)
     pg.click("#login-button")
     return pg

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import login as open_logged_in
 from tests.integration.admin_ui.web import Web, WebDaemon
 from tests.integration.daemon import Daemon, sim
 from tests.integration.satellite.support import counter
@@ -42,13 +43,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory):
 
 def login(browser: Any, ui: WebDaemon, user: str, password: str) -> tuple[Any, list[str]]:
     errors: list[str] = []
-    pg = browser.new_context(viewport=PHONE).new_page()
-    pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    pg.set_default_timeout(20_000)
-    pg.goto(ui.base + "/login")
-    pg.fill("#username", user)
-    pg.fill("#password", password)
-    pg.click("#login-button")
+    pg = open_logged_in(browser.new_context(viewport=PHONE), ui.base, "/login", password=password,
+               user=user, errors=errors)
     pg.wait_for_selector("#nav")
     return pg, errors
 

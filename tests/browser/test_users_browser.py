@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import login as open_logged_in
 from tests.integration.admin_ui.web import Web, WebDaemon
 from tests.integration.daemon import sim
 
@@ -24,13 +25,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory):
 def login(browser: Any, ui: WebDaemon, user: str, password: str) -> tuple[Any, list[str]]:
     errors: list[str] = []
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = ctx.new_page()
-    pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    pg.set_default_timeout(15_000)
-    pg.goto(ui.base + "/login")
-    pg.fill("#username", user)
-    pg.fill("#password", password)
-    pg.click("#login-button")
+    pg = open_logged_in(ctx, ui.base, "/login", 15_000, password=password, user=user, errors=errors)
     pg.wait_for_selector('.card[data-id="plc_1"]')
     return pg, errors
 
