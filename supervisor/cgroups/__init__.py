@@ -12,6 +12,7 @@ Subtrees of dead daemons are removed at start, our own when the daemon stops.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import time
@@ -166,11 +167,14 @@ def remove_stale(parent: Path, own: str) -> None:
 
 def remove_dead_subtree(group: Path) -> bool:
     """End what a dead daemon left in its leaves, then remove its subtree."""
-    leaves = [leaf / "cgroup.procs" for leaf in group.iterdir() if leaf.is_dir()]
+    try:
+        leaves = [leaf / "cgroup.procs" for leaf in group.iterdir() if leaf.is_dir()]
+    except FileNotFoundError:
+        return True  # its daemon removed it meanwhile
     for procs in leaves:  # orphans of that daemon (PDEATHSIG may still be in flight)
         kill_tasks(procs)
     for _ in range(STALE_WAIT_STEPS):  # once, at start-up: until the kills took effect
-        if not any(procs.exists() and procs.read_text().strip() for procs in leaves):
+        if not any(has_tasks(procs) for procs in leaves):
             break
         time.sleep(0.02)
     return remove_tree(group)
@@ -188,6 +192,17 @@ def remove_subtrees_of(daemon_pid: int, mount: Path = Path("/sys/fs/cgroup"),
             group = base / path.lstrip("/") / name
             if group.is_dir():
                 remove_dead_subtree(group)
+
+
+def has_tasks(procs: Path) -> bool:
+    """Whether a leaf still holds processes; a leaf removed meanwhile (its daemon was
+    still shutting down: ENOENT, or ENODEV while the kernel tears it down) holds none."""
+    try:
+        return bool(procs.read_text().strip())
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENODEV):
+            return False
+        raise
 
 
 def kill_tasks(procs: Path) -> None:

@@ -16,6 +16,7 @@ from tests.integration.daemon import sim
 from tests.integration.plugins.wheels import build
 
 DIST = "edgeos-plugin-counter"
+PIP_S = 120  # an install or index check runs pip: tens of seconds on a loaded machine
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +54,17 @@ def test_install_update_readme_disable(page: Any, ui: WebDaemon, shots: Path) ->
     page.fill("#plugin-package", f"{DIST}==1.0.0")
     page.click('form:has(#plugin-package) button[type="submit"]')
     counter = page.locator('#plugin-cards .card[data-id="counter"]')
-    counter.wait_for()
+    counter.wait_for(timeout=PIP_S * 1000)  # pip: slow on a loaded machine
     assert "1.0.0" in counter.inner_text() and "installed" in counter.inner_text()
 
     build(ui.index, DIST, "1.1.0")  # type: ignore[attr-defined]
     page.click("#plugin-check")
+    # the check runs pip once per plugin (slow on a loaded machine) and says what it found
+    page.locator("#toasts .toast", has_text="1 update available").wait_for(timeout=PIP_S * 1000)
+    assert page.inner_text("#plugin-check") == "Check for updates"
     counter.locator("button", has_text="Update to 1.1.0").click()
-    page.locator('#plugin-cards .card[data-id="counter"] .sub', has_text="1.1.0").wait_for()
+    page.locator('#plugin-cards .card[data-id="counter"] .sub', has_text="1.1.0").wait_for(
+        timeout=PIP_S * 1000)
 
     counter = page.locator('#plugin-cards .card[data-id="counter"]')
     counter.locator("button", has_text="README").click()
@@ -93,6 +98,6 @@ def test_a_failed_install_shows_pips_last_lines(page: Any) -> None:
     page.click('form:has(#plugin-package) button[type="submit"]')
     progress = page.locator("#plugin-progress")
     page.wait_for_function("() => document.querySelector('#plugin-progress')"
-                           ".textContent.includes('nothing changed')")
+                           ".textContent.includes('nothing changed')", timeout=PIP_S * 1000)
     assert "edgeos-no-such-dependency" in progress.inner_text()
     assert page.locator('#plugin-cards .card[data-id="broken"]').count() == 0

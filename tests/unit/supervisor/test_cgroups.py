@@ -169,3 +169,14 @@ def test_cpu_quota_of_a_share() -> None:
     assert cgroups.cpu_quota_us(250) == 250_000  # more than one core
     assert cgroups.cpu_quota_us(None) is None and cgroups.cpu_quota_us(400) is None
     assert cgroups.cpu_quota_us(0.1) == 1000  # the kernel's minimum
+
+
+def test_a_dead_daemons_subtree_removed_meanwhile_counts_as_removed(tmp_path: Path) -> None:
+    # the daemon was still shutting down and removed its own groups first (CI saw ENODEV)
+    assert cgroups.remove_dead_subtree(tmp_path / "edgeos-1") is True
+    assert cgroups.has_tasks(tmp_path / "gone" / "cgroup.procs") is False
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "cgroup.procs").write_text("")
+    assert cgroups.has_tasks(tmp_path / "w" / "cgroup.procs") is False
+    (tmp_path / "w" / "cgroup.procs").write_text("123\n")
+    assert cgroups.has_tasks(tmp_path / "w" / "cgroup.procs") is True

@@ -148,11 +148,31 @@ export default {
                                    "Its folder under the data dir is removed.")}, "Uninstall")));
     }
 
+    // A check asks the index once per plugin (pip, seconds each): the button says so
+    // meanwhile. What it found stays on the cards of later plain loads (for as long as the
+    // installed version is the one checked), and a load that answers after a newer one
+    // does not replace its cards.
+    const checked = new Map();  // type name -> {version, latest, update_available}
+    let started = 0, drawn = 0;
     async function load(withCheck = false) {
+      const mine = ++started;
+      if (withCheck) { check.disabled = true; check.textContent = "Checking…"; }
       try {
         const plugins = await api("GET", `/api/plugins${withCheck ? "?check=1" : ""}`);
-        if (alive) clear(grid).append(...plugins.map(card));
-      } catch (e) { showError(e); }
+        for (const p of plugins) {
+          if (withCheck) checked.set(p.name, {version: p.version, latest: p.latest,
+                                              update_available: p.update_available});
+          else if (checked.get(p.name)?.version === p.version) Object.assign(p, checked.get(p.name));
+        }
+        if (alive && mine > drawn) { drawn = mine; clear(grid).append(...plugins.map(card)); }
+        else if (alive && withCheck) load();  // a newer plain load drew first: add what was found
+        if (withCheck) {
+          const n = plugins.filter((p) => p.update_available).length;
+          toast(n ? `${n} update${n > 1 ? "s" : ""} available` : "All plugins are up to date", "ok");
+        }
+      } catch (e) { showError(e); } finally {
+        if (withCheck) { check.disabled = false; check.textContent = "Check for updates"; }
+      }
     }
     load();
     return () => { alive = false; };
