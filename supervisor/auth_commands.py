@@ -22,10 +22,16 @@ PASSWORD = Arg("password", required=True, help="the new password", least=1, most
 
 
 class AuthCommand(Command):
-    """Base: the store in this daemon's data dir, refusals as bad requests."""
+    """Base: the store in this daemon's data dir, refusals as bad requests. A command
+    that ``edits`` the store is refused on a standby (the store is mirrored to it)."""
+
+    edits: ClassVar[bool] = True
 
     def store(self) -> AuthStore:
-        return AuthStore(self.arbiter.paths.data)
+        store = AuthStore(self.arbiter.paths.data)
+        if self.edits:
+            self.refuse_on_standby(store.path.name)
+        return store
 
     def changed(self) -> None:
         """Tell the admin UI (events topic ``auth``): revoked live sockets close at once."""
@@ -73,6 +79,7 @@ class StoreListing(AuthCommand):
     leaves out the secrets)."""
 
     args = ()
+    edits = False
     lists: ClassVar[Callable[[AuthStore], Any]]
 
     async def execute(self, args: dict[str, Any]) -> Any:

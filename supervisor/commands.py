@@ -40,6 +40,13 @@ class Command(base.Command):
     def __init__(self, arbiter: Arbiter) -> None:
         self.arbiter = arbiter
 
+    def refuse_on_standby(self, what: str) -> None:
+        """Refuse an edit of a mirrored file (``what``) on a standby core, before anything
+        is written: the active core's next mirrored version would overwrite it."""
+        why = self.arbiter.ha.edit_refusal(what) if self.arbiter.ha else None
+        if why:
+            raise RpcError(why, REFUSED)
+
     def instance(self, args: dict[str, Any]) -> Instance:
         iid = args["id"]
         inst = self.arbiter.instances.get(iid)
@@ -351,9 +358,11 @@ class System(Command):
     async def execute(self, args: dict[str, Any]) -> Any:
         from edgeos.supervisor.stats import host
 
+        ha = self.arbiter.ha
         return {**host(), "performance": self.arbiter.performance, "mode": self.arbiter.mode,
                 "headless": self.arbiter.headless,
-                "config_dir": str(self.arbiter.paths.config)}
+                "config_dir": str(self.arbiter.paths.config),
+                "config_read_only": ha.edit_refusal("the configuration") if ha else None}
 
 
 ROUTES_DOC = Arg("doc", "any", required=True, help="a routing.json document")
@@ -390,6 +399,7 @@ class SaveRoutes(RoutesCommand):
         from edgeos.supervisor import config as cfgmod
 
         doc = args["doc"]
+        self.refuse_on_standby(cfgmod.ROUTING)
         self.check(doc)
         atomic_write_json(self.arbiter.paths.config / cfgmod.ROUTING, doc,
                           backup_dir=self.arbiter.paths.backups)
@@ -411,6 +421,7 @@ class Connections(RoutesCommand):
         if doc is None:
             return cfgmod.read_json(path) if path.exists() else {"version": "1.0",
                                                                  "connections": []}
+        self.refuse_on_standby(cfgmod.CONNECTIONS)
         try:
             configs = cfgmod.validate_connections(
                 doc, cfgmod.load_settings(self.arbiter.paths.config))

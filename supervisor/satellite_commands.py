@@ -68,7 +68,9 @@ class SatelliteCommand(Command):
 
     async def commit(self, store: TrustStore | RemoteClients, entry: dict[str, Any],
                      action: str, detail: str, **audit: Any) -> dict[str, Any]:
-        """After a change to ``store``: save it, audit ``action``, put it in force."""
+        """After a change to ``store``: save it, audit ``action``, put it in force (not
+        on a standby: the store is mirrored to it, and nothing is saved)."""
+        self.refuse_on_standby(store.path.name)
         store.save()
         self.arbiter.audit(action, "edgectl", detail, **audit)
         await self.apply()

@@ -25,6 +25,10 @@ class WidgetsBase(ApiHandler):
                 and self.principal.role not in EDIT_ROLES):
             raise ApiError(403, f"the {self.principal.role} role may not do this",
                            {"needed": "operator", "have": self.principal.role})
+        if method != "GET":  # widgets.json is mirrored to a standby: edited on the active core
+            read_only = (await self.rpc("system")).get("config_read_only")
+            if read_only:
+                raise ApiError(409, read_only)
 
     def store_call(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:

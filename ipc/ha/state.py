@@ -82,3 +82,11 @@ class HaState:
         self.reason = reason
         return {"from": old, "to": role, "epoch": self.epoch, "peer": self.peer,
                 "reason": reason}
+
+    def edit_refusal(self, what: str) -> str | None:
+        """Why ``what`` (a mirrored file) cannot be edited here, or None: on a standby an
+        edit would be overwritten by the active core's next mirrored version of it."""
+        if self.role != "standby":
+            return None
+        return (f"this core is a standby: {what} is mirrored from the active core "
+                f"{self.peer or '(its primary)'}; edit it there")

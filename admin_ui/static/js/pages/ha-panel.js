@@ -27,6 +27,10 @@ export function haPanel() {
         h("div", {dataset: {ha: "role"}, text: `Role: ${s.role} · epoch ${s.epoch}`}),
         h("div", {class: "muted", text: `Peer: ${s.peer || "-"} · state ${s.state || "-"}`}),
         h("div", {class: "muted", text: `Mirror lag: ${lag}`}),
+        s.role === "standby"  // its mirrored files are the active core's (edits refused here)
+          ? h("div", {class: "warn", dataset: {ha: "read-only"},
+                      text: `Configuration is read-only on a standby: edit it on ${s.peer || "the active core"}.`})
+          : null,
         admin && s.role === "standby"
           ? h("button", {class: "danger", text: "Promote", onclick: () => act("promote")}) : null,
         admin && s.role !== "standby"
