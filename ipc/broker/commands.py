@@ -310,7 +310,10 @@ class MirrorSnapshot(BrokerCommand):
 
 class MirrorPut(BrokerCommand):
     """A standby core keeps the primary's last values: stored (and persisted like its
-    own), never routed, so mirroring actuates nothing."""
+    own), never routed, so mirroring actuates nothing. They go out on the change feed
+    too, so the standby's historian records them (by the mirrored ``history``
+    settings), except those of instances running here (``mirror`` ones), whose own
+    values are already on it."""
 
     name = "mirror_put"
     args = (Arg("batches", "list", required=True, most=MAX_LIST,
@@ -322,10 +325,14 @@ class MirrorPut(BrokerCommand):
             if not (isinstance(batch, list | tuple) and len(batch) == 2
                     and isinstance(batch[1], list | tuple)):
                 raise RpcError("batches: each is [source, [items]]", BAD_REQUEST)
-            source, items = batch
-            for item in items:
-                if isinstance(item, list | tuple) and len(item) >= 6 \
-                        and isinstance(item[0], str):
-                    self.broker.values.put(str(source), tuple(item[:6]))
-                    n += 1
+            source, items = str(batch[0]), batch[1]
+            good = [tuple(item[:6]) for item in items
+                    if isinstance(item, list | tuple) and len(item) >= 6
+                    and isinstance(item[0], str)]
+            for item in good:
+                self.broker.values.put(source, item)
+            n += len(good)
+            if good and self.broker.states.get(source) != "running":
+                self.broker.changes.send_multipart([f"{source}.".encode(),
+                                                    protocol.pack(good)])
         return {"stored": n}

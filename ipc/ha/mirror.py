@@ -49,12 +49,8 @@ def load_pinned_primary(data_dir: Path) -> bytes | None:
 
 
 def pin_primary(data_dir: Path, key: bytes) -> None:
-    """Pin the primary's public key (atomic, 0644: it is public)."""
-    path = keys.keys_dir(data_dir) / PRIMARY_PIN
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(key.decode("ascii") + "\n", encoding="ascii")
-    tmp.chmod(0o644)
-    tmp.replace(path)
+    """Pin the primary's public key."""
+    keys.write_pin(keys.keys_dir(data_dir) / PRIMARY_PIN, key)
 
 
 class Mirror:

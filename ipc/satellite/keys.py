@@ -1,9 +1,10 @@
 """The node's long-term CURVE key pair and the pinned core key (CONTRACT section 8).
 
-``<data>/keys/`` (0700) holds ``node.key`` (public, 0644) and ``node.key_secret``
-(0600), made at first start with :func:`zmq.auth.create_certificates`; a satellite
-also keeps the core's public key it pinned in ``core.pub``. Only public halves ever
-leave this directory.
+``<data>/keys/`` (0700) holds ``node.key`` (public) and ``node.key_secret``, made at
+first start with :func:`zmq.auth.create_certificates`; a satellite
+also keeps the core's public key it pinned in ``core.pub``. Every file is 0600 like the
+rest of the data dir (the start-up check would tighten anything wider, with a warning);
+only public halves ever leave this directory, through ``edgectl node-key``.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def ensure_node_keys(data_dir: Path) -> bytes:
             zmq.auth.create_certificates(kdir, NODE)
         finally:
             os.umask(old)
-        os.chmod(kdir / f"{NODE}.key", 0o644)
+    os.chmod(kdir / f"{NODE}.key", 0o600)
     os.chmod(secret, 0o600)
     return load_node_keys(data_dir)[0]
 
@@ -99,9 +100,14 @@ def load_pinned_core(data_dir: Path) -> bytes | None:
 
 
 def pin_core(data_dir: Path, key: bytes) -> None:
-    """Pin the core's public key (atomic write, 0644: it is public)."""
-    path = keys_dir(data_dir) / CORE_PIN
+    """Pin the core's public key."""
+    write_pin(keys_dir(data_dir) / CORE_PIN, key)
+
+
+def write_pin(path: Path, key: bytes) -> None:
+    """Write a pinned public key: atomic, 0600 from the start."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(key.decode("ascii") + "\n", encoding="ascii")
-    os.chmod(tmp, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key.decode("ascii") + "\n")
     os.replace(tmp, path)

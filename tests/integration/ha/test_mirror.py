@@ -4,6 +4,8 @@ the auth store and last values, over the CURVE satellite listener; only
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from tests.integration.daemon import sim
@@ -51,3 +53,18 @@ def test_standby_mirrors_config_values_and_auth(daemon_factory) -> None:
     assert ha_p["epoch"] == ha_s["epoch"] == 1
     s.wait_for(lambda: cores.ha(s)["lag_dp"] is not None, 5, "lag reported")
     assert cores.ha(s)["lag_s"] < 5
+    # history: the standby's historian records the primary's values of plc1 (which runs
+    # only there), so a takeover finds the trends going on
+    s.wait_for(lambda: len(history(s.data, "plc1.MAIN.fTemp")) >= 3, 30,
+               "plc1's values in the standby's history")
+    rows = history(s.data, "plc1.MAIN.fTemp")
+    assert len({ts for ts, _ in rows}) == len(rows)  # each value once
+
+
+def history(data, address: str) -> list[tuple[int, float]]:
+    """(ts, value) rows of one datapoint in a core's history.db (empty: none yet)."""
+    if not (data / "history.db").exists():
+        return []
+    with sqlite3.connect(f"file:{data / 'history.db'}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT ts, value FROM raw JOIN series ON series.id = raw.series "
+                            "WHERE name = ? ORDER BY ts", (address,)).fetchall()

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 import zmq
-from edgeos.ipc.satellite.keys import ensure_node_keys, load_node_keys
+from edgeos.ipc.satellite.keys import ensure_node_keys, load_node_keys, load_pinned_core, pin_core
 from edgeos.ipc.satellite.trust import TrustError, TrustStore
 
 
@@ -55,3 +55,8 @@ def test_node_keys_are_private(tmp_path) -> None:
     assert stat.S_IMODE(os.stat(kdir).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(kdir / "node.key_secret").st_mode) == 0o600
     assert load_node_keys(tmp_path)[0] == public
+    # every file 0600 like the rest of the data dir: the start-up check finds nothing
+    pin_core(tmp_path, public)
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in kdir.iterdir()} == {
+        "node.key": 0o600, "node.key_secret": 0o600, "core.pub": 0o600}
+    assert load_pinned_core(tmp_path) == public
