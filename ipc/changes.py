@@ -6,6 +6,10 @@ is the list of ``[path, value, ts, quality, ack, unit]`` exactly as the worker s
 third frame. :class:`ChangeFeed` turns them into absolute addresses.
 ZeroMQ filters by topic prefix, so a subscriber to ``plc_001.`` never receives the
 other instances' traffic; finer prefixes are filtered here.
+
+On a standby core the broker also publishes the values that arrive by the HA mirror,
+under the topic ``MIRRORED + "<instance-id>."``: the historian records them (and strips
+the mark); :class:`ChangeFeed` passes them over, since this core did not take them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Any
 import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
+
+MIRRORED = "~"  # topic mark of a value a standby holds by the mirror (never an id's start)
 
 
 class ChangeFeed:
@@ -58,6 +64,8 @@ class ChangeFeed:
             frames = await self.sock.recv_multipart()
             try:
                 prefix = frames[0].decode()
+                if prefix.startswith(MIRRORED):
+                    continue
                 batch = [[prefix + item[0], *item[1:6]] for item in protocol.unpack(frames[1])]
             except (ValueError, IndexError, TypeError):
                 continue

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from edgeos.ipc import protocol
 from edgeos.ipc.broker.writes import CONFIRMED, REFUSED, SENT, TIMEOUT, WAIT_DEFAULT_S, WAIT_MAX_S
+from edgeos.ipc.changes import MIRRORED
 from edgeos.ipc.commands import Arg, Command
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, RpcError
 
@@ -311,9 +312,9 @@ class MirrorSnapshot(BrokerCommand):
 class MirrorPut(BrokerCommand):
     """A standby core keeps the primary's last values: stored (and persisted like its
     own), never routed, so mirroring actuates nothing. They go out on the change feed
-    too, so the standby's historian records them (by the mirrored ``history``
-    settings), except those of instances running here (``mirror`` ones), whose own
-    values are already on it."""
+    too, marked as mirrored (:data:`edgeos.ipc.changes.MIRRORED`), so the standby's
+    historian records them (by the mirrored ``history`` settings), except those of
+    instances running here (``mirror`` ones), whose own values are already on it."""
 
     name = "mirror_put"
     args = (Arg("batches", "list", required=True, most=MAX_LIST,
@@ -333,6 +334,6 @@ class MirrorPut(BrokerCommand):
                 self.broker.values.put(source, item)
             n += len(good)
             if good and self.broker.states.get(source) != "running":
-                self.broker.changes.send_multipart([f"{source}.".encode(),
+                self.broker.changes.send_multipart([f"{MIRRORED}{source}.".encode(),
                                                     protocol.pack(good)])
         return {"stored": n}

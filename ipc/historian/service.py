@@ -24,6 +24,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
+from edgeos.ipc.changes import MIRRORED
 from edgeos.ipc.child import InstanceSpec, SupervisorLink, stop_signalled
 from edgeos.ipc.historian.policy import Policy, as_number
 from edgeos.ipc.historian.settings import Settings
@@ -68,7 +69,7 @@ class Historian:
                 return
             try:
                 batch = protocol.unpack_batch(frames[1])
-                accept(frames[0].decode(), batch, rows)
+                accept(frames[0].decode().removeprefix(MIRRORED), batch, rows)
             except (ValueError, IndexError, TypeError, UnicodeDecodeError):
                 self.store.count("malformed")
         if len(rows) >= FLUSH_EARLY_ROWS:
