@@ -69,7 +69,11 @@ def test_reload_answers_only_once_the_broker_took_the_routes(daemon_factory) -> 
     finally:
         with contextlib.suppress(ProcessLookupError):  # the watchdog may have ended it
             os.kill(pid, signal.SIGCONT)
-    assert done.returncode != 0, done.stdout
+    if done.returncode == 0:
+        # on a loaded machine the heartbeat watchdog may end the hung broker within the
+        # reload's wait; its successor starts on the new file: a success, but a true one
+        assert d.instance("broker")["pid"] != pid, done.stdout
+        assert [r["id"] for r in d.call("routes")["routes"]] == ["keep"]
 
 
 def test_many_instances_start_in_batches_with_progress_and_cancel(daemon_factory) -> None:
