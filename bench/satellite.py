@@ -14,7 +14,8 @@
 * the satellite's memory: PSS and RSS of each process, the total of supervisor,
   broker, uplink and the simulator worker (``satellite_pss_mb``) and of every process
   (``satellite_pss_all_mb``); the same for a second satellite on the LOW_POWER
-  profile beside it (``low_power_pss_mb``, ``low_power_pss_all_mb``);
+  profile beside it (``low_power_pss_mb``, ``low_power_pss_all_mb``); threads of
+  every process and their sum (``satellite_threads``, ``low_power_threads``);
 * where live latency goes: ``sat_local_p99_ms`` (device -> the satellite's own broker,
   the baseline of this machine's load in the same run) and ``link_p50_ms`` /
   ``link_p99_ms`` (the same values from the satellite's broker to the core's: uplink,
@@ -114,14 +115,17 @@ def memory(sat: Daemon) -> dict[str, Any]:
         try:
             info = p.memory_full_info()
             title = p.cmdline()[0].strip() if p is not supervisor else "edgeos: supervisor"
+            threads = p.num_threads()
         except psutil.Error:
             continue
-        rows[title] = {"pss_mb": round(info.pss / 2**20, 1), "rss_mb": round(info.rss / 2**20, 1)}
+        rows[title] = {"pss_mb": round(info.pss / 2**20, 1), "rss_mb": round(info.rss / 2**20, 1),
+                       "threads": threads}
     four = [rows[t] for t in FOUR if t in rows]
     return {"processes": rows,
             "pss_total_mb": round(sum(r["pss_mb"] for r in four), 1),
             "rss_total_mb": round(sum(r["rss_mb"] for r in four), 1),
-            "pss_all_mb": round(sum(r["pss_mb"] for r in rows.values()), 1)}
+            "pss_all_mb": round(sum(r["pss_mb"] for r in rows.values()), 1),
+            "threads": sum(r["threads"] for r in rows.values())}
 
 
 def link_throughput(curve: bool, chunks: int = 400) -> float:
@@ -318,6 +322,7 @@ def main() -> int:
         "satellite_pss_all_mb": mem["pss_all_mb"], "satellite_processes": mem["processes"],
         "low_power_pss_mb": mem_lean["pss_total_mb"],
         "low_power_pss_all_mb": mem_lean["pss_all_mb"],
+        "satellite_threads": mem["threads"], "low_power_threads": mem_lean["threads"],
         "low_power_processes": mem_lean["processes"]}
     print(f"live latency at 200/s: p50 {result['live_p50_ms']} ms, p99 "
           f"{result['live_p99_ms']} ms (target p99 <= 20 ms), {len(lat)} samples")
@@ -344,9 +349,10 @@ def main() -> int:
     for name, m in (("BALANCED", mem), ("LOW_POWER", mem_lean)):
         print(f"satellite memory ({name}): supervisor + broker + uplink + worker PSS "
               f"{m['pss_total_mb']} MB, RSS {m['rss_total_mb']} MB; every process PSS "
-              f"{m['pss_all_mb']} MB")
+              f"{m['pss_all_mb']} MB, {len(m['processes'])} processes, {m['threads']} threads")
         for title, row in m["processes"].items():
-            print(f"  {title}: PSS {row['pss_mb']} MB, RSS {row['rss_mb']} MB")
+            print(f"  {title}: PSS {row['pss_mb']} MB, RSS {row['rss_mb']} MB, "
+                  f"{row['threads']} threads")
     return finish(args, result)
 
 
