@@ -2,7 +2,8 @@
 
 * live latency p50/p99 from the satellite's device to the core's broker at 200
   datapoints/s (a counter simulator; ``ts`` set by the worker, arrival seen by a
-  subscriber of the core's change feed: the same wall clock);
+  subscriber of the core's change feed: the same wall clock), with this satellite
+  alone on the core (the LOW_POWER one starts afterwards);
 * cut detection (``detect_s``: the core marks the satellite offline; the satellite's
   own figure is ``detect_satellite_s``), resume after the restore (``resume_s``: first
   live value on the core), and the catch-up rate of the backlog of a ``--outage``
@@ -13,11 +14,15 @@
 * the satellite's memory: PSS and RSS of each process, the total of supervisor,
   broker, uplink and the simulator worker (``satellite_pss_mb``) and of every process
   (``satellite_pss_all_mb``); the same for a second satellite on the LOW_POWER
-  profile beside it (``low_power_pss_mb``, ``low_power_pss_all_mb``);
+  profile beside it (``low_power_pss_mb``, ``low_power_pss_all_mb``); threads of
+  every process and their sum (``satellite_threads``, ``low_power_threads``);
 * where live latency goes: ``sat_local_p99_ms`` (device -> the satellite's own broker,
   the baseline of this machine's load in the same run) and ``link_p50_ms`` /
   ``link_p99_ms`` (the same values from the satellite's broker to the core's: uplink,
   buffer commit, CURVE link, gateway, core broker);
+* the LOW_POWER satellite's own live latency, straight to the core's port (no relay
+  in this process), and the first satellite's through the relay in the same window
+  (``direct_low_power_p50_ms`` / ``_p99_ms``, ``relayed_beside_it_p50_ms`` / ``_p99_ms``);
 * the on-disk buffer's append time at 200 commits/s, with SQLite's own checkpoints in
   the commit (the baseline) and with checkpoints in a thread (what the uplink does):
   ``append_max_ms`` / ``append_max_ms_autocheckpoint`` and how many appends took over
@@ -110,14 +115,17 @@ def memory(sat: Daemon) -> dict[str, Any]:
         try:
             info = p.memory_full_info()
             title = p.cmdline()[0].strip() if p is not supervisor else "edgeos: supervisor"
+            threads = p.num_threads()
         except psutil.Error:
             continue
-        rows[title] = {"pss_mb": round(info.pss / 2**20, 1), "rss_mb": round(info.rss / 2**20, 1)}
+        rows[title] = {"pss_mb": round(info.pss / 2**20, 1), "rss_mb": round(info.rss / 2**20, 1),
+                       "threads": threads}
     four = [rows[t] for t in FOUR if t in rows]
     return {"processes": rows,
             "pss_total_mb": round(sum(r["pss_mb"] for r in four), 1),
             "rss_total_mb": round(sum(r["rss_mb"] for r in four), 1),
-            "pss_all_mb": round(sum(r["pss_mb"] for r in rows.values()), 1)}
+            "pss_all_mb": round(sum(r["pss_mb"] for r in rows.values()), 1),
+            "threads": sum(r["threads"] for r in rows.values())}
 
 
 def link_throughput(curve: bool, chunks: int = 400) -> float:
@@ -209,19 +217,14 @@ def main() -> int:
 
     pair = make_pair(factory, [counter(rate_hz=200)])
     rec = Recorder(pair.core.run, "sat1.")
+    rec_lean = Recorder(pair.core.run, "lean.")
     sat_rec = Recorder(pair.sat.run, "c1.")
     try:
         pair.trust()
-        # the same satellite on the LOW_POWER profile, beside it (for its memory)
-        lean = factory([counter(rate_hz=200)], extra_args=[
-            "--satellite", "--satellite-id", "lean", "--core-host",
-            f"{pair.listen[0]}:{pair.listen[1]}", f"--core-key={pair.core_key}",
-            "--low-power"]).start()
-        pair.core.ctl("satellites", "trust", "--id", "lean", "--",
-                      lean.ctl_json("node-key")["key"])
         wait(lambda: core_state(pair) == "connected", 20)
         time.sleep(2)
-        # live latency at 200/s
+        # live latency at 200/s (before the LOW_POWER satellite starts: its 200/s and
+        # its five processes would load the same two cores and the same gateway)
         t_live = time.time() * 1000
         time.sleep(args.live_seconds)
         lat = sorted(i[4] - i[3] for i in list(rec.items)
@@ -229,7 +232,25 @@ def main() -> int:
         sat_lat = sorted(i[4] - i[3] for i in list(sat_rec.items)
                          if i[0] == "c1.seq" and i[3] >= t_live)
         link_lat = link_latency(rec, sat_rec, t_live)
+        # the same satellite on the LOW_POWER profile, beside it (for its memory)
+        lean = factory([counter(rate_hz=200)], extra_args=[
+            "--satellite", "--satellite-id", "lean", "--core-host",
+            f"{pair.listen[0]}:{pair.listen[1]}", f"--core-key={pair.core_key}",
+            "--low-power"]).start()
+        pair.core.ctl("satellites", "trust", "--id", "lean", "--",
+                      lean.ctl_json("node-key")["key"])
+        wait(lambda: any(r["id"] == "lean" and r["state"] == "connected"
+                         for r in pair.core.call("satellites")), 20)
+        time.sleep(3)  # settled: the same state as the other satellite's
         mem, mem_lean = memory(pair.sat), memory(lean)
+        # its live latency: straight to the core's port, no relay in this process
+        # (both satellites send meanwhile: compare with the first one in this window)
+        t_lean = time.time() * 1000
+        time.sleep(args.live_seconds)
+        lean_lat = sorted(i[4] - i[3] for i in list(rec_lean.items)
+                          if i[0] == "lean.c1.seq" and i[3] >= t_lean and i[2] == "good")
+        both_lat = sorted(i[4] - i[3] for i in list(rec.items)
+                          if i[0] == SEQ and i[3] >= t_lean and i[2] == "good")
         lean.stop()
         # 500/s for the outage (connections.json changed and applied: c1 restarts)
         doc = {"version": "1.0", "connections": [counter(rate_hz=500)]}
@@ -255,6 +276,7 @@ def main() -> int:
         lost, duplicated = series_faults(rec.seqs(SEQ))
     finally:
         rec.close()
+        rec_lean.close()
         sat_rec.close()
         pair.relay.close()
         for d in made:
@@ -281,6 +303,10 @@ def main() -> int:
         "live_samples": len(lat),
         "sat_local_p50_ms": pct(sat_lat, 0.5), "sat_local_p99_ms": pct(sat_lat, 0.99),
         "link_p50_ms": pct(link_lat, 0.5), "link_p99_ms": pct(link_lat, 0.99),
+        "direct_low_power_p50_ms": pct(lean_lat, 0.5),
+        "direct_low_power_p99_ms": pct(lean_lat, 0.99),
+        "relayed_beside_it_p50_ms": pct(both_lat, 0.5),
+        "relayed_beside_it_p99_ms": pct(both_lat, 0.99),
         "append_p99_ms": pct(thread_times, 0.99), "append_max_ms": pct(thread_times, 1.0),
         "append_p99_ms_autocheckpoint": pct(auto_times, 0.99),
         "append_max_ms_autocheckpoint": pct(auto_times, 1.0),
@@ -296,12 +322,17 @@ def main() -> int:
         "satellite_pss_all_mb": mem["pss_all_mb"], "satellite_processes": mem["processes"],
         "low_power_pss_mb": mem_lean["pss_total_mb"],
         "low_power_pss_all_mb": mem_lean["pss_all_mb"],
+        "satellite_threads": mem["threads"], "low_power_threads": mem_lean["threads"],
         "low_power_processes": mem_lean["processes"]}
     print(f"live latency at 200/s: p50 {result['live_p50_ms']} ms, p99 "
           f"{result['live_p99_ms']} ms (target p99 <= 20 ms), {len(lat)} samples")
     print(f"  baseline, device -> satellite broker: p50 {result['sat_local_p50_ms']} ms, "
           f"p99 {result['sat_local_p99_ms']} ms; the link's share (satellite broker -> "
           f"core broker): p50 {result['link_p50_ms']} ms, p99 {result['link_p99_ms']} ms")
+    print(f"  two satellites at 200/s each: the LOW_POWER one straight to the core p50 "
+          f"{result['direct_low_power_p50_ms']} ms, p99 {result['direct_low_power_p99_ms']} "
+          f"ms; the first one through the relay meanwhile p50 "
+          f"{result['relayed_beside_it_p50_ms']} ms, p99 {result['relayed_beside_it_p99_ms']} ms")
     print(f"buffer append at 200/s: p99 {result['append_p99_ms']} ms, max "
           f"{result['append_max_ms']} ms with checkpoints in a thread; baseline with "
           f"SQLite's checkpoint in the commit: p99 {result['append_p99_ms_autocheckpoint']} "
@@ -318,9 +349,10 @@ def main() -> int:
     for name, m in (("BALANCED", mem), ("LOW_POWER", mem_lean)):
         print(f"satellite memory ({name}): supervisor + broker + uplink + worker PSS "
               f"{m['pss_total_mb']} MB, RSS {m['rss_total_mb']} MB; every process PSS "
-              f"{m['pss_all_mb']} MB")
+              f"{m['pss_all_mb']} MB, {len(m['processes'])} processes, {m['threads']} threads")
         for title, row in m["processes"].items():
-            print(f"  {title}: PSS {row['pss_mb']} MB, RSS {row['rss_mb']} MB")
+            print(f"  {title}: PSS {row['pss_mb']} MB, RSS {row['rss_mb']} MB, "
+                  f"{row['threads']} threads")
     return finish(args, result)
 
 

@@ -1,4 +1,9 @@
-"""JSON Schemas of the config files, loaded once, with readable error messages."""
+"""JSON Schemas of the config files, loaded once, with readable error messages.
+
+jsonschema (with referencing, attrs and rpds: about 5 MB) is imported when something
+is validated, not with this module: a broker or uplink that checks nothing never pays
+for it.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,11 @@ import copy
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from referencing import Registry, Resource
+if TYPE_CHECKING:
+    import jsonschema
+    from referencing import Registry
 
 MAX_STRING = 4096  # default maxLength of every string a schema does not bound itself
 MAX_ANY_STRING = 65536  # any string or key anywhere, schema'd or free-form (failsafe, maps)
@@ -56,6 +62,8 @@ def oversized(doc: Any, path: str = "", found: list[str] | None = None,
 
 @cache
 def _registry() -> Registry:
+    from referencing import Registry, Resource
+
     resources_ = []
     for entry in resources.files("edgeos.config").joinpath("schemas").iterdir():
         if entry.name.endswith(".schema.json"):
@@ -85,6 +93,8 @@ def errors(name: str, doc: Any) -> list[str]:
 
 
 def validate_against(schema_doc: dict[str, Any], doc: Any) -> list[str]:
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(bounded(schema_doc), registry=_registry())
     found = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     return oversized(doc) + [f"{where(e)}: {message(e)}" for e in found]

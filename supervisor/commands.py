@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from edgeos.common.files import atomic_write_json
 from edgeos.ipc import commands as base
+from edgeos.ipc import low_power
 from edgeos.ipc.broker import commands as on_broker
 from edgeos.ipc.commands import Arg
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, REFUSED, UNAVAILABLE, RpcError
@@ -66,6 +67,7 @@ class Status(Command):
         if iid is not None:
             self.instance(args)
         return {"mode": self.arbiter.mode, "performance": self.arbiter.performance,
+                "profile_effects": low_power.effects(),
                 "panic": self.arbiter.panic_record(),
                 "instances": self.arbiter.status(iid)}
 

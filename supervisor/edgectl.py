@@ -156,8 +156,20 @@ def panic_line(record: dict[str, Any] | None) -> str:
     return f"\nPANIC since {since} by {record.get('who') or '?'}: {record.get('why') or '-'}"
 
 
+def profile_effects_line(effects: dict[str, Any] | None) -> str:
+    """`` (polls x2, small queues, SQLite cache 256 KiB, no forkserver)`` on LOW_POWER."""
+    if not effects:
+        return ""
+    parts = [f"polls x{effects['poll_multiplier']:g}", "small queues",
+             f"SQLite cache {effects['sqlite_cache_kib']} KiB"]
+    if not effects.get("forkserver"):
+        parts.append("no forkserver")
+    return f" ({', '.join(parts)})"
+
+
 def show_status(result: dict[str, Any]) -> str:
     head = f"mode: {result['mode']}  profile: {result.get('performance', '-')}"
+    head += profile_effects_line(result.get("profile_effects"))
     head += panic_line(result.get("panic"))
     cols = [("id", "ID"), ("type", "TYPE"), ("status", "STATUS"), ("pid", "PID"),
             ("cpu_percent", "CPU%"), ("memory_mb", "RSS MB"), ("pps_in", "IN/s"),

@@ -10,9 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edgeos.ipc import low_power
 from edgeos.ipc.protocol import now_ms
 
 MAX_LINE = 16 * 1024  # bytes of one line kept; a longer one is cut (and says so)
+RING = 2000  # lines kept in memory per instance (the files keep more)
+RING_LOW_POWER = 500  # the same on the LOW_POWER profile
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LEVEL_RANK = {name: n for n, name in enumerate(LEVELS)}
 
@@ -49,9 +52,10 @@ class RotatingFile:
 class InstanceLog:
     """Lines of one instance: ring buffer, file, and a callback per new line."""
 
-    def __init__(self, instance_id: str, log_dir: Path, ring: int = 2000) -> None:
+    def __init__(self, instance_id: str, log_dir: Path, ring: int | None = None) -> None:
         self.instance_id = instance_id
-        self.ring: deque[dict[str, Any]] = deque(maxlen=ring)
+        self.ring: deque[dict[str, Any]] = deque(maxlen=ring or low_power.sized(
+            RING, RING_LOW_POWER))
         self.file = RotatingFile(log_dir / f"{instance_id}.log")
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
         self._cut: dict[str, int] = {"stdout": 0, "stderr": 0}  # bytes dropped of a long line

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import zmq
 import zmq.asyncio
-from edgeos.ipc import addresses, protocol
+from edgeos.ipc import addresses, low_power, protocol
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
 from edgeos.ipc.rpc import UNAVAILABLE, RpcError
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 BATCH_MAX = 1000  # datapoints per DP message
 OUTBOX_MAX = 100_000  # datapoints buffered while the broker is away
+OUTBOX_MAX_LOW_POWER = 10_000  # the same on the LOW_POWER profile
 QUERY_TIMEOUT_S = 5.0  # a query the broker does not answer in this time is unavailable
 TEARDOWN_S = 2.0
 ORIGIN_TTL_S = 5.0  # how long a command's origin sticks to the value reported back
@@ -133,6 +134,10 @@ class Runtime:
     """One worker process: the event loop around one :class:`Worker` instance."""
 
     def __init__(self, spec: InstanceSpec, worker_cls: type[Worker]) -> None:
+        # LOW_POWER: the worker reads (and reports) its poll intervals already multiplied
+        self.poll_multiplier = low_power.poll_multiplier()
+        spec.config = low_power.scale_polls(spec.config, self.poll_multiplier)
+        self.outbox_max = low_power.sized(OUTBOX_MAX, OUTBOX_MAX_LOW_POWER)
         self.spec = spec
         self.worker_cls = worker_cls
         self.ctx = zmq.asyncio.Context()
@@ -295,7 +300,7 @@ class Runtime:
         self._outbox.append(frames)
         self._outbox_dps.append(dps)
         self._queued += dps
-        while self._queued > OUTBOX_MAX and len(self._outbox) > 1:
+        while self._queued > self.outbox_max and len(self._outbox) > 1:
             self._outbox.popleft()
             lost = self._outbox_dps.popleft()
             self._queued -= lost
@@ -410,7 +415,8 @@ class Runtime:
                 "dropped": self.dropped, "queued": self._queued,
                 "error_count": self.errors, "last_error": self.last_error,
                 "bus": {**stats, "commands_refused": self.refused,
-                        "last_refusal": self.last_refusal}}
+                        "last_refusal": self.last_refusal,
+                        "poll_multiplier": self.poll_multiplier}}
 
     # -- lifecycle -------------------------------------------------------------------
     def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -18,12 +18,10 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 from edgeos.common.capacity import size_problem
 from edgeos.common.schemas import bounded, oversized
-from jsonschema.exceptions import ValidationError, best_match
 
 from .addresses import AddressResolver, address_problem
 from .expressions import Expression, ExpressionError, compile_expression
@@ -31,8 +29,13 @@ from .patterns import PatternIndex, is_pattern, literal_prefix, pattern_problem
 from .schedule import Schedule, ScheduleError, parse_schedule
 from .transforms import Transform, TransformError, parse_transform
 
+if TYPE_CHECKING:  # imported when a document is validated (about 5 MB)
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
+
 log = logging.getLogger(__name__)
 
+NO_ROUTES: dict[str, Any] = {"routes": []}  # valid by construction: needs no schema check
 _SCHEMA_NAME = "routing.schema.json"
 
 
@@ -124,7 +127,8 @@ def load_routing_file(path: Path, *, instance_ids: Collection[str]) -> RouteTabl
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         log.info("%s does not exist; no routes", source)
-        return load_routing({"routes": []}, source=source, instance_ids=instance_ids)
+        return load_routing(dict(NO_ROUTES, routes=[]), source=source,
+                            instance_ids=instance_ids)
     except (OSError, UnicodeDecodeError) as exc:
         raise RoutingError([f"{source}: cannot read: {exc}"]) from exc
     try:
@@ -155,7 +159,8 @@ def load_routing(doc: Any, *, source: str, instance_ids: Collection[str]) -> Rou
     too_long = oversized(doc)
     if too_long:  # refused before anything looks at (or quotes) the huge value
         raise RoutingError([f"{source}: {line}" for line in too_long])
-    schema_errors = sorted(_validator().iter_errors(doc), key=lambda error: list(error.path))
+    schema_errors = [] if doc == NO_ROUTES else sorted(
+        _validator().iter_errors(doc), key=lambda error: list(error.path))
     if not isinstance(doc, dict) or not isinstance(doc.get("routes"), list):
         raise RoutingError([_schema_message(source, doc, error) for error in schema_errors])
     specs: list[Any] = doc["routes"]
@@ -323,6 +328,8 @@ def routing_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     return jsonschema.Draft202012Validator(bounded(_schema_doc()))
 
 
@@ -360,6 +367,8 @@ def _most_specific(error: ValidationError) -> ValidationError:
 
     A string ``to`` that fails its pattern would otherwise be reported as "not an array".
     """
+    from jsonschema.exceptions import best_match
+
     while error.context:
         fitting = [
             branch

@@ -20,7 +20,7 @@ import secrets
 import sqlite3
 from pathlib import Path
 
-from edgeos.ipc import protocol
+from edgeos.ipc import low_power, protocol
 from edgeos.ipc.satellite.walcheckpoint import Checkpointer, disable_auto
 
 FILE = "uplink.db"
@@ -62,6 +62,7 @@ class Buffer:
         self.path.chmod(0o600)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        low_power.small_cache(self.db)
         disable_auto(self.db)
         self.db.execute("CREATE TABLE IF NOT EXISTS chunks (first INTEGER PRIMARY KEY, "
                         "n INTEGER NOT NULL, data BLOB NOT NULL)")

@@ -22,7 +22,7 @@ from typing import Any
 
 import zmq
 import zmq.asyncio
-from edgeos.ipc import addresses, protocol
+from edgeos.ipc import addresses, low_power, protocol
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
 from edgeos.ipc.ha.fence import Fence
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError
@@ -33,6 +33,7 @@ from edgeos.ipc.satellite.dialer import Dialer, LinkState, ask_key, raise_failed
 log = logging.getLogger("uplink")
 
 FEED_HWM = 200_000  # change messages the SUB socket may queue while the disk is busy
+FEED_HWM_LOW_POWER = 20_000  # the same on the LOW_POWER profile
 DRAIN_MAX = 500
 FLUSH_S = 0.2
 KEY_RETRY_S = 3.0
@@ -83,7 +84,7 @@ class Uplink:
         # read when its (edge-triggered) fd signals, drained without awaiting
         self.feed = zmq.Socket(self.ctx, zmq.SUB)
         self.feed.setsockopt(zmq.LINGER, 0)
-        self.feed.setsockopt(zmq.RCVHWM, FEED_HWM)
+        self.feed.setsockopt(zmq.RCVHWM, low_power.sized(FEED_HWM, FEED_HWM_LOW_POWER))
         self.feed.setsockopt(zmq.SUBSCRIBE, b"")
         self.feed.connect(addresses.endpoint(self.spec.run_dir, addresses.CHANGES))
         self.local = self.ctx.socket(zmq.DEALER)  # commands into the local broker

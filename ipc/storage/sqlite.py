@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edgeos.ipc import low_power
+
 log = logging.getLogger(__name__)
 
 SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -42,6 +44,7 @@ def _open(path: Path, setup: Callable[[sqlite3.Connection], None] | None,
           connect: dict[str, Any]) -> sqlite3.Connection:
     db = sqlite3.connect(path, **connect)
     try:
+        low_power.small_cache(db)
         row = db.execute("PRAGMA quick_check(1)").fetchone()
         if row is None or row[0] != "ok":
             raise sqlite3.DatabaseError(f"integrity check: {row[0] if row else 'no answer'}")

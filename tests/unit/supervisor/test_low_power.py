@@ -23,7 +23,10 @@ def test_flag_and_performance() -> None:
         low_power.profile_arg(_args(low_power=True, performance="BALANCED"))
 
 
-def test_low_power_runs_headless_and_without_historian_by_default() -> None:
+def test_low_power_runs_headless_and_without_historian_by_default(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EDGEOS_PROFILE", raising=False)  # apply() sets them for children
+    monkeypatch.delenv("EDGEOS_FORKSERVER", raising=False)
     args = _args()
     low_power.apply(args, "LOW_POWER")
     assert args.headless
