@@ -49,7 +49,6 @@ SELECT ?1, ?2, min(value), avg(value), max(value),
         ORDER BY ts DESC, rowid DESC LIMIT 1), count(*)
 FROM raw WHERE series = ?1 AND ts >= ?2 AND ts < ?3 HAVING count(*) > 0
 """
-DIRTY_SQL = "SELECT DISTINCT series, ts - ts % ?1 FROM raw WHERE rowid > ?2"
 CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 ROLLUPS_PER_FLUSH = 20_000  # bounds one transaction; the rest waits for the next second
 EVICT_MIN_ROWS = 500
@@ -187,10 +186,11 @@ class HistoryStore:
             if rows:  # by series: each series' index pages are touched once (~1.3x
                 # faster); stable, so a series' rows stay in arrival order (ts order)
                 rows.sort(key=itemgetter(0))
-                first = conn.execute("SELECT coalesce(max(rowid), 0) FROM raw").fetchone()[0]
                 conn.executemany("INSERT INTO raw(series, ts, value) VALUES (?, ?, ?)", rows)
-                # the buckets the new rows fall in, found by SQLite (no Python loop per row)
-                dirty.update(conn.execute(DIRTY_SQL, (self.settings.rollup_ms, first)))
+                # the buckets the new rows fall in: a set built from the rows costs half
+                # of asking SQLite (a DISTINCT over the new rows sorts them once more)
+                width = self.settings.rollup_ms
+                dirty.update({(sid, ts - ts % width) for sid, ts, _ in rows})
             done = self._rollup(now_ms)
             self.count("recorded", len(rows))
             self._commit()
