@@ -10,7 +10,6 @@ import {KINDS, instanceAction, sources} from "./dashboards-widgets.js";
 import * as writes from "./dashboards-writes.js";
 
 const UNDO_DEPTH = 30;
-const DISPLAY_MS = 250;  // tiles show new values at most 4 times a second
 const NARROW = 700;  // below this the grid is one column in reading order, view only
 const TEMPLATE_TYPES = new Set(["bms", "modbus", "mbus", "simulator"]);
 let vendor = null;
@@ -281,36 +280,21 @@ export default {
       }));
     }
 
-    // values reach the tiles at most every DISPLAY_MS, in one animation frame, the
-    // latest per datapoint: a frame that changes tiles costs style, layout, paint and a
-    // compositor commit (a few ms for the page however few tiles change), and a number
-    // changing ten times a second cannot be read anyway. A trend gets every value at once
-    // (it keeps every point and draws at its own pace).
+    // values are applied once per animation frame, the latest per datapoint
     const queued = new Map();
-    let frame = 0, timer = 0, shownAt = -DISPLAY_MS;
+    let frame = 0;
 
     function deliver(address, dp) {
       values.set(address, dp);
-      let tiles = false;
-      for (const m of byAddress.get(address) || []) {
-        if (!m.inst.everyValue) tiles = true;
-        else try { m.inst.update(address, dp); } catch (e) { console.error(e); }
-      }
-      if (!tiles) return;
       queued.set(address, dp);
-      if (!frame && !timer) {
-        timer = setTimeout(() => { timer = 0; frame = requestAnimationFrame(flush); },
-                           Math.max(0, shownAt + DISPLAY_MS - performance.now()));
-      }
+      if (!frame) frame = requestAnimationFrame(flush);
     }
 
     function flush() {
       frame = 0;
-      shownAt = performance.now();
       for (const [address, dp] of queued) {
         for (const m of byAddress.get(address) || []) {
-          if (m.inst.everyValue) continue;
-          if (!m.visible) { m.missed.set(address, dp); continue; }
+          if (!m.visible && !m.inst.everyValue) { m.missed.set(address, dp); continue; }
           try { m.inst.update(address, dp); } catch (e) { console.error(e); }
         }
       }
@@ -491,7 +475,6 @@ export default {
     return () => {
       offChanges(); offStats(); offOpen();
       if (frame) cancelAnimationFrame(frame);
-      clearTimeout(timer);
       clearInterval(ticker);
       window.removeEventListener("resize", onResize);
       for (const id of [...mounted.keys()]) unmountWidget(id);
