@@ -49,10 +49,10 @@ SELECT ?1, ?2, min(value), avg(value), max(value),
         ORDER BY ts DESC, rowid DESC LIMIT 1), count(*)
 FROM raw WHERE series = ?1 AND ts >= ?2 AND ts < ?3 HAVING count(*) > 0
 """
-DIRTY_SQL = "SELECT DISTINCT series, ts - ts % ?1 FROM raw WHERE rowid > ?2"
 CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 ROLLUPS_PER_FLUSH = 20_000  # bounds one transaction; the rest waits for the next second
 EVICT_MIN_ROWS = 500
+WAL_CHECKPOINT_PAGES = 4000
 
 
 def is_corrupt(exc: sqlite3.DatabaseError) -> bool:
@@ -90,9 +90,13 @@ class HistoryStore:
         try:
             if fresh:
                 conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                conn.execute("PRAGMA page_size=8192")  # fewer index pages per row: -10 %
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a process crash loses nothing
-            conn.execute("PRAGMA journal_size_limit=8388608")
+            # a checkpoint every 32 MB of WAL, not 4 MB: the index pages a second's rows
+            # touch are mostly the same each second and go to the file once per checkpoint
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_PAGES * 8192}")
             conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: the index's hot pages stay
             conn.executescript(SCHEMA)
             conn.execute("INSERT OR REPLACE INTO info(name, value) VALUES ('rollup_ms', ?)",
@@ -182,10 +186,11 @@ class HistoryStore:
             if rows:  # by series: each series' index pages are touched once (~1.3x
                 # faster); stable, so a series' rows stay in arrival order (ts order)
                 rows.sort(key=itemgetter(0))
-                first = conn.execute("SELECT coalesce(max(rowid), 0) FROM raw").fetchone()[0]
                 conn.executemany("INSERT INTO raw(series, ts, value) VALUES (?, ?, ?)", rows)
-                # the buckets the new rows fall in, found by SQLite (no Python loop per row)
-                dirty.update(conn.execute(DIRTY_SQL, (self.settings.rollup_ms, first)))
+                # the buckets the new rows fall in: a set built from the rows costs half
+                # of asking SQLite (a DISTINCT over the new rows sorts them once more)
+                width = self.settings.rollup_ms
+                dirty.update({(sid, ts - ts % width) for sid, ts, _ in rows})
             done = self._rollup(now_ms)
             self.count("recorded", len(rows))
             self._commit()
