@@ -17,14 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edgeos.workers.ads.connection import (
-    AdsLink,
-    AdsTarget,
-    AdsThread,
-    Backoff,
-    Inbox,
-    LinkError,
-)
+from edgeos.workers.ads.connection import AdsLink, AdsTarget, AdsThread, Backoff, Inbox, LinkError
 from edgeos.workers.ads.symbols import Block, Leaf, blocks, flatten, rules_from_config, select
 from edgeos.workers.runtime import BadValue, DeviceError, ReadOnly, UnknownDatapoint, Worker
 

@@ -8,14 +8,7 @@ import threading
 import time
 
 import pytest
-from edgeos.workers.ads.connection import (
-    AdsLink,
-    AdsTarget,
-    AdsThread,
-    Backoff,
-    Inbox,
-    LinkError,
-)
+from edgeos.workers.ads.connection import AdsLink, AdsTarget, AdsThread, Backoff, Inbox, LinkError
 
 
 def test_backoff_doubles_to_its_cap_and_resets() -> None:
