@@ -1,9 +1,10 @@
 """The OpenAPI 3.1 document, built from the route table and the handlers themselves.
 
 Paths come from :data:`edgeos.admin_ui.app.ROUTES`; per method the summary is the handler
-method's docstring, the required role, the request body schema (the very schema the
-handler validates against), query and path parameters come from the handler's class
-attributes. A route cannot exist without showing up here.
+method's docstring (or the handler's ``docs`` entry for it), the required role, the
+request body schema (the very schema the handler validates against), query and path
+parameters come from the handler's class attributes. A route cannot exist without
+showing up here.
 """
 
 from __future__ import annotations
@@ -35,14 +36,14 @@ def implemented(handler: type[tornado.web.RequestHandler]) -> list[str]:
             if getattr(handler, m) is not getattr(tornado.web.RequestHandler, m)]
 
 
-def _split_doc(fn: Any) -> tuple[str, str]:
-    text = " ".join((inspect.getdoc(fn) or "").split())
+def _split_doc(fn: Any, doc: str | None = None) -> tuple[str, str]:
+    text = " ".join((doc or inspect.getdoc(fn) or "").split())
     first = re.split(r"(?<=[.:;])\s", text, maxsplit=1)[0].rstrip(".:;")
     return first[:120], text
 
 
 def _operation(path: str, method: str, handler: type[ApiHandler]) -> dict[str, Any]:
-    summary, description = _split_doc(getattr(handler, method))
+    summary, description = _split_doc(getattr(handler, method), handler.docs.get(method))
     verb = method.upper()
     role = handler.role_for(verb)
     op: dict[str, Any] = {

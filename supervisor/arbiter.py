@@ -118,9 +118,7 @@ class Arbiter:
 
     # -- instances -------------------------------------------------------------------
     def _make(self, cfg: InstanceConfig) -> Instance:
-        r = self.settings.restart
-        policy = RestartPolicy(**{k: r[k] for k in ("base_s", "max_s", "stable_s", "flap_max",
-                                                     "flap_window_s") if k in r})
+        policy = RestartPolicy.from_config(self.settings.restart)
         inst = Instance(cfg, self.sys, self._launch, self._on_change, self._on_spawned, policy)
         if self.kernel is not None:
             inst.explain_exit = self.kernel.explain_exit

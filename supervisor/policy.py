@@ -1,11 +1,15 @@
 """Restart policy: exponential back-off with jitter, reset after stable uptime, and
-giving up on a flapping instance. Pure arithmetic on monotonic times; no I/O.
+giving up on a flapping instance. Pure arithmetic on monotonic times; no I/O (but
+:meth:`RestartPolicy.from_config` reading the schema's defaults).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
+
+from edgeos.common.sections import section
 
 
 @dataclass
@@ -18,14 +22,19 @@ class RestartPolicy:
     ``flap_max`` crashes within ``flap_window_s`` means flapping: give up (``None``).
     """
 
-    base_s: float = 0.5
-    max_s: float = 30.0
-    jitter: float = 0.2
-    stable_s: float = 10.0
-    flap_max: int = 5
-    flap_window_s: float = 60.0
-    _streak: int = 0
-    _crashes: deque[float] = field(default_factory=deque)
+    base_s: float
+    max_s: float
+    stable_s: float
+    flap_max: int
+    flap_window_s: float
+    jitter: float = 0.2  # not configurable
+    _streak: int = field(default=0, init=False)
+    _crashes: deque[float] = field(default_factory=deque, init=False)
+
+    @classmethod
+    def from_config(cls, restart: dict[str, Any] | None = None) -> RestartPolicy:
+        """The policy of edgeos.json's ``restart`` section; the schema has the defaults."""
+        return section(cls, "restart", restart)
 
     def on_crash(self, now: float, uptime: float, rand: float) -> float | None:
         """Record a crash at ``now`` after ``uptime`` s; the delay, or None to give up."""

@@ -80,7 +80,7 @@ class Instance:
         self._launch = launcher
         self._on_change = on_change
         self._on_output = on_output
-        self.policy = policy or RestartPolicy()
+        self.policy = policy or RestartPolicy.from_config()
         self.state = State.STOPPED
         self.pid: int | None = None
         self.started_at: float | None = None

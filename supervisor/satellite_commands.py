@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from edgeos.ipc import addresses
 from edgeos.ipc.commands import Arg
@@ -168,17 +168,32 @@ class SatellitesTrust(SatelliteCommand):
                                  key=entry["key"])
 
 
-class SatellitesRevoke(SatelliteCommand):
+class RevokeCommand(SatelliteCommand):
+    """Base of the revoke verbs: the entry of ``keys()`` named by the command's one
+    argument is dropped, the store saved, the change audited as ``audit_as`` and put in
+    force (the gateway cuts a revoked satellite or client at once)."""
+
+    audit_as: ClassVar[str] = ""
+    noun: ClassVar[str] = ""  # what the audit line calls the entry
+
+    def keys(self) -> TrustStore | RemoteClients:
+        raise NotImplementedError
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        (arg,) = self.args or ()
+        store = self.keys()
+        with self.refused(NOT_FOUND):
+            entry = store.revoke(args[arg.name])
+        return await self.commit(store, entry, self.audit_as, f"{self.noun} {args[arg.name]}")
+
+
+class SatellitesRevoke(RevokeCommand):
     """Revoke a satellite: its link is closed at once and its key refused from now on."""
 
     name = "satellites_revoke"
     args = (Arg("id", required=True, help="the satellite id", least=1, most=200),)
-
-    async def execute(self, args: dict[str, Any]) -> Any:
-        store = self.store()
-        with self.refused(NOT_FOUND):
-            entry = store.revoke(args["id"])
-        return await self.commit(store, entry, "satellite_revoke", f"satellite {entry['id']}")
+    audit_as, noun = "satellite_revoke", "satellite"
+    keys = SatelliteCommand.store
 
 
 class RemoteInstance(SatelliteCommand):
@@ -298,14 +313,10 @@ class RemoteTrust(RemoteCommand):
                                  f"client {entry['name']} ({entry['role']})", key=entry["key"])
 
 
-class RemoteRevoke(RemoteCommand):
+class RemoteRevoke(RemoteCommand, RevokeCommand):
     """Revoke a client key by name: its next request is refused."""
 
     name = "remote_revoke"
     args = (Arg("name", required=True, help="the key holder's name", least=1, most=200),)
-
-    async def execute(self, args: dict[str, Any]) -> Any:
-        store = self.clients()
-        with self.refused(NOT_FOUND):
-            entry = store.revoke(args["name"])
-        return await self.commit(store, entry, "remote_revoke", f"client {entry['name']}")
+    audit_as, noun = "remote_revoke", "client"
+    keys = RemoteCommand.clients

@@ -89,6 +89,8 @@ class ApiHandler(tornado.web.RequestHandler):
     path_params: ClassVar[dict[str, dict[str, Any]]] = {}
     tag: ClassVar[str] = "misc"
     max_body: ClassVar[int] = MAX_BODY
+    #: per method, its OpenAPI summary where a base class's method serves several routes
+    docs: ClassVar[dict[str, str]] = {}
 
     principal: Principal | None
     session: Session | None

@@ -7,8 +7,8 @@ from typing import Any
 
 from edgeos.admin_ui import dashboard_templates
 from edgeos.admin_ui.handlers.base import ApiError, ApiHandler
-from edgeos.admin_ui.handlers.widgets import WidgetsBase
-from edgeos.admin_ui.widgets import DASHBOARD_SCHEMA, ID_RE
+from edgeos.admin_ui.handlers.widgets import StoreItem, WidgetsBase
+from edgeos.admin_ui.widgets import DASHBOARD_SCHEMA, ID_RE, WidgetStore
 
 TEMPLATE_BODY: dict[str, Any] = {
     "type": "object", "required": ["instance"], "additionalProperties": False,
@@ -43,23 +43,16 @@ class Dashboards(WidgetsBase):
         self.send(self.store_call(store.put_dashboard, did, {**body, "id": did}, True), 201)
 
 
-class DashboardItem(WidgetsBase):
-    tag = "widgets"
-    path_params = {"id": {"type": "string", "pattern": ID_RE}}
+class DashboardItem(StoreItem):
     bodies = {"PUT": DASHBOARD_SCHEMA}
-
-    async def get(self, did: str) -> None:
-        """One dashboard with its widgets."""
-        self.send(self.store_call(self.edge.widgets.dashboard, did))
-
-    async def put(self, did: str) -> None:
-        """Create or replace a dashboard; with ``widgets``, all of its widgets in one write."""
-        self.send(self.store_call(self.edge.widgets.put_dashboard, did, self.json_body()))
-
-    async def delete(self, did: str) -> None:
-        """Delete a dashboard and its widgets."""
-        gone = self.store_call(self.edge.widgets.delete_dashboard, did)
-        self.send({"deleted": did, "widgets": gone})
+    store_get, store_put, store_delete = (staticmethod(WidgetStore.dashboard),
+                                          staticmethod(WidgetStore.put_dashboard),
+                                          staticmethod(WidgetStore.delete_dashboard))
+    counted = "widgets"
+    docs = {"get": "One dashboard with its widgets.",
+            "put": "Create or replace a dashboard; with ``widgets``, all of its widgets in "
+                   "one write.",
+            "delete": "Delete a dashboard and its widgets."}
 
 
 class DashboardTemplate(WidgetsBase):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from edgeos.admin_ui.handlers.base import MAX_UPLOAD, ApiError, ApiHandler
-from edgeos.admin_ui.widgets import ID_RE, IMPORT_SCHEMA, WIDGET_SCHEMA, WidgetError
+from edgeos.admin_ui.widgets import ID_RE, IMPORT_SCHEMA, WIDGET_SCHEMA, WidgetError, WidgetStore
 
 EDIT_ROLES = frozenset({"admin", "operator"})
 
@@ -49,22 +49,34 @@ class Widgets(WidgetsBase):
         self.send(self.store_call(self.edge.widgets.create, self.json_body()), 201)
 
 
-class WidgetItem(WidgetsBase):
+class StoreItem(WidgetsBase):
+    """One entry of widgets.json by its id (a widget, a dashboard): GET, PUT and DELETE
+    are the three :class:`WidgetStore` methods a subclass names; ``docs`` says what each
+    does. DELETE answers ``{"deleted": id}``, with what went along under ``counted``."""
+
     path_params = {"id": {"type": "string", "pattern": ID_RE}}
+    store_get: ClassVar[Callable[[WidgetStore, str], Any]]
+    store_put: ClassVar[Callable[[WidgetStore, str, dict[str, Any]], Any]]
+    store_delete: ClassVar[Callable[[WidgetStore, str], Any]]
+    counted: ClassVar[str | None] = None
+
+    async def get(self, key: str) -> None:
+        self.send(self.store_call(self.store_get, self.edge.widgets, key))
+
+    async def put(self, key: str) -> None:
+        self.send(self.store_call(self.store_put, self.edge.widgets, key, self.json_body()))
+
+    async def delete(self, key: str) -> None:
+        gone = self.store_call(self.store_delete, self.edge.widgets, key)
+        self.send({"deleted": key, **({self.counted: gone} if self.counted else {})})
+
+
+class WidgetItem(StoreItem):
     bodies = {"PUT": WIDGET_SCHEMA}
-
-    async def get(self, wid: str) -> None:
-        """One widget."""
-        self.send(self.store_call(self.edge.widgets.get, wid))
-
-    async def put(self, wid: str) -> None:
-        """Replace a widget."""
-        self.send(self.store_call(self.edge.widgets.replace, wid, self.json_body()))
-
-    async def delete(self, wid: str) -> None:
-        """Delete a widget."""
-        self.store_call(self.edge.widgets.delete, wid)
-        self.send({"deleted": wid})
+    store_get, store_put, store_delete = (staticmethod(WidgetStore.get),
+                                          staticmethod(WidgetStore.replace),
+                                          staticmethod(WidgetStore.delete))
+    docs = {"get": "One widget.", "put": "Replace a widget.", "delete": "Delete a widget."}
 
 
 class WidgetImport(WidgetsBase):

@@ -1,13 +1,16 @@
 """``edgeos.json`` → ``history``: what to record, how often, and for how long.
 
 The supervisor has checked the document against ``config/schemas/edgeos.schema.json``
-before the historian sees it; this module fills in the defaults and compiles the rules.
+before the historian sees it; the schema's defaults fill what it leaves out
+(:mod:`edgeos.common.sections`) and this module compiles the rules.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from edgeos.common.sections import section
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -23,26 +26,24 @@ class Rule:
 
 @dataclass
 class Settings:
-    """The ``history`` section with defaults filled in."""
+    """The ``history`` section, complete: what it leaves out is the schema's ``default``."""
 
-    enabled: bool = True
-    record: str = "numeric"  # "numeric": every numeric and boolean datapoint; "none": only rules
-    min_interval_s: float = 1.0
-    deadband: float = 0.0
-    points: list[dict[str, Any]] = field(default_factory=list)
-    raw_days: float = 7.0
-    rollup_days: float = 365.0
-    rollup_s: int = 60
-    max_mb: float = 1024.0
-    max_series: int = 100_000
-    maintenance_s: float = 60.0
-    instances: dict[str, Any] = field(default_factory=dict)
+    enabled: bool
+    record: str  # "numeric": every numeric and boolean datapoint; "none": only rules
+    min_interval_s: float
+    deadband: float
+    points: list[dict[str, Any]]
+    raw_days: float
+    rollup_days: float
+    rollup_s: int
+    max_mb: float
+    max_series: int
+    maintenance_s: float
+    instances: dict[str, Any]
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any] | None) -> Settings:
-        doc = dict(doc or {})
-        known = {k: doc[k] for k in cls.__dataclass_fields__ if k in doc}
-        return cls(**known)
+        return section(cls, "history", doc)
 
     @property
     def raw_keep_ms(self) -> int:
@@ -62,17 +63,17 @@ class Settings:
 
     @property
     def instances_enabled(self) -> bool:
-        return bool(self.instances.get("enabled", True))
+        return bool(self.instances["enabled"])
 
     @property
     def stat_raw_keep_ms(self) -> int:
-        """Instance figures: 1 s resolution for the last hour by default."""
-        return int(float(self.instances.get("raw_hours", 1)) * HOUR_MS)
+        """Instance figures at 1 s resolution are kept this long."""
+        return int(float(self.instances["raw_hours"]) * HOUR_MS)
 
     @property
     def stat_rollup_keep_ms(self) -> int:
-        """Instance figures: 1 min resolution for a week by default."""
-        return int(float(self.instances.get("rollup_days", 7)) * DAY_MS)
+        """Instance figures at 1 min resolution are kept this long."""
+        return int(float(self.instances["rollup_days"]) * DAY_MS)
 
     def default_rule(self) -> Rule | None:
         if self.record == "none":

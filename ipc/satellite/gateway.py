@@ -35,6 +35,7 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from edgeos.ipc.commands import find
 from edgeos.ipc.ha.source import MirrorSource
 from edgeos.ipc.ha.wire import M_HELLO
 from edgeos.ipc.rpc import (
@@ -47,8 +48,9 @@ from edgeos.ipc.rpc import (
     RpcServer,
 )
 from edgeos.ipc.satellite import keys, mdns, walcheckpoint, wire
+from edgeos.ipc.satellite.gateway_commands import GatewayCommand
 from edgeos.ipc.satellite.peer import LinkPeer
-from edgeos.ipc.satellite.trust import RemoteClients, TrustError, TrustStore
+from edgeos.ipc.satellite.trust import RemoteClients, TrustStore
 from edgeos.ipc.satellite.wire import CTL_SOCK
 from zmq.auth.asyncio import AsyncioAuthenticator
 from zmq.utils.monitor import recv_monitor_message
@@ -501,51 +503,20 @@ class Gateway:
 
     # -- control (from the supervisor) -----------------------------------------------
     async def handle(self, cmd: str, args: dict[str, Any]) -> Any:
-        if cmd == "list":
-            return self.listing()
-        if cmd == "reload":
-            try:
-                await self.sync_trust()
-            except TrustError as exc:
-                raise RpcError(str(exc), BAD_REQUEST) from None
-            return self.listing()
-        if cmd == "ha_followers":
-            return self.mirror.listing()
-        if cmd == "ha_quiesce":  # planned hand-over: satellites wait for the standby
-            self.mirror.quiesced = True
-        if cmd in ("ha_role", "ha_quiesce"):
-            if cmd == "ha_role":
-                self.mirror.quiesced = False
-            if not self.mirror.load_state().active or self.mirror.quiesced:
-                for sat in self.sats.values():
-                    if sat.state == "connected" and sat.rid is not None:
-                        self._send(sat.rid, wire.REFUSED, {"reason": "this core is now a "
-                                                           "standby", "standby": True})
-                        self._go_offline(sat, "core demoted to standby")
-            return {"role": self.mirror.state.role}
-        if cmd == "ha_hwm":  # a standby: what the primary's gateway took, mirrored
-            if not self.mirror.state.active:
-                for sat_id, (epoch, seq) in dict(args.get("hwm") or {}).items():
-                    sat = self.sats.get(sat_id)
-                    if sat is not None and (epoch != sat.epoch or seq > sat.hwm):
-                        sat.epoch, sat.hwm = str(epoch), int(seq)
-                        self.hwm.put(sat.id, sat.epoch, sat.hwm)
-            return {}
-        if cmd == "ha_votes":
-            return self.mirror.recent_votes(float(args.get("within_s") or 15))
-        if cmd == "ha_handover":
-            try:
-                self.mirror.handover(str(args.get("key")), str(args.get("reason")))
-            except ValueError as exc:
-                raise RpcError(str(exc), UNAVAILABLE) from None
-            return {"asked": True}
-        if cmd == "stats":
-            return {i: {"state": s.state, "instances": s.stats if s.state == "connected"
-                        else []} for i, s in self.sats.items()}
-        if cmd == "instance":
-            return await self.instance_command(str(args.get("satellite")),
-                                               str(args.get("verb")), args.get("args") or {})
-        raise RpcError(f"unknown gateway command {cmd!r}", BAD_REQUEST)
+        """A control request: the command class (:mod:`edgeos.ipc.satellite.gateway_commands`)
+        checks its declared arguments, then runs."""
+        return await find(GatewayCommand.registry, cmd)(self).answer(args)
+
+    def enforce_role(self) -> dict[str, Any]:
+        """Re-read ha.json; a standby (or a quiesced core) sends its connected satellites
+        away, so they buffer until the active core takes them."""
+        if not self.mirror.load_state().active or self.mirror.quiesced:
+            for sat in self.sats.values():
+                if sat.state == "connected" and sat.rid is not None:
+                    self._send(sat.rid, wire.REFUSED, {"reason": "this core is now a standby",
+                                                       "standby": True})
+                    self._go_offline(sat, "core demoted to standby")
+        return {"role": self.mirror.state.role}
 
     def listing(self) -> list[dict[str, Any]]:
         rows = [s.row() for s in self.sats.values()]

@@ -14,7 +14,7 @@ import struct
 import sys
 from typing import Any
 
-from edgeos.workers.ads.connection import AdsLink, LinkError
+from edgeos.workers.ads.connection import AdsLink, AdsTarget, LinkError
 from edgeos.workers.ads.symbols import flatten, rules_from_config, select
 from edgeos.workers.jobio import become_job, emit, read_request
 
@@ -22,12 +22,9 @@ MAX_SYMBOLS = 20_000
 
 
 def browse(config: dict[str, Any], emit: Any) -> dict[str, Any]:
-    net_id = config["ams_net_id"]
-    link = AdsLink(net_id, int(config.get("ams_port", 851)),
-                   config.get("host") or ".".join(net_id.split(".")[:4]),
-                   local_net_id=config.get("local_net_id"),
-                   timeout_s=float(config.get("timeout_s", 2.0)), route=config.get("route"))
-    emit({"progress": 0.1, "message": f"connecting to {net_id}"})
+    target = AdsTarget.from_config(config)
+    link = AdsLink(target)
+    emit({"progress": 0.1, "message": f"connecting to {target.net_id}"})
     link.open()
     try:
         emit({"progress": 0.3, "message": "uploading the symbol table"})
@@ -49,7 +46,7 @@ def browse(config: dict[str, Any], emit: Any) -> dict[str, Any]:
             except (ValueError, struct.error) as exc:
                 row["error"] = str(exc)
         rows.append(row)
-    return {"kind": "ads", "net_id": net_id, "symbols": rows, "truncated": flat.truncated,
+    return {"kind": "ads", "net_id": target.net_id, "symbols": rows, "truncated": flat.truncated,
             "skipped": flat.skipped[:100], "patterns": config.get("symbols") or ["**"]}
 
 

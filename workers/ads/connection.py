@@ -23,6 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pyads
@@ -128,19 +129,36 @@ class Backoff:
         self._next = self.first
 
 
+@dataclass(frozen=True)
+class AdsTarget:
+    """Where a PLC is and how to reach it: the worker and the browse job read it from an
+    instance config (its defaults filled from the manifest) the same way."""
+
+    net_id: str
+    port: int
+    host: str
+    local_net_id: str | None = None
+    timeout_s: float = 2.0
+    route: dict[str, Any] | None = None
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> AdsTarget:
+        """The target of an ``ads`` instance config; the host defaults to the first four
+        bytes of the AMS Net ID (the usual TwinCAT setup)."""
+        net_id = cfg["ams_net_id"]
+        return cls(net_id, int(cfg["ams_port"]),
+                   cfg.get("host") or ".".join(net_id.split(".")[:4]),
+                   local_net_id=cfg.get("local_net_id"), timeout_s=float(cfg["timeout_s"]),
+                   route=cfg.get("route"))
+
+
 class AdsLink:
     """One PLC connection. Every method blocks: call them on the :class:`AdsThread`."""
 
     _local_net_id: str | None = None  # AdsLib's router is one per process
 
-    def __init__(self, net_id: str, port: int, host: str, *, local_net_id: str | None = None,
-                 timeout_s: float = 2.0, route: dict[str, Any] | None = None) -> None:
-        self.net_id = net_id
-        self.port = port
-        self.host = host
-        self.local_net_id = local_net_id
-        self.timeout_s = timeout_s
-        self.route = route
+    def __init__(self, target: AdsTarget) -> None:
+        self.target = target
         self._route_added = False
         self.conn: pyads.Connection | None = None
         self._notes: list[int] = []
@@ -151,23 +169,25 @@ class AdsLink:
     def open(self) -> None:
         """Connect, or raise LinkError with the reason."""
         try:
-            with socket.create_connection((self.host, ADS_TCP_PORT), self.timeout_s) as probe:
+            with socket.create_connection((self.target.host, ADS_TCP_PORT),
+                                          self.target.timeout_s) as probe:
                 local_ip = probe.getsockname()[0]
         except OSError as exc:  # AdsLib would block on an unreachable host; fail fast
-            raise LinkError(f"cannot reach {self.host}:{ADS_TCP_PORT}: {exc}") from None
-        local = self.local_net_id or f"{local_ip}.1.1"
+            raise LinkError(f"cannot reach {self.target.host}:{ADS_TCP_PORT}: {exc}") from None
+        local = self.target.local_net_id or f"{local_ip}.1.1"
         if AdsLink._local_net_id != local:
             pyads.set_local_address(local)
             AdsLink._local_net_id = local
-        if self.route and not self._route_added:
+        if self.target.route and not self._route_added:
             self._add_route(local, local_ip)
-        conn = pyads.Connection(self.net_id, self.port, self.host)
+        conn = pyads.Connection(self.target.net_id, self.target.port, self.target.host)
         try:
             conn.open()
         except pyads.ADSError as exc:
-            raise LinkError(f"cannot open a route to {self.net_id}: {_ads_text(exc)}") from None
+            raise LinkError(f"cannot open a route to {self.target.net_id}: "
+                            f"{_ads_text(exc)}") from None
         self.conn = conn
-        conn.set_timeout(int(self.timeout_s * 1000))
+        conn.set_timeout(int(self.target.timeout_s * 1000))
         try:
             self.read_state()
         except LinkError:
@@ -176,10 +196,10 @@ class AdsLink:
 
     def _add_route(self, local_net_id: str, local_ip: str) -> None:
         """Enter this host into the PLC's route table (UDP 48899, PLC credentials)."""
-        route = self.route or {}
+        route = self.target.route or {}
         try:
             accepted = pyads.add_route_to_plc(
-                local_net_id, route.get("hostname") or local_ip, self.host,
+                local_net_id, route.get("hostname") or local_ip, self.target.host,
                 route["username"], route["password"],
                 route_name=route.get("route_name") or f"edgeos-{socket.gethostname()}")
         except (OSError, RuntimeError) as exc:
@@ -263,7 +283,7 @@ class AdsLink:
                 types = parse_datatype_upload(
                     self.read(constants.ADSIGRP_SYM_DT_UPLOAD, 0, dt_size))
             except (LinkError, UploadError) as exc:  # scalars still work without it
-                log.warning("data type upload from %s failed: %s", self.net_id, exc)
+                log.warning("data type upload from %s failed: %s", self.target.net_id, exc)
         return symbols, types
 
     def add_notifications(self, blocks: list[tuple[int, int, int]], cycle_ms: float,

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edgeos.workers.ads.connection import AdsLink, AdsThread, Backoff, Inbox, LinkError
+from edgeos.workers.ads.connection import AdsLink, AdsTarget, AdsThread, Backoff, Inbox, LinkError
 from edgeos.workers.ads.symbols import Block, Leaf, blocks, flatten, rules_from_config, select
 from edgeos.workers.runtime import BadValue, DeviceError, ReadOnly, UnknownDatapoint, Worker
 
@@ -29,11 +29,7 @@ class AdsWorker(Worker):
 
     async def setup(self) -> None:
         cfg = self.config
-        net_id = cfg["ams_net_id"]
-        self.link = AdsLink(net_id, int(cfg["ams_port"]),
-                            cfg.get("host") or ".".join(net_id.split(".")[:4]),
-                            local_net_id=cfg.get("local_net_id"),
-                            timeout_s=float(cfg["timeout_s"]), route=cfg.get("route"))
+        self.link = AdsLink(AdsTarget.from_config(cfg))
         self.thread = AdsThread(f"ads-{self.id}")
         self.rules = rules_from_config(cfg)
         self.cycle_ms = float(cfg["notify_cycle_ms"])
@@ -82,7 +78,7 @@ class AdsWorker(Worker):
         self.lost_reason = None
         await self._subscribe()
         self.log.info("connected to %s: %d symbols, %d datapoints (%d notifications)",
-                      self.link.net_id, symbol_count, len(self.selected),
+                      self.link.target.net_id, symbol_count, len(self.selected),
                       len(self.notify_blocks))
         self._save_cache()
 

@@ -16,7 +16,8 @@ Sample = tuple[str, Any, str | None]
 
 
 class Profile:
-    """Base: the writable setpoint shared by all profiles."""
+    """Base: the writable setpoint shared by all profiles. A profile's model state starts
+    from class attributes (``temp = 20.0``): the first update makes it the instance's."""
 
     setpoint_path = "setpoint"
     setpoint_unit: str | None = None
@@ -55,10 +56,7 @@ class PlcProfile(Profile):
     setpoint_path = "MAIN.setpoint"
     setpoint_unit = "°C"
     setpoint_start = 21.0
-
-    def __init__(self, seed: int) -> None:
-        super().__init__(seed)
-        self.temp = 20.0
+    temp = 20.0
 
     def sample(self, dt: float) -> Iterator[Sample]:
         self.temp += (self.setpoint - self.temp) * 0.05 * dt + self.rng.gauss(0, 0.02)
@@ -74,10 +72,10 @@ class BmsProfile(Profile):
     """A 16-cell LiFePO4 pack that charges and discharges over minutes."""
 
     CELLS = 16
+    soc = 60.0
 
     def __init__(self, seed: int) -> None:
         super().__init__(seed)
-        self.soc = 60.0
         self.offsets = [self.rng.uniform(-0.01, 0.01) for _ in range(self.CELLS)]
 
     def sample(self, dt: float) -> Iterator[Sample]:
@@ -105,10 +103,7 @@ class InverterProfile(Profile):
 
     setpoint_unit = "%"
     setpoint_start = 100.0
-
-    def __init__(self, seed: int) -> None:
-        super().__init__(seed)
-        self.energy_wh = 1_234_000.0
+    energy_wh = 1_234_000.0
 
     def sample(self, dt: float) -> Iterator[Sample]:
         sun = max(0.0, math.sin(self.t / 600))
@@ -124,10 +119,8 @@ class InverterProfile(Profile):
 class MeterProfile(Profile):
     """A heat meter: energy, volume, flow and return temperatures."""
 
-    def __init__(self, seed: int) -> None:
-        super().__init__(seed)
-        self.energy_kwh = 4567.0
-        self.volume_m3 = 321.0
+    energy_kwh = 4567.0
+    volume_m3 = 321.0
 
     def sample(self, dt: float) -> Iterator[Sample]:
         flow = max(0.0, 0.8 + self.rng.gauss(0, 0.02))

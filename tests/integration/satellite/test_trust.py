@@ -9,7 +9,9 @@ import time
 
 import pytest
 import zmq
-from edgeos.ipc.rpc import RpcError
+from edgeos.ipc import addresses
+from edgeos.ipc.rpc import BAD_REQUEST, UNKNOWN_COMMAND, RpcClient, RpcError
+from edgeos.ipc.satellite.wire import CTL_SOCK
 
 from tests.integration.satellite.support import counter, free_endpoint, make_pair
 
@@ -115,3 +117,32 @@ def test_first_use_pins_the_core_key_and_refuses_another_core(daemon_factory) ->
     assert pinned.read_text().strip() == core_key  # the pin is kept
     time.sleep(1)
     assert other.ctl_json("satellites") == []  # not even a handshake reached it
+
+
+def test_the_gateway_control_socket_checks_declared_arguments(daemon_factory) -> None:
+    """The gateway's own control socket runs command classes (gateway_commands.py): an
+    unknown command and a bad argument are refused before anything runs, naming it."""
+    host, port = free_endpoint()
+    core = daemon_factory([counter(rate_hz=5)],
+                          extra_args=["--satellite-listen", f"{host}:{port}"]).start()
+    core.wait_for(lambda: addresses.socket_path(core.run, CTL_SOCK).exists(), 10,
+                  "the gateway's control socket")
+    client = RpcClient(addresses.endpoint(core.run, CTL_SOCK), 10)
+    try:
+        assert client.call("list") == []
+        assert client.call("stats") == {}
+        with pytest.raises(RpcError) as unknown:
+            client.call("lsit")
+        assert unknown.value.code == UNKNOWN_COMMAND
+        with pytest.raises(RpcError) as missing:
+            client.call("instance", verb="start", args={"id": "c1"})
+        assert missing.value.code == BAD_REQUEST
+        assert str(missing.value) == "satellite: required"
+        with pytest.raises(RpcError) as typed:
+            client.call("ha_votes", within_s="soon")
+        assert typed.value.code == BAD_REQUEST and str(typed.value).startswith("within_s:")
+        with pytest.raises(RpcError) as extra:
+            client.call("reload", force=True)
+        assert extra.value.code == BAD_REQUEST and str(extra.value).startswith("force:")
+    finally:
+        client.close()

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from edgeos.workers.ads.connection import AdsLink, AdsThread, Backoff, Inbox, LinkError
+from edgeos.workers.ads.connection import AdsLink, AdsTarget, AdsThread, Backoff, Inbox, LinkError
 
 
 def test_backoff_doubles_to_its_cap_and_resets() -> None:
@@ -89,7 +89,7 @@ async def _inbox_delivers_every_push_from_other_threads_in_order() -> None:
 
 
 def test_requests_without_a_connection_fail_cleanly() -> None:
-    link = AdsLink("127.0.0.9.1.1", 851, "127.0.0.9", timeout_s=0.2)
+    link = AdsLink(AdsTarget("127.0.0.9.1.1", 851, "127.0.0.9", timeout_s=0.2))
     with pytest.raises(LinkError, match="not connected"):
         link.read(0x4020, 0, 4)
     with pytest.raises(LinkError, match=r"cannot reach 127\.0\.0\.9:48898"):

@@ -25,6 +25,7 @@ from edgeos.supervisor.seam import Spawned
 from tests.unit.supervisor.fakes import FakeSystem
 
 Journal = list[tuple[Any, ...]]
+SETTLE_S = 0.05  # edgeos.json restart.reload_settle_s of every World
 
 
 class PlayedSystem(FakeSystem):
@@ -190,6 +191,10 @@ class World:
         self.paths = Paths(config=root / "config", data=root / "data", run=root / "run")
         for d in (self.paths.config, self.paths.data, self.paths.run):
             d.mkdir(parents=True, exist_ok=True)
+        # a reload watches what it started for the settle time on the event loop's real
+        # clock, not the fake one: short, so a reload scenario takes well under a second
+        (self.paths.config / "edgeos.json").write_text(
+            json.dumps({"restart": {"reload_settle_s": SETTLE_S}}))
         self.sys = PlayedSystem(self.journal)
         self.parts = Parts(ctx=zmq.asyncio.Context(), logbook=FakeBook(self.journal),
                            errors=FakeErrors(self.journal), sentry=FakeSentry(self.journal),

@@ -15,10 +15,12 @@ import edgeos.supervisor.controller  # noqa: F401  (registers every supervisor c
 import pytest
 from edgeos.ipc.broker.commands import BrokerCommand
 from edgeos.ipc.commands import KINDS, Command
+from edgeos.ipc.satellite.gateway_commands import GatewayCommand
 from edgeos.supervisor import edgectl
 from edgeos.supervisor.commands import COMMANDS
 
-FAMILIES = {"supervisor": COMMANDS, "broker": BrokerCommand.registry}
+FAMILIES = {"supervisor": COMMANDS, "broker": BrokerCommand.registry,
+            "gateway": GatewayCommand.registry}
 ALL = [(family, name, cls) for family, registry in FAMILIES.items()
        for name, cls in sorted(registry.items())]
 RESERVED = {"cmd", "timeout"}  # the RPC clients' own parameters: never an argument

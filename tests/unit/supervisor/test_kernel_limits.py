@@ -66,7 +66,7 @@ def setup() -> tuple[FakeSystem, FakeBackend, KernelLimits, Instance, list[tuple
     inst = Instance(cfg, sys_, lambda i: (["worker"], {}, b"{}"),
                     lambda i, old, new, why: CHANGES.append((new, why)),
                     lambda i, spawned: kernel.place(i, spawned.pid),
-                    RestartPolicy(base_s=0.5, stable_s=10))
+                    RestartPolicy.from_config({"base_s": 0.5, "stable_s": 10}))
     inst.explain_exit = kernel.explain_exit
     inst.start()
     inst.on_ready(sys_.last_pid)

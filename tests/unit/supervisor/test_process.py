@@ -22,7 +22,8 @@ def make(sys_: FakeSystem, **limits: float) -> tuple[Instance, list[tuple[State,
                          limits={"stop_timeout_s": 5, "heartbeat_s": 1, **limits})
     inst = Instance(cfg, sys_, lambda i: (["worker"], {}, b"{}"),
                     lambda i, old, new, why: changes.append((old, new)),
-                    lambda i, s: None, RestartPolicy(stable_s=10, flap_max=3, flap_window_s=60))
+                    lambda i, s: None, RestartPolicy.from_config(
+                        {"stable_s": 10, "flap_max": 3, "flap_window_s": 60}))
     return inst, changes
 
 
@@ -90,15 +91,17 @@ def test_crash_restarts_at_once_then_backs_off(sys_: FakeSystem) -> None:
 
 
 def test_backoff_doubles_and_resets_after_stable_uptime(sys_: FakeSystem) -> None:
-    policy = RestartPolicy(base_s=1, max_s=8, jitter=0, stable_s=10, flap_max=100)
+    policy = RestartPolicy(base_s=1, max_s=8, stable_s=10, flap_max=100, flap_window_s=60,
+                           jitter=0)
     delays = [policy.on_crash(t, 0.1, 0.5) for t in range(6)]
     assert delays == [0.0, 1, 2, 4, 8, 8]
     assert policy.on_crash(10, 11, 0.5) == 0.0  # stable run: history forgotten
 
 
 def test_jitter_spreads_the_delay() -> None:
-    low = RestartPolicy(base_s=1, jitter=0.2)
-    high = RestartPolicy(base_s=1, jitter=0.2)
+    low = RestartPolicy.from_config({"base_s": 1})
+    high = RestartPolicy.from_config({"base_s": 1})
+    assert low.jitter == 0.2
     for p in (low, high):
         p.on_crash(0, 0, 0.5)
     assert low.on_crash(1, 0, 0.0) == pytest.approx(0.8)
@@ -121,7 +124,7 @@ def test_flapping_gives_up_into_error(sys_: FakeSystem) -> None:
 
 
 def test_flap_window_uses_monotonic_clock(sys_: FakeSystem) -> None:
-    policy = RestartPolicy(flap_max=2, flap_window_s=10, stable_s=100)
+    policy = RestartPolicy.from_config({"flap_max": 2, "flap_window_s": 10, "stable_s": 100})
     assert policy.on_crash(0, 1, 0.5) is not None
     assert policy.on_crash(5, 1, 0.5) is not None
     assert policy.on_crash(20, 1, 0.5) is not None  # the first two fell out of the window
@@ -206,3 +209,15 @@ def test_exit_of_stale_pid_is_ignored(sys_: FakeSystem) -> None:
     new = inst.pid
     assert new != old
     assert inst.state == State.STARTING
+
+
+def test_restart_defaults_are_the_schemas() -> None:
+    """edgeos.json's ``restart`` defaults are stated once, in its schema."""
+    from edgeos.common.schemas import schema
+
+    declared = schema("edgeos")["properties"]["restart"]["properties"]
+    policy = RestartPolicy.from_config({"max_s": 12})
+    assert policy.max_s == 12
+    for key in ("base_s", "stable_s", "flap_max", "flap_window_s"):
+        assert getattr(policy, key) == declared[key]["default"]
+    assert RestartPolicy.from_config().base_s == 0.5
