@@ -26,7 +26,8 @@ def test_refused_reload_then_broker_crash_keeps_last_good_routes(daemon_factory)
                        routes=[ROUTE]).start()
     kept = d.data / "routing.last-good.json"
     d.wait_for(lambda: json.loads(kept.read_text())["routes"] == [ROUTE], what="kept")
-    assert not (d.data / "routing.taking").exists()
+    # the note goes right after the last good set is written (settled: file, then note)
+    d.wait_for(lambda: not (d.data / "routing.taking").exists(), 5, "taking note dropped")
     (d.config / "routing.json").write_text(json.dumps(BAD))
     done = d.ctl("reload")
     assert done.returncode != 0 and "nobody" in done.stderr + done.stdout

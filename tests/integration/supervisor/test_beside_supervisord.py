@@ -33,6 +33,7 @@ def test_the_projects_venv_has_no_top_level_supervisor(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # pip builds the project: minutes on a loaded machine
 def test_installed_beside_supervisord_the_daemon_runs(tmp_path: Path) -> None:
     src = tmp_path / "src"
     shutil.copytree(REPO, src, ignore=SKIP)
