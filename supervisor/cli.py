@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# isort: off
+from edgeos.supervisor import lean_asyncio  # noqa: F401  (before anything imports asyncio)
+# isort: on
 import argparse
 import asyncio
 import contextlib
@@ -11,7 +14,6 @@ import logging
 import os
 import signal
 import socket
-import ssl
 import sys
 from importlib import resources
 from pathlib import Path
@@ -71,6 +73,8 @@ def web_settings(args: argparse.Namespace) -> dict[str, Any]:
     if args.web_certfile:
         cert = str(Path(args.web_certfile).resolve())
         key = str(Path(args.web_keyfile).resolve()) if args.web_keyfile else None
+        import ssl  # only here: the supervisor runs without it otherwise (lean_asyncio)
+
         try:
             ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
         except (OSError, ssl.SSLError) as exc:

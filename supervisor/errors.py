@@ -7,6 +7,7 @@ within ``dedupe_s`` updates the existing row.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from pathlib import Path
@@ -46,6 +47,10 @@ class ErrorStore:
         self.max_rows = max_rows
         self.retention_ms = int(retention_days * 86_400_000)
         self.dedupe_ms = int(dedupe_s * 1000)
+        # the last counts() answer: (window ms, asked at, valid until, counts). The
+        # 1 Hz stats pass asks every second; the answer only changes when an error is
+        # recorded or when the oldest one counted leaves the window.
+        self._counts: tuple[int, int, float, dict[str, int]] | None = None
 
     def add(self, instance: str, type_name: str | None, message: str,
             traceback: str | None, fatal: bool, ts: int | None = None) -> tuple[int, bool]:
@@ -53,6 +58,7 @@ class ErrorStore:
         ts = ts or int(time.time() * 1000)
         message = message[:MAX_MESSAGE]  # bounded, whatever a child sends
         traceback = traceback[-MAX_TRACEBACK:] if traceback else traceback
+        self._counts = None
         row = self.db.execute(
             "SELECT id FROM errors WHERE instance=? AND message=? AND last_ts>=? "
             "ORDER BY last_ts DESC LIMIT 1", (instance, message, ts - self.dedupe_ms)).fetchone()
@@ -87,9 +93,18 @@ class ErrorStore:
         """Errors per instance seen within the window (a repeated error counts each time):
         the one figure the Instances card and the Errors page both show."""
         now_ms = now_ms or int(time.time() * 1000)
-        rows = self.db.execute("SELECT instance, SUM(count) FROM errors WHERE last_ts >= ? "
-                               "GROUP BY instance", (now_ms - int(window_s * 1000),))
-        return {str(r[0]): int(r[1]) for r in rows}
+        window_ms = int(window_s * 1000)
+        cached = self._counts
+        if cached is not None and cached[0] == window_ms and cached[1] <= now_ms <= cached[2]:
+            return dict(cached[3])
+        rows = self.db.execute("SELECT instance, SUM(count), MIN(last_ts) FROM errors "
+                               "WHERE last_ts >= ? GROUP BY instance",
+                               (now_ms - window_ms,)).fetchall()
+        counts = {str(r[0]): int(r[1]) for r in rows}
+        until = min((int(r[2]) for r in rows), default=None)
+        self._counts = (window_ms, now_ms, math.inf if until is None else until + window_ms,
+                        counts)
+        return dict(counts)
 
     def close(self) -> None:
         self.db.close()

@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 PR_SET_CHILD_SUBREAPER = 36
 ANSWER_TIMEOUT_S = 2.0
+# Strays are looked for this long after a SIGCHLD, once for a burst of them: the scan
+# reads every process's stat file, and run at once it would sit between a killed
+# worker's replacement saying READY and the supervisor reading it (issue 16).
+STRAY_SCAN_DELAY_S = 1.0
 
 
 @dataclass
@@ -52,6 +56,7 @@ class ForkServers:
         self.broken: set[str] = set()  # types whose template failed: exec from now on
         self.forked: dict[int, int] = {}  # worker pid -> its pidfd
         self._armed = False
+        self._stray_scan: asyncio.TimerHandle | None = None
 
     def _arm(self) -> None:
         """Become a subreaper (forked workers are then our children) and reap strays."""
@@ -61,7 +66,7 @@ class ForkServers:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-        self.loop.add_signal_handler(signal.SIGCHLD, self._reap_strays)
+        self.loop.add_signal_handler(signal.SIGCHLD, self._strays_due)
 
     def prepare(self, kind: str, env: dict[str, str]) -> None:
         """Start the template of ``kind`` now (at daemon start, beside the broker), so
@@ -164,10 +169,17 @@ class ForkServers:
     def pids(self) -> set[int]:
         return set(self.forked) | {t.proc.pid for t in self.templates.values()}
 
+    def _strays_due(self) -> None:
+        """SIGCHLD: scan for strays a moment later, one scan for a burst of signals."""
+        if self._stray_scan is None:
+            self._stray_scan = self.loop.call_later(STRAY_SCAN_DELAY_S, self._reap_strays)
+
     def _reap_strays(self) -> None:
         """Wait for orphans re-parented to us (not for processes someone else waits for).
 
-        On SIGCHLD only, so the scan of /proc for our zombies is rare."""
+        After a SIGCHLD only, so the scan of /proc for our zombies is rare. A stray that
+        dies after the scan sends its own SIGCHLD, so none is left a zombie."""
+        self._stray_scan = None
         mine = self.known() | self.pids()
         me = str(os.getpid()).encode()
         for name in os.listdir("/proc"):
@@ -184,6 +196,9 @@ class ForkServers:
 
     def wait_all(self, timeout: float = 2.0) -> None:
         """At shutdown, after SIGKILL: wait for forked workers, end the templates."""
+        if self._stray_scan is not None:
+            self._stray_scan.cancel()
+            self._stray_scan = None
         for pid, pidfd in list(self.forked.items()):
             with contextlib.suppress(OSError):
                 self.loop.remove_reader(pidfd)

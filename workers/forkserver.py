@@ -33,6 +33,7 @@ def preload(type_name: str) -> None:
     import asyncio  # noqa: F401
 
     import edgeos.ipc.child
+    import edgeos.workers.__main__
     import edgeos.workers.runtime  # noqa: F401
     import zmq
     import zmq.asyncio  # noqa: F401
