@@ -327,8 +327,8 @@ class Gateway:
             sat.hwm = acked
             self.hwm.put(sat.id, epoch, acked)
         if not self.mirror.state.active or self.mirror.quiesced:  # HA: a standby takes no
-            if not self.mirror.quiesced:  # satellite; its visit says it lost the active one
-                self.mirror.votes[sat.id] = time.monotonic()
+            if not self.mirror.quiesced:  # satellite; its visit may say it lost the active one
+                self.mirror.visited(sat.id, body)
             self._send(sat.rid or b"", wire.REFUSED, {
                 "reason": f"standby core (the active one is {self.mirror.state.peer})",
                 "pending": False, "standby": True})
@@ -532,7 +532,7 @@ class Gateway:
                         self.hwm.put(sat.id, sat.epoch, sat.hwm)
             return {}
         if cmd == "ha_votes":
-            return self.mirror.recent_votes(float(args.get("within_s") or 15))
+            return self.mirror.recent_votes(float(args["silent_s"]), float(args["failover_s"]))
         if cmd == "ha_handover":
             try:
                 self.mirror.handover(str(args.get("key")), str(args.get("reason")))
