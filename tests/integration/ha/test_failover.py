@@ -1,7 +1,8 @@
 """Automatic failover (issue 15): two real cores and a satellite streaming a counter.
 kill -9 of the primary's whole process tree: the standby is active within 10 s, the
-satellite's data continues into it with nothing lost, the satellite device counts
-each command once, and the old primary comes back as a standby. A cut between the
+satellite's data continues into it with nothing lost or published by both, the
+satellite device counts each command once, and the old primary comes back as a
+standby. A cut between the
 cores alone does not promote; a primary cut from everything does."""
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def test_kill_primary_standby_takes_over_and_old_primary_demotes(daemon_factory)
         assert on_p == list(range(on_p[0], on_p[0] + len(on_p))), "gap or repeat on the primary"
         assert on_s == list(range(on_s[0], on_s[0] + len(on_s))), "gap or repeat on the standby"
         assert on_s[0] <= on_p[-1] + 1, f"lost {on_p[-1] + 1}..{on_s[0] - 1} in the failover"
+        both = sorted(set(on_p) & set(on_s))  # the primary's published mark (M_MARK)
+        assert not both, f"published by both cores: {both}"
         # commands from the new active core reach the device exactly once
         assert s.ctl_json("set", "sat1.c1.setpoint", "8")["outcome"] == "confirmed"
         assert commands_seen(sat) == 2
