@@ -96,10 +96,6 @@ class Mirror:
         self.rtt_ms: float | None = None
         self.last_heard = time.monotonic()
         self.files_applied = 0
-        #: the primary's published marks not yet handed to our gateway (M_MARK)
-        self.marks: dict[str, list[Any]] = {}
-        self.marks_ready = asyncio.Event()
-        self.marks_applied = 0
 
     def _set_state(self, state: str, reason: str = "") -> None:
         self.linkstate.set(f"mirror link to {self.peer}", state, reason)
@@ -179,24 +175,6 @@ class Mirror:
                 log.error("mirrored files not applied: %s", exc)
         elif kind == wire.M_VALUES and self.welcomed and self.role == "standby":
             await self._values(body)
-        elif kind == wire.M_MARK and self.welcomed and self.role == "standby":
-            self.marks.update({str(k): list(v) for k, v in dict(body["sat"]).items()})
-            self.marks_ready.set()
-
-    async def _mark_loop(self) -> None:
-        """Hand the primary's published marks to our gateway: one call at a time with
-        the newest of each satellite (no timer: marks that come meanwhile are merged)."""
-        while True:
-            await self.marks_ready.wait()
-            self.marks_ready.clear()
-            marks, self.marks = self.marks, {}
-            if self.gateway is None or self.role != "standby":
-                continue
-            try:
-                await self.gateway.call("ha_hwm", hwm=marks)
-                self.marks_applied += 1
-            except RpcError as exc:  # the next batch's sequences still come with it
-                log.warning("published marks not recorded: %s", exc)
 
     async def _values(self, body: dict[str, Any]) -> None:
         seq = int(body["seq"])
@@ -276,8 +254,7 @@ class Mirror:
                         "lag_dp": self.lag_dp, "lag_s": self.lag_s, "rtt_ms": self.rtt_ms,
                         "mirrored_dp": self.dp, "seq": self.seq,
                         "silent_s": round(time.monotonic() - self.last_heard, 2),
-                        "files_applied": self.files_applied,
-                        "marks_applied": self.marks_applied}}
+                        "files_applied": self.files_applied}}
 
     async def _link(self) -> None:
         await self._settle_key()
@@ -289,7 +266,7 @@ class Mirror:
         self.link.hello()
         self.link.ready()
         log.info("ha mirror (%s, epoch %d) -> %s", self.role, self.epoch, self.peer)
-        done = await run_until_stopped((self._link(), self._ping_loop(), self._mark_loop(),
+        done = await run_until_stopped((self._link(), self._ping_loop(),
                                         self.link.heartbeat_loop(self.counters)))
         self.control.close()
         self.broker.close()

@@ -317,17 +317,12 @@ class MirrorSource:
                                                                        self._flush)
 
     def sat_items(self, sat_id: str, epoch: str, last_seq: int, items: list[Any]) -> None:
-        """A satellite's datapoints as the gateway published them, with their sequence:
-        the standby learns exactly what it holds, so after a takeover nothing is lost;
-        and, at once (M_MARK, before the batch), how far this core has published, so
-        it does not publish the satellite's resends of those values again."""
+        """A satellite's datapoints as the gateway took them, with their sequence: the
+        standby learns exactly what it holds, so after a takeover nothing is lost or
+        taken twice."""
         self.pending.setdefault(sat_id, []).extend(items)
         self.pending_n += len(items)
         self.sat_hwm[sat_id] = [epoch, last_seq]
-        mark = {"sat": {sat_id: [epoch, last_seq]}}  # published: say so at once
-        for f in self.followers.values():
-            if f.state == "connected" and f.rid is not None:
-                self.gw._send(f.rid, wire.M_MARK, mark)
         if self.pending_n >= wire.VALUES_MAX:
             self._flush()
         elif self._flush_handle is None:

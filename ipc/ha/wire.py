@@ -17,10 +17,6 @@ primary -> standby
   M_FILES   ``{"files": {name: text or None}}``: mirrored files that changed (None: gone).
   M_VALUES  ``{"seq", "dp", "batches": [[source, [item, ...]], ...]}``: last values, in
             order; ``dp`` is the primary's running count including this batch.
-  M_MARK    ``{"sat": {satellite id: [buffer epoch, seq]}}``: how far the primary has
-            published a satellite's data, sent as soon as its broker took it (ahead of
-            the values' batch): after a takeover the standby drops the satellite's
-            resends up to there, so they are not published twice.
   M_PONG    ``{"t", "epoch", "role", "lag_dp", "lag_s"}``: the primary's view of the lag.
   M_TAKEOVER ``{"reason", "epoch"}``: planned switch-over (``edgectl ha demote`` on the
             primary): the standby promotes itself.
@@ -37,7 +33,6 @@ M_WELCOME = b"m-welcome"
 M_FILES = b"m-files"
 M_VALUES = b"m-values"
 M_PONG = b"m-pong"
-M_MARK = b"m-mark"
 M_FENCED = b"m-fenced"
 M_TAKEOVER = b"m-takeover"
 M_HANDOVER = b"m-handover"
