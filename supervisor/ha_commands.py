@@ -317,12 +317,13 @@ class HaFailover(HaCommand):
     name = "ha_failover"
     args = (Arg("reason", default="the primary is unreachable", help="what the mirror saw",
                 most=500),
-            Arg("silent_s", "float", least=0, help="seconds the primary has been silent"))
+            Arg("silent_s", "float", least=0, required=True,
+                help="seconds the primary has been silent"))
 
     async def execute(self, args: dict[str, Any]) -> Any:
         if self.ha.role != "standby":
             return {"promoted": False, "detail": f"this core is {self.ha.role}"}
-        allowed, why = await self.vote()
+        allowed, why = await self.vote(args["silent_s"])
         if not allowed:
             log.warning("ha: no failover: %s", why)
             return {"promoted": False, "detail": why}
@@ -330,18 +331,20 @@ class HaFailover(HaCommand):
         await self.switch("active", reason, "ha", epoch=self.ha.epoch + 1)
         return {"promoted": True, "detail": reason}
 
-    async def vote(self) -> tuple[bool, str]:
-        """A satellite that came to this standby lost the active core too (it sends to
-        the active one while it can); with none, a configured witness must answer.
-        Nobody to ask: no promotion (a cut between the cores alone looks just like
-        this, and then the satellites stay with the primary)."""
-        within = 3 * ha_setup.ha_settings(self.arbiter.paths.config)["failover_s"]
+    async def vote(self, silent_s: float) -> tuple[bool, str]:
+        """A satellite that came to this standby during this silence, having lost the
+        active core for ``failover_s`` itself (ipc/ha/vote.py); with none, a configured
+        witness must answer. Nobody to ask: no promotion (a cut between the cores alone
+        looks just like this, and then the satellites stay with the primary)."""
+        failover_s = ha_setup.ha_settings(self.arbiter.paths.config)["failover_s"]
         try:
-            votes = dict(await self.gateway("ha_votes", within_s=within))
+            votes = dict(await self.gateway("ha_votes", silent_s=silent_s,
+                                            failover_s=failover_s))
         except RpcError:
             votes = {}
         if votes:
-            return True, f"satellite(s) {', '.join(sorted(votes))} lost the primary too"
+            lost = ", ".join(f"{i} for {s:.1f} s" for i, s in sorted(votes.items()))
+            return True, f"satellite(s) lost the primary too: {lost}"
         witness = ha_setup.ha_settings(self.arbiter.paths.config).get("witness")
         if not witness:
             return False, ("no satellite lost the primary and no witness is configured: "

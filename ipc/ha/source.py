@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
-from edgeos.ipc.ha import wire
+from edgeos.ipc.ha import vote, wire
 from edgeos.ipc.ha.state import HaState, HaStateError
 from edgeos.ipc.ha.watch import FileWatch
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError
@@ -93,8 +93,9 @@ class MirrorSource:
         self.state = self.load_state()
         self.held = 0  # commands not sent to satellites while this core is a standby
         self.quiesced = False  # handing over: satellites are refused until then
-        #: satellites that came to us while we are a standby: they lost the active core
-        self.votes: dict[str, float] = {}
+        #: satellites that came to us while we are a standby, the last visit of each:
+        #: a vote if they lost the active core for long enough (ipc/ha/vote.py)
+        self.votes: dict[str, vote.Visit] = {}
         #: per satellite, [buffer epoch, last sequence] of what was queued for the standby
         self.sat_hwm: dict[str, list[Any]] = {}
 
@@ -371,10 +372,24 @@ class MirrorSource:
             self.feed.close(0)
         self.broker.close()
 
-    def recent_votes(self, within_s: float) -> dict[str, float]:
-        """Satellite id -> seconds since it said (by coming here) it lost the active core."""
+    def visited(self, sat_id: str, hello: dict[str, Any]) -> None:
+        """A trusted satellite came to this standby; its HELLO says how long it has been
+        without an active core and how many cores it tried since that said nothing
+        (absent: an older satellite, no vote)."""
+        try:
+            lost = max(0.0, float(hello.get("lost_s") or 0))
+            tries = max(0, int(hello.get("failed_tries") or 0))
+        except (TypeError, ValueError):
+            lost, tries = 0.0, 0
+        if sat_id in self.votes or len(self.votes) < vote.MAX_VOTERS:
+            self.votes[sat_id] = vote.Visit(time.monotonic(), lost, tries)
+
+    def recent_votes(self, silent_s: float, failover_s: float) -> dict[str, float]:
+        """Satellite id -> seconds it had lost the active core, for each visit that is a
+        vote now (the standby has heard nothing from the primary for ``silent_s``)."""
         now = time.monotonic()
-        return {i: round(now - t, 2) for i, t in self.votes.items() if now - t <= within_s}
+        return vote.voters(self.votes, now=now, silent_since=now - silent_s,
+                           failover_s=failover_s)
 
     def listing(self) -> list[dict[str, Any]]:
         return [f.row() for f in self.followers.values()]

@@ -329,8 +329,8 @@ class Gateway:
             sat.hwm = acked
             self.hwm.put(sat.id, epoch, acked)
         if not self.mirror.state.active or self.mirror.quiesced:  # HA: a standby takes no
-            if not self.mirror.quiesced:  # satellite; its visit says it lost the active one
-                self.mirror.votes[sat.id] = time.monotonic()
+            if not self.mirror.quiesced:  # satellite; its visit may say it lost the active one
+                self.mirror.visited(sat.id, body)
             self._send(sat.rid or b"", wire.REFUSED, {
                 "reason": f"standby core (the active one is {self.mirror.state.peer})",
                 "pending": False, "standby": True})

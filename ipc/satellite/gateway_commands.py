@@ -120,14 +120,17 @@ class HaHwm(GatewayCommand):
 
 
 class HaVotes(GatewayCommand):
-    """Satellites that came here because they lost the active core, recently."""
+    """Satellites whose visit here is a vote for a failover now (:mod:`edgeos.ipc.ha.vote`):
+    id -> seconds it had lost the active core."""
 
     name = "ha_votes"
-    args = (Arg("within_s", "float", default=15.0, least=0, most=86_400,
-                help="how recent a vote counts, in seconds"),)
+    args = (Arg("silent_s", "float", required=True, least=0, most=86_400,
+                help="seconds this standby has heard nothing from the primary"),
+            Arg("failover_s", "float", required=True, least=0, most=86_400,
+                help="how long a satellite must have lost the active core to vote"))
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        return self.gateway.mirror.recent_votes(args["within_s"])
+        return self.gateway.mirror.recent_votes(args["silent_s"], args["failover_s"])
 
 
 class HaHandover(GatewayCommand):

@@ -72,6 +72,14 @@ class Uplink:
         self.linkstate = LinkState(log, ("offline", "refused", "wrong_key"))
         self.welcomed = False
         self.handshaken = False  # CURVE is up; a HELLO is pending or was refused
+        #: HA: when a core that is not a standby last said anything (our HELLO tells a
+        #: standby how long ago: its failover vote, ipc/ha/vote.py)
+        self.active_heard = time.monotonic()
+        #: HA: cores tried since the last welcome that said nothing at all (down, or cut
+        #: from us); one refusing as a standby is not counted. Also in our HELLO.
+        self.failed_tries = 0
+        self.dialed_at = time.monotonic()
+        self.standby_refused = False  # the current core refused us as a standby
         self.sent_upto = self.buffer.acked
         self.rtt_ms: float | None = None
         self.sent_total = 0
@@ -156,6 +164,10 @@ class Uplink:
     # -- core -> us ------------------------------------------------------------------
     async def _recv_loop(self, dialer: Dialer) -> None:
         async for kind, body, frames in dialer.messages():
+            if kind == wire.REFUSED and body.get("standby"):
+                self.standby_refused = True
+            else:
+                self.active_heard = time.monotonic()
             if kind == wire.ACK:
                 self.buffer.ack(int(body["acked"]))
                 if body.get("rewind"):  # the core missed a message: resend from there
@@ -193,6 +205,7 @@ class Uplink:
 
     def _welcome(self, body: dict[str, Any]) -> None:
         self.fence.see(int(body.get("ha_epoch") or 0))
+        self.failed_tries = 0
         acked = int(body.get("acked", 0))
         self.buffer.ack(acked)
         self.sent_upto = max(self.buffer.acked, min(acked, self.buffer.last_seq))
@@ -245,7 +258,9 @@ class Uplink:
 
     def _hello(self) -> None:
         hello = {"id": self.sat_id, "epoch": self.buffer.epoch, "version": "1",
-                 "last_seq": self.buffer.last_seq, "acked": self.buffer.acked}
+                 "last_seq": self.buffer.last_seq, "acked": self.buffer.acked,
+                 "lost_s": round(time.monotonic() - self.active_heard, 2),
+                 "failed_tries": self.failed_tries}
         if self.dialer is not None:
             self.dialer.send(wire.HELLO, hello)
 
@@ -365,8 +380,11 @@ class Uplink:
 
     def _next_core(self) -> None:
         assert self.dialer is not None
+        if not self.standby_refused and self.active_heard < self.dialed_at:
+            self.failed_tries += 1  # it said nothing: down, or cut from us
         self.dialer.close()
         self.dialer = None
+        self.dialed_at, self.standby_refused = time.monotonic(), False
         self.welcomed = self.handshaken = False
         self.sent_upto = self.buffer.acked  # resend what the last core did not acknowledge
         self.core_i = (self.core_i + 1) % len(self.cores)

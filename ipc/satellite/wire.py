@@ -4,8 +4,11 @@ One CURVE-encrypted TCP link per satellite: a DEALER on the satellite, the core'
 ROUTER. Every message is ``[kind, body]`` (msgpack body), DATA adds the stored chunk:
 
 satellite -> core
-  HELLO  ``{"id", "epoch", "version", "last_seq"}`` after each handshake (the id is only a claim:
-         the core trusts the key it authenticated, never the id).
+  HELLO  ``{"id", "epoch", "version", "last_seq", "acked", "lost_s", "failed_tries"}``
+         after each handshake (the id is only a claim: the core trusts the key it
+         authenticated, never the id). HA, the failover vote (ipc/ha/vote.py):
+         ``lost_s``, seconds since a core that is not a standby last said anything;
+         ``failed_tries``, cores tried since the last welcome that said nothing at all.
   DATA   ``[DATA, {"e": epoch, "s": first_seq}, chunk]``; ``chunk`` is a msgpack list of
          ``[<instance>.<path>, value, ts, quality, ack, unit]``, item ``i`` has sequence
          number ``first_seq + i``. Sequences grow by one per datapoint within an epoch

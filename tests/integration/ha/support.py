@@ -4,6 +4,7 @@ satellite listener, joined by the HA mirror link; helpers to wait on ``edgectl h
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 from dataclasses import dataclass
@@ -11,13 +12,16 @@ from typing import Any
 
 from tests.integration.daemon import Daemon
 
-PORTS = range(46000, 46999, 2)  # this suite's ports (the key service takes port + 1)
+#: this suite's hosts and ports (the key service takes port + 1); EDGEOS_TEST_HA_NET
+#: (``127.0.23:43000-43999``) moves them, so parallel runs do not meet
+_NET, _, _RANGE = os.environ.get("EDGEOS_TEST_HA_NET", "127.0.15:46000-46999").partition(":")
+PORTS = range(int(_RANGE.split("-")[0]), int(_RANGE.split("-")[1]), 2)
 
 
 def free_listen() -> str:
     """A free HOST:PORT on 127.0.15.x whose key-service port (+1) is free too."""
     for _ in range(200):
-        host, port = f"127.0.15.{random.randint(2, 250)}", random.choice(PORTS)
+        host, port = f"{_NET}.{random.randint(2, 250)}", random.choice(PORTS)
         try:
             for p in (port, port + 1):
                 with socket.socket() as probe:
@@ -25,7 +29,7 @@ def free_listen() -> str:
         except OSError:
             continue
         return f"{host}:{port}"
-    raise RuntimeError("no free port in 127.0.15.x:46000-46999")
+    raise RuntimeError(f"no free port in {_NET}.x:{PORTS.start}-{PORTS.stop}")
 
 
 @dataclass
