@@ -104,7 +104,9 @@ def test_low_power_satellite_runs_fewer_processes_and_threads(daemon_factory) ->
         d.wait_for(lambda d=d: d.call("get", address="c1.seq")["value"] > 50, 20, "values")
     lean_procs, full_procs = processes(lean), processes(full)
     assert set(lean_procs) == {"supervisor", "broker", "uplink", "worker c1 [simulator]"}
-    assert {"forkserver simulator", "historian", "admin-ui"} <= set(full_procs), full_procs
+    # (BALANCED also forks workers from a template, unless it was slow to start: not
+    # asserted, it depends on the machine's load)
+    assert {"historian", "admin-ui"} <= set(full_procs), full_procs
     lean_threads = {name: threads(p) for name, p in lean_procs.items()}
     full_threads = {name: threads(p) for name, p in full_procs.items()}
     assert max(lean_threads.values()) <= THREADS_MAX, lean_threads
