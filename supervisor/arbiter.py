@@ -308,7 +308,7 @@ class Arbiter:
             if target is not None and target.alive:
                 reason = (f"spam guard: {msg.get('pps', 0):.0f} pps over limit "
                           f"{msg.get('limit')} pps")
-                target.counters["spam_pps"] = msg.get("pps")
+                target.spam_pps = msg.get("pps")  # not a counter: a heartbeat replaces those
                 target.on_error(reason)
                 self.record_error(target, reason, None, False)
                 target.stop(reason, target=State.SUSPENDED_BY_SPAM)
@@ -430,7 +430,7 @@ class Arbiter:
                 "heartbeat_age_s": round(now - inst.last_heartbeat, 2)
                 if inst.pid and inst.last_heartbeat else None,
                 "limits": inst.cfg.limits, "dropped": c.get("dropped", 0),
-                "bus": bus, "spam_pps": inst.counters.get("spam_pps"),
+                "bus": bus, "spam_pps": inst.spam_pps,
                 "enforcement": self.kernel.label(inst) if self.kernel else "sampling",
                 "throttled_s": round(self.throttles[inst.id].throttled_s, 1)
                 if inst.id in self.throttles else

@@ -89,7 +89,8 @@ class Instance:
         self.exit_code: int | None = None
         self.error_count = 0
         self.last_error: str | None = None
-        self.counters: dict[str, Any] = {}
+        self.counters: dict[str, Any] = {}  # the last heartbeat's, replaced by each
+        self.spam_pps: float | None = None  # the rate the spam guard suspended it at
         self.cut = False  # disconnected from the router by an admin
         self.frozen = False  # panic: no spawns, no restarts
         self.reason = ""

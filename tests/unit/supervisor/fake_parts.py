@@ -121,6 +121,13 @@ class FakeErrors:
         return [{"instance": i, "message": m, "count": c} for (i, m), c in self.rows.items()
                 if instance in (None, i)][:n]
 
+    def counts(self) -> dict[str, int]:
+        """Per instance, the errors recorded (the real store: in the last 24 h)."""
+        out: dict[str, int] = {}
+        for (instance, _), count in self.rows.items():
+            out[instance] = out.get(instance, 0) + count
+        return out
+
     def close(self) -> None:
         pass
 

@@ -341,3 +341,20 @@ def test_a_throttled_worker_is_continued_when_its_throttle_ends(world: World) ->
     stop = world.journal.index(("signal", "hog", "SIGSTOP"))
     assert ("signal", "hog", "SIGCONT") in world.journal[stop:]
     assert signal.SIGCONT in [s for p, s in world.sys.signals]
+
+
+# -- events --------------------------------------------------------------------------
+def test_a_spam_suspension_keeps_its_rate_when_a_heartbeat_follows(world: World) -> None:
+    # the worker's last heartbeat may arrive after the broker's spam event (seen in CI:
+    # the page said "suspended by the spam guard at (no value) pps")
+    async def scenario() -> None:
+        await started(world, sim("a"))
+        broker, inst = world.arbiter.instances[BROKER_ID], world.arbiter.instances["a"]
+        world.arbiter._on_event(broker, {"kind": "spam", "instance": "a", "pps": 812.0,
+                                         "limit": 50})
+        inst.on_heartbeat({"dp_out": 1})
+        await tick(world, 1)
+
+    run(world, scenario)
+    row = world.arbiter.status("a")[0]
+    assert (row["status"], row["spam_pps"]) == ("suspended_by_spam", 812.0)
