@@ -68,6 +68,12 @@ def terminal(tmp_path: Path):
         log.close()
 
 
+def at_a_terminal() -> None:
+    """Ctrl-C as at a terminal: a suite started in the background (``make test &``)
+    passes SIGINT on ignored, and a process that inherits that ignores Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_readme_commands_work_as_printed_after_make_run(terminal) -> None:
     cwd, env, proc = terminal
 
@@ -88,7 +94,7 @@ def test_readme_commands_work_as_printed_after_make_run(terminal) -> None:
         if "-f" in shlex.split(line):  # follows until Ctrl-C: one line is enough
             follow = subprocess.Popen(["bash", "-c", f"exec {line}"], cwd=cwd, env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True)
+                                      text=True, preexec_fn=at_a_terminal)
             try:
                 assert follow.stdout is not None
                 assert follow.stdout.readline(), follow.stderr
