@@ -1,4 +1,4 @@
-"""Shared fixtures: the shared testdata folder beside the repo."""
+"""Shared fixtures: the device frames (tests/data, a copy of ../shared/testdata)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
+from tests.paths import TESTDATA
 
 
 @pytest.fixture(scope="session")
 def testdata() -> Path:
-    """``../shared/testdata`` next to the repo root."""
-    if not SHARED_TESTDATA.is_dir():
-        pytest.fail(f"shared testdata not found at {SHARED_TESTDATA}")
-    return SHARED_TESTDATA
+    """The device frames' folder (see :mod:`tests.paths`)."""
+    if not TESTDATA.is_dir():
+        pytest.fail(f"testdata not found at {TESTDATA}")
+    return TESTDATA

@@ -14,7 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-TESTDATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "testdata" / "bms"
+# tests/data/bms (tests.paths.TESTDATA), spelled out: bms_pty_device.py runs this
+# module as a script, where the tests package is not importable
+TESTDATA = Path(__file__).resolve().parents[2] / "data" / "bms"
 
 
 def vectors() -> dict[str, dict]:

@@ -23,8 +23,10 @@ from edgeos.workers.mbus.master import (
     Poller,
 )
 
-REPO = Path(__file__).resolve().parents[3]
-TESTDATA = REPO.parent / "shared" / "testdata" / "mbus"
+from tests.paths import REPO
+from tests.paths import TESTDATA as ALL_TESTDATA
+
+TESTDATA = ALL_TESTDATA / "mbus"
 TIMEOUT_S = 0.2
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from edgeos.workers.bms.protocols import ant, daly, jbd
 
-TESTDATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "testdata" / "bms"
+from tests.paths import TESTDATA as ALL_TESTDATA
+
+TESTDATA = ALL_TESTDATA / "bms"
 
 
 def load_vectors() -> list[dict]:

@@ -1,13 +1,13 @@
-"""Access to the shared libmbus test frames (../shared/testdata/mbus beside the repo)."""
+"""Access to the libmbus test frames (tests/data/mbus: see :mod:`tests.paths`)."""
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-MBUS_TESTDATA = REPO.parent / "shared" / "testdata" / "mbus"
+from tests.paths import TESTDATA
+
+MBUS_TESTDATA = TESTDATA / "mbus"
 
 
 def frame_names() -> list[str]:

@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
-from mbus_testdata import MBUS_TESTDATA, REPO
+from mbus_testdata import MBUS_TESTDATA
+
+from tests.paths import REPO
 
 RECORD_KEYS = {"value", "unit", "quantity", "function", "storage", "tariff", "subunit"}
 
