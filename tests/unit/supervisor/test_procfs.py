@@ -53,9 +53,14 @@ def test_system_forgets_the_files_of_a_child_when_it_exits() -> None:
         done: asyncio.Future[int] = loop.create_future()
         spawned = system.spawn([sys.executable, "-c", "import sys; sys.stdin.read()"],
                                dict(os.environ), b"", lambda pid, code: done.set_result(code))
-        rss = system.rss_mb(spawned.pid)
         stats = system.proc_stats(spawned.pid)
+        for _ in range(100):  # a child caught between fork and exec shows no RSS yet
+            if stats is not None and stats.rss_mb > 0:
+                break
+            await asyncio.sleep(0.05)
+            stats = system.proc_stats(spawned.pid)
         assert stats is not None and stats.rss_mb > 0
+        rss = system.rss_mb(spawned.pid)
         opened = system.proc_files.open_count()
         code = await asyncio.wait_for(done, 10)
         for fd in (spawned.stdout, spawned.stderr):
