@@ -19,11 +19,12 @@ run: $(STAMP)
 	$(BIN)/edgeos --demo --config var/config --data var/data --web-port $(PORT)
 
 ## test: install what the tests need (Python and Debian packages), run the whole suite
-##       (TEST_JOBS pytest-xdist workers: most tests wait on real daemons and peers)
+##       (TEST_JOBS pytest-xdist workers: most tests wait on real daemons and peers;
+##       the 25 slowest tests are listed at the end, to keep the suite under 15 min)
 TEST_JOBS ?= 3
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --durations=25
 
 system-deps:
 	scripts/install-system-deps.sh
