@@ -103,6 +103,7 @@ def changes_over_window(page: Any) -> int:
     return int(page.evaluate("() => window.__changes"))
 
 
+@pytest.mark.slow  # two 5 s windows and a daemon
 def test_one_per_second_caps_repaints_and_ends_on_the_newest(page: Any, ui: WebDaemon) -> None:
     open_board(page, ui)
     page.select_option("#dash-rate", "1")
