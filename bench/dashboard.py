@@ -3,8 +3,12 @@
 process (% of one core) and the browser's main-thread busy share (Chromium's
 ``TaskDuration`` performance metric over CDP, per second of wall time), first with
 the page on an empty dashboard while the same datapoints change (the baseline, same
-run), then on the 100-widget dashboard. Targets: admin-ui <= 5 % of a core, browser
-main thread <= 20 %. Prints figures; asserts nothing (the machine is shared).
+run), then on the 100-widget dashboard, at the page's default display rate (a tile
+repaints at most twice a second) and, interleaved in the same run, at "live" (every
+change the server pushes, 4 a second). Also counted: the page's compositing layers and
+layouts a second (counts a busy machine does not inflate). Targets: admin-ui <= 5 % of a
+core, browser main thread <= 20 % (at the default rate). Prints figures; asserts nothing
+(the machine is shared).
 
     python bench/dashboard.py [--json] [--seconds 15] [--rate 10] [--height 900]
                               [--only value|gauge|bars|setpoint|trend|text]
@@ -126,7 +130,8 @@ def cpu_seconds(procs: list[psutil.Process]) -> float:
     return total
 
 
-def measure(page: Any, cdp: Any, proc: psutil.Process, seconds: float) -> dict[str, float]:
+def measure(page: Any, cdp: Any, proc: psutil.Process, seconds: float,
+            layers: dict[str, int]) -> dict[str, float]:
     """admin-ui CPU % and the page's main-thread busy share over ``seconds``: Chromium's
     TaskDuration (wall time of the main thread's tasks, inflated when the machine is
     busy) and, as cross-checks that contention does not inflate, the CPU time of the
@@ -152,7 +157,9 @@ def measure(page: Any, cdp: Any, proc: psutil.Process, seconds: float) -> dict[s
             "main_thread_cpu_percent": round(100 * (c1 - c0) / wall, 2),
             "renderer_cpu_percent": round(100 * (r1 - r0) / wall, 2),
             "script_percent": share("ScriptDuration"), "layout_percent": share("LayoutDuration"),
-            "style_percent": share("RecalcStyleDuration")}
+            "style_percent": share("RecalcStyleDuration"),
+            "layouts_per_s": round((m1["LayoutCount"] - m0["LayoutCount"]) / wall, 2),
+            "compositing_layers": layers["count"]}
 
 
 def main() -> int:
@@ -191,13 +198,23 @@ def main() -> int:
             page.wait_for_selector("#nav")
             cdp = page.context.new_cdp_session(page)
             cdp.send("Performance.enable")
+            layers = {"count": 0}  # as of the last change of the page's layer tree
+            cdp.on("LayerTree.layerTreeDidChange",
+                   lambda ev: layers.update(count=len(ev.get("layers") or [])))
+            cdp.send("LayerTree.enable")
             page.goto(ui.base + "/#/dashboards?d=empty")
             page.wait_for_selector("#dash-empty:not([hidden])")
-            figures["baseline_empty_dashboard"] = measure(page, cdp, proc, args.seconds)
+            figures["baseline_empty_dashboard"] = measure(page, cdp, proc, args.seconds, layers)
             page.goto(ui.base + "/#/dashboards?d=bench")
             page.wait_for_function("""() => document.querySelectorAll(
                 '.grid-stack-item .w-body:not(.q-none)').length >= 50""", timeout=30_000)
-            figures["dashboard_100_widgets"] = measure(page, cdp, proc, args.seconds)
+            default_rate = page.input_value("#dash-rate")
+            for name, rate in (("dashboard_100_widgets", default_rate),
+                               ("dashboard_100_widgets_live", "0")):
+                page.select_option("#dash-rate", rate)
+                time.sleep(1.0)
+                figures[name] = measure(page, cdp, proc, args.seconds, layers)
+            figures["display_rate_per_s"] = float(default_rate)
             browser.close()
     finally:
         stop.set()
@@ -206,6 +223,7 @@ def main() -> int:
         ui.close()
         shutil.rmtree(root, ignore_errors=True)
     base, dash = figures["baseline_empty_dashboard"], figures["dashboard_100_widgets"]
+    live = figures["dashboard_100_widgets_live"]
     print(f"{POINTS} datapoints at {args.rate:g} Hz, page on an empty dashboard (baseline): "
           f"admin-ui CPU {base['ui_cpu_percent']:.2f} % of a core, browser main thread "
           f"{base['main_thread_busy_percent']:.2f} % busy, main thread CPU "
@@ -215,7 +233,14 @@ def main() -> int:
           f"(target <= {TARGET_UI_CPU:g}), browser main thread "
           f"{dash['main_thread_busy_percent']:.2f} % busy (target <= {TARGET_MAIN_THREAD:g}), "
           f"main thread CPU {dash['main_thread_cpu_percent']:.2f} %, "
-          f"renderer CPU {dash['renderer_cpu_percent']:.2f} %")
+          f"renderer CPU {dash['renderer_cpu_percent']:.2f} %, "
+          f"{dash['layouts_per_s']:g} layouts/s, {dash['compositing_layers']} layers "
+          f"(display rate {figures['display_rate_per_s']:g}/s)")
+    print(f"same at the display rate \"live\": admin-ui CPU {live['ui_cpu_percent']:.2f} %, "
+          f"browser main thread {live['main_thread_busy_percent']:.2f} % busy, main thread "
+          f"CPU {live['main_thread_cpu_percent']:.2f} %, renderer CPU "
+          f"{live['renderer_cpu_percent']:.2f} %, {live['layouts_per_s']:g} layouts/s, "
+          f"{live['compositing_layers']} layers")
     print(f"load average during the run: {psutil.getloadavg()[0]:.1f} on "
           f"{psutil.cpu_count()} cores (busy shares inflate when it exceeds the cores)")
     figures["ui_cpu_percent"] = dash["ui_cpu_percent"]

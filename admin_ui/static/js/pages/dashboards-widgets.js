@@ -14,9 +14,16 @@ function svg(tag, attrs) {
   return el;
 }
 
-// a DOM write only when the text changes: an equal write still re-lays out the tile
+// a DOM write only when the text changes (an equal write still re-lays out the tile),
+// and into the element's one text node: textContent would replace the node (a new
+// layout object each time)
 function setText(el, text) {
-  if (el.textContent !== text) el.textContent = text;
+  const node = el.firstChild;
+  if (node && node.nodeType === Node.TEXT_NODE && !node.nextSibling) {
+    if (node.data !== text) node.data = text;
+  } else if (el.textContent !== text) {
+    el.textContent = text;
+  }
 }
 
 export function sources(widget) {

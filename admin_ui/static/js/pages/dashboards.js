@@ -12,6 +12,18 @@ import * as writes from "./dashboards-writes.js";
 const UNDO_DEPTH = 30;
 const NARROW = 700;  // below this the grid is one column in reading order, view only
 const TEMPLATE_TYPES = new Set(["bms", "modbus", "mbus", "simulator"]);
+// display rate: how often a tile may repaint (per second; 0: every change the server
+// pushes, up to 4 a second), a setting of this browser. A value arriving sooner waits
+// (only the newest is kept) and is shown when the tile's time comes; a tile quiet for
+// longer shows a change at once (a switch's new state is not delayed).
+const RATES = [[0, "live"], [2, "2 / s"], [1, "1 / s"]];
+const DEFAULT_RATE = 2;
+const RATE_KEY = "dashboards.rate";
+
+function displayRate() {
+  const stored = Number(localStorage.getItem(RATE_KEY) ?? DEFAULT_RATE);
+  return RATES.some(([r]) => r === stored) ? stored : DEFAULT_RATE;
+}
 let vendor = null;
 
 function loadVendor() {
@@ -82,7 +94,19 @@ export default {
       h("button", {type: "button", class: "btn", hidden: !canEdit(), onclick: () => fileInput.click()}, "Import…"), fileInput);
     const gridEl = h("div", {class: "grid-stack", id: "dash-grid"});
     const empty = h("p", {class: "empty", id: "dash-empty", hidden: true});
-    root.append(h("div", {class: "toolbar"}, h("h1", {text: "Dashboards"}), tabs, h("span", {class: "spacer"}), saved, editBtn),
+    let period = 0;  // ms between two repaints of a tile (from the display rate)
+    const rate = h("select", {id: "dash-rate", "aria-label": "display rate",
+                              title: "how often a tile shows a new value",
+                              onchange: () => setRate(Number(rate.value))},
+                   RATES.map(([r, label]) => h("option", {value: r}, label)));
+    function setRate(r) {
+      localStorage.setItem(RATE_KEY, String(r));
+      rate.value = String(r);
+      period = r ? 1000 / r : 0;
+    }
+    setRate(displayRate());
+    root.append(h("div", {class: "toolbar"}, h("h1", {text: "Dashboards"}), tabs, h("span", {class: "spacer"}), saved,
+                  h("label", {class: "muted"}, "Display", rate), editBtn),
                 editBar, gridEl, empty, more);
 
     // -- model and persistence -------------------------------------------------------
@@ -210,7 +234,7 @@ export default {
           update(address, dp);
         };
       }
-      const m = {el, inst, widget, visible: true, missed: new Map()};
+      const m = {el, inst, widget, visible: true, missed: new Map(), paintedAt: -Infinity};
       mounted.set(id, m);
       seen.observe(el);
       for (const a of sources(widget)) {
@@ -226,6 +250,7 @@ export default {
       if (!m) return;
       if (m.inst.destroy) m.inst.destroy();
       seen.unobserve(m.el);
+      held.delete(m);
       for (const a of sources(m.widget)) {
         const list = (byAddress.get(a) || []).filter((x) => x !== m);
         if (list.length) byAddress.set(a, list); else byAddress.delete(a);
@@ -290,21 +315,49 @@ export default {
       if (!frame) frame = requestAnimationFrame(flush);
     }
 
+    // tiles in sight holding a value until their display period is over
+    const held = new Set();
+    let retry = 0;
+
     function flush() {
       frame = 0;
+      const now = performance.now();
+      for (const m of held) {
+        if (!m.visible) held.delete(m);  // shown when it scrolls back into view
+        else if (now - m.paintedAt >= period) catchUp(m, now);
+      }
       for (const [address, dp] of queued) {
         for (const m of byAddress.get(address) || []) {
-          if (!m.visible && !m.inst.everyValue) { m.missed.set(address, dp); continue; }
-          try { m.inst.update(address, dp); } catch (e) { console.error(e); }
+          if (m.inst.everyValue) { apply(m, address, dp); continue; }
+          // a tile updated earlier in this same frame takes the rest of its values too
+          if (!m.visible || (m.paintedAt !== now && now - m.paintedAt < period)) {
+            m.missed.set(address, dp);
+            if (m.visible) held.add(m);
+            continue;
+          }
+          m.paintedAt = now;
+          apply(m, address, dp);
         }
       }
       queued.clear();
+      if (held.size && !retry) {  // the held values are shown even if no new one comes
+        let due = Infinity;
+        for (const m of held) due = Math.min(due, m.paintedAt + period);
+        retry = setTimeout(() => {
+          retry = 0;
+          if (!frame) frame = requestAnimationFrame(flush);
+        }, Math.max(0, due - performance.now()));
+      }
     }
 
-    function catchUp(m) {
-      for (const [address, dp] of m.missed) {
-        try { m.inst.update(address, dp); } catch (e) { console.error(e); }
-      }
+    function apply(m, address, dp) {
+      try { m.inst.update(address, dp); } catch (e) { console.error(e); }
+    }
+
+    function catchUp(m, now = performance.now()) {
+      held.delete(m);
+      if (m.missed.size) m.paintedAt = now;
+      for (const [address, dp] of m.missed) apply(m, address, dp);
       m.missed.clear();
     }
 
@@ -475,6 +528,7 @@ export default {
     return () => {
       offChanges(); offStats(); offOpen();
       if (frame) cancelAnimationFrame(frame);
+      clearTimeout(retry);
       clearInterval(ticker);
       window.removeEventListener("resize", onResize);
       for (const id of [...mounted.keys()]) unmountWidget(id);
