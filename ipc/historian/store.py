@@ -22,6 +22,7 @@ import logging
 import os
 import sqlite3
 import time
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 
@@ -52,6 +53,12 @@ FROM raw WHERE series = ?1 AND ts >= ?2 AND ts < ?3 HAVING count(*) > 0
 CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 ROLLUPS_PER_FLUSH = 20_000  # bounds one transaction; the rest waits for the next second
 EVICT_MIN_ROWS = 500
+# rows per INSERT statement: one statement step carries 1,000 rows instead of one (the
+# per-row step, reset and bind calls were most of a change's cost: 1.5x rows per CPU s)
+INSERT_ROWS = 1000
+INSERT_MANY = ("INSERT INTO raw(series, ts, value) VALUES "
+               + ", ".join(["(?, ?, ?)"] * INSERT_ROWS))
+INSERT_ONE = "INSERT INTO raw(series, ts, value) VALUES (?, ?, ?)"
 WAL_CHECKPOINT_PAGES = 4000
 
 
@@ -186,7 +193,7 @@ class HistoryStore:
             if rows:  # by series: each series' index pages are touched once (~1.3x
                 # faster); stable, so a series' rows stay in arrival order (ts order)
                 rows.sort(key=itemgetter(0))
-                conn.executemany("INSERT INTO raw(series, ts, value) VALUES (?, ?, ?)", rows)
+                self._insert(rows)
                 # the buckets the new rows fall in: a set built from the rows costs half
                 # of asking SQLite (a DISTINCT over the new rows sorts them once more)
                 width = self.settings.rollup_ms
@@ -202,6 +209,14 @@ class HistoryStore:
         dirty.difference_update(done)
         if self.used_bytes() > self.settings.max_bytes:
             self.enforce_cap()
+
+    def _insert(self, rows: list[tuple[int, int, float]]) -> None:
+        """The rows in order, :data:`INSERT_ROWS` to a statement (the rest one by one)."""
+        whole = len(rows) - len(rows) % INSERT_ROWS
+        flat = list(chain.from_iterable(rows[:whole]))
+        step = 3 * INSERT_ROWS
+        self.conn.executemany(INSERT_MANY, (flat[n:n + step] for n in range(0, len(flat), step)))
+        self.conn.executemany(INSERT_ONE, rows[whole:])
 
     def _commit(self) -> None:
         """Commit the open transaction with the counters as they are now (one write)."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from edgeos.ipc.historian import query
 from edgeos.ipc.historian.settings import Settings
-from edgeos.ipc.historian.store import HistoryStore
+from edgeos.ipc.historian.store import INSERT_ROWS, HistoryStore
 
 T0 = 1_700_000_040_000  # on a minute boundary
 
@@ -124,3 +124,18 @@ def test_buckets_not_rolled_up_before_a_crash_are_after_a_restart(tmp_path: Path
     with query.connect(tmp_path) as conn:
         assert conn.execute("SELECT ts, min, max, last, n FROM rollup ORDER BY ts").fetchall() \
             == [(T0, 0.0, 59.0, 59.0, 60), (T0 + 60_000, 60.0, 119.0, 119.0, 60)]
+
+
+def test_rows_are_stored_in_order_across_multi_row_statements(tmp_path: Path) -> None:
+    """A write goes in statements of INSERT_ROWS rows and the rest one by one: every row
+    lands once, in arrival order per series (rowid order), whatever the batch size."""
+    s = store(tmp_path)
+    a, b = s.series_id("a"), s.series_id("b")
+    for count in (INSERT_ROWS - 1, INSERT_ROWS, 2 * INSERT_ROWS + 7):
+        rows = [((a, b)[n % 2], T0 + n, float(n)) for n in range(count)]
+        s.write(rows, T0)
+        stored = s.conn.execute("SELECT series, ts, value FROM raw ORDER BY rowid").fetchall()
+        expect = sorted(rows, key=lambda r: r[0])  # by series, arrival order kept
+        assert stored == expect, count
+        s.conn.execute("DELETE FROM raw")
+    assert s.counters["recorded"] == 4 * INSERT_ROWS + 6
