@@ -213,9 +213,9 @@ class HistoryStore:
     def _insert(self, rows: list[tuple[int, int, float]]) -> None:
         """The rows in order, :data:`INSERT_ROWS` to a statement (the rest one by one)."""
         whole = len(rows) - len(rows) % INSERT_ROWS
-        flat = list(chain.from_iterable(rows[:whole]))
+        flat = list(chain.from_iterable(rows))
         step = 3 * INSERT_ROWS
-        self.conn.executemany(INSERT_MANY, (flat[n:n + step] for n in range(0, len(flat), step)))
+        self.conn.executemany(INSERT_MANY, (flat[n:n + step] for n in range(0, 3 * whole, step)))
         self.conn.executemany(INSERT_ONE, rows[whole:])
 
     def _commit(self) -> None:
