@@ -139,3 +139,20 @@ def test_rows_are_stored_in_order_across_multi_row_statements(tmp_path: Path) ->
         assert stored == expect, count
         s.conn.execute("DELETE FROM raw")
     assert s.counters["recorded"] == 4 * INSERT_ROWS + 6
+
+
+def test_raw_rows_after_the_rollups_land_in_their_own_bucket(tmp_path: Path) -> None:
+    """Wide buckets read rollups up to the last one and raw rows after it: a value in
+    the minute not rolled up yet is answered at the end of the range, not at its start."""
+    s = store(tmp_path)
+    values = [20.0] * 7200
+    values[-10] = 95.0  # in the last minute, not rolled up: the write's now is before its end
+    sid = s.series_id("plc.temp")
+    s.write([(sid, T0 + n * 1000, v) for n, v in enumerate(values)], T0 + 7_170_000)
+    end = T0 + 7_200_000
+    with query.connect(tmp_path) as conn:
+        doc = query.series(conn, "plc.temp", T0 + 50_000, end, 50)
+    spike = next(p for p in doc["points"] if p[3] == 95.0)
+    assert spike[0] <= T0 + 7_190_000 < spike[0] + doc["bucket_ms"]
+    assert doc["points"][0][3] == 20.0
+    assert [p[0] for p in doc["points"]] == sorted({p[0] for p in doc["points"]})
