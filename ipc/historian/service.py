@@ -28,7 +28,7 @@ from edgeos.ipc.changes import MIRRORED
 from edgeos.ipc.child import InstanceSpec, SupervisorLink, stop_signalled
 from edgeos.ipc.historian.policy import Policy, as_number
 from edgeos.ipc.historian.settings import Settings
-from edgeos.ipc.historian.store import HistoryStore, is_corrupt
+from edgeos.ipc.historian.store import Batch, HistoryStore, is_corrupt
 
 log = logging.getLogger("historian")
 
@@ -108,13 +108,14 @@ class Historian:
         rows, self.rows = self.rows, []
         ts = now_ms()
         self.policy.due(ts, rows)
+        batch = Batch(rows, self.settings.rollup_ms)  # here: the writer thread is busier
         async with self.db_lock:
             series = self.store.take_series()
             try:
                 await asyncio.get_running_loop().run_in_executor(
-                    self.db, self.store.write, rows, ts, series)
+                    self.db, self.store.write, batch, ts, series)
             except sqlite3.DatabaseError as exc:
-                self._on_db_error(exc, len(rows))
+                self._on_db_error(exc, batch.count)
 
     def _on_db_error(self, exc: sqlite3.DatabaseError, lost: int) -> None:
         if is_corrupt(exc):

@@ -22,6 +22,7 @@ import logging
 import os
 import sqlite3
 import time
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 
@@ -52,12 +53,37 @@ FROM raw WHERE series = ?1 AND ts >= ?2 AND ts < ?3 HAVING count(*) > 0
 CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 ROLLUPS_PER_FLUSH = 20_000  # bounds one transaction; the rest waits for the next second
 EVICT_MIN_ROWS = 500
+# rows per INSERT statement: one statement step carries 1,000 rows instead of one (the
+# per-row step, reset and bind calls were most of a change's cost: 1.5x rows per CPU s)
+INSERT_ROWS = 1000
+INSERT_MANY = ("INSERT INTO raw(series, ts, value) VALUES "
+               + ", ".join(["(?, ?, ?)"] * INSERT_ROWS))
+INSERT_ONE = "INSERT INTO raw(series, ts, value) VALUES (?, ?, ?)"
 WAL_CHECKPOINT_PAGES = 4000
 
 
 def is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code in CORRUPT_CODES or "malformed" in str(exc) or "not a database" in str(exc)
+
+
+class Batch:
+    """Rows made ready for :meth:`HistoryStore.write`: sorted by series, flattened into
+    statement parameters, and the rollup buckets they fall in. Pure Python, no database:
+    the historian builds it in its event loop while the writer thread runs SQLite (the
+    two threads share the work; the writer was the busier one)."""
+
+    __slots__ = ("buckets", "count", "flat")
+
+    def __init__(self, rows: list[tuple[int, int, float]], rollup_ms: int) -> None:
+        # by series: each series' index pages are touched once (4x faster than arrival
+        # order); stable, so a series' rows stay in arrival order (ts order)
+        rows.sort(key=itemgetter(0))
+        self.count = len(rows)
+        self.flat = list(chain.from_iterable(rows))
+        # a set built from the rows costs half of asking SQLite (a DISTINCT over the new
+        # rows sorts them once more)
+        self.buckets = {(sid, ts - ts % rollup_ms) for sid, ts, _ in rows}
 
 
 class HistoryStore:
@@ -171,10 +197,11 @@ class HistoryStore:
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
 
-    def write(self, rows: list[tuple[int, int, float]], now_ms: int,
+    def write(self, rows: Batch | list[tuple[int, int, float]], now_ms: int,
               series: list[tuple[int, str, str]] | None = None) -> None:
         """One transaction: new series, the rows, the rollups of finished buckets, the
         counters. ``series`` is :meth:`take_series` taken by the caller's thread."""
+        batch = rows if isinstance(rows, Batch) else Batch(rows, self.settings.rollup_ms)
         if series is None:
             series = self.take_series()
         dirty = self.dirty
@@ -183,25 +210,28 @@ class HistoryStore:
         try:
             if series:
                 conn.executemany("INSERT INTO series(id, name, kind) VALUES (?, ?, ?)", series)
-            if rows:  # by series: each series' index pages are touched once (~1.3x
-                # faster); stable, so a series' rows stay in arrival order (ts order)
-                rows.sort(key=itemgetter(0))
-                conn.executemany("INSERT INTO raw(series, ts, value) VALUES (?, ?, ?)", rows)
-                # the buckets the new rows fall in: a set built from the rows costs half
-                # of asking SQLite (a DISTINCT over the new rows sorts them once more)
-                width = self.settings.rollup_ms
-                dirty.update({(sid, ts - ts % width) for sid, ts, _ in rows})
+            if batch.count:
+                self._insert(batch.flat)
+                dirty.update(batch.buckets)
             done = self._rollup(now_ms)
-            self.count("recorded", len(rows))
+            self.count("recorded", batch.count)
             self._commit()
         except BaseException:
             self._rollback()
             self.new_series[:0] = series  # stored with the next write
-            self.count("recorded", -len(rows))
+            self.count("recorded", -batch.count)
             raise
         dirty.difference_update(done)
         if self.used_bytes() > self.settings.max_bytes:
             self.enforce_cap()
+
+    def _insert(self, flat: list[int | float]) -> None:
+        """Rows ``series, ts, value, ...`` in order, :data:`INSERT_ROWS` to a statement
+        (the rest one by one)."""
+        step = 3 * INSERT_ROWS
+        whole = len(flat) - len(flat) % step
+        self.conn.executemany(INSERT_MANY, (flat[n:n + step] for n in range(0, whole, step)))
+        self.conn.executemany(INSERT_ONE, (flat[n:n + 3] for n in range(whole, len(flat), 3)))
 
     def _commit(self) -> None:
         """Commit the open transaction with the counters as they are now (one write)."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from edgeos.ipc.historian import query
 from edgeos.ipc.historian.settings import Settings
-from edgeos.ipc.historian.store import HistoryStore
+from edgeos.ipc.historian.store import INSERT_ROWS, HistoryStore
 
 T0 = 1_700_000_040_000  # on a minute boundary
 
@@ -124,3 +124,35 @@ def test_buckets_not_rolled_up_before_a_crash_are_after_a_restart(tmp_path: Path
     with query.connect(tmp_path) as conn:
         assert conn.execute("SELECT ts, min, max, last, n FROM rollup ORDER BY ts").fetchall() \
             == [(T0, 0.0, 59.0, 59.0, 60), (T0 + 60_000, 60.0, 119.0, 119.0, 60)]
+
+
+def test_rows_are_stored_in_order_across_multi_row_statements(tmp_path: Path) -> None:
+    """A write goes in statements of INSERT_ROWS rows and the rest one by one: every row
+    lands once, in arrival order per series (rowid order), whatever the batch size."""
+    s = store(tmp_path)
+    a, b = s.series_id("a"), s.series_id("b")
+    for count in (INSERT_ROWS - 1, INSERT_ROWS, 2 * INSERT_ROWS + 7):
+        rows = [((a, b)[n % 2], T0 + n, float(n)) for n in range(count)]
+        s.write(rows, T0)
+        stored = s.conn.execute("SELECT series, ts, value FROM raw ORDER BY rowid").fetchall()
+        expect = sorted(rows, key=lambda r: r[0])  # by series, arrival order kept
+        assert stored == expect, count
+        s.conn.execute("DELETE FROM raw")
+    assert s.counters["recorded"] == 4 * INSERT_ROWS + 6
+
+
+def test_raw_rows_after_the_rollups_land_in_their_own_bucket(tmp_path: Path) -> None:
+    """Wide buckets read rollups up to the last one and raw rows after it: a value in
+    the minute not rolled up yet is answered at the end of the range, not at its start."""
+    s = store(tmp_path)
+    values = [20.0] * 7200
+    values[-10] = 95.0  # in the last minute, not rolled up: the write's now is before its end
+    sid = s.series_id("plc.temp")
+    s.write([(sid, T0 + n * 1000, v) for n, v in enumerate(values)], T0 + 7_170_000)
+    end = T0 + 7_200_000
+    with query.connect(tmp_path) as conn:
+        doc = query.series(conn, "plc.temp", T0 + 50_000, end, 50)
+    spike = next(p for p in doc["points"] if p[3] == 95.0)
+    assert spike[0] <= T0 + 7_190_000 < spike[0] + doc["bucket_ms"]
+    assert doc["points"][0][3] == 20.0
+    assert [p[0] for p in doc["points"]] == sorted({p[0] for p in doc["points"]})
