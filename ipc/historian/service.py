@@ -35,6 +35,11 @@ log = logging.getLogger("historian")
 FLUSH_S = 1.0
 FLUSH_EARLY_ROWS = 50_000  # a burst is written before the second is over (bounds memory)
 DRAIN_MAX = 32  # messages (batches of up to ~1000 changes) per wake-up: the loop stays responsive
+# Rows waiting for the writer. Beyond this the feed waits in the socket (RCVHWM messages,
+# then the broker drops for this subscriber), so a writer that falls behind cannot grow
+# the historian's memory without bound.
+MAX_PENDING_ROWS = 250_000
+RCVHWM = 10_000
 STAT_FIELDS = ("cpu_percent", "memory_mb", "pps_in", "pps_out")
 
 
@@ -56,6 +61,7 @@ class Historian:
         self.db = ThreadPoolExecutor(1, thread_name_prefix="history-db")
         self._rate = (time.monotonic(), 0)
         self.pps = 0.0
+        self.paused = False  # reading stopped at MAX_PENDING_ROWS until the writer takes them
 
     # -- ingest --------------------------------------------------------------------------
     def _on_readable(self) -> None:
@@ -63,6 +69,10 @@ class Historian:
         accept = self.policy.accept
         rows = self.rows
         for _ in range(DRAIN_MAX):
+            if len(rows) >= MAX_PENDING_ROWS:
+                self.paused = True
+                self.wake.set()
+                return  # flush_loop reads on once the writer has taken them
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.Again:
@@ -131,6 +141,9 @@ class Historian:
                 await asyncio.wait_for(self.wake.wait(), FLUSH_S)
             self.wake.clear()
             await self.flush()
+            if self.paused:
+                self.paused = False
+                self._on_readable()
 
     async def maintenance_loop(self) -> None:
         """Retention once per ``maintenance_s`` (and once at start)."""
@@ -167,7 +180,7 @@ class Historian:
         self.policy = Policy(self.settings, self.store.series_id)
         self.changes = zmq.Socket(self.ctx, zmq.SUB)
         self.changes.setsockopt(zmq.LINGER, 0)
-        self.changes.setsockopt(zmq.RCVHWM, 100_000)
+        self.changes.setsockopt(zmq.RCVHWM, RCVHWM)
         self.changes.connect(addresses.endpoint(self.spec.run_dir, addresses.CHANGES))
         self.changes.setsockopt(zmq.SUBSCRIBE, b"")
         loop.add_reader(self.changes.getsockopt(zmq.FD), self._on_readable)
