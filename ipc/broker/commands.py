@@ -314,11 +314,14 @@ class MirrorPut(BrokerCommand):
     own), never routed, so mirroring actuates nothing. They go out on the change feed
     too, marked as mirrored (:data:`edgeos.ipc.changes.MIRRORED`), so the standby's
     historian records them (by the mirrored ``history`` settings), except those of
-    instances running here (``mirror`` ones), whose own values are already on it."""
+    instances running here (``mirror`` ones), whose own values are already on it.
+    A snapshot (``publish`` false) is stored only: it is state, not a change."""
 
     name = "mirror_put"
     args = (Arg("batches", "list", required=True, most=MAX_LIST,
-                help="[source, [value items]] pairs from the primary's change feed"),)
+                help="[source, [value items]] pairs from the primary's change feed"),
+            Arg("publish", "bool", default=True,
+                help="false for a snapshot: stored, not put on the change feed"))
 
     async def execute(self, args: dict[str, Any]) -> Any:
         n = 0
@@ -333,7 +336,7 @@ class MirrorPut(BrokerCommand):
             for item in good:
                 self.broker.values.put(source, item)
             n += len(good)
-            if good and self.broker.states.get(source) != "running":
+            if good and args["publish"] and self.broker.states.get(source) != "running":
                 self.broker.changes.send_multipart([f"{MIRRORED}{source}.".encode(),
                                                     protocol.pack(good)])
         return {"stored": n}

@@ -98,6 +98,9 @@ class MirrorSource:
         self.votes: dict[str, vote.Visit] = {}
         #: per satellite, [buffer epoch, last sequence] of what was queued for the standby
         self.sat_hwm: dict[str, list[Any]] = {}
+        #: the same for what was sent (flushed): the only claim a batch may carry, or a
+        #: standby would acknowledge sequences whose values are still in ``pending``
+        self.sent_hwm: dict[str, list[Any]] = {}
 
     # -- trust -----------------------------------------------------------------------
     def sync(self, standby: dict[str, dict[str, Any]]) -> None:
@@ -245,21 +248,28 @@ class MirrorSource:
             return
         for source, items in snap.items():
             for start in range(0, len(items), wire.VALUES_MAX):
-                self._send_values(f, [[source, items[start:start + wire.VALUES_MAX]]])
+                self._send_values(f, [[source, items[start:start + wire.VALUES_MAX]]],
+                                  snapshot=True)
 
-    def _send_values(self, f: Follower, batches: list[list[Any]]) -> None:
+    def _send_values(self, f: Follower, batches: list[list[Any]],
+                     snapshot: bool = False) -> None:
         if f.state != "connected" or f.rid is None or f.resync:
             return
         if f.seq - f.acked_seq >= wire.WINDOW:
+            log.warning("standby %s: %d batches unacknowledged: it re-joins with a "
+                        "snapshot (its record of the changes has a gap)", f.name, wire.WINDOW)
             f.resync = True  # it cannot keep up: resend everything once it caught up
             return
         n = sum(len(items) for _, items in batches)
-        sat_hwm = dict(self.sat_hwm)
-        body = {"seq": f.seq + 1, "dp": f.dp + n, "batches": batches, "sat_hwm": sat_hwm}
+        sat_hwm = dict(self.sent_hwm)
+        body = {"seq": f.seq + 1, "dp": f.dp + n, "batches": batches, "sat_hwm": sat_hwm,
+                "snapshot": snapshot}
         if self.gw._send(f.rid, wire.M_VALUES, body):
             f.seq, f.dp = f.seq + 1, f.dp + n
             f.inflight.append((f.seq, f.dp, time.time(), sat_hwm))
         else:
+            log.warning("standby %s: its queue is full: it re-joins with a snapshot",
+                        f.name)
             f.resync = True
 
     # -- changes -----------------------------------------------------------------------
@@ -344,6 +354,7 @@ class MirrorSource:
             self._flush_handle = None
         batches = [[s, items] for s, items in self.pending.items()]
         self.pending, self.pending_n = {}, 0
+        self.sent_hwm.update(self.sat_hwm)
         if batches:
             for f in self.followers.values():
                 self._send_values(f, batches)
