@@ -333,6 +333,8 @@ class MirrorPut(BrokerCommand):
             good = [tuple(item[:6]) for item in items
                     if isinstance(item, list | tuple) and len(item) >= 6
                     and isinstance(item[0], str)]
+            if not args["publish"]:  # a snapshot is older than a change sent before it
+                good = [item for item in good if not self._newer_held(source, item)]
             for item in good:
                 self.broker.values.put(source, item)
             n += len(good)
@@ -340,3 +342,13 @@ class MirrorPut(BrokerCommand):
                 self.broker.changes.send_multipart([f"{MIRRORED}{source}.".encode(),
                                                     protocol.pack(good)])
         return {"stored": n}
+
+    def _newer_held(self, source: str, item: tuple[Any, ...]) -> bool:
+        """A change mirrored since the primary took its snapshot already holds a newer
+        value of this datapoint (its source timestamp is later)."""
+        point = self.broker.values.sources.get(source, {}).get(item[0])
+        held = point[0] if point is not None else None
+        try:
+            return held is not None and held[2] > item[2]
+        except TypeError:  # a timestamp that is not a number: the snapshot wins
+            return False
