@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import edgeos.supervisor.auth_commands
 import edgeos.supervisor.discover_commands
 import edgeos.supervisor.ha_commands
+import edgeos.supervisor.ha_selffence
 import edgeos.supervisor.plugin_commands
 import edgeos.supervisor.satellite_commands  # noqa: F401
 import zmq

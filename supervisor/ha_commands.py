@@ -135,7 +135,8 @@ class Ha(HaCommand):
                 out.update(state="mirrored", lag_dp=live[0]["lag_dp"], lag_s=live[0]["lag_s"],
                            peer=ha.peer or live[0]["listen"] or live[0]["address"])
             else:
-                out["state"] = "alone"
+                out["state"] = "fenced" if ha.fenced else "alone"
+        out["self_fenced"] = ha.fenced or None  # supervisor/ha_selffence.py
         out["followers"] = followers
         return out
 

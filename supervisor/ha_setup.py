@@ -89,8 +89,9 @@ def link_roles(state: HaState | None, data: Path, config: Path, listen: str
 
 def ha_view(state: HaState | None, configs: list[InstanceConfig]) -> list[InstanceConfig]:
     """On a standby only ``"mirror": true`` instances run: the others are held stopped
-    (shown disabled), so a PLC connection is never opened by two cores."""
-    if state is None or state.active:
+    (shown disabled), so a PLC connection is never opened by two cores; so too on a
+    self-fenced active core."""
+    if state is None or state.actuates:
         return configs
     return [c if c.mirror or not c.enabled else dataclasses.replace(c, enabled=False)
             for c in configs]

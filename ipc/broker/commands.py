@@ -314,11 +314,14 @@ class MirrorPut(BrokerCommand):
     own), never routed, so mirroring actuates nothing. They go out on the change feed
     too, marked as mirrored (:data:`edgeos.ipc.changes.MIRRORED`), so the standby's
     historian records them (by the mirrored ``history`` settings), except those of
-    instances running here (``mirror`` ones), whose own values are already on it."""
+    instances running here (``mirror`` ones), whose own values are already on it.
+    A snapshot (``publish`` false) is stored only: it is state, not a change."""
 
     name = "mirror_put"
     args = (Arg("batches", "list", required=True, most=MAX_LIST,
-                help="[source, [value items]] pairs from the primary's change feed"),)
+                help="[source, [value items]] pairs from the primary's change feed"),
+            Arg("publish", "bool", default=True,
+                help="false for a snapshot: stored, not put on the change feed"))
 
     async def execute(self, args: dict[str, Any]) -> Any:
         n = 0
@@ -330,10 +333,22 @@ class MirrorPut(BrokerCommand):
             good = [tuple(item[:6]) for item in items
                     if isinstance(item, list | tuple) and len(item) >= 6
                     and isinstance(item[0], str)]
+            if not args["publish"]:  # a snapshot is older than a change sent before it
+                good = [item for item in good if not self._newer_held(source, item)]
             for item in good:
                 self.broker.values.put(source, item)
             n += len(good)
-            if good and self.broker.states.get(source) != "running":
+            if good and args["publish"] and self.broker.states.get(source) != "running":
                 self.broker.changes.send_multipart([f"{MIRRORED}{source}.".encode(),
                                                     protocol.pack(good)])
         return {"stored": n}
+
+    def _newer_held(self, source: str, item: tuple[Any, ...]) -> bool:
+        """A change mirrored since the primary took its snapshot already holds a newer
+        value of this datapoint (its source timestamp is later)."""
+        point = self.broker.values.sources.get(source, {}).get(item[0])
+        held = point[0] if point is not None else None
+        try:
+            return held is not None and held[2] > item[2]
+        except TypeError:  # a timestamp that is not a number: the snapshot wins
+            return False

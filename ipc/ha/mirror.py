@@ -179,7 +179,10 @@ class Mirror:
             self.welcomed = False
             self._hello()
             return
-        await self.broker.call("mirror_put", batches=body["batches"])
+        # a snapshot is the primary's state, not changes: the standby's record of the
+        # changes (its change feed) would have each snapshot value out of order
+        await self.broker.call("mirror_put", batches=body["batches"],
+                               publish=not body.get("snapshot"))
         if body.get("sat_hwm") and self.gateway is not None:  # before we acknowledge
             try:
                 await self.gateway.call("ha_hwm", hwm=body["sat_hwm"])

@@ -96,8 +96,12 @@ class MirrorSource:
         #: satellites that came to us while we are a standby, the last visit of each:
         #: a vote if they lost the active core for long enough (ipc/ha/vote.py)
         self.votes: dict[str, vote.Visit] = {}
+        self.alone: bool | None = None  # no standby, no satellite connected (told)
         #: per satellite, [buffer epoch, last sequence] of what was queued for the standby
         self.sat_hwm: dict[str, list[Any]] = {}
+        #: the same for what was sent (flushed): the only claim a batch may carry, or a
+        #: standby would acknowledge sequences whose values are still in ``pending``
+        self.sent_hwm: dict[str, list[Any]] = {}
 
     # -- trust -----------------------------------------------------------------------
     def sync(self, standby: dict[str, dict[str, Any]]) -> None:
@@ -108,6 +112,25 @@ class MirrorSource:
             del self.followers[key]
         for key, name in keys.items():
             self.followers.setdefault(key, Follower(name, key))
+        self.check_alone("trust store read")
+
+    def check_alone(self, why: str) -> None:
+        """Tell the supervisor when this core, with a standby trusted, has neither it nor
+        any satellite connected, and when it has one again: alone for ``failover_s`` it
+        fences its own devices (supervisor/ha_selffence.py)."""
+        alone = bool(self.followers) and not any(
+            f.state == "connected" for f in self.followers.values()) and not any(
+            s.state == "connected" for s in self.gw.sats.values())
+        if alone != self.alone and (alone or self.alone is not None):
+            self.alone = alone
+            self.gw._spawn(self._tell_alone(alone, why))
+
+    async def _tell_alone(self, alone: bool, why: str) -> None:
+        try:
+            await self.gw.control.call("ha_alone", alone=alone, why=why)
+        except RpcError as exc:
+            log.warning("could not tell the supervisor this core is %s: %s",
+                        "alone" if alone else "not alone", exc)
 
     def handles(self, key: str) -> bool:
         return key in self.followers
@@ -175,6 +198,7 @@ class MirrorSource:
         f.dp = f.acked_dp = 0
         f.inflight.clear()
         log.info("standby %s mirroring from %s (epoch %d)", f.name, f.address, f.epoch)
+        self.check_alone(f"standby {f.name} connected")
         self.gw._send(f.rid or b"", wire.M_WELCOME, {"epoch": ha.epoch, "role": ha.role})
         self.gw._send(f.rid or b"", wire.M_FILES, {"files": self._read_files(self.files)})
         self.gw._spawn(self._snapshot(f))
@@ -226,6 +250,7 @@ class MirrorSource:
                 f.state, f.rid, f.fd = "offline", None, None
                 f.inflight.clear()
                 self.gw.ack_satellites()
+                self.check_alone(f"standby {f.name} lost")
 
     def _ack(self, f: Follower, seq: int, dp: int) -> None:
         f.acked_seq, f.acked_dp = max(f.acked_seq, seq), max(f.acked_dp, dp)
@@ -245,21 +270,28 @@ class MirrorSource:
             return
         for source, items in snap.items():
             for start in range(0, len(items), wire.VALUES_MAX):
-                self._send_values(f, [[source, items[start:start + wire.VALUES_MAX]]])
+                self._send_values(f, [[source, items[start:start + wire.VALUES_MAX]]],
+                                  snapshot=True)
 
-    def _send_values(self, f: Follower, batches: list[list[Any]]) -> None:
+    def _send_values(self, f: Follower, batches: list[list[Any]],
+                     snapshot: bool = False) -> None:
         if f.state != "connected" or f.rid is None or f.resync:
             return
         if f.seq - f.acked_seq >= wire.WINDOW:
+            log.warning("standby %s: %d batches unacknowledged: it re-joins with a "
+                        "snapshot (its record of the changes has a gap)", f.name, wire.WINDOW)
             f.resync = True  # it cannot keep up: resend everything once it caught up
             return
         n = sum(len(items) for _, items in batches)
-        sat_hwm = dict(self.sat_hwm)
-        body = {"seq": f.seq + 1, "dp": f.dp + n, "batches": batches, "sat_hwm": sat_hwm}
+        sat_hwm = dict(self.sent_hwm)
+        body = {"seq": f.seq + 1, "dp": f.dp + n, "batches": batches, "sat_hwm": sat_hwm,
+                "snapshot": snapshot}
         if self.gw._send(f.rid, wire.M_VALUES, body):
             f.seq, f.dp = f.seq + 1, f.dp + n
             f.inflight.append((f.seq, f.dp, time.time(), sat_hwm))
         else:
+            log.warning("standby %s: its queue is full: it re-joins with a snapshot",
+                        f.name)
             f.resync = True
 
     # -- changes -----------------------------------------------------------------------
@@ -344,6 +376,7 @@ class MirrorSource:
             self._flush_handle = None
         batches = [[s, items] for s, items in self.pending.items()]
         self.pending, self.pending_n = {}, 0
+        self.sent_hwm.update(self.sat_hwm)
         if batches:
             for f in self.followers.values():
                 self._send_values(f, batches)

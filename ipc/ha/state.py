@@ -8,9 +8,10 @@ takes effect, so a core that crashes mid-way comes back with the higher epoch.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ HA_FILE = "ha.json"
 MAX_BYTES = 64 * 1024
 ROLES = ("primary", "standby", "active")
 ACTIVE_ROLES = ("primary", "active")
+PERSISTED = ("role", "epoch", "peer", "since", "reason")
 
 
 class HaStateError(ValueError):
@@ -33,10 +35,20 @@ class HaState:
     peer: str | None = None  # HOST:PORT of the other core (a standby's primary)
     since: float = 0.0
     reason: str = ""
+    #: self-fenced (why; not persisted): an active core that lost its standby and every
+    #: satellite for ``failover_s`` holds its own device instances stopped until it
+    #: hears from the standby again (supervisor/ha_selffence.py)
+    fenced: str = ""
+    fence_timer: asyncio.TimerHandle | None = field(default=None, repr=False, compare=False)
 
     @property
     def active(self) -> bool:
         return self.role in ACTIVE_ROLES
+
+    @property
+    def actuates(self) -> bool:
+        """Its own (non-mirror) device instances run: active and not self-fenced."""
+        return self.active and not self.fenced
 
     @classmethod
     def load(cls, data_dir: Path) -> HaState | None:
@@ -65,7 +77,7 @@ class HaState:
                    since=float(doc.get("since") or 0), reason=str(doc.get("reason") or ""))
 
     def save(self, data_dir: Path) -> None:
-        atomic_write_json(Path(data_dir) / HA_FILE, asdict(self),
+        atomic_write_json(Path(data_dir) / HA_FILE, {k: getattr(self, k) for k in PERSISTED},
                           backup_dir=Path(data_dir) / "backups")
 
     def change(self, role: str, reason: str, *, epoch: int | None = None,

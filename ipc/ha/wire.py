@@ -15,8 +15,11 @@ standby -> primary
 primary -> standby
   M_WELCOME ``{"epoch", "role"}``, then M_FILES and the values snapshot.
   M_FILES   ``{"files": {name: text or None}}``: mirrored files that changed (None: gone).
-  M_VALUES  ``{"seq", "dp", "batches": [[source, [item, ...]], ...]}``: last values, in
-            order; ``dp`` is the primary's running count including this batch.
+  M_VALUES  ``{"seq", "dp", "batches": [[source, [item, ...]], ...], "sat_hwm",
+            "snapshot"}``: last values, in order; ``dp`` is the primary's running count
+            including this batch; ``sat_hwm`` satellite id -> [buffer epoch, sequence]
+            of what was sent up to this batch; ``snapshot``: the values are state (the
+            last value of each), not changes: stored, not put on the change feed.
   M_PONG    ``{"t", "epoch", "role", "lag_dp", "lag_s"}``: the primary's view of the lag.
   M_TAKEOVER ``{"reason", "epoch"}``: planned switch-over (``edgectl ha demote`` on the
             primary): the standby promotes itself.

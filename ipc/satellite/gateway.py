@@ -336,6 +336,7 @@ class Gateway:
                 "pending": False, "standby": True})
             return
         sat.state = "connected"
+        self.mirror.check_alone(f"satellite {sat.id} connected")
         sat.catchup = int(body.get("last_seq") or 0)
         self._restore(sat)
         log.info("satellite %s connected from %s (core has up to seq %d)", sat.id,
@@ -415,6 +416,7 @@ class Gateway:
         sat.state = "offline"
         sat.rid = sat.fd = None
         log.warning("satellite %s offline: %s", sat.id, why)
+        self.mirror.check_alone(f"satellite {sat.id} offline")
         sat.stale = set(sat.last)
         self._republish(sat, sat.stale, "uncertain")
 

@@ -10,7 +10,11 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+import zmq
+from edgeos.ipc.changes import MIRRORED
+
 from tests.integration.daemon import Daemon
+from tests.integration.satellite.support import Recorder
 
 #: this suite's hosts and ports (the key service takes port + 1); EDGEOS_TEST_HA_NET
 #: (``127.0.23:43000-43999``) moves them, so parallel runs do not meet
@@ -89,3 +93,30 @@ def make_cores(factory: Any, connections: list[dict[str, Any]],
     if trust:
         cores.trust()
     return cores
+
+
+class CoreRecord(Recorder):
+    """A core's record of ``prefix``: what its broker published as its own and, while it
+    was a standby, as mirrored (``~``): the figure failover is judged by (issue 15).
+    :meth:`mark` starts a new life (the core restarted: its record starts over)."""
+
+    def __init__(self, run_dir: Any, prefix: str) -> None:
+        super().__init__(run_dir, prefix)
+        self.sock.setsockopt(zmq.SUBSCRIBE, (MIRRORED + prefix).encode())
+        self.marks: list[int] = [0]
+
+    def mark(self) -> None:
+        self.marks.append(len(self.items))
+
+    def seqs(self, address: str, life: int | None = None, mirrored: bool | None = None
+             ) -> list[int]:
+        """The good values of ``address`` in arrival order, own and mirrored (or only
+        one kind); ``life``: only those of that life (-1: the current one)."""
+        items = list(self.items)
+        if life is not None:
+            ends = [*self.marks, len(items)]
+            life = life % len(self.marks)
+            items = items[ends[life]:ends[life + 1]]
+        return [i[1] for i in items if i[2] == "good" and (
+            (mirrored is not True and i[0] == address)
+            or (mirrored is not False and i[0] == MIRRORED + address))]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.integration.daemon import sim
 from tests.integration.satellite.support import counter
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # several daemons each
@@ -40,6 +41,15 @@ class Net:
 
     def cut(self, a: str, b: str) -> None:
         ip("link", "set", self.dev[a, b], "down", ns=self.ns[a])
+
+    def heal(self, a: str, b: str) -> None:
+        """The link up again, with the routes to the cores' addresses over it (a link
+        going down takes its routes with it)."""
+        ip("link", "set", self.dev[a, b], "up", ns=self.ns[a])
+        for host, peer in ((a, b), (b, a)):
+            if peer in self.listen:
+                ip("route", "replace", f"{self.listen[peer].rsplit(':', 1)[0]}/32", "dev",
+                   self.dev[host, peer], ns=self.ns[host])
 
 
 @pytest.fixture
@@ -113,3 +123,38 @@ def test_partitions_in_namespaces(net, daemon_factory) -> None:
     assert "sat1" in s.ctl_json("ha")["reason"]
     s.wait_for(lambda: s.ctl_json("get", "sat1.c1.seq")["value"] > seq, 20, "data here")
     assert p.ctl_json("ha")["role"] == "primary"  # it cannot know yet: fenced on return
+
+
+def test_primary_alone_fences_its_own_devices(net, daemon_factory) -> None:
+    """Self-fencing: the primary cut from its standby, with no satellite: the standby
+    has nobody to vote and stays standby; the primary, alone for ``failover_s``, holds
+    its own device instance stopped (the standby might have taken over) until it hears
+    from the standby again. A ``mirror`` instance runs on."""
+    def start(d, host):
+        d.command = ["ip", "netns", "exec", net.ns[host], *d.command]
+        return d.start()
+
+    p = start(daemon_factory([sim("plc1", "plc", 2), sim("m1", "counter", 2, mirror=True)],
+                             settings={"ha": {"failover_s": 3}},
+                             extra_args=["--satellite-listen", net.listen["p"]]), "p")
+    p_key = p.ctl_json("node-key")["key"]
+    s = start(daemon_factory([], extra_args=[
+        "--satellite-listen", net.listen["s"], "--standby-of", net.listen["p"],
+        f"--primary-key={p_key}"]), "s")
+    assert p.ctl("ha", "trust", "--", s.ctl_json("node-key")["key"]).returncode == 0
+    s.wait_for(lambda: s.ctl_json("ha")["state"] == "mirroring", 30, "standby mirroring")
+    p.wait_for(lambda: p.instance("plc1")["status"] == "running", 30, "plc1 running")
+    assert p.ctl_json("ha")["self_fenced"] is None
+
+    net.cut("p", "s")
+    p.wait_for(lambda: p.instance("plc1")["status"] == "stopped", 60, "plc1 fenced")
+    ha = p.ctl_json("ha")
+    assert ha["role"] == "primary" and ha["state"] == "fenced", ha
+    assert "alone" in ha["self_fenced"]
+    assert p.instance("m1")["status"] == "running"
+    assert s.ctl_json("ha")["role"] == "standby"  # nobody voted
+
+    net.heal("p", "s")
+    p.wait_for(lambda: p.instance("plc1")["status"] == "running", 60, "plc1 back")
+    assert p.ctl_json("ha")["self_fenced"] is None
+    assert s.ctl_json("ha")["role"] == "standby"
