@@ -42,8 +42,10 @@ class Drain:
     wait, ``flush`` sends them, ``call_soon`` schedules the next turn (the event
     loop's). ``counters`` gets ``drains`` (wake-ups that read something), ``drain_ns``
     (their time from wake-up to the end of the last send, summed: the broker's
-    receive-to-send) and ``edges_recovered`` (input found after the last
-    send that the fd no longer signalled: each one a message the old drain stalled)."""
+    receive-to-send), ``drain_cpu_ns`` (the CPU the loop's thread spent in them: the
+    difference is time it waited for a core or the GIL) and ``edges_recovered``
+    (input found after the last send that the fd no longer signalled: each one a
+    message the old drain stalled)."""
 
     def __init__(self, sock: Any, on_message: Callable[[list[Any]], None],
                  queued: Callable[[], int], flush: Callable[[], None],
@@ -62,7 +64,7 @@ class Drain:
         self._fd.register(sock.getsockopt(zmq.FD), select.POLLIN)
 
     def __call__(self) -> None:
-        t0 = time.perf_counter_ns()
+        t0, cpu0 = time.perf_counter_ns(), time.thread_time_ns()
         sock = self.sock
         read = 0
         while read < self.max_messages:
@@ -86,3 +88,4 @@ class Drain:
         if read:
             self.counters["drains"] += 1
             self.counters["drain_ns"] += time.perf_counter_ns() - t0
+            self.counters["drain_cpu_ns"] += time.thread_time_ns() - cpu0
