@@ -1,9 +1,10 @@
 """The broker's drain policy (ipc/broker/drain.py).
 
-The policy has no timer, so no clock to fake: a fake socket (a queue, with a real
-pipe as its fd so the drain's look at the fd is real) and a fake event loop (a list of
-turns) play it step by step. The defect it fixes, a message whose wake-up the drain's
-own last send swallowed, is reproduced with real zmq sockets on a real event loop.
+The policy has no timer: a fake socket (a queue, with a real pipe as its fd so the
+drain's look at the fd is real), a fake event loop (a list of turns) and a fake clock
+(for the drain's time budget per turn) play it step by step. The defect it fixes, a
+message whose wake-up the drain's own last send swallowed, is reproduced with real zmq
+sockets on a real event loop.
 """
 
 from __future__ import annotations
@@ -66,18 +67,22 @@ class Broker:
     its body; a flush records the sizes of the batches sent."""
 
     def __init__(self, sock: FakeSocket, during_send: Callable[[], None] | None = None,
-                 **limits: int) -> None:
+                 ns_per_message: int = 0, **limits: int) -> None:
         self.sock = sock
         self.queued: list[bytes] = []
         self.sent: list[int] = []
         self.turns: list[Callable[[], None]] = []
         self.counters: defaultdict[str, int] = defaultdict(int)
         self.during_send = during_send
+        self.now = 0
+        self.ns_per_message = ns_per_message
         self.drain = Drain(sock, self.on_message, lambda: len(self.queued), self.flush,
-                           self.turns.append, self.counters, **limits)
+                           self.turns.append, self.counters, clock=lambda: self.now,
+                           **limits)
 
     def on_message(self, frames: list[bytes]) -> None:
         self.queued.extend(bytes([b]) for b in frames[1])
+        self.now += self.ns_per_message  # the fake clock: handling takes this long
 
     def flush(self) -> None:
         if self.queued:
@@ -129,6 +134,15 @@ def test_a_drain_yields_to_the_loop_after_max_messages(sock: FakeSocket) -> None
     b.wake()
     assert sock.reads_per_turn == [3, 3, 1]
     assert b.sent == [3, 3, 1] and not sock.queue
+
+
+def test_big_batches_yield_to_the_loop_after_the_time_budget(sock: FakeSocket) -> None:
+    """Heartbeats and control requests run between turns, however big the batches."""
+    b = Broker(sock, ns_per_message=4_000_000, budget_ns=10_000_000)
+    sock.arrive(*[b"a"] * 7)
+    b.wake()
+    assert sock.reads_per_turn == [3, 3, 1]  # 12 ms > 10 ms: the loop turns
+    assert b.sent == [3, 3, 1] and b.counters["drain_ns"] == 7 * 4_000_000
 
 
 def test_a_message_arriving_during_the_last_send_is_read_without_a_new_wake_up(
