@@ -23,6 +23,7 @@ from edgeos.ipc import addresses, protocol
 from edgeos.ipc.broker import routesfile
 from edgeos.ipc.broker.commands import BrokerCommand
 from edgeos.ipc.broker.dispatch import LOG_INSTANCE, Dispatcher, Outbox
+from edgeos.ipc.broker.drain import Drain
 from edgeos.ipc.broker.spamguard import SpamGuard
 from edgeos.ipc.broker.store import LastValues
 from edgeos.ipc.broker.writes import Relay, Writes
@@ -33,8 +34,6 @@ from edgeos.ipc.rpc import RpcServer
 
 log = logging.getLogger("broker")
 
-DRAIN_MAX = 256  # messages handled per wake-up before yielding to other tasks
-SEND_AT = 1000  # queued commands sent during a drain once this many: targets start early
 QUERIES = ("instances", "datapoints")  # what a worker may ask over its link (bridges)
 MAX_QUERY_POINTS = 1_000_000
 
@@ -71,6 +70,12 @@ class Broker:
                                    self.counters)
         self.frozen = bool(spec.extra.get("frozen"))  # panic: no routed delivery to devices
         self.writes = Writes()
+        outbox = self.dispatch.outbox
+        self.drain = Drain(self.workers, self._on_message,
+                           lambda: sum(map(len, outbox.values())),
+                           lambda: self._send_commands(outbox),
+                           lambda turn: asyncio.get_running_loop().call_soon(turn),
+                           self.counters)
         self._rate_mark = (time.monotonic(), 0, 0)
 
     # -- setup -----------------------------------------------------------------------
@@ -88,22 +93,9 @@ class Broker:
 
     # -- hot path --------------------------------------------------------------------
     def _on_readable(self) -> None:
-        """Drain the worker socket (its fd is edge-triggered: read until nothing is
-        queued), at most DRAIN_MAX messages before letting other tasks run. Commands go
-        out per target once SEND_AT are queued, so targets start early, and at the end."""
-        sock = self.workers
-        outbox = self.dispatch.outbox
-        for _ in range(DRAIN_MAX):
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                break
-            self._on_message(frames)
-            if sum(map(len, outbox.values())) >= SEND_AT:
-                self._send_commands(outbox)
-        else:
-            asyncio.get_running_loop().call_soon(self._on_readable)
-        self._send_commands(outbox)
+        """Drain the worker socket (see :mod:`.drain`: read until nothing is queued,
+        send the commands per target, look again after the send)."""
+        self.drain()
 
     def send_elsewhere(self, out: Outbox, force: bool = False) -> None:
         """Send from outside :meth:`_on_readable`: a send may swallow the fd's edge, so
