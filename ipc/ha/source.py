@@ -115,12 +115,11 @@ class MirrorSource:
         self.check_alone("trust store read")
 
     def check_alone(self, why: str) -> None:
-        """Tell the supervisor when this core, with a standby trusted, has neither it nor
-        any satellite connected, and when it has one again: alone for ``failover_s`` it
-        fences its own devices (supervisor/ha_selffence.py)."""
-        alone = bool(self.followers) and not any(
-            f.state == "connected" for f in self.followers.values()) and not any(
-            s.state == "connected" for s in self.gw.sats.values())
+        """Tell the supervisor when this core is alone (:func:`vote.alone`: its standby
+        and every satellite lost) and when it is not any more: alone for ``failover_s``
+        it fences its own devices (supervisor/ha_selffence.py)."""
+        alone = vote.alone([f.state == "connected" for f in self.followers.values()],
+                           [s.state == "connected" for s in self.gw.sats.values()])
         if alone != self.alone and (alone or self.alone is not None):
             self.alone = alone
             self.gw._spawn(self._tell_alone(alone, why))

@@ -56,3 +56,17 @@ def voters(visits: dict[str, Visit], *, now: float, silent_since: float,
     """Satellite id -> the ``lost_s`` it reported, for every visit that counts."""
     return {sat_id: v.lost_s for sat_id, v in visits.items()
             if counts(v, now=now, silent_since=silent_since, failover_s=failover_s)}
+
+
+def alone(standbys: list[bool], satellites: list[bool]) -> bool:
+    """The primary's side of the vote: may the standby be promoting right now?
+
+    ``standbys`` and ``satellites`` say, for each trusted one, whether it is connected.
+    Only a satellite that lost this core can vote for the standby, so a core alone is
+    one with a standby that it has lost and satellites of which it has lost every one.
+    A core without satellites is never alone: nobody can vote for its standby (unless a
+    witness is configured: see docs/high-availability.md), and a standby away for an
+    update must not stop the PLCs of the core that runs them.
+    """
+    return (bool(standbys) and not any(standbys)
+            and bool(satellites) and not any(satellites))

@@ -94,7 +94,7 @@ def test_partitions_in_namespaces(net, daemon_factory) -> None:
         d.command = ["ip", "netns", "exec", net.ns[host], *d.command]
         return d.start()
 
-    p = start(daemon_factory([], settings={"ha": {"failover_s": 3}},
+    p = start(daemon_factory([sim("plc1", "plc", 2)], settings={"ha": {"failover_s": 3}},
                              extra_args=["--satellite-listen", net.listen["p"]]), "p")
     p_key = p.ctl_json("node-key")["key"]
     s = start(daemon_factory([], extra_args=[
@@ -117,19 +117,56 @@ def test_partitions_in_namespaces(net, daemon_factory) -> None:
     assert p.ctl_json("ha")["role"] == "primary"
     seq = p.ctl_json("get", "sat1.c1.seq")["value"]
     p.wait_for(lambda: p.ctl_json("get", "sat1.c1.seq")["value"] > seq, 5, "still live")
+    # not alone (the satellite is with it): it keeps driving its own device
+    assert p.instance("plc1")["status"] == "running"
+    assert p.ctl_json("ha")["self_fenced"] is None
 
     net.cut("p", "t")  # now the primary is cut from everything: the satellite votes
     s.wait_for(lambda: s.ctl_json("ha")["role"] == "active", 30, "promotion")
     assert "sat1" in s.ctl_json("ha")["reason"]
     s.wait_for(lambda: s.ctl_json("get", "sat1.c1.seq")["value"] > seq, 20, "data here")
-    assert p.ctl_json("ha")["role"] == "primary"  # it cannot know yet: fenced on return
+    # the primary cannot know of the promotion yet (fenced by the epoch on return), but
+    # alone for failover_s it fences itself: its own device instance stops
+    p.wait_for(lambda: p.instance("plc1")["status"] == "stopped", 60, "plc1 self-fenced")
+    ha = p.ctl_json("ha")
+    assert ha["role"] == "primary" and ha["state"] == "fenced", ha
+    assert "alone" in ha["self_fenced"]
 
 
-def test_primary_alone_fences_its_own_devices(net, daemon_factory) -> None:
-    """Self-fencing: the primary cut from its standby, with no satellite: the standby
-    has nobody to vote and stays standby; the primary, alone for ``failover_s``, holds
-    its own device instance stopped (the standby might have taken over) until it hears
-    from the standby again. A ``mirror`` instance runs on."""
+def test_primary_cut_from_its_standby_without_satellites_keeps_its_devices(
+        net, daemon_factory) -> None:
+    """No satellite: nobody can vote for the standby, so it stays standby, and the
+    primary, though cut from it, keeps driving its own device (a standby away for an
+    update must not stop the PLCs): only a primary that lost every voter fences itself
+    (test above)."""
+    def start(d, host):
+        d.command = ["ip", "netns", "exec", net.ns[host], *d.command]
+        return d.start()
+
+    p = start(daemon_factory([sim("plc1", "plc", 2)], settings={"ha": {"failover_s": 3}},
+                             extra_args=["--satellite-listen", net.listen["p"]]), "p")
+    p_key = p.ctl_json("node-key")["key"]
+    s = start(daemon_factory([], extra_args=[
+        "--satellite-listen", net.listen["s"], "--standby-of", net.listen["p"],
+        f"--primary-key={p_key}"]), "s")
+    assert p.ctl("ha", "trust", "--", s.ctl_json("node-key")["key"]).returncode == 0
+    s.wait_for(lambda: s.ctl_json("ha")["state"] == "mirroring", 30, "standby mirroring")
+    p.wait_for(lambda: p.instance("plc1")["status"] == "running", 30, "plc1 running")
+
+    net.cut("p", "s")
+    # well past the primary noticing the loss (heartbeats) plus failover_s
+    s.wait_for(lambda: s.ctl_json("ha")["silent_s"] > 12, 40, "standby hears nothing")
+    assert s.ctl_json("ha")["role"] == "standby"  # nobody voted
+    ha = p.ctl_json("ha")
+    assert ha["role"] == "primary" and ha["self_fenced"] is None, ha
+    assert p.instance("plc1")["status"] == "running"
+
+
+def test_primary_alone_fences_its_own_devices_until_a_voter_is_back(
+        net, daemon_factory) -> None:
+    """Every link cut (the satellite too is cut from both cores: nobody votes, the standby
+    stays standby): the primary, alone for ``failover_s``, holds its own device instance
+    stopped; a ``mirror`` instance runs on. The satellite's link back ends the fence."""
     def start(d, host):
         d.command = ["ip", "netns", "exec", net.ns[host], *d.command]
         return d.start()
@@ -141,20 +178,28 @@ def test_primary_alone_fences_its_own_devices(net, daemon_factory) -> None:
     s = start(daemon_factory([], extra_args=[
         "--satellite-listen", net.listen["s"], "--standby-of", net.listen["p"],
         f"--primary-key={p_key}"]), "s")
-    assert p.ctl("ha", "trust", "--", s.ctl_json("node-key")["key"]).returncode == 0
+    s_key = s.ctl_json("node-key")["key"]
+    assert p.ctl("ha", "trust", "--", s_key).returncode == 0
     s.wait_for(lambda: s.ctl_json("ha")["state"] == "mirroring", 30, "standby mirroring")
-    p.wait_for(lambda: p.instance("plc1")["status"] == "running", 30, "plc1 running")
-    assert p.ctl_json("ha")["self_fenced"] is None
+    sat = start(daemon_factory([counter("c1", 20)], extra_args=[
+        "--satellite", "--satellite-id", "sat1",
+        "--core-host", f"{net.listen['p']},{net.listen['s']}",
+        f"--core-key={p_key},{s_key}"]), "t")
+    assert p.ctl("satellites", "trust", "--id", "sat1", "--",
+                 sat.ctl_json("node-key")["key"]).returncode == 0
+    p.wait_for(lambda: p.ctl_json("get", "sat1.c1.seq")["value"] > 10, 30, "data flows")
+    assert p.instance("plc1")["status"] == "running"
 
-    net.cut("p", "s")
+    for a, b in LINKS:
+        net.cut(a, b)
     p.wait_for(lambda: p.instance("plc1")["status"] == "stopped", 60, "plc1 fenced")
     ha = p.ctl_json("ha")
     assert ha["role"] == "primary" and ha["state"] == "fenced", ha
     assert "alone" in ha["self_fenced"]
     assert p.instance("m1")["status"] == "running"
-    assert s.ctl_json("ha")["role"] == "standby"  # nobody voted
+    assert s.ctl_json("ha")["role"] == "standby"  # nobody could vote
 
-    net.heal("p", "s")
+    net.heal("p", "t")  # a voter is back with the primary: not alone any more
     p.wait_for(lambda: p.instance("plc1")["status"] == "running", 60, "plc1 back")
     assert p.ctl_json("ha")["self_fenced"] is None
     assert s.ctl_json("ha")["role"] == "standby"

@@ -5,7 +5,7 @@ cores' link was cut, and a short hiccup during such a cut."""
 
 from __future__ import annotations
 
-from edgeos.ipc.ha.vote import FRESH_S, Visit, counts, voters
+from edgeos.ipc.ha.vote import FRESH_S, Visit, alone, counts, voters
 from edgeos.ipc.satellite.uplink import SWITCH_S
 
 FAILOVER_S = 5.0
@@ -64,3 +64,16 @@ def test_voters_lists_only_those_that_count_with_what_they_reported() -> None:
     assert voters(visits, now=107.0, silent_since=100.0, failover_s=FAILOVER_S) == \
         {"garage": 6.0}
     assert voters({}, now=107.0, silent_since=100.0, failover_s=FAILOVER_S) == {}
+
+
+def test_a_primary_is_alone_only_when_it_lost_its_standby_and_every_satellite() -> None:
+    assert alone([False], [False, False])
+    assert not alone([True], [False])  # the standby is there: it will not promote
+    assert not alone([False], [False, True])  # one satellite still here: no vote
+    assert not alone([], [False])  # no standby trusted: nobody to take over
+
+
+def test_a_primary_without_satellites_never_fences_itself() -> None:
+    """Nobody can vote for its standby, so a standby away (an update, a reboot) must
+    not stop the PLCs this core runs."""
+    assert not alone([False], [])
