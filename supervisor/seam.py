@@ -73,8 +73,9 @@ class System(Protocol):
     def cpu_seconds(self, pid: int) -> float | None:
         """User + system CPU time ``pid`` has used, None if it is gone."""
         ...
-    def proc_stats(self, pid: int) -> ProcStats | None:
-        """CPU time, RSS, nice and disk I/O of ``pid`` in one go, None if it is gone."""
+    def proc_stats(self, pid: int, io: bool = True) -> ProcStats | None:
+        """CPU time, RSS, nice and (with ``io``) disk I/O of ``pid`` in one go, None if
+        it is gone."""
         ...
 
 
@@ -83,8 +84,8 @@ class ProcStats:
     cpu_s: float
     rss_mb: float
     nice: int
-    read_bytes: int
-    write_bytes: int
+    read_bytes: int | None  # None: not read this time (``io=False``)
+    write_bytes: int | None
 
 
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
@@ -218,7 +219,7 @@ class AsyncioSystem:
         except (IndexError, ValueError):
             return None
 
-    def proc_stats(self, pid: int) -> ProcStats | None:
+    def proc_stats(self, pid: int, io: bool = True) -> ProcStats | None:
         raw = self.proc_files.read(pid, "stat")  # /proc/PID/stat has the RSS (pages) too
         if raw is None:
             return None
@@ -228,13 +229,16 @@ class AsyncioSystem:
                 int(stat[16])
         except (IndexError, ValueError):
             return None
-        io = {}
+        if not io:
+            return ProcStats(cpu_s, rss_pages * PAGE_MB, nice, None, None)
+        counters = {}
         raw_io = self.proc_files.read(pid, "io")  # (needs the same user, or root)
         with contextlib.suppress(ValueError):
-            io = dict(line.split(b": ") for line in raw_io.splitlines()) if raw_io else {}
+            counters = dict(line.split(b": ") for line in raw_io.splitlines()) if raw_io \
+                else {}
         return ProcStats(cpu_s=cpu_s, rss_mb=rss_pages * PAGE_MB, nice=nice,
-                         read_bytes=int(io.get(b"read_bytes", 0)),
-                         write_bytes=int(io.get(b"write_bytes", 0)))
+                         read_bytes=int(counters.get(b"read_bytes", 0)),
+                         write_bytes=int(counters.get(b"write_bytes", 0)))
 
     def reap_all(self) -> None:
         """Last resort at shutdown: SIGKILL whatever is still alive and wait for it."""
