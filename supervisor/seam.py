@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from edgeos.supervisor.procfs import ProcFiles
+from edgeos.supervisor.procfs import ProcFiles, children_map, descendants
 
 if TYPE_CHECKING:
     from edgeos.supervisor.forkserver import ForkServers
@@ -99,6 +99,7 @@ class AsyncioSystem:
         self.loop = loop
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self.proc_files = ProcFiles()
+        self._table: dict[int, list[int]] | None = None  # see _process_table
         self.forks: ForkServers | None = None
         if os.environ.get("EDGEOS_FORKSERVER") != "off":
             from edgeos.supervisor.forkserver import ForkServers
@@ -166,18 +167,26 @@ class AsyncioSystem:
             os.kill(pid, sig)
 
     def kill_tree(self, pid: int, sig: int) -> None:
-        import psutil
-
-        try:
-            children = psutil.Process(pid).children(recursive=True)
-        except psutil.Error:
-            children = []
+        children = descendants(self._process_table(), pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
         for child in children:
-            with contextlib.suppress(psutil.Error):
-                child.send_signal(sig)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, sig)
         self.signal(pid, sig)
+
+    def _process_table(self) -> dict[int, list[int]]:
+        """Who is whose child, read once for all the signals sent in one step of the
+        loop: a stop of every instance (daemon stop, panic, a reload) scans /proc once,
+        not once per instance (issue 16). The next step reads it afresh."""
+        if self._table is None:
+            self._table = children_map()
+            if not self.loop.is_closed():
+                self.loop.call_soon(self._forget_table)
+        return self._table
+
+    def _forget_table(self) -> None:
+        self._table = None
 
     def setpriority(self, pid: int, nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, nice)
