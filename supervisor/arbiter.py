@@ -452,8 +452,8 @@ class Arbiter:
             uptime = round(now - started, 1) if started else 0
             beat_age = round(now - beat, 2) if beat else None
         else:
-            sample = c = bus = NO_FIGURES
-            uptime, beat_age = 0, None
+            sample = c = NO_FIGURES
+            bus, uptime, beat_age = {}, 0, None  # (a row's own dict: callers may keep it)
         throttle = throttles.get(inst.id)
         return {
             "id": cfg.id, "name": cfg.name, "type": cfg.type,
