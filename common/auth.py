@@ -13,13 +13,10 @@ import contextlib
 import ctypes
 import fcntl
 import functools
-import hashlib
-import hmac
 import json
 import logging
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,6 +69,8 @@ def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     """scrypt, then its ~16 MiB work area back to the OS: glibc keeps a freed block that
     big in the heap (its mmap threshold grows with use), so without the trim the
     supervisor and the admin UI would carry it for good after one password check."""
+    import hashlib  # (here: OpenSSL's pages only in a process that checks a password)
+
     try:
         return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
     finally:
@@ -80,6 +79,8 @@ def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 
 
 def hash_password(password: str, salt: bytes | None = None) -> dict[str, Any]:
+    import secrets
+
     salt = salt or secrets.token_bytes(16)
     digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
     return {"algo": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
@@ -92,11 +93,15 @@ def verify_password(password: str, record: dict[str, Any]) -> bool:
                          int(record["r"]), int(record["p"]))
     except (KeyError, ValueError, TypeError):
         return False
+    import hmac
+
     return hmac.compare_digest(digest.hex(), str(record.get("hash", "")))
 
 
 def token_hash(token: str) -> str:
     """Tokens are 256 random bits, so a plain SHA-256 is enough (no brute force)."""
+    import hashlib
+
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -218,6 +223,8 @@ class AuthStore:
         one exists already. The caller shows it once."""
         if self.has_user(ADMIN_USER):
             return None
+        import secrets
+
         password = secrets.token_urlsafe(12)
         with self._locked() as doc:
             if ADMIN_USER in doc["users"]:  # another process won the race
@@ -285,6 +292,8 @@ class AuthStore:
         """A new bearer token; the clear text is in the result and nowhere else."""
         if role not in ROLES:
             raise AuthError(f"role must be one of {', '.join(ROLES)}")
+        import secrets
+
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._locked() as doc:
             if name is None:

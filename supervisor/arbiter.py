@@ -54,6 +54,10 @@ ROUTES_TIMEOUT_S = 60.0  # a large (size-limited) routing.json on a slow board
 IDLE_SAMPLE_S = 10.0  # stats sampling while nobody subscribes to them
 STATES_DEBOUNCE_S = 0.2  # the broker hears the workers' states at most this often
 STATS_PHASE_S = 0.02  # the stats pass, this long after the children's heartbeats
+SAMPLE_AGE_S = 0.5  # a status reads /proc afresh when the last pass is older than this
+FIGURES = "figures"  # topic of the lean 1 Hz rows, see Arbiter.figures
+FIGURE_FIELDS = ("id", "cpu_percent", "memory_mb", "pps_in", "pps_out")
+NO_FIGURES: dict[str, Any] = {}  # (read only) the figures of an instance without a process
 
 
 class Arbiter:
@@ -376,17 +380,44 @@ class Arbiter:
 
     # -- sampling --------------------------------------------------------------------
     async def sample_loop(self) -> None:
-        """Figures of every process in one pass: each second while someone subscribes
-        to ``stats`` (the admin UI), else every ``IDLE_SAMPLE_S`` only, so a one-off
-        ``status`` has a recent CPU baseline (it refreshes older figures itself). The pass
-        runs just after the children's aligned heartbeats (ipc/child.py), with their
-        fresh counters, in the same second's wake-ups."""
+        """Figures of every process in one pass, each second: the full ``stats`` rows
+        while someone subscribes to them (the admin UI), the lean ``figures`` rows (what
+        the historian keeps: CPU, RAM, rates) while someone wants those; with neither,
+        every ``IDLE_SAMPLE_S`` only, so a one-off ``status`` has a recent CPU baseline
+        (it refreshes older figures itself). It checks every instance's heartbeat first
+        (the watchdog: no timer per instance). The pass runs just after the children's
+        aligned heartbeats (ipc/child.py), with their fresh counters, in the same
+        second's wake-ups."""
+        feed = self.feed
         while True:
-            if self.feed.wants("stats"):
+            for inst in list(self.instances.values()):  # the watchdog, one timer for all
+                inst.check_heartbeat()
+            if feed.wants("stats"):
                 self.publish("stats", [*self.status(), *remote_rows(self.instances)])
+            if feed.wants(FIGURES):
+                self.publish(FIGURES, self.figures())
             elif self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
                 self._sample_all()
             await asyncio.sleep(next_beat(self.sys.monotonic(), 1.0, STATS_PHASE_S))
+
+    def figures(self) -> list[list[Any]]:
+        """``[id, cpu_percent, memory_mb, pps_in, pps_out]`` of every instance with a
+        process (satellites' workers as ``<sat>.<id>``): the instance history's input,
+        without building and packing a full status row per instance each second."""
+        if self.sys.monotonic() - self._sampled_at >= SAMPLE_AGE_S:
+            self._sample_all()
+        out = []
+        samples = self.samples
+        for inst in self.instances.values():
+            if inst.pid:
+                sample, c = samples.get(inst.id) or NO_FIGURES, inst.counters
+                out.append([inst.id, sample.get("cpu_percent", 0.0),
+                            sample.get("memory_mb", 0.0), c.get("pps_in", 0.0),
+                            c.get("pps_out", 0.0)])
+        for row in remote_rows(self.instances):
+            if row.get("pid"):
+                out.append([row["id"], *(row.get(k, 0.0) for k in FIGURE_FIELDS[1:])])
+        return out
 
     def _sample_all(self) -> None:
         live = {i.pid: i for i in self.instances.values() if i.pid is not None}
@@ -396,47 +427,59 @@ class Arbiter:
         self._sampled_at = self.sys.monotonic()
 
     def status(self, instance_id: str | None = None) -> list[dict[str, Any]]:
+        """A row per instance; it runs each second for the stats feed, so it reads each
+        figure once (its process's sample, its heartbeat counters) and calls nothing
+        per row that a row without a process does not need."""
         insts = ([self.instances[instance_id]] if instance_id else self.instances.values())
         now = self.sys.monotonic()
-        if now - self._sampled_at >= 1.0:
+        if now - self._sampled_at >= SAMPLE_AGE_S:
             self._sample_all()
-        out = []
         recorded = self.errors.counts()  # the Errors page's figure, same window
-        for inst in insts:
-            if inst.pid and inst.id not in self.samples:
-                self.samples[inst.id] = self.sampler.sample(inst.pid)
-            sample = self.samples.get(inst.id, {}) if inst.pid else {}
-            c = inst.counters if inst.pid else {}
+        kernel, throttles, samples = self.kernel, self.throttles, self.samples
+        return [self._row(inst, now, recorded, kernel, throttles, samples) for inst in insts]
+
+    def _row(self, inst: Instance, now: float, recorded: dict[str, int],
+             kernel: KernelLimits | None, throttles: dict[str, CpuThrottle],
+             samples: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        cfg, pid, limits = inst.cfg, inst.pid, inst.cfg.limits
+        if pid:
+            sample = samples.get(inst.id)
+            if sample is None:
+                sample = samples[inst.id] = self.sampler.sample(pid)
+            c = inst.counters
             bus = c.get("bus") or {}
-            out.append({
-                "id": inst.id, "name": inst.cfg.name, "type": inst.cfg.type,
-                "role": inst.cfg.role, "status": str(inst.state), "reason": inst.reason,
-                "enabled": inst.cfg.enabled, "critical": inst.cfg.critical,
-                "pid": inst.pid, "nice": sample.get("nice", inst.cfg.limits.get("nice")),
-                "cpu_percent": sample.get("cpu_percent", 0.0),
-                "memory_mb": sample.get("memory_mb", 0.0),
-                "memory_percent": sample.get("memory_percent", 0.0),
-                "disk_io_read_mb": sample.get("disk_io_read_mb", 0.0),
-                "disk_io_write_mb": sample.get("disk_io_write_mb", 0.0),
-                "network_packets_sent": bus.get("packets_sent", c.get("out_total", 0)),
-                "network_packets_recv": bus.get("packets_recv", c.get("in_total", 0)),
-                "pps_in": c.get("pps_in", 0.0), "pps_out": c.get("pps_out", 0.0),
-                "uptime_seconds": round(now - inst.started_at, 1)
-                if inst.pid and inst.started_at else 0,
-                "restarts": inst.restarts,
-                "error_count": inst.error_count + int(c.get("error_count", 0)),
-                "errors_24h": recorded.get(inst.id, 0),
-                "last_error": c.get("last_error") or inst.last_error,
-                "heartbeat_age_s": round(now - inst.last_heartbeat, 2)
-                if inst.pid and inst.last_heartbeat else None,
-                "limits": inst.cfg.limits, "dropped": c.get("dropped", 0),
-                "bus": bus, "spam_pps": inst.spam_pps,
-                "enforcement": self.kernel.label(inst) if self.kernel else "sampling",
-                "throttled_s": round(self.throttles[inst.id].throttled_s, 1)
-                if inst.id in self.throttles else
-                round(self.kernel.throttled_s(inst), 1) if self.kernel else 0.0,
-            })
-        return out
+            started, beat = inst.started_at, inst.last_heartbeat
+            uptime = round(now - started, 1) if started else 0
+            beat_age = round(now - beat, 2) if beat else None
+        else:
+            sample = c = NO_FIGURES
+            bus, uptime, beat_age = {}, 0, None  # (a row's own dict: callers may keep it)
+        throttle = throttles.get(inst.id)
+        return {
+            "id": cfg.id, "name": cfg.name, "type": cfg.type,
+            "role": cfg.role, "status": str(inst.state), "reason": inst.reason,
+            "enabled": cfg.enabled, "critical": cfg.critical,
+            "pid": pid, "nice": sample.get("nice", limits.get("nice")),
+            "cpu_percent": sample.get("cpu_percent", 0.0),
+            "memory_mb": sample.get("memory_mb", 0.0),
+            "memory_percent": sample.get("memory_percent", 0.0),
+            "disk_io_read_mb": sample.get("disk_io_read_mb", 0.0),
+            "disk_io_write_mb": sample.get("disk_io_write_mb", 0.0),
+            "network_packets_sent": bus.get("packets_sent", c.get("out_total", 0)),
+            "network_packets_recv": bus.get("packets_recv", c.get("in_total", 0)),
+            "pps_in": c.get("pps_in", 0.0), "pps_out": c.get("pps_out", 0.0),
+            "uptime_seconds": uptime,
+            "restarts": inst.restarts,
+            "error_count": inst.error_count + int(c.get("error_count", 0)),
+            "errors_24h": recorded.get(cfg.id, 0),
+            "last_error": c.get("last_error") or inst.last_error,
+            "heartbeat_age_s": beat_age,
+            "limits": limits, "dropped": c.get("dropped", 0),
+            "bus": bus, "spam_pps": inst.spam_pps,
+            "enforcement": kernel.label(inst) if kernel else "sampling",
+            "throttled_s": round(throttle.throttled_s, 1) if throttle is not None else
+            round(kernel.throttled_s(inst), 1) if kernel else 0.0,
+        }
 
     # -- panic -----------------------------------------------------------------------
     def load_mode(self) -> None:

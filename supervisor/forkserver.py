@@ -206,5 +206,8 @@ class ForkServers:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         self.forked.clear()
+        for template in self.templates.values():  # idle, nothing to save: no grace
+            with contextlib.suppress(ProcessLookupError):
+                template.proc.kill()
         for kind in list(self.templates):
             self._drop(kind)

@@ -160,7 +160,6 @@ class Instance:
         self.last_heartbeat = self.sys.monotonic()
         self._apply_priorities(pid, ("nice",))
         self._set(State.DISCONNECTED if self.cut else State.RUNNING, "ready")
-        self._arm_watchdog()
 
     def on_heartbeat(self, counters: dict[str, Any]) -> None:
         if self.pid is None:
@@ -175,7 +174,7 @@ class Instance:
     def _on_exit(self, pid: int, code: int) -> None:
         if pid != self.pid:
             return
-        for name in ("kill", "ready", "watchdog"):
+        for name in ("kill", "ready"):
             self._cancel(name)
         uptime = self.sys.monotonic() - (self.started_at or self.sys.monotonic())
         self.pid = None
@@ -254,21 +253,20 @@ class Instance:
             self.on_error(f"did not stop within {timeout:g} s; killed")
             self.sys.kill_tree(self.pid, signal.SIGKILL)
 
-    def _arm_watchdog(self) -> None:
-        period = self.cfg.limit("heartbeat_s", 5.0)
-        deadline = period * self.MISSED_HEARTBEATS
-
-        def check() -> None:
-            if self.pid is None or self.last_heartbeat is None:
-                return
-            age = self.sys.monotonic() - self.last_heartbeat
-            if age >= deadline:
-                self.on_error(f"no heartbeat for {age:.1f} s (limit {deadline:g} s): hung")
-                self.kill(f"watchdog: no heartbeat for {age:.1f} s")
-            else:
-                self._timer("watchdog", deadline - age, check)
-
-        self._timer("watchdog", deadline, check)
+    def check_heartbeat(self) -> None:
+        """The watchdog: a running process that sent no heartbeat for
+        ``MISSED_HEARTBEATS`` x ``heartbeat_s`` is hung and killed (then restarted).
+        Called for every instance by one 1 Hz timer (the arbiter's stats pass), not a
+        timer per instance, so idle children cost the supervisor no wake-ups of their
+        own; a hang is therefore caught within a second of its deadline."""
+        if self.state not in (State.RUNNING, State.DISCONNECTED) or self.pid is None or \
+                self.last_heartbeat is None or self._intent is not None:
+            return
+        deadline = self.cfg.limit("heartbeat_s", 5.0) * self.MISSED_HEARTBEATS
+        age = self.sys.monotonic() - self.last_heartbeat
+        if age >= deadline:
+            self.on_error(f"no heartbeat for {age:.1f} s (limit {deadline:g} s): hung")
+            self.kill(f"watchdog: no heartbeat for {age:.1f} s")
 
     def _timer(self, name: str, delay: float, callback: Callable[[], None]) -> None:
         self._cancel(name)

@@ -60,3 +60,30 @@ class ProcFiles:
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def children_map(root: str = "/proc") -> dict[int, list[int]]:
+    """parent pid -> child pids of every process on the host, from one pass over
+    ``/proc/*/stat`` (what psutil's ``children(recursive=True)`` does for each call)."""
+    out: dict[int, list[int]] = {}
+    for name in os.listdir(root):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"{root}/{name}/stat", "rb") as fh:
+                ppid = int(fh.read().rsplit(b")", 1)[1].split(None, 2)[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        out.setdefault(ppid, []).append(int(name))
+    return out
+
+
+def descendants(table: dict[int, list[int]], pid: int) -> list[int]:
+    """Every process below ``pid`` in ``table`` (:func:`children_map`), parents first."""
+    out: list[int] = []
+    todo = list(table.get(pid, ()))
+    while todo:
+        child = todo.pop()
+        out.append(child)
+        todo.extend(table.get(child, ()))
+    return out

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from edgeos.supervisor.procfs import ProcFiles
+from edgeos.supervisor.procfs import ProcFiles, children_map, descendants
 
 if TYPE_CHECKING:
     from edgeos.supervisor.forkserver import ForkServers
@@ -73,8 +73,9 @@ class System(Protocol):
     def cpu_seconds(self, pid: int) -> float | None:
         """User + system CPU time ``pid`` has used, None if it is gone."""
         ...
-    def proc_stats(self, pid: int) -> ProcStats | None:
-        """CPU time, RSS, nice and disk I/O of ``pid`` in one go, None if it is gone."""
+    def proc_stats(self, pid: int, io: bool = True) -> ProcStats | None:
+        """CPU time, RSS, nice and (with ``io``) disk I/O of ``pid`` in one go, None if
+        it is gone."""
         ...
 
 
@@ -83,8 +84,8 @@ class ProcStats:
     cpu_s: float
     rss_mb: float
     nice: int
-    read_bytes: int
-    write_bytes: int
+    read_bytes: int | None  # None: not read this time (``io=False``)
+    write_bytes: int | None
 
 
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
@@ -98,6 +99,7 @@ class AsyncioSystem:
         self.loop = loop
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self.proc_files = ProcFiles()
+        self._table: dict[int, list[int]] | None = None  # see _process_table
         self.forks: ForkServers | None = None
         if os.environ.get("EDGEOS_FORKSERVER") != "off":
             from edgeos.supervisor.forkserver import ForkServers
@@ -165,18 +167,26 @@ class AsyncioSystem:
             os.kill(pid, sig)
 
     def kill_tree(self, pid: int, sig: int) -> None:
-        import psutil
-
-        try:
-            children = psutil.Process(pid).children(recursive=True)
-        except psutil.Error:
-            children = []
+        children = descendants(self._process_table(), pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
         for child in children:
-            with contextlib.suppress(psutil.Error):
-                child.send_signal(sig)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, sig)
         self.signal(pid, sig)
+
+    def _process_table(self) -> dict[int, list[int]]:
+        """Who is whose child, read once for all the signals sent in one step of the
+        loop: a stop of every instance (daemon stop, panic, a reload) scans /proc once,
+        not once per instance (issue 16). The next step reads it afresh."""
+        if self._table is None:
+            self._table = children_map()
+            if not self.loop.is_closed():
+                self.loop.call_soon(self._forget_table)
+        return self._table
+
+    def _forget_table(self) -> None:
+        self._table = None
 
     def setpriority(self, pid: int, nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, nice)
@@ -218,7 +228,7 @@ class AsyncioSystem:
         except (IndexError, ValueError):
             return None
 
-    def proc_stats(self, pid: int) -> ProcStats | None:
+    def proc_stats(self, pid: int, io: bool = True) -> ProcStats | None:
         raw = self.proc_files.read(pid, "stat")  # /proc/PID/stat has the RSS (pages) too
         if raw is None:
             return None
@@ -228,13 +238,16 @@ class AsyncioSystem:
                 int(stat[16])
         except (IndexError, ValueError):
             return None
-        io = {}
+        if not io:
+            return ProcStats(cpu_s, rss_pages * PAGE_MB, nice, None, None)
+        counters = {}
         raw_io = self.proc_files.read(pid, "io")  # (needs the same user, or root)
         with contextlib.suppress(ValueError):
-            io = dict(line.split(b": ") for line in raw_io.splitlines()) if raw_io else {}
+            counters = dict(line.split(b": ") for line in raw_io.splitlines()) if raw_io \
+                else {}
         return ProcStats(cpu_s=cpu_s, rss_mb=rss_pages * PAGE_MB, nice=nice,
-                         read_bytes=int(io.get(b"read_bytes", 0)),
-                         write_bytes=int(io.get(b"write_bytes", 0)))
+                         read_bytes=int(counters.get(b"read_bytes", 0)),
+                         write_bytes=int(counters.get(b"write_bytes", 0)))
 
     def reap_all(self) -> None:
         """Last resort at shutdown: SIGKILL whatever is still alive and wait for it."""

@@ -1,13 +1,19 @@
-"""What the supervisor measures of each child itself, with psutil."""
+"""What the supervisor measures of each child itself, from /proc through the seam.
+
+This runs once a second for every child (the live figures and the 1 s instance history
+of the historian), so it is kept to one ``pread`` of ``/proc/<pid>/stat`` per child:
+the disk I/O counters (a second file) only every ``IO_EVERY_S``, and no psutil objects.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-import psutil
 from edgeos.supervisor.seam import System
 
 MB = 1024 * 1024
+IO_EVERY_S = 10.0  # disk I/O totals change slowly: read them this often per child
 
 
 class Sampler:
@@ -15,32 +21,41 @@ class Sampler:
 
     def __init__(self, system: System) -> None:
         self.sys = system
-        self.total_mb = psutil.virtual_memory().total / MB
-        self._last: dict[int, tuple[float, float]] = {}  # pid -> (monotonic, cpu seconds)
+        self.total_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / MB
+        # pid -> [monotonic, cpu seconds, read MB, write MB, when to read io next]
+        self._last: dict[int, list[Any]] = {}
 
     def sample(self, pid: int) -> dict[str, Any]:
-        stats = self.sys.proc_stats(pid)
+        now = self.sys.monotonic()
+        last = self._last.get(pid)
+        stats = self.sys.proc_stats(pid, io=last is None or now >= last[4])
         if stats is None:
             self._last.pop(pid, None)
             return {}
-        now = self.sys.monotonic()
-        t0, cpu0 = self._last.get(pid, (now, stats.cpu_s))
-        self._last[pid] = (now, stats.cpu_s)
+        if last is None:
+            last = self._last[pid] = [now, stats.cpu_s, 0.0, 0.0, 0.0]
+        t0, cpu0 = last[0], last[1]
         cpu = (stats.cpu_s - cpu0) / (now - t0) * 100 if now > t0 else 0.0
-        return {"cpu_percent": round(cpu, 1), "memory_mb": round(stats.rss_mb, 2),
-                "memory_percent": round(stats.rss_mb / self.total_mb * 100, 2),
-                "nice": stats.nice, "disk_io_read_mb": round(stats.read_bytes / MB, 3),
-                "disk_io_write_mb": round(stats.write_bytes / MB, 3)}
+        last[0], last[1] = now, stats.cpu_s
+        if stats.read_bytes is not None and stats.write_bytes is not None:
+            last[2] = round(stats.read_bytes / MB, 3)
+            last[3] = round(stats.write_bytes / MB, 3)
+            last[4] = now + IO_EVERY_S
+        rss = stats.rss_mb
+        return {"cpu_percent": round(cpu, 1), "memory_mb": round(rss, 2),
+                "memory_percent": round(rss / self.total_mb * 100, 2),
+                "nice": stats.nice, "disk_io_read_mb": last[2], "disk_io_write_mb": last[3]}
 
     def forget(self, keep: set[int]) -> None:
         """Drop the history of pids that are gone."""
-        for pid in list(self._last):
-            if pid not in keep:
-                del self._last[pid]
+        for pid in [p for p in self._last if p not in keep]:
+            del self._last[pid]
 
 
 def host() -> dict[str, Any]:
     """Host-wide figures for the system page."""
+    import psutil  # (here only: the supervisor's idle path does without it)
+
     vm = psutil.virtual_memory()
     disk = psutil.disk_usage("/")
     return {"cpu_percent": psutil.cpu_percent(None), "cpu_count": psutil.cpu_count(),

@@ -40,7 +40,8 @@ DRAIN_MAX = 32  # messages (batches of up to ~1000 changes) per wake-up: the loo
 # the historian's memory without bound.
 MAX_PENDING_ROWS = 250_000
 RCVHWM = 10_000
-STAT_FIELDS = ("cpu_percent", "memory_mb", "pps_in", "pps_out")
+STAT_FIELDS = ("cpu_percent", "memory_mb", "pps_in", "pps_out")  # order of a figures row
+FIGURES = b"figures"
 
 
 def now_ms() -> int:
@@ -87,28 +88,27 @@ class Historian:
         asyncio.get_running_loop().call_soon(self._on_readable)  # more may be queued
 
     async def read_stats(self) -> None:
-        """Instance CPU, RAM and rates from the supervisor's 1 Hz ``stats`` events."""
+        """Instance CPU, RAM and rates from the supervisor's 1 Hz ``figures`` events
+        (``[id, cpu_percent, memory_mb, pps_in, pps_out]`` per instance with a process:
+        supervisor/arbiter.py ``Arbiter.figures``)."""
         sub = self.ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.connect(addresses.endpoint(self.spec.run_dir, addresses.EVENTS))
-        sub.setsockopt(zmq.SUBSCRIBE, b"stats")
+        sub.setsockopt(zmq.SUBSCRIBE, FIGURES)
         try:
             while True:
                 topic, body = await sub.recv_multipart()
-                if topic != b"stats":
+                if topic != FIGURES:
                     continue
                 try:
-                    instances = protocol.unpack(body)
                     ts = now_ms()
-                    for inst in instances[:10_000]:
-                        if not inst.get("pid"):
-                            continue
-                        for name in STAT_FIELDS:
-                            value = as_number(inst.get(name))
+                    for row in protocol.unpack(body)[:10_000]:
+                        for name, raw in zip(STAT_FIELDS, row[1:], strict=False):
+                            value = as_number(raw)
                             if value is not None:
-                                sid = self.store.series_id(f"@{inst['id']}.{name}", "stat")
+                                sid = self.store.series_id(f"@{row[0]}.{name}", "stat")
                                 self.rows.append((sid, ts, value))
-                except (ValueError, TypeError, KeyError, AttributeError):
+                except (ValueError, TypeError, KeyError, IndexError):
                     self.store.count("malformed")
         finally:
             sub.close(0)

@@ -9,7 +9,6 @@ only public halves ever leave this directory, through ``edgectl node-key``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -50,6 +49,8 @@ def check_key(text: str, what: str = "key") -> bytes:
 
 def fingerprint(public: bytes | str) -> str:
     """A short, stable fingerprint of a public key (for mDNS TXT and listings)."""
+    import hashlib  # (here: the supervisor imports this module, OpenSSL only when used)
+
     key = public.encode() if isinstance(public, str) else public
     return hashlib.sha256(key).hexdigest()[:16]
 

@@ -45,6 +45,9 @@ class CgroupV1:
         self.roots = roots  # controller -> our subtree in its hierarchy
         self._watched: dict[str, list[int]] = {}  # instance -> eventfds
         self._oom_base: dict[str, int] = {}
+        # instance -> the limits its leaf has with its events armed, see place
+        self._ready: dict[str, cg.LeafLimits] = {}
+        self._sinks: dict[str, cg.EventSink] = {}  # instance -> its current process's sink
 
     @classmethod
     def detect(cls, system: System, mount: Path, lines: list[str]) -> CgroupV1 | None:
@@ -90,11 +93,28 @@ class CgroupV1:
 
     def place(self, instance_id: str, pid: int, limits: dict[str, Any],
               sink: cg.EventSink) -> None:
+        """A restart at once after a crash (no stop in between, same limits) reuses the
+        leaf as it is, limits and armed events included: only the moves into it are
+        written. Each write to a v1 ``cgroup.procs`` or limit file can wait milliseconds
+        in the kernel (tens under load), and this runs between the fork of the
+        replacement and the supervisor reading its READY (issue 16)."""
+        want = cg.LeafLimits.of(limits)
+        self._sinks[instance_id] = sink
+        mem = self.leaf("memory", instance_id)
+        if self._ready.get(instance_id) != want:
+            self._configure(instance_id, want)
+        for leaf in self._leaves(instance_id):
+            (leaf / "cgroup.procs").write_text(str(pid))
+        self._oom_base[instance_id] = oom_kills(mem)
+        if self._ready.get(instance_id) != want:
+            self._arm_events(instance_id, want)
+            self._ready[instance_id] = want
+
+    def _configure(self, instance_id: str, want: cg.LeafLimits) -> None:
         self.release(instance_id)
         for leaf in self._leaves(instance_id):
             leaf.mkdir(exist_ok=True)
         mem = self.leaf("memory", instance_id)
-        want = cg.LeafLimits.of(limits)
         cap = want.ram_bytes or -1
         memsw = mem / "memory.memsw.limit_in_bytes"
         if memsw.exists() and cap < 0:  # raise memsw before limit, lower it after
@@ -106,21 +126,22 @@ class CgroupV1:
         (cpu / "cpu.cfs_period_us").write_text(str(cg.CPU_PERIOD_US))
         (cpu / "cpu.cfs_quota_us").write_text(str(want.cpu_quota_us or -1))
         (self.leaf("pids", instance_id) / "pids.max").write_text(str(want.pids))
-        for leaf in self._leaves(instance_id):
-            (leaf / "cgroup.procs").write_text(str(pid))
-        self._oom_base[instance_id] = oom_kills(mem)
-        if cap > 0:
-            fds = self._watched.setdefault(instance_id, [])
-            threshold = want.warn_bytes or cap
 
-            def crossed() -> None:  # either direction: one read tells which
-                usage = int((mem / "memory.usage_in_bytes").read_text())
-                if usage >= threshold:
-                    sink("ram_warning", usage)
+    def _arm_events(self, instance_id: str, want: cg.LeafLimits) -> None:
+        if not want.ram_bytes:
+            return
+        mem = self.leaf("memory", instance_id)
+        fds = self._watched.setdefault(instance_id, [])
+        threshold = want.warn_bytes or want.ram_bytes
 
-            fds.append(self._arm(mem, "memory.usage_in_bytes", str(threshold), crossed))
-            fds.append(self._arm(mem, "memory.oom_control", "",
-                                 lambda: sink("oom", oom_kills(mem))))
+        def crossed() -> None:  # either direction: one read tells which
+            usage = int((mem / "memory.usage_in_bytes").read_text())
+            if usage >= threshold:
+                self._sinks[instance_id]("ram_warning", usage)
+
+        fds.append(self._arm(mem, "memory.usage_in_bytes", str(threshold), crossed))
+        fds.append(self._arm(mem, "memory.oom_control", "",
+                             lambda: self._sinks[instance_id]("oom", oom_kills(mem))))
 
     def _arm(self, group: Path, target: str, args: str, callback: Any) -> int:
         """Register an eventfd for ``target`` with ``cgroup.event_control``, watch it."""
@@ -149,6 +170,7 @@ class CgroupV1:
         return efd
 
     def release(self, instance_id: str) -> None:
+        self._ready.pop(instance_id, None)  # the next place configures and arms afresh
         for efd in self._watched.pop(instance_id, []):
             self.sys.unwatch_fd(efd)
             os.close(efd)  # closing the eventfd unregisters the event in the kernel
@@ -167,6 +189,7 @@ class CgroupV1:
     def remove(self, instance_id: str) -> None:
         self.release(instance_id)
         self._oom_base.pop(instance_id, None)
+        self._sinks.pop(instance_id, None)
         for leaf in self._leaves(instance_id):
             with contextlib.suppress(OSError):  # still populated or already gone
                 leaf.rmdir()

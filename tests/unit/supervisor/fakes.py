@@ -34,6 +34,7 @@ class FakeSystem:
         self._on_exit: dict[int, Callable[[int, int], None]] = {}
         self.rss: dict[int, float] = {}
         self.cpu: dict[int, float] = {}
+        self.proc_reads: list[tuple[int, bool]] = []  # (pid, with io) per proc_stats
         self.watched: dict[int, Callable[[], None]] = {}
         self.preforked: list[str] = []
 
@@ -86,10 +87,12 @@ class FakeSystem:
     def cpu_seconds(self, pid: int) -> float | None:
         return self.cpu.get(pid)
 
-    def proc_stats(self, pid: int) -> ProcStats | None:
+    def proc_stats(self, pid: int, io: bool = True) -> ProcStats | None:
+        self.proc_reads.append((pid, io))
         if pid not in self.rss and pid not in self.cpu:
             return None
-        return ProcStats(self.cpu.get(pid, 0.0), self.rss.get(pid, 0.0), 0, 0, 0)
+        return ProcStats(self.cpu.get(pid, 0.0), self.rss.get(pid, 0.0), 0,
+                         *((0, 0) if io else (None, None)))
 
     # test controls
     def exit(self, pid: int, code: int) -> None:

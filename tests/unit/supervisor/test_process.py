@@ -143,17 +143,39 @@ def test_kill_restarts_with_new_pid(sys_: FakeSystem) -> None:
 
 
 def test_missed_heartbeats_kill_the_worker(sys_: FakeSystem) -> None:
+    """The arbiter's 1 Hz pass asks every instance; a hang is caught at that pass."""
     inst = running(sys_, heartbeat_s=1)
     pid = inst.pid
     for _ in range(5):
         sys_.advance(0.9)
         inst.on_heartbeat({"pps_out": 1})
+        inst.check_heartbeat()
     assert sys_.signals == []
-    sys_.advance(2.9)
+    for _ in range(2):
+        sys_.advance(1.0)
+        inst.check_heartbeat()
+    sys_.advance(0.9)  # 2.9 s since the last heartbeat
+    inst.check_heartbeat()
     assert sys_.signals == []
     sys_.advance(0.2)  # three intervals without a heartbeat
+    inst.check_heartbeat()
     assert sys_.signals == [(pid, signal.SIGKILL)]
     assert "no heartbeat" in (inst.last_error or "")
+    inst.check_heartbeat()  # killed already: not again while it dies
+    assert sys_.signals == [(pid, signal.SIGKILL)]
+
+
+def test_the_watchdog_leaves_starting_and_stopping_alone(sys_: FakeSystem) -> None:
+    inst, _ = make(sys_, heartbeat_s=1)
+    inst.start()
+    sys_.advance(10)
+    inst.check_heartbeat()  # starting: the READY timeout is in charge
+    assert sys_.signals == []
+    inst.on_ready(inst.pid or -1)
+    inst.stop()
+    sys_.advance(4)
+    inst.check_heartbeat()  # stopping: SIGTERM, then the stop timeout's SIGKILL only
+    assert sys_.signals == [(inst.pid, signal.SIGTERM)]
 
 
 def test_ready_timeout_kills(sys_: FakeSystem) -> None:

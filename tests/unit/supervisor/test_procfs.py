@@ -3,11 +3,16 @@ nothing left open, and no figures of a process once it has been reaped."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 
-from edgeos.supervisor.procfs import ProcFiles
+from edgeos.supervisor import seam
+from edgeos.supervisor.procfs import ProcFiles, children_map, descendants
 from edgeos.supervisor.seam import AsyncioSystem
 
 
@@ -73,3 +78,59 @@ def test_system_forgets_the_files_of_a_child_when_it_exits() -> None:
     assert rss is not None and rss > 0
     assert opened == 3  # statm, stat, io
     assert left == 0
+
+
+def gone(pid: int) -> bool:
+    """Ended (a zombie counts: whoever inherited it reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except OSError:
+        return True
+
+
+def test_one_scan_of_proc_for_every_tree_signalled_in_one_step(monkeypatch) -> None:
+    """A stop of many instances reads the process table once (issue 16), and still
+    reaches the grandchildren that left the process group."""
+    scans = []
+
+    def counted() -> dict[int, list[int]]:
+        scans.append(1)
+        return children_map()
+
+    monkeypatch.setattr(seam, "children_map", counted)
+    # a child that starts a grandchild in a session of its own (killpg misses it)
+    code = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
+            "'import time; time.sleep(60)'], start_new_session=True); "
+            "print('up', flush=True); time.sleep(60)")
+    kids = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                             start_new_session=True) for _ in range(3)]
+    grandchildren: list[int] = []
+    try:
+        for kid in kids:
+            assert kid.stdout is not None and kid.stdout.readline() == b"up\n"
+        grandchildren = [g for k in kids for g in descendants(children_map(), k.pid)]
+        assert len(grandchildren) == 3
+
+        async def stop_all() -> None:
+            system = AsyncioSystem(asyncio.get_running_loop())
+            for kid in kids:
+                system.kill_tree(kid.pid, signal.SIGTERM)
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            system.kill_tree(kids[0].pid, signal.SIGTERM)  # a later step: read afresh
+
+        asyncio.run(stop_all())
+        assert len(scans) == 2
+        for kid in kids:
+            assert kid.wait(10) == -signal.SIGTERM
+        deadline = time.monotonic() + 10
+        while not all(gone(g) for g in grandchildren) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [g for g in grandchildren if not gone(g)] == []
+    finally:
+        for pid in [*grandchildren, *(k.pid for k in kids)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for kid in kids:
+            kid.wait()
