@@ -173,7 +173,8 @@ class Uplink:
                 if body.get("rewind"):  # the core missed a message: resend from there
                     self.sent_upto = max(self.buffer.acked, min(int(body["acked"]),
                                                                 self.buffer.last_seq))
-                self._wake.set()
+                if self.sent_upto < self.buffer.last_seq:  # live: all sent, nothing to read
+                    self._wake.set()
             elif kind == wire.PONG:
                 self.rtt_ms = round((time.monotonic() - float(body["t"])) * 1000, 2)
             elif kind == wire.CMD:
