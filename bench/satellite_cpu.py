@@ -71,9 +71,9 @@ def per_10k(before: dict[str, float], after: dict[str, float], n: int) -> dict[s
 def measure(pair: Any, rec: Recorder, seconds: float) -> dict[str, Any]:
     """CPU of both daemons' processes over ``seconds`` of live traffic."""
     procs = {**processes(pair.sat, "sat"), **processes(pair.core, "core")}
-    n0, c0, t0 = len(rec.seqs(SEQ)), cpu_seconds(procs), time.monotonic()
+    n0, c0, t0 = len(rec.items), cpu_seconds(procs), time.monotonic()
     time.sleep(seconds)
-    n1, c1, t1 = len(rec.seqs(SEQ)), cpu_seconds(procs), time.monotonic()
+    n1, c1, t1 = len(rec.items), cpu_seconds(procs), time.monotonic()
     n = n1 - n0
     return {"datapoints": n, "rate_per_s": round(n / (t1 - t0), 1),
             "cpu_s_per_10k": per_10k(c0, c1, n),
