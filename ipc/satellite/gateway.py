@@ -65,9 +65,9 @@ MAX_WRITES = 10_000  # commands waited on per satellite, oldest forgotten first
 PENDING_TTL_S = 3600
 #: acknowledgements of a live link coalesce over ACK_S (one per burst, not one per
 #: message: an ACK frees the satellite's buffer, it carries no latency), or go at once
-#: after ACK_ITEMS datapoints so a catch-up's window stays open
+#: after ACK_ITEMS datapoints: a catch-up's full chunks are acknowledged each, as before
 ACK_S = 0.05
-ACK_ITEMS = wire.WINDOW // 4
+ACK_ITEMS = wire.CHUNK_MAX
 VIEWER_CMDS = frozenset({"status", "list", "get", "logs", "errors", "satellites", "routes",
                          "datapoints", "route_test", "help", "system", "node_key"})
 
@@ -122,7 +122,11 @@ class HighWater:
         return (row[0], row[1]) if row else ("", 0)
 
     def put(self, sat_id: str, epoch: str, seq: int) -> None:
-        self.db.execute("INSERT OR REPLACE INTO hwm VALUES (?, ?, ?)", (sat_id, epoch, seq))
+        """Once per DATA message: an UPDATE in place writes one page to the WAL where
+        INSERT OR REPLACE wrote two (the row and its id index: delete, then insert)."""
+        if not self.db.execute("UPDATE hwm SET epoch = ?, seq = ? WHERE id = ?",
+                               (epoch, seq, sat_id)).rowcount:
+            self.db.execute("INSERT INTO hwm VALUES (?, ?, ?)", (sat_id, epoch, seq))
         self.checkpoints.committed()
 
     def close(self) -> None:
