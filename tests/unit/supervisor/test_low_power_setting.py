@@ -69,3 +69,17 @@ def test_a_child_never_trusts_its_environment(monkeypatch: pytest.MonkeyPatch, e
     monkeypatch.setenv(child_side.ENV, child_side.LOW_POWER)
     monkeypatch.setenv(child_side.POLL_ENV, env)
     assert child_side.poll_multiplier() == expect
+
+
+def test_the_settings_loader_takes_the_satellite_section(tmp_path: Path) -> None:
+    """``satellite.buffer_mb`` / ``mdns`` (docs/satellites.md) pass the schema; a wrong
+    one is named."""
+    from edgeos.common.jsonfile import ConfigError
+    from edgeos.supervisor.config import load_settings
+
+    write(tmp_path, {"satellite": {"buffer_mb": 64, "mdns": "off"},
+                     "low_power": {"poll_multiplier": 3}})
+    load_settings(tmp_path)
+    write(tmp_path, {"satellite": {"buffer_mb": 0}})
+    with pytest.raises(ConfigError, match=r"satellite\.buffer_mb"):
+        load_settings(tmp_path)
