@@ -1,10 +1,9 @@
 """``python -m edgeos.ipc.satellite uplink|gateway``: started by the supervisor with its
 spec on stdin, like the broker.
 
-``EDGEOS_SATELLITE_CPROFILE=DIR`` runs the process under cProfile (CPU time of
-its main thread) and writes
-``DIR/<role>-<pid>.prof`` when it stops (a developer's tool: where the link's CPU
-goes, ``bench/satellite_cpu.py``)."""
+``EDGEOS_SATELLITE_CPROFILE=DIR`` runs the process under cProfile (CPU time of its
+main thread) and writes ``DIR/<role>-<pid>.prof`` when it stops: a developer's tool
+for where the link's CPU goes (``bench/satellite_cpu.py --profile DIR``)."""
 
 from __future__ import annotations
 
