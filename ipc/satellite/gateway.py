@@ -64,9 +64,11 @@ MAX_ADDRESSES = 100_000  # last values kept per satellite (to mark them uncertai
 MAX_WRITES = 10_000  # commands waited on per satellite, oldest forgotten first
 PENDING_TTL_S = 3600
 #: acknowledgements of a live link coalesce over ACK_S (one per burst, not one per
-#: message: an ACK frees the satellite's buffer, it carries no latency), or go at once
-#: after ACK_ITEMS datapoints: a catch-up's full chunks are acknowledged each, as before
+#: message: an ACK frees the satellite's buffer, it carries no latency); a message of
+#: ACK_BATCH datapoints or more (a catch-up's, read back from the buffer) is
+#: acknowledged at once, as before, and so is any run of ACK_ITEMS
 ACK_S = 0.05
+ACK_BATCH = 64
 ACK_ITEMS = wire.CHUNK_MAX
 VIEWER_CMDS = frozenset({"status", "list", "get", "logs", "errors", "satellites", "routes",
                          "datapoints", "route_test", "help", "system", "node_key"})
@@ -392,7 +394,7 @@ class Gateway:
     def _ack_soon(self, sat: Satellite, taken: int) -> None:
         """Acknowledge within ACK_S, or now once ACK_ITEMS datapoints are unacknowledged."""
         sat.unacked += taken
-        if sat.unacked >= ACK_ITEMS:
+        if taken >= ACK_BATCH or sat.unacked >= ACK_ITEMS:
             self._ack_now(sat)
         elif sat.ack_timer is None:
             sat.ack_timer = asyncio.get_running_loop().call_later(ACK_S, self._ack_now, sat)
