@@ -19,7 +19,12 @@
 * where live latency goes: ``sat_local_p99_ms`` (device -> the satellite's own broker,
   the baseline of this machine's load in the same run) and ``link_p50_ms`` /
   ``link_p99_ms`` (the same values from the satellite's broker to the core's: uplink,
-  buffer commit, CURVE link, gateway, core broker);
+  buffer commit, CURVE link, gateway, core broker): the link's own added latency,
+  judged against that baseline, with the load average (``loadavg_live``) beside;
+* what the link costs in the same window, a figure load does not move much: CPU
+  seconds per 10,000 datapoints of the uplink and the gateway
+  (``uplink_cpu_s_per_10k``, ``gateway_cpu_s_per_10k``) beside those of the satellite's
+  broker, the core's broker and the worker, one hop each (the baseline);
 * the LOW_POWER satellite's own live latency, straight to the core's port (no relay
   in this process), and the first satellite's through the relay in the same window
   (``direct_low_power_p50_ms`` / ``_p99_ms``, ``relayed_beside_it_p50_ms`` / ``_p99_ms``);
@@ -39,6 +44,7 @@ Targets: catch-up >= 20,000/s, p99 <= 20 ms, detection <= 3 s, resume <= 2 s, 0 
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import statistics
 import sys
@@ -57,6 +63,7 @@ from edgeos.ipc import protocol
 from edgeos.ipc.satellite.buffer import Buffer
 
 from bench.common import finish, parser
+from bench.satellite_cpu import cpu_seconds, per_10k, processes
 from tests.integration.daemon import Daemon
 from tests.integration.satellite.support import Pair, Recorder, counter, make_pair
 
@@ -226,7 +233,11 @@ def main() -> int:
         # live latency at 200/s (before the LOW_POWER satellite starts: its 200/s and
         # its five processes would load the same two cores and the same gateway)
         t_live = time.time() * 1000
+        procs = {**processes(pair.sat, "sat"), **processes(pair.core, "core")}
+        cpu0, n0 = cpu_seconds(procs), len(rec.items)
         time.sleep(args.live_seconds)
+        cpu = per_10k(cpu0, cpu_seconds(procs), len(rec.items) - n0)
+        load_live = round(os.getloadavg()[0], 2)
         lat = sorted(i[4] - i[3] for i in list(rec.items)
                      if i[0] == SEQ and i[3] >= t_live and i[2] == "good")
         sat_lat = sorted(i[4] - i[3] for i in list(sat_rec.items)
@@ -303,6 +314,12 @@ def main() -> int:
         "live_samples": len(lat),
         "sat_local_p50_ms": pct(sat_lat, 0.5), "sat_local_p99_ms": pct(sat_lat, 0.99),
         "link_p50_ms": pct(link_lat, 0.5), "link_p99_ms": pct(link_lat, 0.99),
+        "loadavg_live": load_live,
+        "uplink_cpu_s_per_10k": cpu.get("sat_uplink"),
+        "gateway_cpu_s_per_10k": cpu.get("core_gateway"),
+        "sat_broker_cpu_s_per_10k": cpu.get("sat_broker"),
+        "core_broker_cpu_s_per_10k": cpu.get("core_broker"),
+        "worker_cpu_s_per_10k": cpu.get("sat_worker"),
         "direct_low_power_p50_ms": pct(lean_lat, 0.5),
         "direct_low_power_p99_ms": pct(lean_lat, 0.99),
         "relayed_beside_it_p50_ms": pct(both_lat, 0.5),
@@ -329,6 +346,11 @@ def main() -> int:
     print(f"  baseline, device -> satellite broker: p50 {result['sat_local_p50_ms']} ms, "
           f"p99 {result['sat_local_p99_ms']} ms; the link's share (satellite broker -> "
           f"core broker): p50 {result['link_p50_ms']} ms, p99 {result['link_p99_ms']} ms")
+    print(f"  load average {load_live} meanwhile; CPU seconds per 10,000 datapoints: uplink "
+          f"{result['uplink_cpu_s_per_10k']}, gateway {result['gateway_cpu_s_per_10k']}; "
+          f"baseline, one broker hop: satellite broker {result['sat_broker_cpu_s_per_10k']}, "
+          f"core broker {result['core_broker_cpu_s_per_10k']}, worker "
+          f"{result['worker_cpu_s_per_10k']}")
     print(f"  two satellites at 200/s each: the LOW_POWER one straight to the core p50 "
           f"{result['direct_low_power_p50_ms']} ms, p99 {result['direct_low_power_p99_ms']} "
           f"ms; the first one through the relay meanwhile p50 "

@@ -6,7 +6,9 @@ child, so the broker, the uplink and every worker (also one forked from a templa
 which gets the supervisor's environment) read it from their environment. On LOW_POWER:
 
 * every ``poll_interval_s`` in an instance's config, at any depth (the device's, a
-  register's, a meter's, a symbol rule's), is multiplied by :data:`POLL_MULTIPLIER`
+  register's, a meter's, a symbol rule's), is multiplied by the poll multiplier
+  (``low_power.poll_multiplier`` in ``edgeos.json``, checked by the supervisor and
+  passed in ``EDGEOS_POLL_MULTIPLIER``; :data:`POLL_MULTIPLIER` when not set)
   before the worker reads it, so a worker reports (``poll_interval_s`` in its
   datapoints' meta, ``poll_multiplier`` in its stats) what it really does;
 * in-memory queues are smaller (:func:`sized`): a worker's outbox while the broker is
@@ -17,6 +19,7 @@ which gets the supervisor's environment) read it from their environment. On LOW_
 
 from __future__ import annotations
 
+import math
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
 ENV = "EDGEOS_PROFILE"
 LOW_POWER = "LOW_POWER"
 POLL_MULTIPLIER = 2.0  # a Pi Zero polls half as often: half the bus and CPU time
+POLL_ENV = "EDGEOS_POLL_MULTIPLIER"  # edgeos.json's low_power.poll_multiplier, checked
+POLL_MIN, POLL_MAX = 1.0, 10.0
 SQLITE_CACHE_KIB = 256  # per connection; SQLite's default is 2,000 KiB
 POLL_KEY = "poll_interval_s"
 MAX_DEPTH = 16  # configs are schema-checked and shallow; bounded all the same
@@ -37,7 +42,15 @@ def active() -> bool:
 
 
 def poll_multiplier() -> float:
-    return POLL_MULTIPLIER if active() else 1.0
+    """The factor for poll intervals: 1 unless LOW_POWER; there the configured one
+    (the supervisor checked it; a value out of bounds here is clamped, never trusted)."""
+    if not active():
+        return 1.0
+    try:
+        value = float(os.environ.get(POLL_ENV) or POLL_MULTIPLIER)
+    except ValueError:
+        value = POLL_MULTIPLIER
+    return min(max(value, POLL_MIN), POLL_MAX) if math.isfinite(value) else POLL_MULTIPLIER
 
 
 def sized(normal: int, low_power: int) -> int:
@@ -72,6 +85,6 @@ def effects() -> dict[str, Any]:
     """What this profile changes, for ``edgectl status`` (empty when not LOW_POWER)."""
     if not active():
         return {}
-    return {"poll_multiplier": POLL_MULTIPLIER, "sqlite_cache_kib": SQLITE_CACHE_KIB,
+    return {"poll_multiplier": poll_multiplier(), "sqlite_cache_kib": SQLITE_CACHE_KIB,
             "small_queues": True,
             "forkserver": os.environ.get("EDGEOS_FORKSERVER") != "off"}

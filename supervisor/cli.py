@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     datadir.restrict_umask()
     paths.prepare()
     try:
+        low_power.configure(paths.config)
         links = satellite_setup.link_roles(args, paths.data, paths.config)
         ha = ha_setup.load_state(args, paths.data)
         links.update(ha_setup.link_roles(ha, paths.data, paths.config, args.satellite_listen))

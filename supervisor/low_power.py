@@ -22,8 +22,11 @@ as on any other profile.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import os
+from pathlib import Path
 from typing import Any
 
 from edgeos.ipc import low_power as child_side
@@ -73,3 +76,32 @@ def history_default(profile: str) -> bool:
 
 def history_enabled(history: dict[str, Any], profile: str) -> bool:
     return bool(history.get("enabled", history_default(profile)))
+
+
+def poll_multiplier(config_dir: Path) -> float:
+    """``edgeos.json`` -> ``low_power.poll_multiplier``: a number from 1 to 10 (default
+    2); anything else is refused with the file and the field named."""
+    path = config_dir / "edgeos.json"
+    default = child_side.POLL_MULTIPLIER
+    if not path.exists():
+        return default
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+    except ValueError:
+        return default  # the settings loader reports the broken file
+    section = doc.get("low_power", {}) if isinstance(doc, dict) else {}
+    if not isinstance(section, dict):
+        raise ValueError(f"{path}: low_power must be an object, got {section!r}")
+    value = section.get("poll_multiplier", default)
+    low, high = child_side.POLL_MIN, child_side.POLL_MAX
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(f"{path}: low_power.poll_multiplier must be a number from "
+                         f"{low:g} to {high:g}, got {value!r}")
+    return float(value)
+
+
+def configure(config_dir: Path) -> None:
+    """Check the LOW_POWER settings of ``edgeos.json`` and hand them to every child
+    (read at start: a change takes a restart)."""
+    os.environ[child_side.POLL_ENV] = repr(poll_multiplier(config_dir))

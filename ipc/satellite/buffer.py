@@ -92,12 +92,15 @@ class Buffer:
         sequence number and the chunk as stored."""
         data = protocol.pack(items)
         first = self.last_seq + 1
-        self.db.execute("BEGIN")
-        self.db.execute("INSERT INTO chunks VALUES (?, ?, ?)", (first, len(items), data))
-        self.size += len(data)
-        if self.size > self.max_bytes:
+        if self.size + len(data) <= self.max_bytes:  # one statement: its own transaction
+            self.db.execute("INSERT INTO chunks VALUES (?, ?, ?)", (first, len(items), data))
+            self.size += len(data)
+        else:
+            self.db.execute("BEGIN")
+            self.db.execute("INSERT INTO chunks VALUES (?, ?, ?)", (first, len(items), data))
+            self.size += len(data)
             self._drop_oldest()
-        self.db.execute("COMMIT")
+            self.db.execute("COMMIT")
         self.checkpoints.committed()
         self.last_seq = first + len(items) - 1
         return first, data

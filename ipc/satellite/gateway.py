@@ -63,6 +63,13 @@ MAX_PENDING = 100
 MAX_ADDRESSES = 100_000  # last values kept per satellite (to mark them uncertain)
 MAX_WRITES = 10_000  # commands waited on per satellite, oldest forgotten first
 PENDING_TTL_S = 3600
+#: acknowledgements of a live link coalesce over ACK_S (one per burst, not one per
+#: message: an ACK frees the satellite's buffer, it carries no latency); a message of
+#: ACK_BATCH datapoints or more (a catch-up's, read back from the buffer) is
+#: acknowledged at once, as before, and so is any run of ACK_ITEMS
+ACK_S = 0.05
+ACK_BATCH = 64
+ACK_ITEMS = wire.CHUNK_MAX
 VIEWER_CMDS = frozenset({"status", "list", "get", "logs", "errors", "satellites", "routes",
                          "datapoints", "route_test", "help", "system", "node_key"})
 
@@ -89,6 +96,8 @@ class Satellite(LinkPeer):
     stats: list[dict[str, Any]] = field(default_factory=list)
     #: commands someone waits on, by path: confirmed when the device reports the path
     writes: OrderedDict[str, list[int]] = field(default_factory=OrderedDict)
+    unacked: int = 0  # datapoints taken since the last ACK
+    ack_timer: asyncio.TimerHandle | None = None
 
     def row(self) -> dict[str, Any]:
         return {"id": self.id, "key": self.key, "state": self.state, "address": self.address,
@@ -115,7 +124,11 @@ class HighWater:
         return (row[0], row[1]) if row else ("", 0)
 
     def put(self, sat_id: str, epoch: str, seq: int) -> None:
-        self.db.execute("INSERT OR REPLACE INTO hwm VALUES (?, ?, ?)", (sat_id, epoch, seq))
+        """Once per DATA message: an UPDATE in place writes one page to the WAL where
+        INSERT OR REPLACE wrote two (the row and its id index: delete, then insert)."""
+        if not self.db.execute("UPDATE hwm SET epoch = ?, seq = ? WHERE id = ?",
+                               (epoch, seq, sat_id)).rowcount:
+            self.db.execute("INSERT INTO hwm VALUES (?, ?, ?)", (sat_id, epoch, seq))
         self.checkpoints.committed()
 
     def close(self) -> None:
@@ -377,6 +390,21 @@ class Gateway:
             self.mirror.sat_items(sat.id, sat.epoch, sat.hwm, items)
             if sat.stale:
                 self._restore(sat)
+        self._ack_soon(sat, len(items))
+
+    def _ack_soon(self, sat: Satellite, taken: int) -> None:
+        """Acknowledge within ACK_S, or now once ACK_ITEMS datapoints are unacknowledged."""
+        sat.unacked += taken
+        if taken >= ACK_BATCH or sat.unacked >= ACK_ITEMS:
+            self._ack_now(sat)
+        elif sat.ack_timer is None:
+            sat.ack_timer = asyncio.get_running_loop().call_later(ACK_S, self._ack_now, sat)
+
+    def _ack_now(self, sat: Satellite) -> None:
+        if sat.ack_timer is not None:
+            sat.ack_timer.cancel()
+            sat.ack_timer = None
+        sat.unacked = 0
         self._send(sat.rid or b"", wire.ACK, {"acked": self._ackable(sat)})
 
     def _ackable(self, sat: Satellite) -> int:
