@@ -88,28 +88,41 @@ def net() -> Iterator[Net]:
             ip("netns", "del", name, check=False)
 
 
-def test_partitions_in_namespaces(net, daemon_factory) -> None:
-    # (net first: its teardown runs after the daemons are gone)
-    def start(d, host):
-        d.command = ["ip", "netns", "exec", net.ns[host], *d.command]
-        return d.start()
+def start_in(net: Net, d, host: str):
+    d.command = ["ip", "netns", "exec", net.ns[host], *d.command]
+    return d.start()
 
-    p = start(daemon_factory([sim("plc1", "plc", 2)], settings={"ha": {"failover_s": 3}},
-                             extra_args=["--satellite-listen", net.listen["p"]]), "p")
+
+def start_pair(net: Net, daemon_factory, instances: list) -> tuple:
+    """Primary (with ``instances``, failover_s 3) and its standby, mirroring."""
+    p = start_in(net, daemon_factory(instances, settings={"ha": {"failover_s": 3}},
+                                     extra_args=["--satellite-listen", net.listen["p"]]), "p")
     p_key = p.ctl_json("node-key")["key"]
-    s = start(daemon_factory([], extra_args=[
+    s = start_in(net, daemon_factory([], extra_args=[
         "--satellite-listen", net.listen["s"], "--standby-of", net.listen["p"],
         f"--primary-key={p_key}"]), "s")
-    s_key = s.ctl_json("node-key")["key"]
-    assert p.ctl("ha", "trust", "--", s_key).returncode == 0
+    assert p.ctl("ha", "trust", "--", s.ctl_json("node-key")["key"]).returncode == 0
     s.wait_for(lambda: s.ctl_json("ha")["state"] == "mirroring", 30, "standby mirroring")
-    sat = start(daemon_factory([counter("c1", 20)], extra_args=[
+    return p, s
+
+
+def start_satellite(net: Net, daemon_factory, p, s):
+    """Satellite sat1 (a counter) knowing both cores, trusted on the primary, streaming."""
+    p_key, s_key = p.ctl_json("node-key")["key"], s.ctl_json("node-key")["key"]
+    sat = start_in(net, daemon_factory([counter("c1", 20)], extra_args=[
         "--satellite", "--satellite-id", "sat1",
         "--core-host", f"{net.listen['p']},{net.listen['s']}",
         f"--core-key={p_key},{s_key}"]), "t")
-    key = sat.ctl_json("node-key")["key"]
-    assert p.ctl("satellites", "trust", "--id", "sat1", "--", key).returncode == 0
+    assert p.ctl("satellites", "trust", "--id", "sat1", "--",
+                 sat.ctl_json("node-key")["key"]).returncode == 0
     p.wait_for(lambda: p.ctl_json("get", "sat1.c1.seq")["value"] > 10, 30, "data flows")
+    return sat
+
+
+def test_partitions_in_namespaces(net, daemon_factory) -> None:
+    # (net first: its teardown runs after the daemons are gone)
+    p, s = start_pair(net, daemon_factory, [sim("plc1", "plc", 2)])
+    start_satellite(net, daemon_factory, p, s)
 
     net.cut("p", "s")  # the cores lose each other; the satellite still sees the primary
     s.wait_for(lambda: s.ctl_json("ha")["silent_s"] > 10, 30, "standby hears nothing")
@@ -139,18 +152,7 @@ def test_primary_cut_from_its_standby_without_satellites_keeps_its_devices(
     primary, though cut from it, keeps driving its own device (a standby away for an
     update must not stop the PLCs): only a primary that lost every voter fences itself
     (test above)."""
-    def start(d, host):
-        d.command = ["ip", "netns", "exec", net.ns[host], *d.command]
-        return d.start()
-
-    p = start(daemon_factory([sim("plc1", "plc", 2)], settings={"ha": {"failover_s": 3}},
-                             extra_args=["--satellite-listen", net.listen["p"]]), "p")
-    p_key = p.ctl_json("node-key")["key"]
-    s = start(daemon_factory([], extra_args=[
-        "--satellite-listen", net.listen["s"], "--standby-of", net.listen["p"],
-        f"--primary-key={p_key}"]), "s")
-    assert p.ctl("ha", "trust", "--", s.ctl_json("node-key")["key"]).returncode == 0
-    s.wait_for(lambda: s.ctl_json("ha")["state"] == "mirroring", 30, "standby mirroring")
+    p, s = start_pair(net, daemon_factory, [sim("plc1", "plc", 2)])
     p.wait_for(lambda: p.instance("plc1")["status"] == "running", 30, "plc1 running")
 
     net.cut("p", "s")
@@ -167,27 +169,9 @@ def test_primary_alone_fences_its_own_devices_until_a_voter_is_back(
     """Every link cut (the satellite too is cut from both cores: nobody votes, the standby
     stays standby): the primary, alone for ``failover_s``, holds its own device instance
     stopped; a ``mirror`` instance runs on. The satellite's link back ends the fence."""
-    def start(d, host):
-        d.command = ["ip", "netns", "exec", net.ns[host], *d.command]
-        return d.start()
-
-    p = start(daemon_factory([sim("plc1", "plc", 2), sim("m1", "counter", 2, mirror=True)],
-                             settings={"ha": {"failover_s": 3}},
-                             extra_args=["--satellite-listen", net.listen["p"]]), "p")
-    p_key = p.ctl_json("node-key")["key"]
-    s = start(daemon_factory([], extra_args=[
-        "--satellite-listen", net.listen["s"], "--standby-of", net.listen["p"],
-        f"--primary-key={p_key}"]), "s")
-    s_key = s.ctl_json("node-key")["key"]
-    assert p.ctl("ha", "trust", "--", s_key).returncode == 0
-    s.wait_for(lambda: s.ctl_json("ha")["state"] == "mirroring", 30, "standby mirroring")
-    sat = start(daemon_factory([counter("c1", 20)], extra_args=[
-        "--satellite", "--satellite-id", "sat1",
-        "--core-host", f"{net.listen['p']},{net.listen['s']}",
-        f"--core-key={p_key},{s_key}"]), "t")
-    assert p.ctl("satellites", "trust", "--id", "sat1", "--",
-                 sat.ctl_json("node-key")["key"]).returncode == 0
-    p.wait_for(lambda: p.ctl_json("get", "sat1.c1.seq")["value"] > 10, 30, "data flows")
+    p, s = start_pair(net, daemon_factory,
+                      [sim("plc1", "plc", 2), sim("m1", "counter", 2, mirror=True)])
+    start_satellite(net, daemon_factory, p, s)
     assert p.instance("plc1")["status"] == "running"
 
     for a, b in LINKS:
