@@ -80,7 +80,7 @@ class Buffer:
         self.size: int = self.db.execute(
             "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM chunks").fetchone()[0]
         self._deleted_upto = self.acked
-        self.checkpoints = Checkpointer(self.path)
+        self.checkpoints = Checkpointer(self.path, self.db)
 
     @property
     def backlog(self) -> int:

@@ -115,7 +115,7 @@ class HighWater:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         walcheckpoint.disable_auto(self.db)  # checkpoints in a thread, not in put()
-        self.checkpoints = walcheckpoint.Checkpointer(path)
+        self.checkpoints = walcheckpoint.Checkpointer(path, self.db)
         self.db.execute("CREATE TABLE IF NOT EXISTS hwm (id TEXT PRIMARY KEY, epoch TEXT, "
                         "seq INTEGER)")
 

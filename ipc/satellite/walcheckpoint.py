@@ -9,7 +9,10 @@ copying and the database fsync happen there) when the owner has committed enough
 since the last one. A writer that never pauses keeps a PASSIVE checkpoint from ever
 catching up with the WAL's end, so the WAL would only grow: once it passes
 ``WAL_MAX`` bytes the thread runs a TRUNCATE checkpoint, which holds the writer only
-while it copies the few frames written since the last PASSIVE one. Durability is
+while it copies the few frames written since the last PASSIVE one. A thread that lags
+(a loaded machine starves it, or it finds the writer busy at every try) cannot let the
+WAL grow without limit: past ``HARD_FACTOR`` times ``WAL_MAX`` the owner truncates it
+itself. Durability is
 unchanged: a commit is in the WAL before it returns, as before; only copying the WAL
 into the database moved.
 """
@@ -25,6 +28,7 @@ log = logging.getLogger("walcheckpoint")
 
 COMMITS = 50  # commits between checkpoints: short ones, so most catch up with the WAL end
 WAL_MAX = 8 * 1024 * 1024  # bytes of WAL before a (short) TRUNCATE checkpoint
+HARD_FACTOR = 4  # WAL_MAX times this: the owner checkpoints itself (the thread lags)
 
 
 def disable_auto(db: sqlite3.Connection) -> None:
@@ -34,8 +38,9 @@ def disable_auto(db: sqlite3.Connection) -> None:
 class Checkpointer:
     """One thread per database file; :meth:`committed` after each write transaction."""
 
-    def __init__(self, path: Path, every: int = COMMITS) -> None:
+    def __init__(self, path: Path, owner: sqlite3.Connection, every: int = COMMITS) -> None:
         self.path = path
+        self.owner = owner
         self.wal = path.with_name(path.name + "-wal")
         self.every = every
         self._since = 0
@@ -50,6 +55,20 @@ class Checkpointer:
         if self._since >= self.every:
             self._since = 0
             self._wake.set()
+            self._backstop()
+
+    def _backstop(self) -> None:
+        """The bound that does not depend on the thread: on a loaded machine it may not
+        run for a while, or find the writer busy at each try, and the WAL would grow
+        without limit. Far past ``WAL_MAX`` the owner truncates it itself (waiting for
+        the thread's checkpoint, if one runs, by the connection's busy timeout)."""
+        try:
+            size = self.wal.stat().st_size
+        except FileNotFoundError:
+            return
+        if size > WAL_MAX * HARD_FACTOR:
+            log.warning("WAL of %s at %d bytes: checkpointing in the writer", self.path, size)
+            self.owner.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
     def _run(self) -> None:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
