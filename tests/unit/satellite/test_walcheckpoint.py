@@ -57,7 +57,7 @@ def test_wal_stays_bounded_when_the_checkpoint_thread_never_runs(
         buf.append([item] * 3)
         if i % 50 == 0:
             biggest = max(biggest, wal.stat().st_size)
-    assert biggest <= (walcheckpoint.HARD_FACTOR + 1) << 20, f"WAL grew to {biggest} bytes"
+    assert biggest < 6 << 20, f"WAL grew to {biggest} bytes"  # 4 MB + one check interval
     last = buf.last_seq
     buf.close()
     db = sqlite3.connect(tmp_path / "uplink.db")
