@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,3 +37,13 @@ def no_edgeos_environment_leaks() -> Iterator[None]:
                 os.environ.pop(name, None)
         pytest.fail(f"the test changed the environment the daemons inherit: before "
                     f"{before}, after {after}")
+
+
+@pytest.fixture
+def unset_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Unset a variable for this test only. (``delenv(raising=False)`` of a variable
+    that is not set records nothing, so what the code under test sets afterwards stays.)"""
+    def unset(name: str) -> None:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    return unset

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from edgeos.supervisor import low_power as supervisor_side
 
 
 @pytest.fixture
+
 def lean(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(low_power.ENV, low_power.LOW_POWER)
 
@@ -77,9 +79,9 @@ def _args() -> argparse.Namespace:
     return argparse.Namespace(low_power=True, performance=None, headless=False)
 
 
-def test_supervisor_tells_children(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(low_power.ENV, raising=False)
-    monkeypatch.delenv("EDGEOS_FORKSERVER", raising=False)
+def test_supervisor_tells_children(unset_env: Callable[[str], None]) -> None:
+    unset_env(low_power.ENV)
+    unset_env("EDGEOS_FORKSERVER")
     supervisor_side.apply(_args(), "BALANCED")
     assert low_power.ENV in os.environ
     assert not low_power.active()
@@ -89,8 +91,9 @@ def test_supervisor_tells_children(monkeypatch: pytest.MonkeyPatch) -> None:
     assert supervisor_side.effects()["forkserver"] is False
 
 
-def test_an_explicit_forkserver_choice_stands(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(low_power.ENV, raising=False)
+def test_an_explicit_forkserver_choice_stands(monkeypatch: pytest.MonkeyPatch,
+                                             unset_env: Callable[[str], None]) -> None:
+    unset_env(low_power.ENV)
     monkeypatch.setenv("EDGEOS_FORKSERVER", "on")
     supervisor_side.apply(_args(), "LOW_POWER")
     assert low_power.effects()["forkserver"] is True

@@ -4,6 +4,7 @@ headless, the historian's default, and Pi Zero detection from the device tree.""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,9 @@ def test_flag_and_performance() -> None:
 
 
 def test_low_power_runs_headless_and_without_historian_by_default(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("EDGEOS_PROFILE", raising=False)  # apply() sets them for children
-    monkeypatch.delenv("EDGEOS_FORKSERVER", raising=False)
+        unset_env: Callable[[str], None]) -> None:
+    unset_env("EDGEOS_PROFILE")  # apply() sets them for children
+    unset_env("EDGEOS_FORKSERVER")
     args = _args()
     low_power.apply(args, "LOW_POWER")
     assert args.headless
