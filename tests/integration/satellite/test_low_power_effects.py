@@ -60,23 +60,30 @@ def threads(p: psutil.Process) -> int:
     return len(list(Path(f"/proc/{p.pid}/task").iterdir()))
 
 
-def test_low_power_worker_polls_at_twice_its_interval(daemon_factory, device) -> None:
-    d = daemon_factory([modbus(device.port)], extra_args=satellite_args("sat1", "--low-power"))
-    d.start()
+def assert_polls_at(d, device, factor: float) -> None:
+    """The worker ``m1`` polls at ``factor`` times its configured intervals: by its own
+    report (its datapoints' meta and its stats) and at the device, whose reads of
+    register 0 over a measured span are no more than that (a loaded machine polls less,
+    never more)."""
     d.wait_for(lambda: d.call("get", address="m1.a")["quality"] == "good", what="a read")
-    # the worker's own report: its datapoints' meta and its stats
-    assert d.call("get", address="m1.a")["meta"]["poll_interval_s"] == 2 * POLL_S
-    assert d.call("get", address="m1.b")["meta"]["poll_interval_s"] == 2 * 0.3
-    d.wait_for(lambda: d.instance("m1").get("bus", {}).get("poll_multiplier") == 2.0,
+    assert d.call("get", address="m1.a")["meta"]["poll_interval_s"] == \
+        pytest.approx(factor * POLL_S)
+    assert d.call("get", address="m1.b")["meta"]["poll_interval_s"] == \
+        pytest.approx(factor * 0.3)
+    d.wait_for(lambda: d.instance("m1").get("bus", {}).get("poll_multiplier") == factor,
                what="the poll multiplier in the worker's stats")
-    # and the device sees no more than that: reads of register 0 over a measured span
-    # (a loaded machine polls less, never more)
     device.requests.clear()
     t0 = time.monotonic()
     time.sleep(3)
     span = time.monotonic() - t0
     reads = sum(1 for r in list(device.requests) if r[1] == 3 and r[2] == 0)
-    assert 0 < reads <= span / (2 * POLL_S) + 2, f"{reads} reads in {span:.1f} s"
+    assert 0 < reads <= span / (factor * POLL_S) + 2, f"{reads} reads in {span:.1f} s"
+
+
+def test_low_power_worker_polls_at_twice_its_interval(daemon_factory, device) -> None:
+    d = daemon_factory([modbus(device.port)], extra_args=satellite_args("sat1", "--low-power"))
+    d.start()
+    assert_polls_at(d, device, 2)
     status = d.ctl("status").stdout
     assert "profile: LOW_POWER (polls x2, small queues, SQLite cache 256 KiB, no forkserver)" \
         in status, status

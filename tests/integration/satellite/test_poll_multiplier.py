@@ -5,12 +5,10 @@ file and the field named."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.integration.satellite.test_low_power_effects import (
-    POLL_S,
+    assert_polls_at,
     device,  # noqa: F401  (the pymodbus server fixture)
     modbus,
     satellite_args,
@@ -23,18 +21,7 @@ def test_configured_multiplier_is_what_the_worker_does(daemon_factory, device) -
     d = daemon_factory([modbus(device.port)], settings={"low_power": {"poll_multiplier": 3}},
                        extra_args=satellite_args("sat1", "--low-power"))
     d.start()
-    d.wait_for(lambda: d.call("get", address="m1.a")["quality"] == "good", what="a read")
-    assert d.call("get", address="m1.a")["meta"]["poll_interval_s"] == pytest.approx(3 * POLL_S)
-    assert d.call("get", address="m1.b")["meta"]["poll_interval_s"] == pytest.approx(3 * 0.3)
-    d.wait_for(lambda: d.instance("m1").get("bus", {}).get("poll_multiplier") == 3.0,
-               what="the poll multiplier in the worker's stats")
-    device.requests.clear()
-    t0 = time.monotonic()
-    time.sleep(3)
-    span = time.monotonic() - t0
-    reads = sum(1 for r in list(device.requests) if r[1] == 3 and r[2] == 0)
-    # a loaded machine polls less, never more; at x2 it would be about 15 in 3 s
-    assert 0 < reads <= span / (3 * POLL_S) + 2, f"{reads} reads in {span:.1f} s"
+    assert_polls_at(d, device, 3)  # at x2 it would be about 15 reads in 3 s
     assert d.status()["profile_effects"]["poll_multiplier"] == 3.0
     assert "profile: LOW_POWER (polls x3," in d.ctl("status").stdout
 
