@@ -33,7 +33,7 @@
   ``append_max_ms`` / ``append_max_ms_autocheckpoint`` and how many appends took over
   10 ms (``append_stalls`` / ``append_stalls_autocheckpoint``).
 
-    python bench/satellite.py [--json] [--outage 60] [--live-seconds 10]
+    python bench/satellite.py [--json] [--outage 60] [--live-seconds 10] [--memory-only]
 
 The link runs through a TCP relay in this process (cut = silence on both ends, as a
 pulled cable); two real ``edgeos`` daemons with their own dirs on 127.0.0.x.
@@ -135,6 +135,69 @@ def memory(sat: Daemon) -> dict[str, Any]:
             "threads": sum(r["threads"] for r in rows.values())}
 
 
+def start_lean(pair: Pair, factory: Any) -> Daemon:
+    """A second satellite of the same core on the LOW_POWER profile, connected and
+    settled (the same state as the first one's when memory is read)."""
+    lean = factory([counter(rate_hz=200)], extra_args=[
+        "--satellite", "--satellite-id", "lean", "--core-host",
+        f"{pair.listen[0]}:{pair.listen[1]}", f"--core-key={pair.core_key}",
+        "--low-power"]).start()
+    pair.core.ctl("satellites", "trust", "--id", "lean", "--",
+                  lean.ctl_json("node-key")["key"])
+    wait(lambda: any(r["id"] == "lean" and r["state"] == "connected"
+                     for r in pair.core.call("satellites")), 20)
+    time.sleep(3)
+    return lean
+
+
+def print_memory(mem: dict[str, Any], mem_lean: dict[str, Any]) -> None:
+    for name, m in (("BALANCED", mem), ("LOW_POWER", mem_lean)):
+        print(f"satellite memory ({name}): supervisor + broker + uplink + worker PSS "
+              f"{m['pss_total_mb']} MB, RSS {m['rss_total_mb']} MB; every process PSS "
+              f"{m['pss_all_mb']} MB, {len(m['processes'])} processes, {m['threads']} threads")
+        for title, row in m["processes"].items():
+            print(f"  {title}: PSS {row['pss_mb']} MB, RSS {row['rss_mb']} MB, "
+                  f"{row['threads']} threads")
+
+
+def memory_figures(mem: dict[str, Any], mem_lean: dict[str, Any]) -> dict[str, Any]:
+    return {"satellite_pss_mb": mem["pss_total_mb"], "satellite_rss_mb": mem["rss_total_mb"],
+            "satellite_pss_all_mb": mem["pss_all_mb"], "satellite_processes": mem["processes"],
+            "low_power_pss_mb": mem_lean["pss_total_mb"],
+            "low_power_pss_all_mb": mem_lean["pss_all_mb"],
+            "satellite_threads": mem["threads"], "low_power_threads": mem_lean["threads"],
+            "low_power_processes": mem_lean["processes"]}
+
+
+def memory_only(args: Any) -> int:
+    """``--memory-only``: the two satellites' memory, nothing else (a minute, not five)."""
+    root = Path(tempfile.mkdtemp(prefix="bench-sat-"))
+    made: list[Daemon] = []
+
+    def factory(*a: Any, **kw: Any) -> Daemon:
+        d = Daemon(root / f"d{len(made)}", *a, **kw)
+        made.append(d)
+        return d
+
+    try:
+        pair = make_pair(factory, [counter(rate_hz=200)])
+        pair.trust()
+        wait(lambda: core_state(pair) == "connected", 20)
+        time.sleep(2)
+        lean = start_lean(pair, factory)
+        mem, mem_lean = memory(pair.sat), memory(lean)
+        pair.relay.close()
+    finally:
+        for d in made:
+            if d.proc is not None and d.proc.poll() is None:
+                d.stop()
+            d.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+    print_memory(mem, mem_lean)
+    return finish(args, {**memory_figures(mem, mem_lean),
+                         "loadavg": round(os.getloadavg()[0], 2)})
+
+
 def link_throughput(curve: bool, chunks: int = 400) -> float:
     """Datapoints/s through one DEALER -> ROUTER TCP link, CURVE or plain."""
     ctx = zmq.Context()
@@ -213,7 +276,11 @@ def main() -> int:
     p.add_argument("--outage", type=float, default=60.0, help="seconds the link is cut")
     p.add_argument("--live-seconds", type=float, default=10.0)
     p.add_argument("--rounds", type=int, default=3, help="CURVE/plain throughput rounds")
+    p.add_argument("--memory-only", action="store_true",
+                   help="only the two satellites' memory figures")
     args = p.parse_args()
+    if args.memory_only:
+        return memory_only(args)
     root = Path(tempfile.mkdtemp(prefix="bench-sat-"))
     made: list[Daemon] = []
 
@@ -244,15 +311,7 @@ def main() -> int:
                          if i[0] == "c1.seq" and i[3] >= t_live)
         link_lat = link_latency(rec, sat_rec, t_live)
         # the same satellite on the LOW_POWER profile, beside it (for its memory)
-        lean = factory([counter(rate_hz=200)], extra_args=[
-            "--satellite", "--satellite-id", "lean", "--core-host",
-            f"{pair.listen[0]}:{pair.listen[1]}", f"--core-key={pair.core_key}",
-            "--low-power"]).start()
-        pair.core.ctl("satellites", "trust", "--id", "lean", "--",
-                      lean.ctl_json("node-key")["key"])
-        wait(lambda: any(r["id"] == "lean" and r["state"] == "connected"
-                         for r in pair.core.call("satellites")), 20)
-        time.sleep(3)  # settled: the same state as the other satellite's
+        lean = start_lean(pair, factory)
         mem, mem_lean = memory(pair.sat), memory(lean)
         # its live latency: straight to the core's port, no relay in this process
         # (both satellites send meanwhile: compare with the first one in this window)
@@ -335,12 +394,7 @@ def main() -> int:
         "outage_s": args.outage, "lost": lost, "duplicated": duplicated,
         "curve_per_s": round(curve), "plain_per_s": round(plain),
         "curve_ratio": round(curve / plain, 3),
-        "satellite_pss_mb": mem["pss_total_mb"], "satellite_rss_mb": mem["rss_total_mb"],
-        "satellite_pss_all_mb": mem["pss_all_mb"], "satellite_processes": mem["processes"],
-        "low_power_pss_mb": mem_lean["pss_total_mb"],
-        "low_power_pss_all_mb": mem_lean["pss_all_mb"],
-        "satellite_threads": mem["threads"], "low_power_threads": mem_lean["threads"],
-        "low_power_processes": mem_lean["processes"]}
+        **memory_figures(mem, mem_lean)}
     print(f"live latency at 200/s: p50 {result['live_p50_ms']} ms, p99 "
           f"{result['live_p99_ms']} ms (target p99 <= 20 ms), {len(lat)} samples")
     print(f"  baseline, device -> satellite broker: p50 {result['sat_local_p50_ms']} ms, "
@@ -368,13 +422,7 @@ def main() -> int:
           f"duplicated {duplicated}")
     print(f"link throughput, same chunks: CURVE {curve:,.0f}/s, plain {plain:,.0f}/s, "
           f"ratio {result['curve_ratio']}")
-    for name, m in (("BALANCED", mem), ("LOW_POWER", mem_lean)):
-        print(f"satellite memory ({name}): supervisor + broker + uplink + worker PSS "
-              f"{m['pss_total_mb']} MB, RSS {m['rss_total_mb']} MB; every process PSS "
-              f"{m['pss_all_mb']} MB, {len(m['processes'])} processes, {m['threads']} threads")
-        for title, row in m["processes"].items():
-            print(f"  {title}: PSS {row['pss_mb']} MB, RSS {row['rss_mb']} MB, "
-                  f"{row['threads']} threads")
+    print_memory(mem, mem_lean)
     return finish(args, result)
 
 

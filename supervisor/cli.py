@@ -225,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"edgeos: {exc}", file=sys.stderr)
         return 2
+    from edgeos.supervisor import zygote
+
+    zygote.start()  # before any thread, lock or socket: see supervisor/zygote.py
     lock_fd = take_lock(paths)
     data_lock_fd = datadir.lock(paths.data)
     datadir.secure(paths.data)

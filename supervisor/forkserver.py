@@ -21,6 +21,7 @@ import ctypes
 import json
 import logging
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -28,6 +29,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from edgeos.ipc.zygote import SERVICES
+from edgeos.supervisor import zygote
 from edgeos.supervisor.seam import Spawned
 from edgeos.workers import registry
 
@@ -41,9 +44,33 @@ ANSWER_TIMEOUT_S = 2.0
 STRAY_SCAN_DELAY_S = 1.0
 
 
+class ForkedProc:
+    """A template forked from the zygote: our child (we are a subreaper), handled like
+    the ``Popen`` of an exec'd one."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.pidfd = os.pidfd_open(pid)
+
+    def wait(self, timeout: float) -> int:
+        if self.pidfd < 0:
+            return 0
+        if not select.select([self.pidfd], [], [], timeout)[0]:
+            raise subprocess.TimeoutExpired(f"forkserver {self.pid}", timeout)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        os.close(self.pidfd)
+        self.pidfd = -1
+        return 0
+
+    def kill(self) -> None:
+        if self.pidfd >= 0:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
+
 @dataclass
 class Template:
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | ForkedProc
     sock: socket.socket
     ready: bool = False
 
@@ -108,6 +135,40 @@ class ForkServers:
         finally:
             os.close(out_w)
             os.close(err_w)
+        return self._watch(pid, pidfd, out_r, err_r, on_exit)
+
+    def spawn_service(self, argv: list[str], stdin_data: bytes, env: dict[str, str],
+                      on_exit: Callable[[int, int], None]) -> Spawned | None:
+        """Fork ``python -m <service> ...`` from the zygote, its spec on stdin as if it
+        had been exec'd; None: exec it."""
+        found = zygote.current()
+        if found is None or argv[1:2] != ["-m"] or argv[2] not in SERVICES:
+            return None
+        try:
+            self._arm()
+        except OSError:
+            return None
+        spec = os.memfd_create("spec", os.MFD_CLOEXEC)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            os.write(spec, stdin_data)  # a memfd: no pipe buffer to fill, any size
+            os.lseek(spec, 0, os.SEEK_SET)
+            pid = found.fork({"kind": "service", "module": argv[2], "args": argv[3:],
+                              "env": env}, [spec, out_w, err_w])
+            pidfd = None if pid is None else os.pidfd_open(pid)
+        finally:
+            for fd in (spec, out_w, err_w):
+                os.close(fd)
+        if pid is None or pidfd is None:
+            os.close(out_r)
+            os.close(err_r)
+            return None
+        return self._watch(pid, pidfd, out_r, err_r, on_exit)
+
+    def _watch(self, pid: int, pidfd: int, out_r: int, err_r: int,
+               on_exit: Callable[[int, int], None]) -> Spawned:
+        """Wait for a forked child (ours through the subreaper) like an exec'd one."""
         self.forked[pid] = pidfd
 
         def exited() -> None:
@@ -133,7 +194,7 @@ class ForkServers:
             self.broken.add(kind)
             return
         with theirs:
-            proc = subprocess.Popen(
+            proc = self._fork_template(kind, env, theirs) or subprocess.Popen(
                 [sys.executable, "-m", "edgeos.workers.forkserver", kind, str(theirs.fileno())],
                 env=env, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
                 start_new_session=True)
@@ -152,6 +213,23 @@ class ForkServers:
                 self.broken.add(kind)
 
         self.loop.add_reader(ours.fileno(), hello)
+
+    @staticmethod
+    def _fork_template(kind: str, env: dict[str, str],
+                       theirs: socket.socket) -> ForkedProc | None:
+        """The template of ``kind`` forked from the zygote (sharing its pages), if there
+        is one and the type runs without TLS (the zygote's asyncio has none, as the
+        supervisor's: supervisor/lean_asyncio.py); None: exec it."""
+        found = zygote.current()
+        if found is None or registry.manifest(kind).get("needs_tls") is not False:
+            return None
+        null = os.open(os.devnull, os.O_RDONLY)
+        try:
+            pid = found.fork({"kind": "template", "type": kind, "env": env},
+                             [null, 1, 2, theirs.fileno()])
+        finally:
+            os.close(null)
+        return None if pid is None else ForkedProc(pid)
 
     def _drop(self, kind: str) -> None:
         template = self.templates.pop(kind, None)
@@ -211,3 +289,6 @@ class ForkServers:
                 template.proc.kill()
         for kind in list(self.templates):
             self._drop(kind)
+        found = zygote.current()
+        if found is not None:
+            found.close()

@@ -129,6 +129,10 @@ class AsyncioSystem:
             forked = self.forks.spawn(stdin_data, env, on_exit)
             if forked is not None:
                 return forked
+        elif self.forks is not None:  # a service: forked from the zygote if there is one
+            forked = self.forks.spawn_service(argv, stdin_data, env, on_exit)
+            if forked is not None:
+                return forked
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:

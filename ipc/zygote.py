@@ -1,0 +1,155 @@
+"""The zygote's side: one template per node that forks the services and the templates.
+
+The supervisor forks it from itself at start (:mod:`edgeos.supervisor.zygote`), before
+it has a zmq context, a thread or an event loop, so the zygote begins with the pages of
+everything the supervisor imported, shared copy-on-write. It adds the base every child
+imports (zmq, msgpack, the child bootstrap, the worker runtime), freezes the collector
+over all of it, and then forks on request:
+
+* a service (``python -m edgeos.ipc.broker``, the uplink, the historian, ...): the child
+  runs that module as ``__main__`` with its spec on stdin, as if it had been exec'd;
+* a per-type worker template (:mod:`edgeos.workers.forkserver`), which then forks the
+  workers of its type.
+
+So the supervisor, the zygote and everything forked from it share one copy of the
+interpreter's start-up state and of the common imports instead of one each (issue 16,
+a lean satellite). A request is JSON on a SOCK_SEQPACKET socket (one message each, at
+most :data:`MAX_REQUEST`) with the child's stdin, stdout and stderr attached and any
+extra fds (they become 3, 4, ...); the answer is the child's pid (``-1``: refused).
+The fork is double, as the worker templates do, so the child is the supervisor's
+(a subreaper) and not ours. EOF on the socket ends the zygote.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import json
+import os
+import runpy
+import signal
+import socket
+import sys
+from typing import Any, NoReturn
+
+MAX_REQUEST = 64 * 1024  # the environment and a few names; specs travel as stdin (memfd)
+MAX_FDS = 4  # stdin, stdout, stderr and one extra (a template's socket)
+SERVICES = frozenset({"edgeos.ipc.broker", "edgeos.ipc.satellite", "edgeos.ipc.historian",
+                      "edgeos.ipc.ha"})  # none needs asyncio's TLS (the supervisor has none)
+
+
+def preload() -> None:
+    """What every child imports, imported once here (the supervisor has most already)."""
+    import asyncio  # noqa: F401
+
+    import edgeos.ipc.child
+    import edgeos.workers.__main__
+    import edgeos.workers.forkserver
+    import edgeos.workers.runtime  # noqa: F401
+    import msgpack  # noqa: F401
+    import zmq
+    import zmq.asyncio  # noqa: F401
+
+
+def run_child(request: dict[str, Any], fds: list[int]) -> NoReturn:
+    """The child's side once it is the supervisor's: its own session and fds, the
+    environment it was given, then the service's ``__main__`` or the template."""
+    code = 1
+    try:
+        os.setsid()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)  # the request's fds are above these numbers (see serve)
+        os.closerange(len(fds), _fd_limit())
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        if request["kind"] == "template":
+            from edgeos.workers.forkserver import serve
+
+            code = serve(request["type"], 3)
+        else:
+            sys.argv = [request["module"], *request["args"]]
+            runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+            code = 0
+    except SystemExit as exc:  # how a ``__main__`` ends: sys.exit(main())
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # the child's last word goes to its stderr
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _fd_limit() -> int:
+    return min(os.sysconf("SC_OPEN_MAX"), 65536)
+
+
+def valid(request: Any, nfds: int) -> bool:
+    """A request the supervisor could have sent: the right shape and fd count."""
+    if not isinstance(request, dict) or not isinstance(request.get("env"), dict):
+        return False
+    if request.get("kind") == "template":
+        return isinstance(request.get("type"), str) and nfds == 4
+    return (request.get("kind") == "service" and request.get("module") in SERVICES
+            and isinstance(request.get("args"), list) and nfds == 3)
+
+
+def fork_detached(sock: socket.socket, request: dict[str, Any], fds: list[int]) -> int:
+    """Fork the child through a middle process that exits at once (so the supervisor,
+    a subreaper, inherits it); the child's pid, or -1."""
+    read_end, write_end = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.close(read_end)
+        gone_r, gone_w = os.pipe()  # the middle holds gone_w until it exits
+        pid = os.fork()
+        if pid == 0:
+            os.close(write_end)
+            os.close(gone_w)
+            os.read(gone_r, 1)  # EOF once the middle is gone: an event, not a poll
+            os.close(sock.detach())
+            run_child(request, fds)
+        os.write(write_end, str(pid).encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(middle, 0)
+    with os.fdopen(read_end, "rb") as fh:
+        answer = fh.read()
+    return int(answer) if answer else -1
+
+
+def serve(sock: socket.socket) -> int:
+    """Preload, say ``R``, then fork per request until EOF."""
+    preload()
+    gc.collect()
+    gc.freeze()  # neither our collections nor a child's write to the shared pages
+    sock.sendall(b"R")
+    while True:
+        data, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, MAX_FDS)
+        if not data:
+            return 0
+        try:
+            request = json.loads(data)
+        except ValueError:
+            request = None
+        if not valid(request, len(fds)):
+            pid = -1
+        else:
+            # above the numbers they get in the child, so no dup2 clobbers another
+            high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, len(fds)) for fd in fds]
+            for fd in fds:
+                os.close(fd)
+            fds = high
+            pid = fork_detached(sock, request, fds)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(str(pid).encode())
+
