@@ -227,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from edgeos.supervisor import zygote
 
-    zygote.start()  # before any thread, lock or socket: see supervisor/zygote.py
+    zygote.start(["broker", *links, *(["historian"] if low_power.history_default(profile)
+                                      else [])])  # before any thread: supervisor/zygote.py
     lock_fd = take_lock(paths)
     data_lock_fd = datadir.lock(paths.data)
     datadir.secure(paths.data)

@@ -76,8 +76,9 @@ def current() -> Zygote | None:
     return _current if _current is not None and not _current.broken else None
 
 
-def start() -> Zygote | None:
-    """Fork the zygote (unless ``EDGEOS_FORKSERVER=off``); call before any thread."""
+def start(roles: list[str]) -> Zygote | None:
+    """Fork the zygote (unless ``EDGEOS_FORKSERVER=off``); call before any thread.
+    ``roles``: the services this node runs, whose modules the zygote imports once."""
     global _current
     if os.environ.get("EDGEOS_FORKSERVER") == "off":
         return None
@@ -90,13 +91,13 @@ def start() -> Zygote | None:
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the zygote; tests see it through /proc
         ours.close()
-        _become_zygote(theirs, supervisor)
+        _become_zygote(theirs, supervisor, roles)
     theirs.close()
     _current = Zygote(pid, ours)
     return _current
 
 
-def _become_zygote(sock: socket.socket, supervisor: int) -> None:
+def _become_zygote(sock: socket.socket, supervisor: int, roles: list[str]) -> None:
     code = 1
     try:
         from edgeos.ipc import zygote
@@ -110,7 +111,7 @@ def _become_zygote(sock: socket.socket, supervisor: int) -> None:
         os.closerange(3, keep)
         os.closerange(keep + 1, min(os.sysconf("SC_OPEN_MAX"), 65536))
         set_title("edgeos: zygote")
-        code = zygote.serve(sock)
+        code = zygote.serve(sock, roles)
     except BaseException:
         import traceback
 
