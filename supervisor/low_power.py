@@ -8,10 +8,13 @@ slow dual core). It makes a small host cheaper to run:
   imported;
 * no historian unless ``edgeos.json`` says ``"history": {"enabled": true}``: on a
   satellite the core keeps the history of everything it forwards;
-* no forkserver templates (``EDGEOS_FORKSERVER=off`` unless set): with the one or two
-  workers of a small satellite a template costs more memory than its fork shares
-  (measured: template 11.1 + forked worker 11.0 MB PSS against 15.4 MB exec'd), and
-  it is one process and thread less;
+* the zygote and the templates as on any profile (they used to be off here, when a
+  template was exec'd and shared pages with its workers only: template 11.1 + forked
+  worker 11.0 MB PSS against 15.4 MB exec'd). Now they are forked from the zygote,
+  which the supervisor forks from itself, so everything shares the supervisor's pages:
+  measured on a LOW_POWER satellite with one simulator, supervisor + broker + uplink +
+  worker 44.3 MB PSS (every process, zygote and template included, 58.4 MB) against
+  66.8 MB with ``EDGEOS_FORKSERVER=off`` (supervisor/zygote.py; docs/zygote.md);
 * in every child (:mod:`edgeos.ipc.low_power`, told through ``EDGEOS_PROFILE``):
   poll intervals multiplied, smaller in-memory queues, small SQLite page caches.
 
@@ -53,11 +56,10 @@ def profile_arg(args: argparse.Namespace) -> str | None:
 
 def apply(args: argparse.Namespace, profile: str) -> None:
     """Tell every child the profile (through the environment they inherit); LOW_POWER:
-    run headless (said once at start, so nobody looks for the UI), no forkserver."""
+    run headless (said once at start, so nobody looks for the UI)."""
     os.environ[child_side.ENV] = profile
     if profile != LOW_POWER:
         return
-    os.environ.setdefault("EDGEOS_FORKSERVER", "off")
     if not args.headless:
         log.warning("LOW_POWER profile: no admin UI (start with --performance BALANCED "
                     "to have it)")
