@@ -22,6 +22,7 @@ The fork is double, as the worker templates do, so the child is the supervisor's
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import gc
 import importlib
@@ -61,7 +62,9 @@ def preload(roles: list[str]) -> None:
 
     for role in roles:
         if role in HEAVY:
-            importlib.import_module(HEAVY[role])
+            # a broken install fails in the service itself, reported as its error
+            with contextlib.suppress(ImportError):
+                importlib.import_module(HEAVY[role])
 
 
 def run_child(request: dict[str, Any], fds: list[int]) -> NoReturn:

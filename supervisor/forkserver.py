@@ -84,6 +84,26 @@ class ForkServers:
         self.forked: dict[int, int] = {}  # worker pid -> its pidfd
         self._armed = False
         self._stray_scan: asyncio.TimerHandle | None = None
+        self.zygote = zygote.current()
+        if self.zygote is not None:  # its exit is an event: reap it, exec from then on
+            loop.add_reader(self.zygote.pidfd, self._zygote_exited)
+
+    def _zygote(self) -> zygote.Zygote | None:
+        """The zygote while it works; one that failed is ended here."""
+        if self.zygote is not None and self.zygote.broken:
+            self._end_zygote()
+        return self.zygote
+
+    def _zygote_exited(self) -> None:
+        log.warning("zygote exited; services are exec'd from now on")
+        self._end_zygote()
+
+    def _end_zygote(self) -> None:
+        found, self.zygote = self.zygote, None
+        if found is None:
+            return
+        self.loop.remove_reader(found.pidfd)
+        found.close()
 
     def _arm(self) -> None:
         """Become a subreaper (forked workers are then our children) and reap strays."""
@@ -141,7 +161,7 @@ class ForkServers:
                       on_exit: Callable[[int, int], None]) -> Spawned | None:
         """Fork ``python -m <service> ...`` from the zygote, its spec on stdin as if it
         had been exec'd; None: exec it."""
-        found = zygote.current()
+        found = self._zygote()
         if found is None or argv[1:2] != ["-m"] or argv[2] not in SERVICES:
             return None
         try:
@@ -163,6 +183,7 @@ class ForkServers:
         if pid is None or pidfd is None:
             os.close(out_r)
             os.close(err_r)
+            self._zygote()  # ended if it failed
             return None
         return self._watch(pid, pidfd, out_r, err_r, on_exit)
 
@@ -214,13 +235,12 @@ class ForkServers:
 
         self.loop.add_reader(ours.fileno(), hello)
 
-    @staticmethod
-    def _fork_template(kind: str, env: dict[str, str],
+    def _fork_template(self, kind: str, env: dict[str, str],
                        theirs: socket.socket) -> ForkedProc | None:
         """The template of ``kind`` forked from the zygote (sharing its pages), if there
         is one and the type runs without TLS (the zygote's asyncio has none, as the
         supervisor's: supervisor/lean_asyncio.py); None: exec it."""
-        found = zygote.current()
+        found = self._zygote()
         if found is None or registry.manifest(kind).get("needs_tls") is not False:
             return None
         null = os.open(os.devnull, os.O_RDONLY)
@@ -245,7 +265,8 @@ class ForkServers:
             template.proc.wait(2)
 
     def pids(self) -> set[int]:
-        return set(self.forked) | {t.proc.pid for t in self.templates.values()}
+        return set(self.forked) | {t.proc.pid for t in self.templates.values()} | (
+            {self.zygote.pid} if self.zygote is not None else set())  # not strays
 
     def _strays_due(self) -> None:
         """SIGCHLD: scan for strays a moment later, one scan for a burst of signals."""
@@ -289,6 +310,4 @@ class ForkServers:
                 template.proc.kill()
         for kind in list(self.templates):
             self._drop(kind)
-        found = zygote.current()
-        if found is not None:
-            found.close()
+        self._end_zygote()

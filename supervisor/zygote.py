@@ -19,8 +19,11 @@ import gc
 import json
 import logging
 import os
+import signal
 import socket
 import sys
+
+from edgeos.ipc.zygote import MAX_REQUEST
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +36,16 @@ class Zygote:
 
     def __init__(self, pid: int, sock: socket.socket) -> None:
         self.pid = pid
+        self.pidfd = os.pidfd_open(pid)  # signals reach it, never a reused pid
         self.sock = sock
         self.ready = False
         self.broken = False
 
     def fork(self, request: dict[str, object], fds: list[int]) -> int | None:
-        """Send one request with ``fds``; the child's pid, or None (then exec, and
-        never ask again)."""
-        if self.broken:
+        """Send one request with ``fds``; the child's pid, or None: exec it (and when
+        the zygote failed, ``broken``: never ask again; the owner then closes it)."""
+        data = json.dumps(request).encode()
+        if self.broken or len(data) > MAX_REQUEST:  # too big (its environment): exec it
             return None
         try:
             if not self.ready:
@@ -49,23 +54,29 @@ class Zygote:
                     raise OSError("zygote did not start")
                 self.ready = True
                 self.sock.settimeout(ANSWER_TIMEOUT_S)
-            socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
+            socket.send_fds(self.sock, [data], fds)
             answer = self.sock.recv(32)
             pid = int(answer or b"-1")
             if pid <= 0:
                 raise OSError(f"zygote answered {answer!r}")
         except (OSError, ValueError) as exc:
             log.warning("zygote failed (%s); services are exec'd from now on", exc)
-            self.close()
+            self.broken = True
             return None
         return pid
 
     def close(self) -> None:
-        """EOF: the zygote exits; waited for here (it is our child)."""
+        """End it (idle, nothing to save: no grace, also when it hangs) and wait for it."""
+        if self.pidfd < 0:
+            return
         self.broken = True
         self.sock.close()
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
+        os.close(self.pidfd)
+        self.pidfd = -1
 
 
 _current: Zygote | None = None
@@ -123,7 +134,6 @@ def _become_zygote(sock: socket.socket, supervisor: int, roles: list[str]) -> No
 def _die_with(supervisor: int) -> None:
     """PDEATHSIG, and exit if the supervisor is already gone."""
     import ctypes
-    import signal
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
