@@ -15,7 +15,11 @@
   broker, uplink and the simulator worker (``satellite_pss_mb``) and of every process
   (``satellite_pss_all_mb``); the same for a second satellite on the LOW_POWER
   profile beside it (``low_power_pss_mb``, ``low_power_pss_all_mb``); threads of
-  every process and their sum (``satellite_threads``, ``low_power_threads``);
+  every process and their sum (``satellite_threads``, ``low_power_threads``); the
+  baseline of the same run: the BALANCED satellite with every process exec'd
+  (``EDGEOS_FORKSERVER=off``, no zygote: ``satellite_pss_exec_mb``,
+  ``satellite_pss_all_exec_mb``), the checkout's bytecode compiled first as an
+  installed package has it;
 * where live latency goes: ``sat_local_p99_ms`` (device -> the satellite's own broker,
   the baseline of this machine's load in the same run) and ``link_p50_ms`` /
   ``link_p99_ms`` (the same values from the satellite's broker to the core's: uplink,
@@ -136,23 +140,41 @@ def memory(sat: Daemon) -> dict[str, Any]:
             "threads": sum(r["threads"] for r in rows.values())}
 
 
-def start_lean(pair: Pair, factory: Any) -> Daemon:
-    """A second satellite of the same core on the LOW_POWER profile, connected and
+def start_satellite(pair: Pair, factory: Any, sat_id: str, *more: str,
+                    env: dict[str, str] | None = None) -> Daemon:
+    """Another satellite of the same core (straight to its port), connected and
     settled (the same state as the first one's when memory is read)."""
-    lean = factory([counter(rate_hz=200)], extra_args=[
-        "--satellite", "--satellite-id", "lean", "--core-host",
-        f"{pair.listen[0]}:{pair.listen[1]}", f"--core-key={pair.core_key}",
-        "--low-power"]).start()
-    pair.core.ctl("satellites", "trust", "--id", "lean", "--",
-                  lean.ctl_json("node-key")["key"])
-    wait(lambda: any(r["id"] == "lean" and r["state"] == "connected"
+    sat = factory([counter(rate_hz=200)], extra_args=[
+        "--satellite", "--satellite-id", sat_id, "--core-host",
+        f"{pair.listen[0]}:{pair.listen[1]}", f"--core-key={pair.core_key}", *more],
+        env=env).start()
+    pair.core.ctl("satellites", "trust", "--id", sat_id, "--",
+                  sat.ctl_json("node-key")["key"])
+    wait(lambda: any(r["id"] == sat_id and r["state"] == "connected"
                      for r in pair.core.call("satellites")), 20)
     time.sleep(3)
-    return lean
+    return sat
 
 
-def print_memory(mem: dict[str, Any], mem_lean: dict[str, Any]) -> None:
-    for name, m in (("BALANCED", mem), ("LOW_POWER", mem_lean)):
+def start_lean(pair: Pair, factory: Any) -> Daemon:
+    """The same satellite on the LOW_POWER profile."""
+    return start_satellite(pair, factory, "lean", "--low-power")
+
+
+def exec_baseline(pair: Pair, factory: Any) -> dict[str, Any]:
+    """The baseline of this run: the same BALANCED satellite with every process exec'd
+    (``EDGEOS_FORKSERVER=off``: no zygote, no templates), measured and stopped."""
+    plain = start_satellite(pair, factory, "plain", env={"EDGEOS_FORKSERVER": "off"})
+    try:
+        return memory(plain)
+    finally:
+        plain.stop()
+
+
+def print_memory(mem: dict[str, Any], mem_lean: dict[str, Any],
+                 mem_exec: dict[str, Any]) -> None:
+    for name, m in (("BALANCED", mem), ("LOW_POWER", mem_lean),
+                    ("baseline: BALANCED, all exec'd", mem_exec)):
         print(f"satellite memory ({name}): supervisor + broker + uplink + worker PSS "
               f"{m['pss_total_mb']} MB, RSS {m['rss_total_mb']} MB; every process PSS "
               f"{m['pss_all_mb']} MB, {len(m['processes'])} processes, {m['threads']} threads")
@@ -161,8 +183,11 @@ def print_memory(mem: dict[str, Any], mem_lean: dict[str, Any]) -> None:
                   f"{row['threads']} threads")
 
 
-def memory_figures(mem: dict[str, Any], mem_lean: dict[str, Any]) -> dict[str, Any]:
-    return {"satellite_pss_mb": mem["pss_total_mb"], "satellite_rss_mb": mem["rss_total_mb"],
+def memory_figures(mem: dict[str, Any], mem_lean: dict[str, Any],
+                   mem_exec: dict[str, Any]) -> dict[str, Any]:
+    return {"satellite_pss_exec_mb": mem_exec["pss_total_mb"],
+            "satellite_pss_all_exec_mb": mem_exec["pss_all_mb"],
+            "satellite_pss_mb": mem["pss_total_mb"], "satellite_rss_mb": mem["rss_total_mb"],
             "satellite_pss_all_mb": mem["pss_all_mb"], "satellite_processes": mem["processes"],
             "low_power_pss_mb": mem_lean["pss_total_mb"],
             "low_power_pss_all_mb": mem_lean["pss_all_mb"],
@@ -199,6 +224,8 @@ def memory_only(args: Any) -> int:
         time.sleep(2)
         lean = start_lean(pair, factory)
         mem, mem_lean = memory(pair.sat), memory(lean)
+        lean.stop()
+        mem_exec = exec_baseline(pair, factory)
         pair.relay.close()
     finally:
         for d in made:
@@ -206,8 +233,8 @@ def memory_only(args: Any) -> int:
                 d.stop()
             d.cleanup()
         shutil.rmtree(root, ignore_errors=True)
-    print_memory(mem, mem_lean)
-    return finish(args, {**memory_figures(mem, mem_lean),
+    print_memory(mem, mem_lean, mem_exec)
+    return finish(args, {**memory_figures(mem, mem_lean, mem_exec),
                          "loadavg": round(os.getloadavg()[0], 2)})
 
 
@@ -336,6 +363,7 @@ def main() -> int:
         both_lat = sorted(i[4] - i[3] for i in list(rec.items)
                           if i[0] == SEQ and i[3] >= t_lean and i[2] == "good")
         lean.stop()
+        mem_exec = exec_baseline(pair, factory)
         # 500/s for the outage (connections.json changed and applied: c1 restarts)
         doc = {"version": "1.0", "connections": [counter(rate_hz=500)]}
         pair.sat.call("connections", doc=doc)
@@ -408,7 +436,7 @@ def main() -> int:
         "outage_s": args.outage, "lost": lost, "duplicated": duplicated,
         "curve_per_s": round(curve), "plain_per_s": round(plain),
         "curve_ratio": round(curve / plain, 3),
-        **memory_figures(mem, mem_lean)}
+        **memory_figures(mem, mem_lean, mem_exec)}
     print(f"live latency at 200/s: p50 {result['live_p50_ms']} ms, p99 "
           f"{result['live_p99_ms']} ms (target p99 <= 20 ms), {len(lat)} samples")
     print(f"  baseline, device -> satellite broker: p50 {result['sat_local_p50_ms']} ms, "
@@ -436,7 +464,7 @@ def main() -> int:
           f"duplicated {duplicated}")
     print(f"link throughput, same chunks: CURVE {curve:,.0f}/s, plain {plain:,.0f}/s, "
           f"ratio {result['curve_ratio']}")
-    print_memory(mem, mem_lean)
+    print_memory(mem, mem_lean, mem_exec)
     return finish(args, result)
 
 
