@@ -162,7 +162,7 @@ class ForkServers:
         """Fork ``python -m <service> ...`` from the zygote, its spec on stdin as if it
         had been exec'd; None: exec it."""
         found = self._zygote()
-        if found is None or argv[1:2] != ["-m"] or argv[2] not in SERVICES:
+        if found is None or len(argv) < 3 or argv[1] != "-m" or argv[2] not in SERVICES:
             return None
         try:
             self._arm()
