@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import jsonschema
     from referencing import Registry
+
+# Where errors() and validate_against() run when not here: the supervisor sets a
+# edgeos.common.validator_process.ValidatorProcess, so jsonschema never loads into it.
+_elsewhere: Callable[[str | dict[str, Any], Any], list[str]] | None = None
+
+
+def validate_elsewhere(check: Callable[[str | dict[str, Any], Any], list[str]] | None) -> None:
+    """Run every validation of this process through ``check(schema or name, doc)``
+    (None: in this process again)."""
+    global _elsewhere
+    _elsewhere = check
 
 MAX_STRING = 4096  # default maxLength of every string a schema does not bound itself
 MAX_ANY_STRING = 65536  # any string or key anywhere, schema'd or free-form (failsafe, maps)
@@ -60,12 +72,21 @@ def oversized(doc: Any, path: str = "", found: list[str] | None = None,
     return found
 
 
+def schema_dir() -> Path:
+    """``config/schemas`` of the installed package, a plain folder. Found from the
+    package's file, not through importlib.resources: that import (tempfile, shutil,
+    lzma, ...) would cost the supervisor ~0.6 MB of RSS for its whole life (issue 16)."""
+    import edgeos.config
+
+    return Path(edgeos.config.__file__).parent / "schemas"
+
+
 @cache
 def _registry() -> Registry:
     from referencing import Registry, Resource
 
     resources_ = []
-    for entry in resources.files("edgeos.config").joinpath("schemas").iterdir():
+    for entry in schema_dir().iterdir():
         if entry.name.endswith(".schema.json"):
             doc = bounded(json.loads(entry.read_text(encoding="utf-8")))
             resources_.append((doc["$id"], Resource.from_contents(doc)))
@@ -75,7 +96,7 @@ def _registry() -> Registry:
 @cache
 def schema(name: str) -> dict[str, Any]:
     """The schema ``config/schemas/<name>.schema.json``."""
-    text = resources.files("edgeos.config").joinpath("schemas", f"{name}.schema.json")
+    text = schema_dir() / f"{name}.schema.json"
     return bounded(json.loads(text.read_text(encoding="utf-8")))
 
 
@@ -89,10 +110,14 @@ def where(error: jsonschema.ValidationError) -> str:
 
 def errors(name: str, doc: Any) -> list[str]:
     """Every violation of schema ``name`` in ``doc``, as ``path: message`` lines."""
+    if _elsewhere is not None:
+        return _elsewhere(name, doc)
     return validate_against(schema(name), doc)
 
 
 def validate_against(schema_doc: dict[str, Any], doc: Any) -> list[str]:
+    if _elsewhere is not None:
+        return _elsewhere(schema_doc, doc)
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(bounded(schema_doc), registry=_registry())

@@ -15,11 +15,12 @@ import os
 import signal
 import socket
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from edgeos.common import schemas
 from edgeos.common.files import atomic_write_json
+from edgeos.common.validator_process import ValidatorProcess
 from edgeos.supervisor import (
     datadir,
     ha_setup,
@@ -107,6 +108,8 @@ def seed_demo(paths: Paths) -> None:
     """Copy the built-in demo config into an empty config dir (never over user files)."""
     if (paths.config / CONNECTIONS).exists():
         return
+    from importlib import resources  # only here: ~0.6 MB (tempfile, shutil, lzma) otherwise
+
     demo = resources.files("edgeos.config").joinpath("demo")
     for name in (CONNECTIONS, ROUTING):
         target = paths.config / name
@@ -244,9 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     set_title("edgeos: supervisor")
     if args.demo:
         seed_demo(paths)
+    validator = ValidatorProcess()  # jsonschema runs there, never in here (issue 16)
+    schemas.validate_elsewhere(validator)
     try:
         return asyncio.run(serve(args, paths, profile, web, links, ha))
     finally:
+        validator.close()
         with contextlib.suppress(OSError):
             os.close(lock_fd)
         with contextlib.suppress(OSError):

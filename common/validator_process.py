@@ -1,0 +1,132 @@
+"""JSON Schema validation in a short-lived helper process, for the supervisor.
+
+jsonschema with referencing, attrs, rpds and the metaschemas costs ~4 MB of RSS in the
+process that imports it, and CPython never gives that back: imported once at start to
+check the config, it stayed in the idle supervisor for good (issue 16). The supervisor
+therefore validates through :class:`ValidatorProcess`: ``python -m
+edgeos.common.validator_process`` is started on the first validation, answers every
+request of a load or reload (same function, same messages as in-process:
+:func:`edgeos.common.schemas.errors` and :func:`~edgeos.common.schemas.validate_against`),
+and is ended ``IDLE_S`` after the last one. It reads requests from its stdin, so it
+ends with the supervisor too (EOF), however that one ends.
+
+Requests and answers are pickled over the two pipes: both ends are this module, and a
+pickle carries any document a caller may pass (bytes from an RPC, huge ints from a
+file) exactly as the in-process call would see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import subprocess
+import sys
+import traceback
+from typing import IO, Any
+
+IDLE_S = 5.0  # a load validates in one burst; an idle supervisor keeps no helper around
+MAX_ANSWER = 64 * 1024 * 1024  # bytes of one pickled answer (a list of error lines)
+
+
+class ValidatorGone(RuntimeError):
+    """The helper process died without answering (twice in a row)."""
+
+
+class ValidatorProcess:
+    """Callable as ``check(schema, doc)``: ``schema`` is a schema's name or the schema
+    itself; returns the ``path: message`` lines the in-process call would."""
+
+    def __init__(self, idle_s: float = IDLE_S) -> None:
+        self.idle_s = idle_s
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._idle: asyncio.TimerHandle | None = None
+
+    def __call__(self, schema: str | dict[str, Any], doc: Any) -> list[str]:
+        for _ in range(2):  # a helper killed between two loads: one fresh start
+            proc = self._running()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                pickle.dump((schema, doc), proc.stdin, pickle.HIGHEST_PROTOCOL)
+                proc.stdin.flush()
+                ok, answer = pickle.load(proc.stdout)
+            except (BrokenPipeError, EOFError):
+                self.close()
+                continue
+            self._close_when_idle()
+            if not ok:
+                raise RuntimeError(f"schema validation failed in the helper process:\n{answer}")
+            return answer
+        raise ValidatorGone("the schema validation helper process died twice in a row; "
+                            "see the daemon's log for its error")
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        if self.proc is None or self.proc.poll() is not None:
+            self.close()
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "edgeos.common.validator_process"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        return self.proc
+
+    def _close_when_idle(self) -> None:
+        """Arm (or push back) the idle timer on the running event loop; without one
+        the helper stays until :meth:`close`."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._idle is not None:
+            self._idle.cancel()
+        self._idle = loop.call_later(self.idle_s, self.close)
+
+    def close(self) -> None:
+        """End the helper: EOF on its stdin, then wait for it (it exits at once)."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
+    """Answer ``(schema, doc)`` requests until EOF: ``(True, lines)``, or ``(False,
+    traceback)`` when validation itself raised (a broken schema: the caller raises)."""
+    from edgeos.common import schemas
+
+    while True:
+        try:
+            schema, doc = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            if isinstance(schema, str):
+                reply: tuple[bool, Any] = (True, schemas.errors(schema, doc))
+            else:
+                reply = (True, schemas.validate_against(schema, doc))
+        except Exception:  # not swallowed: the caller raises it with this traceback
+            reply = (False, traceback.format_exc())
+        data = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
+        if len(data) > MAX_ANSWER:
+            data = pickle.dumps((False, f"answer of {len(data)} bytes is over the limit "
+                                        f"of {MAX_ANSWER}"))
+        answers.write(data)
+        answers.flush()
+
+
+def main() -> None:
+    import setproctitle
+
+    setproctitle.setproctitle("edgeos: validator")  # CONTRACT section 3: ps shows edgeos: ...
+    serve(sys.stdin.buffer, sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""What an idle supervisor keeps loaded (issue 16, RSS): on a real daemon with
+simulator workers, the modules only a config load or a rare command needs are not in
+the supervisor's ``sys.modules`` once it idles, and the schema validation helper that
+checked the config has ended, yet a reload is still validated with the same messages.
+
+The daemon is the real ``edgeos`` main, started through a probe that adds one SIGUSR2
+handler writing ``sys.modules`` to a file (the loop only claims SIGTERM and SIGINT).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import psutil
+
+from tests.integration.daemon import sim
+
+PROBE = """\
+import json, os, signal, sys
+
+def dump(*_):
+    path = os.environ["EDGEOS_TEST_MODULES_OUT"]
+    with open(path + ".tmp", "w") as fh:
+        json.dump(sorted(sys.modules), fh)
+    os.replace(path + ".tmp", path)
+
+signal.signal(signal.SIGUSR2, dump)
+from edgeos.supervisor.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+# Each costs the supervisor RSS for its whole life (measured with bench/peers.py):
+# jsonschema & co ~4 MB (validated in the helper process), psutil ~1 MB (profile
+# detection reads /proc and sysfs), uuid (job ids from os.urandom), the admin UI and
+# the routing engine (other processes).
+HEAVY = ("jsonschema", "referencing", "rpds", "attrs", "jsonschema_specifications",
+         "psutil", "uuid", "tornado", "edgeos.admin_ui", "edgeos.ipc.routing")
+
+
+def idle_modules(d, out: Path) -> list[str]:
+    os.kill(d.proc.pid, signal.SIGUSR2)
+    d.wait_for(out.exists, 10, "the probe's module list")
+    return json.loads(out.read_text())
+
+
+def validator_pids(pid: int) -> list[int]:
+    return [c.pid for c in psutil.Process(pid).children()
+            if "edgeos: validator" in " ".join(c.cmdline())]
+
+
+def test_idle_supervisor_keeps_no_load_time_modules(daemon_factory, tmp_path: Path) -> None:
+    out = tmp_path / "modules.json"
+    d = daemon_factory([sim(f"s{n}", rate_hz=1) for n in range(3)],
+                       env={"EDGEOS_TEST_MODULES_OUT": str(out)})
+    d.command = [sys.executable, "-c", PROBE]
+    d.start()
+    # the helper that validated the config ends once the load is over (IDLE_S)
+    d.wait_for(lambda: not validator_pids(d.proc.pid), 30, "the validator helper ended")
+    loaded = idle_modules(d, out)
+    assert "edgeos.supervisor.arbiter" in loaded  # the probe sees the real supervisor
+    assert [m for m in loaded if m.startswith(HEAVY)] == []
+
+    d.write_connections([sim("s0", limits={"nice": 99})])
+    done = d.ctl("reload")
+    assert done.returncode == 1
+    assert "connections.json: connections[0] (id 's0'): limits.nice: 99 is greater than " \
+           "the maximum of 19" in done.stderr
+    out.unlink()
+    assert not [m for m in idle_modules(d, out) if m.startswith("jsonschema")]
