@@ -8,8 +8,8 @@ every ``InstanceSpec.heartbeat_interval`` (at most 1 s) but sends them only
 
 * when they *moved* since the last sent ones (:func:`moved`): any text, flag or key
   that changed (``connected``, a state, ``last_error``), or a number that left the
-  :data:`DEADBAND` (10 %) around the value last sent (queue lengths,
-  :data:`GAUGES`, excepted); so a live view and the
+  :data:`DEADBAND` (10 %) around the value last sent (queue lengths and the
+  totals, :data:`RIDE_ALONG`, excepted); so a live view and the
   historian see a new rate or a new connection state within a second, while the
   jitter of a rate measured over one second (a few %) sends nothing; or
 * at the first look in each new ``heartbeat_s`` period of the monotonic clock (the
@@ -18,7 +18,8 @@ every ``InstanceSpec.heartbeat_interval`` (at most 1 s) but sends them only
   children's beats reach the supervisor together and it wakes once for them.
 
 So a figure shown or recorded is within 10 % of the child's own for at most
-``heartbeat_s`` (a total that grows slowly, e.g. ``out_total``, lags that long).
+``heartbeat_s`` (the totals ``in_total``/``out_total`` and queue lengths lag that
+long while the rates hold).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from typing import Any
 
 DEADBAND = 0.1  # relative: a rate measured over a second jitters by a few % under load
 EPSILON = 1e-6  # a look a hair before its nominal tick still counts for that tick
-# momentary queue lengths (a worker's outbox, the historian's rows before a flush):
-# they swing within each second, so they ride along with a beat but never cause one
-GAUGES = frozenset({"queued", "pending"})
+# ride along with a beat but never cause one: momentary queue lengths (a worker's
+# outbox, the historian's rows before a flush) swing within each second, and the
+# totals grow whenever the rate (which is compared) is not zero
+RIDE_ALONG = frozenset({"queued", "pending", "in_total", "out_total"})
 
 
 def moved(sent: Any, now: Any) -> bool:
@@ -38,7 +40,7 @@ def moved(sent: Any, now: Any) -> bool:
     relatively, dicts and lists item by item, anything else when unequal."""
     if isinstance(sent, dict) and isinstance(now, dict):
         return sent.keys() != now.keys() or any(moved(sent[k], now[k]) for k in now
-                                                if k not in GAUGES)
+                                                if k not in RIDE_ALONG)
     if isinstance(sent, list | tuple) and isinstance(now, list | tuple):
         return len(sent) != len(now) or any(moved(a, b) for a, b in zip(sent, now,
                                                                           strict=True))

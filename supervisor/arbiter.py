@@ -28,7 +28,7 @@ from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor import modefile, rollback
 from edgeos.supervisor.feed import Feed
-from edgeos.supervisor.figures_pace import FiguresPace
+from edgeos.supervisor.figures_pace import FiguresPace, PassClock
 from edgeos.supervisor.ha_setup import ha_view
 from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
@@ -81,6 +81,7 @@ class Arbiter:
         self.samples: dict[str, dict[str, Any]] = {}
         self._sampled_at = float("-inf")
         self.pace = FiguresPace()  # which figures rows a pass publishes (figures_pace.py)
+        self.pass_clock = PassClock(system)  # and when the next pass runs
         self.logbook = parts.logbook
         self.logbook.on_line = self._on_log_line
         self.errors = parts.errors
@@ -111,6 +112,7 @@ class Arbiter:
         xpub = zmq.Socket(self.ctx, zmq.XPUB)
         xpub.setsockopt(zmq.LINGER, 0)
         self.feed = Feed(addresses.bind(xpub, self.paths.run, addresses.EVENTS), self.sys)
+        self.feed.on_subscribe = lambda: self.pass_clock.hurry(self._to_next_second)
         self.broker_rpc = AsyncRpcClient(self.ctx, addresses.endpoint(self.paths.run,
                                                                       addresses.BROKER_CTL))
 
@@ -298,7 +300,8 @@ class Arbiter:
     def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> None:
         if kind == protocol.HEARTBEAT:
             inst.on_heartbeat(msg)
-            self.pace.touch(inst.id)
+            if self.pace.touch(inst.id) and self.feed.wants(FIGURES):  # news: its row
+                self.pass_clock.hurry(self._to_next_second)  # goes out next second
         elif kind == protocol.READY:
             inst.on_ready(msg.get("pid", -1))
         elif kind == protocol.ERROR:
@@ -392,7 +395,8 @@ class Arbiter:
         heartbeat (children beat early only when a rate moved), see figures_pace.py.
         It checks every instance's heartbeat first (the watchdog: no timer per
         instance). The pass runs just after the children's aligned heartbeats
-        (ipc/child.py), with their fresh counters, in the same second's wake-ups."""
+        (ipc/child.py), with their fresh counters, in the same second's wake-ups, and
+        only when there is something to do (:meth:`_pass_delay`)."""
         feed = self.feed
         while True:
             for inst in list(self.instances.values()):  # the watchdog, one timer for all
@@ -404,9 +408,34 @@ class Arbiter:
                 ids = self.pace.rows(self.sys.monotonic(), watched)
                 if ids is None or ids:
                     self.publish(FIGURES, self.figures(ids))
-            elif self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
-                self._sample_all()
-            await asyncio.sleep(next_beat(self.sys.monotonic(), 1.0, STATS_PHASE_S))
+            else:
+                self.pace.moved.clear()  # (nobody to tell)
+                if self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
+                    self._sample_all()
+            await self.pass_clock.sleep(self._pass_delay(watched))
+
+    @staticmethod
+    def _to_next_second(now: float) -> float:
+        return next_beat(now, 1.0, STATS_PHASE_S)
+
+    def _pass_delay(self, watched: bool) -> float:
+        """Seconds to the next pass: the next whole second while someone watches the
+        stats or news waits; else the next full ``figures`` pass, the first watchdog
+        deadline, or the shortest ``heartbeat_s`` (an instance that turns ready
+        meanwhile), whichever comes first."""
+        now = self.sys.monotonic()
+        if watched or self.pace.moved:
+            return self._to_next_second(now)
+        due = now + next_beat(now, self.pace.every, STATS_PHASE_S)
+        for inst in self.instances.values():
+            if inst.pid is None:
+                continue
+            beat_s = inst.cfg.limit("heartbeat_s", 5.0)
+            due = min(due, now + next_beat(now, beat_s, STATS_PHASE_S))
+            if inst.last_heartbeat is not None:
+                deadline = inst.last_heartbeat + beat_s * inst.MISSED_HEARTBEATS
+                due = min(due, deadline + self._to_next_second(deadline))
+        return max(0.0, due - now)
 
     def figures(self, ids: set[str] | None = None) -> list[list[Any]]:
         """``[id, cpu_percent, memory_mb, pps_in, pps_out]`` of every instance with a

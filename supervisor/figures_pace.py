@@ -16,11 +16,19 @@ news. The pass therefore publishes
 A CPU or RAM change without a rate change is therefore recorded within
 ``FIGURES_EVERY_S``; the limits do not depend on it (the kernel or RamGuard enforce
 them).
+
+Nor does the pass itself run each second when there is nothing to do: it sleeps
+until the next full pass or the first watchdog deadline (:class:`PassClock`), and the
+first heartbeat after a pass cuts that sleep short to the next whole second.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Callable
+
+from edgeos.supervisor.seam import System, Timer
 
 FIGURES_EVERY_S = 5.0  # every row at least this often (the default heartbeat_s)
 EPSILON = 1e-6  # a pass a hair early still belongs to its nominal second
@@ -35,9 +43,12 @@ class FiguresPace:
         self.moved: set[str] = set()
         self._period: int | None = None
 
-    def touch(self, instance_id: str) -> None:
-        """``instance_id`` sent a heartbeat or changed state: publish its row next pass."""
+    def touch(self, instance_id: str) -> bool:
+        """``instance_id`` sent a heartbeat: publish its row next pass. True for the
+        first news since the last pass (the caller then wakes the pass)."""
+        first = not self.moved
         self.moved.add(instance_id)
+        return first
 
     def rows(self, now: float, watched: bool) -> set[str] | None:
         """The ids whose rows the pass at ``now`` publishes: None for every row (the
@@ -49,3 +60,46 @@ class FiguresPace:
             self._period = period
             return None
         return moved
+
+
+class PassClock:
+    """The stats pass's sleep: until a time chosen by the pass, or sooner when
+    :meth:`hurry` asks (a heartbeat with news); one timer, no task per wake-up."""
+
+    def __init__(self, system: System) -> None:
+        self.sys = system
+        self._due = math.inf  # monotonic time the current sleep ends
+        self._wake: asyncio.Future[None] | None = None
+        self._timer: Timer | None = None
+
+    async def sleep(self, delay: float) -> None:
+        """Sleep ``delay`` seconds at most."""
+        self._wake = asyncio.get_running_loop().create_future()
+        self._arm(delay)
+        try:
+            await self._wake
+        finally:
+            self._due, self._wake = math.inf, None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def hurry(self, delay: Callable[[float], float]) -> None:
+        """End the sleep ``delay(now)`` seconds from now if that is sooner (cheap when
+        it is not: the pass is already near, or nobody sleeps)."""
+        if self._wake is None:
+            return
+        now = self.sys.monotonic()
+        if now + delay(now) < self._due:
+            self._arm(delay(now))
+
+    def _arm(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._due = self.sys.monotonic() + delay
+        self._timer = self.sys.call_later(delay, self._ring)
+
+    def _ring(self) -> None:
+        self._timer = None
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)

@@ -1,7 +1,7 @@
 """When a child sends its heartbeat (ipc/heartbeat.py), on a hand-moved clock: the
 first look sends, a steady child sends once per aligned ``heartbeat_s`` period, a
 moved figure (beyond the 10 % deadband, or any changed flag or text) sends at once,
-queue lengths never cause a beat, and a dict the worker keeps updating is compared
+queue lengths and totals never cause a beat, and a dict the worker keeps updating is compared
 with what was really sent."""
 
 from __future__ import annotations
@@ -55,10 +55,10 @@ def test_a_slow_drift_is_sent_once_it_adds_up() -> None:
     assert sent == [10.0, 11.5]  # against the value last sent, not the previous look
 
 
-def test_flags_texts_and_errors_send_at_once_queue_lengths_never() -> None:
+def test_flags_texts_and_errors_send_at_once_queue_lengths_and_totals_never() -> None:
     rule = BeatRule(interval=1.0, heartbeat_s=5)
     assert rule.due(100.0, counters())
-    assert not rule.due(101.0, counters(queued=500))
+    assert not rule.due(101.0, counters(queued=500, out_total=9000))  # ride along
     assert rule.due(102.0, counters(bus={"connected": False}))
     assert rule.due(103.0, counters(bus={"connected": False}, last_error="timeout"))
     assert rule.due(104.0, counters(bus={"connected": False}, last_error="timeout",
