@@ -3,7 +3,8 @@
 The supervisor starts each child with its instance spec as JSON on stdin (secrets
 never show in ``ps`` or the environment), titles it, and expects it to say HELLO,
 then READY, then a HEARTBEAT at least every ``heartbeat_s`` from its event loop, so
-a blocked loop reads as hung even while the process exists.
+a blocked loop reads as hung even while the process exists (and sooner when its
+rates move: ipc/heartbeat.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
+from edgeos.ipc.heartbeat import BeatRule
 
 log = logging.getLogger(__name__)
 
@@ -156,15 +158,20 @@ class SupervisorLink:
         asyncio.get_running_loop().set_exception_handler(handler)
 
     async def heartbeat_loop(self, counters: Any) -> None:
-        """Send ``counters()`` at the heartbeat interval, from the event loop itself.
+        """Look at ``counters()`` at the heartbeat interval, from the event loop itself,
+        and send them when :class:`~edgeos.ipc.heartbeat.BeatRule` says so: at once
+        when a headline figure moved, else once per ``heartbeat_s``.
 
         The beats fall on whole multiples of the interval of the monotonic clock, which
         every process on the host shares: all children's heartbeats reach the
         supervisor together, and it wakes once per interval for all of them rather than
         once per child (see :func:`next_beat`)."""
         interval = self.spec.heartbeat_interval
+        rule = BeatRule(interval, float(self.spec.limits.get("heartbeat_s", 5)))
         while True:
-            self.heartbeat(counters())
+            now, figures = time.monotonic(), counters()
+            if rule.due(now, figures):  # a moved rate, or the period's beat
+                self.heartbeat(figures)
             await asyncio.sleep(next_beat(time.monotonic(), interval))
 
     def close(self) -> None:

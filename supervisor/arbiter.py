@@ -28,6 +28,7 @@ from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor import modefile, rollback
 from edgeos.supervisor.feed import Feed
+from edgeos.supervisor.figures_pace import FiguresPace, PassClock
 from edgeos.supervisor.ha_setup import ha_view
 from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
@@ -37,7 +38,7 @@ from edgeos.supervisor.parts import Parts
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.policy import RestartPolicy
 from edgeos.supervisor.process import ALIVE, Instance, InstanceConfig, State
-from edgeos.supervisor.satellite_setup import remote_rows, satellite_instances
+from edgeos.supervisor.satellite_setup import GATEWAY, remote_rows, satellite_instances
 from edgeos.supervisor.seam import Spawned, System
 from edgeos.supervisor.spawner import Spawner
 from edgeos.supervisor.stats import Sampler
@@ -79,6 +80,8 @@ class Arbiter:
         self.sampler = Sampler(system)
         self.samples: dict[str, dict[str, Any]] = {}
         self._sampled_at = float("-inf")
+        self.pace = FiguresPace()  # which figures rows a pass publishes (figures_pace.py)
+        self.pass_clock = PassClock(system)  # and when the next pass runs
         self.logbook = parts.logbook
         self.logbook.on_line = self._on_log_line
         self.errors = parts.errors
@@ -109,6 +112,7 @@ class Arbiter:
         xpub = zmq.Socket(self.ctx, zmq.XPUB)
         xpub.setsockopt(zmq.LINGER, 0)
         self.feed = Feed(addresses.bind(xpub, self.paths.run, addresses.EVENTS), self.sys)
+        self.feed.on_subscribe = lambda: self.pass_clock.hurry(self._to_next_second)
         self.broker_rpc = AsyncRpcClient(self.ctx, addresses.endpoint(self.paths.run,
                                                                       addresses.BROKER_CTL))
 
@@ -296,6 +300,8 @@ class Arbiter:
     def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> None:
         if kind == protocol.HEARTBEAT:
             inst.on_heartbeat(msg)
+            if self.pace.touch(inst.id) and self.feed.wants(FIGURES):  # news: its row
+                self.pass_clock.hurry(self._to_next_second)  # goes out next second
         elif kind == protocol.READY:
             inst.on_ready(msg.get("pid", -1))
         elif kind == protocol.ERROR:
@@ -384,39 +390,77 @@ class Arbiter:
         while someone subscribes to them (the admin UI), the lean ``figures`` rows (what
         the historian keeps: CPU, RAM, rates) while someone wants those; with neither,
         every ``IDLE_SAMPLE_S`` only, so a one-off ``status`` has a recent CPU baseline
-        (it refreshes older figures itself). It checks every instance's heartbeat first
-        (the watchdog: no timer per instance). The pass runs just after the children's
-        aligned heartbeats (ipc/child.py), with their fresh counters, in the same
-        second's wake-ups."""
+        (it refreshes older figures itself). The ``figures`` rows are paced: all of
+        them every ``FIGURES_EVERY_S``, in between only those of instances that sent a
+        heartbeat (children beat early only when a rate moved), see figures_pace.py.
+        It checks every instance's heartbeat first (the watchdog: no timer per
+        instance). The pass runs just after the children's aligned heartbeats
+        (ipc/child.py), with their fresh counters, in the same second's wake-ups, and
+        only when there is something to do (:meth:`_pass_delay`)."""
         feed = self.feed
         while True:
             for inst in list(self.instances.values()):  # the watchdog, one timer for all
                 inst.check_heartbeat()
-            if feed.wants("stats"):
+            watched = feed.wants("stats")
+            if watched:
                 self.publish("stats", [*self.status(), *remote_rows(self.instances)])
             if feed.wants(FIGURES):
-                self.publish(FIGURES, self.figures())
-            elif self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
-                self._sample_all()
-            await asyncio.sleep(next_beat(self.sys.monotonic(), 1.0, STATS_PHASE_S))
+                ids = self.pace.rows(self.sys.monotonic(), watched)
+                if ids is None or ids:
+                    self.publish(FIGURES, self.figures(ids))
+            else:
+                self.pace.moved.clear()  # (nobody to tell)
+                if self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
+                    self._sample_all()
+            await self.pass_clock.sleep(self._pass_delay(watched))
 
-    def figures(self) -> list[list[Any]]:
+    @staticmethod
+    def _to_next_second(now: float) -> float:
+        return next_beat(now, 1.0, STATS_PHASE_S)
+
+    def _pass_delay(self, watched: bool) -> float:
+        """Seconds to the next pass: the next whole second while someone watches the
+        stats or news waits; else the next full ``figures`` pass, the first watchdog
+        deadline, or the shortest ``heartbeat_s`` (an instance that turns ready
+        meanwhile), whichever comes first."""
+        now = self.sys.monotonic()
+        if watched or self.pace.moved:
+            return self._to_next_second(now)
+        due = now + next_beat(now, self.pace.every, STATS_PHASE_S)
+        for inst in self.instances.values():
+            if inst.pid is None:
+                continue
+            beat_s = inst.cfg.limit("heartbeat_s", 5.0)
+            due = min(due, now + next_beat(now, beat_s, STATS_PHASE_S))
+            if inst.last_heartbeat is not None:
+                deadline = inst.last_heartbeat + beat_s * inst.MISSED_HEARTBEATS
+                due = min(due, deadline + self._to_next_second(deadline))
+        return max(0.0, due - now)
+
+    def figures(self, ids: set[str] | None = None) -> list[list[Any]]:
         """``[id, cpu_percent, memory_mb, pps_in, pps_out]`` of every instance with a
-        process (satellites' workers as ``<sat>.<id>``): the instance history's input,
-        without building and packing a full status row per instance each second."""
-        if self.sys.monotonic() - self._sampled_at >= SAMPLE_AGE_S:
+        process (satellites' workers as ``<sat>.<id>``), or of those in ``ids`` only
+        (their processes read afresh): the instance history's input, without building
+        and packing a full status row per instance each second."""
+        samples = self.samples
+        if ids is not None:
+            for iid in ids:
+                inst = self.instances.get(iid)
+                if inst is not None and inst.pid:
+                    samples[iid] = self.sampler.sample(inst.pid)
+        elif self.sys.monotonic() - self._sampled_at >= SAMPLE_AGE_S:
             self._sample_all()
         out = []
-        samples = self.samples
         for inst in self.instances.values():
-            if inst.pid:
+            if inst.pid and (ids is None or inst.id in ids):
                 sample, c = samples.get(inst.id) or NO_FIGURES, inst.counters
                 out.append([inst.id, sample.get("cpu_percent", 0.0),
                             sample.get("memory_mb", 0.0), c.get("pps_in", 0.0),
                             c.get("pps_out", 0.0)])
-        for row in remote_rows(self.instances):
-            if row.get("pid"):
-                out.append([row["id"], *(row.get(k, 0.0) for k in FIGURE_FIELDS[1:])])
+        if ids is None or GATEWAY in ids:
+            for row in remote_rows(self.instances):
+                if row.get("pid"):
+                    out.append([row["id"], *(row.get(k, 0.0) for k in FIGURE_FIELDS[1:])])
         return out
 
     def _sample_all(self) -> None:

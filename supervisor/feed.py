@@ -9,6 +9,7 @@ messages on the socket and are read when its fd signals, like the worker channel
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -21,6 +22,7 @@ class Feed:
         self.sock = sock
         self.sys = system
         self.prefixes: set[bytes] = set()  # XPUB passes the first subscribe, last unsubscribe
+        self.on_subscribe: Callable[[], None] | None = None  # (the stats pass wakes)
         self._fd = sock.getsockopt(zmq.FD)
         system.watch_fd(self._fd, self._drain)
         self._drain()
@@ -40,6 +42,8 @@ class Feed:
             msg = self.sock.recv(zmq.NOBLOCK)
             if msg[:1] == b"\x01":
                 self.prefixes.add(msg[1:])
+                if self.on_subscribe is not None:
+                    self.on_subscribe()
             elif msg[:1] == b"\x00":
                 self.prefixes.discard(msg[1:])
 

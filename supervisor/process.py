@@ -256,9 +256,10 @@ class Instance:
     def check_heartbeat(self) -> None:
         """The watchdog: a running process that sent no heartbeat for
         ``MISSED_HEARTBEATS`` x ``heartbeat_s`` is hung and killed (then restarted).
-        Called for every instance by one 1 Hz timer (the arbiter's stats pass), not a
-        timer per instance, so idle children cost the supervisor no wake-ups of their
-        own; a hang is therefore caught within a second of its deadline."""
+        Called for every instance by one timer (the arbiter's stats pass, which runs
+        by the first deadline), not a timer per instance, so idle children cost the
+        supervisor no wake-ups of their own; a hang is therefore caught within a
+        second of its deadline."""
         if self.state not in (State.RUNNING, State.DISCONNECTED) or self.pid is None or \
                 self.last_heartbeat is None or self._intent is not None:
             return

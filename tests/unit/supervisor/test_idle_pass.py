@@ -1,0 +1,94 @@
+"""When the arbiter's stats pass runs next (``Arbiter._pass_delay``, docs/idle-pacing.md),
+on the fake seam and clock: at idle not before the next full ``figures`` period; the
+next whole second when a heartbeat brought news or someone watches ``stats``; never
+after a watchdog deadline or the shortest ``heartbeat_s`` (so a hang is still caught
+within a second of its deadline)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from edgeos.supervisor.figures_pace import PassClock
+
+from tests.unit.supervisor.fake_parts import World, sim
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path, headless=True)
+    yield w
+    w.close()
+
+
+def started(world: World, *connections: dict) -> None:
+    async def main() -> None:
+        world.write_connections(*connections)
+        await world.arbiter.start(world.arbiter.load())
+        for task in list(world.arbiter.tasks):
+            task.cancel()
+        await asyncio.sleep(0)
+    asyncio.run(main())
+
+
+def beat_all(world: World) -> None:
+    for inst in world.arbiter.instances.values():
+        inst.on_heartbeat({})
+
+
+def test_idle_the_pass_waits_for_the_next_full_figures_period(world: World) -> None:
+    started(world, sim("a"), sim("b"))
+    world.sys.now = 1001.02  # just after a pass
+    beat_all(world)
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(4.0)  # 1005.02
+
+
+def test_news_or_a_watcher_means_the_next_whole_second(world: World) -> None:
+    started(world, sim("a"))
+    world.sys.now = 1001.02
+    beat_all(world)
+    assert world.arbiter._pass_delay(watched=True) == pytest.approx(1.0)
+    world.arbiter.pace.touch("a")
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(1.0)
+
+
+def test_a_watchdog_deadline_comes_first(world: World) -> None:
+    started(world, sim("a"), sim("quiet"))
+    world.sys.now = 1010.5
+    beat_all(world)
+    world.arbiter.instances["quiet"].last_heartbeat = 998.0  # deadline 1013.0
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(2.52)  # 1013.02
+
+
+def test_a_short_heartbeat_keeps_the_pass_at_its_period(world: World) -> None:
+    started(world, sim("a"), sim("fast", limits={"heartbeat_s": 1}))
+    world.sys.now = 1001.02
+    beat_all(world)
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(1.0)
+
+
+def test_the_pass_clock_is_cut_short_by_hurry_and_never_lengthened(world: World) -> None:
+    clock = PassClock(world.sys)
+    woke: list[float] = []
+
+    async def main() -> None:
+        async def sleeper() -> None:
+            await clock.sleep(4.0)
+            woke.append(world.sys.now)
+
+        task = asyncio.create_task(sleeper())
+        await asyncio.sleep(0)
+        clock.hurry(lambda now: 10.0)  # later than the sleep's end: ignored
+        clock.hurry(lambda now: 1.0)
+        world.sys.advance(0.5)
+        await asyncio.sleep(0)
+        assert not woke
+        world.sys.advance(0.5)
+        await asyncio.sleep(0)
+        await task
+
+    world.sys.now = 1000.0
+    asyncio.run(main())
+    assert woke == [1001.0]
