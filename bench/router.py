@@ -255,15 +255,22 @@ async def main():
     sock.setsockopt(zmq.LINGER, 0)
     sock.bind(sys.argv[1])
 
-    def readable():  # the broker's pattern: drain the edge-triggered fd until EAGAIN
-        while True:
+    NOBLOCK, MORE = int(zmq.NOBLOCK), int(zmq.NOBLOCK | zmq.SNDMORE)
+
+    def readable():  # the broker's pattern: drain the edge-triggered fd until EAGAIN,
+        while True:  # its calls (int flags, Frame.more: no enum arithmetic per part)
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                frames = [sock.recv(NOBLOCK, copy=False)]
+                while frames[-1].more:
+                    frames.append(sock.recv(NOBLOCK, copy=False))
             except zmq.Again:
                 return
             if frames[0].bytes == b"src":
                 try:
-                    sock.send_multipart([b"dst", *frames[1:]], zmq.NOBLOCK, copy=False)
+                    sock.send(b"dst", MORE)
+                    for frame in frames[1:-1]:
+                        sock.send(frame, MORE, copy=False)
+                    sock.send(frames[-1], NOBLOCK, copy=False)
                 except zmq.ZMQError:
                     pass
 

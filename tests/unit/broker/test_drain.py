@@ -23,6 +23,15 @@ import zmq
 from edgeos.ipc.broker.drain import Drain
 
 
+class FakeFrame(bytes):
+    """A received part: its bytes and whether more parts follow."""
+
+    def __new__(cls, data: bytes, more: bool) -> FakeFrame:
+        frame = super().__new__(cls, data)
+        frame.more = more
+        return frame
+
+
 class FakeSocket:
     """Messages queued in the socket; ``signal()`` is what zmq does to its fd when a
     message arrives while the reader sleeps, and the drain's EVENTS query clears it."""
@@ -42,12 +51,17 @@ class FakeSocket:
         if signal:
             os.write(self._w, b"x")
 
-    def recv_multipart(self, flags: int, copy: bool = True) -> list[bytes]:
+    def recv(self, flags: int, copy: bool = True) -> FakeFrame:
+        """The next part of the first message queued."""
         if not self.queue:
             self._commands()  # zmq looks at its commands before it says Again
             raise zmq.Again()
-        self.reads_per_turn[-1] += 1
-        return self.queue.pop(0)
+        message = self.queue[0]
+        part = message.pop(0)
+        if not message:
+            self.queue.pop(0)
+            self.reads_per_turn[-1] += 1
+        return FakeFrame(part, bool(message))
 
     def getsockopt(self, option: int) -> int:
         if option == zmq.FD:

@@ -22,10 +22,16 @@ from edgeos.ipc.child import InstanceSpec
 
 
 class Recorded:
-    """A socket whose sends are noted in ``log`` (with ``name``) and then made."""
+    """A socket whose messages are noted in ``log`` (with ``name``) as their last part
+    is sent, and sent."""
 
     def __init__(self, sock: zmq.Socket, name: str, log: list[str]) -> None:
         self.sock, self.name, self.log = sock, name, log
+
+    def send(self, part: Any, flags: int = 0, **kwargs: Any) -> Any:
+        if not flags & zmq.SNDMORE:
+            self.log.append(self.name)
+        return self.sock.send(part, flags, **kwargs)
 
     def send_multipart(self, parts: list[Any], *args: Any, **kwargs: Any) -> Any:
         self.log.append(self.name)
