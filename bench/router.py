@@ -118,33 +118,74 @@ def quantile(ordered: list[float], q: float) -> float | None:
     return round(ordered[max(0, int(len(ordered) * q) - 1)], 3) if ordered else None
 
 
-class Probe:
-    """Latency through one router (the broker or the bare relay): a source and a target
-    DEALER, a thread receiving all along, the sending done in slices (:meth:`send_for`)
-    so that the two routers take turns and see the same load.
+RECEIVER = """
+import sys, time, msgpack, zmq
 
-    Per datapoint: ``lat`` (creation to the target's wake-up, ms) and the publisher's
-    share of it (creation to the send returned); per slice the router process's CPU
-    seconds, for the CPU cost of a message independent of the machine's load."""
+# The target of a latency probe, a process of its own (a thread beside the sender waited
+# for the GIL). It blocks in poll and takes the time first thing on waking; then it
+# decodes. One record per message: [wake-up ns, [[value, ts] of each item]] (the
+# value is the item's creation time, ts the number of the send it came in).
+ctx = zmq.Context()
+sock = ctx.socket(zmq.DEALER)
+sock.setsockopt(zmq.IDENTITY, b"dst")
+sock.setsockopt(zmq.LINGER, 0)
+sock.setsockopt(zmq.RCVHWM, 0)
+sock.connect(sys.argv[1])
+poller = zmq.Poller()
+poller.register(sock, zmq.POLLIN)
+poller.register(0, zmq.POLLIN)  # stdin: a line or its end means stop
+records = []
+stopping = False
+sys.stdout.write("ready\\n")
+sys.stdout.flush()
+while True:
+    ready = dict(poller.poll(500 if stopping else None))
+    now = time.perf_counter_ns()
+    if sock in ready:
+        while True:  # all that is queued was there at this wake-up
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            records.append([now, [[i[1], i[2]] for i in msgpack.unpackb(frames[1])]])
+    elif stopping:
+        break  # nothing for 0.5 s: what has not come is lost
+    if 0 in ready:
+        sys.stdin.readline()
+        poller.unregister(0)
+        stopping = True
+with open(sys.argv[2], "wb") as out:
+    out.write(msgpack.packb(records))
+"""
+
+
+class Probe:
+    """Latency through one router (the broker or the bare relay): the sender here, the
+    target a process of its own (:data:`RECEIVER`), the sending done in slices
+    (:meth:`send_for`) so that the two routers take turns and see the same load.
+
+    Per datapoint two figures: from its creation to the target's wake-up, and the
+    router's hop, from the end of the send that carried it to that wake-up (the
+    publisher's share, building the batch and sending it, is the difference); per slice
+    the router process's CPU seconds, for the CPU cost of a message independent of the
+    machine's load. ``perf_counter_ns`` is CLOCK_MONOTONIC: the same clock in both
+    processes."""
 
     def __init__(self, run: Path, pid: int) -> None:
-        ctx = zmq.Context.instance()
-        self.src, self.dst = dealer(ctx, run, b"src"), dealer(ctx, run, b"dst")
+        endpoint = addresses.endpoint(run, addresses.BROKER)
+        self.src = dealer(zmq.Context.instance(), run, b"src")
         self.pid = pid
+        self.results = Path(tempfile.mkdtemp(prefix="probe-")) / "records"
+        self.rx = subprocess.Popen([sys.executable, "-c", RECEIVER, endpoint,
+                                    str(self.results)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE)
+        assert self.rx.stdout is not None
+        self.rx.stdout.readline()  # "ready": connected, or connecting
+        time.sleep(0.3)  # the router knows dst
+        self.sent_ns: list[int] = []  # per send: when it returned
         self.lat: list[float] = []
+        self.hop: list[float] = []
         self.sent = self.messages = self.publish_ns = self.cpu_ns = self.waited_ns = 0
-        self._stop = threading.Event()
-        self._rx = threading.Thread(target=self._receive)
-        self._rx.start()
-        time.sleep(0.3)  # connected
-
-    def _receive(self) -> None:
-        while not self._stop.is_set() or self.dst.poll(500):
-            if not self.dst.poll(100):
-                continue
-            now = time.perf_counter_ns()
-            for item in msgpack.unpackb(self.dst.recv_multipart()[1]):
-                self.lat.append((now - item[1]) / 1e6)
 
     def send_for(self, rate: int, seconds: float) -> None:
         """``rate`` datapoints/s for ``seconds``: a batch of rate/100 every 10 ms."""
@@ -154,10 +195,12 @@ class Probe:
         end = next_at + seconds
         n = self.sent
         while next_at < end:
-            items = [[f"p{(n + i) % EXACT}", time.perf_counter_ns(), 0, "good", True, None]
+            seq = len(self.sent_ns)
+            items = [[f"p{(n + i) % EXACT}", time.perf_counter_ns(), seq, "good", True, None]
                      for i in range(per_tick)]
             self.src.send_multipart([protocol.DP, protocol.pack(items)])
             sent_at = time.perf_counter_ns()
+            self.sent_ns.append(sent_at)
             self.publish_ns += sum(sent_at - item[1] for item in items)
             n += per_tick
             self.messages += 1
@@ -169,18 +212,35 @@ class Probe:
         self.waited_ns += waited - waited0
 
     def close(self) -> None:
-        """Stop receiving once nothing came for 0.5 s (what has not come is lost)."""
-        self._stop.set()
-        self._rx.join()
+        """Stop the target once nothing came for 0.5 s (what has not come is lost) and
+        read its records."""
         self.src.close()
-        self.dst.close()
+        assert self.rx.stdin is not None
+        try:
+            self.rx.stdin.write(b"stop\n")
+            self.rx.stdin.close()
+            self.rx.wait(60)
+        finally:
+            if self.rx.poll() is None:
+                self.rx.kill()
+                self.rx.wait()
+        for woke, items in msgpack.unpackb(self.results.read_bytes()):
+            for created, seq in items:
+                self.lat.append((woke - created) / 1e6)
+                self.hop.append((woke - self.sent_ns[seq]) / 1e6)
+        self.results.unlink()
+        self.results.parent.rmdir()
 
     def figures(self, prefix: str, late_ms: float) -> dict[str, Any]:
-        lat = sorted(self.lat)
+        lat, hop = sorted(self.lat), sorted(self.hop)
         return {f"{prefix}p50_ms": round(statistics.median(lat), 3) if lat else None,
                 f"{prefix}p99_ms": quantile(lat, 0.99), f"{prefix}max_ms": quantile(lat, 1.0),
+                f"{prefix}hop_p50_ms": round(statistics.median(hop), 3) if hop else None,
+                f"{prefix}hop_p99_ms": quantile(hop, 0.99),
+                f"{prefix}hop_max_ms": quantile(hop, 1.0),
                 f"{prefix}samples": len(lat), f"{prefix}latency_lost": self.sent - len(lat),
                 f"{prefix}late": sum(x > late_ms for x in lat),
+                f"{prefix}publish_us_mean": round(self.publish_ns / max(self.sent, 1) / 1e3, 1),
                 f"{prefix}cpu_us_per_message": round(self.cpu_ns / max(self.messages, 1) / 1e3,
                                                      1),
                 f"{prefix}runqueue_us_per_message": round(
@@ -195,15 +255,22 @@ async def main():
     sock.setsockopt(zmq.LINGER, 0)
     sock.bind(sys.argv[1])
 
-    def readable():  # the broker's pattern: drain the edge-triggered fd until EAGAIN
-        while True:
+    NOBLOCK, MORE = int(zmq.NOBLOCK), int(zmq.NOBLOCK | zmq.SNDMORE)
+
+    def readable():  # the broker's pattern: drain the edge-triggered fd until EAGAIN,
+        while True:  # its calls (int flags, Frame.more: no enum arithmetic per part)
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                frames = [sock.recv(NOBLOCK, copy=False)]
+                while frames[-1].more:
+                    frames.append(sock.recv(NOBLOCK, copy=False))
             except zmq.Again:
                 return
             if frames[0].bytes == b"src":
                 try:
-                    sock.send_multipart([b"dst", *frames[1:]], zmq.NOBLOCK, copy=False)
+                    sock.send(b"dst", MORE)
+                    for frame in frames[1:-1]:
+                        sock.send(frame, MORE, copy=False)
+                    sock.send(frames[-1], NOBLOCK, copy=False)
                 except zmq.ZMQError:
                     pass
 
@@ -315,14 +382,13 @@ def _interleaved(d: Daemon, broker: dict[str, Any], group: Path | None, rate: in
     drains = after.get("drains", 0) - before.get("drains", 0)
     result.update(
         late_ms=late_ms,
-        publish_us_mean=round(ours.publish_ns / max(ours.sent, 1) / 1e3, 1),
         broker_hold_us_mean=round((after.get("drain_ns", 0) - before.get("drain_ns", 0))
                                   / max(drains, 1) / 1e3, 1),
         broker_hold_cpu_us_mean=round((after.get("drain_cpu_ns", 0)
                                        - before.get("drain_cpu_ns", 0)) / max(drains, 1) / 1e3, 1),
         broker_drains=drains,
         edges_recovered=after.get("edges_recovered", 0) - before.get("edges_recovered", 0))
-    for q in ("p50", "p99"):
+    for q in ("p50", "p99", "hop_p50", "hop_p99"):
         a, b = result[f"{q}_ms"], result[f"relay_{q}_ms"]
         result[f"added_{q}_ms"] = None if a is None or b is None else round(a - b, 3)
     return result
@@ -359,24 +425,58 @@ def raw_pyzmq(batches: int, per_message: int = BATCH) -> float:
 
 
 def print_latency(r: dict[str, Any]) -> None:
-    print(f"latency at 10,000/s through the broker: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} "
-          f"ms (target p99 <= 1 ms), max {r['max_ms']} ms; {r['samples']} samples, lost "
-          f"{r['latency_lost']}, later than the next batch ({r['late_ms']:g} ms) {r['late']}")
+    print(f"latency at 10,000/s through the broker, the router's hop (end of the send to "
+          f"the target's wake-up, another process): p50 {r['hop_p50_ms']} ms, p99 "
+          f"{r['hop_p99_ms']} ms (target p99 <= 1 ms), max {r['hop_max_ms']} ms; from each "
+          f"datapoint's creation: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max "
+          f"{r['max_ms']} ms; {r['samples']} samples, lost {r['latency_lost']}, later than "
+          f"the next batch ({r['late_ms']:g} ms) {r['late']}")
     print(f"baseline, same run, in alternating slices: a bare pyzmq relay process (no "
-          f"routing, no store; cgroup {r['relay_cgroup']}): p50 {r['relay_p50_ms']} ms, "
-          f"p99 {r['relay_p99_ms']} ms, max {r['relay_max_ms']} ms; {r['relay_samples']} "
-          f"samples, lost {r['relay_latency_lost']}, late {r['relay_late']}")
-    print(f"added by the broker over the relay: p50 {r['added_p50_ms']} ms, p99 "
-          f"{r['added_p99_ms']} ms; per batch of 100: CPU broker {r['cpu_us_per_message']} "
+          f"routing, no store; cgroup {r['relay_cgroup']}): hop p50 {r['relay_hop_p50_ms']} "
+          f"ms, p99 {r['relay_hop_p99_ms']} ms, max {r['relay_hop_max_ms']} ms; from "
+          f"creation p50 {r['relay_p50_ms']} ms, p99 {r['relay_p99_ms']} ms; "
+          f"{r['relay_samples']} samples, lost {r['relay_latency_lost']}, late "
+          f"{r['relay_late']}")
+    print(f"added by the broker over the relay: hop p50 {r['added_hop_p50_ms']} ms, p99 "
+          f"{r['added_hop_p99_ms']} ms (from creation: p50 {r['added_p50_ms']} ms, p99 "
+          f"{r['added_p99_ms']} ms); per batch of 100: CPU broker {r['cpu_us_per_message']} "
           f"us, relay {r['relay_cpu_us_per_message']} us; waiting for a core (the load): "
           f"broker {r['runqueue_us_per_message']} us, relay "
           f"{r['relay_runqueue_us_per_message']} us")
-    print(f"where a datapoint waits: publisher (creation to send) {r['publish_us_mean']} us; "
-          f"broker wake-up to its last send {r['broker_hold_us_mean']} us per drain, of "
-          f"which on CPU {r['broker_hold_cpu_us_mean']} us ({r['broker_drains']} drains); "
-          f"input found after the last send (edges_recovered: each a batch that waited "
-          f"for the next one before) {r['edges_recovered']}; the rest is the hops and "
-          f"wake-ups the relay pays too")
+    print(f"where a datapoint waits: publisher (creation to send returned) "
+          f"{r['publish_us_mean']} us mean; broker wake-up to its last send "
+          f"{r['broker_hold_us_mean']} us per drain, of which on CPU "
+          f"{r['broker_hold_cpu_us_mean']} us ({r['broker_drains']} drains); input found "
+          f"after the last send (edges_recovered: each a batch that waited for the next one "
+          f"before) {r['edges_recovered']}; the rest is the hops and wake-ups the relay "
+          f"pays too")
+    print(f"this machine's wake-up cost: a zmq send and receive (inproc) takes "
+          f"{r['wakeup_warm_us']} us of CPU back to back and {r['wakeup_cold_us']} us after "
+          f"10 ms asleep (median): what every hop pays at 100 messages/s here")
+
+
+def wakeup_cost(samples: int = 200) -> dict[str, float]:
+    """CPU of one zmq send + receive, back to back and after 10 ms of sleep, alternating:
+    at 100 messages/s every message meets cold caches and a sleeping io thread, and on
+    this VM that, not the Python, is most of a relay's CPU per message."""
+    ctx = zmq.Context.instance()
+    a, b = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+    a.bind("inproc://wakeup-cost")
+    b.connect("inproc://wakeup-cost")
+    payload = protocol.pack(batch(0, 0, 100))
+    warm: list[int] = []
+    cold: list[int] = []
+    for i in range(2 * samples):
+        if i % 2:
+            time.sleep(0.01)
+        t0 = time.thread_time_ns()
+        b.send_multipart([protocol.DP, payload])
+        a.recv_multipart()
+        (cold if i % 2 else warm).append(time.thread_time_ns() - t0)
+    a.close()
+    b.close()
+    return {"wakeup_warm_us": round(statistics.median(warm) / 1e3, 1),
+            "wakeup_cold_us": round(statistics.median(cold) / 1e3, 1)}
 
 
 def main() -> int:
@@ -402,6 +502,7 @@ def main() -> int:
             raw_rounds.append(raw_pyzmq(args.batches))
         broker_cpu = d.instance("broker")["cpu_percent"]
         lat = interleaved_latency(d, 10_000, args.latency_seconds, args.slices)
+        lat.update(wakeup_cost())
     finally:
         d.stop()
         d.cleanup()

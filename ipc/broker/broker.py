@@ -2,9 +2,9 @@
 
 This module owns the sockets (the control commands are in :mod:`.commands`); the
 per-datapoint work is :class:`~edgeos.ipc.broker.dispatch.Dispatcher`'s. The inbound
-socket is drained without awaiting between messages, each batch goes to subscribers as
-it came (one zero-copy send), and the commands a drain produced go out once per target
-instance.
+socket is drained without awaiting between messages, the commands a drain produced go
+out once per target instance, and then each batch goes to subscribers as it came (one
+zero-copy send): a routed datapoint's hop does not wait behind the change feed.
 """
 
 from __future__ import annotations
@@ -34,8 +34,19 @@ from edgeos.ipc.rpc import RpcServer
 
 log = logging.getLogger("broker")
 
+NOBLOCK = int(zmq.NOBLOCK)
+MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 QUERIES = ("instances", "datapoints")  # what a worker may ask over its link (bridges)
 MAX_QUERY_POINTS = 1_000_000
+
+
+def send_parts(sock: zmq.Socket, parts: list[Any], copy: bool = True) -> None:
+    """``send_multipart(parts, NOBLOCK)`` without its per-call flag arithmetic on enums:
+    40 % of the CPU of a send of the hot path (measured here: 113 against 69 us cold,
+    13 against 8 us warm)."""
+    for part in parts[:-1]:
+        sock.send(part, MORE, copy=copy)
+    sock.send(parts[-1], NOBLOCK, copy=copy)
 
 
 class Broker:
@@ -70,10 +81,13 @@ class Broker:
                                    self.counters)
         self.frozen = bool(spec.extra.get("frozen"))  # panic: no routed delivery to devices
         self.writes = Writes()
+        self.feed: list[tuple[list[Any], bool]] = []
+        """Change-feed messages (parts, zero-copy) of the drain under way, in the order
+        they came: published after its commands, empty between drains."""
         outbox = self.dispatch.outbox
         self.drain = Drain(self.workers, self._on_message,
                            lambda: sum(map(len, outbox.values())),
-                           lambda: self._send_commands(outbox),
+                           lambda: self._flush(outbox),
                            lambda turn: asyncio.get_running_loop().call_soon(turn),
                            self.counters)
         self._rate_mark = (time.monotonic(), 0, 0)
@@ -190,11 +204,11 @@ class Broker:
         # passed on without copying; only a batch with bad items is re-packed.
         topic = f"{source}.".encode()
         if clean:
-            self.changes.send_multipart([topic, body], copy=False)
+            self.feed.append(([topic, body], False))
         else:
             good = [i for i in items if isinstance(i, list | tuple) and len(i) >= 6
                     and isinstance(i[0], str) and i[3] in protocol.QUALITIES]
-            self.changes.send_multipart([topic, protocol.pack(good)])
+            self.feed.append(([topic, protocol.pack(good)], True))
 
     def _on_worker_commands(self, source: str, commands: list[list[Any]]) -> None:
         """Commands a worker sent (bridges): ``[address, value]`` or, to hear of a
@@ -262,8 +276,14 @@ class Broker:
         item = (path, {"blob_bytes": len(data)}, ts, quality, ack, unit)
         self.values.put(source, item)
         self.guard.counts[source] += 1
-        self.changes.send_multipart([f"{source}.".encode(), protocol.pack([item]), data],
-                                    copy=False)
+        self.feed.append(([f"{source}.".encode(), protocol.pack([item]), data], False))
+
+    def _flush(self, out: Outbox) -> None:
+        """The drain's send: the commands first (the router's hop), then the change feed."""
+        self._send_commands(out)
+        feed, self.feed = self.feed, []
+        for parts, copy in feed:
+            send_parts(self.changes, parts, copy)
 
     def _send_commands(self, out: Outbox, force: bool = False) -> None:
         """Send each instance's queued commands as one CMD message, and empty the lists
@@ -281,8 +301,8 @@ class Broker:
                                   f"{instance} is disconnected from the router")
             else:
                 try:
-                    self.workers.send_multipart(
-                        [instance.encode(), protocol.CMD, protocol.pack(items)], zmq.NOBLOCK)
+                    send_parts(self.workers,
+                               [instance.encode(), protocol.CMD, protocol.pack(items)])
                     self.counters["cmd_out"] += len(items)
                 except zmq.ZMQError:  # not connected (EHOSTUNREACH) or its queue is full
                     self.counters["undeliverable"] += len(items)

@@ -23,6 +23,15 @@ import zmq
 from edgeos.ipc.broker.drain import Drain
 
 
+class FakeFrame(bytes):
+    """A received part: its bytes and whether more parts follow."""
+
+    def __new__(cls, data: bytes, more: bool) -> FakeFrame:
+        frame = super().__new__(cls, data)
+        frame.more = more
+        return frame
+
+
 class FakeSocket:
     """Messages queued in the socket; ``signal()`` is what zmq does to its fd when a
     message arrives while the reader sleeps, and the drain's EVENTS query clears it."""
@@ -42,12 +51,17 @@ class FakeSocket:
         if signal:
             os.write(self._w, b"x")
 
-    def recv_multipart(self, flags: int, copy: bool = True) -> list[bytes]:
+    def recv(self, flags: int, copy: bool = True) -> FakeFrame:
+        """The next part of the first message queued."""
         if not self.queue:
             self._commands()  # zmq looks at its commands before it says Again
             raise zmq.Again()
-        self.reads_per_turn[-1] += 1
-        return self.queue.pop(0)
+        message = self.queue[0]
+        part = message.pop(0)
+        if not message:
+            self.queue.pop(0)
+            self.reads_per_turn[-1] += 1
+        return FakeFrame(part, bool(message))
 
     def getsockopt(self, option: int) -> int:
         if option == zmq.FD:
@@ -67,22 +81,24 @@ class Broker:
     its body; a flush records the sizes of the batches sent."""
 
     def __init__(self, sock: FakeSocket, during_send: Callable[[], None] | None = None,
-                 ns_per_message: int = 0, **limits: int) -> None:
+                 ns_per_message: int = 0, cpu_share: float = 1.0, **limits: int) -> None:
         self.sock = sock
         self.queued: list[bytes] = []
         self.sent: list[int] = []
         self.turns: list[Callable[[], None]] = []
         self.counters: defaultdict[str, int] = defaultdict(int)
         self.during_send = during_send
-        self.now = 0
+        self.now = self.cpu = 0
         self.ns_per_message = ns_per_message
+        self.cpu_share = cpu_share  # of the wall time, the loop thread's on a core
         self.drain = Drain(sock, self.on_message, lambda: len(self.queued), self.flush,
                            self.turns.append, self.counters, clock=lambda: self.now,
-                           **limits)
+                           cpu_clock=lambda: self.cpu, **limits)
 
     def on_message(self, frames: list[bytes]) -> None:
         self.queued.extend(bytes([b]) for b in frames[1])
-        self.now += self.ns_per_message  # the fake clock: handling takes this long
+        self.now += self.ns_per_message  # the fake clocks: handling takes this long,
+        self.cpu += int(self.ns_per_message * self.cpu_share)  # this much on a core
 
     def flush(self) -> None:
         if self.queued:
@@ -143,6 +159,19 @@ def test_big_batches_yield_to_the_loop_after_the_time_budget(sock: FakeSocket) -
     b.wake()
     assert sock.reads_per_turn == [3, 3, 1]  # 12 ms > 10 ms: the loop turns
     assert b.sent == [3, 3, 1] and b.counters["drain_ns"] == 7 * 4_000_000
+
+
+def test_the_budget_counts_cpu_not_the_time_a_loaded_machine_takes_away(
+        sock: FakeSocket) -> None:
+    """Preempted for 9/10 of the wall time, a drain still covers the same messages per
+    turn: a wall-clock budget ran out in the first preemption and cut every drain to a
+    message or two, which cost 1.2-1.4x the CPU per datapoint under load."""
+    b = Broker(sock, ns_per_message=20_000_000, cpu_share=0.1, budget_ns=10_000_000)
+    sock.arrive(*[b"a"] * 7)
+    b.wake()
+    assert sock.reads_per_turn == [5, 2]  # 2 ms of CPU a message: 5 fill the budget
+    assert b.counters["drain_ns"] == 7 * 20_000_000
+    assert b.counters["drain_cpu_ns"] == 7 * 2_000_000
 
 
 def test_a_message_arriving_during_the_last_send_is_read_without_a_new_wake_up(
