@@ -188,6 +188,8 @@ class MirrorSource:
                 self._hello(f, body)
             elif kind == wire.M_ACK and f.state == "connected":
                 self._ack(f, int(body["seq"]), int(body["dp"]))
+            elif kind == wire.M_ACK and f.state == "behind":  # it missed our M_REJOIN
+                self.gw._send(rid, wire.M_REJOIN, {"reason": "given up: join again"})
             elif kind == wire.M_HANDOVER and f.state == "connected":
                 self.gw._spawn(self._hand_over(str(body.get("reason"))))
             elif kind == wire.M_PING:
