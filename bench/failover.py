@@ -14,7 +14,9 @@
   primary published in its last instant, before the standby held it, is published
   again by the new active core (the same source timestamp: consumers see a repeat);
   ``commands_doubled`` / ``commands_lost``: one ``set`` per cycle on the active core,
-  against the satellite device's own ``commands_seen``;
+  against the satellite device's own ``commands_seen`` (a ``set`` counts as sent when
+  the broker sent it: confirmed, or not confirmed in time on a loaded host:
+  ``commands_outcomes``);
 * ``mirror_lag_s`` (and ``mirror_lag_dp``): the primary's view of the mirror lag,
   sampled twice a second for ``--lag-seconds`` while the satellite streams 1,000
   datapoints/s (median; ``mirror_lag_max_s`` the worst);
@@ -117,6 +119,8 @@ def main() -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--cycles", type=int, default=5)
     p.add_argument("--lag-seconds", type=float, default=10.0)
+    p.add_argument("--keep", action="store_true",
+                   help="keep the daemons' dirs (their logs) and print where")
     args = p.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-ha-"))
     made: list[Daemon] = []
@@ -136,7 +140,7 @@ def main() -> int:
     lags_dp: list[int] = []
     kill_times: list[float] = []  # ms, the recorders' clock
     taken_by: list[tuple[CoreRecord, int]] = []  # at each kill: the successor, its life
-    commands = 0
+    outcomes: list[str] = []  # of each set
     try:
         wait(lambda: cores.standby.call("ha")["state"] == "mirroring", 30)
         wait(lambda: len(recs[id(cores.primary)].seqs(SEQ)) > 1000, 30)
@@ -156,9 +160,8 @@ def main() -> int:
         wait(lambda: other.call("ha")["state"] == "mirroring", 30)
         recs[id(other)].mark()  # it re-joined as a standby: its record starts over
         for _ in range(args.cycles):
-            if active.call("set", address="sat1.c1.setpoint", value=commands + 1)[
-                    "outcome"] == "confirmed":
-                commands += 1
+            outcomes.append(active.call("set", address="sat1.c1.setpoint",
+                                        value=len(outcomes) + 1)["outcome"])
             t0 = time.monotonic()
             kill_times.append(time.time() * 1000)
             kill_tree(active)
@@ -174,9 +177,8 @@ def main() -> int:
             joined.mark()  # joined: its record as a standby starts here
             wait(lambda r=joined: len(r.seqs(SEQ, life=-1)) > 0, 5)
             time.sleep(2)
-        if active.call("set", address="sat1.c1.setpoint", value=commands + 1)[
-                "outcome"] == "confirmed":
-            commands += 1
+        outcomes.append(active.call("set", address="sat1.c1.setpoint",
+                                    value=len(outcomes) + 1)["outcome"])
         last = sat.call("satellites")[0]["last_seq"]
         final = recs[id(active)]
         wait(lambda: max(final.seqs(SEQ) or [0]) >= last, 60)
@@ -188,13 +190,22 @@ def main() -> int:
             if d.proc is not None and d.proc.poll() is None:
                 d.stop()
             d.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
+        if args.keep:
+            print(f"daemons' dirs kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
     load = round(os.getloadavg()[0], 1)
+    commands = sum(o in ("confirmed", "timeout") for o in outcomes)
     lost_at: list[list[int]] = []  # per kill: the runs the successor's record misses
     for rec, life in taken_by:
         lost_at.append(runs(gaps(rec.seqs(SEQ, life=life))))
     everything = set().union(*(r.seqs(SEQ) for r in recs.values()))
     nowhere = gaps(sorted(everything))
+    arrived = {i[1]: i[4] for r in recs.values() for i in list(r.items)
+               if i[0].lstrip("~") == SEQ and i[2] == "good"}
+    # [first, last, the kill (0-based) last before the value before them arrived]
+    nowhere_at = [[a, b, sum(t <= arrived.get(a - 1, 0) for t in kill_times) - 1]
+                  for a, b in runs(nowhere)]
     lost_final = len(gaps(final.seqs(SEQ, life=-1)))
     lost = sum(b - a + 1 for at in lost_at for a, b in at) + len(nowhere)
     doubled = [doubles(r, kill_times) for r in recs.values()]
@@ -204,14 +215,15 @@ def main() -> int:
         "takeover_s": statistics.median(takeovers) if takeovers else None,
         "takeovers_s": takeovers, "switchover_s": round(switchover, 2),
         "lost": lost, "lost_at_kills": [at[:5] for at in lost_at],
-        "lost_everywhere": len(nowhere), "lost_final": lost_final,
+        "lost_everywhere": len(nowhere), "lost_everywhere_at": nowhere_at[:5],
+        "lost_final": lost_final,
         "final_range": [min(final.seqs(SEQ, life=-1) or [0]),
                         max(final.seqs(SEQ, life=-1) or [0])],
         "doubled": max(len(d) for d in doubled), "doubled_sum": sum(len(d) for d in doubled),
         "doubled_seqs": [d[:20] for d in doubled], "published_on_both": on_both,
         "values": max(everything), "commands_sent": commands, "commands_seen": seen_cmds,
         "commands_doubled": max(0, seen_cmds - commands),
-        "commands_lost": max(0, commands - seen_cmds),
+        "commands_lost": max(0, commands - seen_cmds), "commands_outcomes": outcomes,
         "mirror_lag_s": round(statistics.median(lags_s), 3) if lags_s else None,
         "mirror_lag_max_s": max(lags_s) if lags_s else None,
         "mirror_lag_dp": statistics.median(lags_dp) if lags_dp else None,

@@ -92,6 +92,9 @@ class Mirror:
         self.rtt_ms: float | None = None
         self.last_heard = time.monotonic()
         self.files_applied = 0
+        #: what our gateway holds of each satellite by the batches applied (our HELLO
+        #: says it: a re-join then resends only what we lack)
+        self.held: dict[str, list[Any]] = {}
 
     def _set_state(self, state: str, reason: str = "") -> None:
         self.linkstate.set(f"mirror link to {self.peer}", state, reason)
@@ -115,7 +118,7 @@ class Mirror:
 
     def _hello(self) -> None:
         self._send(wire.M_HELLO, {"name": self.name, "role": self.role, "epoch": self.epoch,
-                                  "listen": self.listen})
+                                  "listen": self.listen, "sat_hwm": self.held})
 
     # -- messages ----------------------------------------------------------------------
     async def _recv_loop(self, dialer: Dialer) -> None:
@@ -147,6 +150,11 @@ class Mirror:
             self.welcomed = False
             self.peer_epoch, self.peer_role = int(body["epoch"]), str(body.get("role"))
             self._set_state("fenced", str(body.get("reason")))
+        elif kind == wire.M_REJOIN and self.welcomed:
+            log.warning("the primary stopped waiting for us (%s): re-joining",
+                        body.get("reason"))
+            self.welcomed = False
+            self._hello()
         elif kind == wire.M_PONG:
             self.rtt_ms = round((time.monotonic() - float(body["t"])) * 1000, 2)
             self.peer_epoch, self.peer_role = int(body["epoch"]), str(body["role"])
@@ -191,6 +199,7 @@ class Mirror:
                 self.welcomed = False
                 self._hello()
                 return
+            self.held.update(body["sat_hwm"])
         self.seq, self.dp = seq, int(body["dp"])
         self._send(wire.M_ACK, {"seq": self.seq, "dp": self.dp})
 

@@ -7,6 +7,12 @@ it acknowledges. Files are re-sent when they change (inotify, no polling). The l
 primary measures (datapoints sent and not acknowledged, age of the oldest of them) is
 echoed in every PONG, so both ends show the same figures.
 
+Satellites' data goes to a standby by its *claim* (:mod:`edgeos.ipc.ha.claims`): in
+order and without a gap from what it holds on, and a satellite is acknowledged only up
+to what the standby has acknowledged holding. Values it misses (it fell behind, its
+batch went missing) are resent by the satellite from its disk buffer
+(:meth:`MirrorSource.sat_replay`), not skipped by a snapshot.
+
 Fencing: a HELLO from a peer that is ``active`` with a higher epoch than ours means
 it took over; we tell the supervisor, which demotes this core to its standby.
 """
@@ -25,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
-from edgeos.ipc.ha import vote, wire
+from edgeos.ipc.ha import claims, vote, wire
 from edgeos.ipc.ha.state import HaState, HaStateError
 from edgeos.ipc.ha.watch import FileWatch
 from edgeos.ipc.rpc import AsyncRpcClient, RpcError
@@ -36,6 +42,16 @@ if TYPE_CHECKING:
     from edgeos.ipc.satellite.gateway import Gateway
 
 log = logging.getLogger("ha-source")
+
+#: a satellite is asked again to resend what a standby lacks after this long without
+#: progress
+REWIND_S = 3.0
+#: a standby that has not acknowledged a batch for this long is given up: told to
+#: re-join (its record then starts over); meanwhile the satellites' acknowledgements
+#: wait for it (a satellite stops sending at its window, 20,000 datapoints unacknowledged)
+HOLD_S = 30.0
+#: resent satellite values queued for one standby until the next flush
+REPLAY_MAX = 20_000
 
 
 @dataclass
@@ -57,14 +73,23 @@ class Follower(LinkPeer):
     inflight: deque[tuple[int, int, float, dict[str, list[Any]]]] = field(
         default_factory=deque)
     sat_acked: dict[str, list[Any]] = field(default_factory=dict)  # on the standby
+    #: per satellite, [epoch, last sequence] sent to it in order since it joined
+    claim: dict[str, list[Any]] = field(default_factory=dict)
+    #: per satellite, [epoch, first, items]: resent values it lacks, for the next batch
+    replay: dict[str, list[Any]] = field(default_factory=dict)
+    #: per satellite, (the claim at, monotonic time of) the last resend asked for it
+    rewound: dict[str, tuple[int, float]] = field(default_factory=dict)
+    hold: asyncio.TimerHandle | None = None  # checks it acknowledges within HOLD_S
 
-    def lag(self) -> tuple[int, float]:
-        """(datapoints sent, not acknowledged; seconds the oldest of them waits)."""
+    def lag(self, lacking: int = 0) -> tuple[int, float]:
+        """(datapoints sent, not acknowledged, plus ``lacking``: satellites' values
+        taken and not sent to it; seconds the oldest batch sent waits)."""
         oldest = self.inflight[0][2] if self.inflight else None
-        return self.dp - self.acked_dp, round(time.time() - oldest, 3) if oldest else 0.0
+        return self.dp - self.acked_dp + lacking, \
+            round(time.time() - oldest, 3) if oldest else 0.0
 
-    def row(self) -> dict[str, Any]:
-        lag_dp, lag_s = self.lag()
+    def row(self, lacking: int = 0) -> dict[str, Any]:
+        lag_dp, lag_s = self.lag(lacking)
         return {"name": self.name, "key": self.key, "state": self.state,
                 "address": self.address, "listen": self.listen, "role": self.role,
                 "epoch": self.epoch, "last_seen": self.last_seen, "lag_dp": lag_dp,
@@ -97,11 +122,8 @@ class MirrorSource:
         #: a vote if they lost the active core for long enough (ipc/ha/vote.py)
         self.votes: dict[str, vote.Visit] = {}
         self.alone: bool | None = None  # no standby, no satellite connected (told)
-        #: per satellite, [buffer epoch, last sequence] of what was queued for the standby
-        self.sat_hwm: dict[str, list[Any]] = {}
-        #: the same for what was sent (flushed): the only claim a batch may carry, or a
-        #: standby would acknowledge sequences whose values are still in ``pending``
-        self.sent_hwm: dict[str, list[Any]] = {}
+        #: per satellite, [buffer epoch, first sequence, items] taken since the last flush
+        self.sat_pending: dict[str, list[Any]] = {}
 
     # -- trust -----------------------------------------------------------------------
     def sync(self, standby: dict[str, dict[str, Any]]) -> None:
@@ -164,12 +186,15 @@ class MirrorSource:
                 f.fd = frames[1].get(zmq.SRCFD)
             if kind == wire.M_HELLO:
                 self._hello(f, body)
-            elif kind == wire.M_ACK:
+            elif kind == wire.M_ACK and f.state == "connected":
                 self._ack(f, int(body["seq"]), int(body["dp"]))
+            elif kind == wire.M_ACK and f.state == "behind":  # it missed our M_REJOIN
+                self.gw._send(rid, wire.M_REJOIN, {"reason": "given up: join again"})
             elif kind == wire.M_HANDOVER and f.state == "connected":
                 self.gw._spawn(self._hand_over(str(body.get("reason"))))
             elif kind == wire.M_PING:
-                lag_dp, lag_s = f.lag()
+                lag_dp, lag_s = f.lag(self.lacking(f))
+                self._catch_up(f)  # once a second: a lost resend request is asked again
                 ha = self.ha()
                 self.gw._send(rid, wire.M_PONG, {"t": body.get("t"), "epoch": ha.epoch,
                                                  "role": ha.role, "lag_dp": lag_dp,
@@ -196,7 +221,16 @@ class MirrorSource:
         f.seq = f.acked_seq = 0
         f.dp = f.acked_dp = 0
         f.inflight.clear()
-        log.info("standby %s mirroring from %s (epoch %d)", f.name, f.address, f.epoch)
+        f.replay.clear()
+        f.rewound.clear()
+        held = body.get("sat_hwm")
+        held = held if isinstance(held, dict) else {}
+        f.claim = {sid: claims.base(sat.told, held.get(sid) if isinstance(
+            held.get(sid), list) and len(held[sid]) == 2 else None, sat.epoch)
+            for sid, sat in self.gw.sats.items()}
+        f.sat_acked = {sid: list(c) for sid, c in f.claim.items()}
+        log.info("standby %s mirroring from %s (epoch %d), holding %s", f.name, f.address,
+                 f.epoch, {sid: c[1] for sid, c in f.claim.items()})
         self.check_alone(f"standby {f.name} connected")
         self.gw._send(f.rid or b"", wire.M_WELCOME, {"epoch": ha.epoch, "role": ha.role})
         self.gw._send(f.rid or b"", wire.M_FILES, {"files": self._read_files(self.files)})
@@ -248,6 +282,7 @@ class MirrorSource:
                             "for it", f.name)
                 f.state, f.rid, f.fd = "offline", None, None
                 f.inflight.clear()
+                self._unhold(f)
                 self.gw.ack_satellites()
                 self.check_alone(f"standby {f.name} lost")
 
@@ -259,6 +294,7 @@ class MirrorSource:
         if f.resync and f.acked_seq == f.seq:  # it fell behind: a fresh snapshot
             f.resync = False
             self.gw._spawn(self._snapshot(f))
+        self._catch_up(f)
 
     async def _snapshot(self, f: Follower) -> None:
         """Every last value the broker holds, in batches, before the live changes."""
@@ -270,28 +306,106 @@ class MirrorSource:
         for source, items in snap.items():
             for start in range(0, len(items), wire.VALUES_MAX):
                 self._send_values(f, [[source, items[start:start + wire.VALUES_MAX]]],
-                                  snapshot=True)
+                                  f.claim, snapshot=True)
 
-    def _send_values(self, f: Follower, batches: list[list[Any]],
-                     snapshot: bool = False) -> None:
+    def _send_values(self, f: Follower, batches: list[list[Any]], claim: dict[str, Any],
+                     snapshot: bool = False) -> bool:
+        """One batch; ``claim`` (what the standby holds of each satellite with it) takes
+        effect only if it went out."""
         if f.state != "connected" or f.rid is None or f.resync:
-            return
+            return False
         if f.seq - f.acked_seq >= wire.WINDOW:
-            log.warning("standby %s: %d batches unacknowledged: it re-joins with a "
-                        "snapshot (its record of the changes has a gap)", f.name, wire.WINDOW)
+            log.warning("standby %s: %d batches unacknowledged: once it caught up it gets "
+                        "a snapshot of the last values, and the satellites resend what it "
+                        "lacks (their acknowledgements wait)", f.name, wire.WINDOW)
             f.resync = True  # it cannot keep up: resend everything once it caught up
-            return
+            return False
         n = sum(len(items) for _, items in batches)
-        sat_hwm = dict(self.sent_hwm)
-        body = {"seq": f.seq + 1, "dp": f.dp + n, "batches": batches, "sat_hwm": sat_hwm,
+        body = {"seq": f.seq + 1, "dp": f.dp + n, "batches": batches, "sat_hwm": claim,
                 "snapshot": snapshot}
-        if self.gw._send(f.rid, wire.M_VALUES, body):
-            f.seq, f.dp = f.seq + 1, f.dp + n
-            f.inflight.append((f.seq, f.dp, time.time(), sat_hwm))
-        else:
-            log.warning("standby %s: its queue is full: it re-joins with a snapshot",
-                        f.name)
+        if not self.gw._send(f.rid, wire.M_VALUES, body):
+            log.warning("standby %s: its queue is full: handled as fallen behind", f.name)
             f.resync = True
+            return False
+        f.seq, f.dp, f.claim = f.seq + 1, f.dp + n, claim
+        f.inflight.append((f.seq, f.dp, time.time(), claim))
+        if f.hold is None:
+            f.hold = asyncio.get_running_loop().call_later(HOLD_S, self._check_hold, f)
+        return True
+
+    def _check_hold(self, f: Follower) -> None:
+        """A standby that acknowledged nothing for HOLD_S cannot keep up: it is told to
+        re-join, and until it does the satellites' data no longer waits for it."""
+        f.hold = None
+        if f.state != "connected" or not f.inflight:
+            return
+        age = time.time() - f.inflight[0][2]
+        if age < HOLD_S:
+            f.hold = asyncio.get_running_loop().call_later(HOLD_S - age, self._check_hold, f)
+            return
+        log.warning("standby %s: no batch acknowledged for %.0f s: told to re-join; "
+                    "satellites' data no longer waits for it", f.name, age)
+        if f.rid is not None:
+            self.gw._send(f.rid, wire.M_REJOIN, {"reason": f"no acknowledgement for "
+                                                           f"{age:.0f} s"})
+        f.state = "behind"
+        f.inflight.clear()
+        self.gw.ack_satellites()
+
+    @staticmethod
+    def _unhold(f: Follower) -> None:
+        if f.hold is not None:
+            f.hold.cancel()
+            f.hold = None
+
+    def _send_to(self, f: Follower, batches: list[list[Any]],
+                 runs: dict[str, list[Any]]) -> None:
+        """The flushed values to one standby: every local one; of each satellite's,
+        the resent values it lacks, then the new ones, as far as they follow on what
+        it holds (its claim). A run that does not follow on is left out: the satellite
+        is asked to resend (:meth:`_catch_up`)."""
+        if f.state != "connected" or f.rid is None:
+            return
+        claim = dict(f.claim)
+        out = list(batches)
+        for sid in [*f.replay, *(s for s in runs if s not in f.replay)]:
+            for run in (f.replay.pop(sid, None), runs.get(sid)):
+                if run is not None:
+                    c, new, _ = claims.take(claim.get(sid), *run)
+                    if new:
+                        claim[sid] = c
+                        out.append([sid, new])
+        if out:
+            self._send_values(f, out, claim)
+        self._catch_up(f)
+
+    def _catch_up(self, f: Follower) -> None:
+        """Ask each satellite whose values this standby lacks (and that no queued run
+        brings) to resend from what it was acknowledged: at most what the standby holds,
+        so the resend fills the gap (:meth:`sat_replay`). Asked again only when the
+        standby's claim moved on nothing for REWIND_S (a lost request or resend)."""
+        if f.state != "connected" or f.resync or f.seq - f.acked_seq >= wire.WINDOW:
+            return
+        now = time.monotonic()
+        for sid, sat in self.gw.sats.items():
+            held = claims.follows(f.claim.get(sid), sat.epoch)
+            if held >= sat.hwm:
+                f.rewound.pop(sid, None)  # caught up: a later gap is asked for at once
+            if sat.state != "connected" or held >= sat.hwm:
+                continue
+            queued = f.replay.get(sid) or self.sat_pending.get(sid)
+            if queued and queued[0] == sat.epoch and queued[1] <= held + 1:
+                continue  # the next flush brings it
+            last = f.rewound.get(sid)
+            if last and last[0] != held:  # a resend is coming in: wait for it
+                f.rewound[sid] = (held, now)
+                continue
+            if last and now - last[1] < REWIND_S:
+                continue
+            f.rewound[sid] = (held, now)
+            log.info("standby %s lacks satellite %s's %d..%d: asking the satellite to "
+                     "resend", f.name, sid, held + 1, sat.hwm)
+            self.gw.rewind(sat)
 
     # -- changes -----------------------------------------------------------------------
     def _read_files(self, paths: list[Path]) -> dict[str, str | None]:
@@ -341,19 +455,62 @@ class MirrorSource:
                 continue
             self.pending.setdefault(source, []).extend(items)
             self.pending_n += len(items)
-            if self.pending_n >= wire.VALUES_MAX:
-                self._flush()
-        if self.pending and self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_later(wire.VALUES_FLUSH_S,
-                                                                       self._flush)
+            self._flush_soon()
 
     def sat_items(self, sat_id: str, epoch: str, last_seq: int, items: list[Any]) -> None:
         """A satellite's datapoints as the gateway took them, with their sequence: the
         standby learns exactly what it holds, so after a takeover nothing is lost or
         taken twice."""
-        self.pending.setdefault(sat_id, []).extend(items)
+        first = last_seq - len(items) + 1
+        run = self.sat_pending.get(sat_id)
+        if run is not None and (run[0] != epoch or run[1] + len(run[2]) != first):
+            self._flush()  # a new buffer epoch: the run so far goes out first
+            run = None
+        if run is None:
+            self.sat_pending[sat_id] = [epoch, first, list(items)]
+        else:
+            run[2].extend(items)
         self.pending_n += len(items)
-        self.sat_hwm[sat_id] = [epoch, last_seq]
+        self._flush_soon()
+
+    def sat_replay(self, sat_id: str, epoch: str, first: int, items: list[Any]) -> None:
+        """Values a satellite resent that this core had taken (it dropped them as
+        duplicates): queued for each standby that lacks them. The satellite resends from
+        what it was acknowledged, at most what each standby holds: a resend that starts
+        later means the satellite no longer holds the values between (its buffer
+        overflowed), and the standby's claim moves past them."""
+        queued = 0
+        for f in self.followers.values():
+            if f.state != "connected":
+                continue
+            run = f.replay.get(sat_id)
+            if run is not None and run[0] != epoch:
+                del f.replay[sat_id]
+                run = None
+            held = run[1] + len(run[2]) - 1 if run else claims.follows(
+                f.claim.get(sat_id), epoch)
+            if first > held + 1:
+                log.warning("standby %s: satellite %s no longer holds %d..%d: they are "
+                            "not in the standby's record", f.name, sat_id, held + 1,
+                            first - 1)
+                if run is None:
+                    f.claim[sat_id] = [epoch, first - 1]
+                    held = first - 1
+                else:
+                    continue
+            new = items[held + 1 - first:]
+            if not new or (run is not None and len(run[2]) + len(new) > REPLAY_MAX):
+                continue
+            if run is None:
+                f.replay[sat_id] = [epoch, held + 1, list(new)]
+            else:
+                run[2].extend(new)
+            queued += len(new)
+        if queued:
+            self.pending_n += queued
+            self._flush_soon()
+
+    def _flush_soon(self) -> None:
         if self.pending_n >= wire.VALUES_MAX:
             self._flush()
         elif self._flush_handle is None:
@@ -374,11 +531,10 @@ class MirrorSource:
             self._flush_handle.cancel()
             self._flush_handle = None
         batches = [[s, items] for s, items in self.pending.items()]
-        self.pending, self.pending_n = {}, 0
-        self.sent_hwm.update(self.sat_hwm)
-        if batches:
-            for f in self.followers.values():
-                self._send_values(f, batches)
+        runs = self.sat_pending
+        self.pending, self.pending_n, self.sat_pending = {}, 0, {}
+        for f in self.followers.values():
+            self._send_to(f, batches, runs)
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -424,4 +580,13 @@ class MirrorSource:
                            failover_s=failover_s)
 
     def listing(self) -> list[dict[str, Any]]:
-        return [f.row() for f in self.followers.values()]
+        return [f.row(self.lacking(f)) for f in self.followers.values()]
+
+    def lacking(self, f: Follower) -> int:
+        """Satellites' values this core took that were not sent to standby ``f`` (not
+        yet flushed, or it fell behind and they are being resent): part of its lag, so
+        a planned switch-over waits for them too."""
+        if f.state != "connected":
+            return 0
+        return sum(max(0, sat.hwm - claims.follows(f.claim.get(sid), sat.epoch))
+                   for sid, sat in self.gw.sats.items())

@@ -5,9 +5,11 @@ the gateway hands every message of such a key to :class:`~edgeos.ipc.ha.source.
 MirrorSource`. Every message is ``[kind, body]`` with a msgpack body.
 
 standby -> primary
-  M_HELLO  ``{"name", "role", "epoch", "listen"}`` after each handshake, and once a
-           second while not welcomed. A core that says ``role: active`` with a higher
-           epoch than the primary's fences it: the primary demotes itself to its standby.
+  M_HELLO  ``{"name", "role", "epoch", "listen", "sat_hwm"}`` after each handshake, and
+           once a second while not welcomed; ``sat_hwm``: what it holds of each
+           satellite (as the last batch it applied said), so a re-join keeps its
+           record. A core that says ``role: active`` with a higher epoch than the
+           primary's fences it: the primary demotes itself to its standby.
   M_ACK    ``{"seq", "dp"}``: value batches applied up to ``seq`` (``dp`` datapoints).
   M_PING   ``{"t"}`` once a second.
   M_HANDOVER ``{"reason"}``: ``edgectl ha promote`` on the standby: the primary hands
@@ -18,13 +20,16 @@ primary -> standby
   M_VALUES  ``{"seq", "dp", "batches": [[source, [item, ...]], ...], "sat_hwm",
             "snapshot"}``: last values, in order; ``dp`` is the primary's running count
             including this batch; ``sat_hwm`` satellite id -> [buffer epoch, sequence]
-            of what was sent up to this batch; ``snapshot``: the values are state (the
-            last value of each), not changes: stored, not put on the change feed.
+            the standby holds with this batch (its claim: ipc/ha/claims.py);
+            ``snapshot``: the values are state (the last value of each), not changes:
+            stored, not put on the change feed.
   M_PONG    ``{"t", "epoch", "role", "lag_dp", "lag_s"}``: the primary's view of the lag.
   M_TAKEOVER ``{"reason", "epoch"}``: planned switch-over (``edgectl ha demote`` on the
             primary): the standby promotes itself.
   M_FENCED  ``{"epoch", "reason"}``: refused: this core is not (or no longer) the one
             to mirror from (``stale_epoch``).
+  M_REJOIN  ``{"reason"}``: the standby acknowledged nothing for ``HOLD_S``: the primary
+            stopped waiting for it; it HELLOs again (its record starts over).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ M_PONG = b"m-pong"
 M_FENCED = b"m-fenced"
 M_TAKEOVER = b"m-takeover"
 M_HANDOVER = b"m-handover"
+M_REJOIN = b"m-rejoin"
 KINDS = frozenset({M_HELLO, M_ACK, M_PING, M_HANDOVER})
 
 #: mirrored files: (dir, name); "config" is the config dir, "data" the data dir

@@ -97,6 +97,7 @@ class Satellite(LinkPeer):
     #: commands someone waits on, by path: confirmed when the device reports the path
     writes: OrderedDict[str, list[int]] = field(default_factory=OrderedDict)
     unacked: int = 0  # datapoints taken since the last ACK
+    told: int = 0  # the last sequence it was told is acknowledged (HA: a standby's base)
     ack_timer: asyncio.TimerHandle | None = None
 
     def row(self) -> dict[str, Any]:
@@ -298,6 +299,9 @@ class Gateway:
             try:
                 if kind == wire.DATA and len(frames) == 4:
                     await self._data(sat, protocol.unpack(frames[2].buffer), frames[3])
+                    # a satellite's catch-up arrives as fast as we take it: let the
+                    # heartbeat (the watchdog) and the mirror's flush run in between
+                    await asyncio.sleep(0)
                 elif kind == wire.PING:
                     self._ping(sat, protocol.unpack(frames[2].buffer))
                 elif kind == wire.HELLO:
@@ -354,7 +358,10 @@ class Gateway:
         self._restore(sat)
         log.info("satellite %s connected from %s (core has up to seq %d)", sat.id,
                  sat.address, sat.hwm)
-        self._send(sat.rid or b"", wire.WELCOME, {"id": sat.id, "acked": sat.hwm,
+        # HA: only what the standby holds too; the satellite resends the rest, which we
+        # drop as duplicates and the standby takes (MirrorSource.sat_replay)
+        sat.told = self._ackable(sat)
+        self._send(sat.rid or b"", wire.WELCOME, {"id": sat.id, "acked": sat.told,
                                                   "ha_epoch": self.mirror.state.epoch,
                                                   "ha_role": self.mirror.state.role})
 
@@ -365,13 +372,13 @@ class Gateway:
         if first > sat.hwm + 1:  # a message went missing: have it resend from the gap
             if sat.rewound_at != sat.hwm:
                 sat.rewound_at = sat.hwm
-                self._send(sat.rid or b"", wire.ACK, {"acked": self._ackable(sat),
-                                                      "rewind": True})
+                self.rewind(sat)
             return
         items = protocol.unpack(chunk.buffer)
         skip = max(0, min(len(items), sat.hwm - first + 1))
         if skip:
             sat.duplicates_dropped += skip
+            self.mirror.sat_replay(sat.id, sat.epoch, first, items[:skip])
             items = items[skip:]
         if items:
             body = chunk if not skip else protocol.pack(items)
@@ -405,16 +412,27 @@ class Gateway:
             sat.ack_timer.cancel()
             sat.ack_timer = None
         sat.unacked = 0
-        self._send(sat.rid or b"", wire.ACK, {"acked": self._ackable(sat)})
+        self._tell_acked(sat)
 
     def _ackable(self, sat: Satellite) -> int:
         return self.mirror.ackable(sat.id, sat.epoch, sat.hwm)
+
+    def _tell_acked(self, sat: Satellite, rewind: bool = False) -> None:
+        sat.told = self._ackable(sat)
+        body = {"acked": sat.told, "rewind": True} if rewind else {"acked": sat.told}
+        self._send(sat.rid or b"", wire.ACK, body)
+
+    def rewind(self, sat: Satellite) -> None:
+        """Have the satellite resend from what it was acknowledged (a gap here, or
+        values a standby lacks: HA)."""
+        if sat.state == "connected" and sat.rid is not None:
+            self._tell_acked(sat, rewind=True)
 
     def ack_satellites(self) -> None:
         """HA: the standby acknowledged more: so may we, to the satellites."""
         for sat in self.sats.values():
             if sat.state == "connected" and sat.rid is not None:
-                self._send(sat.rid, wire.ACK, {"acked": self._ackable(sat)})
+                self._tell_acked(sat)
 
     @staticmethod
     def _confirm(sat: Satellite, items: list[list[Any]]) -> None:
