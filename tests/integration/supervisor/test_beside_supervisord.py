@@ -38,13 +38,16 @@ def test_installed_beside_supervisord_the_daemon_runs(tmp_path: Path) -> None:
     src = tmp_path / "src"
     shutil.copytree(REPO, src, ignore=SKIP)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    # No pip of its own (installing one is most of a new venv's cost): the test venv's pip
+    # installs into it (``--python``).
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)
     # The project's dependencies come from the test venv as a plain path entry at the end of
     # sys.path (its .pth files, the editable install among them, are not processed), so the
     # new venv builds only the project itself and supervisord: seconds, not minutes.
     (_site(venv) / "test-deps.pth").write_text(f"{_site(Path(sys.prefix))}\n")
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-           "--disable-pip-version-check"]
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+           "-q", "--disable-pip-version-check"]
     for what in (["--no-deps", str(src)], ["supervisor"]):  # ours, then supervisord beside it
         done = subprocess.run([*pip, *what], capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stderr[-3000:]
