@@ -82,16 +82,26 @@ class Primary:
     def ackable(self) -> int:
         return self.src.ackable("s1", "e", self.gw.sats["s1"].hwm)
 
+    def close(self) -> None:
+        self.src.broker.close()
+        self.gw.ctx.destroy(linger=0)
 
-def run(coro: Any) -> None:
-    asyncio.run(coro)
+
+def run(tmp: Path, steps: Any) -> None:
+    """``steps(primary)`` on an event loop (its timers), then the sockets closed."""
+    async def main() -> None:
+        p = Primary(tmp)
+        try:
+            await steps(p)
+        finally:
+            p.close()
+    asyncio.run(main())
 
 
 def test_a_standby_that_fell_behind_gets_the_gap_resent_in_order(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(wire, "WINDOW", 3)
 
-    async def main() -> None:
-        p = Primary(tmp_path)
+    async def main(p: Primary) -> None:
         p.join()
         for _ in range(3):
             p.take(10)  # 1..30 sent, unacknowledged: the window is full
@@ -109,12 +119,11 @@ def test_a_standby_that_fell_behind_gets_the_gap_resent_in_order(tmp_path, monke
         assert p.mirrored() == list(range(1, 86))
         p.ack_all()
         assert p.ackable() == 85
-    run(main())
+    run(tmp_path, main)
 
 
 def test_a_rejoin_resends_only_what_the_standby_lacks(tmp_path) -> None:
-    async def main() -> None:
-        p = Primary(tmp_path)
+    async def main(p: Primary) -> None:
         p.join()
         p.take(20)
         p.ack_all()
@@ -126,14 +135,13 @@ def test_a_rejoin_resends_only_what_the_standby_lacks(tmp_path) -> None:
         assert p.gw.rewinds == 1
         p.resend(11)  # from what it was told: 11..20 it holds, 21..50 it gets
         assert p.mirrored()[40:] == list(range(21, 51))
-    run(main())
+    run(tmp_path, main)
 
 
 def test_a_standby_silent_for_hold_s_is_given_up(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(source, "HOLD_S", 0.05)
 
-    async def main() -> None:
-        p = Primary(tmp_path)
+    async def main(p: Primary) -> None:
         p.join()
         p.take(10)
         assert p.ackable() == 0
@@ -143,4 +151,4 @@ def test_a_standby_silent_for_hold_s_is_given_up(tmp_path, monkeypatch) -> None:
         assert p.ackable() == 10  # its acknowledgements no longer wait for it
         p.join()  # it joins again: from what the satellite was told
         assert p.f.state == "connected"
-    run(main())
+    run(tmp_path, main)
