@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from referencing import Registry
 
 # Where errors() and validate_against() run when not here: the supervisor sets a
-# edgeos.common.validator_process.ValidatorProcess, so jsonschema never loads into it.
+# edgeos.supervisor.validator_process.ValidatorProcess, so jsonschema never loads into it.
 _elsewhere: Callable[[str | dict[str, Any], Any], list[str]] | None = None
 
 

@@ -20,11 +20,11 @@ from typing import Any
 
 from edgeos.common import schemas
 from edgeos.common.files import atomic_write_json
-from edgeos.common.validator_process import ValidatorProcess
 from edgeos.supervisor import (
     datadir,
     ha_setup,
     low_power,
+    malloc_arenas,
     performance,
     satellite_setup,
     sdnotify,
@@ -36,6 +36,8 @@ from edgeos.supervisor.modefile import StateUnreadable
 from edgeos.supervisor.parts import Parts
 from edgeos.supervisor.paths import Paths
 from edgeos.supervisor.seam import AsyncioSystem
+from edgeos.supervisor.validator_process import ValidatorProcess
+from edgeos.workers import registry
 
 log = logging.getLogger("edgeos")
 
@@ -207,6 +209,7 @@ async def _watchdog(interval: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    malloc_arenas.one_arena()  # before ZeroMQ starts its threads (issue 16, RSS)
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -247,8 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     set_title("edgeos: supervisor")
     if args.demo:
         seed_demo(paths)
-    validator = ValidatorProcess()  # jsonschema runs there, never in here (issue 16)
+    validator = ValidatorProcess()  # jsonschema and importlib.metadata run there (issue 16)
     schemas.validate_elsewhere(validator)
+    registry.scan_elsewhere(validator.worker_types)
     try:
         return asyncio.run(serve(args, paths, profile, web, links, ha))
     finally:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
 def _version() -> str:
+    # here, only with a DSN: importlib.metadata costs the idle supervisor ~1.3 MB (issue 16)
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("smarthome-edge-os")
     except PackageNotFoundError:

@@ -11,6 +11,10 @@ removed.
 Manifests and READMEs are read as files, located without importing the type's package
 (a package's ``__init__`` may load protocol decoders or device libraries, which the
 supervisor never runs).
+
+importlib.metadata (with email, zipfile and csv: ~1.3 MB of RSS that CPython never
+gives back) is imported only where entry points are read, and the supervisor has even
+that scan done by its validation helper process (:func:`scan_elsewhere`, issue 16).
 """
 
 from __future__ import annotations
@@ -19,19 +23,23 @@ import importlib
 import importlib.util
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib.machinery import PathFinder
-from importlib.metadata import EntryPoint, distributions, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from edgeos.workers.runtime import Worker
 
 GROUP = "edgeos.workers"
 log = logging.getLogger(__name__)
 _plugin_root: Path | None = None
+# Where scan() runs when not here (the supervisor: edgeos.supervisor.validator_process).
+_scan_elsewhere: Callable[[Path | None], dict[str, WorkerType]] | None = None
 
 
 class UnknownWorkerType(LookupError):
@@ -87,15 +95,19 @@ def plugin_dir() -> Path | None:
     return _plugin_root
 
 
-def plugin_folders() -> list[Path]:
-    """Every installed plugin's folder (names starting with a dot are work in progress)."""
-    if _plugin_root is None or not _plugin_root.is_dir():
+def plugin_folders(root: Path | None = None) -> list[Path]:
+    """Every installed plugin's folder under ``root`` (default: the one in use); names
+    starting with a dot are work in progress."""
+    root = _plugin_root if root is None else root
+    if root is None or not root.is_dir():
         return []
-    return sorted(p for p in _plugin_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def types_in(folder: Path) -> list[WorkerType]:
     """The worker types the distributions installed in ``folder`` register."""
+    from importlib.metadata import distributions
+
     found = []
     for dist in distributions(path=[str(folder)]):
         for ep in dist.entry_points.select(group=GROUP):
@@ -110,10 +122,27 @@ def _core(ep: EntryPoint) -> WorkerType:
                       dist.version if dist else None, None)
 
 
+def scan_elsewhere(scan_: Callable[[Path | None], dict[str, WorkerType]] | None) -> None:
+    """Have :func:`scan` run by ``scan_(plugin_root)`` (None: in this process again)."""
+    global _scan_elsewhere
+    _scan_elsewhere = scan_
+    refresh()
+
+
 @cache
 def _types() -> dict[str, WorkerType]:
+    if _scan_elsewhere is not None:
+        return _scan_elsewhere(_plugin_root)
+    return scan(_plugin_root)
+
+
+def scan(plugin_root: Path | None) -> dict[str, WorkerType]:
+    """Every installed type: the core environment's entry points, then those of the
+    plugin folders under ``plugin_root``."""
+    from importlib.metadata import entry_points
+
     out = {ep.name: _core(ep) for ep in entry_points(group=GROUP)}
-    for folder in plugin_folders():
+    for folder in plugin_folders(plugin_root):
         for wt in types_in(folder):
             if wt.name in out:  # a plugin never replaces a type that is already there
                 log.warning("plugin %s: type %r is already registered by %s; ignored",

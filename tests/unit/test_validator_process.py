@@ -1,6 +1,7 @@
-"""JSON Schema validation in the helper process (issue 16: jsonschema stays out of the
-supervisor): same answers as in-process, a crash is raised not swallowed, a killed
-helper is replaced, and an idle helper is ended and reaped. Real helper processes."""
+"""Config validation in the helper process (issue 16: jsonschema and importlib.metadata
+stay out of the supervisor): same answers as in-process, for schemas and the worker
+type scan; a crash is raised not swallowed, a killed helper is replaced, and an idle
+helper is ended and reaped. Real helper processes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 from edgeos.common import schemas
-from edgeos.common.validator_process import ValidatorProcess
+from edgeos.supervisor.validator_process import ValidatorProcess
+from edgeos.workers import registry
 
 BAD_SETTINGS = {"limits": {"nice": "high"}, "log_level": 7}
 SCHEMA = {"type": "object", "properties": {"port": {"type": "integer", "maximum": 65535}},
@@ -45,9 +47,20 @@ def test_validate_elsewhere_routes_every_validation(helper: ValidatorProcess) ->
         schemas.validate_elsewhere(None)
 
 
+def test_worker_types_as_scanned_in_process(helper: ValidatorProcess, tmp_path) -> None:
+    assert helper.worker_types(None) == registry.scan(None)
+    assert helper.worker_types(tmp_path) == registry.scan(tmp_path)  # no plugins there
+    assert "simulator" in helper.worker_types(None)
+    registry.scan_elsewhere(helper.worker_types)
+    try:
+        assert registry.entry("simulator") == "edgeos.workers.simulator.worker:SimulatorWorker"
+    finally:
+        registry.scan_elsewhere(None)
+
+
 def test_a_broken_schema_is_raised_with_the_helpers_traceback(
         helper: ValidatorProcess) -> None:
-    with pytest.raises(RuntimeError, match=r"helper process:\n.*Traceback"):
+    with pytest.raises(RuntimeError, match=r"validate failed in the helper process:\n.*Traceback"):
         helper({"type": "no-such-type"}, {})
     assert helper(SCHEMA, {"port": 1}) == []  # and the helper still answers
 

@@ -1,14 +1,16 @@
-"""JSON Schema validation in a short-lived helper process, for the supervisor.
+"""Config validation in a short-lived helper process, for the supervisor.
 
 jsonschema with referencing, attrs, rpds and the metaschemas costs ~4 MB of RSS in the
-process that imports it, and CPython never gives that back: imported once at start to
-check the config, it stayed in the idle supervisor for good (issue 16). The supervisor
+process that imports it, importlib.metadata (the worker types' entry points) another
+~1.3 MB, and CPython never gives that back: imported once at start to check the
+config, they stayed in the idle supervisor for good (issue 16). The supervisor
 therefore validates through :class:`ValidatorProcess`: ``python -m
-edgeos.common.validator_process`` is started on the first validation, answers every
-request of a load or reload (same function, same messages as in-process:
-:func:`edgeos.common.schemas.errors` and :func:`~edgeos.common.schemas.validate_against`),
-and is ended ``IDLE_S`` after the last one. It reads requests from its stdin, so it
-ends with the supervisor too (EOF), however that one ends.
+edgeos.supervisor.validator_process`` is started on the first validation, answers every
+request of a load or reload (same functions, same messages as in-process:
+:func:`edgeos.common.schemas.errors`, :func:`~edgeos.common.schemas.validate_against`
+and the entry point scan :func:`edgeos.workers.registry.scan`), and is ended
+``IDLE_S`` after the last one. It reads requests from its stdin, so it ends with the
+supervisor too (EOF), however that one ends.
 
 Requests and answers are pickled over the two pipes: both ends are this module, and a
 pickle carries any document a caller may pass (bytes from an RPC, huge ints from a
@@ -22,7 +24,11 @@ import pickle
 import subprocess
 import sys
 import traceback
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edgeos.workers.registry import WorkerType
 
 IDLE_S = 5.0  # a load validates in one burst; an idle supervisor keeps no helper around
 MAX_ANSWER = 64 * 1024 * 1024  # bytes of one pickled answer (a list of error lines)
@@ -42,11 +48,18 @@ class ValidatorProcess:
         self._idle: asyncio.TimerHandle | None = None
 
     def __call__(self, schema: str | dict[str, Any], doc: Any) -> list[str]:
+        return self._ask("validate", schema, doc)
+
+    def worker_types(self, plugin_root: Path | None) -> dict[str, WorkerType]:
+        """What :func:`edgeos.workers.registry.scan` finds, scanned in the helper."""
+        return self._ask("types", plugin_root)
+
+    def _ask(self, *request: Any) -> Any:
         for _ in range(2):  # a helper killed between two loads: one fresh start
             proc = self._running()
             assert proc.stdin is not None and proc.stdout is not None
             try:
-                pickle.dump((schema, doc), proc.stdin, pickle.HIGHEST_PROTOCOL)
+                pickle.dump(request, proc.stdin, pickle.HIGHEST_PROTOCOL)
                 proc.stdin.flush()
                 ok, answer = pickle.load(proc.stdout)
             except (BrokenPipeError, EOFError):
@@ -54,16 +67,16 @@ class ValidatorProcess:
                 continue
             self._close_when_idle()
             if not ok:
-                raise RuntimeError(f"schema validation failed in the helper process:\n{answer}")
+                raise RuntimeError(f"{request[0]} failed in the helper process:\n{answer}")
             return answer
-        raise ValidatorGone("the schema validation helper process died twice in a row; "
-                            "see the daemon's log for its error")
+        raise ValidatorGone("the validation helper process died twice in a row; see the "
+                            "daemon's log for its error")
 
     def _running(self) -> subprocess.Popen[bytes]:
         if self.proc is None or self.proc.poll() is not None:
             self.close()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "edgeos.common.validator_process"],
+                [sys.executable, "-m", "edgeos.supervisor.validator_process"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         return self.proc
 
@@ -96,21 +109,30 @@ class ValidatorProcess:
             proc.wait()
 
 
-def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
-    """Answer ``(schema, doc)`` requests until EOF: ``(True, lines)``, or ``(False,
-    traceback)`` when validation itself raised (a broken schema: the caller raises)."""
+def answer(kind: str, *args: Any) -> Any:
+    """One request: ``("validate", schema or name, doc)`` or ``("types", plugin_root)``."""
     from edgeos.common import schemas
 
+    if kind == "types":
+        from edgeos.workers import registry
+
+        return registry.scan(*args)
+    schema, doc = args
+    if isinstance(schema, str):
+        return schemas.errors(schema, doc)
+    return schemas.validate_against(schema, doc)
+
+
+def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
+    """Answer requests until EOF: ``(True, answer)``, or ``(False, traceback)`` when
+    the work itself raised (a broken schema: the caller raises it)."""
     while True:
         try:
-            schema, doc = pickle.load(requests)
+            request = pickle.load(requests)
         except EOFError:
             return
         try:
-            if isinstance(schema, str):
-                reply: tuple[bool, Any] = (True, schemas.errors(schema, doc))
-            else:
-                reply = (True, schemas.validate_against(schema, doc))
+            reply: tuple[bool, Any] = (True, answer(*request))
         except Exception:  # not swallowed: the caller raises it with this traceback
             reply = (False, traceback.format_exc())
         data = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
@@ -122,9 +144,14 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
 
 
 def main() -> None:
+    import logging
+
     import setproctitle
 
     setproctitle.setproctitle("edgeos: validator")  # CONTRACT section 3: ps shows edgeos: ...
+    # the scan's warnings (a plugin's type already registered) on the daemon's stderr
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serve(sys.stdin.buffer, sys.stdout.buffer)
 
 
