@@ -8,8 +8,8 @@ over all of it, and then forks on request:
 
 * a service (``python -m edgeos.ipc.broker``, the uplink, the historian, ...): the child
   runs that module as ``__main__`` with its spec on stdin, as if it had been exec'd;
-* a per-type worker template (:mod:`edgeos.workers.forkserver`), which then forks the
-  workers of its type.
+* a per-type worker template (``python -m edgeos.workers.forkserver TYPE 3``, its
+  socket as fd 3), which then forks the workers of its type.
 
 So the supervisor, the zygote and everything forked from it share one copy of the
 interpreter's start-up state and of the common imports instead of one each (issue 16,
@@ -38,6 +38,13 @@ MAX_REQUEST = 64 * 1024  # the environment and a few names; specs travel as stdi
 MAX_FDS = 4  # stdin, stdout, stderr and one extra (a template's socket)
 SERVICES = frozenset({"edgeos.ipc.broker", "edgeos.ipc.satellite", "edgeos.ipc.historian",
                       "edgeos.ipc.ha"})  # none needs asyncio's TLS (the supervisor has none)
+TEMPLATE = "edgeos.workers.forkserver"  # run as ``-m TEMPLATE TYPE 3``, the socket as fd 3
+RUNNABLE = SERVICES | {TEMPLATE}
+BASE = ("asyncio", "zmq", "zmq.asyncio", "msgpack", "edgeos.ipc.child",
+        "edgeos.workers.runtime", "edgeos.workers.__main__", TEMPLATE)
+"""What every child imports. Named, not imported here: like ``python -m``, the zygote
+runs these modules and does not use them itself (the worker side stays off ipc's
+imports)."""
 
 HEAVY = {"broker": "edgeos.ipc.broker.broker", "uplink": "edgeos.ipc.satellite.uplink",
          "satellite-gateway": "edgeos.ipc.satellite.gateway",
@@ -50,16 +57,8 @@ def preload(roles: list[str]) -> None:
     (``roles``), imported once here: a child that imports them itself pays for the
     import machinery's and the loader's work in its own pages (~3 MB measured) and
     keeps its own copy of the modules, one each (the supervisor has most of the base)."""
-    import asyncio  # noqa: F401
-
-    import edgeos.ipc.child
-    import edgeos.workers.__main__
-    import edgeos.workers.forkserver
-    import edgeos.workers.runtime  # noqa: F401
-    import msgpack  # noqa: F401
-    import zmq
-    import zmq.asyncio  # noqa: F401
-
+    for name in BASE:
+        importlib.import_module(name)
     for role in roles:
         if role in HEAVY:
             # a broken install fails in the service itself, reported as its error
@@ -84,14 +83,9 @@ def run_child(request: dict[str, Any], fds: list[int]) -> NoReturn:
         sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        if request["kind"] == "template":
-            from edgeos.workers.forkserver import serve
-
-            code = serve(request["type"], 3)
-        else:
-            sys.argv = [request["module"], *request["args"]]
-            runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
-            code = 0
+        sys.argv = [request["module"], *request["args"]]
+        runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+        code = 0
     except SystemExit as exc:  # how a ``__main__`` ends: sys.exit(main())
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:  # the child's last word goes to its stderr
@@ -112,10 +106,10 @@ def valid(request: Any, nfds: int) -> bool:
     """A request the supervisor could have sent: the right shape and fd count."""
     if not isinstance(request, dict) or not isinstance(request.get("env"), dict):
         return False
-    if request.get("kind") == "template":
-        return isinstance(request.get("type"), str) and nfds == 4
-    return (request.get("kind") == "service" and request.get("module") in SERVICES
-            and isinstance(request.get("args"), list) and nfds == 3)
+    args = request.get("args")
+    return (request.get("module") in RUNNABLE and isinstance(args, list)
+            and all(isinstance(a, str) for a in args)
+            and nfds == (4 if request["module"] == TEMPLATE else 3))
 
 
 def fork_detached(sock: socket.socket, request: dict[str, Any], fds: list[int]) -> int:
@@ -143,7 +137,15 @@ def fork_detached(sock: socket.socket, request: dict[str, Any], fds: list[int]) 
 
 
 def serve(sock: socket.socket, roles: list[str]) -> int:
-    """Preload, say ``R``, then fork per request until EOF."""
+    """Preload, say ``R``, then fork per request until EOF; a supervisor that has gone
+    (it stopped at a start-up check: a second daemon, a bad state file) ends it too."""
+    try:
+        return _serve(sock, roles)
+    except ConnectionError:  # its end closed: nothing to serve, nothing to say
+        return 0
+
+
+def _serve(sock: socket.socket, roles: list[str]) -> int:
     preload(roles)
     gc.collect()
     gc.freeze()  # neither our collections nor a child's write to the shared pages

@@ -231,10 +231,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"edgeos: {exc}", file=sys.stderr)
         return 2
-    from edgeos.supervisor import zygote
-
-    zygote.start(["broker", *links, *(["historian"] if low_power.history_default(profile)
-                                      else [])])  # before any thread: supervisor/zygote.py
     lock_fd = take_lock(paths)
     data_lock_fd = datadir.lock(paths.data)
     datadir.secure(paths.data)
@@ -245,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"edgeos: {exc}", file=sys.stderr)
             os.close(lock_fd)
             return 2
+    from edgeos.supervisor import zygote
+
+    zygote.start(["broker", *links, *(["historian"] if low_power.history_default(profile)
+                                      else [])])  # before any thread: supervisor/zygote.py
     from edgeos.ipc.child import set_title
 
     set_title("edgeos: supervisor")

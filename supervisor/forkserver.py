@@ -29,7 +29,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edgeos.ipc.zygote import SERVICES
+from edgeos.ipc.zygote import SERVICES, TEMPLATE
 from edgeos.supervisor import zygote
 from edgeos.supervisor.seam import Spawned
 from edgeos.workers import registry
@@ -174,8 +174,8 @@ class ForkServers:
         try:
             os.write(spec, stdin_data)  # a memfd: no pipe buffer to fill, any size
             os.lseek(spec, 0, os.SEEK_SET)
-            pid = found.fork({"kind": "service", "module": argv[2], "args": argv[3:],
-                              "env": env}, [spec, out_w, err_w])
+            pid = found.fork({"module": argv[2], "args": argv[3:], "env": env},
+                             [spec, out_w, err_w])
             pidfd = None if pid is None else os.pidfd_open(pid)
         finally:
             for fd in (spec, out_w, err_w):
@@ -245,7 +245,7 @@ class ForkServers:
             return None
         null = os.open(os.devnull, os.O_RDONLY)
         try:
-            pid = found.fork({"kind": "template", "type": kind, "env": env},
+            pid = found.fork({"module": TEMPLATE, "args": [kind, "3"], "env": env},
                              [null, 1, 2, theirs.fileno()])
         finally:
             os.close(null)

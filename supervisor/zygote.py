@@ -2,11 +2,12 @@
 
 Every child used to start a new interpreter and import asyncio, zmq and msgpack again:
 about 12 MB of private memory per process, five times on a satellite (issue 16). The
-supervisor now forks ``edgeos: zygote`` from itself once, early in ``main`` (before a
-thread, a zmq context or an event loop exists), after freezing the collector over what
-it imported, and the services and per-type worker templates are forked from the zygote:
-all of them share the supervisor's pages copy-on-write. ``EDGEOS_FORKSERVER=off``: no
-zygote, everything is exec'd as before. A zygote that fails means exec from then on.
+supervisor now forks ``edgeos: zygote`` from itself once in ``main``, after the
+start-up checks and before a thread, a zmq context or an event loop exists, after
+freezing the collector over what it imported, and the services and per-type worker
+templates are forked from the zygote: all of them share the supervisor's pages
+copy-on-write. ``EDGEOS_FORKSERVER=off``: no zygote, everything is exec'd as before.
+A zygote that fails means exec from then on.
 
 The zygote is its own session (a signal to the supervisor's group does not reach it),
 dies with the supervisor (PDEATHSIG) and ends at EOF on its socket.

@@ -14,24 +14,24 @@ from edgeos.supervisor.zygote import Zygote
 
 
 def test_only_the_requests_the_supervisor_sends_are_served() -> None:
-    service = {"kind": "service", "module": "edgeos.ipc.broker", "args": [], "env": {}}
-    template = {"kind": "template", "type": "simulator", "env": {}}
+    service = {"module": "edgeos.ipc.broker", "args": [], "env": {}}
+    template = {"module": "edgeos.workers.forkserver", "args": ["simulator", "3"], "env": {}}
     assert child_side.valid(service, 3)
     assert child_side.valid(template, 4)
     assert not child_side.valid(service, 4)  # fds: stdin, stdout, stderr; + a socket
     assert not child_side.valid(template, 3)
     assert not child_side.valid({**service, "module": "os"}, 3)  # services only
+    assert not child_side.valid({**service, "module": "edgeos.workers"}, 3)
     assert not child_side.valid({**service, "env": None}, 3)
     assert not child_side.valid({**service, "args": "x"}, 3)
-    assert not child_side.valid({**template, "type": 1}, 4)
+    assert not child_side.valid({**template, "args": ["simulator", 3]}, 4)
     assert not child_side.valid([service], 3)
-    assert not child_side.valid({**service, "kind": "shell"}, 3)
 
 
 def test_an_oversized_request_is_exec_not_a_broken_zygote() -> None:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     handle = Zygote(os.getpid(), ours)  # any live pid: nothing is signalled here
-    big = {"kind": "service", "module": "edgeos.ipc.broker", "args": [],
+    big = {"module": "edgeos.ipc.broker", "args": [],
            "env": {"X": "y" * child_side.MAX_REQUEST}}
     assert handle.fork(big, []) is None
     assert not handle.broken
@@ -50,13 +50,13 @@ def test_a_zygote_that_answers_nonsense_is_given_up() -> None:
     theirs.sendall(b"nonsense")
     null = os.open(os.devnull, os.O_RDONLY)
     try:
-        assert handle.fork({"kind": "template", "type": "simulator", "env": {}},
-                           [null, null, null, null]) is None
+        assert handle.fork({"module": "edgeos.workers.forkserver", "args": ["simulator", "3"],
+                            "env": {}}, [null, null, null, null]) is None
     finally:
         os.close(null)
     assert handle.broken
     data, fds, _, _ = socket.recv_fds(theirs, 1024, 4)
-    assert json.loads(data)["type"] == "simulator" and len(fds) == 4
+    assert json.loads(data)["args"] == ["simulator", "3"] and len(fds) == 4
     for fd in fds:
         os.close(fd)
     theirs.close()
