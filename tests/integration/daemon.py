@@ -74,8 +74,10 @@ class Daemon:
     # -- lifecycle -------------------------------------------------------------------
     def start(self, wait: bool = True, timeout: float = 30) -> Daemon:
         self.log = open(self.root / "daemon.log", "w")  # noqa: SIM115
+        # cwd: the mark every process of this daemon inherits (children_by_run_dir)
         self.proc = subprocess.Popen([*self.command, *self.args], stdout=self.log,
-                                     stderr=subprocess.STDOUT, text=True, env=self.env)
+                                     stderr=subprocess.STDOUT, text=True, env=self.env,
+                                     cwd=self.root)
         if wait:
             self.wait_for(lambda: addresses.socket_path(self.run, addresses.CONTROL).exists(),
                           timeout, "control socket")
@@ -114,14 +116,19 @@ class Daemon:
         shutil.rmtree(self.run, ignore_errors=True)
 
     def children_by_run_dir(self) -> list[psutil.Process]:
-        """Processes started for this daemon (found by EDGEOS_RUN in their environment)."""
+        """Processes started for this daemon: the daemon runs in ``root`` and nothing of
+        ours changes directory, so every process it started, exec'd or forked, has that
+        working directory. (Their environment cannot tell: a process title set by
+        setproctitle overwrites what /proc/PID/environ shows.)"""
+        mark = str(self.root.resolve())
         found = []
         for p in psutil.process_iter(["pid"]):
             try:
-                if p.environ().get("EDGEOS_RUN") == str(self.run.resolve()):
-                    found.append(p)
+                cwd = p.cwd()
             except psutil.Error:
                 continue
+            if cwd == mark or cwd == f"{mark} (deleted)":
+                found.append(p)
         return found
 
     # -- talking to it ---------------------------------------------------------------
