@@ -34,6 +34,8 @@ import socket
 import sys
 from typing import Any, NoReturn
 
+from edgeos.ipc.detach import fork_detached
+
 MAX_REQUEST = 64 * 1024  # the environment and a few names; specs travel as stdin (memfd)
 MAX_FDS = 4  # stdin, stdout, stderr and one extra (a template's socket)
 SERVICES = frozenset({"edgeos.ipc.broker", "edgeos.ipc.satellite", "edgeos.ipc.historian",
@@ -112,30 +114,6 @@ def valid(request: Any, nfds: int) -> bool:
             and nfds == (4 if request["module"] == TEMPLATE else 3))
 
 
-def fork_detached(sock: socket.socket, request: dict[str, Any], fds: list[int]) -> int:
-    """Fork the child through a middle process that exits at once (so the supervisor,
-    a subreaper, inherits it); the child's pid, or -1."""
-    read_end, write_end = os.pipe()
-    middle = os.fork()
-    if middle == 0:
-        os.close(read_end)
-        gone_r, gone_w = os.pipe()  # the middle holds gone_w until it exits
-        pid = os.fork()
-        if pid == 0:
-            os.close(write_end)
-            os.close(gone_w)
-            os.read(gone_r, 1)  # EOF once the middle is gone: an event, not a poll
-            os.close(sock.detach())
-            run_child(request, fds)
-        os.write(write_end, str(pid).encode())
-        os._exit(0)
-    os.close(write_end)
-    os.waitpid(middle, 0)
-    with os.fdopen(read_end, "rb") as fh:
-        answer = fh.read()
-    return int(answer) if answer else -1
-
-
 def serve(sock: socket.socket, roles: list[str]) -> int:
     """Preload, say ``R``, then fork per request until EOF; a supervisor that has gone
     (it stopped at a start-up check: a second daemon, a bad state file) ends it too."""
@@ -166,7 +144,7 @@ def _serve(sock: socket.socket, roles: list[str]) -> int:
             for fd in fds:
                 os.close(fd)
             fds = high
-            pid = fork_detached(sock, request, fds)
+            pid = fork_detached(sock, run_child, request, fds)
         for fd in fds:
             os.close(fd)
         sock.sendall(str(pid).encode())

@@ -21,6 +21,8 @@ import socket
 import sys
 from typing import Any
 
+from edgeos.ipc.detach import fork_detached
+
 MAX_REQUEST = 1 << 20  # a spec is a few KB; a bigger request is refused
 
 
@@ -41,17 +43,12 @@ def preload(type_name: str) -> None:
     registry.load(registry.entry(type_name))
 
 
-def child(sock: socket.socket, request: dict[str, Any], out_fd: int, err_fd: int,
-          middle_gone: int) -> None:
-    """The worker side of a fork: own session, own fds, the spec; never returns.
-
-    ``middle_gone`` is the read end of a pipe whose only writer is the middle process:
-    EOF on it means the middle has exited and we are the supervisor's child."""
+def child(request: dict[str, Any], out_fd: int, err_fd: int) -> None:
+    """The worker side of a fork, once it is the supervisor's child
+    (:func:`~edgeos.ipc.detach.fork_detached`): own session, own fds, the spec; never
+    returns."""
     code = 1
     try:
-        os.read(middle_gone, 1)  # blocks until the middle exits (an event, not a poll)
-        os.close(middle_gone)
-        os.close(sock.detach())  # no template object may close a reused fd number later
         os.setsid()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -99,25 +96,10 @@ def serve(type_name: str, fd: int) -> int:
             sock.sendall(b"-1")
             continue
         request = json.loads(data)
-        read_end, write_end = os.pipe()
-        middle = os.fork()
-        if middle == 0:
-            os.close(read_end)
-            gone_r, gone_w = os.pipe()  # the middle holds gone_w until it exits
-            pid = os.fork()
-            if pid == 0:
-                os.close(write_end)
-                os.close(gone_w)
-                child(sock, request, fds[0], fds[1], gone_r)
-            os.write(write_end, str(pid).encode())
-            os._exit(0)
-        os.close(write_end)
+        pid = fork_detached(sock, child, request, fds[0], fds[1])
         for passed in fds:
             os.close(passed)
-        os.waitpid(middle, 0)  # once it is reaped, the worker is the supervisor's child
-        with os.fdopen(read_end, "rb") as fh:
-            answer = fh.read() or b"-1"
-        sock.sendall(answer)
+        sock.sendall(str(pid).encode())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+"""The double fork of the templates (workers/forkserver.py) and the zygote (ipc/zygote.py).
+
+A template forks a child through a middle process that exits at once, so the child is
+re-parented to the supervisor (a child subreaper), which then waits for it like any
+child it started itself. The child goes on only once the middle is gone: EOF on a pipe
+whose only writer is the middle (an event, not a poll), so its parent is the
+supervisor when it asks for PDEATHSIG.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+
+def fork_detached(sock: socket.socket, child: Callable[..., object], *args: Any) -> int:
+    """Run ``child(*args)`` in a grandchild that the supervisor inherits; its pid, or -1.
+
+    ``sock`` (the template's socket) is detached in the child first, so no object of
+    the template closes a reused fd number later. The child never returns into the
+    template's loop: whatever ``child`` does, the process ends there."""
+    read_end, write_end = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        try:
+            os.close(read_end)
+            gone_r, gone_w = os.pipe()  # the middle holds gone_w until it exits
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.close(write_end)
+                    os.close(gone_w)
+                    os.read(gone_r, 1)
+                    os.close(gone_r)
+                    os.close(sock.detach())
+                    child(*args)
+                finally:
+                    os._exit(1)
+            os.write(write_end, str(pid).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(middle, 0)  # once it is reaped, the child is the supervisor's
+    with os.fdopen(read_end, "rb") as fh:
+        answer = fh.read()
+    return int(answer) if answer else -1
