@@ -24,7 +24,7 @@ run: $(STAMP)
 TEST_JOBS ?= 3
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --durations=25
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder --durations=25
 
 system-deps:
 	scripts/install-system-deps.sh

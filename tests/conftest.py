@@ -10,6 +10,8 @@ import pytest
 
 from tests.paths import TESTDATA
 
+pytest_plugins = ["tests.scheduling"]  # how make test shares the tests out to its workers
+
 
 @pytest.fixture(scope="session")
 def testdata() -> Path:

@@ -90,6 +90,7 @@ odd_item = st.one_of(
 batches = st.lists(st.lists(good_item | odd_item, max_size=30).map(tuple), max_size=4)
 
 
+@pytest.mark.slow  # ~20 s: its file goes out among the first (tests/scheduling.py)
 @pytest.mark.timeout(600)  # 300 examples of three SQLite-backed dispatchers: slow on a busy CI
 @settings(max_examples=300, deadline=None)
 @given(batches=batches, source=st.sampled_from(["src", "bt.bms_001", "bt"]))
