@@ -53,6 +53,9 @@ HISTORIAN_ID = "historian"
 SYSTEM_START_TIMEOUT_S = 15.0
 ROUTES_TIMEOUT_S = 60.0  # a large (size-limited) routing.json on a slow board
 IDLE_SAMPLE_S = 10.0  # stats sampling while nobody subscribes to them
+#: the stats pass woke this much later than it meant to: the supervisor itself did not
+#: run (stopped, suspended, starved), so the heartbeats it missed are not the children's
+STALL_S = 2.0
 STATES_DEBOUNCE_S = 0.2  # the broker hears the workers' states at most this often
 STATS_PHASE_S = 0.02  # the stats pass, this long after the children's heartbeats
 SAMPLE_AGE_S = 0.5  # a status reads /proc afresh when the last pass is older than this
@@ -398,7 +401,10 @@ class Arbiter:
         (ipc/child.py), with their fresh counters, in the same second's wake-ups, and
         only when there is something to do (:meth:`_pass_delay`)."""
         feed = self.feed
+        planned: float | None = None
         while True:
+            if planned is not None and self.sys.monotonic() - planned > STALL_S:
+                self.forgive_stall(self.sys.monotonic() - planned)
             for inst in list(self.instances.values()):  # the watchdog, one timer for all
                 inst.check_heartbeat()
             watched = feed.wants("stats")
@@ -412,7 +418,20 @@ class Arbiter:
                 self.pace.moved.clear()  # (nobody to tell)
                 if self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
                     self._sample_all()
-            await self.pass_clock.sleep(self._pass_delay(watched))
+            delay = self._pass_delay(watched)
+            planned = self.sys.monotonic() + delay
+            await self.pass_clock.sleep(delay)
+
+    def forgive_stall(self, stalled_s: float) -> None:
+        """The supervisor did not run for ``stalled_s``: move every heartbeat forward
+        by that much before the watchdog looks. A child's beats could not be heard
+        meanwhile, and one that was stopped with us (a SIGSTOP of the group, a VM
+        paused) needs a moment to beat again: killing it as hung would be our fault."""
+        log.warning("the supervisor did not run for %.1f s (stopped, suspended or starved): "
+                    "the watchdog does not count that time against the children", stalled_s)
+        for inst in self.instances.values():
+            if inst.last_heartbeat is not None:
+                inst.last_heartbeat += stalled_s
 
     @staticmethod
     def _to_next_second(now: float) -> float:

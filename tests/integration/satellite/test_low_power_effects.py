@@ -108,6 +108,8 @@ def test_low_power_satellite_runs_fewer_processes_and_threads(daemon_factory) ->
     full.start()
     for d in (lean, full):
         d.wait_for(lambda d=d: d.call("get", address="c1.seq")["value"] > 50, 20, "values")
+    for d in (lean, full):  # the schema helper ends 5 s after the last load it checked
+        d.wait_for(lambda d=d: "validator" not in processes(d), 20, "the validator gone")
     lean_procs, full_procs = processes(lean), processes(full)
     assert set(lean_procs) - {"zygote", "forkserver simulator"} == {
         "supervisor", "broker", "uplink", "worker c1 [simulator]"}

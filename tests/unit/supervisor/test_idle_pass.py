@@ -7,6 +7,7 @@ within a second of its deadline)."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +93,24 @@ def test_the_pass_clock_is_cut_short_by_hurry_and_never_lengthened(world: World)
     world.sys.now = 1000.0
     asyncio.run(main())
     assert woke == [1001.0]
+
+
+def test_a_stall_of_the_supervisor_is_not_held_against_the_children(world: World) -> None:
+    """Supervisor and child stopped together (SIGSTOP of both, a paused VM): on resume
+    the pass is late by the stall, and the child's last beat looks too old. The stall
+    is forgiven; a child that really stays silent is still caught after it."""
+    started(world, sim("a"))
+    a = world.arbiter.instances["a"]
+    pid = a.pid
+
+    async def main() -> None:
+        world.sys.now = 1000.0
+        beat_all(world)
+        world.sys.now = 1020.0  # 20 s later: past the 15 s deadline
+        world.arbiter.forgive_stall(19.0)
+        a.check_heartbeat()
+        assert (pid, signal.SIGKILL) not in world.sys.signals, "killed for our stall"
+        world.sys.now = 1035.0  # still silent 16 s after the forgiven stall
+        a.check_heartbeat()
+        assert (pid, signal.SIGKILL) in world.sys.signals, "a silent child is caught"
+    asyncio.run(main())
