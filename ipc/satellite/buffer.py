@@ -16,8 +16,10 @@ fraction of a second may be missing, never a corrupt file. Checkpoints run in a 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from edgeos.ipc import low_power, protocol
@@ -96,11 +98,11 @@ class Buffer:
             self.db.execute("INSERT INTO chunks VALUES (?, ?, ?)", (first, len(items), data))
             self.size += len(data)
         else:
-            self.db.execute("BEGIN")
-            self.db.execute("INSERT INTO chunks VALUES (?, ?, ?)", (first, len(items), data))
-            self.size += len(data)
-            self._drop_oldest()
-            self.db.execute("COMMIT")
+            with self._transaction():
+                self.db.execute("INSERT INTO chunks VALUES (?, ?, ?)",
+                                (first, len(items), data))
+                self.size += len(data)
+                self._drop_oldest()
         self.checkpoints.committed()
         self.last_seq = first + len(items) - 1
         return first, data
@@ -152,15 +154,31 @@ class Buffer:
         """Delete acknowledged chunks (batched: one write per call, not per ack)."""
         if self.acked == self._deleted_upto:
             return
-        self.db.execute("BEGIN")
-        freed = self.db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM chunks "
-                                "WHERE first + n - 1 <= ?", (self.acked,)).fetchone()[0]
-        self.db.execute("DELETE FROM chunks WHERE first + n - 1 <= ?", (self.acked,))
-        self.db.execute("UPDATE meta SET v = ? WHERE k = 'acked'", (self.acked,))
-        self.db.execute("COMMIT")
+        with self._transaction():
+            freed = self.db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM chunks "
+                                    "WHERE first + n - 1 <= ?", (self.acked,)).fetchone()[0]
+            self.db.execute("DELETE FROM chunks WHERE first + n - 1 <= ?", (self.acked,))
+            self.db.execute("UPDATE meta SET v = ? WHERE k = 'acked'", (self.acked,))
         self.checkpoints.committed()
         self.size -= freed
         self._deleted_upto = self.acked
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT, rolled back (memory figures too) if a statement fails: a
+        write that waited past the busy timeout (a checkpoint on a slow disk) must
+        leave no transaction open, or every later write fails ("cannot start a
+        transaction within a transaction")."""
+        kept = self.size, self.overflow, self.acked, self._deleted_upto
+        self.db.execute("BEGIN")
+        try:
+            yield
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            self.size, self.overflow, self.acked, self._deleted_upto = kept
+            raise
 
     def close(self) -> None:
         self.flush()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import sqlite3
 import time
 from typing import Any
 
@@ -35,6 +36,7 @@ log = logging.getLogger("uplink")
 FEED_HWM = 200_000  # change messages the SUB socket may queue while the disk is busy
 FEED_HWM_LOW_POWER = 20_000  # the same on the LOW_POWER profile
 DRAIN_MAX = 500
+STORE_RETRY_S = 0.2  # a buffer write that found the database locked is tried again
 FLUSH_S = 0.2
 KEY_RETRY_S = 3.0
 SWITCH_S = 2.0  # HA: a core that has not welcomed us by then is left for the next
@@ -68,6 +70,8 @@ class Uplink:
         self.ctx = zmq.asyncio.Context()
         self.link = SupervisorLink(self.ctx, spec)
         self.buffer = Buffer(spec.data_dir, int(link.get("buffer_mb", 256)) * 1024 * 1024)
+        self.unstored: list[list[Any]] = []  # taken from the feed, not yet in the buffer
+        self.store_retry: asyncio.TimerHandle | None = None
         self.fence = Fence(spec.data_dir)
         self.linkstate = LinkState(log, ("offline", "refused", "wrong_key"))
         self.welcomed = False
@@ -109,6 +113,10 @@ class Uplink:
     def _on_feed(self) -> None:
         """Commit every change batch to the buffer; one transaction per drain of at most
         DRAIN_MAX messages (then the loop runs others and comes back)."""
+        if self.store_retry is not None:
+            return  # a write found the buffer locked: the retry reads on
+        if self.unstored and not self._store(self.unstored):
+            return
         items: list[list[Any]] = []
         feed = self.feed
         for _ in range(DRAIN_MAX):
@@ -117,14 +125,36 @@ class Uplink:
             self._take(feed.recv_multipart(zmq.NOBLOCK), items)
         else:
             asyncio.get_running_loop().call_soon(self._on_feed)
-        if not items:
-            return
-        first, chunk = self.buffer.append(items)
+        if items:
+            self._store(items)
+
+    def _store(self, items: list[list[Any]]) -> bool:
+        """Commit ``items`` to the buffer and send them if the link is live. A write
+        that waited past SQLite's busy timeout (a WAL checkpoint on a slow or busy
+        disk) keeps them in memory (``unstored``, one drain at most: nothing more is
+        read from the feed meanwhile) and is tried again in ``STORE_RETRY_S``, before
+        anything newer: a datapoint taken from the feed is never dropped."""
+        try:
+            first, chunk = self.buffer.append(items)
+        except sqlite3.OperationalError as exc:
+            if not self.unstored:
+                log.warning("buffer write failed (%s): %d datapoints held in memory, "
+                            "tried again", exc, len(items))
+            self.unstored = items
+            self.store_retry = asyncio.get_running_loop().call_later(
+                STORE_RETRY_S, self._retry_store)
+            return False
+        self.unstored = []
         if self.welcomed and self.sent_upto == first - 1 \
                 and self.sent_upto - self.buffer.acked < wire.WINDOW \
                 and self._send_chunk(first, len(items), chunk):
-            return  # live: sent as committed, without reading it back
+            return True  # live: sent as committed, without reading it back
         self._wake.set()
+        return True
+
+    def _retry_store(self) -> None:
+        self.store_retry = None
+        self._on_feed()
 
     @staticmethod
     def _take(frames: Any, items: list[list[Any]]) -> None:
@@ -156,9 +186,14 @@ class Uplink:
         return True
 
     async def _flush_loop(self) -> None:
+        """Delete what the core acknowledged, every ``FLUSH_S``; a delete that found the
+        buffer locked (see :meth:`_store`) is simply done at a later tick."""
         while True:
             await asyncio.sleep(FLUSH_S)
-            self.buffer.flush()
+            try:
+                self.buffer.flush()
+            except sqlite3.OperationalError as exc:
+                log.warning("buffer clean-up deferred: %s", exc)
 
     # -- core -> us ------------------------------------------------------------------
     async def _recv_loop(self, dialer: Dialer) -> None:
@@ -407,6 +442,10 @@ class Uplink:
             self._send_loop(), self._link(), self._ping_loop(), self._flush_loop(),
             self.link.heartbeat_loop(self.counters)))
         loop.remove_reader(self.feed.getsockopt(zmq.FD))
+        if self.store_retry is not None:
+            self.store_retry.cancel()
+        if self.unstored:  # last try (the busy timeout again); a failure is logged
+            self.buffer.append(self.unstored)
         self.buffer.close()
         self.control.close()
         if self.dialer is not None:

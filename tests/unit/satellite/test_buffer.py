@@ -56,3 +56,31 @@ def test_overflow_drops_the_oldest_and_counts_them(tmp_path) -> None:
     assert first == buf.overflow + 1
     buf.close()
     assert Buffer(tmp_path, 20_000).overflow == buf.overflow  # persisted
+
+
+def test_a_write_that_finds_the_buffer_locked_changes_nothing(tmp_path) -> None:
+    """Another connection holds the write lock past the busy timeout (what a WAL
+    checkpoint on a slow disk did to the uplink in a full test run): the write fails,
+    no transaction stays open, nothing is counted, and the same write succeeds later
+    with the same sequence numbers."""
+    import sqlite3
+
+    buf = Buffer(tmp_path, max_bytes=300)  # small: the next appends drop the oldest
+    buf.append([["a.x", 1, 1, "good", True, None]] * 5)
+    last, size = buf.last_seq, buf.size
+    buf.db.execute("PRAGMA busy_timeout = 50")
+    other = sqlite3.connect(tmp_path / "uplink.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            buf.append([["a.x", 2, 2, "good", True, None]] * 20)
+        assert not buf.db.in_transaction
+        assert (buf.last_seq, buf.size) == (last, size)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    first, _ = buf.append([["a.x", 2, 2, "good", True, None]] * 20)
+    assert first == last + 1
+    buf.ack(buf.last_seq)
+    buf.flush()  # a later transaction still works
+    buf.close()
