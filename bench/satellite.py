@@ -56,6 +56,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -207,15 +208,21 @@ def compile_bytecode() -> None:
         compileall.compile_dir(root / name, quiet=1)
 
 
-def memory_only(args: Any) -> int:
-    """``--memory-only``: the two satellites' memory, nothing else (a minute, not five)."""
-    root = Path(tempfile.mkdtemp(prefix="bench-sat-"))
+def daemon_factory(root: Path) -> tuple[Callable[..., Daemon], list[Daemon]]:
+    """A maker of daemons in ``root/d0``, ``root/d1``, ... and the list of those made."""
     made: list[Daemon] = []
 
     def factory(*a: Any, **kw: Any) -> Daemon:
         d = Daemon(root / f"d{len(made)}", *a, **kw)
         made.append(d)
         return d
+    return factory, made
+
+
+def memory_only(args: Any) -> int:
+    """``--memory-only``: the two satellites' memory, nothing else (a minute, not five)."""
+    root = Path(tempfile.mkdtemp(prefix="bench-sat-"))
+    factory, made = daemon_factory(root)
 
     try:
         pair = make_pair(factory, [counter(rate_hz=200)])
@@ -323,12 +330,7 @@ def main() -> int:
     if args.memory_only:
         return memory_only(args)
     root = Path(tempfile.mkdtemp(prefix="bench-sat-"))
-    made: list[Daemon] = []
-
-    def factory(*a: Any, **kw: Any) -> Daemon:
-        d = Daemon(root / f"d{len(made)}", *a, **kw)
-        made.append(d)
-        return d
+    factory, made = daemon_factory(root)
 
     pair = make_pair(factory, [counter(rate_hz=200)])
     rec = Recorder(pair.core.run, "sat1.")
