@@ -220,7 +220,8 @@ class ForkServers:
             return
         with theirs:
             proc = self._fork_template(kind, env, theirs) or subprocess.Popen(
-                [sys.executable, "-m", "edgeos.workers.forkserver", kind, str(theirs.fileno())],
+                [sys.executable, "-m", "edgeos.workers.forkserver", kind, str(theirs.fileno()),
+                 *self._known(kind)],
                 env=env, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
                 start_new_session=True)
         ours.settimeout(ANSWER_TIMEOUT_S)
@@ -261,11 +262,22 @@ class ForkServers:
             return None
         null = os.open(os.devnull, os.O_RDONLY)
         try:
-            pid = found.fork({"module": TEMPLATE, "args": [kind, "3"], "env": env},
+            pid = found.fork({"module": TEMPLATE, "args": [kind, "3", *self._known(kind)],
+                              "env": env},
                              [null, 1, 2, theirs.fileno()])
         finally:
             os.close(null)
         return None if pid is None else ForkedProc(pid)
+
+    @staticmethod
+    def _known(kind: str) -> list[str]:
+        """What the template would look up itself (an entry point scan): the type's
+        ``module:Class`` and ``tls`` or ``no-tls``; nothing for a plugin's type (the
+        template looks that up itself, as it always did)."""
+        if registry.plugin_path(kind) is not None:
+            return []
+        tls = registry.manifest(kind).get("needs_tls") is not False
+        return [registry.entry(kind), "tls" if tls else "no-tls"]
 
     def _drop(self, kind: str) -> None:
         template = self.templates.pop(kind, None)

@@ -26,12 +26,13 @@ from edgeos.ipc.detach import fork_detached
 MAX_REQUEST = 1 << 20  # a spec is a few KB; a bigger request is refused
 
 
-def preload(type_name: str) -> None:
-    """Import everything a worker of ``type_name`` imports, before any fork."""
-    from edgeos.workers import registry
+def preload(type_name: str, target: str | None = None) -> None:
+    """Import everything a worker of ``type_name`` imports, before any fork.
 
-    if registry.manifest(type_name).get("needs_tls") is False:
-        sys.modules["ssl"] = None  # type: ignore[assignment]  # as the worker would
+    ``target``: the type's ``module:Class`` as the supervisor knows it; without it, it
+    is looked up here, which scans every installed distribution's entry points
+    (importlib.metadata, email, zipfile, csv: ~3.7 MB of pages measured, shared with
+    every worker of the type, issue 16)."""
     import asyncio  # noqa: F401
 
     import edgeos.ipc.child
@@ -39,8 +40,9 @@ def preload(type_name: str) -> None:
     import edgeos.workers.runtime  # noqa: F401
     import zmq
     import zmq.asyncio  # noqa: F401
+    from edgeos.workers import registry
 
-    registry.load(registry.entry(type_name))
+    registry.load(target or registry.entry(type_name))
 
 
 def child(request: dict[str, Any], out_fd: int, err_fd: int) -> None:
@@ -73,12 +75,20 @@ def child(request: dict[str, Any], out_fd: int, err_fd: int) -> None:
         os._exit(code)
 
 
-def serve(type_name: str, fd: int) -> int:
+def serve(type_name: str, fd: int, target: str | None = None, tls: bool | None = None) -> int:
+    """``tls``: the manifest's ``needs_tls`` (None: looked up); without it, ``ssl`` is
+    kept out before anything imports asyncio, as the worker would."""
+    if tls is None:
+        from edgeos.workers import registry
+
+        tls = registry.manifest(type_name).get("needs_tls") is not False
+    if not tls:
+        sys.modules["ssl"] = None  # type: ignore[assignment]
     from edgeos.ipc.child import die_with_parent, set_title
 
     die_with_parent()
     set_title(f"edgeos: forkserver {type_name}")
-    preload(type_name)
+    preload(type_name, target)
     # Nothing the template imported is ever garbage: keep the collector off its
     # objects, so neither it nor a worker's collections write to (and so copy) the
     # shared pages after a fork (the workers' PSS and the page faults of a restart).
@@ -102,5 +112,16 @@ def serve(type_name: str, fd: int) -> int:
         sock.sendall(str(pid).encode())
 
 
+def main(argv: list[str]) -> int:
+    """``TYPE FD [ENTRY tls|no-tls]``: the supervisor names the type's ``module:Class``
+    and whether it needs TLS, so the template need not look them up (see preload)."""
+    if len(argv) == 4 and argv[3] in ("tls", "no-tls"):
+        return serve(argv[0], int(argv[1]), argv[2], argv[3] == "tls")
+    if len(argv) != 2:
+        raise SystemExit(f"usage: python -m edgeos.workers.forkserver TYPE FD "
+                         f"[ENTRY tls|no-tls], not {argv!r}")
+    return serve(argv[0], int(argv[1]))
+
+
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1], int(sys.argv[2])))
+    sys.exit(main(sys.argv[1:]))
