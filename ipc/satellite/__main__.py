@@ -8,7 +8,6 @@ for where the link's CPU goes (``bench/satellite_cpu.py --profile DIR``)."""
 from __future__ import annotations
 
 import asyncio
-import cProfile
 import os
 import sys
 import time
@@ -38,6 +37,8 @@ def main(argv: list[str]) -> int:
     out = os.environ.get(PROFILE_ENV)
     if not out:
         return run(argv[0])
+    import cProfile  # a developer's tool: not in every uplink's own pages (issue 16)
+
     profile = cProfile.Profile(time.thread_time)  # CPU of the event loop, not idle waits
     try:
         return profile.runcall(run, argv[0])
