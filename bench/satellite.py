@@ -19,7 +19,11 @@
   baseline of the same run: the BALANCED satellite with every process exec'd
   (``EDGEOS_FORKSERVER=off``, no zygote: ``satellite_pss_exec_mb``,
   ``satellite_pss_all_exec_mb``), the checkout's bytecode compiled first as an
-  installed package has it;
+  installed package has it; the same totals with shared pages divided among the
+  node's own processes only (``satellite_node_pss_mb``, ``..._all_mb``,
+  ``low_power_node_pss_mb``, ``satellite_node_pss_exec_mb``): on this machine a
+  core, a second satellite and other sessions map the same libraries and lower the
+  kernel's PSS below what a Pi Zero running one node pays;
 * where live latency goes: ``sat_local_p99_ms`` (device -> the satellite's own broker,
   the baseline of this machine's load in the same run) and ``link_p50_ms`` /
   ``link_p99_ms`` (the same values from the satellite's broker to the core's: uplink,
@@ -69,6 +73,7 @@ from edgeos.ipc import protocol
 from edgeos.ipc.satellite.buffer import Buffer
 
 from bench.common import finish, parser
+from bench.node_pss import node_pss_mb
 from bench.satellite_cpu import cpu_seconds, per_10k, processes
 from tests.integration.daemon import Daemon
 from tests.integration.satellite.support import Pair, Recorder, counter, make_pair
@@ -121,9 +126,11 @@ FOUR = ("edgeos: supervisor", "edgeos: broker", "edgeos: uplink",
 
 def memory(sat: Daemon) -> dict[str, Any]:
     """PSS/RSS in MB of each satellite process, by title; the total of supervisor,
-    broker, uplink and the simulator worker, and of every process."""
+    broker, uplink and the simulator worker, and of every process. ``node_pss_mb``:
+    the same PSS with shared pages divided among this node's processes only, as on
+    a Pi Zero running just this node (bench/node_pss.py; None unless root)."""
     supervisor = psutil.Process(sat.proc.pid)
-    rows = {}
+    rows, pids = {}, {}
     for p in [supervisor, *supervisor.children(recursive=True)]:
         try:
             info = p.memory_full_info()
@@ -133,11 +140,18 @@ def memory(sat: Daemon) -> dict[str, Any]:
             continue
         rows[title] = {"pss_mb": round(info.pss / 2**20, 1), "rss_mb": round(info.rss / 2**20, 1),
                        "threads": threads}
+        pids[title] = p.pid
+    alone = node_pss_mb(list(pids.values()))
+    for title, row in rows.items():
+        row["node_pss_mb"] = alone[pids[title]] if alone else None
     four = [rows[t] for t in FOUR if t in rows]
     return {"processes": rows,
             "pss_total_mb": round(sum(r["pss_mb"] for r in four), 1),
             "rss_total_mb": round(sum(r["rss_mb"] for r in four), 1),
             "pss_all_mb": round(sum(r["pss_mb"] for r in rows.values()), 1),
+            "node_pss_total_mb": round(sum(r["node_pss_mb"] for r in four), 1)
+            if alone else None,
+            "node_pss_all_mb": round(sum(alone.values()), 1) if alone else None,
             "threads": sum(r["threads"] for r in rows.values())}
 
 
@@ -177,17 +191,24 @@ def print_memory(mem: dict[str, Any], mem_lean: dict[str, Any],
     for name, m in (("BALANCED", mem), ("LOW_POWER", mem_lean),
                     ("baseline: BALANCED, all exec'd", mem_exec)):
         print(f"satellite memory ({name}): supervisor + broker + uplink + worker PSS "
-              f"{m['pss_total_mb']} MB, RSS {m['rss_total_mb']} MB; every process PSS "
-              f"{m['pss_all_mb']} MB, {len(m['processes'])} processes, {m['threads']} threads")
+              f"{m['pss_total_mb']} MB ({m['node_pss_total_mb']} MB with this node "
+              f"alone), RSS {m['rss_total_mb']} MB; every process PSS {m['pss_all_mb']} MB "
+              f"({m['node_pss_all_mb']} MB alone), {len(m['processes'])} processes, "
+              f"{m['threads']} threads")
         for title, row in m["processes"].items():
-            print(f"  {title}: PSS {row['pss_mb']} MB, RSS {row['rss_mb']} MB, "
-                  f"{row['threads']} threads")
+            print(f"  {title}: PSS {row['pss_mb']} MB ({row['node_pss_mb']} MB alone), "
+                  f"RSS {row['rss_mb']} MB, {row['threads']} threads")
 
 
 def memory_figures(mem: dict[str, Any], mem_lean: dict[str, Any],
                    mem_exec: dict[str, Any]) -> dict[str, Any]:
     return {"satellite_pss_exec_mb": mem_exec["pss_total_mb"],
             "satellite_pss_all_exec_mb": mem_exec["pss_all_mb"],
+            "satellite_node_pss_mb": mem["node_pss_total_mb"],
+            "satellite_node_pss_all_mb": mem["node_pss_all_mb"],
+            "low_power_node_pss_mb": mem_lean["node_pss_total_mb"],
+            "satellite_node_pss_exec_mb": mem_exec["node_pss_total_mb"],
+            "satellite_node_pss_all_exec_mb": mem_exec["node_pss_all_mb"],
             "satellite_pss_mb": mem["pss_total_mb"], "satellite_rss_mb": mem["rss_total_mb"],
             "satellite_pss_all_mb": mem["pss_all_mb"], "satellite_processes": mem["processes"],
             "low_power_pss_mb": mem_lean["pss_total_mb"],
