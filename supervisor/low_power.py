@@ -13,8 +13,9 @@ slow dual core). It makes a small host cheaper to run:
   worker 11.0 MB PSS against 15.4 MB exec'd). Now they are forked from the zygote,
   which the supervisor forks from itself, so everything shares the supervisor's pages:
   measured on a LOW_POWER satellite with one simulator, supervisor + broker + uplink +
-  worker 44.3 MB PSS (every process, zygote and template included, 58.4 MB) against
-  66.8 MB with ``EDGEOS_FORKSERVER=off`` (supervisor/zygote.py; docs/zygote.md);
+  worker 36.9 MB PSS, 47.8 MB counting the node alone (every process, zygote and
+  template included, 49.1 MB) against 58.9 MB for a BALANCED one with
+  ``EDGEOS_FORKSERVER=off`` (supervisor/zygote.py; docs/zygote.md);
 * in every child (:mod:`edgeos.ipc.low_power`, told through ``EDGEOS_PROFILE``):
   poll intervals multiplied, smaller in-memory queues, small SQLite page caches.
 
