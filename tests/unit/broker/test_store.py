@@ -115,3 +115,16 @@ def test_a_flush_within_its_cpu_budget_does_not_yield(tmp_path) -> None:
                     | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8))
 def test_encode_writes_what_json_dumps_writes(value: object) -> None:
     assert encode(value) == json.dumps(value)
+
+
+def test_len_counts_points_the_fast_path_filled(tmp_path) -> None:
+    """The fast path stores into a point without a call here: len() still counts it once
+    it has a value, and never a point that only got a plan."""
+    lv = LastValues(tmp_path / "lv.db")
+    planned = [lv.point("src", f"p{i}") for i in range(3)]
+    assert len(lv) == 0
+    planned[0][0] = ("p0", 1, 0, "good", True, None)  # what _fastpath.c does
+    assert len(lv) == 1
+    planned[2][0] = ("p2", 1, 0, "good", True, None)
+    lv.put("dst", ("q", 1, 0, "good", True, None))
+    assert len(lv) == 3 and len(lv.empty) == 1
