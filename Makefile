@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/supervisor.py
 	$(BIN)/python bench/router.py
 	$(BIN)/python bench/drain_budget.py
+	$(BIN)/python bench/router_tail.py
 	$(BIN)/python bench/modbus.py
 	$(BIN)/python bench/ads.py
 	$(BIN)/python bench/admin_ui.py

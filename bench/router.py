@@ -1,7 +1,8 @@
 """Router figures, in one run on this machine:
 
 * end-to-end datapoints/s from a source through the real broker process to a target,
-  with 1,000 routes loaded (10 % wildcard);
+  with 1,000 routes loaded (10 % wildcard), through a daemon as it comes (its historian
+  stores the whole change feed) and one without a historian, in alternating rounds;
 * p50/p99 latency at a fixed 10,000 datapoints/s, and where it goes;
 * raw pyzmq PUSH/PULL of the same msgpack payloads: the ceiling.
 
@@ -490,27 +491,41 @@ def main() -> int:
     conns = [{"id": i, "type": "simulator", "enabled": False, "config": {"profile": "plc"},
               "limits": {"max_pps": 1e9}} for i in ("src", "dst")]
     d = Daemon(root, conns, routes())
+    # the same without the historian (issue 16 was measured before there was one): it
+    # takes the whole change feed into SQLite, on the same two cores
+    bare = Daemon(root / "no-historian", conns, routes(),
+                  settings={"history": {"enabled": False}})
     e2e_rounds: list[float] = []
+    bare_rounds: list[float] = []
     raw_rounds: list[float] = []
     lost = 0
     try:
         d.start()
-        for _ in range(args.rounds):
-            rate, missing = end_to_end(d.run, args.batches)
-            e2e_rounds.append(rate)
-            lost += missing
+        bare.start()
+        for n in range(args.rounds):  # which daemon goes first turns every round
+            for daemon, figures in [(d, e2e_rounds), (bare, bare_rounds)][::1 - 2 * (n % 2)]:
+                rate, missing = end_to_end(daemon.run, args.batches)
+                figures.append(rate)
+                lost += missing
             raw_rounds.append(raw_pyzmq(args.batches))
+        bare.stop()
         broker_cpu = d.instance("broker")["cpu_percent"]
         lat = interleaved_latency(d, 10_000, args.latency_seconds, args.slices)
         lat.update(wakeup_cost())
     finally:
-        d.stop()
-        d.cleanup()
+        for daemon in (d, bare):
+            if daemon.proc is not None and daemon.proc.poll() is None:
+                daemon.stop()
+            daemon.cleanup()
     e2e, raw = statistics.median(e2e_rounds), statistics.median(raw_rounds)
+    bare_e2e = statistics.median(bare_rounds)
     raw_single = raw_pyzmq(min(args.batches, 100), per_message=1)
     result = {"end_to_end_per_s": round(e2e), "raw_pyzmq_per_s": round(raw),
               "ratio_to_raw": round(e2e / raw, 3),
               "end_to_end_rounds": [round(r) for r in e2e_rounds],
+              "end_to_end_no_historian_per_s": round(bare_e2e),
+              "ratio_to_raw_no_historian": round(bare_e2e / raw, 3),
+              "end_to_end_no_historian_rounds": [round(r) for r in bare_rounds],
               "raw_pyzmq_rounds": [round(r) for r in raw_rounds],
               "raw_pyzmq_one_per_message_per_s": round(raw_single),
               **lat, "latency_samples": lat["samples"], "lost": lost, "routes": 1000,
@@ -522,6 +537,10 @@ def main() -> int:
     print(f"end-to-end through the broker (1,000 routes, 10 % wildcard): "
           f"{result['end_to_end_per_s']:,} datapoints/s median (target >= 200,000), "
           f"lost {lost}; rounds {rounds('end_to_end_rounds')}")
+    print(f"the same without the historian (as when issue 16 was filed; same run, "
+          f"alternating): {result['end_to_end_no_historian_per_s']:,} datapoints/s median, "
+          f"ratio {result['ratio_to_raw_no_historian']}; rounds "
+          f"{rounds('end_to_end_no_historian_rounds')}")
     print(f"raw pyzmq PUSH/PULL, same payloads: {result['raw_pyzmq_per_s']:,}/s median; "
           f"rounds {rounds('raw_pyzmq_rounds')}")
     print(f"ratio {result['ratio_to_raw']} (target >= 0.35); broker fast path in "

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
-from edgeos.ipc.broker.store import UNPLANNED, LastValues
+from edgeos.ipc.broker.store import UNPLANNED, LastValues, encode
 from edgeos.ipc.routing import AddressResolver
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def test_get_finds_the_longest_source_holding_the_path(tmp_path) -> None:
@@ -52,9 +55,10 @@ def test_a_point_is_listed_unsaved_once(tmp_path) -> None:
 
 def test_a_big_flush_lets_the_loop_route_between_slices_and_loses_no_update(tmp_path) -> None:
     """Values that arrive while a flush encodes are in this flush or the next one."""
-    from edgeos.ipc.broker.store import FLUSH_SLICE
+    from edgeos.ipc.broker.store import FLUSH_SLICE, FLUSH_SLICE_NS
 
-    lv = LastValues(tmp_path / "lv.db")
+    spent = iter(range(0, 10**12, FLUSH_SLICE_NS))  # each look at the clock: a slice used up
+    lv = LastValues(tmp_path / "lv.db", cpu_clock=lambda: next(spent))
     n = FLUSH_SLICE * 5
     for i in range(n):
         lv.put("s", (f"p{i}", 0, 0, "good", True, None))
@@ -79,3 +83,48 @@ def test_a_big_flush_lets_the_loop_route_between_slices_and_loses_no_update(tmp_
     assert again.restore(AddressResolver(["s"]).resolve) == n
     assert again.get("s.p0")[1] == "early2"
     assert again.get(f"s.p{n - 1}")[1] == "late2"
+
+
+def test_a_flush_within_its_cpu_budget_does_not_yield(tmp_path) -> None:
+    """The loop turns only when a slice used up its CPU: a quiet second's few rows go in
+    one turn, not one turn per ``FLUSH_SLICE`` rows."""
+    from edgeos.ipc.broker.store import FLUSH_SLICE
+
+    lv = LastValues(tmp_path / "lv.db", cpu_clock=lambda: 0)
+    for i in range(FLUSH_SLICE * 5):
+        lv.put("s", (f"p{i}", i, 0, "good", True, None))
+    turns = []
+
+    async def meanwhile() -> None:
+        await asyncio.sleep(0)
+        turns.append(len(lv.unsaved["s"]))
+
+    async def scenario() -> None:
+        await asyncio.gather(lv.flush(), meanwhile())
+
+    asyncio.run(scenario())
+    assert turns == [0]  # the flush had taken every row before the loop turned
+    lv.close()
+    again = LastValues(tmp_path / "lv.db")
+    assert again.restore(AddressResolver(["s"]).resolve) == FLUSH_SLICE * 5
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8))
+def test_encode_writes_what_json_dumps_writes(value: object) -> None:
+    assert encode(value) == json.dumps(value)
+
+
+def test_len_counts_points_the_fast_path_filled(tmp_path) -> None:
+    """The fast path stores into a point without a call here: len() still counts it once
+    it has a value, and never a point that only got a plan."""
+    lv = LastValues(tmp_path / "lv.db")
+    planned = [lv.point("src", f"p{i}") for i in range(3)]
+    assert len(lv) == 0
+    planned[0][0] = ("p0", 1, 0, "good", True, None)  # what _fastpath.c does
+    assert len(lv) == 1
+    planned[2][0] = ("p2", 1, 0, "good", True, None)
+    lv.put("dst", ("q", 1, 0, "good", True, None))
+    assert len(lv) == 3 and len(lv.empty) == 1
