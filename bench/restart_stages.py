@@ -1,5 +1,10 @@
 """Restart after kill -9, stage by stage, from the outside (bench/peers.py, bench/supervisor.py).
 
+    python bench/restart_stages.py [--json] [--workers 20] [--restarts 20]
+
+(on its own: a restart taken by a spare against one forked from the template,
+interleaved in one run, see :func:`main`).
+
 Each restart is timed from the events feed: kill -9 -> the ``starting`` event (the
 supervisor saw the exit and asks for the replacement: the restart policy restarts a
 first crash at once) -> the ``running`` event (the replacement said READY). Beside
@@ -14,18 +19,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import statistics
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
 import zmq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from edgeos.ipc import addresses, protocol
 
-from tests.integration.daemon import Daemon
+from bench.common import finish, parser
+from tests.integration.daemon import Daemon, sim
 
+STABLE_S = 10.5  # edgeos.json restart.stable_s (default 10), and a margin
 FIELDS = ("total_ms", "exit_ms", "start_ms", "supervisor_cpu_ms", "template_cpu_ms",
           "worker_cpu_ms", "load")
 
@@ -40,25 +53,50 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
-def forkservers(supervisor: int) -> list[int]:
-    """The worker templates (``edgeos: forkserver <type>``) the supervisor runs."""
-    found = []
+def forkservers(supervisor: int, spare: bool = False) -> list[int]:
+    """The worker templates (``edgeos: forkserver <type>``) the supervisor runs, or
+    with ``spare`` their spares (workers forked ahead, waiting for a spec). A spare
+    shows its own title a moment after its fork: until then only its age tells it
+    from its template (the oldest of a type)."""
+    kinds: dict[str, list[tuple[float, int]]] = {}
     for proc in psutil.Process(supervisor).children():
         with contextlib.suppress(psutil.Error):
-            if " ".join(proc.cmdline()).startswith("edgeos: forkserver"):
-                found.append(proc.pid)
+            title = " ".join(proc.cmdline()).strip()  # (setproctitle pads it)
+            if title.startswith("edgeos: forkserver"):
+                kind = title.removesuffix(" (spare)")
+                kinds.setdefault(kind, []).append((proc.create_time(), proc.pid))
+    found = []
+    for procs in kinds.values():
+        procs.sort()
+        found += [pid for _, pid in (procs[1:] if spare else procs[:1])]
     return found
 
 
-def restarts(d: Daemon, ids: list[str], n: int, gap_s: float = 0.3) -> list[dict[str, float]]:
+def drop_spares(supervisor: int) -> None:
+    """kill -9 the spares and wait until the supervisor reaped them: the next restart
+    forks from the template (the A side of :func:`restarts`' comparison)."""
+    for pid in forkservers(supervisor, spare=True):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    end = time.monotonic() + 10
+    while forkservers(supervisor, spare=True) and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def restarts(d: Daemon, ids: list[str], n: int, gap_s: float = 0.3,
+             fork_every: int = 0) -> list[dict[str, float]]:
     """kill -9 each of the first ``n`` of ``ids`` once, one at a time, ``gap_s``
-    apart. Only instances that have not restarted yet: a first crash restarts at once,
-    a second within ``stable_s`` backs off (on a loaded host a slow first start can
-    end in a READY timeout and a restart before the bench begins)."""
+    apart, each running for ``stable_s`` or not restarted yet: a first crash restarts at
+    once, a second within ``stable_s`` backs off (on a loaded host a slow first start
+    can end in a READY timeout and a restart before the bench begins). Each row says
+    whether a spare took the restart; with ``fork_every`` k, the spares are dropped
+    before every k-th restart, so both paths are timed side by side."""
     assert d.proc is not None
     table = {row["id"]: row for row in d.status()["instances"]}
-    ids = [i for i in ids if i in table and table[i]["restarts"] == 0
-           and table[i]["status"] == "running"]
+    ids = [i for i in ids if i in table and table[i]["status"] == "running"]
+    young = [table[i]["uptime_seconds"] for i in ids if table[i]["restarts"]]
+    if young:  # restarted before the bench began: wait until they count as stable
+        time.sleep(max(0.0, STABLE_S - min(young)))
     ctx = zmq.Context.instance()
     sub = ctx.socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
@@ -67,8 +105,12 @@ def restarts(d: Daemon, ids: list[str], n: int, gap_s: float = 0.3) -> list[dict
     time.sleep(0.3)  # let the subscription settle
     rows = []
     try:
-        for iid in ids[:n]:
+        for k, iid in enumerate(ids[:n]):
             pid = d.instance(iid)["pid"]
+            if fork_every and k % fork_every == 0:
+                drop_spares(d.proc.pid)
+                time.sleep(gap_s)
+            spares = set(forkservers(d.proc.pid, spare=True))
             templates = forkservers(d.proc.pid)
             sup0, tpl0 = cpu_ns(d.proc.pid), sum(cpu_ns(t) for t in templates)
             t0 = time.perf_counter()
@@ -90,7 +132,8 @@ def restarts(d: Daemon, ids: list[str], n: int, gap_s: float = 0.3) -> list[dict
                                  "start_ms": now - (seen if seen is not None else now),
                                  "supervisor_cpu_ms": sup / 1e6, "template_cpu_ms": tpl / 1e6,
                                  "worker_cpu_ms": worker / 1e6,
-                                 "load": os.getloadavg()[0]})
+                                 "load": os.getloadavg()[0],
+                                 "spare": float(ev.get("pid") in spares)})
                     break
             time.sleep(gap_s)
     finally:
@@ -108,6 +151,12 @@ def summary(rows: list[dict[str, float]]) -> dict[str, Any]:
     totals = sorted(r["total_ms"] for r in rows)
     out["total_ms_min"] = round(totals[0], 1)
     out["total_ms_max"] = round(totals[-1], 1)
+    for path, took in (("spare", 1.0), ("fork", 0.0)):
+        mine = [r for r in rows if r["spare"] == took]
+        out[f"{path}_n"] = len(mine)
+        if mine:
+            for key in ("total_ms", "template_cpu_ms", "worker_cpu_ms"):
+                out[f"{path}_{key}"] = round(statistics.median(r[key] for r in mine), 2)
     return out
 
 
@@ -120,4 +169,33 @@ def describe(s: dict[str, Any]) -> str:
             f"{s['exit_ms']} ms + replacement to READY {s['start_ms']} ms; CPU per restart: "
             f"supervisor {s['supervisor_cpu_ms']} ms, template {s['template_cpu_ms']} ms, "
             f"replacement up to READY "
-            f"{s['worker_cpu_ms']} ms; load average {s['load']}")
+            f"{s['worker_cpu_ms']} ms; load average {s['load']}; taken by a spare "
+            f"{s['spare_n']} (median {s.get('spare_total_ms', '-')} ms), forked "
+            f"{s['fork_n']} (median {s.get('fork_total_ms', '-')} ms)")
+
+
+def main() -> int:
+    """The spare against the fork, interleaved in one run (the spares are dropped
+    before every other restart): one daemon, ``--workers`` idle simulators."""
+    ap = parser()
+    ap.add_argument("--workers", type=int, default=20)
+    ap.add_argument("--restarts", type=int, default=20)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-restart-"))
+    ids = [f"idle_{n:02d}" for n in range(args.workers)]
+    d = Daemon(root, [sim(i, "plc", rate_hz=1) for i in ids])
+    try:
+        d.start(timeout=120)
+        time.sleep(3)
+        rows = restarts(d, ids, args.restarts, fork_every=2)
+    finally:
+        d.stop()
+        d.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+    s = summary(rows)
+    print(describe(s))
+    return finish(args, s)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

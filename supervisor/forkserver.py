@@ -29,11 +29,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edgeos.ipc.zygote import SERVICES, TEMPLATE
+from edgeos.ipc.zygote import SERVICES, SPARE, TEMPLATE
 from edgeos.supervisor import zygote
 from edgeos.supervisor.seam import Spawned
 from edgeos.workers import registry
-from edgeos.workers.forkserver import SPARE
 
 log = logging.getLogger(__name__)
 

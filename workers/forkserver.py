@@ -22,9 +22,9 @@ import sys
 from typing import Any
 
 from edgeos.ipc.detach import fork_detached
+from edgeos.ipc.zygote import SPARE
 
 MAX_REQUEST = 1 << 20  # a spec is a few KB; a bigger request is refused
-SPARE = b"spare"  # a request for a spare: a worker forked ahead, see spare()
 
 
 def preload(type_name: str) -> None:
@@ -108,9 +108,10 @@ def spare(type_name: str, fd: int) -> None:
         conn = socket.socket(fileno=fd)
         data, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 2)
         os.close(conn.detach())
-        if data and len(fds) == 2:
-            code = 1  # until the worker returns its own
-            code = attach(json.loads(data), fds[0], fds[1])
+        if not data or len(fds) != 2:  # unused: end without flushing what the template
+            os._exit(0)  # left in its buffers onto the template's stdout and stderr
+        code = 1  # until the worker returns its own
+        code = attach(json.loads(data), fds[0], fds[1])
     except Exception:
         import traceback
 
