@@ -48,6 +48,7 @@ def test_a_spare_takes_the_next_restart_with_every_guarantee(daemon_factory) -> 
     assert os.getpgid(pid) == pid and os.getsid(pid) == pid
     assert proc.cmdline()[0] == "edgeos: worker quiet [simulator]"
     assert proc.nice() == 7
+    assert {os.getpriority(os.PRIO_PROCESS, t.id) for t in proc.threads()} == {7}  # zmq's too
     fds = fd_targets(pid)
     assert fds[0] == "/dev/null"
     assert fds[1].startswith("pipe:") and fds[2].startswith("pipe:")
