@@ -14,8 +14,6 @@ UI on): every process's PSS and idle CPU (broker and admin UI included) and the 
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import statistics
 import sys
@@ -25,39 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgeos.ipc import addresses, protocol
-
 from bench.common import finish, parser
+from bench.restart_stages import restarts
 from tests.integration.daemon import Daemon, sim
 
 MB = 1024 * 1024
 
 
 def restart_latencies(d: Daemon, ids: list[str], n: int) -> list[float]:
-    """kill -9 -> READY of the replacement, timed from the events feed."""
-    ctx = zmq.Context.instance()
-    sub = ctx.socket(zmq.SUB)
-    sub.connect(addresses.endpoint(d.run, addresses.EVENTS))
-    sub.setsockopt(zmq.SUBSCRIBE, b"state")
-    time.sleep(0.3)  # let the subscription settle
-    out = []
-    for iid in ids[:n]:
-        pid = d.instance(iid)["pid"]
-        t0 = time.perf_counter()
-        os.kill(pid, signal.SIGKILL)
-        while sub.poll(5000):
-            _, body = sub.recv_multipart()
-            ev = protocol.unpack(body)
-            if ev["id"] == iid and ev["new"] == "running":
-                out.append((time.perf_counter() - t0) * 1000)
-                break
-        time.sleep(0.2)
-    sub.close()
-    return out
+    """kill -9 -> READY of the replacement, timed from the events feed (the stages:
+    bench/restart_stages.py)."""
+    return [row["total_ms"] for row in restarts(d, ids, n)]
 
 
 def pss_mb(pid: int) -> float:

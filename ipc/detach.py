@@ -2,14 +2,19 @@
 
 A template forks a child through a middle process that exits at once, so the child is
 re-parented to the supervisor (a child subreaper), which then waits for it like any
-child it started itself. The child goes on only once the middle is gone: EOF on a pipe
-whose only writer is the middle (an event, not a poll), so its parent is the
-supervisor when it asks for PDEATHSIG.
+child it started itself. The child goes on only once the middle is gone: its pidfd
+(opened by the middle on itself) turns readable (an event, not a poll), so its parent
+is the supervisor when it asks for PDEATHSIG. Not EOF on a pipe the middle holds: the
+kernel closes a dying process's files before it re-parents its children, so a child
+that woke on EOF could still see the middle as its parent, take the supervisor for
+gone and exit 0 (seen under load as workers "crashed (exit 0)" at start, issue 16);
+a pidfd is readable only once the exit, re-parenting included, is done.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -26,14 +31,15 @@ def fork_detached(sock: socket.socket, child: Callable[..., object], *args: Any)
     if middle == 0:
         try:
             os.close(read_end)
-            gone_r, gone_w = os.pipe()  # the middle holds gone_w until it exits
+            middle_fd = os.pidfd_open(os.getpid())  # readable once the middle is gone
             pid = os.fork()
             if pid == 0:
                 try:
                     os.close(write_end)
-                    os.close(gone_w)
-                    os.read(gone_r, 1)
-                    os.close(gone_r)
+                    gone = select.poll()
+                    gone.register(middle_fd, select.POLLIN)
+                    gone.poll()
+                    os.close(middle_fd)
                     os.close(sock.detach())
                     child(*args)
                 finally:

@@ -41,6 +41,7 @@ MAX_FDS = 4  # stdin, stdout, stderr and one extra (a template's socket)
 SERVICES = frozenset({"edgeos.ipc.broker", "edgeos.ipc.satellite", "edgeos.ipc.historian",
                       "edgeos.ipc.ha"})  # none needs asyncio's TLS (the supervisor has none)
 TEMPLATE = "edgeos.workers.forkserver"  # run as ``-m TEMPLATE TYPE 3``, the socket as fd 3
+SPARE = b"spare"  # a template's request for a spare (a worker forked ahead of need)
 RUNNABLE = SERVICES | {TEMPLATE}
 BASE = ("asyncio", "zmq", "zmq.asyncio", "msgpack", "edgeos.ipc.child",
         "edgeos.workers.runtime", "edgeos.workers.__main__", TEMPLATE)

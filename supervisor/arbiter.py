@@ -194,6 +194,8 @@ class Arbiter:
         if old == State.STARTING and new in (State.RUNNING, State.DISCONNECTED):
             self.samples.pop(inst.id, None)  # its nice changed at READY: read it afresh
             self._engage_throttle(inst)
+            if inst.restarts and inst.cfg.role == "worker":  # a type that restarts: a
+                self.sys.prefork(inst.cfg.type, self._launch(inst)[1])  # spare for the next
         elif new not in (State.RUNNING, State.DISCONNECTED):
             if self.kernel is not None and new not in ALIVE:
                 self.kernel.exited(inst)

@@ -29,7 +29,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edgeos.ipc.zygote import SERVICES, TEMPLATE
+from edgeos.ipc.zygote import SERVICES, SPARE, TEMPLATE
 from edgeos.supervisor import zygote
 from edgeos.supervisor.seam import Spawned
 from edgeos.workers import registry
@@ -55,6 +55,13 @@ class ForkedProc:
         self.pid = pid
         self.pidfd = os.pidfd_open(pid)
 
+    @classmethod
+    def adopt(cls, pid: int, pidfd: int) -> ForkedProc:
+        """One whose pidfd is already open (a spare)."""
+        proc = cls.__new__(cls)
+        proc.pid, proc.pidfd = pid, pidfd
+        return proc
+
     def wait(self, timeout: float) -> int:
         if self.pidfd < 0:
             return 0
@@ -72,11 +79,21 @@ class ForkedProc:
 
 
 @dataclass
+class Spare:
+    """A worker forked ahead of need, our child, waiting for its spec on ``sock``."""
+
+    pid: int
+    pidfd: int
+    sock: socket.socket
+
+
+@dataclass
 class Template:
     proc: subprocess.Popen[bytes] | ForkedProc
     sock: socket.socket
     ready: bool = False
     awaited: bool = False  # a worker start waited for its readiness (_await_ready)
+    spare: Spare | None = None
 
 
 class ForkServers:
@@ -121,10 +138,64 @@ class ForkServers:
 
     def prepare(self, kind: str, env: dict[str, str]) -> None:
         """Start the template of ``kind`` now (at daemon start, beside the broker), so
-        even the first workers are forked."""
-        if kind not in self.templates and kind not in self.broken and (
-                registry.manifest(kind).get("forkserver") is not False):
+        even the first workers are forked; once it runs, have it fork a spare (the
+        arbiter asks again when a restarted worker of ``kind`` is ready)."""
+        template = self.templates.get(kind)
+        if template is not None:
+            if template.ready and template.spare is None:
+                self._fork_spare(kind, template)
+        elif kind not in self.broken and registry.manifest(kind).get("forkserver") is not False:
             self._start(kind, env)
+
+    def _fork_spare(self, kind: str, template: Template) -> None:
+        """Ask the template for a spare: a worker forked now that waits for its spec
+        (workers/forkserver.py ``spare``), so the next start of ``kind`` is one send."""
+        try:
+            template.sock.sendall(SPARE)
+            answer, fds, _, _ = socket.recv_fds(template.sock, 32, 1)
+            pid = int(answer or b"-1")
+            if pid <= 0 or len(fds) != 1:
+                raise OSError(f"forkserver {kind} answered {answer!r} to a spare")
+            pidfd = os.pidfd_open(pid)
+        except (OSError, ValueError) as exc:
+            log.warning("forkserver %s failed (%s); exec from now on", kind, exc)
+            self._drop(kind)
+            self.broken.add(kind)
+            return
+        spare = template.spare = Spare(pid, pidfd, socket.socket(fileno=fds[0]))
+        self.loop.add_reader(pidfd, lambda: self._spare_exited(kind, spare))
+
+    def _spare_exited(self, kind: str, spare: Spare) -> None:
+        """A spare ended unused (killed, or EOF): reap it."""
+        done, _ = os.waitpid(spare.pid, os.WNOHANG)
+        if done == 0:
+            return
+        self._forget_spare(spare)
+        template = self.templates.get(kind)
+        if template is not None and template.spare is spare:
+            template.spare = None
+
+    def _forget_spare(self, spare: Spare, pidfd_too: bool = True) -> None:
+        with contextlib.suppress(ValueError, OSError):  # (the loop may be closed)
+            self.loop.remove_reader(spare.pidfd)
+        if pidfd_too:
+            os.close(spare.pidfd)
+        spare.sock.close()
+
+    def _use_spare(self, template: Template, request: bytes, out_w: int,
+                   err_w: int) -> tuple[int, int] | None:
+        """Hand ``request`` to the template's spare: its pid and pidfd, or None (it
+        is gone: fork as usual)."""
+        spare, template.spare = template.spare, None
+        if spare is None:
+            return None
+        try:
+            socket.send_fds(spare.sock, [request], [out_w, err_w])
+        except OSError:  # it died meanwhile: its pidfd reader reaps it
+            template.spare = spare
+            return None
+        self._forget_spare(spare, pidfd_too=False)
+        return spare.pid, spare.pidfd
 
     def spawn(self, spec: bytes, env: dict[str, str],
               on_exit: Callable[[int, int], None]) -> Spawned | None:
@@ -141,9 +212,12 @@ class ForkServers:
             return None
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        request = json.dumps({"spec": doc, "env": env}).encode()
         try:
-            socket.send_fds(template.sock, [json.dumps({"spec": doc, "env": env}).encode()],
-                            [out_w, err_w])
+            handed = self._use_spare(template, request, out_w, err_w)
+            if handed is not None:
+                return self._watch(*handed, out_r, err_r, on_exit)
+            socket.send_fds(template.sock, [request], [out_w, err_w])
             answer = template.sock.recv(32)
             pid = int(answer or b"-1")
             if pid <= 0:
@@ -283,6 +357,15 @@ class ForkServers:
         template = self.templates.pop(kind, None)
         if template is None:
             return
+        if template.spare is not None:  # EOF: it exits; wait for it as for the template
+            spare, template.spare = template.spare, None
+            self._forget_spare(spare, pidfd_too=False)
+            proc = ForkedProc.adopt(spare.pid, spare.pidfd)
+            try:
+                proc.wait(2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(2)
         with contextlib.suppress(ValueError, OSError):
             self.loop.remove_reader(template.sock.fileno())
         template.sock.close()  # EOF: the template exits
@@ -293,7 +376,8 @@ class ForkServers:
             template.proc.wait(2)
 
     def pids(self) -> set[int]:
-        return set(self.forked) | {t.proc.pid for t in self.templates.values()} | (
+        return set(self.forked) | {t.proc.pid for t in self.templates.values()} | {
+            t.spare.pid for t in self.templates.values() if t.spare is not None} | (
             {self.zygote.pid} if self.zygote is not None else set())  # not strays
 
     def _strays_due(self) -> None:

@@ -193,7 +193,14 @@ class AsyncioSystem:
         self._table = None
 
     def setpriority(self, pid: int, nice: int) -> None:
+        """Every thread of ``pid``: Linux keeps a nice per thread, and the threads a
+        worker started before READY (zmq's) would keep the supervisor's."""
         os.setpriority(os.PRIO_PROCESS, pid, nice)
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                if int(tid) != pid:
+                    with contextlib.suppress(OSError):  # (a thread that just ended)
+                        os.setpriority(os.PRIO_PROCESS, int(tid), nice)
 
     def set_ionice(self, pid: int, level: int) -> None:
         import psutil

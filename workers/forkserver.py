@@ -22,6 +22,7 @@ import sys
 from typing import Any
 
 from edgeos.ipc.detach import fork_detached
+from edgeos.ipc.zygote import SPARE
 
 MAX_REQUEST = 1 << 20  # a spec is a few KB; a bigger request is refused
 
@@ -45,27 +46,75 @@ def preload(type_name: str, target: str | None = None) -> None:
     registry.load(target or registry.entry(type_name))
 
 
+def fd_limit() -> int:
+    limit = os.sysconf("SC_OPEN_MAX")
+    return limit if limit < 65536 else 65536
+
+
+def detach() -> None:
+    """A worker's own session, default signals, stdin ``/dev/null``."""
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
+
+def attach(request: dict[str, Any], out_fd: int, err_fd: int) -> int:
+    """stdout/stderr the log pipes, no other fd, the worker's environment; then run it."""
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+    os.closerange(3, fd_limit())
+    os.environ.clear()
+    os.environ.update(request["env"])
+    from edgeos.workers.__main__ import run
+
+    return run(request["spec"])  # sets PDEATHSIG; exits if the parent is not ours
+
+
 def child(request: dict[str, Any], out_fd: int, err_fd: int) -> None:
     """The worker side of a fork, once it is the supervisor's child
     (:func:`~edgeos.ipc.detach.fork_detached`): own session, own fds, the spec; never
     returns."""
     code = 1
     try:
-        os.setsid()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(out_fd, 1)
-        os.dup2(err_fd, 2)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") < 65536
-                      else 65536)
-        os.environ.clear()
-        os.environ.update(request["env"])
-        from edgeos.workers.__main__ import run
-
-        code = run(request["spec"])  # sets PDEATHSIG; exits if the parent is not ours
+        detach()
+        code = attach(request, out_fd, err_fd)
     except Exception:  # the worker's last word goes to its stderr
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def spare(type_name: str, fd: int) -> None:
+    """A worker forked ahead of need (after a restart of its type): the supervisor's
+    child already, detached, holding nothing but its socket ``fd``, it waits for a
+    spec (the same request as the template's, sent by the supervisor itself) and runs
+    it, so the next restart pays neither the double fork nor the template's and the
+    supervisor's round trip (Android's unspecialised app process pool, in small).
+    EOF (the supervisor dropped it or stopped) ends it. Never returns."""
+    code = 0
+    try:
+        from edgeos.ipc.child import die_with_parent, set_title
+
+        die_with_parent()
+        set_title(f"edgeos: forkserver {type_name} (spare)")
+        detach()
+        os.closerange(3, fd)
+        os.closerange(fd + 1, fd_limit())
+        conn = socket.socket(fileno=fd)
+        data, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 2)
+        os.close(conn.detach())
+        if not data or len(fds) != 2:  # unused: end without flushing what the template
+            os._exit(0)  # left in its buffers onto the template's stdout and stderr
+        code = 1  # until the worker returns its own
+        code = attach(json.loads(data), fds[0], fds[1])
+    except Exception:
         import traceback
 
         traceback.print_exc()
@@ -100,6 +149,13 @@ def serve(type_name: str, fd: int, target: str | None = None, tls: bool | None =
         data, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 2)
         if not data:
             return 0
+        if data == SPARE and not fds:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            pid = fork_detached(sock, spare, type_name, theirs.fileno())
+            theirs.close()
+            socket.send_fds(sock, [str(pid).encode()], [ours.fileno()])
+            ours.close()
+            continue
         if len(fds) != 2:
             for extra in fds:
                 os.close(extra)
