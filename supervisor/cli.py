@@ -26,6 +26,7 @@ from edgeos.supervisor import (
     low_power,
     malloc_arenas,
     performance,
+    route_check,
     satellite_setup,
     sdnotify,
 )
@@ -253,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     validator = ValidatorProcess()  # jsonschema and importlib.metadata run there (issue 16)
     schemas.validate_elsewhere(validator)
     registry.scan_elsewhere(validator.worker_types)
+    route_check.check_elsewhere(validator.routes)  # the route commands' check too
     try:
         return asyncio.run(serve(args, paths, profile, web, links, ha))
     finally:

@@ -54,6 +54,10 @@ class ValidatorProcess:
         """What :func:`edgeos.workers.registry.scan` finds, scanned in the helper."""
         return self._ask("types", plugin_root)
 
+    def routes(self, doc: Any, ids: list[str]) -> Any:
+        """:func:`edgeos.supervisor.route_check.outcome`, checked in the helper."""
+        return self._ask("routes", doc, ids)
+
     def _ask(self, *request: Any) -> Any:
         for _ in range(2):  # a helper killed between two loads: one fresh start
             proc = self._running()
@@ -110,9 +114,14 @@ class ValidatorProcess:
 
 
 def answer(kind: str, *args: Any) -> Any:
-    """One request: ``("validate", schema or name, doc)`` or ``("types", plugin_root)``."""
+    """One request: ``("validate", schema or name, doc)``, ``("types", plugin_root)`` or
+    ``("routes", doc, instance ids)``."""
     from edgeos.common import schemas
 
+    if kind == "routes":
+        from edgeos.supervisor.route_check import outcome
+
+        return outcome(*args)
     if kind == "types":
         from edgeos.workers import registry
 
