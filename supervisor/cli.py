@@ -272,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     schemas.validate_elsewhere(validator)
     registry.scan_elsewhere(validator.worker_types)
     route_check.check_elsewhere(validator.routes)  # the route commands' check too
+    schemas.check_schemas_elsewhere(validator.schema_problem)  # a plugin's config schema
     try:
         return asyncio.run(serve(args, paths, profile, web, links, ha))
     finally:

@@ -129,3 +129,19 @@ def test_check_elsewhere_raises_the_refusal_of_refused_routes(helper: ValidatorP
         route_check.check_elsewhere(None)
     assert (str(elsewhere.value), elsewhere.value.code, elsewhere.value.detail) == \
         (str(in_process.value), in_process.value.code, in_process.value.detail)
+
+
+def test_schema_checks_answer_as_in_process(helper: ValidatorProcess) -> None:
+    """A plugin's config schema (supervisor/plugins.py) is checked in the helper with
+    jsonschema's own message."""
+    for doc in ({"type": "nonsense"}, {"minimum": "x"}, SCHEMA, {}, True):
+        assert helper.schema_problem(doc) == schemas.schema_problem(doc)
+    assert schemas.schema_problem(SCHEMA) is None
+    assert "'nonsense' is not valid under any of the given schemas" in \
+        helper.schema_problem({"type": "nonsense"})
+    schemas.check_schemas_elsewhere(helper.schema_problem)
+    try:
+        assert schemas.schema_problem({"minimum": "x"}) == "'x' is not of type 'number'"
+        assert helper.proc is not None  # asked the helper, not this process
+    finally:
+        schemas.check_schemas_elsewhere(None)
