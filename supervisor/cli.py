@@ -52,11 +52,13 @@ class HelpFormatter(argparse.HelpFormatter):
         try:
             width = int(os.environ["COLUMNS"])
         except (KeyError, ValueError):
+            width = 0
+        if width <= 0:
             try:
-                width = os.get_terminal_size(sys.__stdout__.fileno()).columns
+                width = os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
             except (AttributeError, ValueError, OSError):
                 width = 80
-        super().__init__(prog, width=width)
+        super().__init__(prog, width=width - 2)  # argparse's margin
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
