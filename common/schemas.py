@@ -174,3 +174,29 @@ def with_defaults(schema_doc: dict[str, Any], doc: Any,
     if isinstance(doc, list) and isinstance(schema_doc.get("items"), dict):
         return [with_defaults(schema_doc["items"], item, root) for item in doc]
     return doc
+
+
+# Where schema_problem() runs when not here: the supervisor's ValidatorProcess (a plugin
+# install checks the plugin's config schema; jsonschema would stay in the supervisor).
+_schema_elsewhere: Callable[[Any], str | None] | None = None
+
+
+def check_schemas_elsewhere(check: Callable[[Any], str | None] | None) -> None:
+    """Run every :func:`schema_problem` of this process through ``check(schema_doc)``
+    (None: in this process again)."""
+    global _schema_elsewhere
+    _schema_elsewhere = check
+
+
+def schema_problem(schema_doc: Any) -> str | None:
+    """Why ``schema_doc`` is not a valid Draft 2020-12 JSON Schema (jsonschema's
+    ``check_schema`` message), None if it is one."""
+    if _schema_elsewhere is not None:
+        return _schema_elsewhere(schema_doc)
+    import jsonschema
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema_doc)
+    except jsonschema.SchemaError as exc:
+        return str(exc.message)
+    return None

@@ -26,6 +26,7 @@ from edgeos.supervisor import (
     low_power,
     malloc_arenas,
     performance,
+    route_check,
     satellite_setup,
     sdnotify,
 )
@@ -42,8 +43,27 @@ from edgeos.workers import registry
 log = logging.getLogger("edgeos")
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, given the terminal's width as ``shutil.get_terminal_size``
+    finds it: argparse's own default imports ``shutil`` (with bz2 and lzma, ~0.5 MB of
+    RSS the daemon would keep for good, issue 16) as soon as an argument is added."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            width = int(os.environ["COLUMNS"])
+        except (KeyError, ValueError):
+            width = 0
+        if width <= 0:
+            try:
+                width = os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+            except (AttributeError, ValueError, OSError):
+                width = 80
+        super().__init__(prog, width=width - 2)  # argparse's margin
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="edgeos", description="SmartHome Edge OS daemon")
+    p = argparse.ArgumentParser(prog="edgeos", description="SmartHome Edge OS daemon",
+                                formatter_class=HelpFormatter)
     p.add_argument("--config", help="config dir (env EDGEOS_CONFIG, default ./config)")
     p.add_argument("--data", help="data dir (env EDGEOS_DATA, default ./data)")
     p.add_argument("--run", help="run dir for sockets (env EDGEOS_RUN)")
@@ -253,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     validator = ValidatorProcess()  # jsonschema and importlib.metadata run there (issue 16)
     schemas.validate_elsewhere(validator)
     registry.scan_elsewhere(validator.worker_types)
+    route_check.check_elsewhere(validator.routes)  # the route commands' check too
+    schemas.check_schemas_elsewhere(validator.schema_problem)  # a plugin's config schema
     try:
         return asyncio.run(serve(args, paths, profile, web, links, ha))
     finally:

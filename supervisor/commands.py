@@ -373,12 +373,13 @@ ROUTES_DOC = Arg("doc", "any", required=True, help="a routing.json document")
 class RoutesCommand(Command):
     """Base: check a routing document as the broker does (:func:`check_routes`)."""
 
-    def check(self, doc: Any, ids: list[str] | None = None) -> Any:
-        from edgeos.ipc.routing import check_routes, refused_routes
+    def check(self, doc: Any, ids: list[str] | None = None) -> list[str]:
+        """The document's warnings; a refused one raises ``bad_request``. Checked in
+        the validation helper (supervisor/route_check.py: no jsonschema here)."""
+        from edgeos.supervisor import route_check
 
         ids = [i.id for i in self.arbiter.workers()] if ids is None else ids
-        with refused_routes():
-            return check_routes(doc, [*ids, *self.arbiter.satellite_ids()])
+        return route_check.warnings(doc, [*ids, *self.arbiter.satellite_ids()])
 
 
 class ValidateRoutes(RoutesCommand):
@@ -388,7 +389,7 @@ class ValidateRoutes(RoutesCommand):
     args = (ROUTES_DOC,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        return {"warnings": self.check(args["doc"]).warnings}
+        return {"warnings": self.check(args["doc"])}
 
 
 class SaveRoutes(RoutesCommand):

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -201,6 +200,8 @@ class HaApply(HaCommand):
         for path, doc in docs.items():
             if doc is None:  # gone on the primary: kept in the backups, removed here
                 if path.exists():
+                    import shutil  # here: kept out of the idle supervisor (common/files.py)
+
                     self.arbiter.paths.backups.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, self.arbiter.paths.backups /
                                  f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}")

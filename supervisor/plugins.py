@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
 from edgeos.common import schemas
 from edgeos.common.files import atomic_write_json
 from edgeos.ipc.rpc import RpcError
@@ -135,10 +134,9 @@ def manifest_problems(wt: registry.WorkerType, manifest: Any) -> list[str]:
     if wt.version and manifest["version"] != wt.version:
         found.append(f"{where}: version {manifest['version']} is not the distribution's "
                      f"{wt.version}")
-    try:
-        jsonschema.Draft202012Validator.check_schema(manifest["config_schema"])
-    except jsonschema.SchemaError as exc:
-        found.append(f"{where}: config_schema is not a valid JSON Schema: {exc.message}")
+    problem = schemas.schema_problem(manifest["config_schema"])  # in the helper (issue 16)
+    if problem is not None:
+        found.append(f"{where}: config_schema is not a valid JSON Schema: {problem}")
     python = manifest.get("dependencies", {}).get("python")
     if python:
         try:

@@ -9,8 +9,10 @@ edgeos.supervisor.validator_process`` is started on the first validation, answer
 request of a load or reload (same functions, same messages as in-process:
 :func:`edgeos.common.schemas.errors`, :func:`~edgeos.common.schemas.validate_against`
 and the entry point scan :func:`edgeos.workers.registry.scan`), and is ended
-``IDLE_S`` after the last one. It reads requests from its stdin, so it ends with the
-supervisor too (EOF), however that one ends.
+``IDLE_S`` after the last one. The route commands' check
+(:mod:`edgeos.supervisor.route_check`) and a plugin's config schema check
+(:func:`~edgeos.common.schemas.schema_problem`) run there too. It reads requests from
+its stdin, so it ends with the supervisor too (EOF), however that one ends.
 
 Requests and answers are pickled over the two pipes: both ends are this module, and a
 pickle carries any document a caller may pass (bytes from an RPC, huge ints from a
@@ -53,6 +55,14 @@ class ValidatorProcess:
     def worker_types(self, plugin_root: Path | None) -> dict[str, WorkerType]:
         """What :func:`edgeos.workers.registry.scan` finds, scanned in the helper."""
         return self._ask("types", plugin_root)
+
+    def schema_problem(self, schema_doc: Any) -> str | None:
+        """:func:`edgeos.common.schemas.schema_problem`, checked in the helper."""
+        return self._ask("check_schema", schema_doc)
+
+    def routes(self, doc: Any, ids: list[str]) -> Any:
+        """:func:`edgeos.supervisor.route_check.outcome`, checked in the helper."""
+        return self._ask("routes", doc, ids)
 
     def _ask(self, *request: Any) -> Any:
         for _ in range(2):  # a helper killed between two loads: one fresh start
@@ -110,9 +120,17 @@ class ValidatorProcess:
 
 
 def answer(kind: str, *args: Any) -> Any:
-    """One request: ``("validate", schema or name, doc)`` or ``("types", plugin_root)``."""
+    """One request: ``("validate", schema or name, doc)``, ``("types", plugin_root)`` or
+    ``("routes", doc, instance ids)`` or ``("check_schema", schema_doc)``."""
     from edgeos.common import schemas
 
+    if kind == "check_schema":
+        return schemas.schema_problem(*args)
+
+    if kind == "routes":
+        from edgeos.supervisor.route_check import outcome
+
+        return outcome(*args)
     if kind == "types":
         from edgeos.workers import registry
 

@@ -1,7 +1,7 @@
 """Config validation in the helper process (issue 16: jsonschema and importlib.metadata
-stay out of the supervisor): same answers as in-process, for schemas and the worker
-type scan; a crash is raised not swallowed, a killed helper is replaced, and an idle
-helper is ended and reaped. Real helper processes."""
+stay out of the supervisor): same answers as in-process, for schemas, the worker type
+scan and the route commands' check; a crash is raised not swallowed, a killed helper is
+replaced, and an idle helper is ended and reaped. Real helper processes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 from edgeos.common import schemas
+from edgeos.ipc.routing import check_routes, refused_routes
+from edgeos.ipc.rpc import BAD_REQUEST, RpcError
+from edgeos.supervisor import route_check
 from edgeos.supervisor.validator_process import ValidatorProcess
 from edgeos.workers import registry
 
@@ -88,3 +91,57 @@ def test_an_idle_helper_is_ended_and_reaped() -> None:
         check.close()
 
     asyncio.run(run())
+
+
+ROUTE_IDS = ["plc_001", "plc_002"]
+CYCLE = {"version": "1.0", "routes": [
+    {"id": "there", "from": "plc_001.a", "to": "plc_002.b"},
+    {"id": "back", "from": "plc_002.b", "to": "plc_001.a"}]}
+UNKNOWN_TARGET = {"version": "1.0", "routes": [
+    {"id": "r1", "from": "plc_001.a", "to": "nobody.b"},
+    {"id": "r1", "from": "plc_001.a", "to": "plc_002.b", "transform": "scale("}]}
+
+
+def test_route_checks_answer_as_in_process(helper: ValidatorProcess) -> None:
+    """The route commands' check (supervisor/route_check.py) gives the same warnings and
+    the same refusal in the helper as the broker's check_routes in this process."""
+    for doc in (CYCLE, UNKNOWN_TARGET, {"routes": "no list"}, {}, b"bytes"):
+        assert helper.routes(doc, ROUTE_IDS) == route_check.outcome(doc, ROUTE_IDS)
+    warnings, refusal = helper.routes(CYCLE, ROUTE_IDS)
+    assert refusal is None and len(warnings) == 1 and "form a cycle" in warnings[0]
+    warnings, refusal = helper.routes(UNKNOWN_TARGET, ROUTE_IDS)
+    assert warnings == [] and refusal is not None
+    message, code, detail = refusal
+    assert (message, code) == ("invalid routing.json, routes unchanged", BAD_REQUEST)
+    assert len(detail) >= 2 and any("nobody" in line for line in detail)
+
+
+def test_check_elsewhere_raises_the_refusal_of_refused_routes(helper: ValidatorProcess) -> None:
+    with pytest.raises(RpcError) as in_process, refused_routes():
+        check_routes(UNKNOWN_TARGET, ROUTE_IDS)
+    route_check.check_elsewhere(helper.routes)
+    try:
+        with pytest.raises(RpcError) as elsewhere:
+            route_check.warnings(UNKNOWN_TARGET, ROUTE_IDS)
+        assert helper.proc is not None  # asked the helper, not this process
+        assert route_check.warnings(CYCLE, ROUTE_IDS) == check_routes(CYCLE, ROUTE_IDS).warnings
+    finally:
+        route_check.check_elsewhere(None)
+    assert (str(elsewhere.value), elsewhere.value.code, elsewhere.value.detail) == \
+        (str(in_process.value), in_process.value.code, in_process.value.detail)
+
+
+def test_schema_checks_answer_as_in_process(helper: ValidatorProcess) -> None:
+    """A plugin's config schema (supervisor/plugins.py) is checked in the helper with
+    jsonschema's own message."""
+    for doc in ({"type": "nonsense"}, {"minimum": "x"}, SCHEMA, {}, True):
+        assert helper.schema_problem(doc) == schemas.schema_problem(doc)
+    assert schemas.schema_problem(SCHEMA) is None
+    assert "'nonsense' is not valid under any of the given schemas" in \
+        helper.schema_problem({"type": "nonsense"})
+    schemas.check_schemas_elsewhere(helper.schema_problem)
+    try:
+        assert schemas.schema_problem({"minimum": "x"}) == "'x' is not of type 'number'"
+        assert helper.proc is not None  # asked the helper, not this process
+    finally:
+        schemas.check_schemas_elsewhere(None)

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 import psutil
+import pytest
+from edgeos.ipc.rpc import BAD_REQUEST, RpcError
 
 from tests.integration.daemon import sim
 
@@ -35,10 +37,13 @@ sys.exit(main(sys.argv[1:]))
 # Each costs the supervisor RSS for its whole life (measured with bench/peers.py):
 # jsonschema & co ~4 MB and importlib.metadata with email ~1.3 MB (both used in the
 # validation helper process), psutil ~1 MB (profile detection reads /proc and sysfs),
-# uuid (job ids from os.urandom), the admin UI and the routing engine (other processes).
-HEAVY = ("jsonschema", "referencing", "rpds", "attrs", "jsonschema_specifications",
-         "importlib.metadata", "email", "psutil", "uuid", "tornado", "edgeos.admin_ui",
-         "edgeos.ipc.routing")
+# uuid (job ids from os.urandom), the admin UI and the routing engine (other processes),
+# shutil/tempfile with bz2 and lzma ~0.5 MB (argparse's formatter; a config write
+# imports them, so they are only absent until the first one).
+FOR_GOOD = ("jsonschema", "referencing", "rpds", "attrs", "jsonschema_specifications",
+            "importlib.metadata", "email", "psutil", "uuid", "tornado", "edgeos.admin_ui",
+            "edgeos.ipc.routing")
+HEAVY = (*FOR_GOOD, "shutil", "tempfile", "bz2", "lzma")
 
 
 def idle_modules(d, out: Path) -> list[str]:
@@ -72,3 +77,30 @@ def test_idle_supervisor_keeps_no_load_time_modules(daemon_factory, tmp_path: Pa
     out.unlink()
     assert not [m for m in idle_modules(d, out) if m.startswith(("jsonschema",
                                                                   "importlib.metadata"))]
+
+
+def test_route_edits_leave_no_routing_engine_behind(daemon_factory, tmp_path: Path) -> None:
+    """validate_routes / save_routes / connections check the routes in the helper: same
+    answers, and jsonschema and the routing engine stay out of the idle supervisor."""
+    out = tmp_path / "modules.json"
+    d = daemon_factory([sim("s0", rate_hz=1), sim("s1", rate_hz=1)],
+                       env={"EDGEOS_TEST_MODULES_OUT": str(out)})
+    d.command = [sys.executable, "-c", PROBE]
+    d.start()
+    cycle = {"version": "1.0", "routes": [
+        {"id": "there", "from": "s0.a", "to": "s1.b"},
+        {"id": "back", "from": "s1.b", "to": "s0.a"}]}
+    warnings = d.call("validate_routes", doc=cycle)["warnings"]
+    assert len(warnings) == 1 and "'back', 'there' form a cycle" in warnings[0]
+    bad = {"version": "1.0", "routes": [{"id": "r", "from": "s0.a", "to": "nobody.b"}]}
+    with pytest.raises(RpcError) as exc:
+        d.call("save_routes", doc=bad)
+    assert str(exc.value) == "invalid routing.json, routes unchanged"
+    assert exc.value.code == BAD_REQUEST and any("nobody" in line for line in exc.value.detail)
+    assert not (d.config / "routing.json").exists()  # nothing written
+    d.call("save_routes", doc=cycle)
+    assert json.loads((d.config / "routing.json").read_text()) == cycle
+    with pytest.raises(RpcError, match=r"invalid routing\.json, routes unchanged"):
+        d.call("connections", doc={"version": "1.0", "connections": [sim("s0", rate_hz=1)]})
+    d.wait_for(lambda: not validator_pids(d.proc.pid), 30, "the validator helper ended")
+    assert [m for m in idle_modules(d, out) if m.startswith(FOR_GOOD)] == []
