@@ -57,7 +57,10 @@ IDLE_SAMPLE_S = 10.0  # stats sampling while nobody subscribes to them
 #: run (stopped, suspended, starved), so the heartbeats it missed are not the children's
 STALL_S = 2.0
 STATES_DEBOUNCE_S = 0.2  # the broker hears the workers' states at most this often
-STATS_PHASE_S = 0.02  # the stats pass, this long after the children's heartbeats
+#: the stats pass, this long after the children's aligned heartbeats: the children
+#: (niced, many) reach the supervisor tens of ms after their tick on a loaded host, and
+#: a beat heard after the period's full pass made a second pass for its row next second
+STATS_PHASE_S = 0.25
 SAMPLE_AGE_S = 0.5  # a status reads /proc afresh when the last pass is older than this
 FIGURES = "figures"  # topic of the lean 1 Hz rows, see Arbiter.figures
 FIGURE_FIELDS = ("id", "cpu_percent", "memory_mb", "pps_in", "pps_out")
@@ -417,7 +420,7 @@ class Arbiter:
             else:
                 self.pace.moved.clear()  # (nobody to tell)
                 if self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
-                    self._sample_all()
+                    self._sample_all(io=False)
             delay = self._pass_delay(watched)
             planned = self.sys.monotonic() + delay
             await self.pass_clock.sleep(delay)
@@ -466,9 +469,9 @@ class Arbiter:
             for iid in ids:
                 inst = self.instances.get(iid)
                 if inst is not None and inst.pid:
-                    samples[iid] = self.sampler.sample(inst.pid)
+                    samples[iid] = self.sampler.sample(inst.pid, io=False)
         elif self.sys.monotonic() - self._sampled_at >= SAMPLE_AGE_S:
-            self._sample_all()
+            self._sample_all(io=False)  # (the rows have no disk I/O: a status reads it)
         out = []
         for inst in self.instances.values():
             if inst.pid and (ids is None or inst.id in ids):
@@ -482,10 +485,10 @@ class Arbiter:
                     out.append([row["id"], *(row.get(k, 0.0) for k in FIGURE_FIELDS[1:])])
         return out
 
-    def _sample_all(self) -> None:
+    def _sample_all(self, io: bool = True) -> None:
         live = {i.pid: i for i in self.instances.values() if i.pid is not None}
         for pid, inst in live.items():
-            self.samples[inst.id] = self.sampler.sample(pid)
+            self.samples[inst.id] = self.sampler.sample(pid, io)
         self.sampler.forget(set(live))
         self._sampled_at = self.sys.monotonic()
 

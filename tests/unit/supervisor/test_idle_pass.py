@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from edgeos.supervisor.arbiter import STATS_PHASE_S as P
 from edgeos.supervisor.figures_pace import PassClock
 
 from tests.unit.supervisor.fake_parts import World, sim
@@ -41,14 +42,14 @@ def beat_all(world: World) -> None:
 
 def test_idle_the_pass_waits_for_the_next_full_figures_period(world: World) -> None:
     started(world, sim("a"), sim("b"))
-    world.sys.now = 1001.02  # just after a pass
+    world.sys.now = 1001 + P  # just after a pass
     beat_all(world)
-    assert world.arbiter._pass_delay(watched=False) == pytest.approx(4.0)  # 1005.02
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(4.0)  # 1005 + P
 
 
 def test_news_or_a_watcher_means_the_next_whole_second(world: World) -> None:
     started(world, sim("a"))
-    world.sys.now = 1001.02
+    world.sys.now = 1001 + P
     beat_all(world)
     assert world.arbiter._pass_delay(watched=True) == pytest.approx(1.0)
     world.arbiter.pace.touch("a")
@@ -60,12 +61,12 @@ def test_a_watchdog_deadline_comes_first(world: World) -> None:
     world.sys.now = 1010.5
     beat_all(world)
     world.arbiter.instances["quiet"].last_heartbeat = 998.0  # deadline 1013.0
-    assert world.arbiter._pass_delay(watched=False) == pytest.approx(2.52)  # 1013.02
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(2.5 + P)  # 1013 + P
 
 
 def test_a_short_heartbeat_keeps_the_pass_at_its_period(world: World) -> None:
     started(world, sim("a"), sim("fast", limits={"heartbeat_s": 1}))
-    world.sys.now = 1001.02
+    world.sys.now = 1001 + P
     beat_all(world)
     assert world.arbiter._pass_delay(watched=False) == pytest.approx(1.0)
 
@@ -114,3 +115,15 @@ def test_a_stall_of_the_supervisor_is_not_held_against_the_children(world: World
         a.check_heartbeat()
         assert (pid, signal.SIGKILL) in world.sys.signals, "a silent child is caught"
     asyncio.run(main())
+
+
+def test_the_figures_passes_read_no_disk_io_a_status_does(world: World) -> None:
+    started(world, sim("a"), sim("b"))
+    world.sys.proc_reads.clear()
+    for n in range(25):  # full passes, and the moved ones between
+        world.sys.now = 1000 + n + P
+        world.arbiter.figures(None if n % 5 == 0 else {"a"})
+    assert world.sys.proc_reads and not any(io for _, io in world.sys.proc_reads)
+    world.sys.now += 1
+    world.arbiter.status()
+    assert any(io for _, io in world.sys.proc_reads)
