@@ -23,6 +23,7 @@ from edgeos.common.files import atomic_write_json
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.child import next_beat
 from edgeos.ipc.ha.state import HaState
+from edgeos.ipc.heartbeat import moved
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import config as cfgmod
@@ -305,8 +306,11 @@ class Arbiter:
 
     def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> None:
         if kind == protocol.HEARTBEAT:
+            # a child's steady beat (once per heartbeat_s) is no news: the period's full
+            # pass carries its row; one that arrives late for that pass costs no second
+            news = not isinstance(msg, dict) or moved(inst.counters, msg)
             inst.on_heartbeat(msg)
-            if self.pace.touch(inst.id) and self.feed.wants(FIGURES):  # news: its row
+            if news and self.pace.touch(inst.id) and self.feed.wants(FIGURES):  # its row
                 self.pass_clock.hurry(self._to_next_second)  # goes out next second
         elif kind == protocol.READY:
             inst.on_ready(msg.get("pid", -1))

@@ -127,3 +127,27 @@ def test_the_figures_passes_read_no_disk_io_a_status_does(world: World) -> None:
     world.sys.now += 1
     world.arbiter.status()
     assert any(io for _, io in world.sys.proc_reads)
+
+
+def test_a_steady_beat_is_no_news_a_moved_one_is(world: World) -> None:
+    """A child's once-per-period beat that arrives after the period's full pass (late,
+    on a loaded host) must not make a second pass the next second for its row."""
+    from edgeos.ipc import protocol
+
+    started(world, sim("a"))
+    a = world.arbiter.instances["a"]
+    steady = {"pps_in": 0.0, "pps_out": 6.0, "out_total": 600, "error_count": 0}
+    world.arbiter._on_message(a, protocol.HEARTBEAT, dict(steady))
+    assert world.arbiter.pace.moved == {"a"}  # the first beat: news
+    world.arbiter.pace.moved.clear()  # (the pass took it)
+    world.arbiter._on_message(a, protocol.HEARTBEAT, {**steady, "pps_out": 6.2,
+                                                      "out_total": 630})
+    assert not world.arbiter.pace.moved
+    world.sys.now = 1001 + P
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(4.0)  # the period's
+    world.arbiter._on_message(a, protocol.HEARTBEAT, {**steady, "pps_out": 12.0})
+    assert world.arbiter.pace.moved == {"a"}
+    world.arbiter.pace.moved.clear()
+    world.arbiter._on_message(a, protocol.HEARTBEAT, {**steady, "pps_out": 12.0,
+                                                      "error_count": 1})
+    assert world.arbiter.pace.moved == {"a"}
