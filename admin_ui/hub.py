@@ -4,6 +4,13 @@ The supervisor publishes ``stats`` (every instance, 1 Hz), ``state``, ``mode``,
 ``error`` and ``log.<id>``. The hub keeps the latest stats and a short history per
 instance (for the sparklines a page shows as soon as it opens), encodes each message
 once and hands the same text to every client, whatever the number of browsers.
+
+The full ``stats`` cost the supervisor a ``/proc`` read of every process and a status
+row per instance each second (issue 16), so the hub subscribes to them only while
+some live socket wants them (:meth:`Hub.follow`: a page that shows them, in a tab
+that is not hidden). Meanwhile it keeps the sparkline history from the lean
+``figures`` rows the supervisor paces for the historian anyway (every row each 5 s,
+a moved one within a second, docs/idle-pacing.md).
 """
 
 from __future__ import annotations
@@ -22,14 +29,19 @@ from edgeos.ipc import addresses, protocol, strictjson
 
 log = logging.getLogger(__name__)
 
-HISTORY_SAMPLES = 180  # 3 minutes at 1 Hz
-TOPICS = (b"stats", b"state", b"mode", b"error", b"log.", b"auth")
+HISTORY_SAMPLES = 180  # 3 minutes at 1 Hz (more at the figures' pace)
+HISTORY_KEEP_S = 180.0  # while unwatched, a history without a new row this long goes
+TOPICS = (b"state", b"mode", b"error", b"log.", b"auth")
+STATS = b"stats"  # every instance's status row, 1 Hz: only while a page shows them
+FIGURES = b"figures"  # [id, cpu, ram, pps in, pps out], paced: meanwhile, for history
+MAX_HISTORIES = 10_000  # instances with a history (the supervisor's rows are bounded too)
 
 
 class Client(Protocol):
     """What the hub needs of a live socket."""
 
     follow_logs: str | None
+    wants_stats: bool
 
     def push_stats(self, text: str) -> None: ...
     def push_event(self, text: str) -> None: ...
@@ -47,14 +59,36 @@ class Hub:
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVHWM, 10_000)
         self.sock.connect(addresses.endpoint(run_dir, addresses.EVENTS))
-        for topic in TOPICS:
+        for topic in (*TOPICS, FIGURES):
             self.sock.setsockopt(zmq.SUBSCRIBE, topic)
+        self.watched = False  # subscribed to the full stats (else to the figures)
         self.clients: set[Client] = set()
         self.instances: list[dict[str, Any]] = []
         self.stats_at = 0.0  # monotonic time of the last stats message
         self.mode = "normal"
         self.mode_record: dict[str, Any] = {}
         self.history: dict[str, deque[list[float]]] = {}
+        self._seen: dict[str, float] = {}  # id -> monotonic time of its last figures row
+
+    def join(self, client: Client) -> None:
+        self.clients.add(client)
+        self.follow()
+
+    def leave(self, client: Client) -> None:
+        self.clients.discard(client)
+        self.follow()
+
+    def follow(self) -> None:
+        """Subscribe to the full stats while some client wants them, else to the lean
+        figures (call it whenever a client comes, goes or changes its mind). The new
+        subscription is made before the old one ends, so the history has no gap."""
+        watched = any(client.wants_stats for client in self.clients)
+        if watched == self.watched:
+            return
+        self.watched = watched
+        on, off = (STATS, FIGURES) if watched else (FIGURES, STATS)
+        self.sock.setsockopt(zmq.SUBSCRIBE, on)
+        self.sock.setsockopt(zmq.UNSUBSCRIBE, off)
 
     def fresh(self, max_age_s: float = 3.0) -> bool:
         """True when the last stats are recent enough to answer from."""
@@ -84,6 +118,9 @@ class Hub:
     def dispatch(self, topic: str, msg: Any) -> None:
         if topic == "stats" and isinstance(msg, list):
             self._on_stats(msg)
+        elif topic == "figures" and isinstance(msg, list):
+            if not self.watched:  # (while watched, the stats carry the same figures)
+                self._on_figures(msg)
         elif topic == "mode" and isinstance(msg, dict):
             self.mode = str(msg.get("mode", self.mode))
             self.mode_record = msg
@@ -114,11 +151,31 @@ class Hub:
                             inst.get("pps_in") or 0, inst.get("pps_out") or 0])
         for gone in set(self.history) - seen:
             del self.history[gone]
+        self._seen = dict.fromkeys(seen, time.monotonic())  # (see _on_figures)
         if self.clients:
             text = dumps({"type": "stats", "ts": now, "mode": self.mode,
                           "instances": instances})
             for client in list(self.clients):
                 client.push_stats(text)
+
+    def _on_figures(self, rows: list[Any]) -> None:
+        """Sparkline samples from ``[id, cpu_percent, memory_mb, pps_in, pps_out]`` rows:
+        all of them every 5 s, a moved one within a second; an instance without a row
+        for ``HISTORY_KEEP_S`` (stopped or removed) loses its history."""
+        now, ts = time.monotonic(), protocol.now_ms()
+        for row in rows:
+            if not (isinstance(row, list) and len(row) == 5 and isinstance(row[0], str)):
+                continue
+            self._seen[row[0]] = now
+            samples = self.history.get(row[0])
+            if samples is None:
+                if len(self.history) >= MAX_HISTORIES:
+                    continue
+                samples = self.history[row[0]] = deque(maxlen=HISTORY_SAMPLES)
+            samples.append([ts, *(v if isinstance(v, int | float) else 0 for v in row[1:])])
+        for iid in [i for i, at in self._seen.items() if now - at > HISTORY_KEEP_S]:
+            del self._seen[iid]
+            self.history.pop(iid, None)
 
     def recheck(self) -> None:
         """Every live socket checks that its session or token still holds."""

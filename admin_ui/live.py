@@ -6,7 +6,9 @@ and ``changes`` of the datapoint prefixes the page subscribed to.
 Page -> server: ``{"op": "subscribe", "prefixes": [...], "addresses": [...]}`` (replaces
 the set; a page only subscribes to what it shows; ``addresses`` is optional: exact
 datapoints, up to ``MAX_ADDRESSES``, matched by a set lookup, for a dashboard's
-widgets) and ``{"op": "logs", "id": "<instance>" | null}``.
+widgets), ``{"op": "logs", "id": "<instance>" | null}`` and ``{"op": "stats", "on":
+true | false}`` (whether the page shows the 1 Hz stats: on until it says otherwise; the
+hub stops the supervisor's full stats pass while no socket wants them, issue 16).
 
 The credential the socket was opened with is checked again before every push: after
 logout, a password change or a token's revocation the socket is closed with code
@@ -47,11 +49,13 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
     """One page's live connection (cookie session or bearer token, read access)."""
 
     follow_logs: str | None = None
+    wants_stats: bool = True
 
     def initialize(self) -> None:
         self.edge = self.settings["edge"]
         self.principal: Any = None
         self.follow_logs = None
+        self.wants_stats = True
         self._stats: str | None = None
         self._events: deque[str] = deque(maxlen=EVENT_BACKLOG)
         self._changes: dict[str, list[Any]] = {}
@@ -73,12 +77,12 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
 
     def open(self, *args: str, **kwargs: str) -> None:
         hub = self.edge.hub
-        hub.clients.add(self)
+        hub.join(self)
         self._events.append(dumps({"type": "hello", "user": self.principal.label,
                                    "role": self.principal.role, "mode": hub.mode,
                                    "panic": hub.panic_record(),
                                    "history": hub.history_doc()}))
-        if hub.instances:
+        if hub.fresh():  # (else the next stats come within a second of the join)
             self._stats = dumps({"type": "stats", "mode": hub.mode,
                                  "instances": hub.instances})
         self._tasks.append(asyncio.create_task(self._sender()))
@@ -120,6 +124,13 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
         elif op == "logs":
             iid = msg.get("id")
             self.follow_logs = iid if isinstance(iid, str) and iid else None
+        elif op == "stats":
+            if not isinstance(msg.get("on"), bool):
+                self.push_event(dumps({"type": "problem", "detail": "stats: 'on' must be "
+                                       "true or false"}))
+                return
+            self.wants_stats = msg["on"]
+            self.edge.hub.follow()
         else:
             self.push_event(dumps({"type": "problem", "detail": f"unknown op {op!r}"}))
 
@@ -191,7 +202,7 @@ class LiveSocket(tornado.websocket.WebSocketHandler):
             return
 
     def on_close(self) -> None:
-        self.edge.hub.clients.discard(self)
+        self.edge.hub.leave(self)
         for task in self._tasks:
             task.cancel()
         if self._feed is not None:

@@ -103,7 +103,8 @@ async def _serve(spec: InstanceSpec, ctx: zmq.asyncio.Context, link: SupervisorL
     log.info("admin UI on %s://%s:%d", "https" if ssl_ctx else "http", host, port)
     tasks = [asyncio.create_task(keep_running(ui.hub)), asyncio.create_task(sync_mode(ui)),
              asyncio.create_task(link.heartbeat_loop(lambda: {
-                 "websockets": len(ui.hub.clients), "sessions": len(ui.sessions.sessions)}))]
+                 "websockets": len(ui.hub.clients), "sessions": len(ui.sessions.sessions)},
+                 float(spec.limits.get("heartbeat_s", 5))))]  # (no rates: no 1 s looks)
     link.ready()
     await stop_signalled()
     server.stop()

@@ -157,7 +157,7 @@ class SupervisorLink:
 
         asyncio.get_running_loop().set_exception_handler(handler)
 
-    async def heartbeat_loop(self, counters: Any) -> None:
+    async def heartbeat_loop(self, counters: Any, interval: float | None = None) -> None:
         """Look at ``counters()`` at the heartbeat interval, from the event loop itself,
         and send them when :class:`~edgeos.ipc.heartbeat.BeatRule` says so: at once
         when a headline figure moved, else once per ``heartbeat_s``.
@@ -165,8 +165,10 @@ class SupervisorLink:
         The beats fall on whole multiples of the interval of the monotonic clock, which
         every process on the host shares: all children's heartbeats reach the
         supervisor together, and it wakes once per interval for all of them rather than
-        once per child (see :func:`next_beat`)."""
-        interval = self.spec.heartbeat_interval
+        once per child (see :func:`next_beat`). ``interval`` (default: the spec's)
+        is how often to look: a child without rates to show looks once per
+        ``heartbeat_s`` and so wakes no more often than it beats."""
+        interval = interval or self.spec.heartbeat_interval
         rule = BeatRule(interval, float(self.spec.limits.get("heartbeat_s", 5)))
         while True:
             now, figures = time.monotonic(), counters()

@@ -7,11 +7,15 @@ read a message per child per second (issue 16). The child still looks at its cou
 every ``InstanceSpec.heartbeat_interval`` (at most 1 s) but sends them only
 
 * when they *moved* since the last sent ones (:func:`moved`): any text, flag or key
-  that changed (``connected``, a state, ``last_error``), or a number that left the
+  that changed (``connected``, a state, ``last_error``), a count (an int: errors,
+  datapoints) or a measured figure (a float: the rates) that left the
   :data:`DEADBAND` (10 %) around the value last sent (queue lengths and the
-  totals, :data:`RIDE_ALONG`, excepted); so a live view and the
-  historian see a new rate or a new connection state within a second, while the
-  jitter of a rate measured over one second (a few %) sends nothing; or
+  totals, :data:`RIDE_ALONG`, excepted). A float must stay out on the same side for
+  two looks in a row: a rate measured over one second doubles for a second and drops
+  to nothing the next when one tick of the child comes late (on a loaded host, or with
+  a source slower than 1 Hz, every few seconds), which is no news. So a live view and
+  the historian see a new connection state or error at once and a new rate within two
+  seconds, while the jitter sends nothing; or
 * at the first look in each new ``heartbeat_s`` period of the monotonic clock (the
   watchdog's norm: a beat every timeout / 3, as the timeout is ``3 x heartbeat_s``).
   The periods are aligned on the clock every process shares, so the steady
@@ -35,18 +39,37 @@ EPSILON = 1e-6  # a look a hair before its nominal tick still counts for that ti
 RIDE_ALONG = frozenset({"queued", "pending", "in_total", "out_total"})
 
 
-def moved(sent: Any, now: Any) -> bool:
+ANY = object()  # ``before`` of a single look: a float counts as soon as it moved
+
+
+def moved(sent: Any, now: Any, before: Any = ANY) -> bool:
     """Whether ``now`` differs from ``sent`` by more than the deadband: numbers
-    relatively, dicts and lists item by item, anything else when unequal."""
+    relatively, dicts and lists item by item, anything else when unequal. With
+    ``before`` (the previous look's counters) a float counts only if it was out of the
+    deadband on the same side then too; with ``before=None``, floats never count."""
     if isinstance(sent, dict) and isinstance(now, dict):
-        return sent.keys() != now.keys() or any(moved(sent[k], now[k]) for k in now
-                                                if k not in RIDE_ALONG)
+        prior = before if isinstance(before, dict) else {}
+        return sent.keys() != now.keys() or any(
+            moved(sent[k], now[k], before if before is ANY else prior.get(k))
+            for k in now if k not in RIDE_ALONG)
     if isinstance(sent, list | tuple) and isinstance(now, list | tuple):
-        return len(sent) != len(now) or any(moved(a, b) for a, b in zip(sent, now,
-                                                                          strict=True))
+        prior = before if isinstance(before, list) and len(before) == len(now) else \
+            [None] * len(now)
+        return len(sent) != len(now) or any(
+            moved(a, b, before if before is ANY else c)
+            for a, b, c in zip(sent, now, prior, strict=True))
     if _number(sent) and _number(now):
-        return abs(now - sent) > DEADBAND * max(abs(now), abs(sent))
+        if before is not ANY and isinstance(now, float):
+            return _number(before) and _side(sent, now) == _side(sent, before) != 0
+        return _side(sent, now) != 0
     return bool(sent != now)
+
+
+def _side(sent: float, now: float) -> int:
+    """+1 above the deadband around ``sent``, -1 below it, 0 within."""
+    if abs(now - sent) <= DEADBAND * max(abs(now), abs(sent)):
+        return 0
+    return 1 if now > sent else -1
 
 
 def _number(value: Any) -> bool:
@@ -72,12 +95,18 @@ class BeatRule:
         self.every = max(float(heartbeat_s), interval)  # the beat without any change
         self._sent: Any = None
         self._period: int | None = None
+        self._before: Any = None  # the last look's counters, kept only when one moved
 
     def due(self, now: float, counters: dict[str, Any]) -> bool:
         """True if ``counters`` (looked at ``now``, monotonic s) must be sent now."""
         tick = round(now / self.interval) * self.interval  # the look's nominal instant
         period = math.floor(tick / self.every + EPSILON)
-        if period == self._period and not moved(self._sent, counters):
-            return False
-        self._sent, self._period = snapshot(counters), period
+        if period == self._period:
+            if not moved(self._sent, counters):
+                self._before = None
+                return False
+            if not moved(self._sent, counters, self._before):  # a float moved: hold on
+                self._before = snapshot(counters)  # to see whether the next look agrees
+                return False
+        self._sent, self._period, self._before = snapshot(counters), period, None
         return True

@@ -23,6 +23,7 @@ from edgeos.common.files import atomic_write_json
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.child import next_beat
 from edgeos.ipc.ha.state import HaState
+from edgeos.ipc.heartbeat import moved
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import config as cfgmod
@@ -57,7 +58,10 @@ IDLE_SAMPLE_S = 10.0  # stats sampling while nobody subscribes to them
 #: run (stopped, suspended, starved), so the heartbeats it missed are not the children's
 STALL_S = 2.0
 STATES_DEBOUNCE_S = 0.2  # the broker hears the workers' states at most this often
-STATS_PHASE_S = 0.02  # the stats pass, this long after the children's heartbeats
+#: the stats pass, this long after the children's aligned heartbeats: the children
+#: (niced, many) reach the supervisor tens of ms after their tick on a loaded host, and
+#: a beat heard after the period's full pass made a second pass for its row next second
+STATS_PHASE_S = 0.25
 SAMPLE_AGE_S = 0.5  # a status reads /proc afresh when the last pass is older than this
 FIGURES = "figures"  # topic of the lean 1 Hz rows, see Arbiter.figures
 FIGURE_FIELDS = ("id", "cpu_percent", "memory_mb", "pps_in", "pps_out")
@@ -304,8 +308,11 @@ class Arbiter:
 
     def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> None:
         if kind == protocol.HEARTBEAT:
+            # a child's steady beat (once per heartbeat_s) is no news: the period's full
+            # pass carries its row; one that arrives late for that pass costs no second
+            news = not isinstance(msg, dict) or moved(inst.counters, msg)
             inst.on_heartbeat(msg)
-            if self.pace.touch(inst.id) and self.feed.wants(FIGURES):  # news: its row
+            if news and self.pace.touch(inst.id) and self.feed.wants(FIGURES):  # its row
                 self.pass_clock.hurry(self._to_next_second)  # goes out next second
         elif kind == protocol.READY:
             inst.on_ready(msg.get("pid", -1))
@@ -419,7 +426,7 @@ class Arbiter:
             else:
                 self.pace.moved.clear()  # (nobody to tell)
                 if self.sys.monotonic() - self._sampled_at >= IDLE_SAMPLE_S:
-                    self._sample_all()
+                    self._sample_all(io=False)
             delay = self._pass_delay(watched)
             planned = self.sys.monotonic() + delay
             await self.pass_clock.sleep(delay)
@@ -468,9 +475,9 @@ class Arbiter:
             for iid in ids:
                 inst = self.instances.get(iid)
                 if inst is not None and inst.pid:
-                    samples[iid] = self.sampler.sample(inst.pid)
+                    samples[iid] = self.sampler.sample(inst.pid, io=False)
         elif self.sys.monotonic() - self._sampled_at >= SAMPLE_AGE_S:
-            self._sample_all()
+            self._sample_all(io=False)  # (the rows have no disk I/O: a status reads it)
         out = []
         for inst in self.instances.values():
             if inst.pid and (ids is None or inst.id in ids):
@@ -484,10 +491,10 @@ class Arbiter:
                     out.append([row["id"], *(row.get(k, 0.0) for k in FIGURE_FIELDS[1:])])
         return out
 
-    def _sample_all(self) -> None:
+    def _sample_all(self, io: bool = True) -> None:
         live = {i.pid: i for i in self.instances.values() if i.pid is not None}
         for pid, inst in live.items():
-            self.samples[inst.id] = self.sampler.sample(pid)
+            self.samples[inst.id] = self.sampler.sample(pid, io)
         self.sampler.forget(set(live))
         self._sampled_at = self.sys.monotonic()
 

@@ -8,8 +8,10 @@ news. The pass therefore publishes
 
 * every row once per ``FIGURES_EVERY_S`` period of the monotonic clock (aligned, like
   the children's steady beats, so both land in the same wake-up), and
-* in the seconds between, only the rows of instances that said something (a
-  heartbeat) or changed state since the last pass, reading ``/proc`` for those only;
+* in the seconds between, only the rows of instances whose heartbeat brought news
+  (counters that moved, ipc/heartbeat.py ``moved``: a steady once-per-period beat does
+  not count, its row goes with the full pass even when it arrives a little late),
+  reading ``/proc`` for those only;
 * every row each second while someone watches the full ``stats`` (the admin UI's
   live view reads every process each second anyway).
 

@@ -25,10 +25,12 @@ class Sampler:
         # pid -> [monotonic, cpu seconds, read MB, write MB, when to read io next]
         self._last: dict[int, list[Any]] = {}
 
-    def sample(self, pid: int) -> dict[str, Any]:
+    def sample(self, pid: int, io: bool = True) -> dict[str, Any]:
+        """The figures of ``pid``; ``io=False`` leaves the disk I/O totals as last read
+        (only the status rows show them, the historian's figures rows do not)."""
         now = self.sys.monotonic()
         last = self._last.get(pid)
-        stats = self.sys.proc_stats(pid, io=last is None or now >= last[4])
+        stats = self.sys.proc_stats(pid, io=io and (last is None or now >= last[4]))
         if stats is None:
             self._last.pop(pid, None)
             return {}

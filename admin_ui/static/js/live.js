@@ -17,8 +17,30 @@ export const state = {instances: [], mode: "normal", panic: null, history: {}, u
 export function on(type, fn) {
   if (!listeners.has(type)) listeners.set(type, new Set());
   listeners.get(type).add(fn);
-  return () => listeners.get(type).delete(fn);
+  if (type === "stats") soonWantStats();
+  return () => {
+    listeners.get(type).delete(fn);
+    if (type === "stats") soonWantStats();
+  };
 }
+
+// The 1 Hz stats come only while the page shows them (something listens) in a visible
+// tab: with no page wanting them the supervisor skips its full stats pass (issue 16).
+// Debounced, so a page change (old page off, new one on) sends nothing.
+let statsOn = true;  // what the server assumes for a new socket
+let statsTimer = null;
+function soonWantStats() {
+  clearTimeout(statsTimer);
+  statsTimer = setTimeout(wantStats, 300);
+}
+function wantStats() {
+  const on = (listeners.get("stats")?.size || 0) > 0 && !document.hidden;
+  if (on !== statsOn && socket && socket.readyState === WebSocket.OPEN) {
+    statsOn = on;
+    send({op: "stats", on});
+  }
+}
+document.addEventListener("visibilitychange", soonWantStats);
 
 function emit(type, msg) {
   for (const fn of listeners.get(type) || []) {
@@ -60,6 +82,8 @@ export function connect() {
     document.getElementById("conn-banner").hidden = true;
     if (prefixes.length || addresses.length) send({op: "subscribe", prefixes, addresses});
     if (logsOf) send({op: "logs", id: logsOf});
+    statsOn = true;
+    wantStats();
     emit("open", {});
   };
   socket.onmessage = (ev) => {

@@ -1,7 +1,8 @@
 """When a child sends its heartbeat (ipc/heartbeat.py), on a hand-moved clock: the
 first look sends, a steady child sends once per aligned ``heartbeat_s`` period, a
-moved figure (beyond the 10 % deadband, or any changed flag or text) sends at once,
-queue lengths and totals never cause a beat, and a dict the worker keeps updating is compared
+moved count, flag or text sends at once, a moved rate (a float beyond the 10 % deadband)
+when the next look agrees (a late tick's double-then-nothing sends nothing), queue
+lengths and totals never cause a beat, and a dict the worker keeps updating is compared
 with what was really sent."""
 
 from __future__ import annotations
@@ -39,20 +40,40 @@ def test_a_short_watchdog_still_beats_at_its_own_period() -> None:
     assert len(sent_at(rule, looks)) == 3  # one per second: the watchdog needs 3 missed
 
 
-def test_jitter_within_the_deadband_sends_nothing_a_real_change_sends_at_once() -> None:
+def test_jitter_within_the_deadband_sends_nothing_a_real_change_the_next_look() -> None:
     rule = BeatRule(interval=1.0, heartbeat_s=5)
     assert rule.due(100.0, counters(6.0))
     assert not rule.due(101.0, counters(6.3))  # 5 %: the scheduler's jitter
     assert not rule.due(102.0, counters(5.7))
-    assert rule.due(103.0, counters(12.0))  # doubled: at once
-    assert not rule.due(104.0, counters(12.0))
+    assert not rule.due(103.0, counters(12.0))  # doubled: is it a change?
+    assert rule.due(104.0, counters(12.5))  # yes: it holds
+
+
+def test_a_late_tick_doubling_then_nothing_sends_nothing() -> None:
+    rule = BeatRule(interval=1.0, heartbeat_s=60)
+    assert rule.due(120.0, counters(6.0))
+    rates = [6.0, 12.0, 0.0, 6.0, 0.0, 12.0, 6.0, 11.8, 5.9, 6.1]  # late, then early ticks
+    assert sent_at(rule, [(121.0 + n, counters(r)) for n, r in enumerate(rates)]) == []
+    # a source slower than the look: 12 every other second, nothing between
+    assert sent_at(rule, [(140.0 + n, counters(12.0 * (n % 2))) for n in range(10)]) == []
+    assert rule.due(180.0, counters(0.0))  # the period's beat carries whatever it is
+
+
+def test_a_rate_moving_in_a_nested_dict_needs_two_looks_too() -> None:
+    rule = BeatRule(interval=1.0, heartbeat_s=60)
+    src = {"a": 5.9, "b": 5.9}
+    assert rule.due(120.0, counters(bus={"source_pps": dict(src)}))
+    assert not rule.due(121.0, counters(bus={"source_pps": {**src, "a": 11.8}}))
+    assert not rule.due(122.0, counters(bus={"source_pps": {**src, "b": 11.8}}))  # another
+    assert rule.due(123.0, counters(bus={"source_pps": {**src, "b": 11.8}}))  # b holds
+    assert rule.due(124.0, counters(bus={"source_pps": {**src, "b": 11.8, "c": 1.0}}))  # key
 
 
 def test_a_slow_drift_is_sent_once_it_adds_up() -> None:
     rule = BeatRule(interval=1.0, heartbeat_s=60)
     rates = [10.0, 10.5, 11.0, 11.5, 12.0]
     sent = [r for n, r in enumerate(rates) if rule.due(100.0 + n, counters(r))]
-    assert sent == [10.0, 11.5]  # against the value last sent, not the previous look
+    assert sent == [10.0, 12.0]  # against the value last sent, not the previous look
 
 
 def test_flags_texts_and_errors_send_at_once_queue_lengths_and_totals_never() -> None:
@@ -79,3 +100,8 @@ def test_moved_compares_numbers_relatively_and_the_rest_exactly() -> None:
     assert moved(True, False)  # a flag is no number
     assert moved({"a": 1}, {"a": 1, "b": 2}) and not moved([1, 2], [1, 2])
     assert moved([1, 2], [1, 2, 3]) and moved("x", "y") and moved(None, 0)
+    # with the previous look: a float counts when it was out on the same side then too
+    assert moved(6.0, 12.0, 11.0) and not moved(6.0, 12.0, 0.0) and not moved(6.0, 12.0, 6.2)
+    assert not moved(6.0, 12.0, None) and moved(6, 12, None)  # an int (a count) at once
+    assert moved({"r": [6.0]}, {"r": [0.0]}, {"r": [1.0]}) and not moved(
+        {"r": [6.0]}, {"r": [0.0]}, {"r": [9.0]})

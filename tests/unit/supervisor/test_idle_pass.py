@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from edgeos.supervisor.arbiter import STATS_PHASE_S as P
 from edgeos.supervisor.figures_pace import PassClock
 
 from tests.unit.supervisor.fake_parts import World, sim
@@ -41,14 +42,14 @@ def beat_all(world: World) -> None:
 
 def test_idle_the_pass_waits_for_the_next_full_figures_period(world: World) -> None:
     started(world, sim("a"), sim("b"))
-    world.sys.now = 1001.02  # just after a pass
+    world.sys.now = 1001 + P  # just after a pass
     beat_all(world)
-    assert world.arbiter._pass_delay(watched=False) == pytest.approx(4.0)  # 1005.02
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(4.0)  # 1005 + P
 
 
 def test_news_or_a_watcher_means_the_next_whole_second(world: World) -> None:
     started(world, sim("a"))
-    world.sys.now = 1001.02
+    world.sys.now = 1001 + P
     beat_all(world)
     assert world.arbiter._pass_delay(watched=True) == pytest.approx(1.0)
     world.arbiter.pace.touch("a")
@@ -60,12 +61,12 @@ def test_a_watchdog_deadline_comes_first(world: World) -> None:
     world.sys.now = 1010.5
     beat_all(world)
     world.arbiter.instances["quiet"].last_heartbeat = 998.0  # deadline 1013.0
-    assert world.arbiter._pass_delay(watched=False) == pytest.approx(2.52)  # 1013.02
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(2.5 + P)  # 1013 + P
 
 
 def test_a_short_heartbeat_keeps_the_pass_at_its_period(world: World) -> None:
     started(world, sim("a"), sim("fast", limits={"heartbeat_s": 1}))
-    world.sys.now = 1001.02
+    world.sys.now = 1001 + P
     beat_all(world)
     assert world.arbiter._pass_delay(watched=False) == pytest.approx(1.0)
 
@@ -114,3 +115,39 @@ def test_a_stall_of_the_supervisor_is_not_held_against_the_children(world: World
         a.check_heartbeat()
         assert (pid, signal.SIGKILL) in world.sys.signals, "a silent child is caught"
     asyncio.run(main())
+
+
+def test_the_figures_passes_read_no_disk_io_a_status_does(world: World) -> None:
+    started(world, sim("a"), sim("b"))
+    world.sys.proc_reads.clear()
+    for n in range(25):  # full passes, and the moved ones between
+        world.sys.now = 1000 + n + P
+        world.arbiter.figures(None if n % 5 == 0 else {"a"})
+    assert world.sys.proc_reads and not any(io for _, io in world.sys.proc_reads)
+    world.sys.now += 1
+    world.arbiter.status()
+    assert any(io for _, io in world.sys.proc_reads)
+
+
+def test_a_steady_beat_is_no_news_a_moved_one_is(world: World) -> None:
+    """A child's once-per-period beat that arrives after the period's full pass (late,
+    on a loaded host) must not make a second pass the next second for its row."""
+    from edgeos.ipc import protocol
+
+    started(world, sim("a"))
+    a = world.arbiter.instances["a"]
+    steady = {"pps_in": 0.0, "pps_out": 6.0, "out_total": 600, "error_count": 0}
+    world.arbiter._on_message(a, protocol.HEARTBEAT, dict(steady))
+    assert world.arbiter.pace.moved == {"a"}  # the first beat: news
+    world.arbiter.pace.moved.clear()  # (the pass took it)
+    world.arbiter._on_message(a, protocol.HEARTBEAT, {**steady, "pps_out": 6.2,
+                                                      "out_total": 630})
+    assert not world.arbiter.pace.moved
+    world.sys.now = 1001 + P
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(4.0)  # the period's
+    world.arbiter._on_message(a, protocol.HEARTBEAT, {**steady, "pps_out": 12.0})
+    assert world.arbiter.pace.moved == {"a"}
+    world.arbiter.pace.moved.clear()
+    world.arbiter._on_message(a, protocol.HEARTBEAT, {**steady, "pps_out": 12.0,
+                                                      "error_count": 1})
+    assert world.arbiter.pace.moved == {"a"}

@@ -33,3 +33,16 @@ def test_a_gone_process_is_forgotten() -> None:
     system.cpu[7] = 5.0  # (a new process with that pid) starts afresh: with its I/O
     assert sampler.sample(7)["cpu_percent"] == 0.0
     assert system.proc_reads[-1] == (7, True)
+
+
+def test_without_io_the_disk_totals_stay_as_last_read() -> None:
+    """The historian's figures rows carry no disk I/O: their passes never read it."""
+    system = FakeSystem()
+    system.cpu[7] = 1.0
+    sampler = Sampler(system)
+    for _ in range(3 * int(IO_EVERY_S)):
+        assert sampler.sample(7, io=False)["disk_io_read_mb"] == 0.0
+        system.advance(1.0)
+    assert {io for _, io in system.proc_reads} == {False}
+    sampler.sample(7)  # a status: due long since
+    assert system.proc_reads[-1] == (7, True)
