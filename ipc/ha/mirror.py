@@ -264,8 +264,23 @@ class Mirror:
                         "silent_s": round(time.monotonic() - self.last_heard, 2),
                         "files_applied": self.files_applied}}
 
+    async def _load_held(self) -> None:
+        """Start from what our gateway holds of each satellite (took itself while it was
+        active, or mirrored): a core that handed over or restarted then gets mirrored only
+        what follows, nothing it already published (its record has no sequence twice)."""
+        if self.gateway is None:
+            return
+        try:
+            held = await self.gateway.call("ha_held")
+        except RpcError as exc:
+            log.warning("what this core holds of its satellites is unknown (%s): the "
+                        "active core starts at what the satellites were acknowledged", exc)
+            return
+        self.held = {str(k): list(v) for k, v in dict(held).items()}
+
     async def _link(self) -> None:
         await self._settle_key()
+        await self._load_held()
         assert self.peer_key is not None
         self.dialer = Dialer(self.ctx, self.spec.data_dir, self.endpoint, self.peer_key)
         await asyncio.gather(self._recv_loop(self.dialer), self._monitor_loop(self.dialer))
