@@ -3,8 +3,10 @@ new active core only after the old primary re-joined it as a standby (issue 15).
 
 The old primary published the counter as its own up to where it handed over; its
 re-joining HELLO says what it holds, so the new active core mirrors to it only what
-follows: no sequence twice in either core's record. Real daemons; the satellite's path
-to the standby is a relay the test cuts like a cable.
+follows: no sequence twice in either core's record. A command to the satellite on the
+new active core while the satellite is still on its way is delivered once it arrives,
+exactly once. Real daemons; the satellite's path to the standby is a relay the test
+cuts like a cable.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def relay_to(listen: str) -> Relay:
     return Relay(host, int(port), host=free_listen().split(":")[0])
 
 
-def test_switchover_doubles_nothing(daemon_factory) -> None:
+def test_switchover_doubles_nothing_and_delivers_the_command(daemon_factory) -> None:
     cores = make_cores(daemon_factory, [])
     p, s = cores.primary, cores.standby
     to_p, to_s = relay_to(cores.primary_listen), relay_to(cores.standby_listen)
@@ -50,6 +52,10 @@ def test_switchover_doubles_nothing(daemon_factory) -> None:
         assert done.returncode == 0, done.stderr
         p.wait_for(lambda: cores.ha(p)["role"] == "standby"
                    and cores.ha(p)["state"] == "mirroring", 30, "old primary mirrors")
+        # the satellite is not on the new core yet: the command waits for it
+        assert s.ctl_json("satellites")[0]["state"] != "connected"
+        done = s.ctl("set", "--no-wait", "sat1.c1.setpoint", "7")
+        assert done.returncode == 0, done.stderr
         to_s.restore()
         s.wait_for(lambda: s.ctl_json("satellites")[0]["state"] == "connected", 30,
                    "the satellite on the new core")
@@ -59,6 +65,10 @@ def test_switchover_doubles_nothing(daemon_factory) -> None:
         assert mirrored, "the old primary mirrored the counter after the switch-over"
         assert twice(recs[0]) == [], f"in the old primary's record twice: {twice(recs[0])[:10]}"
         assert twice(recs[1]) == [], f"in the new core's record twice: {twice(recs[1])[:10]}"
+        sat.wait_for(lambda: sat.ctl_json("get", "c1.commands_seen")["value"] >= 1, 20,
+                     "the command on the device")
+        assert sat.ctl_json("get", "c1.setpoint")["value"] == 7
+        assert sat.ctl_json("get", "c1.commands_seen")["value"] == 1
     finally:
         for rec in recs:
             rec.close()
