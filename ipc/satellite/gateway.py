@@ -263,6 +263,8 @@ class Gateway:
                     self._send(sat.rid, wire.REFUSED, {"reason": "revoked", "pending": False})
                     cut = True
                 self._go_offline(sat, "revoked")
+                self._refuse(sat, sat.held.take(), f"satellite {sat_id} was revoked")
+                self._arm_held(sat)
                 sat.broker.close(0)
                 del self.sats[sat_id]
                 self.by_key.pop(sat.key, None)
@@ -593,6 +595,12 @@ class Gateway:
 
     def _refuse(self, sat: Satellite, commands: list[list[Any]], why: str) -> None:
         """``not_delivered`` to whoever sent them (a waiting set, a route's count)."""
+        for c in commands:  # no confirmation is waited for any more
+            ids = sat.writes.get(str(c[0]))
+            if ids is not None and len(c) > 4 and c[4] in ids:
+                ids.remove(c[4])
+                if not ids:
+                    del sat.writes[str(c[0])]
         if commands:
             log.warning("satellite %s: %d command(s) not delivered: %s", sat.id,
                         len(commands), why)
