@@ -40,6 +40,7 @@ def take(claim: Claim | None, epoch: str, first: int, items: list[Any]
 
 def base(told: int, reported: Claim | None, epoch: str) -> Claim:
     """A joining standby's claim: what the satellite was told is acknowledged (it
-    holds nothing before that any more) or, if more, what the standby says it holds
-    (a re-join on the same link: it keeps its record)."""
+    holds nothing before that any more) or, if more, what the standby says it holds:
+    its gateway's high-water mark, what it took itself while it was active or mirrored
+    (a core that handed over, or restarted, is sent nothing it published itself)."""
     return [epoch, max(told, follows(reported, epoch))]

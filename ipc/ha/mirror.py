@@ -27,7 +27,7 @@ import zmq.asyncio
 from edgeos.ipc import addresses
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
 from edgeos.ipc.ha import wire
-from edgeos.ipc.rpc import AsyncRpcClient, RpcError
+from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.ipc.satellite import keys
 from edgeos.ipc.satellite import wire as satwire
 from edgeos.ipc.satellite.dialer import Dialer, LinkState, ask_key, raise_failed, run_until_stopped
@@ -36,6 +36,10 @@ log = logging.getLogger("ha-mirror")
 
 PRIMARY_PIN = "primary.pub"
 PING_S = 1.0
+#: storing a batch in our broker: after PUT_CHECK_S without an answer we ask it whether
+#: it lost the request (it restarted); PUT_TRIES sends of one batch at most, then re-join
+PUT_CHECK_S = 3.0
+PUT_TRIES = 5
 
 
 def load_pinned_primary(data_dir: Path) -> bytes | None:
@@ -92,6 +96,9 @@ class Mirror:
         self.rtt_ms: float | None = None
         self.last_heard = time.monotonic()
         self.files_applied = 0
+        #: a batch is being stored in our broker: messages wait unread meanwhile, so
+        #: the primary's silence is not measured (a stuck broker of ours promotes nothing)
+        self.storing = False
         #: what our gateway holds of each satellite by the batches applied (our HELLO
         #: says it: a re-join then resends only what we lack)
         self.held: dict[str, list[Any]] = {}
@@ -187,10 +194,16 @@ class Mirror:
             self.welcomed = False
             self._hello()
             return
-        # a snapshot is the primary's state, not changes: the standby's record of the
-        # changes (its change feed) would have each snapshot value out of order
-        await self.broker.call("mirror_put", batches=body["batches"],
-                               publish=not body.get("snapshot"))
+        self.storing = True
+        try:
+            stored = await self._put(seq, body)
+        finally:
+            self.storing = False
+            self.last_heard = time.monotonic()  # what came meanwhile is read next
+        if not stored:
+            self.welcomed = False  # start over: a fresh snapshot
+            self._hello()
+            return
         if body.get("sat_hwm") and self.gateway is not None:  # before we acknowledge
             try:
                 await self.gateway.call("ha_hwm", hwm=body["sat_hwm"])
@@ -202,6 +215,48 @@ class Mirror:
             self.held.update(body["sat_hwm"])
         self.seq, self.dp = seq, int(body["dp"])
         self._send(wire.M_ACK, {"seq": self.seq, "dp": self.dp})
+
+    async def _put(self, seq: int, body: dict[str, Any]) -> bool:
+        """Store a batch in our broker, once; False: it never took it (a re-join follows).
+
+        A request lost to a restart of our broker would wait for the RPC timeout (30 s,
+        as long as the primary waits for our ACK before it gives up on us), and sending
+        it again blindly could store it twice (a slow broker answers late). So after
+        PUT_CHECK_S without an answer we ask the broker for its figures: it answers the
+        requests of one socket in order, so an answer to that while the batch has none
+        means the batch never reached it (sent again); no answer: it is busy or
+        restarting, and we wait on."""
+        for attempt in range(1, PUT_TRIES + 1):
+            # a snapshot is the primary's state, not changes: the standby's record of the
+            # changes (its change feed) would have each snapshot value out of order
+            put = asyncio.ensure_future(self.broker.call(
+                "mirror_put", batches=body["batches"], publish=not body.get("snapshot")))
+            lost = False
+            while not put.done():
+                done, _ = await asyncio.wait({put}, timeout=PUT_CHECK_S)
+                if done:
+                    break
+                try:
+                    await self.broker.call("stats", timeout=PUT_CHECK_S)
+                except RpcError:
+                    continue  # busy or restarting: the batch may still be answered
+                if not put.done():  # answered after the batch: the batch was lost
+                    put.cancel()
+                    lost = True
+                    log.warning("mirror batch %d lost by our broker (it restarted?): "
+                                "sending it again (%d of %d)", seq, attempt + 1, PUT_TRIES)
+                    break
+            if lost:
+                continue
+            try:
+                put.result()
+                return True
+            except RpcError as exc:
+                if exc.code != UNAVAILABLE:
+                    raise
+                log.warning("mirror batch %d not stored: %s", seq, exc)
+                return False
+        return False
 
     async def _seen(self, epoch: int) -> None:
         """A higher epoch than ours: the supervisor persists it (never lowered)."""
@@ -239,7 +294,7 @@ class Mirror:
                 self._send(wire.M_PING, {"t": time.monotonic()})
             silent = time.monotonic() - self.last_heard
             if self.role == "standby" and self.peer_epoch is not None \
-                    and silent >= self.failover_s:
+                    and silent >= self.failover_s and not self.storing:
                 await self._ask_failover(silent)
 
     async def _ask_failover(self, silent: float) -> None:
@@ -264,8 +319,23 @@ class Mirror:
                         "silent_s": round(time.monotonic() - self.last_heard, 2),
                         "files_applied": self.files_applied}}
 
+    async def _load_held(self) -> None:
+        """Start from what our gateway holds of each satellite (took itself while it was
+        active, or mirrored): a core that handed over or restarted then gets mirrored only
+        what follows, nothing it already published (its record has no sequence twice)."""
+        if self.gateway is None:
+            return
+        try:
+            held = await self.gateway.call("ha_held")
+        except RpcError as exc:
+            log.warning("what this core holds of its satellites is unknown (%s): the "
+                        "active core starts at what the satellites were acknowledged", exc)
+            return
+        self.held = {str(k): list(v) for k, v in dict(held).items()}
+
     async def _link(self) -> None:
         await self._settle_key()
+        await self._load_held()
         assert self.peer_key is not None
         self.dialer = Dialer(self.ctx, self.spec.data_dir, self.endpoint, self.peer_key)
         await asyncio.gather(self._recv_loop(self.dialer), self._monitor_loop(self.dialer))

@@ -7,9 +7,11 @@ MirrorSource`. Every message is ``[kind, body]`` with a msgpack body.
 standby -> primary
   M_HELLO  ``{"name", "role", "epoch", "listen", "sat_hwm"}`` after each handshake, and
            once a second while not welcomed; ``sat_hwm``: what it holds of each
-           satellite (as the last batch it applied said), so a re-join keeps its
-           record. A core that says ``role: active`` with a higher epoch than the
-           primary's fences it: the primary demotes itself to its standby.
+           satellite (its gateway's high-water marks at the start of the link, then as
+           the batches it applied said), so a re-join keeps its record and a core that
+           handed over is mirrored nothing it published itself. A core that says
+           ``role: active`` with a higher epoch than the primary's fences it: the
+           primary demotes itself to its standby.
   M_ACK    ``{"seq", "dp"}``: value batches applied up to ``seq`` (``dp`` datapoints).
   M_PING   ``{"t"}`` once a second.
   M_HANDOVER ``{"reason"}``: ``edgectl ha promote`` on the standby: the primary hands

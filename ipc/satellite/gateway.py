@@ -48,6 +48,7 @@ from edgeos.ipc.rpc import (
     RpcServer,
 )
 from edgeos.ipc.satellite import keys, mdns, walcheckpoint, wire
+from edgeos.ipc.satellite.command_hold import HOLD_S, MAX_HELD, CommandHold, refusals
 from edgeos.ipc.satellite.gateway_commands import GatewayCommand
 from edgeos.ipc.satellite.peer import LinkPeer
 from edgeos.ipc.satellite.trust import RemoteClients, TrustStore
@@ -99,6 +100,9 @@ class Satellite(LinkPeer):
     unacked: int = 0  # datapoints taken since the last ACK
     told: int = 0  # the last sequence it was told is acknowledged (HA: a standby's base)
     ack_timer: asyncio.TimerHandle | None = None
+    #: commands that came while it was not connected: sent when it is (command_hold.py)
+    held: CommandHold = field(default_factory=CommandHold)
+    held_timer: asyncio.TimerHandle | None = None
 
     def row(self) -> dict[str, Any]:
         return {"id": self.id, "key": self.key, "state": self.state, "address": self.address,
@@ -259,6 +263,8 @@ class Gateway:
                     self._send(sat.rid, wire.REFUSED, {"reason": "revoked", "pending": False})
                     cut = True
                 self._go_offline(sat, "revoked")
+                self._refuse(sat, sat.held.take(), f"satellite {sat_id} was revoked")
+                self._arm_held(sat)
                 sat.broker.close(0)
                 del self.sats[sat_id]
                 self.by_key.pop(sat.key, None)
@@ -364,6 +370,7 @@ class Gateway:
         self._send(sat.rid or b"", wire.WELCOME, {"id": sat.id, "acked": sat.told,
                                                   "ha_epoch": self.mirror.state.epoch,
                                                   "ha_role": self.mirror.state.role})
+        self._release_held(sat)
 
     async def _data(self, sat: Satellite, head: dict[str, Any], chunk: zmq.Frame) -> None:
         if head.get("e") != sat.epoch or sat.state != "connected":
@@ -543,11 +550,62 @@ class Gateway:
             if not self.mirror.state.active:  # a standby core actuates nothing (HA)
                 self.mirror.held += len(items)
                 continue
-            fence = protocol.pack({"ha_epoch": self.mirror.state.epoch})
-            if sat.state != "connected" or sat.rid is None or not wire.try_send(
-                    self.router, [sat.rid, wire.CMD, protocol.pack(items), fence]):
-                log.warning("satellite %s offline: %d commands not delivered", sat.id,
-                            len(items))
+            if len(sat.held) or not self._send_commands(sat, commands):
+                self._hold(sat, commands)
+
+    def _send_commands(self, sat: Satellite, commands: list[list[Any]]) -> bool:
+        """To the satellite, tagged with our epoch (its fence); False: not sent (it is
+        not connected, or its queue is full)."""
+        if sat.state != "connected" or sat.rid is None:
+            return False
+        fence = protocol.pack({"ha_epoch": self.mirror.state.epoch})
+        return wire.try_send(self.router, [sat.rid, wire.CMD, protocol.pack(
+            [[c[0], c[1]] for c in commands]), fence])
+
+    def _hold(self, sat: Satellite, commands: list[list[Any]]) -> None:
+        """Not connected (e.g. on its way to us after a switch-over): held until it is,
+        at most HOLD_S (command_hold.py)."""
+        log.warning("satellite %s is %s: %d command(s) held for up to %.0f s until it "
+                    "connects", sat.id, sat.state, len(commands), HOLD_S)
+        self._refuse(sat, sat.held.add(commands, time.monotonic()),
+                     f"satellite {sat.id} is {sat.state} and {MAX_HELD} commands wait for it")
+        self._arm_held(sat)
+
+    def _arm_held(self, sat: Satellite) -> None:
+        if sat.held_timer is not None:
+            sat.held_timer.cancel()
+            sat.held_timer = None
+        due = sat.held.next_expiry()
+        if due is not None:
+            sat.held_timer = asyncio.get_running_loop().call_later(
+                max(0.0, due - time.monotonic()), self._expire_held, sat)
+
+    def _expire_held(self, sat: Satellite) -> None:
+        sat.held_timer = None
+        self._refuse(sat, sat.held.expired(time.monotonic()),
+                     f"satellite {sat.id} did not connect within {HOLD_S:.0f} s")
+        self._arm_held(sat)
+
+    def _release_held(self, sat: Satellite) -> None:
+        """Welcomed: the held commands go out, once."""
+        if len(sat.held) and self._send_commands(sat, [c for _, c in sat.held.items]):
+            log.info("satellite %s: %d held command(s) sent", sat.id, len(sat.held))
+            sat.held.take()
+            self._arm_held(sat)
+
+    def _refuse(self, sat: Satellite, commands: list[list[Any]], why: str) -> None:
+        """``not_delivered`` to whoever sent them (a waiting set, a route's count)."""
+        for c in commands:  # no confirmation is waited for any more
+            ids = sat.writes.get(str(c[0]))
+            if ids is not None and len(c) > 4 and c[4] in ids:
+                ids.remove(c[4])
+                if not ids:
+                    del sat.writes[str(c[0])]
+        if commands:
+            log.warning("satellite %s: %d command(s) not delivered: %s", sat.id,
+                        len(commands), why)
+            wire.try_send(sat.broker, [protocol.REPLY, protocol.pack(
+                refusals(commands, protocol.NOT_DELIVERED, why))])
 
     # -- control (from the supervisor) -----------------------------------------------
     async def handle(self, cmd: str, args: dict[str, Any]) -> Any:
@@ -558,7 +616,12 @@ class Gateway:
     def enforce_role(self) -> dict[str, Any]:
         """Re-read ha.json; a standby (or a quiesced core) sends its connected satellites
         away, so they buffer until the active core takes them."""
-        if not self.mirror.load_state().active or self.mirror.quiesced:
+        if not self.mirror.load_state().active:  # a stale command follows no hand-over
+            for sat in self.sats.values():
+                self._refuse(sat, sat.held.take(), "this core is now a standby (the active "
+                             f"core is {self.mirror.state.peer}): not sent")
+                self._arm_held(sat)
+        if not self.mirror.state.active or self.mirror.quiesced:
             for sat in self.sats.values():
                 if sat.state == "connected" and sat.rid is not None:
                     self._send(sat.rid, wire.REFUSED, {"reason": "this core is now a standby",

@@ -147,3 +147,15 @@ class HaHandover(GatewayCommand):
         except ValueError as exc:
             raise RpcError(str(exc), UNAVAILABLE) from None
         return {"asked": True}
+
+
+class HaHeld(GatewayCommand):
+    """What this core holds of each satellite (id -> [epoch, last sequence]): what it
+    took itself while active, or mirrored. A re-joining standby's HELLO says it, so the
+    active core mirrors it only what follows (a core that handed over gets nothing it
+    published itself again)."""
+
+    name = "ha_held"
+
+    async def execute(self, args: dict[str, Any]) -> Any:
+        return {i: [s.epoch, s.hwm] for i, s in self.gateway.sats.items() if s.epoch}

@@ -85,7 +85,7 @@ def test_kill_primary_loses_nothing_and_actuates_once(daemon_factory) -> None:
         driver.core = None
         kill_tree(p.proc.pid)
         s.wait_for(lambda: cores.ha(s)["role"] == "active", TAKEOVER_S, "standby active")
-        # commands to an unreachable satellite are dropped, not queued: wait for it
+        # commands to a satellite not yet on the new core wait up to 15 s: wait for it
         s.wait_for(lambda: s.ctl_json("satellites")[0]["state"] == "connected", 30,
                    "the satellite on the new core")
         driver.core = s
