@@ -19,8 +19,6 @@ Prints figures; asserts nothing.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import shutil
 import statistics
 import subprocess
@@ -32,10 +30,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgeos.ipc.broker.drain import DRAIN_BUDGET_NS
-from edgeos.ipc.child import InstanceSpec
 
+from bench.broker_process import start_broker
 from bench.common import finish, parser
-from bench.router import BATCH, end_to_end, routes, schedstat
+from bench.router import BATCH, end_to_end, schedstat
 
 NO_BUDGET_NS = 10**18  # about 30 years: never reached
 
@@ -66,22 +64,7 @@ asyncio.run(main())
 def start(root: Path, name: str, budget_ns: int, clock: str
           ) -> tuple[subprocess.Popen[bytes], Path]:
     """A broker process with ``budget_ns`` on ``clock`` (cpu, wall), ready; its run dir."""
-    base = root / name
-    dirs = {d: base / d for d in ("run", "data", "config")}
-    for d in dirs.values():
-        d.mkdir(parents=True)
-    (dirs["config"] / "routing.json").write_text(json.dumps({"version": "1.0",
-                                                             "routes": routes()}))
-    instances = {i: {"type": "simulator", "max_pps": 1e9} for i in ("src", "dst")}
-    spec = InstanceSpec(id="broker", type="broker", name="broker", run_dir=str(dirs["run"]),
-                        data_dir=str(dirs["data"]), config_dir=str(dirs["config"]),
-                        extra={"instances": instances})
-    proc = subprocess.Popen([sys.executable, "-c", BROKER,
-                             json.dumps(dataclasses.asdict(spec)), str(budget_ns), clock],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    proc.stdout.readline()  # "ready"
-    return proc, dirs["run"]
+    return start_broker(root, name, BROKER, str(budget_ns), clock)
 
 
 def main() -> int:

@@ -25,7 +25,6 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import shutil
 import subprocess
@@ -36,11 +35,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from edgeos.ipc.child import InstanceSpec
-
+from bench.broker_process import start_broker
 from bench.common import finish, parser
-from bench.router import Probe, quantile, routes, start_relay
+from bench.router import Probe, quantile, start_relay
 
 BROKER = """
 import asyncio, gc, json, sys, time
@@ -158,22 +155,7 @@ ARMS = ("shipped", "old_flush", "no_flush")
 
 def start(root: Path, arm: str) -> tuple[subprocess.Popen[bytes], Path]:
     """A broker process of ``arm``, ready; its run dir."""
-    base = root / arm
-    dirs = {d: base / d for d in ("run", "data", "config")}
-    for d in dirs.values():
-        d.mkdir(parents=True)
-    (dirs["config"] / "routing.json").write_text(json.dumps({"version": "1.0",
-                                                             "routes": routes()}))
-    instances = {i: {"type": "simulator", "max_pps": 1e9} for i in ("src", "dst")}
-    spec = InstanceSpec(id="broker", type="broker", name="broker", run_dir=str(dirs["run"]),
-                        data_dir=str(dirs["data"]), config_dir=str(dirs["config"]),
-                        extra={"instances": instances})
-    proc = subprocess.Popen([sys.executable, "-c", BROKER,
-                             json.dumps(dataclasses.asdict(spec)), arm],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    proc.stdout.readline()  # "ready"
-    return proc, dirs["run"]
+    return start_broker(root, arm, BROKER, arm)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
