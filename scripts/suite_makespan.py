@@ -50,10 +50,10 @@ class _Order:
             self.files.append(keys)
 
 
-def collect() -> list[list[tuple[str, str]]]:
+def collect(paths: list[str]) -> list[list[tuple[str, str]]]:
     order = _Order()
-    code = pytest.main(["--collect-only", "-qq", "-p", "no:cacheprovider", str(REPO / "tests")],
-                       plugins=[order])
+    code = pytest.main(["--collect-only", "-qq", "-p", "no:cacheprovider", "--rootdir",
+                        str(REPO), *paths], plugins=[order])
     if code != 0:
         sys.exit(f"collection failed (pytest exit {code})")
     return order.files
@@ -89,9 +89,11 @@ def main() -> None:
     parser.add_argument("xml", type=Path, help="JUnit XML of one full run")
     parser.add_argument("jobs", type=int, nargs="+", help="worker counts to replay")
     parser.add_argument("--json", action="store_true", help="one JSON line at the end")
+    parser.add_argument("--paths", nargs="+", default=[str(REPO / "tests")],
+                        help="what to collect (default: the whole suite)")
     args = parser.parse_args()
     times = measured(args.xml)
-    order = collect()
+    order = collect(args.paths)
     files = [[times.get(key, 0.0) for key in keys] for keys in order]
     missing = sum(key not in times for keys in order for key in keys)
     total = sum(map(sum, files))
