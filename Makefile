@@ -21,7 +21,8 @@ run: $(STAMP)
 ## test: install what the tests need (Python and Debian packages), run the whole suite
 ##       (TEST_JOBS pytest-xdist workers: most tests wait on real daemons and peers;
 ##       the 25 slowest tests are listed at the end, to keep the suite under 15 min)
-TEST_JOBS ?= 3
+##       (5 workers on 2 cores: the tests wait far more than they compute, docs/suite-time.md)
+TEST_JOBS ?= 5
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder --durations=25
