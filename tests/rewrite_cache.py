@@ -26,11 +26,11 @@ from _pytest.assertion.rewrite import (
 )
 
 
-def modules(args: list[str], rootdir: Path) -> list[Path]:
-    """The test modules and conftests under the run's arguments."""
+def modules(args: list[str], cwd: Path) -> list[Path]:
+    """The test modules and conftests under the run's arguments (relative to ``cwd``)."""
     found: set[Path] = set()
     for arg in args:
-        path = (rootdir / arg.split("::")[0]).resolve()
+        path = (cwd / arg.split("::")[0]).resolve()
         if path.is_dir():
             found.update(p for p in path.rglob("*.py")
                          if p.name == "conftest.py" or p.name.startswith("test_"))
@@ -43,7 +43,7 @@ def prewarm(config: pytest.Config) -> int:
     """Write the rewritten ``.pyc`` of every module that has none up to date; how many."""
     state = config.stash[assertstate_key]
     written = 0
-    for fn in modules(config.args, config.rootpath):
+    for fn in modules(config.args, config.invocation_params.dir):
         cache_dir = get_cache_dir(fn)
         pyc = cache_dir / (fn.name[:-3] + PYC_TAIL)
         if not try_makedirs(cache_dir) or _read_pyc(fn, pyc, state.trace) is not None:
