@@ -4,7 +4,7 @@ Each worker collects the whole suite itself, and pytest rewrites the asserts of 
 test module it imports, caching the result as a ``.pyc`` beside it. In a fresh clone
 (CI) there is no cache yet and the workers start together, so every worker rewrote
 every module: about 12 s of CPU each of its 16 s of collection (docs/suite-time.md),
-5 x on 2 cores. The controller, idle until then, writes the cache first; the workers
+once per worker on 2 cores. The controller, idle until then, writes the cache first; the workers
 find it (pytest checks each ``.pyc`` against its source's hash).
 
 Uses pytest's own rewrite and cache-writing functions (private, hence the pin of
