@@ -21,9 +21,13 @@ run: $(STAMP)
 ## test: install what the tests need (Python and Debian packages), run the whole suite
 ##       (TEST_JOBS pytest-xdist workers: most tests wait on real daemons and peers;
 ##       the 25 slowest tests are listed at the end, to keep the suite under 15 min)
+##       (3 workers: 5 measured slower on 2 cores, the suite needs ~1,000 CPU-s; docs/suite-time.md)
+##       (compileall: the project's bytecode once, which every daemon and edgectl the
+##       tests start reads even where PYTHONDONTWRITEBYTECODE keeps them from writing it)
 TEST_JOBS ?= 3
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
+	$(BIN)/python -m compileall -q -j 0 -x '/(\.venv|node_modules)/' .
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder --durations=25
 
 system-deps:

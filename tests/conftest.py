@@ -10,7 +10,8 @@ import pytest
 
 from tests.paths import TESTDATA
 
-pytest_plugins = ["tests.scheduling"]  # how make test shares the tests out to its workers
+pytest_plugins = ["tests.scheduling",  # how make test shares the tests out to its workers
+                  "tests.rewrite_cache"]  # and writes the rewritten test modules once
 
 
 @pytest.fixture(scope="session")

@@ -23,10 +23,15 @@ import pytest
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not hasattr(config, "workerinput"):  # not an xdist worker
         return
+    items[:] = [item for tests in file_order(items) for item in tests]
+
+
+def file_order(items: list[pytest.Item]) -> list[list[pytest.Item]]:
+    """The tests grouped by file, in the order the workers take the files (also what
+    scripts/suite_makespan.py replays)."""
     files: dict[str, list[pytest.Item]] = {}
     for item in items:
         files.setdefault(item.location[0], []).append(item)
-    ordered = sorted(files.values(),
-                     key=lambda tests: -sum(t.get_closest_marker("slow") is not None
-                                            for t in tests))
-    items[:] = [item for tests in ordered for item in tests]
+    return sorted(files.values(),
+                  key=lambda tests: -sum(t.get_closest_marker("slow") is not None
+                                         for t in tests))

@@ -18,26 +18,36 @@ import pytest
 FAKE_BLUEZ = Path(__file__).resolve().parent / "bms" / "bms_fake_bluez.py"
 
 
+#: the default poll interval; from it up, a slow probe is paced (see :func:`wait_until`)
+PACED_FROM = 0.05
+
+
 def wait_until(pred: Callable[[], Any], timeout: float = 20, what: str = "condition",
-               interval: float = 0.05, check: Callable[[], None] | None = None,
+               interval: float = PACED_FROM, check: Callable[[], None] | None = None,
                context: Callable[[], str] | None = None) -> Any:
     """Poll ``pred`` until it returns something truthy; exceptions count as "not yet".
 
     ``check`` is called each round and may raise (a peer process died); ``context``
-    adds text (a log tail) to the timeout message.
+    adds text (a log tail) to the timeout message. A probe that takes longer than
+    ``interval`` (one that runs ``edgectl``: ~0.45 CPU-s a call) is paced to run at most
+    half the time, pausing as long as it took up to 1 s: polled back to back it kept a
+    core busy for as long as a test waited (docs/suite-time.md). A caller that asks for
+    a shorter ``interval`` than the default (it waits for a short window) keeps it.
     """
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while time.monotonic() < deadline:
         if check is not None:
             check()
+        began = time.monotonic()
         try:
             result = pred()
             if result:
                 return result
         except Exception as exc:  # not there yet
             last_exc = exc
-        time.sleep(interval)
+        took = time.monotonic() - began
+        time.sleep(interval if interval < PACED_FROM else max(interval, min(took, 1.0)))
     tail = f"\n{context()}" if context is not None else ""
     raise AssertionError(f"timed out after {timeout} s waiting for {what} "
                          f"(last error: {last_exc}){tail}")
