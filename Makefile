@@ -23,12 +23,13 @@ run: $(STAMP)
 ##       the 25 slowest tests are listed at the end, to keep the suite under 15 min)
 ##       (3 workers: 5 measured slower on 2 cores, the suite needs ~1,000 CPU-s; docs/suite-time.md)
 ##       (compileall: the project's bytecode once, which every daemon and edgectl the
-##       tests start reads even where PYTHONDONTWRITEBYTECODE keeps them from writing it)
+##       tests start reads; pytest runs without PYTHONDONTWRITEBYTECODE so its rewritten
+##       test modules are cached too: docs/suite-time.md)
 TEST_JOBS ?= 3
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m compileall -q -j 0 -x '/(\.venv|node_modules)/' .
-	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder --durations=25
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder --durations=25
 
 system-deps:
 	scripts/install-system-deps.sh

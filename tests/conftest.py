@@ -10,8 +10,7 @@ import pytest
 
 from tests.paths import TESTDATA
 
-pytest_plugins = ["tests.scheduling",  # how make test shares the tests out to its workers
-                  "tests.rewrite_cache"]  # and writes the rewritten test modules once
+pytest_plugins = ["tests.scheduling"]  # how make test shares the tests out to its workers
 
 
 @pytest.fixture(scope="session")
