@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 PROBE = """
+import hashlib, hmac, secrets  # what the checks import lazily: their pages are not the area
 from edgeos.common.auth import hash_password, verify_password
 
 def rss_kb():
