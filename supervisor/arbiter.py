@@ -478,6 +478,10 @@ class Arbiter:
                     samples[iid] = self.sampler.sample(inst.pid, io=False)
         elif self.sys.monotonic() - self._sampled_at >= SAMPLE_AGE_S:
             self._sample_all(io=False)  # (the rows have no disk I/O: a status reads it)
+        else:  # fresh, but READY dropped a sample: read that process, never write 0 MB
+            for inst in self.instances.values():
+                if inst.pid and inst.id not in samples:
+                    samples[inst.id] = self.sampler.sample(inst.pid, io=False)
         out = []
         for inst in self.instances.values():
             if inst.pid and (ids is None or inst.id in ids):

@@ -151,3 +151,18 @@ def test_a_steady_beat_is_no_news_a_moved_one_is(world: World) -> None:
     world.arbiter._on_message(a, protocol.HEARTBEAT, {**steady, "pps_out": 12.0,
                                                       "error_count": 1})
     assert world.arbiter.pace.moved == {"a"}
+
+
+def test_a_row_never_says_0_mb_for_a_process_just_read_afresh(world: World) -> None:
+    """READY drops an instance's sample (its nice changed); a full figures pass within
+    SAMPLE_AGE_S of the last reading must read that process, not write 0 MB into the
+    instance history (seen: a memory_mb point of 0 right after a worker started)."""
+    started(world, sim("a"), sim("b"))
+    for inst in world.arbiter.instances.values():
+        world.sys.rss[inst.pid] = 42.0
+    world.sys.now = 1000 + P
+    world.arbiter.figures(None)
+    world.arbiter.samples.pop("b")  # as at STARTING -> RUNNING
+    world.sys.now += 0.1  # the last full reading is still fresh
+    rows = {row[0]: row for row in world.arbiter.figures(None)}
+    assert rows["a"][2] == rows["b"][2] == 42.0
