@@ -632,6 +632,13 @@ class Arbiter:
         self.settings = cfgmod.load_settings(self.paths.config)
         return ha_view(self.ha, cfgmod.load_connections(self.paths.config, self.settings))
 
+    def _read_config(self) -> tuple[cfgmod.Settings, list[InstanceConfig]]:
+        """The config dir's settings and connections, validated; raises ConfigError."""
+        settings = cfgmod.load_settings(self.paths.config)
+        path = self.paths.config / cfgmod.CONNECTIONS
+        doc = cfgmod.read_json(path) if path.exists() else {"connections": []}
+        return settings, cfgmod.validate_connections(doc, settings)
+
     def _system_config(self, iid: str, role: str) -> InstanceConfig:
         # The broker and the UI run above the device workers (default nice 5).
         limits = {**self.settings.limits, "max_ram_mb": 512,
@@ -673,11 +680,9 @@ class Arbiter:
 
     async def reload(self) -> dict[str, Any]:
         """Apply a changed config dir: only instances that changed are touched."""
-        settings = cfgmod.load_settings(self.paths.config)
-        configs = cfgmod.validate_connections(
-            cfgmod.read_json(self.paths.config / cfgmod.CONNECTIONS)
-            if (self.paths.config / cfgmod.CONNECTIONS).exists() else {"connections": []},
-            settings)
+        # read and validated in a thread: validation waits for its helper process
+        # (supervisor/validator_process.py), seconds on a loaded machine
+        settings, configs = await asyncio.to_thread(self._read_config)
         configs = ha_view(self.ha, configs)
         new_ids = [c.id for c in configs]
         routes_ok = True

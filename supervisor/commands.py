@@ -373,13 +373,15 @@ ROUTES_DOC = Arg("doc", "any", required=True, help="a routing.json document")
 class RoutesCommand(Command):
     """Base: check a routing document as the broker does (:func:`check_routes`)."""
 
-    def check(self, doc: Any, ids: list[str] | None = None) -> list[str]:
+    async def check(self, doc: Any, ids: list[str] | None = None) -> list[str]:
         """The document's warnings; a refused one raises ``bad_request``. Checked in
-        the validation helper (supervisor/route_check.py: no jsonschema here)."""
+        the validation helper (supervisor/route_check.py: no jsonschema here), from a
+        thread: the loop does not wait for the helper."""
         from edgeos.supervisor import route_check
 
         ids = [i.id for i in self.arbiter.workers()] if ids is None else ids
-        return route_check.warnings(doc, [*ids, *self.arbiter.satellite_ids()])
+        return await asyncio.to_thread(route_check.warnings, doc,
+                                       [*ids, *self.arbiter.satellite_ids()])
 
 
 class ValidateRoutes(RoutesCommand):
@@ -389,7 +391,7 @@ class ValidateRoutes(RoutesCommand):
     args = (ROUTES_DOC,)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        return {"warnings": self.check(args["doc"])}
+        return {"warnings": await self.check(args["doc"])}
 
 
 class SaveRoutes(RoutesCommand):
@@ -403,7 +405,7 @@ class SaveRoutes(RoutesCommand):
 
         doc = args["doc"]
         self.refuse_on_standby(cfgmod.ROUTING)
-        self.check(doc)
+        await self.check(doc)
         atomic_write_json(self.arbiter.paths.config / cfgmod.ROUTING, doc,
                           backup_dir=self.arbiter.paths.backups)
         return await self.arbiter.broker_call("reload", instances=self.arbiter.instance_table())
@@ -426,14 +428,14 @@ class Connections(RoutesCommand):
                                                                  "connections": []}
         self.refuse_on_standby(cfgmod.CONNECTIONS)
         try:
-            configs = cfgmod.validate_connections(
-                doc, cfgmod.load_settings(self.arbiter.paths.config))
+            configs = await asyncio.to_thread(lambda: cfgmod.validate_connections(
+                doc, cfgmod.load_settings(self.arbiter.paths.config)))
         except cfgmod.ConfigError as exc:
             raise RpcError("invalid connections.json, nothing changed", BAD_REQUEST,
                            exc.errors) from None
         routes = self.arbiter.paths.config / cfgmod.ROUTING
         if routes.exists():  # the routes in force must still resolve: refuse before writing
-            self.check(cfgmod.read_json(routes), [c.id for c in configs])
+            await self.check(cfgmod.read_json(routes), [c.id for c in configs])
         atomic_write_json(path, doc, backup_dir=self.arbiter.paths.backups)
         return await Reload(self.arbiter).execute({})
 

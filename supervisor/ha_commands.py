@@ -36,6 +36,13 @@ from edgeos.supervisor.satellite_setup import GATEWAY
 log = logging.getLogger("edgeos")
 
 WITNESS_TIMEOUT_S = 1.0
+# A planned switch-over's waits, inside edgectl's 40 s. The primary stays quiesced (its
+# satellites buffer) until it is fenced or FENCED_WAIT_S ran out, and the standby
+# promotes on its own only after HANDOVER_WAIT_S: a primary that took satellites again
+# while the standby promoted would publish what the new core then takes again.
+MIRRORED_WAIT_S = 10  # primary: until the standby holds all it took
+FENCED_WAIT_S = 20  # primary: until the standby's HELLO as active fences it
+HANDOVER_WAIT_S = 25  # standby: until the primary hands over
 REASON = Arg("reason", default="planned switch-over", help="why (for the event and the audit "
              "log)", most=500)
 EPOCH = Arg("epoch", "int", required=True, least=0, help="the epoch seen")
@@ -80,15 +87,20 @@ class HaCommand(SatelliteCommand):
         return event
 
     async def apply_role(self) -> None:
-        """Gateway first (hold or tag commands), then instances, then the mirror link."""
+        """Gateway first (hold or tag commands), then instances, then the mirror link;
+        an active core's link first: it fences the old primary (its HELLO carries the
+        new epoch), which must not wait for our devices to start and settle."""
         ha = self.ha
         with contextlib.suppress(RpcError):
             await self.gateway("ha_role")
+        if ha.active:
+            await self.restart_mirror(f"role {ha.role}")
         try:
             await self.arbiter.reload()
         except (ConfigError, RpcError) as exc:
             log.error("ha: instances not switched to the %s role: %s", ha.role, exc)
-        await self.restart_mirror(f"role {ha.role}")
+        if not ha.active:
+            await self.restart_mirror(f"role {ha.role}")
 
     async def restart_mirror(self, why: str, **extra: Any) -> None:
         """The ``ha-mirror`` link process again, with the current role and epoch."""
@@ -249,12 +261,13 @@ class HaPromote(HaCommand):
             # hold all it took), so nothing is lost or taken twice
             await self.restart_mirror("asking the primary to hand over",
                                       ask_handover=f"{reason} (by {who})")
-            for _ in range(150):
+            for _ in range(HANDOVER_WAIT_S * 10):
                 if self.ha.role == "active":
                     return {"from": "standby", "to": "active", "epoch": self.ha.epoch,
                             "peer": self.ha.peer, "reason": self.ha.reason}
                 await asyncio.sleep(0.1)
-            log.warning("ha: the primary did not hand over within 15 s: promoting anyway")
+            log.warning("ha: the primary did not hand over within %d s: promoting anyway",
+                        HANDOVER_WAIT_S)
         return await self.switch("active", reason, who, epoch=self.ha.epoch + 1)
 
 
@@ -275,20 +288,20 @@ class HaDemote(HaCommand):
         # satellites are refused (they keep their buffers) until the standby holds all
         # we took: it then takes over with their exact sequences, nothing taken twice
         await self.gateway("ha_quiesce")
-        for _ in range(50):
+        for _ in range(MIRRORED_WAIT_S * 10):
             row = next((f for f in await self.followers() if f["key"] == live[0]["key"]), None)
             if row is None or row["lag_dp"] == 0:
                 break
             await asyncio.sleep(0.1)
         await self.gateway("ha_handover", key=live[0]["key"],
                            reason=args["reason"])
-        for _ in range(100):  # the standby's HELLO as active fences us (ha_fenced)
+        for _ in range(FENCED_WAIT_S * 10):  # the standby's HELLO as active fences us
             if self.ha.role == "standby":
                 return {"role": "standby", "epoch": self.ha.epoch, "peer": self.ha.peer}
             await asyncio.sleep(0.1)
         await self.gateway("ha_role")  # satellites welcome again
-        raise RpcError(f"the standby did not take over within 10 s (epoch still {epoch})",
-                       UNAVAILABLE)
+        raise RpcError(f"the standby did not take over within {FENCED_WAIT_S} s (epoch "
+                       f"still {epoch})", UNAVAILABLE)
 
 
 class HaFenced(HaCommand):

@@ -14,6 +14,13 @@ and the entry point scan :func:`edgeos.workers.registry.scan`), and is ended
 (:func:`~edgeos.common.schemas.schema_problem`) run there too. It reads requests from
 its stdin, so it ends with the supervisor too (EOF), however that one ends.
 
+Starting the helper (an interpreter and jsonschema's imports) takes 0.2 s on a quiet
+machine and seconds on a loaded one, so the supervisor asks it from a worker thread
+(:func:`asyncio.to_thread`: ``Arbiter.reload``, the config and route commands),
+never from its event loop: a
+lock keeps one request at a time on the pipes, the idle timer is armed on the loop the
+helper was bound to, and the helper's exit is reaped when its pidfd says so.
+
 Requests and answers are pickled over the two pipes: both ends are this module, and a
 pickle carries any document a caller may pass (bytes from an RPC, huge ints from a
 file) exactly as the in-process call would see it.
@@ -22,9 +29,12 @@ file) exactly as the in-process call would see it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import pickle
 import subprocess
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -48,6 +58,14 @@ class ValidatorProcess:
         self.idle_s = idle_s
         self.proc: subprocess.Popen[bytes] | None = None
         self._idle: asyncio.TimerHandle | None = None
+        self._lock = threading.Lock()  # one request at a time on the two pipes
+        self.loop: asyncio.AbstractEventLoop | None = None  # where the idle timer runs
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Arm the idle timer on ``loop`` whichever thread asked; unbound, the first
+        request made on a running loop binds it, and without one the helper stays
+        until :meth:`close`."""
+        self.loop = loop
 
     def __call__(self, schema: str | dict[str, Any], doc: Any) -> list[str]:
         return self._ask("validate", schema, doc)
@@ -65,58 +83,90 @@ class ValidatorProcess:
         return self._ask("routes", doc, ids)
 
     def _ask(self, *request: Any) -> Any:
-        for _ in range(2):  # a helper killed between two loads: one fresh start
-            proc = self._running()
-            assert proc.stdin is not None and proc.stdout is not None
-            try:
-                pickle.dump(request, proc.stdin, pickle.HIGHEST_PROTOCOL)
-                proc.stdin.flush()
-                ok, answer = pickle.load(proc.stdout)
-            except (BrokenPipeError, EOFError):
-                self.close()
-                continue
-            self._close_when_idle()
-            if not ok:
-                raise RuntimeError(f"{request[0]} failed in the helper process:\n{answer}")
-            return answer
+        if self.loop is None:
+            with contextlib.suppress(RuntimeError):  # (no loop: the helper stays)
+                self.loop = asyncio.get_running_loop()
+        with self._lock:
+            for _ in range(2):  # a helper killed between two loads: one fresh start
+                proc = self._running()
+                assert proc.stdin is not None and proc.stdout is not None
+                try:
+                    pickle.dump(request, proc.stdin, pickle.HIGHEST_PROTOCOL)
+                    proc.stdin.flush()
+                    ok, answer = pickle.load(proc.stdout)
+                except (BrokenPipeError, EOFError):
+                    self._end(wait=True)
+                    continue
+                if self.loop is not None and not self.loop.is_closed():
+                    self.loop.call_soon_threadsafe(self._arm_idle)
+                if not ok:
+                    raise RuntimeError(f"{request[0]} failed in the helper process:\n"
+                                       f"{answer}")
+                return answer
         raise ValidatorGone("the validation helper process died twice in a row; see the "
                             "daemon's log for its error")
 
     def _running(self) -> subprocess.Popen[bytes]:
         if self.proc is None or self.proc.poll() is not None:
-            self.close()
+            self._end(wait=True)
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "edgeos.supervisor.validator_process"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         return self.proc
 
-    def _close_when_idle(self) -> None:
-        """Arm (or push back) the idle timer on the running event loop; without one
-        the helper stays until :meth:`close`."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
+    def _arm_idle(self) -> None:
+        """(on the loop) End the helper ``idle_s`` after the last request."""
         if self._idle is not None:
             self._idle.cancel()
-        self._idle = loop.call_later(self.idle_s, self.close)
+        self._idle = asyncio.get_running_loop().call_later(self.idle_s, self._idle_end)
 
-    def close(self) -> None:
-        """End the helper: EOF on its stdin, then wait for it (it exits at once)."""
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
-        proc, self.proc = self.proc, None
+    def _idle_end(self) -> None:
+        """(on the loop) End the helper without waiting for it: its exit is reaped when
+        its pidfd becomes readable. A request running now re-arms the timer."""
+        self._idle = None
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            proc = self._end(wait=False)
+        finally:
+            self._lock.release()
         if proc is None:
             return
+        loop = asyncio.get_running_loop()
+        pidfd = os.pidfd_open(proc.pid)
+
+        def reap() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            proc.wait()  # it has exited: this only collects its status
+
+        loop.add_reader(pidfd, reap)
+
+    def _end(self, wait: bool) -> subprocess.Popen[bytes] | None:
+        """EOF on the helper's stdin (it exits at once); with ``wait``, wait for it
+        here. Returns a helper still to be waited for."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
         for pipe in (proc.stdin, proc.stdout):
             if pipe is not None:
                 pipe.close()
+        if not wait:
+            return proc if proc.poll() is None else None
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        return None
+
+    def close(self) -> None:
+        """End the helper and wait for it (the supervisor's exit)."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        with self._lock:
+            self._end(wait=True)
 
 
 def answer(kind: str, *args: Any) -> Any:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import signal
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -120,6 +121,36 @@ def test_reload_diff_touches_only_what_changed(world: World) -> None:
     assert world.arbiter.instances["same"].pid == out["pids"]["same"]
     assert world.arbiter.instances["changed"].pid != out["pids"]["changed"]
     assert world.arbiter.instances["changed"].cfg.config["profile"] == "bms"
+
+
+def test_reload_validates_off_the_event_loop(world: World) -> None:
+    """Validation waits for its helper process (seconds on a loaded machine): a reload
+    must not stop the supervisor's loop meanwhile (heartbeats, RPCs, a hand-over's
+    timers). Here the check blocks until a coroutine on the loop has run."""
+    from edgeos.common import schemas
+
+    loop_ran = threading.Event()
+    seen: list[tuple[bool, bool]] = []
+
+    def slow_check(schema: Any, doc: Any) -> list[str]:
+        seen.append((threading.current_thread() is threading.main_thread(),
+                     loop_ran.wait(5)))
+        return []
+
+    async def scenario() -> dict[str, Any]:
+        await started(world, sim("a"))
+        world.write_connections(sim("a"), sim("b"))
+        loop = asyncio.get_running_loop()
+        loop.call_soon(loop_ran.set)
+        schemas.validate_elsewhere(slow_check)
+        try:
+            return await world.arbiter.reload()
+        finally:
+            schemas.validate_elsewhere(None)
+
+    report = run(world, scenario)
+    assert report["added"] == ["b"]
+    assert seen and all(not on_main and loop_free for on_main, loop_free in seen), seen
 
 
 def test_reload_refused_routes_applies_nothing(world: World) -> None:
