@@ -41,6 +41,7 @@ WITNESS_TIMEOUT_S = 1.0
 # promotes on its own only after HANDOVER_WAIT_S: a primary that took satellites again
 # while the standby promoted would publish what the new core then takes again.
 MIRRORED_WAIT_S = 10  # primary: until the standby holds all it took
+STUCK_TICKS = 20  # ... or until that lag has not moved for 2 s
 FENCED_WAIT_S = 20  # primary: until the standby's HELLO as active fences it
 HANDOVER_WAIT_S = 25  # standby: until the primary hands over
 REASON = Arg("reason", default="planned switch-over", help="why (for the event and the audit "
@@ -288,9 +289,15 @@ class HaDemote(HaCommand):
         # satellites are refused (they keep their buffers) until the standby holds all
         # we took: it then takes over with their exact sequences, nothing taken twice
         await self.gateway("ha_quiesce")
+        last, still = None, 0
         for _ in range(MIRRORED_WAIT_S * 10):
             row = next((f for f in await self.followers() if f["key"] == live[0]["key"]), None)
             if row is None or row["lag_dp"] == 0:
+                break
+            # a lag that stopped shrinking waits for satellites' resends, which a
+            # quiesced core cannot get: the hand-over's final marks cover those values
+            last, still = row["lag_dp"], (still + 1 if row["lag_dp"] == last else 0)
+            if still >= STUCK_TICKS:
                 break
             await asyncio.sleep(0.1)
         await self.gateway("ha_handover", key=live[0]["key"],

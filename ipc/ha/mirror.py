@@ -172,6 +172,13 @@ class Mirror:
                 log.warning("hand-over refused: %s (epoch %s, we have seen %d)",
                             wire.STALE_EPOCH, body.get("epoch"), self.epoch)
                 return
+            took = body.get("sat_hwm")
+            if isinstance(took, dict) and took and self.gateway is not None:
+                try:  # what the primary published is not taken again (ipc/ha/wire.py)
+                    await self.gateway.call("ha_hwm", hwm=took)
+                except RpcError as exc:
+                    log.error("the primary's satellite sequences not recorded before the "
+                              "takeover (%s): values it took may be taken again", exc)
             try:
                 await self.control.call("ha_promote", who="ha", reason=(
                     f"handover from {self.peer}: {body.get('reason')}"))

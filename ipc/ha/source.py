@@ -173,7 +173,14 @@ class MirrorSource:
         f = self.followers.get(key)
         if f is None or f.state != "connected" or f.rid is None:
             raise ValueError("that standby is not connected")
-        self.gw._send(f.rid, wire.M_TAKEOVER, {"reason": reason, "epoch": self.state.epoch})
+        took = {sid: [sat.epoch, sat.hwm] for sid, sat in self.gw.sats.items() if sat.epoch}
+        lacking = self.lacking(f)
+        if lacking:
+            log.warning("standby %s lacks %d satellite values this core took and published "
+                        "(in flight when its link restarted): they stay in this core's "
+                        "record only, and are not taken again", f.name, lacking)
+        self.gw._send(f.rid, wire.M_TAKEOVER, {"reason": reason, "epoch": self.state.epoch,
+                                               "sat_hwm": took})
 
     # -- link ------------------------------------------------------------------------
     def on_message(self, rid: bytes, key: str, kind: bytes, frames: list[zmq.Frame]) -> None:

@@ -26,8 +26,12 @@ primary -> standby
             ``snapshot``: the values are state (the last value of each), not changes:
             stored, not put on the change feed.
   M_PONG    ``{"t", "epoch", "role", "lag_dp", "lag_s"}``: the primary's view of the lag.
-  M_TAKEOVER ``{"reason", "epoch"}``: planned switch-over (``edgectl ha demote`` on the
-            primary): the standby promotes itself.
+  M_TAKEOVER ``{"reason", "epoch", "sat_hwm"}``: planned switch-over (``edgectl ha
+            demote`` on the primary): the standby promotes itself. ``sat_hwm``: what
+            the primary took of each satellite, all of which it published: the standby
+            takes it as its high-water marks first, so a value the standby lacks (in
+            flight when its link restarted) is not taken twice when the satellite
+            resends it; it is then in the old primary's record only.
   M_FENCED  ``{"epoch", "reason"}``: refused: this core is not (or no longer) the one
             to mirror from (``stale_epoch``).
   M_REJOIN  ``{"reason"}``: the standby acknowledged nothing for ``HOLD_S``: the primary
