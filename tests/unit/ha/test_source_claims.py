@@ -152,3 +152,23 @@ def test_a_standby_silent_for_hold_s_is_given_up(tmp_path, monkeypatch) -> None:
         p.join()  # it joins again: from what the satellite was told
         assert p.f.state == "connected"
     run(tmp_path, main)
+
+
+def test_the_hand_over_carries_all_the_primary_took_though_the_standby_lacks_some(
+        tmp_path) -> None:
+    """``ha promote`` restarts the standby's link: values in flight then are lacking on
+    it, and a quiesced primary cannot have the satellite resend them. The hand-over
+    says how far the primary took (and published) each satellite, so the new core
+    does not take those values again (CI: 386..391 on both cores)."""
+    async def main(p: Primary) -> None:
+        p.join()
+        p.take(20)
+        p.ack_all()
+        p.gw.sats["s1"].told = 20
+        p.take(6)  # 21..26 taken and published here; the link restarts before the ack
+        p.join(sat_hwm={"s1": ["e", 20]})
+        assert p.src.lacking(p.f) == 6
+        p.src.handover("K", "maintenance")
+        kind, body = p.gw.sent[-1]
+        assert kind == wire.M_TAKEOVER and body["sat_hwm"] == {"s1": ["e", 26]}
+    run(tmp_path, main)
