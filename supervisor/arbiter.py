@@ -25,7 +25,6 @@ from edgeos.ipc.child import next_beat
 from edgeos.ipc.ha.state import HaState
 from edgeos.ipc.heartbeat import moved
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
-from edgeos.ipc.storage.sqlite import move_aside
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor import modefile, rollback
 from edgeos.supervisor.feed import Feed
@@ -564,6 +563,8 @@ class Arbiter:
         if refused:  # fail safe: a state file we cannot trust never means "normal"
             log.error("%s; staying in PANIC (fail safe) until an admin runs 'edgectl "
                       "recover'", refused)
+            from edgeos.ipc.storage.sqlite import move_aside  # sqlite3: not at idle
+
             move_aside(self.paths.data / STATE_FILE, refused)
             why = f"state file refused: {refused}"
             atomic_write_json(self.paths.data / STATE_FILE, {

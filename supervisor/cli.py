@@ -22,6 +22,7 @@ from edgeos.common import schemas
 from edgeos.common.files import atomic_write_json
 from edgeos.supervisor import (
     datadir,
+    errors,
     ha_setup,
     low_power,
     malloc_arenas,
@@ -275,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     registry.scan_elsewhere(validator.worker_types)
     route_check.check_elsewhere(validator.routes)  # the route commands' check too
     schemas.check_schemas_elsewhere(validator.schema_problem)  # a plugin's config schema
+    errors.check_elsewhere(validator.newest_error)  # sqlite3 only once needed (errors.py)
     try:
         return asyncio.run(serve(args, paths, profile, web, links, ha))
     finally:

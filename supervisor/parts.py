@@ -85,8 +85,9 @@ class Parts:
         env = {**os.environ, "EDGEOS_SUPERVISOR_PID": str(os.getpid()),
                "EDGEOS_RUN": str(paths.run)}
         backend = None if os.environ.get("EDGEOS_CGROUPS") == "off" else cgroups.detect(system)
+        errors = ErrorStore(paths.data / "system_logs.db", on_demand=True)  # see errors.py
         return cls(ctx=zmq.asyncio.Context(), logbook=LogBook(paths.data / "logs", _no_line),
-                   errors=ErrorStore(paths.data / "system_logs.db"), sentry=SentryReporter(),
+                   errors=errors, sentry=SentryReporter(),
                    audit=AuditLog(paths.data / "audit.log"), env=env, euid=os.geteuid(),
                    cgroups=backend)
 

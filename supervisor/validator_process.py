@@ -11,7 +11,9 @@ request of a load or reload (same functions, same messages as in-process:
 and the entry point scan :func:`edgeos.workers.registry.scan`), and is ended
 ``IDLE_S`` after the last one. The route commands' check
 (:mod:`edgeos.supervisor.route_check`) and a plugin's config schema check
-(:func:`~edgeos.common.schemas.schema_problem`) run there too. It reads requests from
+(:func:`~edgeos.common.schemas.schema_problem`) run there too, and so does the start-up
+check of the error store's file (:func:`edgeos.supervisor.errors.newest_error`: sqlite3).
+It reads requests from
 its stdin, so it ends with the supervisor too (EOF), however that one ends.
 
 Starting the helper (an interpreter and jsonschema's imports) takes 0.2 s on a quiet
@@ -81,6 +83,10 @@ class ValidatorProcess:
     def routes(self, doc: Any, ids: list[str]) -> Any:
         """:func:`edgeos.supervisor.route_check.outcome`, checked in the helper."""
         return self._ask("routes", doc, ids)
+
+    def newest_error(self, path: Path) -> int | None:
+        """:func:`edgeos.supervisor.errors.newest_error`, opened in the helper."""
+        return self._ask("errors", path)
 
     def _ask(self, *request: Any) -> Any:
         if self.loop is None:
@@ -171,7 +177,12 @@ class ValidatorProcess:
 
 def answer(kind: str, *args: Any) -> Any:
     """One request: ``("validate", schema or name, doc)``, ``("types", plugin_root)`` or
-    ``("routes", doc, instance ids)`` or ``("check_schema", schema_doc)``."""
+    ``("routes", doc, instance ids)`` or ``("check_schema", schema_doc)`` or
+    ``("errors", path of the error store)``."""
+    if kind == "errors":
+        from edgeos.supervisor.errors import newest_error
+
+        return newest_error(*args)
     from edgeos.common import schemas
 
     if kind == "check_schema":

@@ -49,10 +49,22 @@ def check_key(text: str, what: str = "key") -> bytes:
 
 def fingerprint(public: bytes | str) -> str:
     """A short, stable fingerprint of a public key (for mDNS TXT and listings)."""
-    import hashlib  # (here: the supervisor imports this module, OpenSSL only when used)
-
     key = public.encode() if isinstance(public, str) else public
-    return hashlib.sha256(key).hexdigest()[:16]
+    return _sha256_hex(key)[:16]
+
+
+def _sha256_hex(data: bytes) -> str:
+    """SHA-256 from CPython's own module where it has one: ``hashlib`` would load
+    OpenSSL's libcrypto, ~1.7 MB of a satellite supervisor's memory once it answered
+    ``node-key`` (issue 16); the digest is the same."""
+    try:
+        from _sha256 import sha256  # CPython 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # type: ignore[no-redef]  # CPython >= 3.12
+        except ImportError:  # a build without them
+            from hashlib import sha256
+    return sha256(data).hexdigest()
 
 
 def keys_dir(data_dir: Path) -> Path:

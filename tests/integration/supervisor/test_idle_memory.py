@@ -39,11 +39,12 @@ sys.exit(main(sys.argv[1:]))
 # validation helper process), psutil ~1 MB (profile detection reads /proc and sysfs),
 # uuid (job ids from os.urandom), the admin UI and the routing engine (other processes),
 # shutil/tempfile with bz2 and lzma ~0.5 MB (argparse's formatter; a config write
-# imports them, so they are only absent until the first one).
+# imports them, so they are only absent until the first one); sqlite3 with libsqlite3
+# ~1.4 MB (the error store connects on its first error: supervisor/errors.py).
 FOR_GOOD = ("jsonschema", "referencing", "rpds", "attrs", "jsonschema_specifications",
             "importlib.metadata", "email", "psutil", "uuid", "tornado", "edgeos.admin_ui",
             "edgeos.ipc.routing")
-HEAVY = (*FOR_GOOD, "shutil", "tempfile", "bz2", "lzma")
+HEAVY = (*FOR_GOOD, "shutil", "tempfile", "bz2", "lzma", "sqlite3", "_sqlite3")
 
 
 def idle_modules(d, out: Path) -> list[str]:
