@@ -272,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         seed_demo(paths)
     validator = ValidatorProcess()  # jsonschema and importlib.metadata run there (issue 16)
+    validator.start()
     schemas.validate_elsewhere(validator)
     registry.scan_elsewhere(validator.worker_types)
     route_check.check_elsewhere(validator.routes)  # the route commands' check too

@@ -20,8 +20,8 @@ Starting the helper (an interpreter and jsonschema's imports) takes 0.2 s on a q
 machine and seconds on a loaded one, so the supervisor asks it from a worker thread
 (:func:`asyncio.to_thread`: ``Arbiter.reload``, the config and route commands),
 never from its event loop: a
-lock keeps one request at a time on the pipes, the idle timer is armed on the loop the
-helper was bound to, and the helper's exit is reaped when its pidfd says so.
+lock keeps one request at a time on the pipes, the idle timer is armed on the loop of its
+first request, and the helper's exit is reaped when its pidfd says so.
 
 Requests and answers are pickled over the two pipes: both ends are this module, and a
 pickle carries any document a caller may pass (bytes from an RPC, huge ints from a
@@ -61,13 +61,16 @@ class ValidatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._lock = threading.Lock()  # one request at a time on the two pipes
-        self.loop: asyncio.AbstractEventLoop | None = None  # where the idle timer runs
+        #: where the idle timer runs: the loop of the first request made on one (the
+        #: supervisor's config load); without one the helper stays until close()
+        self.loop: asyncio.AbstractEventLoop | None = None
 
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Arm the idle timer on ``loop`` whichever thread asked; unbound, the first
-        request made on a running loop binds it, and without one the helper stays
-        until :meth:`close`."""
-        self.loop = loop
+    def start(self) -> None:
+        """Start the helper now, so its imports overlap the supervisor's start-up (the
+        config load is its first request). After the zygote's fork: the zygote must
+        not hold the helper's stdin open."""
+        with self._lock:
+            self._running()
 
     def __call__(self, schema: str | dict[str, Any], doc: Any) -> list[str]:
         return self._ask("validate", schema, doc)
