@@ -74,6 +74,10 @@ def test_outage_is_queued_on_disk_and_delivered_in_order(daemon_factory, tmp_pat
         # a persistent session: mosquitto keeps what arrives for it while it reconnects
         watcher = Watcher(broker.port, ["smarthome/plc_1/MAIN/nCycle"], client_id="order-watch",
                           persistent=True)
+        # running says mqtt_local's process is up, connected that mosquitto took it: a
+        # message published before its SUBACK may pass it by (seen in a loaded full run)
+        d.wait_for(lambda: d.instance("mqtt_local")["bus"]["subscribed"], 10,
+                   "mqtt_local subscribed")
         watcher.publish("alarms/door", "1")
         d.wait_for(lambda: d.call("get", address="mqtt_local.alarms/door")["quality"] == "good",
                    10, "mqtt_local value")
