@@ -74,6 +74,10 @@ class MqttLink:
         self._on_ack = on_ack
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connected = False
+        self.subscribed = False
+        """The broker granted every subscription of this connection (SUBACK): a message
+        published before that may pass us by; connected alone does not say it."""
+        self._subscribe_mid: int | None = None
         self._stopping = False
         self._down_reported = False
         self.connects = 0
@@ -98,6 +102,7 @@ class MqttLink:
         client.on_connect_fail = self._paho_connect_fail
         client.on_message = self._paho_message
         client.on_publish = self._paho_publish
+        client.on_subscribe = self._paho_subscribe
         self.client = client
 
     @staticmethod
@@ -156,8 +161,10 @@ class MqttLink:
         if reason.is_failure:
             self._hop(self._set_state, False, f"connection refused: {reason}")
             return
+        mid = None
         if self.subscriptions:
-            client.subscribe([(s.topic, self._options(s)) for s in self.subscriptions])
+            mid = client.subscribe([(s.topic, self._options(s)) for s in self.subscriptions])[1]
+        self._hop(self._subscribing, mid)
         if self.birth is not None:
             client.publish(self.birth[0], self.birth[1], qos=1, retain=True)
         self._hop(self._set_state, True, "connected")
@@ -180,6 +187,10 @@ class MqttLink:
                       msg: mqtt.MQTTMessage) -> None:
         self._hop(self._message, msg.topic, msg.payload, bool(msg.retain))
 
+    def _paho_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int,
+                        reasons: list[Any], _props: Any) -> None:
+        self._hop(self._subscribed, mid, [str(r) if r.is_failure else None for r in reasons])
+
     def _paho_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: Any,
                       _props: Any) -> None:
         self._hop(self._acked, mid, not reason.is_failure)
@@ -200,7 +211,7 @@ class MqttLink:
         else:
             if self.connected:
                 self.disconnects += 1
-            self.connected = False
+            self.connected = self.subscribed = False
             self.last_error = f"mqtt://{self.host}:{self.port} {reason}"
             if self._down_reported:
                 self.log.debug("%s; retrying with back-off", self.last_error)
@@ -209,6 +220,24 @@ class MqttLink:
             self.log.warning("%s; retrying with back-off", self.last_error)
         if self._on_state is not None:
             self._on_state(connected, reason)
+
+    def _subscribing(self, mid: int | None) -> None:
+        """A connection asked for its subscriptions (``mid``; None: it has none)."""
+        self._subscribe_mid = mid
+        self.subscribed = mid is None
+
+    def _subscribed(self, mid: int, refusals: list[str | None]) -> None:
+        """The SUBACK: per subscription, in order, None (granted) or why it was refused."""
+        if mid != self._subscribe_mid:  # the SUBACK of an earlier connection
+            return
+        refused = [f"{s.topic} ({why})" for s, why in zip(self.subscriptions, refusals,
+                                                          strict=False) if why is not None]
+        if refused:
+            self.last_error = (f"mqtt://{self.host}:{self.port} refused the subscription "
+                               f"to {', '.join(refused)}")
+            self.log.warning("%s", self.last_error)
+            return
+        self.subscribed = True
 
     def _message(self, topic: str, payload: bytes, retained: bool) -> None:
         self.messages_in += 1
@@ -222,7 +251,8 @@ class MqttLink:
             self._on_ack(mid, ok)
 
     def stats(self) -> dict[str, Any]:
-        return {"connected": self.connected, "broker": f"{self.host}:{self.port}",
+        return {"connected": self.connected, "subscribed": self.subscribed,
+                "broker": f"{self.host}:{self.port}",
                 "protocol": self.protocol, "connects": self.connects,
                 "disconnects": self.disconnects, "packets_sent": self.messages_out,
                 "packets_recv": self.messages_in}

@@ -167,11 +167,17 @@ def test_blobs_travel_as_separate_frames(daemon_factory) -> None:
     cam.setsockopt(zmq.IDENTITY, b"cam")
     cam.setsockopt(zmq.LINGER, 0)
     cam.connect(addresses.endpoint(d.run, addresses.BROKER))
-    time.sleep(0.3)
     payload = os.urandom(2 * 1024 * 1024)
-    cam.send_multipart([protocol.BLOB, protocol.pack(["image", 1, "good", True, "jpeg"]),
-                        payload], copy=False)
-    assert sub.poll(5000)
+    # PUB drops what it sends before the SUB's subscription arrived, some time after
+    # connect (the slow joiner; a fixed 0.3 s is a guess a loaded machine can beat):
+    # send until one arrives
+    deadline = time.monotonic() + 20
+    while True:
+        cam.send_multipart([protocol.BLOB, protocol.pack(["image", 1, "good", True, "jpeg"]),
+                            payload], copy=False)
+        if sub.poll(500):
+            break
+        assert time.monotonic() < deadline, "the SUB socket never got the blob"
     frames = sub.recv_multipart()
     assert frames[0] == b"cam." and frames[2] == payload
     assert protocol.unpack(frames[1])[0][0] == "image"  # relative to the topic

@@ -58,9 +58,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     d = Daemon(root / "daemon", connections, routes)
     try:
         d.start()
-        d.wait_for(lambda: d.instance("bridge")["bus"].get("connected")
-                   and d.instance("bridge_raw")["bus"].get("connected")
-                   and d.instance("mqtt_local")["bus"].get("connected"), 20, "mqtt connected")
+        d.wait_for(lambda: d.instance("bridge")["bus"].get("subscribed")
+                   and d.instance("bridge_raw")["bus"].get("subscribed")
+                   and d.instance("mqtt_local")["bus"].get("subscribed"), 20, "mqtt subscribed")
         yield Env(d, broker)
     finally:
         d.cleanup()

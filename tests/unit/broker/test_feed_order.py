@@ -64,43 +64,77 @@ def drain_until(broker: Broker, done: Any, timeout: float = 10) -> None:
             assert broker.feed == [], "the change feed is published by every drain"
 
 
+class Rig:
+    """The broker, a worker ``w``, a target ``dst`` and a SUB socket on the change feed
+    (connected by :meth:`subscribe`); the broker's sends are noted in ``log``."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.broker = make_broker(tmp)
+        self.ctx = zmq.Context()
+        self.run = Path(self.broker.spec.run_dir)
+        self.w, self.dst = self.ctx.socket(zmq.DEALER), self.ctx.socket(zmq.DEALER)
+        self.sub = self.ctx.socket(zmq.SUB)
+        for sock, ident in ((self.w, b"w"), (self.dst, b"dst")):
+            sock.setsockopt(zmq.IDENTITY, ident)
+            sock.connect(addresses.endpoint(self.run, addresses.BROKER))
+        self.log: list[str] = []
+        self.broker.workers = Recorded(self.broker.workers, "commands", self.log)
+        self.broker.changes = Recorded(self.broker.changes, "feed", self.log)
+
+    def send(self, path: str, value: Any, ts: int) -> None:
+        self.w.send_multipart([protocol.DP, protocol.pack([[path, value, ts, "good", True,
+                                                            None]])])
+
+    def subscribe(self) -> None:
+        """Connect the SUB socket and wait until it gets the feed; then empty it and
+        ``log``.
+
+        A subscription reaches the PUB socket some time after connect, and PUB drops
+        what it sends before (the slow joiner), so each round publishes a batch of its
+        own. Waiting for *a* send to the feed instead stopped draining after the first
+        round: when that batch went out before the subscription (a loaded machine),
+        nothing was published again and the SUB socket got nothing for 60 s.
+        """
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sub.connect(addresses.endpoint(self.run, addresses.CHANGES))
+        deadline = time.monotonic() + 20
+        while True:
+            sent = self.log.count("feed")
+            self.send("warm", 0, 0)
+            drain_until(self.broker, lambda sent=sent: self.log.count("feed") > sent)
+            if self.sub.poll(100):
+                break
+            assert time.monotonic() < deadline, "the SUB socket never got the feed"
+        while self.sub.poll(100):
+            self.sub.recv_multipart()
+        self.log.clear()
+
+    def close(self) -> None:
+        for sock in (self.w, self.dst, self.sub):
+            sock.close(0)
+        self.ctx.term()
+        broker = self.broker
+        broker.values.close()
+        for sock in (broker.workers, broker.ctl, broker.link.sock, broker.changes):
+            sock.close(0)
+        broker.ctx.term()
+
+
 def test_commands_go_out_before_the_change_feed_which_keeps_its_order(
         tmp_path: Path) -> None:
     asyncio.run(_scenario(tmp_path))  # the broker's sockets need a loop
 
 
 async def _scenario(tmp: Path) -> None:
-    broker = make_broker(tmp)
-    ctx = zmq.Context()
-    run = Path(broker.spec.run_dir)
-    w, dst, sub = ctx.socket(zmq.DEALER), ctx.socket(zmq.DEALER), ctx.socket(zmq.SUB)
+    rig = Rig(tmp)
+    broker, w, dst, sub, log = rig.broker, rig.w, rig.dst, rig.sub, rig.log
     try:
-        for sock, ident in ((w, b"w"), (dst, b"dst")):
-            sock.setsockopt(zmq.IDENTITY, ident)
-            sock.connect(addresses.endpoint(run, addresses.BROKER))
-        sub.setsockopt(zmq.SUBSCRIBE, b"")
-        sub.connect(addresses.endpoint(run, addresses.CHANGES))
-        log: list[str] = []
-        broker.workers = Recorded(broker.workers, "commands", log)
-        broker.changes = Recorded(broker.changes, "feed", log)
+        rig.subscribe()
 
-        # A subscription reaches the PUB socket some time after connect: until the
-        # feed carries a first batch, send another.
-        def subscribed() -> bool:
-            w.send_multipart([protocol.DP, protocol.pack([["warm", 0, 0, "good", True, None]])])
-            drain_until(broker, lambda: "feed" in log)
-            return bool(sub.poll(100))
-        deadline = time.monotonic() + 60  # a loaded full run needed more than 10 s
-        while not subscribed():
-            assert time.monotonic() < deadline, "the SUB socket never got the feed"
-        while sub.poll(100):
-            sub.recv_multipart()
-        log.clear()
-
-        w.send_multipart([protocol.DP, protocol.pack([["t", 1, 10, "good", True, None]])])
+        rig.send("t", 1, 10)
         w.send_multipart([protocol.BLOB, protocol.pack(["pic", 11, "good", True, None]),
                           b"\x89PNG"])
-        w.send_multipart([protocol.DP, protocol.pack([["t", 2, 12, "good", True, None]])])
+        rig.send("t", 2, 12)
         feed: list[list[bytes]] = []
 
         def delivered() -> bool:
@@ -120,10 +154,31 @@ async def _scenario(tmp: Path) -> None:
         # the first drain's command went out before its batch on the change feed
         assert log[0] == "commands", f"the change feed went out first: {log}"
     finally:
-        for sock in (w, dst, sub):
-            sock.close(0)
-        ctx.term()
-        broker.values.close()
-        for sock in (broker.workers, broker.ctl, broker.link.sock, broker.changes):
-            sock.close(0)
-        broker.ctx.term()
+        rig.close()
+
+
+def test_a_subscriber_that_connects_after_the_first_batches_gets_the_feed(
+        tmp_path: Path) -> None:
+    """The slow joiner made certain: batches went out on the feed before the SUB socket
+    connected (PUB drops them); the subscriber still gets every batch from then on."""
+    asyncio.run(_late_subscriber(tmp_path))
+
+
+async def _late_subscriber(tmp: Path) -> None:
+    rig = Rig(tmp)
+    try:
+        for ts in (1, 2):
+            rig.send("t", ts, ts)
+        drain_until(rig.broker, lambda: rig.log.count("feed") == 2)
+        rig.subscribe()
+        rig.send("t", 3, 3)
+        feed: list[list[bytes]] = []
+
+        def delivered() -> bool:
+            while rig.sub.poll(0):
+                feed.append(rig.sub.recv_multipart())
+            return bool(feed)
+        drain_until(rig.broker, delivered)
+        assert [protocol.unpack(parts[1])[0][1] for parts in feed] == [3]
+    finally:
+        rig.close()

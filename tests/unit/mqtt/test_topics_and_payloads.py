@@ -7,7 +7,7 @@ import logging
 
 import pytest
 from edgeos.workers.mqtt import payload
-from edgeos.workers.mqtt.client import MqttLink
+from edgeos.workers.mqtt.client import MqttLink, Subscription
 from edgeos.workers.mqtt.subscriptions import filter_problem, parse_subscriptions, topic_problem
 from edgeos.workers.mqtt_bridge.topics import Topics, safe_id
 
@@ -94,3 +94,23 @@ def test_a_topic_mqtt_refuses_is_counted_not_fatal() -> None:
     assert link.publish("smarthome/plc/a+b", b"1", 1, True) is None
     assert "refused" in (link.last_error or "")
     assert link.publish("smarthome/plc/ok", b"1", 1, True) is not None  # waits for a connection
+
+
+def test_a_refused_subscription_is_named_and_never_counts_as_subscribed() -> None:
+    """The SUBACK's answers as the event loop gets them (mosquitto grants even what its ACL
+    hides, so no real broker here refuses): a refused filter is named in ``last_error``;
+    the answer to an earlier connection's SUBSCRIBE changes nothing."""
+    link = MqttLink({"host": "127.0.0.1"}, client_id="t", log=logging.getLogger("t"),
+                    subscriptions=[Subscription("alarms/#", 1), Subscription("secret/#", 1)])
+    link._subscribing(7)  # this connection's SUBSCRIBE
+    link._subscribed(6, [None, None])  # an earlier connection's SUBACK
+    assert link.subscribed is False
+    link._subscribed(7, [None, "Unspecified error"])
+    assert link.subscribed is False
+    assert link.last_error == "mqtt://127.0.0.1:1883 refused the subscription to secret/# " \
+                              "(Unspecified error)"
+    link._subscribing(8)
+    link._subscribed(8, [None, None])
+    assert link.stats()["subscribed"] is True
+    link._subscribing(None)  # a link without subscriptions is subscribed once connected
+    assert link.subscribed is True
