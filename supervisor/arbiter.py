@@ -65,6 +65,7 @@ STATS_PHASE_S = 0.25
 SAMPLE_AGE_S = 0.5  # a status reads /proc afresh when the last pass is older than this
 FIGURES = "figures"  # topic of the lean 1 Hz rows, see Arbiter.figures
 FIGURE_FIELDS = ("id", "cpu_percent", "memory_mb", "pps_in", "pps_out")
+FIGURE_RATES = FIGURE_FIELDS[3:]  # the row's figures a child's heartbeat brings
 NO_FIGURES: dict[str, Any] = {}  # (read only) the figures of an instance without a process
 
 
@@ -309,8 +310,10 @@ class Arbiter:
     def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> None:
         if kind == protocol.HEARTBEAT:
             # a child's steady beat (once per heartbeat_s) is no news: the period's full
-            # pass carries its row; one that arrives late for that pass costs no second
-            news = not isinstance(msg, dict) or moved(inst.counters, msg)
+            # pass carries its row; one that arrives late for that pass costs no second.
+            # News for the row is a moved rate (it carries no other counter)
+            news = not isinstance(msg, dict) or moved(
+                [inst.counters.get(k) for k in FIGURE_RATES], [msg.get(k) for k in FIGURE_RATES])
             inst.on_heartbeat(msg)
             if news and self.pace.touch(inst.id) and self.feed.wants(FIGURES):  # its row
                 self.pass_clock.hurry(self._to_next_second)  # goes out next second
