@@ -21,25 +21,29 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.beats import row_after
 from bench.common import finish, parser
 from tests.integration.ads.plc_server import PlcProcess
 from tests.integration.daemon import Daemon
 
 
-def broker_in(d: Daemon) -> int:
-    return int(d.instance("broker")["bus"]["dp_in"])
+def broker_in(d: Daemon, moment: float) -> tuple[int, float]:
+    """The broker's datapoints in as of its first heartbeat after ``moment``, and when
+    (the total rides along with the heartbeats: bench/beats.py)."""
+    row, beat = row_after(d, "broker", moment)
+    return int(row["bus"]["dp_in"]), beat
 
 
 def measure(d: Daemon, plc: PlcProcess, seconds: float) -> dict[str, Any]:
     worker = psutil.Process(d.instance("plc_bench")["pid"])
-    dp0, samples0, cpu0, t0 = (broker_in(d), plc.stats()["samples"], worker.cpu_times(),
-                               time.monotonic())
+    dp0, beat0 = broker_in(d, time.monotonic())
+    samples0, cpu0, t0 = plc.stats()["samples"], worker.cpu_times(), time.monotonic()
     time.sleep(seconds)
-    dp1, samples1, cpu1, t1 = (broker_in(d), plc.stats()["samples"], worker.cpu_times(),
-                               time.monotonic())
+    samples1, cpu1, t1 = plc.stats()["samples"], worker.cpu_times(), time.monotonic()
+    dp1, beat1 = broker_in(d, t1)
     dt = t1 - t0
     bus = d.instance("plc_bench")["bus"]
-    return {"datapoints_per_s": round((dp1 - dp0) / dt),
+    return {"datapoints_per_s": round((dp1 - dp0) / (beat1 - beat0)),
             "plc_samples_per_s": round((samples1 - samples0) / dt),
             "worker_cpu_percent": round(((cpu1.user + cpu1.system)
                                          - (cpu0.user + cpu0.system)) / dt * 100, 1),

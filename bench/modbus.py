@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pymodbus.client import ModbusTcpClient
 
+from bench.beats import row_after
 from bench.common import finish, parser
 from tests.integration.daemon import Daemon
 
@@ -78,23 +79,29 @@ def main() -> int:
         d.start(timeout=60)
         d.wait_for(lambda: all(d.instance(i)["bus"].get("registers", 0) > 0 for i in ids),
                    30, "first reads")
-        time.sleep(1.5)  # past start-up, and a fresh heartbeat
+        time.sleep(1.5)  # past start-up
         workers = {i: psutil.Process(d.instance(i)["pid"]) for i in ids}
-        before = {i: (d.instance(i)["bus"], workers[i].cpu_times()) for i in ids}
+        # the totals as of a heartbeat (they ride along, bench/beats.py), the CPU at once
+        beats0 = {i: row_after(d, i, time.monotonic()) for i in ids}
+        before = {i: (beats0[i][0]["bus"], workers[i].cpu_times()) for i in ids}
         t0 = time.monotonic()
         time.sleep(args.seconds)
         after = {i: (d.instance(i)["bus"], workers[i].cpu_times()) for i in ids}
         dt = time.monotonic() - t0
+        beats1 = {i: row_after(d, i, t0 + args.seconds) for i in ids}
+        beat_dt = {i: beats1[i][1] - beats0[i][1] for i in ids}
+        totals1 = {i: beats1[i][0]["bus"] for i in ids}
     finally:
         d.stop()
         d.cleanup()
     per_device = []
     for i in ids:
         (b0, c0), (b1, c1) = before[i], after[i]
-        answers = b1["responses"] - b0["responses"]
+        t1 = totals1[i]
+        answers = t1["responses"] - b0["responses"]
         per_device.append({
-            "id": i, "registers_per_s": round((b1["registers"] - b0["registers"]) / dt),
-            "requests_per_s": round((b1["requests"] - b0["requests"]) / dt, 1),
+            "id": i, "registers_per_s": round((t1["registers"] - b0["registers"]) / beat_dt[i]),
+            "requests_per_s": round((t1["requests"] - b0["requests"]) / beat_dt[i], 1),
             "latency_ms": b1["latency_ms"], "errors": b1["errors"] - b0["errors"],
             "answers": answers,
             "worker_cpu_percent": round(((c1.user + c1.system) - (c0.user + c0.system))

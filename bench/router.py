@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.broker import dispatch
 
+from bench.beats import row_after
 from bench.common import finish, parser
 from tests.integration.daemon import Daemon
 
@@ -343,9 +344,9 @@ def start_relay(nice: int, group: Path | None) -> tuple[subprocess.Popen[bytes],
 
 
 def bus(d: Daemon) -> dict[str, Any]:
-    """The broker's counters as of its next heartbeat (1 Hz)."""
-    time.sleep(1.2)
-    return d.instance("broker").get("bus") or {}
+    """The broker's counters as of its first heartbeat from now on (its totals ride along
+    with the beats, once per heartbeat_s or when a rate moved: bench/beats.py)."""
+    return row_after(d, "broker", time.monotonic())[0].get("bus") or {}
 
 
 def interleaved_latency(d: Daemon, rate: int, seconds: float, slices: int) -> dict[str, Any]:

@@ -157,7 +157,8 @@ class SupervisorLink:
 
         asyncio.get_running_loop().set_exception_handler(handler)
 
-    async def heartbeat_loop(self, counters: Any, interval: float | None = None) -> None:
+    async def heartbeat_loop(self, counters: Any, interval: float | None = None,
+                             ride_along: frozenset[str] = frozenset()) -> None:
         """Look at ``counters()`` at the heartbeat interval, from the event loop itself,
         and send them when :class:`~edgeos.ipc.heartbeat.BeatRule` says so: at once
         when a headline figure moved, else once per ``heartbeat_s``.
@@ -167,9 +168,10 @@ class SupervisorLink:
         supervisor together, and it wakes once per interval for all of them rather than
         once per child (see :func:`next_beat`). ``interval`` (default: the spec's)
         is how often to look: a child without rates to show looks once per
-        ``heartbeat_s`` and so wakes no more often than it beats."""
+        ``heartbeat_s`` and so wakes no more often than it beats. ``ride_along``: the
+        child's own totals (keys at any depth) that never cause a beat."""
         interval = interval or self.spec.heartbeat_interval
-        rule = BeatRule(interval, float(self.spec.limits.get("heartbeat_s", 5)))
+        rule = BeatRule(interval, float(self.spec.limits.get("heartbeat_s", 5)), ride_along)
         while True:
             now, figures = time.monotonic(), counters()
             if rule.due(now, figures):  # a moved rate, or the period's beat

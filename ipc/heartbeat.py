@@ -24,6 +24,13 @@ every ``InstanceSpec.heartbeat_interval`` (at most 1 s) but sends them only
 So a figure shown or recorded is within 10 % of the child's own for at most
 ``heartbeat_s`` (the totals ``in_total``/``out_total`` and queue lengths lag that
 long while the rates hold).
+
+A child with more totals than those (the broker's datapoints and drains in ``bus``,
+the historian's changes and rows recorded) names them (``ride_along``): a total grows
+with every message, and compared like an error count it made the idle broker and
+historian beat every second or two for the first minutes of a daemon (until the 10 %
+deadband around a large total spaced the beats out), each beat one more wake-up of the
+supervisor. Its rates (``pps_in``, ``pps_out``) carry the news that the traffic changed.
 """
 
 from __future__ import annotations
@@ -42,21 +49,22 @@ RIDE_ALONG = frozenset({"queued", "pending", "in_total", "out_total"})
 ANY = object()  # ``before`` of a single look: a float counts as soon as it moved
 
 
-def moved(sent: Any, now: Any, before: Any = ANY) -> bool:
+def moved(sent: Any, now: Any, before: Any = ANY, skip: frozenset[str] = RIDE_ALONG) -> bool:
     """Whether ``now`` differs from ``sent`` by more than the deadband: numbers
-    relatively, dicts and lists item by item, anything else when unequal. With
-    ``before`` (the previous look's counters) a float counts only if it was out of the
-    deadband on the same side then too; with ``before=None``, floats never count."""
+    relatively, dicts and lists item by item (a dict's keys in ``skip`` excepted, at
+    any depth), anything else when unequal. With ``before`` (the previous look's
+    counters) a float counts only if it was out of the deadband on the same side then
+    too; with ``before=None``, floats never count."""
     if isinstance(sent, dict) and isinstance(now, dict):
         prior = before if isinstance(before, dict) else {}
         return sent.keys() != now.keys() or any(
-            moved(sent[k], now[k], before if before is ANY else prior.get(k))
-            for k in now if k not in RIDE_ALONG)
+            moved(sent[k], now[k], before if before is ANY else prior.get(k), skip)
+            for k in now if k not in skip)
     if isinstance(sent, list | tuple) and isinstance(now, list | tuple):
         prior = before if isinstance(before, list) and len(before) == len(now) else \
             [None] * len(now)
         return len(sent) != len(now) or any(
-            moved(a, b, before if before is ANY else c)
+            moved(a, b, before if before is ANY else c, skip)
             for a, b, c in zip(sent, now, prior, strict=True))
     if _number(sent) and _number(now):
         if before is not ANY and isinstance(now, float):
@@ -90,9 +98,11 @@ class BeatRule:
     """Decides, at each look, whether the counters are sent (pure: the clock is passed
     in, so unit tests move it by hand)."""
 
-    def __init__(self, interval: float, heartbeat_s: float) -> None:
+    def __init__(self, interval: float, heartbeat_s: float,
+                 ride_along: frozenset[str] = frozenset()) -> None:
         self.interval = interval  # how often the child looks at its counters
         self.every = max(float(heartbeat_s), interval)  # the beat without any change
+        self.skip = RIDE_ALONG | ride_along  # keys (at any depth) that never cause a beat
         self._sent: Any = None
         self._period: int | None = None
         self._before: Any = None  # the last look's counters, kept only when one moved
@@ -102,10 +112,10 @@ class BeatRule:
         tick = round(now / self.interval) * self.interval  # the look's nominal instant
         period = math.floor(tick / self.every + EPSILON)
         if period == self._period:
-            if not moved(self._sent, counters):
+            if not moved(self._sent, counters, skip=self.skip):
                 self._before = None
                 return False
-            if not moved(self._sent, counters, self._before):  # a float moved: hold on
+            if not moved(self._sent, counters, self._before, self.skip):  # a float moved: hold on
                 self._before = snapshot(counters)  # to see whether the next look agrees
                 return False
         self._sent, self._period, self._before = snapshot(counters), period, None

@@ -27,6 +27,7 @@ from edgeos.ipc.heartbeat import moved
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor import modefile, rollback
+from edgeos.supervisor.beat_hold import BeatHold
 from edgeos.supervisor.feed import Feed
 from edgeos.supervisor.figures_pace import FiguresPace, PassClock
 from edgeos.supervisor.ha_setup import ha_view
@@ -64,6 +65,7 @@ STATS_PHASE_S = 0.25
 SAMPLE_AGE_S = 0.5  # a status reads /proc afresh when the last pass is older than this
 FIGURES = "figures"  # topic of the lean 1 Hz rows, see Arbiter.figures
 FIGURE_FIELDS = ("id", "cpu_percent", "memory_mb", "pps_in", "pps_out")
+FIGURE_RATES = FIGURE_FIELDS[3:]  # the row's figures a child's heartbeat brings
 NO_FIGURES: dict[str, Any] = {}  # (read only) the figures of an instance without a process
 
 
@@ -88,6 +90,8 @@ class Arbiter:
         self._sampled_at = float("-inf")
         self.pace = FiguresPace()  # which figures rows a pass publishes (figures_pace.py)
         self.pass_clock = PassClock(system)  # and when the next pass runs
+        self.hold = BeatHold(system, self.watch_channel,  # the worker channel after a
+                             lambda: system.unwatch_fd(self.channel.getsockopt(zmq.FD)))
         self.logbook = parts.logbook
         self.logbook.on_line = self._on_log_line
         self.errors = parts.errors
@@ -172,6 +176,7 @@ class Arbiter:
         return argv, env, json.dumps(spec).encode()
 
     def _on_spawned(self, inst: Instance, spawned: Spawned) -> None:
+        self.hold.release()  # its HELLO and READY are read at once
         if self.kernel is None or not self.kernel.place(inst, spawned.pid):
             self._ram_wake.set()  # RSS sampling from the first moment
         for fd, stream in ((spawned.stdout, "stdout"), (spawned.stderr, "stderr")):
@@ -289,11 +294,12 @@ class Arbiter:
 
     def _drain_channel(self) -> None:
         sock = self.channel
+        read, quiet = False, True  # only steady heartbeats: the channel may be held
         while True:  # until EAGAIN (cheaper than asking zmq.EVENTS before each message)
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
-                return
+                break
             if len(frames) < 3:
                 continue
             inst = self.instances.get(frames[0].decode(errors="replace"))
@@ -303,17 +309,26 @@ class Arbiter:
                 msg = protocol.unpack(frames[2])
             except ValueError:
                 continue
-            self._on_message(inst, frames[1], msg)
+            read = True
+            if not self._on_message(inst, frames[1], msg):
+                quiet = False
+        if read and quiet:
+            self.hold.after_read(True, self.pass_clock.left(), any(
+                i.state == State.STARTING for i in self.instances.values()))
 
-    def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> None:
+    def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> bool:
+        """Act on one message from a child; True for a steady heartbeat (no news)."""
         if kind == protocol.HEARTBEAT:
             # a child's steady beat (once per heartbeat_s) is no news: the period's full
-            # pass carries its row; one that arrives late for that pass costs no second
-            news = not isinstance(msg, dict) or moved(inst.counters, msg)
+            # pass carries its row; one that arrives late for that pass costs no second.
+            # News for the row is a moved rate (it carries no other counter)
+            news = not isinstance(msg, dict) or moved(
+                [inst.counters.get(k) for k in FIGURE_RATES], [msg.get(k) for k in FIGURE_RATES])
             inst.on_heartbeat(msg)
             if news and self.pace.touch(inst.id) and self.feed.wants(FIGURES):  # its row
                 self.pass_clock.hurry(self._to_next_second)  # goes out next second
-        elif kind == protocol.READY:
+            return not news
+        if kind == protocol.READY:
             inst.on_ready(msg.get("pid", -1))
         elif kind == protocol.ERROR:
             inst.on_error(msg.get("message", "error"))
@@ -321,6 +336,7 @@ class Arbiter:
                               bool(msg.get("fatal")), msg.get("ts"))
         elif kind == protocol.EVENT:
             self._on_event(inst, msg)
+        return False
 
     def _on_event(self, inst: Instance, msg: dict[str, Any]) -> None:
         """Events children raise for the supervisor to act on."""
@@ -411,6 +427,7 @@ class Arbiter:
         feed = self.feed
         planned: float | None = None
         while True:
+            self.hold.release()  # the beats of a held burst first
             if planned is not None and self.sys.monotonic() - planned > STALL_S:
                 self.forgive_stall(self.sys.monotonic() - planned)
             for inst in list(self.instances.values()):  # the watchdog, one timer for all
@@ -830,6 +847,7 @@ class Arbiter:
         if self.broker_rpc is not None:
             self.broker_rpc.close()
         if getattr(self, "channel", None) is not None:
+            self.hold.cancel()
             self.sys.unwatch_fd(self.channel.getsockopt(zmq.FD))
             self.channel.close(0)
         if getattr(self, "feed", None) is not None:

@@ -86,6 +86,10 @@ class PassClock:
                 self._timer.cancel()
                 self._timer = None
 
+    def left(self) -> float:
+        """Seconds until the current sleep ends (inf when nobody sleeps)."""
+        return self._due - self.sys.monotonic()
+
     def hurry(self, delay: Callable[[float], float]) -> None:
         """End the sleep ``delay(now)`` seconds from now if that is sooner (cheap when
         it is not: the pass is already near, or nobody sleeps)."""

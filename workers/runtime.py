@@ -29,6 +29,8 @@ from edgeos.ipc.rpc import UNAVAILABLE, RpcError
 
 log = logging.getLogger(__name__)
 
+TRAFFIC_TOTALS = frozenset({"packets_sent", "packets_recv"})  # every type's bus totals
+
 BATCH_MAX = 1000  # datapoints per DP message
 OUTBOX_MAX = 100_000  # datapoints buffered while the broker is away
 OUTBOX_MAX_LOW_POWER = 10_000  # the same on the LOW_POWER profile
@@ -81,6 +83,10 @@ class Worker:
     """
 
     type_name: ClassVar[str] = ""
+    #: keys of ``stats()`` (at any depth) that only count traffic, like ``packets_sent``:
+    #: they ride along with a heartbeat but never cause one (ipc/heartbeat.py); a total
+    #: grows with every message, its rate (``..._per_s``) says when the traffic changed
+    totals: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -435,7 +441,8 @@ class Runtime:
             loop.add_signal_handler(sig, self._stop.set)
         self.link.hello()
         sender = asyncio.create_task(self._sender())
-        heartbeat = asyncio.create_task(self.link.heartbeat_loop(self.counters))
+        heartbeat = asyncio.create_task(self.link.heartbeat_loop(
+            self.counters, ride_along=TRAFFIC_TOTALS | self.worker_cls.totals))
         code = 0
         try:
             self.worker = self.worker_cls(self)

@@ -418,7 +418,9 @@ class Broker:
         loop.call_soon(self._on_readable)
         tasks = [asyncio.create_task(self.tick()),
                  asyncio.create_task(server.serve()),
-                 asyncio.create_task(self.link.heartbeat_loop(self.stats))]
+                 # (totals of traffic, and per-source rates whose sum pps_in is compared)
+                 asyncio.create_task(self.link.heartbeat_loop(self.stats, ride_along=frozenset(
+                     {"dp_in", "cmd_out", "drains", "drain_ns", "drain_cpu_ns", "source_pps"})))]
         self.link.ready()
         await stop_signalled()
         loop.remove_reader(self.workers.getsockopt(zmq.FD))

@@ -187,7 +187,8 @@ class Historian:
         loop.call_soon(self._on_readable)
         tasks = [asyncio.create_task(self.flush_loop()),
                  asyncio.create_task(self.maintenance_loop()),
-                 asyncio.create_task(self.link.heartbeat_loop(self.counters))]
+                 asyncio.create_task(self.link.heartbeat_loop(  # (totals of traffic)
+                     self.counters, ride_along=frozenset({"changes", "filtered", "recorded"})))]
         if self.settings.instances_enabled:
             tasks.append(asyncio.create_task(self.read_stats()))
         log.info("historian up: %s, %d series", self.store.path, len(self.store.ids))

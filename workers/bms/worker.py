@@ -106,6 +106,7 @@ class BmsWorker(Worker):
     """One BMS (JBD, Daly, ANT over serial or BLE; Victron from BLE advertisements)."""
 
     type_name = "bms"
+    totals = frozenset({"polls"})
     transport: Transport
 
     async def setup(self) -> None:

@@ -156,6 +156,7 @@ class MbusWorker(Worker):
     """A list of meters (primary or secondary addresses) on one M-Bus master."""
 
     type_name = "mbus"
+    totals = frozenset({"requests"})
 
     async def setup(self) -> None:
         cfg = self.config

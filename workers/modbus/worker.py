@@ -33,6 +33,7 @@ class ModbusWorker(Worker):
     """One Modbus device (one unit id) with its register map."""
 
     type_name = "modbus"
+    totals = frozenset({"requests", "responses", "registers"})
 
     async def setup(self) -> None:
         # pymodbus logs every failed connect at ERROR; we count and report them ourselves

@@ -86,6 +86,21 @@ def test_flags_texts_and_errors_send_at_once_queue_lengths_and_totals_never() ->
                                     error_count=1))
 
 
+def test_the_totals_a_child_names_never_cause_a_beat_at_any_depth() -> None:
+    """The broker's and historian's totals (datapoints routed, rows recorded) grow with
+    every message: compared like an error count they made an idle daemon's broker and
+    historian beat every second or two for its first minutes."""
+    rule = BeatRule(interval=1.0, heartbeat_s=5, ride_along=frozenset({"dp_in", "recorded"}))
+    assert rule.due(100.0, counters(recorded=10, bus={"dp_in": 60, "malformed": 0}))
+    assert sent_at(rule, [(100.0 + n, counters(recorded=10 + 120 * n, bus={
+        "dp_in": 60 + 120 * n, "malformed": 0})) for n in range(1, 5)]) == []
+    assert rule.due(105.0, counters(recorded=610, bus={"dp_in": 660, "malformed": 0}))
+    assert rule.due(106.0, counters(recorded=730, bus={"dp_in": 780, "malformed": 1}))
+    plain = BeatRule(interval=1.0, heartbeat_s=5)  # without the names: the totals beat
+    assert plain.due(100.0, counters(bus={"dp_in": 60}))
+    assert plain.due(101.0, counters(bus={"dp_in": 180}))
+
+
 def test_a_dict_the_worker_keeps_updating_is_compared_with_what_was_sent() -> None:
     rule = BeatRule(interval=1.0, heartbeat_s=5)
     live = {"meters": {"a": "open"}}

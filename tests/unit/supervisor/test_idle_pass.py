@@ -148,8 +148,11 @@ def test_a_steady_beat_is_no_news_a_moved_one_is(world: World) -> None:
     world.arbiter._on_message(a, protocol.HEARTBEAT, {**steady, "pps_out": 12.0})
     assert world.arbiter.pace.moved == {"a"}
     world.arbiter.pace.moved.clear()
+    # the row carries no error count (an error reaches a live view as an `error` event)
     world.arbiter._on_message(a, protocol.HEARTBEAT, {**steady, "pps_out": 12.0,
                                                       "error_count": 1})
+    assert not world.arbiter.pace.moved
+    world.arbiter._on_message(a, protocol.HEARTBEAT, {**steady, "pps_in": 3.0})
     assert world.arbiter.pace.moved == {"a"}
 
 
