@@ -87,6 +87,7 @@ async def _scenario(tmp: Path) -> None:
         # A subscription reaches the PUB socket some time after connect: until the
         # feed carries a first batch, send another.
         def subscribed() -> bool:
+            log.clear()  # else every later try returns at once, without a drain
             w.send_multipart([protocol.DP, protocol.pack([["warm", 0, 0, "good", True, None]])])
             drain_until(broker, lambda: "feed" in log)
             return bool(sub.poll(100))
