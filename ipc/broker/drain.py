@@ -41,6 +41,7 @@ from typing import Any
 import zmq
 
 NOBLOCK = int(zmq.NOBLOCK)
+EVENTS, POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # ints: `&` on pyzmq's flags is enum code
 DRAIN_MAX = 256  # messages handled per wake-up before yielding to other tasks
 DRAIN_BUDGET_NS = 20_000_000  # nor longer than this: heartbeats and control run between
 SEND_AT = 1000  # queued commands sent during a drain once this many: targets start early
@@ -98,9 +99,13 @@ class Drain:
         read = 0
         more = False  # stopped by a limit: the rest is read on the next turn
         while not more:
+            # ask before reading: a read that finds nothing raises zmq.Again, and
+            # raising and catching it was ~10 us of CPU per drain (warm; 2.4 us the ask)
+            if not sock.getsockopt(EVENTS) & POLLIN:
+                break
             try:
                 frames = receive(sock)
-            except zmq.Again:
+            except zmq.Again:  # POLLIN means a whole message is queued; a guard only
                 break
             read += 1
             self.on_message(frames)
@@ -110,7 +115,7 @@ class Drain:
         self.flush()
         if not more:  # the fd first: asking for EVENTS clears its signal
             signalled = bool(self._fd.poll(0))
-            if sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            if sock.getsockopt(EVENTS) & POLLIN:
                 more = True
                 self.counters["edges_recovered"] += not signalled
         if more:
