@@ -1,14 +1,16 @@
 """How the broker reads its worker socket: drain, batch, send, and look again.
 
-A zmq socket's fd is edge-triggered: it signals when the socket's command mailbox
-gets something, and any call on the socket (a send too) may process those commands
-and clear the signal. So the loop must read until ``Again`` before it waits on the
-fd, and a *send* after the last read may swallow the wake-up of a message that came
-in meanwhile. The old drain ended with exactly such a send (the commands it produced):
-the message then sat in the socket until some later message woke the broker (10 ms
-later at 100 batches/s, and never when nothing else came: the latency bench lost
-whole seconds of datapoints on a loaded machine). Now the drain asks the socket for
-``POLLIN`` after its last send and reads on when anything is queued.
+A zmq socket's fd is edge-triggered: it signals when the socket's command mailbox gets
+something, and any call on the socket (a send too) may process those commands and
+clear the signal. So the loop must read until nothing is queued (it asks ``EVENTS``
+before each read: a read that finds nothing raises ``Again``, a cold exception per
+drain) before it waits on the fd, and a *send* after the last read may swallow the
+wake-up of a message that came in meanwhile. The old drain ended with exactly such a
+send (the commands it produced): the message then sat in the socket until some later
+message woke the broker (10 ms later at 100 batches/s, and never when nothing else
+came: the latency bench lost whole seconds of datapoints on a loaded machine). Now the
+drain asks the socket for ``POLLIN`` after its last send and reads on when anything is
+queued.
 
 The policy, which :class:`Drain` keeps and the tests check with a fake socket:
 
