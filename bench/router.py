@@ -77,6 +77,41 @@ def dealer(ctx: zmq.Context, run: Path, ident: bytes) -> zmq.Socket:
     return sock
 
 
+def daemon_pids(d: Daemon) -> dict[str, int]:
+    """The processes of a daemon that take the change feed or route it, by instance id
+    (the supervisor as ``supervisor``)."""
+    pids = {i["id"]: i["pid"] for i in d.status()["instances"]
+            if i.get("pid") and i["id"] in ("broker", "historian", "admin-ui")}
+    assert d.proc is not None
+    return {**pids, "supervisor": d.proc.pid}
+
+
+def cpu_of(pids: dict[str, int]) -> dict[str, int]:
+    """ns on a CPU so far, per process (a process that ended counts 0)."""
+    out = {}
+    for name, pid in pids.items():
+        try:
+            out[name] = schedstat(pid)[0]
+        except OSError:
+            out[name] = 0
+    return out
+
+
+def end_to_end_cpu(d: Daemon, batches: int, cpu: dict[str, int]) -> tuple[float, int]:
+    """:func:`end_to_end`, adding each of the daemon's processes' CPU ns to ``cpu``: on
+    two cores the historian's share is CPU the broker and the target do not get."""
+    pids = daemon_pids(d)
+    before = cpu_of(pids)
+    result = end_to_end(d.run, batches)
+    for name, ns in cpu_of(pids).items():
+        cpu[name] = cpu.get(name, 0) + ns - before[name]
+    return result
+
+
+def cpu_per_1000(cpu: dict[str, int], datapoints: int) -> dict[str, float]:
+    return {name: round(ns / 1e3 / datapoints * 1000, 1) for name, ns in cpu.items()}
+
+
 def end_to_end(run: Path, batches: int) -> tuple[float, int]:
     ctx = zmq.Context.instance()
     src, dst = dealer(ctx, run, b"src"), dealer(ctx, run, b"dst")
@@ -258,15 +293,13 @@ async def main():
     sock.bind(sys.argv[1])
 
     NOBLOCK, MORE = int(zmq.NOBLOCK), int(zmq.NOBLOCK | zmq.SNDMORE)
+    EVENTS, POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 
-    def readable():  # the broker's pattern: drain the edge-triggered fd until EAGAIN,
-        while True:  # its calls (int flags, Frame.more: no enum arithmetic per part)
-            try:
-                frames = [sock.recv(NOBLOCK, copy=False)]
-                while frames[-1].more:
-                    frames.append(sock.recv(NOBLOCK, copy=False))
-            except zmq.Again:
-                return
+    def readable():  # the broker's pattern: drain the edge-triggered fd while EVENTS
+        while sock.getsockopt(EVENTS) & POLLIN:  # says POLLIN (no Again raised), its
+            frames = [sock.recv(NOBLOCK, copy=False)]  # calls: int flags, Frame.more
+            while frames[-1].more:
+                frames.append(sock.recv(NOBLOCK, copy=False))
             if frames[0].bytes == b"src":
                 try:
                     sock.send(b"dst", MORE)
@@ -498,14 +531,17 @@ def main() -> int:
                   settings={"history": {"enabled": False}})
     e2e_rounds: list[float] = []
     bare_rounds: list[float] = []
+    e2e_cpu: dict[str, int] = {}
+    bare_cpu: dict[str, int] = {}
     raw_rounds: list[float] = []
     lost = 0
     try:
         d.start()
         bare.start()
         for n in range(args.rounds):  # which daemon goes first turns every round
-            for daemon, figures in [(d, e2e_rounds), (bare, bare_rounds)][::1 - 2 * (n % 2)]:
-                rate, missing = end_to_end(daemon.run, args.batches)
+            for daemon, figures, cpu in [(d, e2e_rounds, e2e_cpu),
+                                         (bare, bare_rounds, bare_cpu)][::1 - 2 * (n % 2)]:
+                rate, missing = end_to_end_cpu(daemon, args.batches, cpu)
                 figures.append(rate)
                 lost += missing
             raw_rounds.append(raw_pyzmq(args.batches))
@@ -529,6 +565,9 @@ def main() -> int:
               "end_to_end_no_historian_rounds": [round(r) for r in bare_rounds],
               "raw_pyzmq_rounds": [round(r) for r in raw_rounds],
               "raw_pyzmq_one_per_message_per_s": round(raw_single),
+              "cpu_us_per_1000": cpu_per_1000(e2e_cpu, args.rounds * args.batches * BATCH),
+              "cpu_us_per_1000_no_historian": cpu_per_1000(
+                  bare_cpu, args.rounds * args.batches * BATCH),
               **lat, "latency_samples": lat["samples"], "lost": lost, "routes": 1000,
               "fast_path": "C" if dispatch.fast_run is not dispatch.fastpath.run else "Python",
               "broker_cpu_percent_last": broker_cpu}
@@ -546,6 +585,9 @@ def main() -> int:
           f"rounds {rounds('raw_pyzmq_rounds')}")
     print(f"ratio {result['ratio_to_raw']} (target >= 0.35); broker fast path in "
           f"{result['fast_path']}")
+    print(f"CPU per 1,000 datapoints end to end, per process (us): with the historian "
+          f"{result['cpu_us_per_1000']}; without {result['cpu_us_per_1000_no_historian']} "
+          f"(two cores: what the historian takes, the broker and the target wait for)")
     print(f"(for comparison: raw pyzmq with one datapoint per message "
           f"{result['raw_pyzmq_one_per_message_per_s']:,}/s)")
     print_latency(result)

@@ -22,7 +22,7 @@ import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.broker import routesfile
 from edgeos.ipc.broker.commands import BrokerCommand
-from edgeos.ipc.broker.dispatch import LOG_INSTANCE, Dispatcher, Outbox
+from edgeos.ipc.broker.dispatch import LOG_INSTANCE, Dispatcher, Outbox, pack_commands
 from edgeos.ipc.broker.drain import Drain
 from edgeos.ipc.broker.spamguard import SpamGuard
 from edgeos.ipc.broker.store import LastValues
@@ -262,9 +262,10 @@ class Broker:
             self.counters["undeliverable"] += 1
 
     def _undelivered(self, items: list[tuple[Any, ...]], refusal: str, message: str) -> None:
-        """Commands that could not go out: their waiting callers hear why."""
+        """Commands that could not go out: their waiting callers hear why (the fast
+        path's, bytes, have no caller)."""
         for item in items:
-            if len(item) > 4:
+            if type(item) is tuple and len(item) > 4:
                 relay = self.writes.answer(item[4], refusal, message)
                 if relay is not None:
                     self._tell(relay, refusal, message)
@@ -302,7 +303,7 @@ class Broker:
             else:
                 try:
                     send_parts(self.workers,
-                               [instance.encode(), protocol.CMD, protocol.pack(items)])
+                               [instance.encode(), protocol.CMD, pack_commands(items)])
                     self.counters["cmd_out"] += len(items)
                 except zmq.ZMQError:  # not connected (EHOSTUNREACH) or its queue is full
                     self.counters["undeliverable"] += len(items)

@@ -3,10 +3,11 @@
 Two paths give the same result:
 
 - the fast path (:mod:`edgeos.ipc.broker.fastpath`, in C when built) for the common case: a
-  reported value (ack true, no origin chain, a known quality) whose routes all deliver
-  it unchanged. What happens to such a value depends only on its source and path, so
-  it is worked out once into a *plan*: per target, that instance's outbox list, the
-  target path, the origin chain and the route's tally;
+  reported scalar value (ack true, no origin chain, a known quality) whose routes all
+  deliver it unchanged. What happens to such a value depends only on its source and
+  path, so it is worked out once into a *plan*: per target, that instance's outbox
+  list, the target path and the origin chain as msgpack (the command is queued
+  encoded) and the route's tally;
 - the general path (:meth:`Dispatcher.item`) for everything else: commands (ack
   false) over bidirectional routes, origin chains, transforms, conditions, schedules,
   the ``log`` target, malformed items. It validates, asks the router, and queues.
@@ -31,9 +32,10 @@ from edgeos.ipc.broker.store import UNPLANNED, LastValues
 from edgeos.ipc.routing import LOG_TARGET, AddressResolver, Router, RouteTable
 
 try:
+    from edgeos.ipc.broker._fastpath import join as fast_join
     from edgeos.ipc.broker._fastpath import run as fast_run
 except ImportError:  # built without a C compiler
-    fast_run = fastpath.run
+    fast_run, fast_join = fastpath.run, fastpath.join
 
 syslog = logging.getLogger("log")
 
@@ -42,10 +44,18 @@ QUALITIES = protocol.QUALITIES  # a tuple: membership by ==, so any item value i
 SLOW = None
 """The plan of a datapoint that must take the general path."""
 
-# One delivery of a plan: (outbox list, target path, origin chain, route tally).
-Hop = tuple[list[tuple[Any, ...]], str, tuple[str], list[Any]]
+# One delivery of a plan: (outbox list, msgpack head: array and target path, msgpack of
+# the origin chain, route tally).
+Hop = tuple[list[Any], bytes, bytes, list[Any]]
 Plan = tuple[Hop, ...] | None
-Outbox = dict[str, list[tuple[Any, ...]]]
+Outbox = dict[str, list[Any]]
+"""Commands per target instance: tuples ``(path, value, ts, origin[, cmd_id])`` from the
+general path, msgpack bytes of ``(path, value, ts, origin)`` from the fast path."""
+
+
+def pack_commands(commands: list[Any]) -> bytes:
+    """The body of a CMD message: an outbox list as one msgpack array."""
+    return fastpath.pack_commands(commands, fast_join)
 
 
 class Dispatcher:
@@ -59,7 +69,7 @@ class Dispatcher:
         self.router = router
         self.resolver = AddressResolver([*instance_ids, LOG_INSTANCE])
         self.counters = counters
-        self.outbox: defaultdict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        self.outbox: defaultdict[str, list[Any]] = defaultdict(list)
         """Commands per target instance; the broker sends them and empties the lists in
         place (plans hold the lists themselves)."""
         self.ack_waiters: dict[str, asyncio.Future[Any]] = {}
@@ -84,7 +94,8 @@ class Dispatcher:
             if resolved is None or resolved[0] == LOG_INSTANCE:
                 return SLOW  # the general path counts or logs it
             instance, target_path = resolved
-            hops.append((self.outbox[instance], target_path, (address,), tally))
+            hops.append((self.outbox[instance], fastpath.head(target_path),
+                         protocol.pack((address,)), tally))
         return tuple(hops)
 
     # -- hot path -----------------------------------------------------------------------

@@ -38,11 +38,12 @@ ROUTES = [
     {"id": "dotted", "from": "bt.bms_001.v", "to": "dst.v"},
 ]
 try:
+    from edgeos.ipc.broker._fastpath import join as c_join
     from edgeos.ipc.broker._fastpath import run as c_run
 except ImportError:
     if shutil.which("cc") or shutil.which("gcc"):
         raise  # a compiler is here, so `pip install -e .` should have built it
-    c_run = None  # a machine without a compiler runs the Python path only
+    c_run = c_join = None  # a machine without a compiler runs the Python path only
 
 FAST_PATHS = {"python": fastpath.run, **({"c": c_run} if c_run else {})}
 
@@ -62,10 +63,24 @@ def dispatcher(tmp_path: Path, name: str, fast: Any) -> Dispatcher:
     return Dispatcher(values, router, INSTANCES, defaultdict(int), fast=fast)
 
 
+def wire(commands: list[Any]) -> list[Any]:
+    """Queued commands as the worker gets them: the fast path queues them encoded, the
+    general path as tuples (one msgpack cannot encode, an int beyond 64 bits, as it is:
+    the fast path leaves those to the general path)."""
+    return [c if type(c) is bytes else packed(c) for c in commands]
+
+
+def packed(command: tuple[Any, ...]) -> Any:
+    try:
+        return protocol.pack(command)
+    except OverflowError:
+        return command
+
+
 def state(d: Dispatcher) -> dict[str, Any]:
     return {
         "values": sorted(d.values.items()),
-        "outbox": {k: list(v) for k, v in d.outbox.items() if v},
+        "outbox": {k: wire(v) for k, v in d.outbox.items() if v},
         "routes": d.router.counters(),
         "loops": d.router.loops_stopped,
         "counters": dict(d.counters),
@@ -73,8 +88,11 @@ def state(d: Dispatcher) -> dict[str, Any]:
     }
 
 
-good_item = st.tuples(st.sampled_from(PATHS), st.integers(-5, 5) | st.booleans(),
-                      st.integers(0, 10), st.sampled_from(protocol.QUALITIES),
+good_item = st.tuples(st.sampled_from(PATHS), st.integers(-5, 5) | st.booleans()
+                      | st.floats() | st.none() | st.text(max_size=3)
+                      | st.lists(st.integers(), max_size=2).map(tuple),
+                      st.integers(0, 10) | st.sampled_from([1.5, None, -(2**63) - 1]),
+                      st.sampled_from(protocol.QUALITIES),
                       st.just(True), st.none() | st.just("V"))
 odd_item = st.one_of(
     st.tuples(st.sampled_from(PATHS), st.integers(), st.integers(0, 9),
@@ -115,10 +133,11 @@ def test_the_fast_path_takes_plain_routes_and_counts_them(tmp_path, run) -> None
     assert type(points["a"][1]) is tuple and type(points["b"][1]) is tuple  # planned
     # The second batch is all fast path: the plans are made.
     assert run((("a", 3, 7, "good", True, None),), 0, points, d.values.unsaved["src"]) == 1
-    assert d.outbox["dst"] == [("a", 1, 5, ("src.a",)), ("b1", 2, 6, ("src.b",)),
-                               ("b2", 2, 6, ("src.b",)), ("again", 2, 6, ("src.b",)),
-                               ("a", 3, 7, ("src.a",))]
-    assert d.outbox["bt.bms_001"] == [("x", 2, 6, ("src.b",))]
+    assert wire(d.outbox["dst"]) == wire([
+        ("a", 1, 5, ("src.a",)), ("b1", 2, 6, ("src.b",)), ("b2", 2, 6, ("src.b",)),
+        ("again", 2, 6, ("src.b",)), ("a", 3, 7, ("src.a",))])
+    assert type(d.outbox["dst"][-1]) is bytes  # queued encoded
+    assert wire(d.outbox["bt.bms_001"]) == wire([("x", 2, 6, ("src.b",))])
     routes = d.router.counters()
     assert (routes["plain"]["fired"], routes["plain"]["last_fired_ts"]) == (2, 7)
     assert (routes["multi"]["fired"], routes["twice"]["fired"]) == (1, 1)
@@ -133,7 +152,7 @@ def test_a_reload_replans(tmp_path, run) -> None:
                          source="routing.json", instance_ids=[*INSTANCES, "log"])
     d.swap(table)
     d.batch("src", (("a", 2, 6, "good", True, None),))
-    assert d.outbox["dst"] == [("a", 1, 5, ("src.a",)), ("z", 2, 6, ("src.a",))]
+    assert wire(d.outbox["dst"]) == wire([("a", 1, 5, ("src.a",)), ("z", 2, 6, ("src.a",))])
 
 
 @pytest.mark.parametrize("run", FAST_PATHS.values(), ids=FAST_PATHS.keys())
@@ -150,3 +169,50 @@ def test_run_refuses_what_it_cannot_take(run) -> None:
         i += 1
     assert stops == [1, 2, 3, 4, 5]
     assert unsaved == [points["a"]] and points["a"][0] is items[0]
+
+
+SCALARS = (st.none() | st.booleans() | st.floats()
+           | st.integers(-(2**63) - 2, 2**64 + 1)
+           | st.sampled_from([-(2**63), -(2**63) - 1, -2**31 - 1, -2**31, -2**15 - 1, -2**15,
+                              -129, -128, -33, -32, -1, 0, 127, 128, 255, 256, 65535, 65536,
+                              2**32 - 1, 2**32, 2**64 - 1, 2**64])
+           | st.text() | st.text(min_size=31, max_size=33) | st.text(min_size=255, max_size=257)
+           | st.sampled_from(["x" * 65535, "y" * 65536, "\ud800", "é" * 40]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=SCALARS | st.binary(max_size=3) | st.lists(st.integers(), max_size=2).map(tuple),
+       ts=st.integers(-(2**63) - 2, 2**64 + 1) | st.sampled_from([0, 1.5, None, "7"]))
+@pytest.mark.parametrize("run", FAST_PATHS.values(), ids=FAST_PATHS.keys())
+def test_a_command_is_queued_as_msgpack_writes_it(run, value, ts) -> None:
+    """What the fast path queues is byte for byte what packing the command would give;
+    a value or ts it does not encode is left to the general path, with nothing stored."""
+    outbox: list[Any] = []
+    tally = [0, None]
+    point = [None, ((outbox, fastpath.head("q"), protocol.pack(("src.p",)), tally),), False]
+    item = ("p", value, ts, "good", True, None)
+    try:
+        expected = protocol.pack(("q", value, ts, ("src.p",)))
+    except (OverflowError, ValueError):  # ValueError: a lone surrogate
+        expected = None
+    taken = run((item,), 0, {"p": point}, [])
+    if taken == 0:
+        assert point == [None, point[1], False] and outbox == [] and tally == [0, None]
+        assert expected is None or type(value) not in (int, float, bool, str, type(None)) \
+            or type(ts) is not int
+    else:
+        assert outbox == [expected] and tally == [1, ts] and point[0] is item
+
+
+@pytest.mark.parametrize("n", [0, 1, 15, 16, 65535, 65536])
+def test_join_makes_the_cmd_body(n) -> None:
+    commands = [protocol.pack(("q", i, 0, ("src.p",))) for i in range(n)]
+    joins = [fastpath.join] + ([c_join] if c_run else [])
+    for join in joins:
+        body = join(commands)
+        assert body is not None and protocol.unpack(body) == [["q", i, 0, ["src.p"]]
+                                                               for i in range(n)]
+        assert join([*commands, ("q", 1, 0, ())]) is None
+    mixed = [*commands[:2], ("q", 9, 0, ("src.p",), 4)]
+    assert protocol.unpack(fastpath.pack_commands(mixed)) == [
+        *[["q", i, 0, ["src.p"]] for i in range(min(n, 2))], ["q", 9, 0, ["src.p"], 4]]
