@@ -5,21 +5,13 @@ the real supervisor link)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
 from pathlib import Path
 
-import zmq
-import zmq.asyncio
-from edgeos.ipc import addresses, protocol
-from edgeos.ipc.child import InstanceSpec, SupervisorLink
+from tests.unit.ipc.beat_counter import count_beats
 
 
 async def _scenario(run: Path, interval: float | None) -> tuple[int, int]:
-    ctx = zmq.asyncio.Context()
-    supervisor = addresses.bind(ctx.socket(zmq.ROUTER), run, addresses.SUPERVISOR)
-    spec = InstanceSpec(id="ui", type="admin-ui", limits={"heartbeat_s": 1}, run_dir=str(run))
-    link = SupervisorLink(ctx, spec)
     looks = 0
 
     def counters() -> dict[str, int]:
@@ -27,21 +19,7 @@ async def _scenario(run: Path, interval: float | None) -> tuple[int, int]:
         looks += 1
         return {"websockets": 0}
 
-    task = asyncio.create_task(link.heartbeat_loop(counters, interval))
-    beats = 0
-    try:
-        end = asyncio.get_running_loop().time() + 2.5
-        while (left := end - asyncio.get_running_loop().time()) > 0:
-            if await supervisor.poll(int(left * 1000) + 1):
-                _, kind, _ = await supervisor.recv_multipart()
-                beats += kind == protocol.HEARTBEAT
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        link.sock.close(0)
-        supervisor.close(0)
-        ctx.term()
+    beats = await count_beats(run, "admin-ui", counters, 2.5, interval)
     return looks, beats
 
 

@@ -5,25 +5,18 @@ between the period's beats, a new error count still beats at once (ipc/heartbeat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import zmq
-import zmq.asyncio
-from edgeos.ipc import addresses, protocol
-from edgeos.ipc.child import InstanceSpec, SupervisorLink
 from edgeos.workers.runtime import TRAFFIC_TOTALS
+
+from tests.unit.ipc.beat_counter import count_beats
 
 LOOK_S = 0.1
 
 
 async def _beats(run: Path, ride_along: frozenset[str], error_at: int | None) -> int:
-    ctx = zmq.asyncio.Context()
-    supervisor = addresses.bind(ctx.socket(zmq.ROUTER), run, addresses.SUPERVISOR)
-    spec = InstanceSpec(id="w", type="modbus", limits={"heartbeat_s": 1}, run_dir=str(run))
-    link = SupervisorLink(ctx, spec)
     looks = 0
 
     def counters() -> dict[str, Any]:
@@ -33,22 +26,7 @@ async def _beats(run: Path, ride_along: frozenset[str], error_at: int | None) ->
         return {"pps_in": 0.0, "error_count": errors,
                 "bus": {"packets_recv": 100 * looks, "packets_sent": 100 * looks}}
 
-    task = asyncio.create_task(link.heartbeat_loop(counters, LOOK_S, ride_along))
-    beats = 0
-    try:
-        end = asyncio.get_running_loop().time() + 2.0
-        while (left := end - asyncio.get_running_loop().time()) > 0:
-            if await supervisor.poll(int(left * 1000) + 1):
-                _, kind, _ = await supervisor.recv_multipart()
-                beats += kind == protocol.HEARTBEAT
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        link.sock.close(0)
-        supervisor.close(0)
-        ctx.term()
-    return beats
+    return await count_beats(run, "modbus", counters, 2.0, LOOK_S, ride_along)
 
 
 def run(ride_along: frozenset[str], error_at: int | None = None) -> int:
