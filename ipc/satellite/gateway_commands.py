@@ -103,23 +103,19 @@ class HaQuiesce(HaRole):
 
 
 class HaHwm(GatewayCommand):
-    """A standby: take the primary gateway's high-water marks, mirrored. Just promoted
-    (the mirror link's last batches), still for a satellite not connected here yet:
-    the old primary published those values, so they are not taken twice."""
+    """A standby: take the primary gateway's high-water marks, mirrored."""
 
     name = "ha_hwm"
     args = (Arg("hwm", "dict", required=True, most=MAX_SATELLITES,
                 help="satellite id -> [epoch, last sequence taken]"),)
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        active = self.gateway.mirror.state.active
-        for sat_id, (epoch, seq) in args["hwm"].items():
-            sat = self.gateway.sats.get(sat_id)
-            if sat is None or (active and sat.state == "connected"):
-                continue
-            if epoch != sat.epoch or seq > sat.hwm:
-                sat.epoch, sat.hwm = str(epoch), int(seq)
-                self.gateway.hwm.put(sat.id, sat.epoch, sat.hwm)
+        if not self.gateway.mirror.state.active:
+            for sat_id, (epoch, seq) in args["hwm"].items():
+                sat = self.gateway.sats.get(sat_id)
+                if sat is not None and (epoch != sat.epoch or seq > sat.hwm):
+                    sat.epoch, sat.hwm = str(epoch), int(seq)
+                    self.gateway.hwm.put(sat.id, sat.epoch, sat.hwm)
         return {}
 
 
