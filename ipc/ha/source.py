@@ -52,6 +52,10 @@ REWIND_S = 3.0
 HOLD_S = 30.0
 #: resent satellite values queued for one standby until the next flush
 REPLAY_MAX = 20_000
+#: a core that starts as the active one with a standby takes no satellite until a
+#: standby's HELLO says it is the active one, a newer active core fences it, or this
+#: long passed without either (it is alone): see MirrorSource.hold_at_start
+START_HOLD_S = 3.0  # below failover_s (5): a core alone that long fences its devices
 
 
 @dataclass
@@ -118,6 +122,7 @@ class MirrorSource:
         self.state = self.load_state()
         self.held = 0  # commands not sent to satellites while this core is a standby
         self.quiesced = False  # handing over: satellites are refused until then
+        self.start_hold: asyncio.TimerHandle | None = None  # see hold_at_start
         #: satellites that came to us while we are a standby, the last visit of each:
         #: a vote if they lost the active core for long enough (ipc/ha/vote.py)
         self.votes: dict[str, vote.Visit] = {}
@@ -135,6 +140,35 @@ class MirrorSource:
         for key, name in keys.items():
             self.followers.setdefault(key, Follower(name, key))
         self.check_alone("trust store read")
+
+    def hold_at_start(self) -> None:
+        """A core that starts as the active one and has a standby may have been taken
+        over while it was down (killed, powered off): until it knows, it takes no
+        satellite. Else, for the moment before the newer active core's HELLO fences it,
+        it would take what a satellite buffered meanwhile, publish it and acknowledge it
+        (a satellite's pending connect completes to it as it comes up), and its
+        high-water mark, persisted before its broker published, could skip a resend
+        (issue 15). A standby's HELLO ends the hold (we are the active core), as does a
+        role the supervisor sets, or START_HOLD_S without either (we are alone)."""
+        if not self.state.active or not (self.followers or self.state.peer):
+            return
+        self.quiesced = True
+        self.start_hold = asyncio.get_running_loop().call_later(
+            START_HOLD_S, self.end_start_hold, f"no newer active core within {START_HOLD_S:g} s")
+        log.warning("started as the active core (epoch %d): no satellite is taken until a "
+                    "standby joins or %g s pass without a newer active core",
+                    self.state.epoch, START_HOLD_S)
+
+    def end_start_hold(self, why: str | None = None) -> None:
+        """End :meth:`hold_at_start`; with ``why``, take satellites again (else the
+        caller sets ``quiesced`` itself)."""
+        if self.start_hold is None:
+            return
+        self.start_hold.cancel()
+        self.start_hold = None
+        if why is not None:
+            self.quiesced = False
+            log.info("taking satellites: %s", why)
 
     def check_alone(self, why: str) -> None:
         """Tell the supervisor when this core is alone (:func:`vote.alone`: its standby
@@ -225,6 +259,8 @@ class MirrorSource:
             f.state = "refused"
             return
         f.state, f.resync = "connected", False
+        self.end_start_hold(f"standby {f.name} joined at epoch {f.epoch}: this core is the "
+                            "active one")
         f.seq = f.acked_seq = 0
         f.dp = f.acked_dp = 0
         f.inflight.clear()
@@ -559,6 +595,7 @@ class MirrorSource:
         loop.call_soon(self._on_feed)
 
     def close(self) -> None:
+        self.end_start_hold()
         loop = asyncio.get_running_loop()
         if self.watch is not None:
             self.watch.close(loop)

@@ -354,9 +354,11 @@ class Gateway:
         if not self.mirror.state.active or self.mirror.quiesced:  # HA: a standby takes no
             if not self.mirror.quiesced:  # satellite; its visit may say it lost the active one
                 self.mirror.visited(sat.id, body)
-            self._send(sat.rid or b"", wire.REFUSED, {
-                "reason": f"standby core (the active one is {self.mirror.state.peer})",
-                "pending": False, "standby": True})
+            reason = "this core started as the active one and has not heard from its " \
+                "standby yet" if self.mirror.start_hold is not None else \
+                f"standby core (the active one is {self.mirror.state.peer})"
+            self._send(sat.rid or b"", wire.REFUSED, {"reason": reason, "pending": False,
+                                                      "standby": True})
             return
         sat.state = "connected"
         self.mirror.check_alone(f"satellite {sat.id} connected")
@@ -693,6 +695,7 @@ class Gateway:
         self._router_tasks = [self._spawn(self._router_loop()),
                               self._spawn(self._monitor_loop())]
         await self.sync_trust()
+        self.mirror.hold_at_start()
         self.mirror.start()
         self._spawn(RpcServer(ctl, self.handle).serve())
         keysvc = self.ctx.socket(zmq.ROUTER)

@@ -91,6 +91,7 @@ class HaRole(GatewayCommand):
     quiesce: ClassVar[bool] = False
 
     async def execute(self, args: dict[str, Any]) -> Any:
+        self.gateway.mirror.end_start_hold()  # the supervisor's word is the role's
         self.gateway.mirror.quiesced = self.quiesce
         return self.gateway.enforce_role()
 

@@ -172,3 +172,45 @@ def test_the_hand_over_carries_all_the_primary_took_though_the_standby_lacks_som
         kind, body = p.gw.sent[-1]
         assert kind == wire.M_TAKEOVER and body["sat_hwm"] == {"s1": ["e", 26]}
     run(tmp_path, main)
+
+
+def test_a_core_that_starts_active_with_a_standby_takes_no_satellite_until_it_joins(
+        tmp_path) -> None:
+    """Killed and restarted, an active core may have been taken over meanwhile: it holds
+    its satellites off until a standby's HELLO says it is the active one (bench b2 of
+    session 9: the restarted stale core took 8,000 buffered values before it was fenced,
+    and skipped 3 its broker never published)."""
+    async def main(p: Primary) -> None:
+        assert p.src.state.active
+        p.src.hold_at_start()
+        assert p.src.quiesced and p.src.start_hold is not None
+        p.join()  # the standby joins: we are the active core
+        assert not p.src.quiesced and p.src.start_hold is None
+    run(tmp_path, main)
+
+
+def test_the_start_hold_ends_alone_after_start_hold_s_and_not_without_a_standby(
+        tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(source, "START_HOLD_S", 0.05)
+
+    async def main(p: Primary) -> None:
+        p.src.hold_at_start()
+        assert p.src.quiesced
+        await asyncio.sleep(0.2)  # nobody answered: this core is alone, it takes them
+        assert not p.src.quiesced and p.src.start_hold is None
+        p.src.sync({})  # no standby trusted and no peer known: nothing to wait for
+        p.src.hold_at_start()
+        assert not p.src.quiesced
+    run(tmp_path, main)
+
+
+def test_a_hand_over_during_the_start_hold_stays_quiesced(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(source, "START_HOLD_S", 0.05)
+
+    async def main(p: Primary) -> None:
+        p.src.hold_at_start()
+        p.src.end_start_hold()  # what ha_quiesce does before it quiesces (gateway_commands)
+        p.src.quiesced = True
+        await asyncio.sleep(0.2)
+        assert p.src.quiesced  # the ended hold's timer does not take satellites again
+    run(tmp_path, main)
