@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgpack
 from edgeos.ipc import protocol
 
 QUALITIES = protocol.QUALITIES
@@ -46,10 +47,7 @@ def head(target_path: str) -> bytes:
     return b"\x94" + protocol.pack(target_path)
 
 
-def array_header(n: int) -> bytes:
-    if n < 16:
-        return bytes((0x90 | n,))
-    return (b"\xdc" + n.to_bytes(2, "big")) if n < 65536 else b"\xdd" + n.to_bytes(4, "big")
+array_header = msgpack.Packer().pack_array_header  # the header of an n-item array
 
 
 def join(commands: list[Any]) -> bytes | None:
