@@ -10,9 +10,10 @@
   in no record at all (``lost_everywhere``); ``lost_final``: the final active core's
   share; ``doubled``: sequences appearing more than once in one core's record (the max
   over the cores; ``doubled_sum`` the sum; ``doubled_seqs`` which, at which kill);
-  ``published_on_both``: sequences both cores published as their own: what the dying
-  primary published in its last instant, before the standby held it, is published
-  again by the new active core (the same source timestamp: consumers see a repeat);
+  ``published_on_both`` (``_at``: the runs, at which kill): sequences both cores
+  published as their own: what the dying primary published in its last instant,
+  before the standby held it, is published again by the new active core (the same
+  source timestamp: consumers see a repeat);
   ``commands_doubled`` / ``commands_lost``: one ``set`` per cycle on the active core,
   against the satellite device's own ``commands_seen`` (a ``set`` counts as sent when
   the broker sent it: confirmed, or not confirmed in time on a loaded host:
@@ -210,7 +211,15 @@ def main() -> int:
     lost = sum(b - a + 1 for at in lost_at for a, b in at) + len(nowhere)
     doubled = [doubles(r, kill_times) for r in recs.values()]
     own = [set(r.seqs(SEQ, mirrored=False)) for r in recs.values()]
-    on_both = len(own[0] & own[1])
+    on_both = sorted(own[0] & own[1])
+    first_seen: dict[int, float] = {}
+    for r in recs.values():
+        for i in list(r.items):
+            if i[0] == SEQ and i[2] == "good":
+                first_seen[i[1]] = min(i[4], first_seen.get(i[1], i[4]))
+    # [first, last, the kill (0-based) that followed the first one's publication]
+    on_both_at = [[a, b, sum(t <= first_seen.get(a, 0) for t in kill_times)]
+                  for a, b in runs(on_both)]
     result = {
         "takeover_s": statistics.median(takeovers) if takeovers else None,
         "takeovers_s": takeovers, "switchover_s": round(switchover, 2),
@@ -220,7 +229,8 @@ def main() -> int:
         "final_range": [min(final.seqs(SEQ, life=-1) or [0]),
                         max(final.seqs(SEQ, life=-1) or [0])],
         "doubled": max(len(d) for d in doubled), "doubled_sum": sum(len(d) for d in doubled),
-        "doubled_seqs": [d[:20] for d in doubled], "published_on_both": on_both,
+        "doubled_seqs": [d[:20] for d in doubled], "published_on_both": len(on_both),
+        "published_on_both_at": on_both_at[:10],
         "values": max(everything), "commands_sent": commands, "commands_seen": seen_cmds,
         "commands_doubled": max(0, seen_cmds - commands),
         "commands_lost": max(0, commands - seen_cmds), "commands_outcomes": outcomes,
@@ -234,7 +244,7 @@ def main() -> int:
     print(f"satellite counter, {result['values']} values, by each core's record (own + "
           f"mirrored): lost {lost} ({lost_final} by the final active core), doubled "
           f"{result['doubled']} (max over cores; sum {result['doubled_sum']}) (target 0/0); "
-          f"{on_both} published by both cores as their own; commands {commands} sent, "
+          f"{len(on_both)} published by both cores as their own; commands {commands} sent, "
           f"{seen_cmds} seen by the device")
     print(f"mirror lag at 1,000 datapoints/s: median {result['mirror_lag_s']} s, max "
           f"{result['mirror_lag_max_s']} s, {result['mirror_lag_dp']} datapoints "
