@@ -188,9 +188,7 @@ def main() -> int:
         for r in recs.values():
             r.close()
         for d in made:
-            if d.proc is not None and d.proc.poll() is None:
-                d.stop()
-            d.cleanup()
+            d.close()
         if args.keep:
             print(f"daemons' dirs kept in {root}")
         else:

@@ -257,9 +257,7 @@ def memory_only(args: Any) -> int:
         pair.relay.close()
     finally:
         for d in made:
-            if d.proc is not None and d.proc.poll() is None:
-                d.stop()
-            d.cleanup()
+            d.close()
         shutil.rmtree(root, ignore_errors=True)
     print_memory(mem, mem_lean, mem_exec)
     return finish(args, {**memory_figures(mem, mem_lean, mem_exec),
@@ -415,9 +413,7 @@ def main() -> int:
         sat_rec.close()
         pair.relay.close()
         for d in made:
-            if d.proc is not None and d.proc.poll() is None:
-                d.stop()
-            d.cleanup()
+            d.close()
         shutil.rmtree(root, ignore_errors=True)
     stall_root = Path(tempfile.mkdtemp(prefix="bench-sat-buf-"))
     try:

@@ -112,9 +112,7 @@ def main() -> int:
         rec.close()
         pair.relay.close()
         for d in made:
-            if d.proc is not None and d.proc.poll() is None:
-                d.stop()
-            d.cleanup()
+            d.close()
         shutil.rmtree(root, ignore_errors=True)
     result["loadavg"] = [round(x, 2) for x in (*load, *os.getloadavg())]
     print(f"{result['datapoints']} datapoints at {result['rate_per_s']}/s in "

@@ -115,6 +115,12 @@ class Daemon:
             cgroups.remove_subtrees_of(self.proc.pid)
         shutil.rmtree(self.run, ignore_errors=True)
 
+    def close(self) -> None:
+        """Stop it (SIGTERM, as a user would) if it still runs, then :meth:`cleanup`."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+        self.cleanup()
+
     def children_by_run_dir(self) -> list[psutil.Process]:
         """Processes started for this daemon: the daemon runs in ``root`` and nothing of
         ours changes directory, so every process it started, exec'd or forked, has that
