@@ -32,9 +32,11 @@ export function haPanel() {
                       text: `Configuration is read-only on a standby: edit it on ${s.peer || "the active core"}.`})
           : null,
         admin && s.role === "standby"
-          ? h("button", {class: "danger", text: "Promote", onclick: () => act("promote")}) : null,
+          ? h("button", {class: "danger", dataset: {ha: "promote"}, text: "Promote",
+                      onclick: () => act("promote")}) : null,
         admin && s.role !== "standby"
-          ? h("button", {text: "Demote (hand over)", onclick: () => act("demote")}) : null);
+          ? h("button", {dataset: {ha: "demote"}, text: "Demote (hand over)",
+                      onclick: () => act("demote")}) : null);
     } catch (e) { clear(el).append(h("div", {class: "muted", text: `HA: ${e.message}`})); }
   }
   load();
