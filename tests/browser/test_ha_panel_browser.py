@@ -57,7 +57,8 @@ def test_promote_and_hand_back_from_the_system_page(browser: Any, cores: Any,
     primary, standby, base = cores
     errors: list[str] = []
     pg = login(browser.new_context(viewport={"width": 1280, "height": 900}), base,
-               "/#/system", errors=errors)
+               errors=errors)
+    pg.click('#nav a[data-page="system"]')
     panel = pg.locator("#ha-panel")
     panel.locator('[data-ha="role"]', has_text="Role: standby · epoch 1").wait_for()
     assert "edit it on" in panel.locator('[data-ha="read-only"]').inner_text()

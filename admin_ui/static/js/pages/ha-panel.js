@@ -22,21 +22,21 @@ export function haPanel() {
       const lag = s.lag_dp === null || s.lag_dp === undefined ? "-"
         : `${s.lag_dp} datapoints, ${fmtNum(s.lag_s, 2)} s`;
       const admin = live.state.role === "admin";
-      clear(el).append(
+      clear(el).append(...[  // null: a line or button this role or state does not have
         h("h2", {text: "High availability"}),
         h("div", {dataset: {ha: "role"}, text: `Role: ${s.role} · epoch ${s.epoch}`}),
         h("div", {class: "muted", text: `Peer: ${s.peer || "-"} · state ${s.state || "-"}`}),
         h("div", {class: "muted", text: `Mirror lag: ${lag}`}),
         s.role === "standby"  // its mirrored files are the active core's (edits refused here)
-          ? h("div", {class: "warn", dataset: {ha: "read-only"},
+          ? h("div", {class: "warning", dataset: {ha: "read-only"},
                       text: `Configuration is read-only on a standby: edit it on ${s.peer || "the active core"}.`})
           : null,
         admin && s.role === "standby"
-          ? h("button", {class: "danger", dataset: {ha: "promote"}, text: "Promote",
+          ? h("button", {class: "btn danger", dataset: {ha: "promote"}, text: "Promote",
                       onclick: () => act("promote")}) : null,
         admin && s.role !== "standby"
-          ? h("button", {dataset: {ha: "demote"}, text: "Demote (hand over)",
-                      onclick: () => act("demote")}) : null);
+          ? h("button", {class: "btn", dataset: {ha: "demote"}, text: "Demote (hand over)",
+                      onclick: () => act("demote")}) : null].filter(Boolean));
     } catch (e) { clear(el).append(h("div", {class: "muted", text: `HA: ${e.message}`})); }
   }
   load();

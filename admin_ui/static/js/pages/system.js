@@ -34,7 +34,7 @@ export default {
           gauge("Mode", s.mode, s.mode === "panic" ? `device workers stopped, ${
             panicText(live.state.panic)}` : "routing active", null),
           s.admin_ui ? gauge("Admin UI", `${fmtNum(s.admin_ui.memory_mb)} MB`,
-                             `pid ${s.admin_ui.pid} · ${s.admin_ui.websockets} live page(s)`, null) : null);
+                             `pid ${s.admin_ui.pid} · ${s.admin_ui.websockets} live page(s)`, null) : "");
       } catch (e) { showError(e); }
     }
     load();
