@@ -102,3 +102,16 @@ def test_the_routes_page_counts_refused_writes(page: Any, ui: WebDaemon) -> None
     cell.wait_for()
     assert int(cell.inner_text()) > 0
     assert cell.get_attribute("title") == "plc_1.MAIN.fTemp is read-only"
+
+
+def test_a_level_lists_datapoints_that_appear_after_it_loaded(page: Any,
+                                                              ui: WebDaemon) -> None:
+    """Opened before its connection exists (or before a device's first poll), an
+    instance's level lists the datapoints as they arrive, without a reload."""
+    page.goto(f"{ui.base}/#/datapoints?prefix=late.MAIN.")
+    page.wait_for_function("() => document.querySelector('#dp-note').textContent"
+                           ".includes('0 datapoints under late.MAIN.')")
+    res = ui.admin().post("/api/connections", plc("late"))
+    assert res.status == 201, res.text
+    row = page.locator('tr[data-address="late.MAIN.setpoint"]')
+    row.wait_for(timeout=30_000)

@@ -10,8 +10,10 @@ const RANGES = {"1 h": 3600, "24 h": 86400, "7 d": 7 * 86400};
 const COLORS = ["#2f6fde", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989",
                 "#0a7ea4", "#57606a", "#e16f24", "#116329"];
 
-// A time chart: xs in seconds, one [label, ys] per series; the chart fills `el`.
-export function timeChart(el, title, unit, xs, series) {
+// A time chart: xs in seconds, one [label, ys] per series; the chart fills `el`. `span`
+// ([from, to] in seconds): the x axis shows that whole range (the chosen hour, not the
+// few seconds that happen to be recorded in it).
+export function timeChart(el, title, unit, xs, series, span = null) {
   if (!window.uPlot) {
     el.append(h("p", {class: "muted", text: "charts need static/vendor/uplot"}));
     return null;
@@ -19,7 +21,7 @@ export function timeChart(el, title, unit, xs, series) {
   const width = Math.max(280, el.clientWidth || 600);
   const opts = {
     title, width, height: 240,
-    scales: {x: {time: true}},
+    scales: {x: span ? {time: true, range: () => span} : {time: true}},
     axes: [{}, {label: unit, size: 60}],
     series: [{}, ...series.map(([label], i) => ({
       label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: false}))],
@@ -71,7 +73,7 @@ export function historyPanel({ids = null, title = "History"} = {}) {
                                           d.points.map((p) => (p[3] === null ? null
                                             : Math.round(p[2] * 100) / 100))]));
       chart = timeChart(box, "", METRICS[metric.value], data[0],
-                        found.map((d, i) => [d.id, data[i + 1]]));
+                        found.map((d, i) => [d.id, data[i + 1]]), [from / 1000, now / 1000]);
       box.dataset.series = String(found.length);
     } catch (e) { showError(e); }
   }

@@ -94,11 +94,26 @@ export default {
       return tr;
     }
 
+    // A datapoint of this level that appeared after the page loaded (a connection just
+    // added, a device's first poll): load the level again, at most once a second; one the
+    // reload does not list either is not asked for again.
+    let reloading = null;
+    const asked = new Set();
+    function appeared(address) {
+      if (q || asked.has(address) || rows.size >= LIMIT || !address.startsWith(prefix)
+          || address.slice(prefix.length).includes(".")) return;
+      asked.add(address);
+      reloading = reloading || setTimeout(async () => {
+        await load();
+        reloading = null;
+      }, 1000);
+    }
+
     function onChanges(msg) {
       const touched = [];
       for (const [address, value, ts, quality, ack] of msg.items) {
         const r = rows.get(address);
-        if (!r) continue;
+        if (!r) { appeared(address); continue; }
         r.valueCell.textContent = r.valueCell.title = fmtValue(value);
         r.tsCell.textContent = fmtTime(ts);
         r.qCell.textContent = `${quality}${ack ? "" : " (cmd)"}`;
@@ -130,8 +145,9 @@ export default {
         note.textContent = res.leaves_total > res.datapoints.length
           ? `showing ${res.datapoints.length} of ${res.leaves_total} here; search to narrow`
           : `${res.total} datapoint${res.total === 1 ? "" : "s"} under ${prefix || "all instances"}`;
-        // live values only for what this level shows
-        live.subscribe(res.datapoints.length ? [prefix] : []);
+        // live values only for what this level shows (and, on an instance's level, the
+        // datapoints it does not have yet)
+        live.subscribe(res.datapoints.length || prefix ? [prefix] : []);
       } catch (e) {
         note.textContent = "";
         clear(tbody);
@@ -142,6 +158,6 @@ export default {
     const off = live.on("changes", onChanges);
     const offOpen = live.on("open", load);
     load();
-    return () => { off(); offOpen(); };
+    return () => { off(); offOpen(); clearTimeout(reloading); };
   },
 };
