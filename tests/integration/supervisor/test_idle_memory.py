@@ -40,10 +40,15 @@ sys.exit(main(sys.argv[1:]))
 # uuid (job ids from os.urandom), the admin UI and the routing engine (other processes),
 # shutil/tempfile with bz2 and lzma ~0.5 MB (argparse's formatter; a config write
 # imports them, so they are only absent until the first one); sqlite3 with libsqlite3
-# ~1.4 MB (the error store connects on its first error: supervisor/errors.py).
+# ~1.4 MB (the error store connects on its first error: supervisor/errors.py); the
+# HA, user, discovery and plugin commands with the HA mirror's module ~0.9 MB (imported
+# on their first request: supervisor/command_modules.py, ha_setup.py).
 FOR_GOOD = ("jsonschema", "referencing", "rpds", "attrs", "jsonschema_specifications",
             "importlib.metadata", "email", "psutil", "uuid", "tornado", "edgeos.admin_ui",
-            "edgeos.ipc.routing")
+            "edgeos.ipc.routing", "edgeos.supervisor.ha_commands",
+            "edgeos.supervisor.ha_selffence", "edgeos.supervisor.auth_commands",
+            "edgeos.supervisor.discover_commands", "edgeos.supervisor.plugin_commands",
+            "edgeos.ipc.ha.mirror", "edgeos.ipc.satellite.dialer")
 HEAVY = (*FOR_GOOD, "shutil", "tempfile", "bz2", "lzma", "sqlite3", "_sqlite3")
 
 
