@@ -81,8 +81,14 @@ def test_idle_supervisor_keeps_no_load_time_modules(daemon_factory, tmp_path: Pa
     assert "connections.json: connections[0] (id 's0'): limits.nice: 99 is greater than " \
            "the maximum of 19" in done.stderr
     out.unlink()
-    assert not [m for m in idle_modules(d, out) if m.startswith(("jsonschema",
-                                                                  "importlib.metadata"))]
+    loaded = idle_modules(d, out)
+    assert not [m for m in loaded if m.startswith(("jsonschema", "importlib.metadata"))]
+
+    # a command whose module was kept out runs on its first request, and help lists it
+    assert "edgeos.supervisor.ha_commands" not in loaded
+    ha = d.call("ha")
+    assert (ha["role"], ha["state"], ha["followers"]) == ("primary", "alone", [])
+    assert {"ha_promote", "ha_alone", "plugin_list", "user_add"} <= set(d.call("help"))
 
 
 def test_route_edits_leave_no_routing_engine_behind(daemon_factory, tmp_path: Path) -> None:
