@@ -327,7 +327,9 @@ class Help(Command):
     args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
-        return base.listing(COMMANDS)
+        from edgeos.supervisor import command_modules  # the commands not imported yet too
+
+        return base.listing(command_modules.load_all())
 
 
 class Panic(Command):

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import edgeos.supervisor.auth_commands
-import edgeos.supervisor.discover_commands
-import edgeos.supervisor.ha_commands
-import edgeos.supervisor.ha_selffence
-import edgeos.supervisor.plugin_commands
-import edgeos.supervisor.satellite_commands  # noqa: F401
+import edgeos.supervisor.satellite_commands  # noqa: F401  (replaces start, stop, status...)
 import zmq
 from edgeos.ipc import addresses
-from edgeos.ipc.commands import find
 from edgeos.ipc.rpc import RpcServer
-from edgeos.supervisor.commands import COMMANDS
+from edgeos.supervisor import command_modules
 
 if TYPE_CHECKING:
     from edgeos.supervisor.arbiter import Arbiter
@@ -32,8 +26,9 @@ class Controller:
         self.server = RpcServer(sock, self.dispatch)
 
     async def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:
-        """Find the command class, check the declared arguments, run it."""
-        return await find(COMMANDS, cmd)(self.arbiter).answer(args)
+        """Find the command class (its module imported on first use: command_modules),
+        check the declared arguments, run it."""
+        return await command_modules.find(cmd)(self.arbiter).answer(args)
 
     def close(self) -> None:
         self.sock.close(0)

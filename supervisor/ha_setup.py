@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeos.ipc.ha.mirror import load_pinned_primary, pin_primary
 from edgeos.ipc.ha.state import HaState, HaStateError
 from edgeos.ipc.satellite import keys, wire
 from edgeos.supervisor.process import InstanceConfig
@@ -64,6 +63,8 @@ def load_state(args: argparse.Namespace, data: Path) -> HaState | None:
             state.peer = peer
             state.save(data)
     if args.primary_key:
+        from edgeos.ipc.ha.mirror import load_pinned_primary, pin_primary  # issue 16, below
+
         given = keys.check_key(args.primary_key, "--primary-key")
         if load_pinned_primary(data) != given:
             pin_primary(data, given)
@@ -71,7 +72,11 @@ def load_state(args: argparse.Namespace, data: Path) -> HaState | None:
 
 
 def mirror_link(state: HaState, data: Path, config: Path, listen: str) -> dict[str, Any]:
-    """The spec of the ``ha-mirror`` role for the current role and epoch."""
+    """The spec of the ``ha-mirror`` role for the current role and epoch. The mirror's
+    module (the link process's, with its dialer) is imported only on a core that has a
+    peer: a node without HA keeps it out of the supervisor (issue 16, RSS)."""
+    from edgeos.ipc.ha.mirror import load_pinned_primary
+
     pinned = load_pinned_primary(data)
     return {"arg": "mirror", "link": {
         "peer": state.peer, "peer_key": pinned.decode() if pinned else None,

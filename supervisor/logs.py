@@ -54,7 +54,9 @@ class InstanceLog:
 
     def __init__(self, instance_id: str, log_dir: Path, ring: int | None = None) -> None:
         self.instance_id = instance_id
-        self.ring: deque[dict[str, Any]] = deque(maxlen=ring or low_power.sized(
+        # (ts, stream, level, line): a tuple is a third of the dict ``tail`` makes of it,
+        # and a full ring of chatty lines was ~0.75 MB per instance as dicts (issue 16)
+        self.ring: deque[tuple[int, str, str, str]] = deque(maxlen=ring or low_power.sized(
             RING, RING_LOW_POWER))
         self.file = RotatingFile(log_dir / f"{instance_id}.log")
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
@@ -100,16 +102,19 @@ class InstanceLog:
                 level = self._level if line[:1] in " \t" or line.startswith(
                     "Traceback") else "INFO"
         self._level = level
-        entry = {"ts": now_ms(), "instance": self.instance_id, "stream": stream,
-                 "level": level, "line": line}
-        self.ring.append(entry)
-        self.file.write(f"{entry['ts']} {stream} {level} {line}\n")
-        return entry
+        ts = now_ms()
+        self.ring.append((ts, stream, level, line))
+        self.file.write(f"{ts} {stream} {level} {line}\n")
+        return self._entry(ts, stream, level, line)
+
+    def _entry(self, ts: int, stream: str, level: str, line: str) -> dict[str, Any]:
+        return {"ts": ts, "instance": self.instance_id, "stream": stream, "level": level,
+                "line": line}
 
     def tail(self, n: int = 100, level: str | None = None) -> list[dict[str, Any]]:
         rank = LEVEL_RANK.get((level or "DEBUG").upper(), 0)
-        lines = [e for e in self.ring if LEVEL_RANK.get(e["level"], 1) >= rank]
-        return lines[-n:] if n > 0 else lines
+        lines = [e for e in self.ring if LEVEL_RANK.get(e[2], 1) >= rank]
+        return [self._entry(*e) for e in (lines[-n:] if n > 0 else lines)]
 
 
 class LogBook:

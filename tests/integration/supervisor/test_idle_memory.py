@@ -40,10 +40,15 @@ sys.exit(main(sys.argv[1:]))
 # uuid (job ids from os.urandom), the admin UI and the routing engine (other processes),
 # shutil/tempfile with bz2 and lzma ~0.5 MB (argparse's formatter; a config write
 # imports them, so they are only absent until the first one); sqlite3 with libsqlite3
-# ~1.4 MB (the error store connects on its first error: supervisor/errors.py).
+# ~1.4 MB (the error store connects on its first error: supervisor/errors.py); the
+# HA, user, discovery and plugin commands with the HA mirror's module ~0.9 MB (imported
+# on their first request: supervisor/command_modules.py, ha_setup.py).
 FOR_GOOD = ("jsonschema", "referencing", "rpds", "attrs", "jsonschema_specifications",
             "importlib.metadata", "email", "psutil", "uuid", "tornado", "edgeos.admin_ui",
-            "edgeos.ipc.routing")
+            "edgeos.ipc.routing", "edgeos.supervisor.ha_commands",
+            "edgeos.supervisor.ha_selffence", "edgeos.supervisor.auth_commands",
+            "edgeos.supervisor.discover_commands", "edgeos.supervisor.plugin_commands",
+            "edgeos.ipc.ha.mirror", "edgeos.ipc.satellite.dialer")
 HEAVY = (*FOR_GOOD, "shutil", "tempfile", "bz2", "lzma", "sqlite3", "_sqlite3")
 
 
@@ -76,8 +81,14 @@ def test_idle_supervisor_keeps_no_load_time_modules(daemon_factory, tmp_path: Pa
     assert "connections.json: connections[0] (id 's0'): limits.nice: 99 is greater than " \
            "the maximum of 19" in done.stderr
     out.unlink()
-    assert not [m for m in idle_modules(d, out) if m.startswith(("jsonschema",
-                                                                  "importlib.metadata"))]
+    loaded = idle_modules(d, out)
+    assert not [m for m in loaded if m.startswith(("jsonschema", "importlib.metadata"))]
+
+    # a command whose module was kept out runs on its first request, and help lists it
+    assert "edgeos.supervisor.ha_commands" not in loaded
+    ha = d.call("ha")
+    assert (ha["role"], ha["state"], ha["followers"]) == ("primary", "alone", [])
+    assert {"ha_promote", "ha_alone", "plugin_list", "user_add"} <= set(d.call("help"))
 
 
 def test_route_edits_leave_no_routing_engine_behind(daemon_factory, tmp_path: Path) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 
-import edgeos.supervisor.controller  # noqa: F401  (registers every supervisor command)
 import pytest
 from edgeos.ipc.broker.commands import BrokerCommand
 from edgeos.ipc.commands import KINDS, Command
 from edgeos.ipc.satellite.gateway_commands import GatewayCommand
-from edgeos.supervisor import edgectl
-from edgeos.supervisor.commands import COMMANDS
+from edgeos.supervisor import command_modules, edgectl
+
+COMMANDS = command_modules.load_all()  # every supervisor command, the lazy ones too
 
 FAMILIES = {"supervisor": COMMANDS, "broker": BrokerCommand.registry,
             "gateway": GatewayCommand.registry}
