@@ -330,6 +330,7 @@ class Arbiter:
             return not news
         if kind == protocol.READY:
             inst.on_ready(msg.get("pid", -1))
+            self._watch_deadline(inst)
         elif kind == protocol.ERROR:
             inst.on_error(msg.get("message", "error"))
             self.record_error(inst, msg.get("message", "error"), msg.get("traceback"),
@@ -464,22 +465,32 @@ class Arbiter:
 
     def _pass_delay(self, watched: bool) -> float:
         """Seconds to the next pass: the next whole second while someone watches the
-        stats or news waits; else the next full ``figures`` pass, the first watchdog
-        deadline, or the shortest ``heartbeat_s`` (an instance that turns ready
-        meanwhile), whichever comes first."""
+        stats or news waits; else the next full ``figures`` pass or the first watchdog
+        deadline, whichever comes first (an instance that turns ready meanwhile brings
+        its deadline forward itself: :meth:`_watch_deadline`)."""
         now = self.sys.monotonic()
         if watched or self.pace.moved:
             return self._to_next_second(now)
         due = now + next_beat(now, self.pace.every, STATS_PHASE_S)
         for inst in self.instances.values():
-            if inst.pid is None:
-                continue
-            beat_s = inst.cfg.limit("heartbeat_s", 5.0)
-            due = min(due, now + next_beat(now, beat_s, STATS_PHASE_S))
-            if inst.last_heartbeat is not None:
-                deadline = inst.last_heartbeat + beat_s * inst.MISSED_HEARTBEATS
-                due = min(due, deadline + self._to_next_second(deadline))
+            if inst.pid is not None and inst.last_heartbeat is not None:
+                due = min(due, self._deadline_pass(inst))
         return max(0.0, due - now)
+
+    def _deadline_pass(self, inst: Instance) -> float:
+        """When the pass that catches ``inst`` hung runs: the whole second (plus the
+        phase) after its watchdog deadline."""
+        assert inst.last_heartbeat is not None
+        deadline = inst.last_heartbeat + inst.cfg.limit("heartbeat_s", 5.0) * \
+            inst.MISSED_HEARTBEATS
+        return deadline + self._to_next_second(deadline)
+
+    def _watch_deadline(self, inst: Instance) -> None:
+        """``inst`` turned ready while the pass sleeps (up to ``FIGURES_EVERY_S``): wake
+        it by the new instance's first watchdog deadline, should that come sooner."""
+        if inst.last_heartbeat is not None:
+            due = self._deadline_pass(inst)
+            self.pass_clock.hurry(lambda now: due - now)
 
     def figures(self, ids: set[str] | None = None) -> list[list[Any]]:
         """``[id, cpu_percent, memory_mb, pps_in, pps_out]`` of every instance with a
