@@ -173,9 +173,9 @@ class SupervisorLink:
         interval = interval or self.spec.heartbeat_interval
         rule = BeatRule(interval, float(self.spec.limits.get("heartbeat_s", 5)), ride_along)
         while True:
-            now, figures = time.monotonic(), counters()
-            if rule.due(now, figures):  # a moved rate, or the period's beat
-                self.heartbeat(figures)
+            beat = rule.beat(time.monotonic(), counters())  # a moved rate, or the period's
+            if beat is not None:
+                self.heartbeat(beat)
             await asyncio.sleep(next_beat(time.monotonic(), interval))
 
     def close(self) -> None:
