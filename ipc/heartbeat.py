@@ -124,6 +124,9 @@ class BeatRule:
         self._sent: Any = None
         self._period: int | None = None
         self._before: Any = None  # the last look's counters, kept only when one moved
+        #: the last beat was the period's with nothing moved: proof of life only (the
+        #: child sends it where the supervisor reads it at its pass, not at once)
+        self.steady = False
 
     def due(self, now: float, counters: dict[str, Any]) -> bool:
         """True if :meth:`beat` sends something at this look."""
@@ -143,10 +146,11 @@ class BeatRule:
             if not moved(self._sent, counters, self._before, self.skip):  # a float moved: hold on
                 self._before = snapshot(counters)  # to see whether the next look agrees
                 return None
-            sent = counters
+            sent, self.steady = counters, False
         else:  # the period's beat
             sent = counters if self._sent is None else \
                 steady(self._sent, counters, self._before, self.skip)
+            self.steady = self._sent is not None and not moved(self._sent, sent, skip=self.skip)
         self._period = period
         self._before = None if sent is counters else snapshot(counters)  # (jitter put back)
         self._sent = snapshot(sent)

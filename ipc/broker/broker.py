@@ -430,7 +430,7 @@ class Broker:
         with contextlib.suppress(Exception):
             await self.values.flush()
         self.values.close()
-        for sock in (self.workers, self.ctl, self.link.sock):
+        for sock in (self.workers, self.ctl, self.link.sock, self.link.beats):
             sock.close(0)
         self.changes.close(0)
         self.ctx.term()

@@ -450,7 +450,7 @@ class Uplink:
         self.control.close()
         if self.dialer is not None:
             self.dialer.close()
-        for sock in (self.feed, self.local, self.link.sock):
+        for sock in (self.feed, self.local, self.link.sock, self.link.beats):
             sock.close(0)
         self.ctx.term()
         raise_failed(done)

@@ -151,3 +151,14 @@ def test_a_change_confirmed_by_the_periods_look_is_carried_by_its_beat() -> None
     assert rule.beat(104.0, counters(12.0)) is None  # is it a change?
     assert rule.beat(105.0, counters(12.0)) == counters(12.0)  # yes: it held
     assert rule.beat(106.0, counters(12.0)) is None
+
+
+def test_only_the_periods_beat_with_nothing_moved_is_steady() -> None:
+    """A steady beat goes where the supervisor reads it at its pass (ipc/child.py):
+    anything with news must not be one."""
+    rule = BeatRule(interval=1.0, heartbeat_s=5)
+    assert rule.beat(100.0, counters(6.0)) is not None and not rule.steady  # the first
+    assert rule.beat(105.0, counters(0.0)) is not None and rule.steady  # jitter put back
+    assert rule.beat(110.0, counters(6.0, error_count=1)) is not None and not rule.steady
+    assert rule.beat(111.0, counters(6.0, error_count=2)) is not None and not rule.steady
+    assert rule.beat(115.0, counters(6.0, error_count=2)) is not None and rule.steady
