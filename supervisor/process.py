@@ -164,12 +164,16 @@ class Instance:
     def on_heartbeat(self, counters: dict[str, Any], sent: float | None = None) -> None:
         """A beat, heard now or (a steady one, read at the pass) ``sent`` at that
         monotonic time: the watchdog counts from when it was sent, never from the future
-        nor back before a beat it already counted (or a forgiven stall)."""
+        nor back before a beat it already counted (or a forgiven stall); the counters of
+        a beat older than that (a news beat overtook it) are not the latest."""
         if self.pid is None:
             return
         now = self.sys.monotonic()
-        self.last_heartbeat = now if sent is None else max(
-            min(sent, now), self.last_heartbeat if self.last_heartbeat is not None else sent)
+        if sent is not None:
+            sent = min(sent, now)
+            if self.last_heartbeat is not None and sent < self.last_heartbeat:
+                return
+        self.last_heartbeat = now if sent is None else sent
         self.counters = counters
 
     def on_error(self, message: str) -> None:

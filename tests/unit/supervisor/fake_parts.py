@@ -216,6 +216,8 @@ class World:
         self.arbiter.feed = self.feed  # what bind() sets from real sockets
         self.arbiter.beats = addresses.bind(zmq.Socket(self.parts.ctx, zmq.ROUTER),
                                             self.paths.run, addresses.BEATS)  # (a real one)
+        self.arbiter.beats.setsockopt(zmq.LINGER, 0)
+        self.arbiter.beats.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self.arbiter.broker_rpc = self.broker  # type: ignore[assignment]
 
     def write_connections(self, *connections: dict[str, Any]) -> None:

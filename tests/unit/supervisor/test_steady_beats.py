@@ -75,9 +75,23 @@ def test_a_beat_from_the_future_or_the_past_does_not_fool_the_watchdog(world: Wo
     send_steady(world, "a", {"pps_out": 1.0}, 5000.0)  # a clock that cannot be
     read_until(world, lambda: a.counters == {"pps_out": 1.0})
     assert a.last_heartbeat == 1000.0
-    send_steady(world, "a", {"pps_out": 2.0}, 990.0)  # older than one already counted
-    read_until(world, lambda: a.counters == {"pps_out": 2.0})
-    assert a.last_heartbeat == 1000.0
+    world.sys.now = 1003.0
+    a.on_heartbeat({"pps_out": 9.0})  # a news beat on the worker channel
+    send_steady(world, "a", {"pps_out": 2.0}, 1002.0)  # overtaken by it
+    send_steady(world, "a", {"pps_out": 3.0}, 1004.0)  # (a marker: read after it)
+    world.sys.now = 1005.0
+    read_until(world, lambda: a.counters == {"pps_out": 3.0})
+    assert a.last_heartbeat == 1004.0
+
+
+def test_a_beat_overtaken_by_a_news_beat_leaves_the_newer_counters(world: World) -> None:
+    started(world, sim("a"))
+    a = world.arbiter.instances["a"]
+    world.sys.now = 1003.0
+    a.on_heartbeat({"pps_out": 9.0})  # news, heard at once
+    world.sys.now = 1015.0
+    a.on_heartbeat({"pps_out": 6.0}, 1000.0)  # the steady beat before it, read at the pass
+    assert a.counters == {"pps_out": 9.0} and a.last_heartbeat == 1003.0
 
 
 def test_a_status_reads_the_steady_beats_first(world: World) -> None:
