@@ -121,13 +121,11 @@ class SupervisorLink:
         self.sock.setsockopt(zmq.LINGER, 500)
         self.sock.setsockopt(zmq.SNDHWM, 100)
         self.sock.connect(addresses.endpoint(spec.run_dir, addresses.SUPERVISOR))
+        self.ctx = ctx
         # steady beats (proof of life, nothing moved) go where the supervisor reads them
-        # at its pass instead of waking for each: a burst of them was most of its idle cost
-        self.beats = ctx.socket(zmq.DEALER)
-        self.beats.setsockopt(zmq.IDENTITY, spec.id.encode())
-        self.beats.setsockopt(zmq.LINGER, 0)
-        self.beats.setsockopt(zmq.SNDHWM, 10)
-        self.beats.connect(addresses.endpoint(spec.run_dir, addresses.BEATS))
+        # at its pass instead of waking for each: a burst of them was most of its idle
+        # cost. Made at the first one (a period after READY), off the restart's path
+        self.beats: zmq.asyncio.Socket | None = None
 
     def _send(self, kind: bytes, body: Any, sock: zmq.asyncio.Socket | None = None,
               *more: bytes) -> None:
@@ -148,6 +146,12 @@ class SupervisorLink:
         its send time (monotonic, the clock every process shares), which the watchdog
         counts as the beat's time however late the supervisor reads it."""
         if steady:
+            if self.beats is None:
+                self.beats = self.ctx.socket(zmq.DEALER)
+                self.beats.setsockopt(zmq.IDENTITY, self.spec.id.encode())
+                self.beats.setsockopt(zmq.LINGER, 0)
+                self.beats.setsockopt(zmq.SNDHWM, 10)
+                self.beats.connect(addresses.endpoint(self.spec.run_dir, addresses.BEATS))
             self._send(protocol.HEARTBEAT, counters, self.beats,
                        protocol.pack(time.monotonic()))
         else:
@@ -196,4 +200,5 @@ class SupervisorLink:
 
     def close(self, linger: int | None = None) -> None:
         self.sock.close(linger)
-        self.beats.close(linger)
+        if self.beats is not None:
+            self.beats.close(linger)
