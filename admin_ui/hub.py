@@ -9,7 +9,7 @@ The full ``stats`` cost the supervisor a ``/proc`` read of every process and a s
 row per instance each second (issue 16), so the hub subscribes to them only while
 some live socket wants them (:meth:`Hub.follow`: a page that shows them, in a tab
 that is not hidden). Meanwhile it keeps the sparkline history from the lean
-``figures`` rows the supervisor paces for the historian anyway (every row each 5 s,
+``figures`` rows the supervisor paces for the historian anyway (every row each 15 s,
 a moved one within a second, docs/idle-pacing.md).
 """
 
@@ -160,7 +160,7 @@ class Hub:
 
     def _on_figures(self, rows: list[Any]) -> None:
         """Sparkline samples from ``[id, cpu_percent, memory_mb, pps_in, pps_out]`` rows:
-        all of them every 5 s, a moved one within a second; an instance without a row
+        all of them every 15 s, a moved one within a second; an instance without a row
         for ``HISTORY_KEEP_S`` (stopped or removed) loses its history."""
         now, ts = time.monotonic(), protocol.now_ms()
         for row in rows:

@@ -121,10 +121,17 @@ class SupervisorLink:
         self.sock.setsockopt(zmq.LINGER, 500)
         self.sock.setsockopt(zmq.SNDHWM, 100)
         self.sock.connect(addresses.endpoint(spec.run_dir, addresses.SUPERVISOR))
+        self.ctx = ctx
+        # steady beats (proof of life, nothing moved) go where the supervisor reads them
+        # at its pass instead of waking for each: a burst of them was most of its idle
+        # cost. Made at the first one (a period after READY), off the restart's path
+        self.beats: zmq.asyncio.Socket | None = None
 
-    def _send(self, kind: bytes, body: Any) -> None:
+    def _send(self, kind: bytes, body: Any, sock: zmq.asyncio.Socket | None = None,
+              *more: bytes) -> None:
         # Never block the event loop on the supervisor; a full queue means it is gone.
-        fut = self.sock.send_multipart([kind, protocol.pack(body)], flags=zmq.DONTWAIT)
+        fut = (sock or self.sock).send_multipart([kind, protocol.pack(body), *more],
+                                                 flags=zmq.DONTWAIT)
         if fut.done():
             fut.exception()  # mark seen; Again only means the supervisor is not reading now
 
@@ -134,8 +141,21 @@ class SupervisorLink:
     def ready(self) -> None:
         self._send(protocol.READY, {"pid": os.getpid()})
 
-    def heartbeat(self, counters: dict[str, Any]) -> None:
-        self._send(protocol.HEARTBEAT, counters)
+    def heartbeat(self, counters: dict[str, Any], steady: bool = False) -> None:
+        """Send ``counters``; a ``steady`` beat (nothing moved) on the beats socket with
+        its send time (monotonic, the clock every process shares), which the watchdog
+        counts as the beat's time however late the supervisor reads it."""
+        if steady:
+            if self.beats is None:
+                self.beats = self.ctx.socket(zmq.DEALER)
+                self.beats.setsockopt(zmq.IDENTITY, self.spec.id.encode())
+                self.beats.setsockopt(zmq.LINGER, 0)
+                self.beats.setsockopt(zmq.SNDHWM, 10)
+                self.beats.connect(addresses.endpoint(self.spec.run_dir, addresses.BEATS))
+            self._send(protocol.HEARTBEAT, counters, self.beats,
+                       protocol.pack(time.monotonic()))
+        else:
+            self._send(protocol.HEARTBEAT, counters)
 
     def event(self, kind: str, **data: Any) -> None:
         self._send(protocol.EVENT, {"kind": kind, **data})
@@ -173,10 +193,12 @@ class SupervisorLink:
         interval = interval or self.spec.heartbeat_interval
         rule = BeatRule(interval, float(self.spec.limits.get("heartbeat_s", 5)), ride_along)
         while True:
-            now, figures = time.monotonic(), counters()
-            if rule.due(now, figures):  # a moved rate, or the period's beat
-                self.heartbeat(figures)
+            beat = rule.beat(time.monotonic(), counters())  # a moved rate, or the period's
+            if beat is not None:
+                self.heartbeat(beat, rule.steady)
             await asyncio.sleep(next_beat(time.monotonic(), interval))
 
-    def close(self) -> None:
-        self.sock.close()
+    def close(self, linger: int | None = None) -> None:
+        self.sock.close(linger)
+        if self.beats is not None:
+            self.beats.close(linger)

@@ -84,6 +84,24 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def steady(sent: Any, now: Any, before: Any, skip: frozenset[str] = RIDE_ALONG) -> Any:
+    """``now`` with every float that left the deadband around ``sent`` at this look
+    only (not on the same side at the ``before`` look too) put back to its ``sent``
+    value; ``now`` itself when there is none. The period's beat carries this: a rate
+    caught by that beat in its one-look jitter (a tick that came just after the look:
+    0, then 12, then 6 again) would otherwise be news against itself a look later and
+    cost the supervisor a beat, a wake-up and a pass for nothing."""
+    if isinstance(sent, dict) and isinstance(now, dict):
+        prior = before if isinstance(before, dict) else {}
+        out = {k: v if k in skip or k not in sent else steady(sent[k], v, prior.get(k), skip)
+               for k, v in now.items()}
+        return now if all(out[k] is v for k, v in now.items()) else out
+    if isinstance(now, float) and _number(sent) and (side := _side(sent, now)) != 0 and \
+            not (_number(before) and _side(sent, before) == side):
+        return sent
+    return now
+
+
 def snapshot(value: Any) -> Any:
     """A copy of the dicts and lists in ``value``: a worker's ``stats()`` may hand out
     a dict it keeps updating, which would otherwise always equal what was sent."""
@@ -106,17 +124,34 @@ class BeatRule:
         self._sent: Any = None
         self._period: int | None = None
         self._before: Any = None  # the last look's counters, kept only when one moved
+        #: the last beat was the period's with nothing moved: proof of life only (the
+        #: child sends it where the supervisor reads it at its pass, not at once)
+        self.steady = False
 
     def due(self, now: float, counters: dict[str, Any]) -> bool:
-        """True if ``counters`` (looked at ``now``, monotonic s) must be sent now."""
+        """True if :meth:`beat` sends something at this look."""
+        return self.beat(now, counters) is not None
+
+    def beat(self, now: float, counters: dict[str, Any]) -> dict[str, Any] | None:
+        """What to send of ``counters`` (looked at ``now``, monotonic s), None for
+        nothing: all of them when they moved; at the period's first look (the beat
+        the watchdog needs) them with any one-look jitter put back (:func:`steady`),
+        and that jitter is news at the next look only if it holds."""
         tick = round(now / self.interval) * self.interval  # the look's nominal instant
         period = math.floor(tick / self.every + EPSILON)
         if period == self._period:
             if not moved(self._sent, counters, skip=self.skip):
                 self._before = None
-                return False
+                return None
             if not moved(self._sent, counters, self._before, self.skip):  # a float moved: hold on
                 self._before = snapshot(counters)  # to see whether the next look agrees
-                return False
-        self._sent, self._period, self._before = snapshot(counters), period, None
-        return True
+                return None
+            sent, self.steady = counters, False
+        else:  # the period's beat
+            sent = counters if self._sent is None else \
+                steady(self._sent, counters, self._before, self.skip)
+            self.steady = self._sent is not None and not moved(self._sent, sent, skip=self.skip)
+        self._period = period
+        self._before = None if sent is counters else snapshot(counters)  # (jitter put back)
+        self._sent = snapshot(sent)
+        return sent

@@ -27,7 +27,6 @@ from edgeos.ipc.heartbeat import moved
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.supervisor import config as cfgmod
 from edgeos.supervisor import modefile, rollback
-from edgeos.supervisor.beat_hold import BeatHold
 from edgeos.supervisor.feed import Feed
 from edgeos.supervisor.figures_pace import FiguresPace, PassClock
 from edgeos.supervisor.ha_setup import ha_view
@@ -90,8 +89,6 @@ class Arbiter:
         self._sampled_at = float("-inf")
         self.pace = FiguresPace()  # which figures rows a pass publishes (figures_pace.py)
         self.pass_clock = PassClock(system)  # and when the next pass runs
-        self.hold = BeatHold(system, self.watch_channel,  # the worker channel after a
-                             lambda: system.unwatch_fd(self.channel.getsockopt(zmq.FD)))
         self.logbook = parts.logbook
         self.logbook.on_line = self._on_log_line
         self.errors = parts.errors
@@ -119,6 +116,11 @@ class Arbiter:
                                       addresses.SUPERVISOR)
         self.channel.setsockopt(zmq.LINGER, 0)
         self.channel.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        # the children's steady beats: never watched, read by the pass (read_beats)
+        self.beats = addresses.bind(zmq.Socket(self.ctx, zmq.ROUTER), self.paths.run,
+                                    addresses.BEATS)
+        self.beats.setsockopt(zmq.LINGER, 0)
+        self.beats.setsockopt(zmq.ROUTER_HANDOVER, 1)
         xpub = zmq.Socket(self.ctx, zmq.XPUB)
         xpub.setsockopt(zmq.LINGER, 0)
         self.feed = Feed(addresses.bind(xpub, self.paths.run, addresses.EVENTS), self.sys)
@@ -176,7 +178,6 @@ class Arbiter:
         return argv, env, json.dumps(spec).encode()
 
     def _on_spawned(self, inst: Instance, spawned: Spawned) -> None:
-        self.hold.release()  # its HELLO and READY are read at once
         if self.kernel is None or not self.kernel.place(inst, spawned.pid):
             self._ram_wake.set()  # RSS sampling from the first moment
         for fd, stream in ((spawned.stdout, "stdout"), (spawned.stderr, "stderr")):
@@ -294,7 +295,6 @@ class Arbiter:
 
     def _drain_channel(self) -> None:
         sock = self.channel
-        read, quiet = False, True  # only steady heartbeats: the channel may be held
         while True:  # until EAGAIN (cheaper than asking zmq.EVENTS before each message)
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
@@ -309,15 +309,32 @@ class Arbiter:
                 msg = protocol.unpack(frames[2])
             except ValueError:
                 continue
-            read = True
-            if not self._on_message(inst, frames[1], msg):
-                quiet = False
-        if read and quiet:
-            self.hold.after_read(True, self.pass_clock.left(), any(
-                i.state == State.STARTING for i in self.instances.values()))
+            self._on_message(inst, frames[1], msg)
 
-    def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> bool:
-        """Act on one message from a child; True for a steady heartbeat (no news)."""
+    def read_beats(self) -> None:
+        """The children's steady beats since the last read (a pass, a status): each
+        counts for the watchdog from the time it was sent. They come in a burst each
+        ``heartbeat_s``; reading them here instead of waking for them left the idle
+        supervisor one wake-up per pass (docs/idle-pacing.md, round 8)."""
+        sock = self.beats
+        while True:
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            inst = self.instances.get(frames[0].decode(errors="replace")) \
+                if len(frames) == 4 and frames[1] == protocol.HEARTBEAT else None
+            if inst is None or inst.pid is None:
+                continue
+            try:
+                msg, sent = protocol.unpack(frames[2]), protocol.unpack(frames[3])
+            except ValueError:
+                continue
+            if isinstance(msg, dict) and isinstance(sent, float):
+                inst.on_heartbeat(msg, sent)
+
+    def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> None:
+        """Act on one message from a child."""
         if kind == protocol.HEARTBEAT:
             # a child's steady beat (once per heartbeat_s) is no news: the period's full
             # pass carries its row; one that arrives late for that pass costs no second.
@@ -327,16 +344,15 @@ class Arbiter:
             inst.on_heartbeat(msg)
             if news and self.pace.touch(inst.id) and self.feed.wants(FIGURES):  # its row
                 self.pass_clock.hurry(self._to_next_second)  # goes out next second
-            return not news
-        if kind == protocol.READY:
+        elif kind == protocol.READY:
             inst.on_ready(msg.get("pid", -1))
+            self._watch_deadline(inst)
         elif kind == protocol.ERROR:
             inst.on_error(msg.get("message", "error"))
             self.record_error(inst, msg.get("message", "error"), msg.get("traceback"),
                               bool(msg.get("fatal")), msg.get("ts"))
         elif kind == protocol.EVENT:
             self._on_event(inst, msg)
-        return False
 
     def _on_event(self, inst: Instance, msg: dict[str, Any]) -> None:
         """Events children raise for the supervisor to act on."""
@@ -427,7 +443,7 @@ class Arbiter:
         feed = self.feed
         planned: float | None = None
         while True:
-            self.hold.release()  # the beats of a held burst first
+            self.read_beats()  # the steady beats since the last pass first
             if planned is not None and self.sys.monotonic() - planned > STALL_S:
                 self.forgive_stall(self.sys.monotonic() - planned)
             for inst in list(self.instances.values()):  # the watchdog, one timer for all
@@ -464,22 +480,32 @@ class Arbiter:
 
     def _pass_delay(self, watched: bool) -> float:
         """Seconds to the next pass: the next whole second while someone watches the
-        stats or news waits; else the next full ``figures`` pass, the first watchdog
-        deadline, or the shortest ``heartbeat_s`` (an instance that turns ready
-        meanwhile), whichever comes first."""
+        stats or news waits; else the next full ``figures`` pass or the first watchdog
+        deadline, whichever comes first (an instance that turns ready meanwhile brings
+        its deadline forward itself: :meth:`_watch_deadline`)."""
         now = self.sys.monotonic()
         if watched or self.pace.moved:
             return self._to_next_second(now)
         due = now + next_beat(now, self.pace.every, STATS_PHASE_S)
         for inst in self.instances.values():
-            if inst.pid is None:
-                continue
-            beat_s = inst.cfg.limit("heartbeat_s", 5.0)
-            due = min(due, now + next_beat(now, beat_s, STATS_PHASE_S))
-            if inst.last_heartbeat is not None:
-                deadline = inst.last_heartbeat + beat_s * inst.MISSED_HEARTBEATS
-                due = min(due, deadline + self._to_next_second(deadline))
+            if inst.pid is not None and inst.last_heartbeat is not None:
+                due = min(due, self._deadline_pass(inst))
         return max(0.0, due - now)
+
+    def _deadline_pass(self, inst: Instance) -> float:
+        """When the pass that catches ``inst`` hung runs: the whole second (plus the
+        phase) after its watchdog deadline."""
+        assert inst.last_heartbeat is not None
+        deadline = inst.last_heartbeat + inst.cfg.limit("heartbeat_s", 5.0) * \
+            inst.MISSED_HEARTBEATS
+        return deadline + self._to_next_second(deadline)
+
+    def _watch_deadline(self, inst: Instance) -> None:
+        """``inst`` turned ready while the pass sleeps (up to ``FIGURES_EVERY_S``): wake
+        it by the new instance's first watchdog deadline, should that come sooner."""
+        if inst.last_heartbeat is not None:
+            due = self._deadline_pass(inst)
+            self.pass_clock.hurry(lambda now: due - now)
 
     def figures(self, ids: set[str] | None = None) -> list[list[Any]]:
         """``[id, cpu_percent, memory_mb, pps_in, pps_out]`` of every instance with a
@@ -522,6 +548,7 @@ class Arbiter:
         """A row per instance; it runs each second for the stats feed, so it reads each
         figure once (its process's sample, its heartbeat counters) and calls nothing
         per row that a row without a process does not need."""
+        self.read_beats()  # (their heartbeat_age_s)
         insts = ([self.instances[instance_id]] if instance_id else self.instances.values())
         now = self.sys.monotonic()
         if now - self._sampled_at >= SAMPLE_AGE_S:
@@ -847,9 +874,10 @@ class Arbiter:
         if self.broker_rpc is not None:
             self.broker_rpc.close()
         if getattr(self, "channel", None) is not None:
-            self.hold.cancel()
             self.sys.unwatch_fd(self.channel.getsockopt(zmq.FD))
             self.channel.close(0)
+        if getattr(self, "beats", None) is not None:
+            self.beats.close(0)
         if getattr(self, "feed", None) is not None:
             self.feed.close()
         self.ctx.term()

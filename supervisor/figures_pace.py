@@ -16,8 +16,9 @@ news. The pass therefore publishes
   live view reads every process each second anyway).
 
 A CPU or RAM change without a rate change is therefore recorded within
-``FIGURES_EVERY_S``; the limits do not depend on it (the kernel or RamGuard enforce
-them).
+``FIGURES_EVERY_S`` (15 s: the full pass and its 22 ``/proc`` reads were most of what
+the idle supervisor did, docs/idle-pacing.md round 8); the limits do not depend on it
+(the kernel or RamGuard enforce them).
 
 Nor does the pass itself run each second when there is nothing to do: it sleeps
 until the next full pass or the first watchdog deadline (:class:`PassClock`), and the
@@ -32,7 +33,10 @@ from collections.abc import Callable
 
 from edgeos.supervisor.seam import System, Timer
 
-FIGURES_EVERY_S = 5.0  # every row at least this often (the default heartbeat_s)
+#: every row at least this often while nobody watches the full ``stats``: three default
+#: ``heartbeat_s`` periods (the full pass falls into a burst of aligned beats). A moved
+#: rate still goes out within a second; what waits is a CPU or RAM change without one
+FIGURES_EVERY_S = 15.0
 EPSILON = 1e-6  # a pass a hair early still belongs to its nominal second
 
 

@@ -161,10 +161,19 @@ class Instance:
         self._apply_priorities(pid, ("nice",))
         self._set(State.DISCONNECTED if self.cut else State.RUNNING, "ready")
 
-    def on_heartbeat(self, counters: dict[str, Any]) -> None:
+    def on_heartbeat(self, counters: dict[str, Any], sent: float | None = None) -> None:
+        """A beat, heard now or (a steady one, read at the pass) ``sent`` at that
+        monotonic time: the watchdog counts from when it was sent, never from the future
+        nor back before a beat it already counted (or a forgiven stall); the counters of
+        a beat older than that (a news beat overtook it) are not the latest."""
         if self.pid is None:
             return
-        self.last_heartbeat = self.sys.monotonic()
+        now = self.sys.monotonic()
+        if sent is not None:
+            sent = min(sent, now)
+            if self.last_heartbeat is not None and sent < self.last_heartbeat:
+                return
+        self.last_heartbeat = now if sent is None else sent
         self.counters = counters
 
     def on_error(self, message: str) -> None:

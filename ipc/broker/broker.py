@@ -430,8 +430,9 @@ class Broker:
         with contextlib.suppress(Exception):
             await self.values.flush()
         self.values.close()
-        for sock in (self.workers, self.ctl, self.link.sock):
+        for sock in (self.workers, self.ctl):
             sock.close(0)
+        self.link.close(0)
         self.changes.close(0)
         self.ctx.term()
         return 0

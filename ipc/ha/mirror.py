@@ -359,7 +359,7 @@ class Mirror:
             self.gateway.close()
         if self.dialer is not None:
             self.dialer.close()
-        self.link.sock.close(0)
+        self.link.close(0)
         self.ctx.term()
         raise_failed(done)
         return 0

@@ -726,7 +726,7 @@ class Gateway:
         ctl.close(0)
         keysvc.close(0)
         self.control.close()
-        self.link.sock.close(0)
+        self.link.close(0)
         self.hwm.close()
         self.ctx.term()
         return 0

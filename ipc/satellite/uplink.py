@@ -450,8 +450,9 @@ class Uplink:
         self.control.close()
         if self.dialer is not None:
             self.dialer.close()
-        for sock in (self.feed, self.local, self.link.sock):
+        for sock in (self.feed, self.local):
             sock.close(0)
+        self.link.close(0)
         self.ctx.term()
         raise_failed(done)
         return 0

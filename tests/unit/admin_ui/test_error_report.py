@@ -61,7 +61,7 @@ async def _scenario(run: Path) -> list[dict[str, object]]:
             got.append(protocol.unpack(body))
     finally:
         server.stop()
-        link.sock.close(0)
+        link.close(0)
         supervisor.close(0)
         ctx.term()
     return got

@@ -115,8 +115,9 @@ class Rig:
         self.ctx.term()
         broker = self.broker
         broker.values.close()
-        for sock in (broker.workers, broker.ctl, broker.link.sock, broker.changes):
+        for sock in (broker.workers, broker.ctl, broker.changes):
             sock.close(0)
+        broker.link.close(0)
         broker.ctx.term()
 
 

@@ -1,5 +1,6 @@
 """The real supervisor link's heartbeat loop, counted from the supervisor's end: how
-many heartbeats a child sends over a span (tests of ipc/child.py's pacing)."""
+many heartbeats a child sends over a span (tests of ipc/child.py's pacing), on the
+worker channel and the steady beats' socket together."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ async def count_beats(run: Path, kind: str, counters: Callable[[], dict[str, Any
     ``kind`` (heartbeat_s 1) for ``span_s``; the heartbeats the supervisor got."""
     ctx = zmq.asyncio.Context()
     supervisor = addresses.bind(ctx.socket(zmq.ROUTER), run, addresses.SUPERVISOR)
+    steady = addresses.bind(ctx.socket(zmq.ROUTER), run, addresses.BEATS)
+    poller = zmq.asyncio.Poller()
+    poller.register(supervisor, zmq.POLLIN)
+    poller.register(steady, zmq.POLLIN)
     spec = InstanceSpec(id="w", type=kind, limits={"heartbeat_s": 1}, run_dir=str(run))
     link = SupervisorLink(ctx, spec)
     task = asyncio.create_task(link.heartbeat_loop(counters, *loop_args))
@@ -28,14 +33,15 @@ async def count_beats(run: Path, kind: str, counters: Callable[[], dict[str, Any
     try:
         end = asyncio.get_running_loop().time() + span_s
         while (left := end - asyncio.get_running_loop().time()) > 0:
-            if await supervisor.poll(int(left * 1000) + 1):
-                _, msg_kind, _ = await supervisor.recv_multipart()
+            for sock, _ in await poller.poll(int(left * 1000) + 1):
+                _, msg_kind, *_ = await sock.recv_multipart()
                 beats += msg_kind == protocol.HEARTBEAT
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        link.sock.close(0)
+        link.close(0)
         supervisor.close(0)
+        steady.close(0)
         ctx.term()
     return beats

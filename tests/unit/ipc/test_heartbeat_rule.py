@@ -120,3 +120,45 @@ def test_moved_compares_numbers_relatively_and_the_rest_exactly() -> None:
     assert not moved(6.0, 12.0, None) and moved(6, 12, None)  # an int (a count) at once
     assert moved({"r": [6.0]}, {"r": [0.0]}, {"r": [1.0]}) and not moved(
         {"r": [6.0]}, {"r": [0.0]}, {"r": [9.0]})
+
+
+def test_the_periods_beat_carries_no_one_look_jitter() -> None:
+    """The period's beat caught a late tick (0 for a second, then 12, then 6 again):
+    it sends the steady rate instead, so the next looks have no news against it. Sent
+    as it was, that 0 was a beat (a wake-up and a pass of the supervisor) two seconds
+    later for a rate that never changed."""
+    rule = BeatRule(interval=1.0, heartbeat_s=5)
+    assert rule.beat(100.0, counters(6.0)) == counters(6.0)
+    for n in range(1, 5):
+        assert rule.beat(100.0 + n, counters(6.0)) is None
+    assert rule.beat(105.0, counters(0.0)) == counters(6.0)  # the watchdog's beat
+    assert rule.beat(106.0, counters(12.0)) is None
+    assert rule.beat(107.0, counters(6.0)) is None
+
+
+def test_a_real_change_at_the_periods_beat_goes_out_at_the_next_look() -> None:
+    rule = BeatRule(interval=1.0, heartbeat_s=5)
+    assert rule.beat(100.0, counters(6.0, bus={"connected": True, "rtt": 2.0}))
+    beat = rule.beat(105.0, counters(12.0, bus={"connected": False, "rtt": 9.0}))
+    assert beat == counters(6.0, bus={"connected": False, "rtt": 2.0})  # a flag at once
+    assert rule.beat(106.0, counters(12.0, bus={"connected": False, "rtt": 9.0})) == \
+        counters(12.0, bus={"connected": False, "rtt": 9.0})  # the rates held: news
+
+
+def test_a_change_confirmed_by_the_periods_look_is_carried_by_its_beat() -> None:
+    rule = BeatRule(interval=1.0, heartbeat_s=5)
+    assert rule.beat(100.0, counters(6.0))
+    assert rule.beat(104.0, counters(12.0)) is None  # is it a change?
+    assert rule.beat(105.0, counters(12.0)) == counters(12.0)  # yes: it held
+    assert rule.beat(106.0, counters(12.0)) is None
+
+
+def test_only_the_periods_beat_with_nothing_moved_is_steady() -> None:
+    """A steady beat goes where the supervisor reads it at its pass (ipc/child.py):
+    anything with news must not be one."""
+    rule = BeatRule(interval=1.0, heartbeat_s=5)
+    assert rule.beat(100.0, counters(6.0)) is not None and not rule.steady  # the first
+    assert rule.beat(105.0, counters(0.0)) is not None and rule.steady  # jitter put back
+    assert rule.beat(110.0, counters(6.0, error_count=1)) is not None and not rule.steady
+    assert rule.beat(111.0, counters(6.0, error_count=2)) is not None and not rule.steady
+    assert rule.beat(115.0, counters(6.0, error_count=2)) is not None and rule.steady

@@ -122,8 +122,9 @@ async def _broker_bug(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         assert any(r.exc_info and "planted" in str(r.exc_info[1]) for r in caplog.records)
     finally:
         broker.values.close()
-        for sock in (broker.workers, broker.ctl, broker.link.sock, broker.changes):
+        for sock in (broker.workers, broker.ctl, broker.changes):
             sock.close(0)
+        broker.link.close(0)
         broker.ctx.term()
 
 
@@ -154,6 +155,7 @@ async def _broker_checks(tmp_path: Path) -> None:
         assert (await broker.handle("datapoints", {}))["total"] == 0  # defaults filled in
     finally:
         broker.values.close()
-        for sock in (broker.workers, broker.ctl, broker.link.sock, broker.changes):
+        for sock in (broker.workers, broker.ctl, broker.changes):
             sock.close(0)
+        broker.link.close(0)
         broker.ctx.term()

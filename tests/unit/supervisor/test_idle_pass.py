@@ -1,8 +1,8 @@
 """When the arbiter's stats pass runs next (``Arbiter._pass_delay``, docs/idle-pacing.md),
 on the fake seam and clock: at idle not before the next full ``figures`` period; the
 next whole second when a heartbeat brought news or someone watches ``stats``; never
-after a watchdog deadline or the shortest ``heartbeat_s`` (so a hang is still caught
-within a second of its deadline)."""
+after a watchdog deadline, also of an instance that turns ready while the pass
+sleeps (so a hang is still caught within a second of its deadline)."""
 
 from __future__ import annotations
 
@@ -41,10 +41,14 @@ def beat_all(world: World) -> None:
 
 
 def test_idle_the_pass_waits_for_the_next_full_figures_period(world: World) -> None:
+    """Steady beats every 5 s push every deadline ahead: the pass sleeps 15 s."""
     started(world, sim("a"), sim("b"))
-    world.sys.now = 1001 + P  # just after a pass
+    world.sys.now = 1006 + P  # just after a pass (full periods: 1005, 1020, ...)
     beat_all(world)
-    assert world.arbiter._pass_delay(watched=False) == pytest.approx(4.0)  # 1005 + P
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(14.0)  # 1020 + P
+    world.sys.now = 1011 + P  # the beats of 1011 do not bring the pass forward
+    beat_all(world)
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(9.0)
 
 
 def test_news_or_a_watcher_means_the_next_whole_second(world: World) -> None:
@@ -64,11 +68,37 @@ def test_a_watchdog_deadline_comes_first(world: World) -> None:
     assert world.arbiter._pass_delay(watched=False) == pytest.approx(2.5 + P)  # 1013 + P
 
 
-def test_a_short_heartbeat_keeps_the_pass_at_its_period(world: World) -> None:
+def test_a_short_heartbeat_brings_the_pass_to_its_deadline(world: World) -> None:
     started(world, sim("a"), sim("fast", limits={"heartbeat_s": 1}))
-    world.sys.now = 1001 + P
-    beat_all(world)
-    assert world.arbiter._pass_delay(watched=False) == pytest.approx(1.0)
+    world.sys.now = 1006 + P
+    beat_all(world)  # fast's deadline: 1009 + P, caught by the pass of the next second
+    assert world.arbiter._pass_delay(watched=False) == pytest.approx(4.0)
+
+
+def test_an_instance_that_turns_ready_wakes_the_pass_by_its_deadline(world: World) -> None:
+    """The pass sleeps up to a full figures period; a child that turns ready meanwhile
+    (its first deadline: READY + 3 x heartbeat_s) must not wait for that period."""
+    from edgeos.ipc import protocol
+
+    started(world, sim("a"), sim("late", enabled=False, limits={"heartbeat_s": 1}))
+    arbiter = world.arbiter
+    late = arbiter.instances["late"]
+    world.sys.hang.add("late")  # (no READY of its own: the test sends it)
+
+    async def main() -> None:
+        world.sys.now = 1006 + P
+        beat_all(world)
+        task = asyncio.create_task(arbiter.pass_clock.sleep(arbiter._pass_delay(False)))
+        await asyncio.sleep(0)
+        assert arbiter.pass_clock.left() == pytest.approx(14.0)
+        late.start()
+        arbiter._on_message(late, protocol.READY, {"pid": late.pid})
+        assert late.state == "running"
+        assert arbiter.pass_clock.left() == pytest.approx(4.0)  # 1010 + P
+        world.sys.advance(4.0)
+        await task
+
+    asyncio.run(main())
 
 
 def test_the_pass_clock_is_cut_short_by_hurry_and_never_lengthened(world: World) -> None:
