@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 
 SUPERVISOR = "supervisor.sock"
-#: children's steady heartbeats (no news), read by the supervisor's pass, never awaited
-BEATS = "beats.sock"
 CONTROL = "control.sock"
 EVENTS = "events.sock"
 BROKER = "broker.sock"

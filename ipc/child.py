@@ -25,6 +25,7 @@ import zmq
 import zmq.asyncio
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.heartbeat import BeatRule
+from edgeos.ipc.steady_beats import BeatWriter
 
 log = logging.getLogger(__name__)
 
@@ -121,17 +122,13 @@ class SupervisorLink:
         self.sock.setsockopt(zmq.LINGER, 500)
         self.sock.setsockopt(zmq.SNDHWM, 100)
         self.sock.connect(addresses.endpoint(spec.run_dir, addresses.SUPERVISOR))
-        self.ctx = ctx
-        # steady beats (proof of life, nothing moved) go where the supervisor reads them
-        # at its pass instead of waking for each: a burst of them was most of its idle
-        # cost. Made at the first one (a period after READY), off the restart's path
-        self.beats: zmq.asyncio.Socket | None = None
+        # steady beats (proof of life, nothing moved) go to a file the supervisor reads
+        # at its pass instead of waking for each (ipc/steady_beats.py)
+        self.beats = BeatWriter(spec.run_dir, spec.id)
 
-    def _send(self, kind: bytes, body: Any, sock: zmq.asyncio.Socket | None = None,
-              *more: bytes) -> None:
+    def _send(self, kind: bytes, body: Any) -> None:
         # Never block the event loop on the supervisor; a full queue means it is gone.
-        fut = (sock or self.sock).send_multipart([kind, protocol.pack(body), *more],
-                                                 flags=zmq.DONTWAIT)
+        fut = self.sock.send_multipart([kind, protocol.pack(body)], flags=zmq.DONTWAIT)
         if fut.done():
             fut.exception()  # mark seen; Again only means the supervisor is not reading now
 
@@ -142,19 +139,10 @@ class SupervisorLink:
         self._send(protocol.READY, {"pid": os.getpid()})
 
     def heartbeat(self, counters: dict[str, Any], steady: bool = False) -> None:
-        """Send ``counters``; a ``steady`` beat (nothing moved) on the beats socket with
-        its send time (monotonic, the clock every process shares), which the watchdog
-        counts as the beat's time however late the supervisor reads it."""
-        if steady:
-            if self.beats is None:
-                self.beats = self.ctx.socket(zmq.DEALER)
-                self.beats.setsockopt(zmq.IDENTITY, self.spec.id.encode())
-                self.beats.setsockopt(zmq.LINGER, 0)
-                self.beats.setsockopt(zmq.SNDHWM, 10)
-                self.beats.connect(addresses.endpoint(self.spec.run_dir, addresses.BEATS))
-            self._send(protocol.HEARTBEAT, counters, self.beats,
-                       protocol.pack(time.monotonic()))
-        else:
+        """Send ``counters``; a ``steady`` beat (nothing moved) to the beats file with its
+        send time (monotonic, the clock every process shares), which the watchdog counts
+        as the beat's time however late the supervisor reads it."""
+        if not steady or not self.beats.write(counters, time.monotonic()):
             self._send(protocol.HEARTBEAT, counters)
 
     def event(self, kind: str, **data: Any) -> None:
@@ -200,5 +188,4 @@ class SupervisorLink:
 
     def close(self, linger: int | None = None) -> None:
         self.sock.close(linger)
-        if self.beats is not None:
-            self.beats.close(linger)
+        self.beats.close()

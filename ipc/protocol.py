@@ -8,9 +8,9 @@ Sockets (all ``ipc://`` in the run dir, see :mod:`edgeos.ipc.addresses`):
 
 * ``supervisor.sock`` ROUTER (supervisor) <- DEALER per worker, identity = instance id.
   Worker -> supervisor: HELLO, READY, HEARTBEAT, ERROR, EVENT.
-* ``beats.sock`` ROUTER (supervisor) <- DEALER per worker, identity = instance id.
-  Worker -> supervisor: HEARTBEAT with nothing moved, ``[kind, body, sent]`` (``sent``:
-  monotonic send time), read at the supervisor's pass.
+* ``beats/<id>`` (a file, not a socket: ``ipc/steady_beats.py``): a worker's
+  HEARTBEAT with nothing moved, overwritten each time, with its monotonic send time;
+  read at the supervisor's pass.
 * ``broker.sock`` ROUTER (broker) <- DEALER per worker, identity = instance id.
   Worker -> broker: DP (datapoint batch), META, BLOB, CMD (bridges), REPLY, QUERY.
   Broker -> worker: CMD, REPLY (the refusals of the commands that worker sent), ANSWER.

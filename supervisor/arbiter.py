@@ -20,7 +20,7 @@ from typing import Any
 
 import zmq
 from edgeos.common.files import atomic_write_json
-from edgeos.ipc import addresses, protocol
+from edgeos.ipc import addresses, protocol, steady_beats
 from edgeos.ipc.child import next_beat
 from edgeos.ipc.ha.state import HaState
 from edgeos.ipc.heartbeat import moved
@@ -116,11 +116,8 @@ class Arbiter:
                                       addresses.SUPERVISOR)
         self.channel.setsockopt(zmq.LINGER, 0)
         self.channel.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        # the children's steady beats: never watched, read by the pass (read_beats)
-        self.beats = addresses.bind(zmq.Socket(self.ctx, zmq.ROUTER), self.paths.run,
-                                    addresses.BEATS)
-        self.beats.setsockopt(zmq.LINGER, 0)
-        self.beats.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        # the children's steady beats: files read by the pass (read_beats), never watched
+        steady_beats.make_dir(self.paths.run)
         xpub = zmq.Socket(self.ctx, zmq.XPUB)
         xpub.setsockopt(zmq.LINGER, 0)
         self.feed = Feed(addresses.bind(xpub, self.paths.run, addresses.EVENTS), self.sys)
@@ -315,23 +312,14 @@ class Arbiter:
         """The children's steady beats since the last read (a pass, a status): each
         counts for the watchdog from the time it was sent. They come in a burst each
         ``heartbeat_s``; reading them here instead of waking for them left the idle
-        supervisor one wake-up per pass (docs/idle-pacing.md, round 8)."""
-        sock = self.beats
-        while True:
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            inst = self.instances.get(frames[0].decode(errors="replace")) \
-                if len(frames) == 4 and frames[1] == protocol.HEARTBEAT else None
-            if inst is None or inst.pid is None:
+        supervisor one wake-up per pass (docs/idle-pacing.md, rounds 8 and 9)."""
+        for inst in self.instances.values():
+            if inst.pid is None or (path := steady_beats.beat_path(
+                    self.paths.run, inst.id)) is None:
                 continue
-            try:
-                msg, sent = protocol.unpack(frames[2]), protocol.unpack(frames[3])
-            except ValueError:
-                continue
-            if isinstance(msg, dict) and isinstance(sent, float):
-                inst.on_heartbeat(msg, sent)
+            beat = steady_beats.read_beat(path)  # (one read before: too old, ignored)
+            if beat is not None and beat.pid == inst.pid:
+                inst.on_heartbeat(beat.counters, beat.sent)
 
     def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> None:
         """Act on one message from a child."""
@@ -876,8 +864,7 @@ class Arbiter:
         if getattr(self, "channel", None) is not None:
             self.sys.unwatch_fd(self.channel.getsockopt(zmq.FD))
             self.channel.close(0)
-        if getattr(self, "beats", None) is not None:
-            self.beats.close(0)
+        steady_beats.remove_dir(self.paths.run)
         if getattr(self, "feed", None) is not None:
             self.feed.close()
         self.ctx.term()

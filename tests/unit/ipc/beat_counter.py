@@ -1,6 +1,6 @@
 """The real supervisor link's heartbeat loop, counted from the supervisor's end: how
 many heartbeats a child sends over a span (tests of ipc/child.py's pacing), on the
-worker channel and the steady beats' socket together."""
+worker channel and the steady beats' file together."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import zmq
 import zmq.asyncio
-from edgeos.ipc import addresses, protocol
+from edgeos.ipc import addresses, protocol, steady_beats
 from edgeos.ipc.child import InstanceSpec, SupervisorLink
 
 
@@ -22,10 +22,9 @@ async def count_beats(run: Path, kind: str, counters: Callable[[], dict[str, Any
     ``kind`` (heartbeat_s 1) for ``span_s``; the heartbeats the supervisor got."""
     ctx = zmq.asyncio.Context()
     supervisor = addresses.bind(ctx.socket(zmq.ROUTER), run, addresses.SUPERVISOR)
-    steady = addresses.bind(ctx.socket(zmq.ROUTER), run, addresses.BEATS)
+    steady_beats.make_dir(run)
     poller = zmq.asyncio.Poller()
     poller.register(supervisor, zmq.POLLIN)
-    poller.register(steady, zmq.POLLIN)
     spec = InstanceSpec(id="w", type=kind, limits={"heartbeat_s": 1}, run_dir=str(run))
     link = SupervisorLink(ctx, spec)
     task = asyncio.create_task(link.heartbeat_loop(counters, *loop_args))
@@ -42,6 +41,8 @@ async def count_beats(run: Path, kind: str, counters: Callable[[], dict[str, Any
             await task
         link.close(0)
         supervisor.close(0)
-        steady.close(0)
         ctx.term()
-    return beats
+    path = steady_beats.beat_path(run, "w")
+    assert path is not None
+    steady = steady_beats.read_beat(path)
+    return beats + (steady.seq if steady else 0)  # (the file's last: the count written)

@@ -17,7 +17,7 @@ from typing import Any
 
 import zmq
 import zmq.asyncio
-from edgeos.ipc import addresses
+from edgeos.ipc import steady_beats
 from edgeos.ipc.rpc import RpcError
 from edgeos.supervisor.arbiter import Arbiter
 from edgeos.supervisor.parts import Parts
@@ -214,10 +214,7 @@ class World:
         self.feed = FakeFeed(self.journal)
         self.broker = FakeBroker(self.journal)
         self.arbiter.feed = self.feed  # what bind() sets from real sockets
-        self.arbiter.beats = addresses.bind(zmq.Socket(self.parts.ctx, zmq.ROUTER),
-                                            self.paths.run, addresses.BEATS)  # (a real one)
-        self.arbiter.beats.setsockopt(zmq.LINGER, 0)
-        self.arbiter.beats.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        steady_beats.make_dir(self.paths.run)  # (a real one: the children's beat files)
         self.arbiter.broker_rpc = self.broker  # type: ignore[assignment]
 
     def write_connections(self, *connections: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
-"""Steady heartbeats (docs/idle-pacing.md, round 8): a child sends its period's beat
-with nothing moved on the beats socket, with its send time; the supervisor reads them at
-its pass (or a status) instead of waking for each, and the watchdog counts each from
-when it was sent, however late it was read. Real zmq sockets, the fake clock."""
+"""Steady heartbeats (docs/idle-pacing.md, rounds 8 and 9): a child writes its period's
+beat with nothing moved to its beats file, with its send time; the supervisor reads them
+at its pass (or a status) instead of waking for each, and the watchdog counts each from
+when it was sent, however late it was read. Real files, the fake clock."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import zmq
-from edgeos.ipc import addresses, protocol
+from edgeos.ipc.steady_beats import BeatWriter
 
 from tests.unit.supervisor.fake_parts import World, sim
 from tests.unit.supervisor.test_idle_pass import started
+
+#: the test's children's writers, by (run dir, id): a child writes its beats in sequence
+WRITERS: dict[tuple[Path, str], BeatWriter] = {}
 
 
 @pytest.fixture
@@ -25,21 +27,20 @@ def world(tmp_path: Path) -> Iterator[World]:
     w = World(tmp_path, headless=True)
     yield w
     w.close()
+    for key in [k for k in WRITERS if k[0] == w.paths.run]:
+        WRITERS.pop(key).close()
 
 
 def send_steady(world: World, iid: str, counters: dict[str, Any], sent: float) -> None:
-    """One steady beat of ``iid``, sent at ``sent`` (monotonic s)."""
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.setsockopt(zmq.IDENTITY, iid.encode())
-    sock.setsockopt(zmq.LINGER, 1000)
-    sock.connect(addresses.endpoint(world.paths.run, addresses.BEATS))
-    sock.send_multipart([protocol.HEARTBEAT, protocol.pack(counters), protocol.pack(sent)])
-    sock.close()
+    """One steady beat of ``iid``, sent at ``sent`` (monotonic s), as its child writes
+    it (the last one written is what a read finds)."""
+    writer = WRITERS.get((world.paths.run, iid)) or WRITERS.setdefault(
+        (world.paths.run, iid), BeatWriter(world.paths.run, iid))
+    assert writer.write(counters, sent, pid=world.arbiter.instances[iid].pid)
 
 
 def read_until(world: World, done: Any) -> None:
-    """Read the beats socket (as a pass does) until ``done()``; zmq delivers a moment
-    after the send."""
+    """Read the beats (as a pass does) until ``done()``."""
     end = time.monotonic() + 10
     while not done() and time.monotonic() < end:
         time.sleep(0.01)
@@ -104,3 +105,23 @@ def test_a_status_reads_the_steady_beats_first(world: World) -> None:
     while (row := world.arbiter.status("a")[0])["pps_out"] != 3.0 and time.monotonic() < end:
         time.sleep(0.01)  # (no read_beats here: the status itself reads them)
     assert row["heartbeat_age_s"] == 0.5 and row["pps_out"] == 3.0
+
+
+def test_a_beat_read_again_or_of_another_process_changes_nothing(world: World) -> None:
+    started(world, sim("a"))
+    a = world.arbiter.instances["a"]
+    world.sys.now = 1000.0
+    a.on_heartbeat({})
+    world.sys.now = 1010.0
+    send_steady(world, "a", {"pps_out": 1.0}, 1006.0)
+    world.arbiter.read_beats()
+    assert a.last_heartbeat == 1006.0
+    a.on_heartbeat({"pps_out": 2.0})  # news at 1010
+    world.arbiter.read_beats()  # the same steady beat again: older than the news
+    assert a.counters == {"pps_out": 2.0} and a.last_heartbeat == 1010.0
+    old = BeatWriter(world.paths.run, "a")  # a previous process of "a"
+    assert old.write({"pps_out": 5.0}, 1011.0, pid=a.pid + 1)
+    world.sys.now = 1012.0
+    world.arbiter.read_beats()
+    assert a.counters == {"pps_out": 2.0} and a.last_heartbeat == 1010.0
+    old.close()
