@@ -19,6 +19,7 @@ import binascii
 import contextlib
 import os
 import struct
+from collections.abc import Container
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -93,12 +94,8 @@ class BeatWriter:
             self.fd = None
 
 
-def read_beat(path: Path) -> Beat | None:
-    """The last beat written to ``path``; None: none, or one being written right now."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
+def parse(data: bytes) -> Beat | None:
+    """The beat in a file's bytes; None: none, or one being written right now."""
     if len(data) < HEAD.size:
         return None
     length, crc = HEAD.unpack_from(data)
@@ -113,3 +110,44 @@ def read_beat(path: Path) -> Beat | None:
             and isinstance(counters, dict)):
         return None
     return Beat(pid, seq, sent, counters)
+
+
+def read_beat(path: Path) -> Beat | None:
+    """The last beat written to ``path`` (a test's or a tool's look)."""
+    try:
+        return parse(path.read_bytes())
+    except OSError:
+        return None
+
+
+class BeatReader:
+    """The supervisor's end: each child's file opened once and read with one ``pread``
+    (a child overwrites its file in place, so the descriptor stays good across its
+    restarts); a ``status`` reads them all, so this is kept cheap."""
+
+    def __init__(self, run_dir: Path | str) -> None:
+        self.run_dir = run_dir
+        self.fds: dict[str, int] = {}
+
+    def read(self, iid: str) -> Beat | None:
+        fd = self.fds.get(iid)
+        if fd is None:
+            path = beat_path(self.run_dir, iid)
+            if path is None:
+                return None
+            try:
+                fd = self.fds[iid] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None  # no steady beat yet
+        try:
+            return parse(os.pread(fd, HEAD.size + MAX_BODY, 0))
+        except OSError:
+            return None
+
+    def keep(self, ids: Container[str]) -> None:
+        """Close the files of instances that are gone."""
+        for iid in [i for i in self.fds if i not in ids]:
+            os.close(self.fds.pop(iid))
+
+    def close(self) -> None:
+        self.keep(set())

@@ -104,6 +104,7 @@ class Arbiter:
         self.kernel = KernelLimits(parts.cgroups, self._on_limit_event) \
             if parts.cgroups else None
         self.broker_rpc: AsyncRpcClient | None = None
+        self.beats: steady_beats.BeatReader | None = None  # (bind)
         self.links: dict[str, dict[str, Any]] = {}  # satellite link roles (satellite_setup)
         self.ha: HaState | None = None  # role and epoch of a core (ha_setup, ha_commands)
         self.spawner = Spawner(self.wait_for, self.publish)
@@ -118,6 +119,7 @@ class Arbiter:
         self.channel.setsockopt(zmq.ROUTER_HANDOVER, 1)
         # the children's steady beats: files read by the pass (read_beats), never watched
         steady_beats.make_dir(self.paths.run)
+        self.beats = steady_beats.BeatReader(self.paths.run)
         xpub = zmq.Socket(self.ctx, zmq.XPUB)
         xpub.setsockopt(zmq.LINGER, 0)
         self.feed = Feed(addresses.bind(xpub, self.paths.run, addresses.EVENTS), self.sys)
@@ -313,13 +315,15 @@ class Arbiter:
         counts for the watchdog from the time it was sent. They come in a burst each
         ``heartbeat_s``; reading them here instead of waking for them left the idle
         supervisor one wake-up per pass (docs/idle-pacing.md, rounds 8 and 9)."""
+        if self.beats is None:
+            return
         for inst in self.instances.values():
-            if inst.pid is None or (path := steady_beats.beat_path(
-                    self.paths.run, inst.id)) is None:
-                continue
-            beat = steady_beats.read_beat(path)  # (one read before: too old, ignored)
-            if beat is not None and beat.pid == inst.pid:
-                inst.on_heartbeat(beat.counters, beat.sent)
+            if inst.pid is not None:
+                beat = self.beats.read(inst.id)  # (one read before: too old, ignored)
+                if beat is not None and beat.pid == inst.pid:
+                    inst.on_heartbeat(beat.counters, beat.sent)
+        if len(self.beats.fds) > len(self.instances):
+            self.beats.keep(self.instances)
 
     def _on_message(self, inst: Instance, kind: bytes, msg: Any) -> None:
         """Act on one message from a child."""
@@ -864,6 +868,8 @@ class Arbiter:
         if getattr(self, "channel", None) is not None:
             self.sys.unwatch_fd(self.channel.getsockopt(zmq.FD))
             self.channel.close(0)
+        if self.beats is not None:
+            self.beats.close()
         steady_beats.remove_dir(self.paths.run)
         if getattr(self, "feed", None) is not None:
             self.feed.close()

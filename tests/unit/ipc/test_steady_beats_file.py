@@ -45,6 +45,24 @@ def test_what_cannot_be_written_says_so(tmp_path: Path) -> None:
         assert not BeatWriter(tmp_path, bad).write({}, 1.0)
 
 
+def test_the_reader_keeps_each_file_open_across_the_childs_restarts(tmp_path: Path) -> None:
+    steady_beats.make_dir(tmp_path)
+    reader = steady_beats.BeatReader(tmp_path)
+    assert reader.read("a") is None  # no steady beat yet
+    first = BeatWriter(tmp_path, "a")
+    assert first.write({"n": 1}, 1.0, pid=10)
+    assert reader.read("a") == Beat(10, 1, 1.0, {"n": 1})
+    first.close()
+    again = BeatWriter(tmp_path, "a")  # the restarted child: the same file, overwritten
+    assert again.write({"n": 2}, 2.0, pid=11)
+    assert reader.read("a") == Beat(11, 1, 2.0, {"n": 2})
+    assert reader.read("../x") is None
+    reader.keep({"b"})  # "a" is gone
+    assert reader.fds == {}
+    reader.close()
+    again.close()
+
+
 def test_the_dir_is_owner_only_and_starts_empty(tmp_path: Path) -> None:
     steady_beats.make_dir(tmp_path)
     assert BeatWriter(tmp_path, "old").write({}, 1.0)

@@ -214,7 +214,8 @@ class World:
         self.feed = FakeFeed(self.journal)
         self.broker = FakeBroker(self.journal)
         self.arbiter.feed = self.feed  # what bind() sets from real sockets
-        steady_beats.make_dir(self.paths.run)  # (a real one: the children's beat files)
+        steady_beats.make_dir(self.paths.run)  # (real ones: the children's beat files)
+        self.arbiter.beats = steady_beats.BeatReader(self.paths.run)
         self.arbiter.broker_rpc = self.broker  # type: ignore[assignment]
 
     def write_connections(self, *connections: dict[str, Any]) -> None:
