@@ -435,23 +435,47 @@ def read_password(prompt: str = "New admin password: ") -> str:
 
 
 def follow_logs(args: argparse.Namespace, run_dir: Path) -> int:
-    """Print new log lines of one instance as they arrive (events feed)."""
+    """Print new log lines of one instance as they arrive (events feed).
+
+    It waits on the feed and on a signal wake-up socket together: a Ctrl-C that comes
+    just before a blocking receive starts would otherwise wait for the next log line,
+    which for a quiet instance may never come (a fresh-clone run hung so)."""
+    import signal
+    import socket
+
     import zmq
     from edgeos.ipc.protocol import unpack
 
     ctx = zmq.Context()
+    woken, wake = socket.socketpair()
+    woken.setblocking(False)
+    wake.setblocking(False)
+    before = signal.set_wakeup_fd(wake.fileno())
     try:  # Ctrl-C may come at any point here: destroy() closes whatever socket exists
         sub = ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.connect(addresses.endpoint(run_dir, addresses.EVENTS))
         sub.setsockopt(zmq.SUBSCRIBE, f"log.{args.id}".encode())
+        poller = zmq.Poller()
+        poller.register(sub, zmq.POLLIN)
+        poller.register(woken, zmq.POLLIN)
         while True:
-            topic, body = sub.recv_multipart()
-            if topic.decode() == f"log.{args.id}":
-                print(format_log(unpack(body)), flush=True)
+            ready = dict(poller.poll())  # a signal's handler runs as this returns
+            if woken in ready:
+                woken.recv(64)  # (a signal that raised nothing: SIGWINCH, ...)
+            while sub in ready:
+                try:
+                    topic, body = sub.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                if topic.decode() == f"log.{args.id}":
+                    print(format_log(unpack(body)), flush=True)
     except KeyboardInterrupt:
         return EXIT_OK
     finally:
+        signal.set_wakeup_fd(before)
+        woken.close()
+        wake.close()
         ctx.destroy(linger=0)
 
 
