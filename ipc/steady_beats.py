@@ -70,7 +70,6 @@ class BeatWriter:
 
     def __init__(self, run_dir: Path | str, iid: str) -> None:
         self.path = beat_path(run_dir, iid)
-        self.fd: int | None = None
         self.seq = 0
 
     def write(self, counters: dict[str, Any], sent: float, pid: int | None = None) -> bool:
@@ -79,19 +78,20 @@ class BeatWriter:
         body = protocol.pack([pid or os.getpid(), self.seq + 1, sent, counters])
         if self.path is None or len(body) > MAX_BODY:
             return False
-        try:
-            if self.fd is None:
-                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            os.pwrite(self.fd, HEAD.pack(len(body), binascii.crc32(body)) + body, 0)
+        try:  # opened for each beat: a forkserver template's open file would be
+            # inherited by every worker it forks (once per heartbeat_s: cheap)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                os.pwrite(fd, HEAD.pack(len(body), binascii.crc32(body)) + body, 0)
+            finally:
+                os.close(fd)
         except OSError:
             return False
         self.seq += 1
         return True
 
     def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        """Nothing is held between beats (kept for the link's close path)."""
 
 
 def parse(data: bytes) -> Beat | None:
