@@ -5,7 +5,7 @@ A child's period beat with nothing moved is no news: it only proves the child al
 Round 8 sent it on a second ZeroMQ socket the supervisor reads at its pass instead of
 waking for it; each of those connections cost the supervisor ~45 kB of ZeroMQ pipes and
 buffers (0.9 MB with 20 workers) and its I/O thread still woke for every beat. Here the
-child overwrites ``<run>/beats/<id>`` (one ``pwrite``, no wake-up of anyone) and the
+child overwrites ``<run>/beats/<id>`` (open, one ``pwrite``, close: no wake-up of anyone) and the
 supervisor reads the files at its pass. A record is ``length, crc32`` and a msgpack
 ``[pid, seq, sent, counters]``: a read that races a write fails the checksum and is
 taken at the next read, the pid ties it to the running process, the sequence tells a
