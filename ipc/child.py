@@ -188,4 +188,3 @@ class SupervisorLink:
 
     def close(self, linger: int | None = None) -> None:
         self.sock.close(linger)
-        self.beats.close()

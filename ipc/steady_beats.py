@@ -5,11 +5,11 @@ A child's period beat with nothing moved is no news: it only proves the child al
 Round 8 sent it on a second ZeroMQ socket the supervisor reads at its pass instead of
 waking for it; each of those connections cost the supervisor ~45 kB of ZeroMQ pipes and
 buffers (0.9 MB with 20 workers) and its I/O thread still woke for every beat. Here the
-child overwrites ``<run>/beats/<id>`` (open, one ``pwrite``, close: no wake-up of anyone) and the
-supervisor reads the files at its pass. A record is ``length, crc32`` and a msgpack
-``[pid, seq, sent, counters]``: a read that races a write fails the checksum and is
-taken at the next read, the pid ties it to the running process, the sequence tells a
-new beat from one already counted. A child that cannot write one (no dir, a full disk)
+child overwrites ``<run>/beats/<id>`` (open, one ``pwrite``, close: no wake-up of
+anyone) and the supervisor reads the files at its pass. A record is ``length, crc32``
+and a msgpack ``[pid, seq, sent, counters]``: a read that races a write fails the
+checksum and is taken at the next read, the pid ties it to the running process, the
+sequence counts the beats written. A child that cannot write one (no dir, a full disk)
 sends the beat on its worker channel as before.
 """
 
@@ -89,9 +89,6 @@ class BeatWriter:
             return False
         self.seq += 1
         return True
-
-    def close(self) -> None:
-        """Nothing is held between beats (kept for the link's close path)."""
 
 
 def parse(data: bytes) -> Beat | None:

@@ -18,7 +18,6 @@ def test_the_last_beat_written_is_read_with_its_sequence(tmp_path: Path) -> None
     path = steady_beats.beat_path(tmp_path, "plc_1")
     assert path is not None and path.stat().st_mode & 0o777 == 0o600
     assert read_beat(path) == Beat(4242, 2, 1005.25, {"pps_out": 1.0})
-    writer.close()
 
 
 def test_a_half_written_record_is_not_read(tmp_path: Path) -> None:
@@ -52,7 +51,6 @@ def test_the_reader_keeps_each_file_open_across_the_childs_restarts(tmp_path: Pa
     first = BeatWriter(tmp_path, "a")
     assert first.write({"n": 1}, 1.0, pid=10)
     assert reader.read("a") == Beat(10, 1, 1.0, {"n": 1})
-    first.close()
     again = BeatWriter(tmp_path, "a")  # the restarted child: the same file, overwritten
     assert again.write({"n": 2}, 2.0, pid=11)
     assert reader.read("a") == Beat(11, 1, 2.0, {"n": 2})
@@ -60,7 +58,6 @@ def test_the_reader_keeps_each_file_open_across_the_childs_restarts(tmp_path: Pa
     reader.keep({"b"})  # "a" is gone
     assert reader.fds == {}
     reader.close()
-    again.close()
 
 
 def test_the_dir_is_owner_only_and_starts_empty(tmp_path: Path) -> None:

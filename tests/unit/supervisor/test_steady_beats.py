@@ -28,7 +28,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     yield w
     w.close()
     for key in [k for k in WRITERS if k[0] == w.paths.run]:
-        WRITERS.pop(key).close()
+        del WRITERS[key]
 
 
 def send_steady(world: World, iid: str, counters: dict[str, Any], sent: float) -> None:
@@ -124,4 +124,3 @@ def test_a_beat_read_again_or_of_another_process_changes_nothing(world: World) -
     world.sys.now = 1012.0
     world.arbiter.read_beats()
     assert a.counters == {"pps_out": 2.0} and a.last_heartbeat == 1010.0
-    old.close()
