@@ -79,8 +79,10 @@ def test_loopback_discovery_picks_the_pinned_core(daemon_factory) -> None:
         started = time.monotonic()  # its uplink runs: browsing from now on
         rec = _found_and_delivers(core, sat, started)
     try:
-        link = sat.ctl_json("satellites")[0]
-        assert link["state"] == "connected" and link["core"] == f"tcp://{addr}:{port}"
+        # the satellite's row is its uplink's last heartbeat (at most an interval old)
+        sat.wait_for(lambda: sat.ctl_json("satellites")[0]["state"] == "connected", 5,
+                     "the satellite says connected")
+        assert sat.ctl_json("satellites")[0]["core"] == f"tcp://{addr}:{port}"
         assert_exactly_once(rec.seqs("sat1.c1.seq"))
     finally:
         rec.close()
