@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,8 @@ def fork_detached(sock: socket.socket, child: Callable[..., object], *args: Any)
     the template closes a reused fd number later. The child never returns into the
     template's loop: whatever ``child`` does, the process ends there."""
     read_end, write_end = os.pipe()
+    sys.stdout.flush()  # what the template wrote stays its own: a child that inherited
+    sys.stderr.flush()  # it unflushed would write it into its log at a clean exit
     middle = os.fork()
     if middle == 0:
         try:

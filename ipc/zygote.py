@@ -85,8 +85,11 @@ def run_child(request: dict[str, Any], fds: list[int]) -> NoReturn:
         os.environ.update(request["env"])
         sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace",  # noqa: SIM115
+                          closefd=False, buffering=1)  # line-buffered, as Python's own
         sys.argv = [request["module"], *request["args"]]
+        if request["module"] == TEMPLATE:  # preloaded (BASE): run that module, where
+            sys.exit(sys.modules[TEMPLATE].main(request["args"]))  # runpy would warn
         runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as exc:  # how a ``__main__`` ends: sys.exit(main())

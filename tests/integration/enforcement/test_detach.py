@@ -49,3 +49,34 @@ def test_detached_children_see_the_subreaper_as_parent_first_thing() -> None:
     wrong, total = map(int, done.stdout.split())
     assert total == 100
     assert wrong == 0, f"{wrong} of {total} children still had the middle as their parent"
+
+
+BUFFERED = textwrap.dedent("""\
+    import io, os, socket, sys
+    from edgeos.ipc.detach import fork_detached
+
+    sys.stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)))
+    sys.stderr.write("the template's own line\\n")  # block-buffered: still in memory
+    r, w = os.pipe()
+
+    def child(w):
+        os.dup2(w, 2)  # the worker's log pipe, as workers/forkserver.py attach() does
+        sys.stderr.write("the worker's line\\n")
+        sys.stderr.flush()
+
+    a, b = socket.socketpair()
+    assert fork_detached(b, child, w) > 0
+    os.close(w)
+    with os.fdopen(r) as log:
+        print(log.read(), end="")
+""")
+
+
+def test_a_child_does_not_write_what_its_template_had_buffered() -> None:
+    """A runpy warning the zygote's template had buffered on stderr reached the log of
+    every worker it forked (flushed there at its clean exit)."""
+    done = subprocess.run([sys.executable, "-c", BUFFERED], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "the worker's line\n"
+    assert done.stderr == "the template's own line\n"

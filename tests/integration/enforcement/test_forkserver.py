@@ -68,6 +68,13 @@ def test_forked_worker_keeps_group_title_fds_logs_and_exit_code(daemon_factory) 
     template_sockets = {t for t in fd_targets(template.pid).values() if t.startswith("socket:")}
     assert not template_sockets & set(fds.values())  # nothing of the template leaked
     assert not [t for fd, t in fds.items() if fd > 2 and t.startswith("pipe:")]
+    # its log holds only what it wrote itself: nothing the template or the zygote had
+    # buffered (a RuntimeWarning of runpy reached the log of every forked worker that
+    # stopped cleanly, flushed by its exit)
+    assert d.ctl("restart", "quiet").returncode == 0
+    d.wait_for(lambda: d.instance("quiet")["pid"] not in (None, pid), 20, "quiet restarted")
+    lines = [e["line"] for e in d.call("logs", id="quiet", n=200)]
+    assert not [line for line in lines if "Warning" in line or "runpy" in line], lines
     # stderr of a forked worker is captured: the bomb logs its refused forks again
     first = d.instance("bomb")["pid"]
     d.wait_for(lambda: any("fork refused" in e["line"]
