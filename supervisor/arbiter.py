@@ -105,6 +105,7 @@ class Arbiter:
             if parts.cgroups else None
         self.broker_rpc: AsyncRpcClient | None = None
         self.beats: steady_beats.BeatReader | None = None  # (bind)
+        self.channel: zmq.Socket[bytes] | None = None  # the worker channel (bind)
         self.links: dict[str, dict[str, Any]] = {}  # satellite link roles (satellite_setup)
         self.ha: HaState | None = None  # role and epoch of a core (ha_setup, ha_commands)
         self.spawner = Spawner(self.wait_for, self.publish)
@@ -113,10 +114,10 @@ class Arbiter:
     def bind(self) -> None:
         # The worker channel is read by a plain fd callback, not zmq.asyncio: heartbeats
         # are the supervisor's busiest traffic, and this costs no future or task per message.
-        self.channel = addresses.bind(zmq.Socket(self.ctx, zmq.ROUTER), self.paths.run,
-                                      addresses.SUPERVISOR)
-        self.channel.setsockopt(zmq.LINGER, 0)
-        self.channel.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        channel = self.channel = addresses.bind(zmq.Socket(self.ctx, zmq.ROUTER),
+                                                self.paths.run, addresses.SUPERVISOR)
+        channel.setsockopt(zmq.LINGER, 0)
+        channel.setsockopt(zmq.ROUTER_HANDOVER, 1)
         # the children's steady beats: files read by the pass (read_beats), never watched
         steady_beats.make_dir(self.paths.run)
         self.beats = steady_beats.BeatReader(self.paths.run)
@@ -141,6 +142,7 @@ class Arbiter:
         inst = Instance(cfg, self.sys, self._launch, self._on_change, self._on_spawned, policy)
         if self.kernel is not None:
             inst.explain_exit = self.kernel.explain_exit
+        inst.last_words = self._drain_channel
         self._locks.setdefault(cfg.id, asyncio.Lock())
         return inst
 
@@ -289,11 +291,14 @@ class Arbiter:
     # -- worker channel --------------------------------------------------------------
     def watch_channel(self) -> None:
         """Read the worker channel whenever its (edge-triggered) fd signals."""
+        assert self.channel is not None
         self.sys.watch_fd(self.channel.getsockopt(zmq.FD), self._drain_channel)
         self._drain_channel()
 
     def _drain_channel(self) -> None:
         sock = self.channel
+        if sock is None:  # not bound (unit tests on the fake seam)
+            return
         while True:  # until EAGAIN (cheaper than asking zmq.EVENTS before each message)
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
@@ -302,7 +307,9 @@ class Arbiter:
             if len(frames) < 3:
                 continue
             inst = self.instances.get(frames[0].decode(errors="replace"))
-            if inst is None or inst.pid is None:
+            # a process that is gone says nothing more, but its last ERROR can come
+            # after its exit (the pidfd and the channel race): that still counts
+            if inst is None or (inst.pid is None and frames[1] != protocol.ERROR):
                 continue
             try:
                 msg = protocol.unpack(frames[2])
@@ -865,7 +872,7 @@ class Arbiter:
             task.cancel()
         if self.broker_rpc is not None:
             self.broker_rpc.close()
-        if getattr(self, "channel", None) is not None:
+        if self.channel is not None:
             self.sys.unwatch_fd(self.channel.getsockopt(zmq.FD))
             self.channel.close(0)
         if self.beats is not None:

@@ -100,6 +100,9 @@ class Instance:
         self._timers: dict[str, Timer] = {}
         # asked when the process dies unasked: a cause (e.g. the kernel's OOM kill) or None
         self.explain_exit: Callable[[Instance, int, int], str | None] | None = None
+        # called first when the process has exited: reads what it sent before (its last
+        # ERROR), so that counts before the exit changes the state
+        self.last_words: Callable[[], None] | None = None
 
     @property
     def id(self) -> str:
@@ -183,6 +186,8 @@ class Instance:
     def _on_exit(self, pid: int, code: int) -> None:
         if pid != self.pid:
             return
+        if self.last_words is not None:
+            self.last_words()
         for name in ("kill", "ready"):
             self._cancel(name)
         uptime = self.sys.monotonic() - (self.started_at or self.sys.monotonic())
