@@ -112,6 +112,16 @@ def next_beat(now: float, interval: float, phase: float = 0.0) -> float:
     return interval - (now - phase) % interval
 
 
+def next_look(now: float, interval: float) -> float:
+    """:func:`next_beat`, but at least half an interval away. After a late look (the
+    child's loop stalled) the next instant of the grid may be a hair away, and counters
+    looked at over so short a window measure no rate: one answer to a request sent
+    before it and no request made a Modbus worker report 0 requests/s, and two such
+    looks in a row pass :class:`~edgeos.ipc.heartbeat.BeatRule`'s jitter filter."""
+    delay = next_beat(now, interval)
+    return delay if delay >= interval / 2 else delay + interval
+
+
 class SupervisorLink:
     """The DEALER socket to the supervisor: hello, ready, heartbeats, errors, events."""
 
@@ -184,7 +194,7 @@ class SupervisorLink:
             beat = rule.beat(time.monotonic(), counters())  # a moved rate, or the period's
             if beat is not None:
                 self.heartbeat(beat, rule.steady)
-            await asyncio.sleep(next_beat(time.monotonic(), interval))
+            await asyncio.sleep(next_look(time.monotonic(), interval))
 
     def close(self, linger: int | None = None) -> None:
         self.sock.close(linger)
