@@ -26,7 +26,7 @@ from edgeos.ipc.ha.state import HaState
 from edgeos.ipc.heartbeat import moved
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.supervisor import config as cfgmod
-from edgeos.supervisor import modefile, rollback
+from edgeos.supervisor import modefile
 from edgeos.supervisor.feed import Feed
 from edgeos.supervisor.figures_pace import FiguresPace, PassClock
 from edgeos.supervisor.ha_setup import ha_view
@@ -768,6 +768,8 @@ class Arbiter:
                 inst.frozen = self.mode == "panic"
                 if cfg.enabled and self.mode == "normal":
                     fresh.append(inst)
+        from edgeos.supervisor import rollback  # a reload's only: kept out at idle (issue 16)
+
         tried = rollback.trials(self, report["changed"], report["added"])
         await asyncio.gather(*stops)
         started = [self.instances[i] for i in report["changed"]]

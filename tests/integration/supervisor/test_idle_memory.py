@@ -45,14 +45,16 @@ sys.exit(main(sys.argv[1:]))
 # on their first request: supervisor/command_modules.py, ha_setup.py); zmq.auth (with
 # glob) and the satellite trust store (the helper makes and checks the node keys at
 # start; a node without satellite links never loads them: satellite_setup.py); the
-# discovery jobs' runner (made on the first discovery command: Arbiter.jobs).
+# discovery jobs' runner (made on the first discovery command: Arbiter.jobs) and a
+# reload's rollback (imported by the reload).
 FOR_GOOD = ("jsonschema", "referencing", "rpds", "attrs", "jsonschema_specifications",
             "importlib.metadata", "email", "psutil", "uuid", "tornado", "edgeos.admin_ui",
             "edgeos.ipc.routing", "edgeos.supervisor.ha_commands",
             "edgeos.supervisor.ha_selffence", "edgeos.supervisor.auth_commands",
             "edgeos.supervisor.discover_commands", "edgeos.supervisor.plugin_commands",
             "edgeos.ipc.ha.mirror", "edgeos.ipc.satellite.dialer", "zmq.auth", "glob",
-            "edgeos.ipc.satellite.trust", "edgeos.supervisor.jobs")
+            "edgeos.ipc.satellite.trust", "edgeos.supervisor.jobs",
+            "edgeos.supervisor.rollback")
 HEAVY = (*FOR_GOOD, "shutil", "tempfile", "bz2", "lzma", "sqlite3", "_sqlite3")
 
 
