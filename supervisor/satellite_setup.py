@@ -7,8 +7,8 @@ id, a malformed key, a port already taken, libzmq without CURVE) is a ValueError
 a one-line reason here, at start, never a child that crash-loops. The node's key pair
 is made and checked at start by the validation helper (``ValidatorProcess.node_keys``),
 and the trust store's module is imported where a satellite or the gateway needs it: a
-node without satellite links keeps ``zmq.auth`` and the store out of its supervisor
-(issue 16, RSS).
+node without satellite links keeps ``zmq.auth``, the key module and the store out of its
+supervisor (issue 16, RSS).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from edgeos.ipc.satellite import keys, wire
+from edgeos.ipc.satellite import wire
 from edgeos.supervisor.ha_setup import core_list
 
 log = logging.getLogger("edgeos")
@@ -104,6 +104,8 @@ def _check_bindable(host: str, port: int) -> None:
 def _core_key(args: argparse.Namespace, data: Path) -> str | None:
     """``--core-key`` (pinned for later starts), else the pinned key, else None: the
     uplink learns it on first use from the core's key service and pins it."""
+    from edgeos.ipc.satellite import keys
+
     pinned = keys.load_pinned_core(data)
     if args.core_key:
         given = keys.check_key(args.core_key, "--core-key")

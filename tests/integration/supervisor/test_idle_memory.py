@@ -43,7 +43,7 @@ sys.exit(main(sys.argv[1:]))
 # ~1.4 MB (the error store connects on its first error: supervisor/errors.py); the
 # HA, user, discovery and plugin commands with the HA mirror's module ~0.9 MB (imported
 # on their first request: supervisor/command_modules.py, ha_setup.py); zmq.auth (with
-# glob) and the satellite trust store (the helper makes and checks the node keys at
+# glob), the key module and the satellite trust store (the helper makes and checks the node keys at
 # start; a node without satellite links never loads them: satellite_setup.py); the
 # discovery jobs' runner (made on the first discovery command: Arbiter.jobs) and a
 # reload's rollback (imported by the reload).
@@ -53,7 +53,8 @@ FOR_GOOD = ("jsonschema", "referencing", "rpds", "attrs", "jsonschema_specificat
             "edgeos.supervisor.ha_selffence", "edgeos.supervisor.auth_commands",
             "edgeos.supervisor.discover_commands", "edgeos.supervisor.plugin_commands",
             "edgeos.ipc.ha.mirror", "edgeos.ipc.satellite.dialer", "zmq.auth", "glob",
-            "edgeos.ipc.satellite.trust", "edgeos.supervisor.jobs",
+            "edgeos.ipc.satellite.trust",
+            "edgeos.ipc.satellite.keys", "edgeos.supervisor.jobs",
             "edgeos.supervisor.rollback")
 HEAVY = (*FOR_GOOD, "shutil", "tempfile", "bz2", "lzma", "sqlite3", "_sqlite3")
 
