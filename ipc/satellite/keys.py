@@ -126,7 +126,10 @@ def pin_core(data_dir: Path, key: bytes) -> None:
 
 
 def write_pin(path: Path, key: bytes) -> None:
-    """Write a pinned public key: atomic, 0600 from the start."""
+    """Write a pinned public key: atomic, 0600 from the start. The keys dir is made
+    here if missing: a first start pins ``--core-key`` / ``--primary-key`` before the
+    validation helper makes the node's key pair (supervisor/cli.py)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as f:
