@@ -16,7 +16,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 from edgeos.common.files import atomic_write_json
@@ -26,11 +26,10 @@ from edgeos.ipc.ha.state import HaState
 from edgeos.ipc.heartbeat import moved
 from edgeos.ipc.rpc import UNAVAILABLE, AsyncRpcClient, RpcError
 from edgeos.supervisor import config as cfgmod
-from edgeos.supervisor import modefile, rollback
+from edgeos.supervisor import modefile
 from edgeos.supervisor.feed import Feed
 from edgeos.supervisor.figures_pace import FiguresPace, PassClock
 from edgeos.supervisor.ha_setup import ha_view
-from edgeos.supervisor.jobs import JobRunner
 from edgeos.supervisor.kernel_limits import KernelLimits
 from edgeos.supervisor.limits import CpuThrottle, RamGuard
 from edgeos.supervisor.low_power import history_enabled
@@ -43,6 +42,9 @@ from edgeos.supervisor.seam import Spawned, System
 from edgeos.supervisor.spawner import Spawner
 from edgeos.supervisor.stats import Sampler
 from edgeos.workers import registry
+
+if TYPE_CHECKING:
+    from edgeos.supervisor.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,7 @@ class Arbiter:
         self.logbook.on_line = self._on_log_line
         self.errors = parts.errors
         self.sentry = parts.sentry
-        self.jobs = JobRunner(dict(parts.env))
+        self._jobs: JobRunner | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiters: list[tuple[str, Callable[[Instance], bool], asyncio.Future[None]]] = []
         self.ram = RamGuard(system, self._on_limit_event)
@@ -241,6 +243,16 @@ class Arbiter:
 
     def _on_log_line(self, entry: dict[str, Any]) -> None:
         self.publish(f"log.{entry['instance']}", entry)
+
+    @property
+    def jobs(self) -> JobRunner:
+        """The discovery jobs' runner, made on the first discovery command: a node that
+        runs none keeps its module out of the supervisor (issue 16, RSS)."""
+        if self._jobs is None:
+            from edgeos.supervisor.jobs import JobRunner
+
+            self._jobs = JobRunner(dict(self.parts.env))
+        return self._jobs
 
     def workers(self) -> list[Instance]:
         return [i for i in self.instances.values() if i.cfg.role == "worker"]
@@ -763,6 +775,8 @@ class Arbiter:
                 inst.frozen = self.mode == "panic"
                 if cfg.enabled and self.mode == "normal":
                     fresh.append(inst)
+        from edgeos.supervisor import rollback  # a reload's only: kept out at idle (issue 16)
+
         tried = rollback.trials(self, report["changed"], report["added"])
         await asyncio.gather(*stops)
         started = [self.instances[i] for i in report["changed"]]
@@ -845,7 +859,8 @@ class Arbiter:
     async def shutdown(self) -> None:
         """Stop in reverse order: jobs, admin UI, workers (in parallel), then the broker and the
         historian (it records the workers' last values)."""
-        await self.jobs.close()
+        if self._jobs is not None:
+            await self._jobs.close()
         for inst in self.instances.values():
             inst.frozen = True
         order = [[self.instances[UI_ID]] if UI_ID in self.instances else [],

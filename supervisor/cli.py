@@ -279,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     schemas.check_schemas_elsewhere(validator.schema_problem)  # a plugin's config schema
     errors.check_elsewhere(validator.newest_error)  # sqlite3 only once needed (errors.py)
     try:
+        problem = validator.node_keys(paths.data)  # zmq.auth stays there (satellite_setup)
+        if problem is not None:
+            print(f"edgeos: {problem}", file=sys.stderr)
+            return 2
         return asyncio.run(serve(args, paths, profile, web, links, ha))
     finally:
         validator.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeos.ipc.ha.state import HaState, HaStateError
-from edgeos.ipc.satellite import keys, wire
+from edgeos.ipc.satellite import wire
 from edgeos.supervisor.process import InstanceConfig
 
 MIRROR = "ha-mirror"
@@ -64,6 +64,7 @@ def load_state(args: argparse.Namespace, data: Path) -> HaState | None:
             state.save(data)
     if args.primary_key:
         from edgeos.ipc.ha.mirror import load_pinned_primary, pin_primary  # issue 16, below
+        from edgeos.ipc.satellite import keys  # so too: only where a key is given
 
         given = keys.check_key(args.primary_key, "--primary-key")
         if load_pinned_primary(data) != given:
@@ -109,6 +110,8 @@ def core_list(core_host: str, core_key: str | None, default_port: int) -> list[l
     hosts = [h for h in core_host.split(",") if h.strip()]
     if len(hosts) < 2:
         return []
+    from edgeos.ipc.satellite import keys  # a satellite's only (issue 16)
+
     given = [k for k in (core_key or "").split(",") if k.strip()]
     if len(given) != len(hosts):
         raise ValueError(f"--core-host names {len(hosts)} cores: give --core-key=K1,K2,... "

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from edgeos.ipc import addresses
 from edgeos.ipc.commands import Arg
 from edgeos.ipc.rpc import BAD_REQUEST, NOT_FOUND, UNAVAILABLE, AsyncRpcClient, RpcError
-from edgeos.ipc.satellite import keys
 from edgeos.ipc.satellite.wire import CTL_SOCK
 from edgeos.supervisor.commands import Command, Kill, Restart, Start, Status, Stop
 
@@ -24,7 +23,8 @@ if TYPE_CHECKING:
 
 # edgectl reads these declarations at every start: the trust stores and satellite_setup
 # (which load the config schemas, jsonschema: a second of a Pi's time) are imported
-# where a command uses them.
+# where a command uses them; so is the key module (zmq.auth), which an idle supervisor
+# without satellite links never needs (issue 16).
 CLIENT_ROLES = ("admin", "viewer")  # = ipc.satellite.trust.ROLES (a unit test says so)
 
 
@@ -97,6 +97,8 @@ class NodeKey(SatelliteCommand):
     args = ()
 
     async def execute(self, args: dict[str, Any]) -> Any:
+        from edgeos.ipc.satellite import keys  # with zmq.auth: only here (issue 16)
+
         try:
             public, _ = keys.load_node_keys(self.arbiter.paths.data)
         except keys.KeyFileError as exc:

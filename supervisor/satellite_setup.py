@@ -4,7 +4,11 @@ The flags of CONTRACT sections 2 and 8 become the specs of the two supervised li
 roles: ``uplink`` on a satellite (``--satellite``) and ``satellite-gateway`` on a core
 (``--satellite-listen``, unless ``off``). Everything a user can get wrong (a missing
 id, a malformed key, a port already taken, libzmq without CURVE) is a ValueError with
-a one-line reason here, at start, never a child that crash-loops.
+a one-line reason here, at start, never a child that crash-loops. The node's key pair
+is made and checked at start by the validation helper (``ValidatorProcess.node_keys``),
+and the trust store's module is imported where a satellite or the gateway needs it: a
+node without satellite links keeps ``zmq.auth``, the key module and the store out of its
+supervisor (issue 16, RSS).
 """
 
 from __future__ import annotations
@@ -16,8 +20,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from edgeos.ipc.satellite import keys, wire
-from edgeos.ipc.satellite.trust import TrustError, TrustStore, check_id
+from edgeos.ipc.satellite import wire
 from edgeos.supervisor.ha_setup import core_list
 
 log = logging.getLogger("edgeos")
@@ -101,6 +104,8 @@ def _check_bindable(host: str, port: int) -> None:
 def _core_key(args: argparse.Namespace, data: Path) -> str | None:
     """``--core-key`` (pinned for later starts), else the pinned key, else None: the
     uplink learns it on first use from the core's key service and pins it."""
+    from edgeos.ipc.satellite import keys
+
     pinned = keys.load_pinned_core(data)
     if args.core_key:
         given = keys.check_key(args.core_key, "--core-key")
@@ -114,14 +119,12 @@ def _core_key(args: argparse.Namespace, data: Path) -> str | None:
 
 def link_roles(args: argparse.Namespace, data: Path, config: Path) -> dict[str, dict[str, Any]]:
     """Role -> ``{"arg", "link"}`` for the link processes this daemon runs."""
-    try:
-        keys.ensure_node_keys(data)
-    except keys.KeyFileError as exc:
-        raise ValueError(str(exc)) from None
     roles: dict[str, dict[str, Any]] = {}
     if args.satellite:
         if not args.satellite_id:
             raise ValueError("--satellite needs --satellite-id ID")
+        from edgeos.ipc.satellite.trust import TrustError, check_id
+
         try:
             check_id(args.satellite_id)
         except TrustError as exc:
@@ -148,6 +151,8 @@ def link_roles(args: argparse.Namespace, data: Path, config: Path) -> dict[str, 
         host, port = wire.parse_hostport(args.satellite_listen)
         _check_bindable(host, port)
         _check_bindable(host, wire.key_port(port))
+        from edgeos.ipc.satellite.trust import TrustError, TrustStore
+
         try:
             TrustStore.load(data)
         except TrustError as exc:
@@ -160,7 +165,10 @@ def link_roles(args: argparse.Namespace, data: Path, config: Path) -> dict[str, 
 
 def satellite_instances(data: Path) -> dict[str, dict[str, Any]]:
     """The broker's view of trusted satellites: one instance per satellite id, so
-    ``<sat>.<instance>.<path>`` resolves to it (the gateway speaks for it)."""
+    ``<sat>.<instance>.<path>`` resolves to it (the gateway speaks for it). Asked on a
+    core with a gateway only."""
+    from edgeos.ipc.satellite.trust import TrustError, TrustStore
+
     try:
         trusted = TrustStore.load(data).trusted
     except TrustError:

@@ -12,8 +12,9 @@ and the entry point scan :func:`edgeos.workers.registry.scan`), and is ended
 ``IDLE_S`` after the last one. The route commands' check
 (:mod:`edgeos.supervisor.route_check`) and a plugin's config schema check
 (:func:`~edgeos.common.schemas.schema_problem`) run there too, and so does the start-up
-check of the error store's file (:func:`edgeos.supervisor.errors.newest_error`: sqlite3).
-It reads requests from
+check of the error store's file (:func:`edgeos.supervisor.errors.newest_error`: sqlite3)
+and of the node's key pair (:func:`edgeos.ipc.satellite.keys.ensure_node_keys`:
+``zmq.auth``). It reads requests from
 its stdin, so it ends with the supervisor too (EOF), however that one ends.
 
 Starting the helper (an interpreter and jsonschema's imports) takes 0.2 s on a quiet
@@ -90,6 +91,12 @@ class ValidatorProcess:
     def newest_error(self, path: Path) -> int | None:
         """:func:`edgeos.supervisor.errors.newest_error`, opened in the helper."""
         return self._ask("errors", path)
+
+    def node_keys(self, data_dir: Path) -> str | None:
+        """:func:`edgeos.ipc.satellite.keys.ensure_node_keys` (made on a first start),
+        in the helper: None, or the :class:`~edgeos.ipc.satellite.keys.KeyFileError`'s
+        message."""
+        return self._ask("node_keys", data_dir)
 
     def _ask(self, *request: Any) -> Any:
         if self.loop is None:
@@ -181,7 +188,15 @@ class ValidatorProcess:
 def answer(kind: str, *args: Any) -> Any:
     """One request: ``("validate", schema or name, doc)``, ``("types", plugin_root)`` or
     ``("routes", doc, instance ids)`` or ``("check_schema", schema_doc)`` or
-    ``("errors", path of the error store)``."""
+    ``("errors", path of the error store)`` or ``("node_keys", data dir)``."""
+    if kind == "node_keys":
+        from edgeos.ipc.satellite import keys
+
+        try:
+            keys.ensure_node_keys(*args)
+        except keys.KeyFileError as exc:
+            return str(exc)
+        return None
     if kind == "errors":
         from edgeos.supervisor.errors import newest_error
 

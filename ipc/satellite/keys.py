@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import zmq
-import zmq.auth
+import zmq.utils.z85
 
 KEYS_DIR = "keys"
 NODE = "node"
@@ -81,6 +81,8 @@ def ensure_node_keys(data_dir: Path) -> bytes:
     if not secret.exists():
         old = os.umask(0o077)
         try:
+            import zmq.auth  # only where a key file is made or read: load_node_keys
+
             zmq.auth.create_certificates(kdir, NODE)
         finally:
             os.umask(old)
@@ -90,7 +92,13 @@ def ensure_node_keys(data_dir: Path) -> bytes:
 
 
 def load_node_keys(data_dir: Path) -> tuple[bytes, bytes]:
-    """(public, secret) Z85 keys of this node."""
+    """(public, secret) Z85 keys of this node. ``zmq.auth`` (with ``glob`` and its
+    certificate parser, ~0.1 MB of objects) is imported only where a key file is read
+    or made: the supervisor has the validation helper check the keys at start
+    (:func:`edgeos.supervisor.validator_process.answer`), so an idle node that runs no
+    CURVE link never holds it (issue 16)."""
+    import zmq.auth
+
     secret = keys_dir(data_dir) / f"{NODE}.key_secret"
     try:
         public, private = zmq.auth.load_certificate(secret)
@@ -118,7 +126,10 @@ def pin_core(data_dir: Path, key: bytes) -> None:
 
 
 def write_pin(path: Path, key: bytes) -> None:
-    """Write a pinned public key: atomic, 0600 from the start."""
+    """Write a pinned public key: atomic, 0600 from the start. The keys dir is made
+    here if missing: a first start pins ``--core-key`` / ``--primary-key`` before the
+    validation helper makes the node's key pair (supervisor/cli.py)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as f:

@@ -89,6 +89,15 @@ def membership(proc_cgroup: Path) -> list[str] | None:
         return None
 
 
+def unified(lines: list[str], mount: Path) -> str | None:
+    """Our path in the cgroup v2 hierarchy on a pure v2 system (a ``0::`` line in
+    ``/proc/self/cgroup`` and the unified hierarchy mounted at ``mount``), else None."""
+    paths = [line.split("::", 1)[1] for line in lines if line.startswith("0::")]
+    if not paths or not (mount / "cgroup.controllers").exists():
+        return None
+    return paths[0]
+
+
 def leaf_name(instance_id: str) -> str:
     """An instance's leaf in the daemon's subtree, on v1 and v2 alike."""
     return f"w-{instance_id}"
@@ -215,15 +224,18 @@ def kill_tasks(procs: Path) -> None:
 
 def detect(system: System, mount: Path = Path("/sys/fs/cgroup"),
            proc_cgroup: Path = Path("/proc/self/cgroup")) -> Backend | None:
-    """The backend this host offers us (v2 delegated subtree, else v1), or None."""
-    from edgeos.supervisor.cgroups.v1 import CgroupV1
-    from edgeos.supervisor.cgroups.v2 import CgroupV2
-
+    """The backend this host offers us (v2 delegated subtree, else v1), or None. Each
+    backend's module is imported only where it is tried: a host runs one of them, and
+    the supervisor keeps what it imports (issue 16, RSS)."""
     lines = membership(proc_cgroup)
     if lines is None:
         return None
-    for backend in (CgroupV2, CgroupV1):
-        found = backend.detect(system, mount, lines)
+    if unified(lines, mount) is not None:
+        from edgeos.supervisor.cgroups.v2 import CgroupV2
+
+        found = CgroupV2.detect(system, mount, lines)
         if found is not None:
             return found
-    return None
+    from edgeos.supervisor.cgroups.v1 import CgroupV1
+
+    return CgroupV1.detect(system, mount, lines)

@@ -63,10 +63,10 @@ class CgroupV2:
     @classmethod
     def detect(cls, system: System, mount: Path, lines: list[str]) -> CgroupV2 | None:
         """Our own cgroup v2 dir if it is writable and offers the controllers, else None."""
-        unified = [line.split("::", 1)[1] for line in lines if line.startswith("0::")]
-        if not unified or not (mount / "cgroup.controllers").exists():
+        path = cg.unified(lines, mount)
+        if path is None:
             return None  # not a pure cgroup v2 system
-        base = mount / unified[0].lstrip("/")
+        base = mount / path.lstrip("/")
         try:
             available = (base / "cgroup.controllers").read_text().split()
         except OSError:

@@ -1,7 +1,8 @@
 """Config validation in the helper process (issue 16: jsonschema and importlib.metadata
 stay out of the supervisor): same answers as in-process, for schemas, the worker type
-scan and the route commands' check; a crash is raised not swallowed, a killed helper is
-replaced, and an idle helper is ended and reaped. Real helper processes."""
+scan, the route commands' check and the node keys; a crash is raised not swallowed, a
+killed helper is replaced, and an idle helper is ended and reaped. Real helper
+processes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from edgeos.common import schemas
 from edgeos.ipc.routing import check_routes, refused_routes
 from edgeos.ipc.rpc import BAD_REQUEST, RpcError
+from edgeos.ipc.satellite import keys
 from edgeos.supervisor import route_check
 from edgeos.supervisor.validator_process import ValidatorProcess
 from edgeos.workers import registry
@@ -151,3 +153,21 @@ def test_schema_checks_answer_as_in_process(helper: ValidatorProcess) -> None:
         assert helper.proc is not None  # asked the helper, not this process
     finally:
         schemas.check_schemas_elsewhere(None)
+
+
+def test_node_keys_are_made_and_checked_in_the_helper(helper: ValidatorProcess,
+                                                      tmp_path: Path) -> None:
+    """The start-up's key check (supervisor/cli.py): made on a first start, loaded on
+    the next, a broken secret file answered with the message the daemon prints."""
+    assert helper.node_keys(tmp_path) is None
+    secret = keys.keys_dir(tmp_path) / f"{keys.NODE}.key_secret"
+    public = keys.load_node_keys(tmp_path)[0]
+    assert helper.node_keys(tmp_path) is None
+    assert keys.load_node_keys(tmp_path)[0] == public  # made once
+    assert oct(secret.stat().st_mode & 0o777) == "0o600"
+    secret.write_text("no key here\n")
+    problem = helper.node_keys(tmp_path)
+    assert problem is not None and problem.startswith(f"{secret}: ")
+    with pytest.raises(keys.KeyFileError) as raised:
+        keys.ensure_node_keys(tmp_path)
+    assert problem == str(raised.value)

@@ -42,13 +42,20 @@ sys.exit(main(sys.argv[1:]))
 # imports them, so they are only absent until the first one); sqlite3 with libsqlite3
 # ~1.4 MB (the error store connects on its first error: supervisor/errors.py); the
 # HA, user, discovery and plugin commands with the HA mirror's module ~0.9 MB (imported
-# on their first request: supervisor/command_modules.py, ha_setup.py).
+# on their first request: supervisor/command_modules.py, ha_setup.py); zmq.auth (with
+# glob), the key module and the satellite trust store (the helper makes and checks the node keys at
+# start; a node without satellite links never loads them: satellite_setup.py); the
+# discovery jobs' runner (made on the first discovery command: Arbiter.jobs) and a
+# reload's rollback (imported by the reload).
 FOR_GOOD = ("jsonschema", "referencing", "rpds", "attrs", "jsonschema_specifications",
             "importlib.metadata", "email", "psutil", "uuid", "tornado", "edgeos.admin_ui",
             "edgeos.ipc.routing", "edgeos.supervisor.ha_commands",
             "edgeos.supervisor.ha_selffence", "edgeos.supervisor.auth_commands",
             "edgeos.supervisor.discover_commands", "edgeos.supervisor.plugin_commands",
-            "edgeos.ipc.ha.mirror", "edgeos.ipc.satellite.dialer")
+            "edgeos.ipc.ha.mirror", "edgeos.ipc.satellite.dialer", "zmq.auth", "glob",
+            "edgeos.ipc.satellite.trust",
+            "edgeos.ipc.satellite.keys", "edgeos.supervisor.jobs",
+            "edgeos.supervisor.rollback")
 HEAVY = (*FOR_GOOD, "shutil", "tempfile", "bz2", "lzma", "sqlite3", "_sqlite3")
 
 
@@ -74,6 +81,9 @@ def test_idle_supervisor_keeps_no_load_time_modules(daemon_factory, tmp_path: Pa
     loaded = idle_modules(d, out)
     assert "edgeos.supervisor.arbiter" in loaded  # the probe sees the real supervisor
     assert [m for m in loaded if m.startswith(HEAVY)] == []
+    # the node keys were made at start all the same (by the helper), and are served
+    public = (d.data / "keys" / "node.key").read_text()
+    assert d.call("node_key")["key"] in public
 
     d.write_connections([sim("s0", limits={"nice": 99})])
     done = d.ctl("reload")

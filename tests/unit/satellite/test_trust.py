@@ -60,3 +60,16 @@ def test_node_keys_are_private(tmp_path) -> None:
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in kdir.iterdir()} == {
         "node.key": 0o600, "node.key_secret": 0o600, "core.pub": 0o600}
     assert load_pinned_core(tmp_path) == public
+
+
+def test_a_pin_before_the_node_keys_makes_the_private_keys_dir(tmp_path) -> None:
+    """A first start pins --core-key before the validation helper makes the key pair
+    (supervisor/cli.py): the pin makes ``keys/`` itself, the key pair joins it."""
+    key = zmq.curve_keypair()[0]
+    pin_core(tmp_path, key)
+    kdir = tmp_path / "keys"
+    assert stat.S_IMODE(os.stat(kdir).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(kdir / "core.pub").st_mode) == 0o600
+    assert load_pinned_core(tmp_path) == key
+    ensure_node_keys(tmp_path)
+    assert sorted(p.name for p in kdir.iterdir()) == ["core.pub", "node.key", "node.key_secret"]

@@ -7,9 +7,12 @@ The kernel side itself: tests/integration/enforcement/test_cgroups_live.py.
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -70,6 +73,28 @@ def test_detect_refuses_hosts_without_the_controllers(tmp_path: Path) -> None:
     assert cgroups.detect(FakeSystem(), tmp_path / "nomount", tmp_path / "proc_cgroup") is None
     mount = v2_mount(tmp_path / "b", controllers="cpuset io pids")
     assert CgroupV2.detect(FakeSystem(), mount, proc_lines(tmp_path / "b" / "proc_cgroup")) is None
+
+
+@pytest.mark.parametrize(("layout", "found", "left_out"), [
+    (v1_mount, "CgroupV1", "edgeos.supervisor.cgroups.v2"),
+    (v2_mount, "CgroupV2", "edgeos.supervisor.cgroups.v1")])
+def test_detect_imports_only_the_backend_the_host_offers(tmp_path: Path, layout, found,
+                                                          left_out) -> None:
+    """A host runs one backend; the supervisor keeps what it imports (issue 16), so the
+    other module stays out. A fresh interpreter: this one has imported both."""
+    mount = layout(tmp_path)
+    code = textwrap.dedent(f"""
+        import json, sys
+        from pathlib import Path
+        from edgeos.supervisor import cgroups
+        from tests.unit.supervisor.fakes import FakeSystem
+        backend = cgroups.detect(FakeSystem(), Path({str(mount)!r}),
+                                 Path({str(tmp_path / "proc_cgroup")!r}))
+        print(json.dumps([type(backend).__name__, {left_out!r} in sys.modules]))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True, cwd=Path(__file__).resolve().parents[3])
+    assert json.loads(done.stdout.splitlines()[-1]) == [found, False]
 
 
 def test_v2_place_writes_limits_and_inotify_reports_high_and_oom(tmp_path: Path) -> None:

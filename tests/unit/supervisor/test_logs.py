@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeos.supervisor.logs import InstanceLog
+from edgeos.supervisor.logs import InstanceLog, RotatingFile
 
 
 def test_the_level_is_taken_out_of_the_line_and_kept_for_continuations(tmp_path: Path) -> None:
@@ -20,3 +20,19 @@ def test_the_level_is_taken_out_of_the_line_and_kept_for_continuations(tmp_path:
     assert [line.split(" ", 2)[2] for line in lines][:2] == ["INFO broker: listening",
                                                            "ERROR broker: boom"]
     assert log.tail(level="ERROR")[0]["line"] == "broker: boom"
+
+
+def test_the_file_appends_each_line_at_once_and_rotates(tmp_path: Path) -> None:
+    """Unbuffered (issue 16): a line is in the file as soon as it is written, UTF-8,
+    appended to what an earlier run left, and the file rotates past ``max_bytes``."""
+    path = tmp_path / "w.log"
+    path.write_text("from before\n")
+    log = RotatingFile(path, max_bytes=40, backups=2)
+    log.write("déjà vu ✓\n")
+    assert path.read_text("utf-8") == "from before\ndéjà vu ✓\n"
+    log.write("x" * 30 + "\n")  # past 40 bytes: rotated
+    assert (tmp_path / "w.log.1").read_text("utf-8").endswith("x" * 30 + "\n")
+    assert path.read_bytes() == b""
+    log.write("after\n")
+    log.close()
+    assert path.read_text() == "after\n"
