@@ -66,10 +66,13 @@ class Status(Command):
         iid = args.get("id")
         if iid is not None:
             self.instance(args)
+        return {**self.summary(), "instances": self.arbiter.status(iid)}
+
+    def summary(self) -> dict[str, Any]:
+        """The daemon's part of the answer: mode, performance, profile, panic."""
         return {"mode": self.arbiter.mode, "performance": self.arbiter.performance,
                 "profile_effects": low_power.effects(),
-                "panic": self.arbiter.panic_record(),
-                "instances": self.arbiter.status(iid)}
+                "panic": self.arbiter.panic_record()}
 
 
 class List(Command):

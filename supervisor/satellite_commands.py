@@ -253,12 +253,10 @@ class RemoteStatus(SatelliteCommand, Status):
 
     async def execute(self, args: dict[str, Any]) -> Any:
         iid = args["id"]
-        local = iid is None or iid in self.arbiter.instances
-        result = await Status.execute(self, args) if local else {
-            "mode": self.arbiter.mode, "performance": self.arbiter.performance,
-            "instances": []}
-        if self.link("gateway") is None:
-            return result
+        if self.link("gateway") is None or iid in self.arbiter.instances:
+            return await Status.execute(self, args)  # (an unknown id: not found)
+        result = await Status.execute(self, args) if iid is None else \
+            {**self.summary(), "instances": []}
         try:
             remote = await self.gateway("stats")
         except RpcError:
@@ -266,12 +264,10 @@ class RemoteStatus(SatelliteCommand, Status):
         rows = [{**row, "id": f"{sat_id}.{row['id']}", "host": sat_id}
                 for sat_id, sat in remote.items() for row in sat["instances"]
                 if row.get("role") == "worker"]
-        if iid is not None and not local:
+        if iid is not None:
             rows = [r for r in rows if r["id"] == iid]
             if not rows:
                 raise RpcError(f"no instance {iid!r}", NOT_FOUND)
-        elif iid is not None:
-            rows = []
         result["instances"] = [*result["instances"], *rows]
         return result
 
