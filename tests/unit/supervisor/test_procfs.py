@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from edgeos.supervisor import seam
 from edgeos.supervisor.procfs import ProcFiles, children_map, descendants
@@ -48,7 +49,7 @@ def test_a_reaped_process_reads_as_gone() -> None:
     assert files.open_count() == 0
 
 
-def test_system_forgets_the_files_of_a_child_when_it_exits() -> None:
+def test_system_forgets_the_files_of_a_child_when_it_exits(tmp_path: Path) -> None:
     import asyncio
 
     async def scenario() -> tuple[float | None, int, int]:
@@ -56,7 +57,11 @@ def test_system_forgets_the_files_of_a_child_when_it_exits() -> None:
         system = AsyncioSystem(loop)
         system.forks = None  # plain exec: this is about the files, not the forkserver
         done: asyncio.Future[int] = loop.create_future()
-        spawned = system.spawn([sys.executable, "-c", "import sys; sys.stdin.read()"],
+        # the child lives until told (a file appears): one that ended at once could
+        # be a zombie, without RSS, by the time a loaded host let this test look
+        go = tmp_path / "go"
+        wait = f"import os, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.02)"
+        spawned = system.spawn([sys.executable, "-c", wait],
                                dict(os.environ), b"", lambda pid, code: done.set_result(code))
         stats = system.proc_stats(spawned.pid)
         for _ in range(100):  # a child caught between fork and exec shows no RSS yet
@@ -67,6 +72,7 @@ def test_system_forgets_the_files_of_a_child_when_it_exits() -> None:
         assert stats is not None and stats.rss_mb > 0
         rss = system.rss_mb(spawned.pid)
         opened = system.proc_files.open_count()
+        go.touch()
         code = await asyncio.wait_for(done, 10)
         for fd in (spawned.stdout, spawned.stderr):
             if fd is not None:
