@@ -25,7 +25,7 @@ from edgeos.supervisor import (
     errors,
     ha_setup,
     low_power,
-    malloc_arenas,
+    malloc_tuning,
     performance,
     route_check,
     satellite_setup,
@@ -230,7 +230,7 @@ async def _watchdog(interval: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    malloc_arenas.one_arena()  # before ZeroMQ starts its threads (issue 16, RSS)
+    malloc_tuning.tune()  # before ZeroMQ starts its threads (issue 16, RSS)
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
