@@ -11,9 +11,9 @@ import errno
 import json
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import zmq
 import zmq.asyncio
@@ -27,6 +27,7 @@ from edgeos.supervisor.seam import Spawned
 from tests.unit.supervisor.fakes import FakeSystem
 
 Journal = list[tuple[Any, ...]]
+T = TypeVar("T")
 SETTLE_S = 0.05  # edgeos.json restart.reload_settle_s of every World
 
 
@@ -234,3 +235,15 @@ def sim(iid: str, **extra: Any) -> dict[str, Any]:
     """A simulator connection (the type every install has)."""
     return {"id": iid, "type": "simulator", "name": iid,
             "config": {"profile": "plc", "rate_hz": 1}, **extra}
+
+
+def run(world: World, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` on a fresh loop; background tasks end with it."""
+    async def main() -> T:
+        try:
+            return await work()
+        finally:
+            for task in list(world.arbiter.tasks):
+                task.cancel()
+            await asyncio.sleep(0)
+    return asyncio.run(main())

@@ -8,37 +8,15 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from edgeos.ipc.rpc import BAD_REQUEST, RpcError
 from edgeos.supervisor.arbiter import BROKER_ID, HISTORIAN_ID, UI_ID
 from edgeos.supervisor.process import State
 
-from tests.unit.supervisor.fake_parts import World, sim
-
-T = TypeVar("T")
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = World(tmp_path)
-    yield w
-    w.close()
-
-
-def run(world: World, work: Callable[[], Awaitable[T]]) -> T:
-    """Run ``work`` on a fresh loop; background tasks end with it."""
-    async def main() -> T:
-        try:
-            return await work()
-        finally:
-            for task in list(world.arbiter.tasks):
-                task.cancel()
-            await asyncio.sleep(0)
-    return asyncio.run(main())
+from tests.unit.supervisor.fake_parts import World, run, sim
 
 
 async def started(world: World, *connections: dict[str, Any]) -> None:

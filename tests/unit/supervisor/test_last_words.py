@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import zmq
@@ -24,14 +22,13 @@ from tests.unit.supervisor.fake_parts import World, sim
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = World(tmp_path)
-    arbiter = w.arbiter
-    arbiter.channel = addresses.bind(zmq.Socket(arbiter.ctx, zmq.ROUTER), w.paths.run,
+def world(world: World) -> World:
+    """conftest's World with the worker channel bound (it closes it too)."""
+    arbiter = world.arbiter
+    arbiter.channel = addresses.bind(zmq.Socket(arbiter.ctx, zmq.ROUTER), world.paths.run,
                                      addresses.SUPERVISOR)
     arbiter.channel.setsockopt(zmq.LINGER, 0)
-    yield w
-    w.close()  # (closes the channel too)
+    return world
 
 
 def child_socket(world: World, iid: str) -> zmq.Socket:

@@ -5,20 +5,10 @@ READY asks for a spare of its type (supervisor/forkserver.py) for the next resta
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from edgeos.supervisor.process import State
 
 from tests.unit.supervisor.fake_parts import World, sim
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = World(tmp_path)
-    yield w
-    w.close()
 
 
 def test_an_exit_spawns_the_replacement_at_once_and_its_ready_asks_for_a_spare(

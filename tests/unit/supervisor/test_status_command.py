@@ -4,35 +4,19 @@ or not the daemon runs a satellite gateway (without one it answered an empty lis
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from edgeos.ipc.rpc import NOT_FOUND, RpcError
 from edgeos.supervisor.satellite_commands import RemoteStatus
 
-from tests.unit.supervisor.fake_parts import World, sim
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = World(tmp_path)
-    yield w
-    w.close()
+from tests.unit.supervisor.fake_parts import World, run, sim
 
 
 def status(world: World, **args: object) -> dict:
     async def main() -> dict:
         world.write_connections(sim("a"))
         await world.arbiter.start(world.arbiter.load())
-        try:
-            return await RemoteStatus(world.arbiter).execute({"id": None, **args})
-        finally:
-            for task in list(world.arbiter.tasks):
-                task.cancel()
-            await asyncio.sleep(0)
-    return asyncio.run(main())
+        return await RemoteStatus(world.arbiter).execute({"id": None, **args})
+    return run(world, main)
 
 
 def test_an_unknown_id_is_not_found_without_a_gateway(world: World) -> None:
