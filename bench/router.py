@@ -20,7 +20,9 @@ store), so the relay is the floor under the same load, and the figure that survi
 loaded machine is the broker's *added* latency over it. Beside it: lost and late
 datapoints (late: still underway when the next batch was sent), the CPU each router
 spends per batch, the publisher's share, the broker's own wake-up-to-send time per
-drain and how often it found input that came in during its last send (its counters).
+drain and how often it found input that came in during its last send (its counters),
+and the machine's own share (bench/machine.py: how long waking a sleeping process takes,
+the host's steal during the run, the gaps a busy loop sees right after it).
 Targets (issues 3, 16): >= 200,000/s end-to-end, >= 0.35 of raw pyzmq, p99 <= 1 ms
 at 10,000/s, zero loss. Prints figures; asserts nothing.
 """
@@ -48,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edgeos.ipc import addresses, protocol
 from edgeos.ipc.broker import dispatch
 
+from bench import machine
 from bench.beats import row_after
 from bench.common import finish, parser
 from tests.integration.daemon import Daemon
@@ -488,6 +491,7 @@ def print_latency(r: dict[str, Any]) -> None:
     print(f"this machine's wake-up cost: a zmq send and receive (inproc) takes "
           f"{r['wakeup_warm_us']} us of CPU back to back and {r['wakeup_cold_us']} us after "
           f"10 ms asleep (median): what every hop pays at 100 messages/s here")
+    print(machine.describe(r))
 
 
 def wakeup_cost(samples: int = 200) -> dict[str, float]:
@@ -547,8 +551,9 @@ def main() -> int:
             raw_rounds.append(raw_pyzmq(args.batches))
         bare.stop()
         broker_cpu = d.instance("broker")["cpu_percent"]
-        lat = interleaved_latency(d, 10_000, args.latency_seconds, args.slices)
-        lat.update(wakeup_cost())
+        with machine.steal() as stolen:
+            lat = interleaved_latency(d, 10_000, args.latency_seconds, args.slices)
+        lat.update(stolen, **wakeup_cost(), **machine.pauses(), **machine.wakeups())
     finally:
         for daemon in (d, bare):
             if daemon.proc is not None and daemon.proc.poll() is None:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import machine
 from bench.broker_process import start_broker
 from bench.common import finish, parser
 from bench.router import Probe, quantile, start_relay
@@ -217,9 +218,10 @@ def main() -> int:
             probes[arm] = Probe(run, proc.pid)
         probes["relay"] = Probe(relay_run, relay.pid)
         order = [*ARMS, "relay"]
-        for n in range(args.slices):  # the order turns every slice: none always first
-            for arm in order[n % len(order):] + order[:n % len(order)]:
-                probes[arm].send_for(args.rate, args.seconds / args.slices)
+        with machine.steal() as stolen:
+            for n in range(args.slices):  # the order turns every slice: none always first
+                for arm in order[n % len(order):] + order[:n % len(order)]:
+                    probes[arm].send_for(args.rate, args.seconds / args.slices)
         for probe in probes.values():
             probe.close()
     finally:
@@ -233,7 +235,8 @@ def main() -> int:
         shutil.rmtree(root)
     elapsed = time.monotonic() - t0
     result: dict[str, Any] = {"rate": args.rate, "seconds_per_arm": args.seconds,
-                              "slices": args.slices}
+                              "slices": args.slices,
+                              "machine": {**stolen, **machine.pauses(), **machine.wakeups()}}
     floor = hop_figures(probes["relay"])
     result["relay"] = floor
     for arm in ARMS:
@@ -256,6 +259,7 @@ def main() -> int:
                   f"{f['other_turns_over_300us']} turns over 300 us, longest "
                   f"{f['other_turns_top_us']} us; over 300 us by what ran: "
                   f"{f['other_turns_over_300us_by']}")
+    print(machine.describe(result["machine"]))
     return finish(args, result)
 
 
