@@ -12,7 +12,6 @@ against it; the broker's own inbound counter says how many datapoints arrived.
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.beats import row_after
-from bench.common import finish, parser
+from bench.common import finish, parser, scratch
 from tests.integration.ads.plc_server import PlcProcess
 from tests.integration.daemon import Daemon
 
@@ -59,7 +58,7 @@ def main() -> int:
     ap.add_argument("--cycle-ms", type=float, default=10)
     args = ap.parse_args()
     plc = PlcProcess("127.0.0.2", cycle_ms=args.cycle_ms, bench=args.symbols).start()
-    root = Path(tempfile.mkdtemp(prefix="bench-ads-"))
+    root = scratch("bench-ads-")
     conn = {"id": "plc_bench", "type": "ads",
             "config": {"ams_net_id": plc.net_id, "host": plc.host, "symbols": ["BENCH.*"],
                        "notify_cycle_ms": args.cycle_ms},

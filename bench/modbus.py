@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pymodbus.client import ModbusTcpClient
 
 from bench.beats import row_after
-from bench.common import finish, parser
+from bench.common import finish, parser, scratch
 from tests.integration.daemon import Daemon
 
 BLOCK = 125  # registers per request, the protocol's maximum
@@ -72,7 +71,7 @@ def main() -> int:
     args = ap.parse_args()
     servers = [start_server() for _ in range(args.devices)]
     ids = [f"mb_bench_{n}" for n in range(args.devices)]
-    d = Daemon(Path(tempfile.mkdtemp(prefix="bench-modbus-")),
+    d = Daemon(scratch("bench-modbus-"),
                [instance(i, port, args.registers) for i, (_, port) in zip(ids, servers,
                                                                            strict=True)])
     try:

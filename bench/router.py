@@ -35,7 +35,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -52,7 +51,7 @@ from edgeos.ipc.broker import dispatch
 
 from bench import machine
 from bench.beats import row_after
-from bench.common import finish, parser
+from bench.common import finish, parser, scratch
 from tests.integration.daemon import Daemon
 
 log = logging.getLogger("bench.router")
@@ -215,7 +214,7 @@ class Probe:
         endpoint = addresses.endpoint(run, addresses.BROKER)
         self.src = dealer(zmq.Context.instance(), run, b"src")
         self.pid = pid
-        self.results = Path(tempfile.mkdtemp(prefix="probe-")) / "records"
+        self.results = scratch("probe-") / "records"
         self.rx = subprocess.Popen([sys.executable, "-c", RECEIVER, endpoint,
                                     str(self.results)], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE)
@@ -368,7 +367,7 @@ def group_beside(pid: int) -> Iterator[Path | None]:
 def start_relay(nice: int, group: Path | None) -> tuple[subprocess.Popen[bytes], Path]:
     """A bare pyzmq relay process (the broker's socket pattern, no routing, no store,
     the broker's nice and CPU group): the floor this machine sets right now."""
-    run = Path(tempfile.mkdtemp(prefix="relay-"))
+    run = scratch("relay-")
     relay = subprocess.Popen([sys.executable, "-c", RELAY,
                               addresses.endpoint(run, addresses.BROKER)])
     if group is not None:
@@ -435,7 +434,7 @@ def _interleaved(d: Daemon, broker: dict[str, Any], group: Path | None, rate: in
 def raw_pyzmq(batches: int, per_message: int = BATCH) -> float:
     """Items/s moved PUSH -> PULL (ipc) with the consumer unpacking and touching each."""
     ctx = zmq.Context.instance()
-    endpoint = f"ipc://{tempfile.mkdtemp(prefix='raw-')}/raw.sock"
+    endpoint = f"ipc://{scratch('raw-')}/raw.sock"
     pull = ctx.socket(zmq.PULL)
     pull.bind(endpoint)
     push = ctx.socket(zmq.PUSH)
@@ -525,7 +524,7 @@ def main() -> int:
     ap.add_argument("--latency-seconds", type=float, default=5, help="per router")
     ap.add_argument("--slices", type=int, default=5, help="turns each router takes")
     args = ap.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-router-"))
+    root = scratch("bench-router-")
     conns = [{"id": i, "type": "simulator", "enabled": False, "config": {"profile": "plc"},
               "limits": {"max_pps": 1e9}} for i in ("src", "dst")]
     d = Daemon(root, conns, routes())

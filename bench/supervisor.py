@@ -17,7 +17,6 @@ from __future__ import annotations
 import socket
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import finish, parser
+from bench.common import finish, parser, scratch
 from bench.restart_stages import restarts
 from tests.integration.daemon import Daemon, sim
 
@@ -49,7 +48,7 @@ def pss_mb(pid: int) -> float:
 
 def measure(workers: int, seconds: float, env: dict[str, str]) -> dict[str, Any]:
     """One daemon with ``workers`` idle simulators: idle cost, memory, restart latency."""
-    root = Path(tempfile.mkdtemp(prefix="bench-sup-"))
+    root = scratch("bench-sup-")
     ids = [f"idle_{n:02d}" for n in range(workers)]
     d = Daemon(root, [sim(i, "plc", rate_hz=1) for i in ids], env=env)
     try:
@@ -103,7 +102,7 @@ def title(proc: psutil.Process) -> str:
 def demo(seconds: float) -> dict[str, Any]:
     """The demo plant (``--demo``: four simulators) with the admin UI: every process's
     PSS and idle CPU, and their sum: what the box pays for the whole demo."""
-    root = Path(tempfile.mkdtemp(prefix="bench-demo-"))
+    root = scratch("bench-demo-")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
