@@ -1,7 +1,11 @@
 """The historian process: hears changes and instance figures, writes them once a second.
 
 The change feed is a plain SUB socket read when its fd signals and drained without
-awaiting (like the broker's inbound socket), so ingest costs no future per message.
+awaiting (like the broker's inbound socket), so ingest costs no future per message,
+and at most once per ``READ_PACE_S``: a change after a quiet spell is read at once,
+while under traffic the messages of each 0.1 s are read in one wake-up, not one each
+(at 10,000 changes/s in 100 messages a second that halved the historian's loop CPU,
+4.5 to 2.4 % of a core here; the rows are written once a second anyway).
 Rows collect in memory and go to SQLite in one transaction per second (or earlier
 when many are waiting); a kill -9 therefore loses at most the last second. SQLite
 runs in one worker thread (it releases the GIL while it works), one operation at a
@@ -35,6 +39,8 @@ log = logging.getLogger("historian")
 FLUSH_S = 1.0
 FLUSH_EARLY_ROWS = 50_000  # a burst is written before the second is over (bounds memory)
 DRAIN_MAX = 32  # messages (batches of up to ~1000 changes) per wake-up: the loop stays responsive
+READ_PACE_S = 0.1  # the feed is read at most this often: a wake-up per message cost more
+EVENTS, POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 # Rows waiting for the writer. Beyond this the feed waits in the socket (RCVHWM messages,
 # then the broker drops for this subscriber), so a writer that falls behind cannot grow
 # the historian's memory without bound.
@@ -63,9 +69,53 @@ class Historian:
         self._rate = (time.monotonic(), 0)
         self.pps = 0.0
         self.paused = False  # reading stopped at MAX_PENDING_ROWS until the writer takes them
+        self._next_read = 0.0  # event-loop time before which a signal of the feed waits
+        self._resume_at: asyncio.TimerHandle | None = None  # listening again then
+        self._fd = -1
 
     # -- ingest --------------------------------------------------------------------------
+    def listen(self) -> None:
+        """Read the change feed from now on, when its fd signals."""
+        loop = asyncio.get_running_loop()
+        self._fd = self.changes.getsockopt(zmq.FD)
+        loop.add_reader(self._fd, self._on_readable)
+        loop.call_soon(self._drain)  # what came before
+
+    def stop_listening(self) -> None:
+        """No more reading when the fd signals; what the feed holds now is read (the
+        pace may have left up to ``READ_PACE_S`` of changes there), up to the rows cap."""
+        asyncio.get_running_loop().remove_reader(self._fd)
+        if self._resume_at is not None:
+            self._resume_at.cancel()
+            self._resume_at = None
+        while self._read():
+            pass
+
     def _on_readable(self) -> None:
+        """The feed's fd signalled: read now, or once ``READ_PACE_S`` since the last read
+        is over, not listening meanwhile (zmq's fd stays readable until it is read).
+        A message after a quiet spell is read at once; under traffic the messages of
+        each ``READ_PACE_S`` are read in one wake-up instead of one wake-up each."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._next_read:
+            loop.remove_reader(self._fd)
+            self._resume_at = loop.call_at(self._next_read, self._resume)
+            return
+        self._drain()
+
+    def _resume(self) -> None:
+        self._resume_at = None
+        asyncio.get_running_loop().add_reader(self._fd, self._on_readable)
+        self._drain()  # what came meanwhile: its signal was before add_reader
+
+    def _drain(self) -> None:
+        self._next_read = asyncio.get_running_loop().time() + READ_PACE_S
+        if self._read():
+            asyncio.get_running_loop().call_soon(self._drain)  # more may be queued
+
+    def _read(self) -> bool:
+        """Read up to ``DRAIN_MAX`` messages of the feed into rows; True when it stopped
+        at that limit (more may be queued)."""
         sock = self.changes
         accept = self.policy.accept
         rows = self.rows
@@ -73,11 +123,10 @@ class Historian:
             if len(rows) >= MAX_PENDING_ROWS:
                 self.paused = True
                 self.wake.set()
-                return  # flush_loop reads on once the writer has taken them
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=True)
-            except zmq.Again:
-                return
+                return False  # flush_loop reads on once the writer has taken them
+            if not sock.getsockopt(EVENTS) & POLLIN:  # (an Again raised per read was dear)
+                return False
+            frames = sock.recv_multipart(zmq.NOBLOCK, copy=True)
             try:
                 batch = protocol.unpack_batch(frames[1])
                 accept(frames[0].decode().removeprefix(MIRRORED), batch, rows)
@@ -85,7 +134,7 @@ class Historian:
                 self.store.count("malformed")
         if len(rows) >= FLUSH_EARLY_ROWS:
             self.wake.set()
-        asyncio.get_running_loop().call_soon(self._on_readable)  # more may be queued
+        return True
 
     async def read_stats(self) -> None:
         """Instance CPU, RAM and rates from the supervisor's 1 Hz ``figures`` events
@@ -143,7 +192,7 @@ class Historian:
             await self.flush()
             if self.paused:
                 self.paused = False
-                self._on_readable()
+                self._drain()
 
     async def maintenance_loop(self) -> None:
         """Retention once per ``maintenance_s`` (and once at start)."""
@@ -172,7 +221,6 @@ class Historian:
 
     # -- lifecycle -----------------------------------------------------------------------
     async def main(self) -> int:
-        loop = asyncio.get_running_loop()
         self.link.report_loop_errors("historian event loop")
         os.umask(0o077)  # history.db and its -wal/-shm: 0600
         self.link.hello()
@@ -183,8 +231,7 @@ class Historian:
         self.changes.setsockopt(zmq.RCVHWM, RCVHWM)
         self.changes.connect(addresses.endpoint(self.spec.run_dir, addresses.CHANGES))
         self.changes.setsockopt(zmq.SUBSCRIBE, b"")
-        loop.add_reader(self.changes.getsockopt(zmq.FD), self._on_readable)
-        loop.call_soon(self._on_readable)
+        self.listen()
         tasks = [asyncio.create_task(self.flush_loop()),
                  asyncio.create_task(self.maintenance_loop()),
                  asyncio.create_task(self.link.heartbeat_loop(  # (totals of traffic)
@@ -194,7 +241,7 @@ class Historian:
         log.info("historian up: %s, %d series", self.store.path, len(self.store.ids))
         self.link.ready()
         await stop_signalled()
-        loop.remove_reader(self.changes.getsockopt(zmq.FD))
+        self.stop_listening()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
