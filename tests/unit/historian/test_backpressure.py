@@ -8,52 +8,34 @@ import asyncio
 from pathlib import Path
 
 import pytest
-import zmq
 from edgeos.ipc import protocol
-from edgeos.ipc.child import InstanceSpec
 from edgeos.ipc.historian import service
-from edgeos.ipc.historian.policy import Policy
-from edgeos.ipc.historian.store import HistoryStore
+
+from tests.unit.historian.feed import historian_on_a_feed
 
 
 def test_pending_rows_stop_at_the_cap_and_every_change_is_written_after(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "MAX_PENDING_ROWS", 1_000)
-    spec = InstanceSpec(id="historian", type="historian", run_dir=str(tmp_path),
-                        data_dir=str(tmp_path), extra={"history": {"min_interval_s": 0}})
 
     async def scenario() -> tuple[int, bool, int]:
-        h = service.Historian(spec)
-        h.store = HistoryStore(tmp_path, h.settings)
-        h.policy = Policy(h.settings, h.store.series_id)
-        pub = h.ctx.socket(zmq.PUB)
-        pub.bind("inproc://changes")
-        h.changes = zmq.Socket(h.ctx, zmq.SUB)
-        h.changes.connect("inproc://changes")
-        h.changes.setsockopt(zmq.SUBSCRIBE, b"")
-        await asyncio.sleep(0.05)  # the subscription reaches the PUB
-        for n in range(50):  # 50 batches of 100 changes, 5,000 in all
-            batch = [[f"p{i}", float(n), 1_000 + n] for i in range(100)]
-            pub.send_multipart([b"sim.", protocol.pack(batch)])
-        await asyncio.sleep(0.05)
-        h._on_readable()
-        held = len(h.rows)  # nothing was written yet: reading stopped at the cap
-        paused = h.paused
-        flusher = asyncio.create_task(h.flush_loop())  # writes at once: the cap woke it
-        for _ in range(300):  # five writes of 1,000 rows, each followed by a read
-            await asyncio.sleep(0.02)
-            if not h.paused and not h.rows and h.changes.poll(0) == 0:
-                break
-        flusher.cancel()
-        await asyncio.gather(flusher, return_exceptions=True)
-        await h.flush()
-        h.db.shutdown(wait=True)
-        written = h.store.conn.execute("SELECT count(*) FROM raw").fetchone()[0]
-        h.store.close()
-        pub.close(0)
-        h.changes.close(0)
-        h.link.close()
-        h.ctx.destroy(linger=0)
+        async with historian_on_a_feed(tmp_path) as (h, pub):
+            for n in range(50):  # 50 batches of 100 changes, 5,000 in all
+                batch = [[f"p{i}", float(n), 1_000 + n] for i in range(100)]
+                pub.send_multipart([b"sim.", protocol.pack(batch)])
+            await asyncio.sleep(0.05)
+            h._on_readable()
+            held = len(h.rows)  # nothing was written yet: reading stopped at the cap
+            paused = h.paused
+            flusher = asyncio.create_task(h.flush_loop())  # writes at once: the cap woke it
+            for _ in range(300):  # five writes of 1,000 rows, each followed by a read
+                await asyncio.sleep(0.02)
+                if not h.paused and not h.rows and h.changes.poll(0) == 0:
+                    break
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
+            await h.flush()
+            written = h.store.conn.execute("SELECT count(*) FROM raw").fetchone()[0]
         return held, paused, written
 
     held, paused, written = asyncio.run(scenario())

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 import zmq
 from edgeos.ipc import protocol
-from edgeos.ipc.child import InstanceSpec
 from edgeos.ipc.historian import service
-from edgeos.ipc.historian.policy import Policy
-from edgeos.ipc.historian.store import HistoryStore
+
+from tests.unit.historian.feed import historian_on_a_feed
 
 PACE_S = 0.5
 
@@ -21,67 +20,52 @@ PACE_S = 0.5
 def test_a_stream_is_read_per_pace_a_lone_change_at_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "READ_PACE_S", PACE_S)
-    spec = InstanceSpec(id="historian", type="historian", run_dir=str(tmp_path),
-                        data_dir=str(tmp_path), extra={"history": {"min_interval_s": 0}})
 
     async def scenario() -> tuple[list[int], list[int], bool]:
         loop = asyncio.get_running_loop()
-        h = service.Historian(spec)
-        h.store = HistoryStore(tmp_path, h.settings)
-        h.policy = Policy(h.settings, h.store.series_id)
-        reads: list[int] = []  # rows after each drain that read something
-        drain = h._drain
+        async with historian_on_a_feed(tmp_path) as (h, pub):
+            reads: list[int] = []  # rows after each drain that read something
+            drain = h._drain
 
-        def counted() -> None:
-            before = len(h.rows)
-            drain()
-            if len(h.rows) > before:
-                reads.append(len(h.rows))
-        h._drain = counted  # type: ignore[method-assign]
-        pub = h.ctx.socket(zmq.PUB)
-        pub.bind("inproc://changes")
-        h.changes = zmq.Socket(h.ctx, zmq.SUB)
-        h.changes.connect("inproc://changes")
-        h.changes.setsockopt(zmq.SUBSCRIBE, b"")
-        await asyncio.sleep(0.05)  # the subscription reaches the PUB
-        h.listen()
+            def counted() -> None:
+                before = len(h.rows)
+                drain()
+                if len(h.rows) > before:
+                    reads.append(len(h.rows))
+            h._drain = counted  # type: ignore[method-assign]
+            h.listen()
 
-        def send(n: int) -> None:
-            pub.send_multipart([b"sim.", protocol.pack([[f"p{n}", float(n), 1_000 + n]])])
+            async def rows(count: int) -> None:
+                for _ in range(500):
+                    if len(h.rows) >= count:
+                        return
+                    await asyncio.sleep(0.01)
+                raise AssertionError(f"{len(h.rows)} rows of {count}")
 
-        async def rows(count: int) -> None:
-            for _ in range(500):
-                if len(h.rows) >= count:
-                    return
+            await asyncio.sleep(PACE_S)  # a quiet spell
+            t0 = loop.time()
+            send(pub, 0)
+            await rows(1)
+            alone = [len(reads), round(loop.time() - t0 < PACE_S)]
+            for n in range(1, 11):  # ten changes within the pace that follows
+                send(pub, n)
                 await asyncio.sleep(0.01)
-            raise AssertionError(f"{len(h.rows)} rows of {count}")
-
-        await asyncio.sleep(PACE_S)  # a quiet spell
-        t0 = loop.time()
-        send(0)
-        await rows(1)
-        alone = [len(reads), round(loop.time() - t0 < PACE_S)]
-        for n in range(1, 11):  # ten changes within the pace that follows
-            send(n)
-            await asyncio.sleep(0.01)
-        await rows(11)
-        stream = list(reads)
-        send(11)  # one more within a pace: its read is scheduled, and ...
-        await asyncio.sleep(0.05)
-        h.stop_listening()  # ... done at once, nothing left scheduled
-        read_at_stop = len(h.rows) == 12
-        send(12)
-        await asyncio.sleep(PACE_S + 0.1)
-        stopped = read_at_stop and len(h.rows) == 12 and h._resume_at is None
-        h.db.shutdown(wait=True)
-        h.store.close()
-        pub.close(0)
-        h.changes.close(0)
-        h.link.close()
-        h.ctx.destroy(linger=0)
+            await rows(11)
+            stream = list(reads)
+            send(pub, 11)  # one more within a pace: its read is scheduled, and ...
+            await asyncio.sleep(0.05)
+            h.stop_listening()  # ... done at once, nothing left scheduled
+            read_at_stop = len(h.rows) == 12
+            send(pub, 12)
+            await asyncio.sleep(PACE_S + 0.1)
+            stopped = read_at_stop and len(h.rows) == 12 and h._resume_at is None
         return alone, stream, stopped
 
     alone, stream, stopped = asyncio.run(scenario())
     assert alone == [1, 1]  # read in the first drain, before a pace was over
     assert stream[0] == 1 and stream[-1] == 11 and len(stream) <= 3  # not one read each
     assert stopped
+
+
+def send(pub: zmq.Socket, n: int) -> None:
+    pub.send_multipart([b"sim.", protocol.pack([[f"p{n}", float(n), 1_000 + n]])])
