@@ -267,8 +267,6 @@ class Probe:
             for created, seq in items:
                 self.lat.append((woke - created) / 1e6)
                 self.hop.append((woke - self.sent_ns[seq]) / 1e6)
-        self.results.unlink()
-        self.results.parent.rmdir()
 
     def figures(self, prefix: str, late_ms: float) -> dict[str, Any]:
         lat, hop = sorted(self.lat), sorted(self.hop)

@@ -24,12 +24,9 @@ Prints figures; asserts nothing.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import machine
 from bench.broker_process import start_broker
-from bench.common import finish, parser
+from bench.common import finish, parser, scratch
 from bench.router import Probe, quantile, start_relay
 
 BROKER = """
@@ -204,7 +201,7 @@ def main() -> int:
     ap.add_argument("--slices", type=int, default=20)
     ap.add_argument("--rate", type=int, default=10_000, help="datapoints/s")
     args = ap.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-tail-"))
+    root = scratch("bench-tail-")
     procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
     probes: dict[str, Probe] = {}
     inside: dict[str, dict[str, Any]] = {}
@@ -230,9 +227,6 @@ def main() -> int:
         if relay is not None:
             relay.kill()
             relay.wait(10)
-            with contextlib.suppress(OSError):
-                shutil.rmtree(relay_run)
-        shutil.rmtree(root)
     elapsed = time.monotonic() - t0
     result: dict[str, Any] = {"rate": args.rate, "seconds_per_arm": args.seconds,
                               "slices": args.slices,
