@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import login as open_logged_in
 from tests.integration.admin_ui.web import Web, WebDaemon
@@ -68,7 +69,15 @@ def test_admin_adds_an_operator_who_sees_only_what_they_may_do(
     olga.fill("#pw-new", "olga new password")
     olga.fill("#pw-again", "olga new password")
     olga.click('#dialog button[data-value="true"]')
-    olga.locator('.toast.ok:text-is("password changed")').wait_for()
+    # the answer, or why not (an error toast; the login page if the session was lost):
+    # three password hashes on a loaded machine, so a longer wait than the default
+    answer = olga.locator('.toast.ok:text-is("password changed"), .toast.error').first
+    try:
+        answer.wait_for(timeout=30_000)
+    except PlaywrightTimeout:
+        raise AssertionError(f"no answer to the password change; page {olga.url}, "
+                             f"page errors {errors}") from None
+    assert answer.text_content() == "password changed", answer.text_content()
     olga.click('#nav a[data-page="instances"]')  # the session goes on
     olga.wait_for_selector('.card[data-id="plc_1"]')
     assert Web(ui.base).login("olga password", "olga").status == 401
