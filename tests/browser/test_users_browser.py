@@ -1,12 +1,15 @@
 """Users, the operator role and history charts in a real browser: an admin adds an
 operator on the Users page; the operator sees no configuration, lifecycle or panic
-controls, can write a datapoint, and changes their own password in the header dialog;
-the Instances and System pages chart recorded instance figures with axes (uPlot)."""
+controls, can write a datapoint, and changes their own password in the header dialog
+(a request that meets the ended session meanwhile waits for the new one); the Instances
+and System pages chart recorded instance figures with axes (uPlot)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -83,6 +86,49 @@ def test_admin_adds_an_operator_who_sees_only_what_they_may_do(
     assert Web(ui.base).login("olga password", "olga").status == 401
     assert Web(ui.base).login("olga new password", "olga").status == 200
     assert errors == [] and admin_errors == []
+
+
+def test_a_request_meeting_the_old_session_waits_for_the_password_change(
+        browser: Any, ui: WebDaemon) -> None:
+    """A request the page sends while its password change is under way (a chart's
+    reload) meets the ended session; it waits for the change's answer and goes again
+    with the new cookie, where it used to send the page to /login with the change done.
+    The page's change is held in the browser so that the request surely comes in
+    between; the test sends it to the daemon itself with the page's cookie and token."""
+    add = ui.d.ctl("user", "add", "pavel", "--role", "viewer", input="pavel password\n")
+    assert add.returncode == 0, add.stderr
+    pg, errors = login(browser, ui, "pavel", "pavel password")
+    held: list[Any] = []
+    pg.route("**/api/account/password", lambda route: held.append(route))
+    pg.click("#password-button")
+    pg.fill("#pw-current", "pavel password")
+    pg.fill("#pw-new", "pavel new password")
+    pg.fill("#pw-again", "pavel new password")
+    pg.click('#dialog button[data-value="true"]')
+    deadline = time.monotonic() + 20
+    while not held and time.monotonic() < deadline:
+        pg.wait_for_timeout(50)  # lets the route handler run
+    assert held, "the page sent no password change"
+    route = held[0]
+    cookie = {c["name"]: c["value"] for c in pg.context.cookies()}["edgeos_session"]
+    changed = Web(ui.base).post("/api/account/password", raw=route.request.post_data_buffer,
+                                headers={"Content-Type": "application/json",
+                                         "Cookie": f"edgeos_session={cookie}",
+                                         "X-CSRF-Token": route.request.headers["x-csrf-token"]})
+    assert changed.status == 200, changed.text
+
+    with pg.expect_response(lambda r: r.url.endswith("/api/session")) as met:
+        pg.evaluate("""() => { window.probe = import("/static/js/api.js")
+                                 .then((m) => m.api("GET", "/api/session"))
+                                 .then((doc) => doc.user, String); }""")
+    assert met.value.status == 401  # the old session
+    route.fulfill(status=200, body=changed.body,
+                  headers={"Content-Type": "application/json",
+                           "Set-Cookie": changed.headers["Set-Cookie"]})
+    pg.locator('.toast.ok:text-is("password changed")').wait_for()
+    assert pg.evaluate("window.probe") == "pavel"
+    assert urlparse(pg.url).path != "/login", pg.url
+    assert errors == []
 
 
 def test_instance_history_charts_with_axes(browser: Any, ui: WebDaemon, shots: Path) -> None:

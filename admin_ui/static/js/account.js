@@ -1,6 +1,5 @@
 // The change-password dialog every logged-in user has (header button "Password").
-import {api, loadSession} from "./api.js";
-import {renewingSession} from "./live.js";
+import {renewSession} from "./api.js";
 import {dialog, h, showError, toast} from "./ui.js";
 
 export async function changePassword() {
@@ -20,9 +19,8 @@ export async function changePassword() {
   if (!ok) return;
   if (next.value !== again.value) { toast("the new passwords differ", "error"); return; }
   try {
-    await renewingSession(api("POST", "/api/account/password",
-                                {current: current.value, new: next.value}));
-    await loadSession();  // the new session's CSRF token
+    await renewSession("POST", "/api/account/password",
+                       {current: current.value, new: next.value});
     toast("password changed", "ok");
   } catch (e) { showError(e); }
 }

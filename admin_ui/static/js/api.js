@@ -15,13 +15,39 @@ export async function loadSession() {
   return doc;
 }
 
-export async function api(method, path, body) {
+// A password change ends this page's session; its answer brings the new cookie and
+// CSRF token. A request that meets the old session before they are here (401) waits
+// for the answer and goes once more, instead of sending the page to /login with the
+// change done.
+let renewal = Promise.resolve();
+let renewing = 0;  // changes under way
+let renewals = 0;  // changes answered: a 401 to a request sent before one is stale
+
+// The request (a password change) whose answer replaces this page's session.
+export function renewSession(method, path, body) {
+  renewing += 1;
+  const done = api(method, path, body, false).then((doc) => {
+    csrf = doc.csrf;
+    renewals += 1;
+    return doc;
+  }).finally(() => { renewing -= 1; });
+  renewal = done.catch(() => {});
+  return done;
+}
+
+// Settles once the session change under way, if any, has its answer.
+export function sessionRenewed() {
+  return renewal;
+}
+
+export async function api(method, path, body, retry = true) {
   const opts = {method, headers: {}, credentials: "same-origin"};
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
   }
   if (method !== "GET" && csrf) opts.headers["X-CSRF-Token"] = csrf;
+  const sentAt = renewals;
   let res;
   try {
     res = await fetch(path, opts);
@@ -29,6 +55,10 @@ export async function api(method, path, body) {
     throw new ApiError(0, "the admin UI does not answer", null);
   }
   if (res.status === 401 && path !== "/api/login") {
+    if (retry && (renewing || renewals !== sentAt)) {
+      await renewal;
+      return api(method, path, body, false);
+    }
     window.location.href = "/login";
     throw new ApiError(401, "logged out", null);
   }

@@ -3,6 +3,8 @@
 // banner says so (figures on the page are stale); before each attempt the session is
 // checked, and a page whose session is gone (logout elsewhere, a restarted admin UI,
 // close code 4401) goes to the login page.
+import {sessionRenewed} from "./api.js";
+
 const listeners = new Map();
 let socket = null;
 let prefixes = [];
@@ -109,22 +111,14 @@ export function connect() {
   socket.onclose = (ev) => {
     document.getElementById("live-dot").classList.remove("on");
     socket = null;
-    if (ev.code === UNAUTHORIZED) {  // this session ended; the page may be getting a
-      renewal.then(reconnect);        // new one (its password changed): login if not
+    if (ev.code === UNAUTHORIZED) {  // this session ended; a password change may be
+      sessionRenewed().then(reconnect);  // bringing a new one: login if not
       return;
     }
     document.getElementById("conn-banner").hidden = false;
     setTimeout(reconnect, retry);
     retry = Math.min(retry * 2, 5000);
   };
-}
-
-// A password change ends this page's session and hands it a new one; the socket closes
-// (4401) before the new cookie arrives, so a reconnect waits for the change to finish.
-let renewal = Promise.resolve();
-export function renewingSession(change) {
-  renewal = change.catch(() => {});
-  return change;
 }
 
 // Before a new socket: is the admin UI back, and is the session still good?
