@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from edgeos.admin_ui.sessions import CSRF_HEADER, SESSION_COOKIE
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import login as open_logged_in
@@ -110,11 +111,11 @@ def test_a_request_meeting_the_old_session_waits_for_the_password_change(
         pg.wait_for_timeout(50)  # lets the route handler run
     assert held, "the page sent no password change"
     route = held[0]
-    cookie = {c["name"]: c["value"] for c in pg.context.cookies()}["edgeos_session"]
+    cookie = {c["name"]: c["value"] for c in pg.context.cookies()}[SESSION_COOKIE]
     changed = Web(ui.base).post("/api/account/password", raw=route.request.post_data_buffer,
                                 headers={"Content-Type": "application/json",
-                                         "Cookie": f"edgeos_session={cookie}",
-                                         "X-CSRF-Token": route.request.headers["x-csrf-token"]})
+                                         "Cookie": f"{SESSION_COOKIE}={cookie}",
+                                         CSRF_HEADER: route.request.headers[CSRF_HEADER.lower()]})
     assert changed.status == 200, changed.text
 
     with pg.expect_response(lambda r: r.url.endswith("/api/session")) as met:

@@ -216,12 +216,14 @@ def test_discovery_payloads_follow_the_home_assistant_schema(env: Env) -> None:
 def test_birth_message_republishes_discovery(env: Env) -> None:
     w = env.watcher(["homeassistant/#"])
     try:
-        # every config the bridge holds, not the first few: the broker hands retained
-        # messages over 20 at a time, and a re-publish still under way when the watcher
-        # is cleared would land after "offline" below
-        announced = wait_until(lambda: (found := set(configs(w))) and
-                               len(found) >= env.bus("bridge")["entities"] > 10 and found,
-                               15, "every retained config")
+        def every_config() -> set[str] | None:
+            """Every config the bridge holds, not the first few: the broker hands retained
+            messages over 20 at a time, and a re-publish still under way when the watcher
+            is cleared would land after "offline" below."""
+            found = set(configs(w))
+            return found if len(found) >= env.bus("bridge")["entities"] > 10 else None
+
+        announced = wait_until(every_config, 15, "every retained config")
         w.clear()
         w.publish("homeassistant/status", "online")
         wait_until(lambda: {t for t, _, r in w.messages if not r} >= announced, 10,
